@@ -1,0 +1,33 @@
+# The two commands: `make up` runs the whole pipeline on one machine, `make test` runs every check.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: up test bootstrap tools lint type unit integration e2e deploy-check terraform-check bench clean
+
+up: bootstrap
+	$(BIN)/gallery up
+
+test: bootstrap tools
+	$(BIN)/tox run
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+tools:
+	@scripts/tools.sh
+
+lint type unit integration e2e: bootstrap tools
+	$(BIN)/tox run -e $@
+
+deploy-check: bootstrap tools
+	$(BIN)/tox run -e deploy
+
+terraform-check: bootstrap tools
+	$(BIN)/tox run -e terraform
+
+bench: bootstrap
+	$(BIN)/python -m bench.render
+
+clean:
+	rm -rf .tox .gallery bench/out .mypy_cache .ruff_cache .pytest_cache

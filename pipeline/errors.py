@@ -1,0 +1,130 @@
+"""One error tree for the whole pipeline.
+
+Every error carries what its callers need to act on it without parsing strings: the HTTP
+status the gateway answers with, a message that is safe to show a client, and whether the
+operation may succeed if retried. Built-in bases are mixed in so ``except TimeoutError``
+still works where that is the natural thing to write.
+"""
+
+from __future__ import annotations
+
+
+class PipelineError(Exception):
+    """Root of every error the pipeline raises on purpose."""
+
+    http_status: int = 500
+    retryable: bool = False
+    code: str = "internal"
+
+    def __init__(self, message: str, *, public_message: str | None = None) -> None:
+        super().__init__(message)
+        self.public_message = public_message if public_message is not None else message
+
+
+class ConfigurationError(PipelineError, ValueError):
+    """Settings or capabilities are wrong; the process must not start."""
+
+    code = "configuration"
+
+
+# --- input the client sent -------------------------------------------------------------
+
+
+class InputError(PipelineError, ValueError):
+    """The client's input is unacceptable; retrying the same input cannot help."""
+
+    http_status = 400
+    code = "bad_request"
+
+
+class UploadTooLarge(InputError):
+    http_status = 413
+    code = "too_large"
+
+
+class UnsupportedMediaType(InputError):
+    http_status = 415
+    code = "unsupported_type"
+
+
+class EmptyUpload(InputError):
+    http_status = 400
+    code = "empty"
+
+
+class ImageRejected(InputError):
+    """Readable type, but the image breaks a limit or cannot be decoded."""
+
+    http_status = 422
+    code = "rejected"
+
+
+class ImageTooLarge(ImageRejected):
+    code = "too_many_pixels"
+
+
+class TooManyFrames(ImageRejected):
+    code = "too_many_frames"
+
+
+class UndecodableImage(ImageRejected):
+    code = "undecodable"
+
+
+class RenderTimeout(ImageRejected, TimeoutError):
+    """The render deadline passed; the same input would take as long again."""
+
+    code = "render_timeout"
+
+
+# --- access ------------------------------------------------------------------------------
+
+
+class Unauthorized(PipelineError, PermissionError):
+    http_status = 401
+    code = "unauthorized"
+
+
+class NotFound(PipelineError, LookupError):
+    http_status = 404
+    code = "not_found"
+
+
+# --- infrastructure: transient, retried --------------------------------------------------
+
+
+class DependencyError(PipelineError, ConnectionError):
+    """A backend (bus, storage, catalog) failed; the operation may succeed later."""
+
+    http_status = 503
+    retryable = True
+    code = "unavailable"
+
+
+class StorageError(DependencyError):
+    code = "storage_unavailable"
+
+
+class StorageTimeout(StorageError, TimeoutError):
+    code = "storage_timeout"
+
+
+class ObjectNotFound(NotFound):
+    """The object store has no object under that key."""
+
+    code = "object_not_found"
+
+
+class CatalogError(DependencyError):
+    code = "catalog_unavailable"
+
+
+class BusError(DependencyError):
+    code = "bus_unavailable"
+
+
+class Conflict(PipelineError):
+    """A guarded status transition did not match: another actor got there first."""
+
+    http_status = 409
+    code = "conflict"

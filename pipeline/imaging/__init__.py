@@ -1,0 +1,1 @@
+"""Imaging with libvips."""

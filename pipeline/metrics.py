@@ -1,0 +1,65 @@
+"""Prometheus metrics every gallery process exports on the metrics port (9100 by default).
+
+The names here are the contract with the alert rules and the Grafana dashboard under
+``deploy/``; ``tests/deploy`` fails when those use a name this module does not define.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+from pipeline.settings import MetricsSettings
+
+# Upload sizes from a 50 KB screenshot to a 100 MB RAW-sized JPEG.
+_BYTE_BUCKETS = (64e3, 256e3, 1e6, 4e6, 16e6, 64e6, 256e6)
+# Render time of one rendition: tens of milliseconds for a thumb, seconds for a 100 MP pano.
+_RENDER_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+# Upload-to-ready: queueing included, so up to minutes under a backlog.
+_LATENCY_BUCKETS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0)
+
+UPLOADS = Counter("gallery_uploads_total", "Upload requests by outcome", ["outcome"])
+UPLOAD_BYTES = Counter("gallery_upload_bytes_total", "Bytes of accepted originals")
+UPLOAD_SIZE = Histogram("gallery_upload_size_bytes", "Size of accepted originals", buckets=_BYTE_BUCKETS)
+HTTP_REQUESTS = Counter(
+    "gallery_http_requests_total", "Gateway HTTP requests", ["method", "route", "status"]
+)
+JOBS = Counter(
+    "gallery_jobs_total", "Render jobs by outcome (ack, retry, failed, dead_letter)", ["outcome"]
+)
+JOBS_IN_FLIGHT = Gauge("gallery_jobs_in_flight", "Render jobs being processed now")
+RENDER_SECONDS = Histogram(
+    "gallery_render_seconds", "CPU-bound render time per rendition", ["rendition"],
+    buckets=_RENDER_BUCKETS,
+)
+DECODE_SECONDS = Histogram("gallery_decode_seconds", "Time to decode an original", buckets=_RENDER_BUCKETS)
+UPLOAD_TO_READY = Histogram(
+    "gallery_upload_to_ready_seconds", "From accepted upload to image ready", buckets=_LATENCY_BUCKETS
+)
+DEAD_LETTERS = Counter("gallery_dead_letters_total", "Jobs sent to the dead-letter subject", ["reason"])
+OUTBOX_REPUBLISHED = Counter(
+    "gallery_outbox_republished_total", "Queued images the sweeper published again"
+)
+UNEXPECTED_ERRORS = Counter(
+    "gallery_unexpected_errors_total", "Exceptions outside the error tree", ["component"]
+)
+
+EXPORTED = (
+    "gallery_uploads_total",
+    "gallery_upload_bytes_total",
+    "gallery_upload_size_bytes",
+    "gallery_http_requests_total",
+    "gallery_jobs_total",
+    "gallery_jobs_in_flight",
+    "gallery_render_seconds",
+    "gallery_decode_seconds",
+    "gallery_upload_to_ready_seconds",
+    "gallery_dead_letters_total",
+    "gallery_outbox_republished_total",
+    "gallery_unexpected_errors_total",
+)
+
+
+def serve_metrics(settings: MetricsSettings) -> None:
+    """Start the exposition endpoint in a daemon thread (port 0 disables it)."""
+    if settings.port:
+        start_http_server(settings.port, addr=settings.host)

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Builds the pinned Go dev tools through the Go module proxy into a cache outside the
+# checkout (so a fresh clone on the same machine, and CI, reuse them) and links them into
+# .tools/bin. Usage: scripts/tools.sh [tool...]   (no argument: every tool)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+CACHE="${GALLERY_TOOLS_CACHE:-$HOME/.cache/gallery-pipeline/tools}"
+BIN="$PWD/.tools/bin"
+mkdir -p "$CACHE" "$BIN"
+
+# name|module path to install|version
+TOOLS=(
+  "kustomize|sigs.k8s.io/kustomize/kustomize/v5|v5.7.1"
+  "minio|github.com/minio/minio|MINIO_VERSION"
+  "promtool|github.com/prometheus/prometheus/cmd/promtool|v0.316.0"
+  "actionlint|github.com/rhysd/actionlint/cmd/actionlint|v1.7.12"
+  "tofu|github.com/opentofu/opentofu/cmd/tofu|TOFU_VERSION"
+)
+
+install_one() {
+  local name="$1" module="$2" version="$3"
+  local cached="$CACHE/$name-$version"
+  if [[ ! -x "$cached" ]]; then
+    echo "tools: building $name $version (first time on this machine, cached in $CACHE)" >&2
+    local tmp
+    tmp="$(mktemp -d)"
+    if ! GOBIN="$tmp" GOFLAGS="-trimpath" go install "$module@$version" >"$tmp/build.log" 2>&1; then
+      echo "tools: building $name failed; last lines:" >&2
+      tail -n 20 "$tmp/build.log" >&2
+      rm -rf "$tmp"
+      return 1
+    fi
+    mv "$(find "$tmp" -maxdepth 1 -type f -perm -u+x | head -n 1)" "$cached"
+    rm -rf "$tmp"
+  fi
+  ln -sf "$cached" "$BIN/$name"
+}
+
+wanted=("$@")
+status=0
+for row in "${TOOLS[@]}"; do
+  IFS='|' read -r name module version <<<"$row"
+  if [[ ${#wanted[@]} -gt 0 && ! " ${wanted[*]} " =~ " $name " ]]; then
+    continue
+  fi
+  install_one "$name" "$module" "$version" || status=1
+done
+exit $status
