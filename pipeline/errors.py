@@ -128,3 +128,9 @@ class Conflict(PipelineError):
 
     http_status = 409
     code = "conflict"
+
+
+class UploadInterrupted(InputError):
+    """The client stopped sending before the body was complete."""
+
+    code = "interrupted"

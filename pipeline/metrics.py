@@ -6,9 +6,7 @@ The names here are the contract with the alert rules and the Grafana dashboard u
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
-
-from pipeline.settings import MetricsSettings
+from prometheus_client import Counter, Gauge, Histogram
 
 # Upload sizes from a 50 KB screenshot to a 100 MB RAW-sized JPEG.
 _BYTE_BUCKETS = (64e3, 256e3, 1e6, 4e6, 16e6, 64e6, 256e6)
@@ -58,8 +56,3 @@ EXPORTED = (
     "gallery_unexpected_errors_total",
 )
 
-
-def serve_metrics(settings: MetricsSettings) -> None:
-    """Start the exposition endpoint in a daemon thread (port 0 disables it)."""
-    if settings.port:
-        start_http_server(settings.port, addr=settings.host)

@@ -12,10 +12,10 @@ mkdir -p "$CACHE" "$BIN"
 # name|module path to install|version
 TOOLS=(
   "kustomize|sigs.k8s.io/kustomize/kustomize/v5|v5.7.1"
-  "minio|github.com/minio/minio|MINIO_VERSION"
+  "minio|github.com/minio/minio|v0.0.0-20260212201848-7aac2a2c5b7c"
   "promtool|github.com/prometheus/prometheus/cmd/promtool|v0.316.0"
   "actionlint|github.com/rhysd/actionlint/cmd/actionlint|v1.7.12"
-  "tofu|github.com/opentofu/opentofu/cmd/tofu|TOFU_VERSION"
+  "tofu|github.com/opentofu/opentofu/cmd/tofu|v1.6.3"
 )
 
 install_one() {

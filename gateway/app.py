@@ -1,0 +1,45 @@
+"""The aiohttp application: routes, middlewares, and the backends' lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from gateway import images, upload
+from gateway.keys import BACKENDS, SETTINGS
+from gateway.middleware import auth_middleware, errors_middleware, metrics_middleware
+from pipeline.imaging.spec import parse_spec
+from pipeline.lifecycle import open_backends
+from pipeline.ops import readiness_response
+from pipeline.settings import Settings
+
+
+def make_app(settings: Settings) -> web.Application:
+    parse_spec(settings.renditions)  # a bad spec fails here, at start, not on the first upload
+    app = web.Application(middlewares=[errors_middleware, metrics_middleware, auth_middleware()])
+    app[SETTINGS] = settings
+
+    async def backends_ctx(app: web.Application) -> AsyncIterator[None]:
+        async with open_backends(settings, name="gallery-gateway") as backends:
+            app[BACKENDS] = backends
+            yield
+
+    app.cleanup_ctx.append(backends_ctx)
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(request: web.Request) -> web.Response:
+        b = request.app[BACKENDS]
+        return await readiness_response({"bus": b.bus.check, "catalog": b.catalog.ping, "storage": b.store.check})
+
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_post("/v1/images", upload.post_image)
+    app.router.add_get("/v1/images", images.list_images)
+    app.router.add_get("/v1/images/{image_id}", images.get_image)
+    app.router.add_delete("/v1/images/{image_id}", images.delete_image)
+    app.router.add_get("/v1/images/{image_id}/original", images.get_original)
+    app.router.add_get("/v1/images/{image_id}/renditions/{name}", images.get_rendition)
+    return app

@@ -1,0 +1,13 @@
+"""Typed application keys shared by the gateway's modules."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from pipeline.lifecycle import Backends
+from pipeline.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+BACKENDS = web.AppKey("backends", Backends)
+TENANT_KEY = "gallery.tenant"
+"""Request key under which the auth middleware stores the caller's tenant."""

@@ -1,0 +1,113 @@
+"""The ``gallery`` command: run the gateway or a worker, run everything locally, upload, manage keys."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from pipeline.errors import ConfigurationError, PipelineError
+from pipeline.lifecycle import configure_logging
+from pipeline.settings import Settings, load_settings
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gallery", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("gateway", help="serve the HTTP API (port 8080) and metrics (9100)")
+    sub.add_parser("worker", help="render images from the JetStream render consumer")
+
+    up = sub.add_parser("up", help="run the whole pipeline on this machine (embedded servers)")
+    up.add_argument("--data-dir", type=Path, default=Path(".gallery"))
+    up.add_argument("--port", type=int, default=8080)
+    up.add_argument("--workers", type=int, default=2)
+    up.add_argument("--nats-port", type=int, default=4222)
+    up.add_argument("--mongo-port", type=int, default=27017)
+    up.add_argument("--metrics-port", type=int, default=9100)
+
+    upload = sub.add_parser("upload", help="upload photos (files or folders) and wait until ready")
+    upload.add_argument("paths", nargs="+", type=Path)
+    upload.add_argument("--url", default=os.environ.get("GALLERY_URL", DEFAULT_URL))
+    upload.add_argument("--key", default=os.environ.get("GALLERY_API_KEY"))
+    upload.add_argument("--parallel", type=int, default=4)
+    upload.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for ready")
+
+    keys = sub.add_parser("keys", help="manage API keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser("create", help="create an API key for a tenant (printed once)")
+    create.add_argument("--tenant", required=True)
+    create.add_argument("--name", default="default")
+
+    dlq = sub.add_parser("dlq", help="dead letters")
+    dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
+    dlq_sub.add_parser("list", help="list dead-lettered jobs")
+    return parser
+
+
+def _local_key() -> str | None:
+    path = Path(".gallery/api-key")
+    return path.read_text().strip() if path.exists() else None
+
+
+async def _create_key(settings: Settings, tenant: str, name: str) -> str:
+    from pipeline.catalog import Catalog
+
+    async with Catalog.connect(settings.mongo) as catalog:
+        await catalog.ensure_indexes()
+        return await catalog.create_api_key(tenant, name)
+
+
+async def _list_dead_letters(settings: Settings) -> None:
+    from pipeline.bus import Bus
+
+    async with Bus.connect(settings.nats, name="gallery-cli") as bus:
+        for letter in await bus.dead_letters():
+            print(f"{letter.at.isoformat()} {letter.job.tenant}/{letter.job.image_id} "
+                  f"attempts={letter.attempts} {letter.reason}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "up":
+            from pipeline.embedded import UpOptions, run_up
+
+            return run_up(UpOptions(args.data_dir, args.port, args.workers, args.nats_port,
+                                    args.mongo_port, args.metrics_port))
+        if args.command == "upload":
+            from pipeline.uploader import upload
+
+            key = args.key or _local_key()
+            if not key:
+                raise ConfigurationError("no API key: pass --key or set GALLERY_API_KEY")
+            return asyncio.run(upload(args.paths, url=args.url.rstrip("/"), key=key,
+                                      parallel=args.parallel, timeout=args.timeout))
+        settings = load_settings()
+        configure_logging(settings.log_level)
+        if args.command == "gateway":
+            from gateway.main import run_gateway
+
+            asyncio.run(run_gateway(settings))
+        elif args.command == "worker":
+            from workers.main import run_worker
+
+            asyncio.run(run_worker(settings))
+        elif args.command == "keys":
+            print(asyncio.run(_create_key(settings, args.tenant, args.name)))
+        elif args.command == "dlq":
+            asyncio.run(_list_dead_letters(settings))
+        return 0
+    except PipelineError as exc:
+        print(f"gallery: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"gallery: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""The catalog's documents, as typed models, and the time-sortable image id."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipeline.events import utcnow
+
+Status = Literal["queued", "processing", "ready", "failed"]
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_image_id() -> str:
+    """A ULID: 48 bits of milliseconds then 80 random bits, Crockford base32 (26 chars).
+
+    Ids sort by creation time, so the newest-first listing pages by ``_id`` alone.
+    """
+    value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
+    chars = []
+    for _ in range(26):
+        chars.append(_CROCKFORD[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+class Rendition(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    key: str
+    spec_hash: str
+    width: int
+    height: int
+    content_type: str
+    bytes: int
+
+
+class ImageRecord(BaseModel):
+    """One uploaded photo and everything derived from it."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    id: str = Field(alias="_id")
+    tenant: str
+    status: Status
+    sha256: str
+    content_type: str
+    bytes: int
+    width: int
+    height: int
+    frames: int = 1
+    filename: str | None = None
+    original_key: str
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    ready_at: datetime | None = None
+    attempts: int = 0
+    failure: str | None = None
+    renditions: dict[str, Rendition] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    thumbhash: str | None = None
+
+    def to_document(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True)

@@ -1,0 +1,34 @@
+output "config_yaml" {
+  description = "The rendered k0sctl configuration (no secrets: SSH keys are referenced by path)."
+  value       = local.config_yaml
+}
+
+output "config_sha256" {
+  description = "SHA-256 of the rendered configuration; k0sctl apply re-runs when it changes."
+  value       = sha256(local.config_yaml)
+}
+
+output "kubeconfig_path" {
+  description = "Absolute path of the admin kubeconfig, available once k0sctl apply has run (consumers depend on the apply through this value)."
+  value       = terraform_data.k0sctl_apply.output.kubeconfig_path
+}
+
+output "api_endpoint" {
+  description = "Kubernetes API URL on the first controller."
+  value       = "https://${local.controllers[sort(keys(local.controllers))[0]].address}:6443"
+}
+
+output "controllers" {
+  description = "Controller hostnames."
+  value       = sort(keys(local.controllers))
+}
+
+output "workers" {
+  description = "Worker hostnames."
+  value       = sort(keys(local.workers))
+}
+
+output "k0s_version" {
+  description = "The pinned k0s version the cluster runs."
+  value       = var.k0s_version
+}

@@ -1,0 +1,49 @@
+"""``gallery worker``: the render consumer and the outbox sweeper in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+
+from pipeline import names
+from pipeline.consumer import JobConsumer
+from pipeline.imaging.render import check_capabilities
+from pipeline.imaging.spec import parse_spec
+from pipeline.lifecycle import open_backends, stop_on_signals
+from pipeline.ops import serve_ops
+from pipeline.settings import Settings
+from workers.render import RenderHandler
+from workers.sweeper import run_sweeper
+
+log = logging.getLogger(__name__)
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    stop = stop or asyncio.Event()
+    stop_on_signals(stop)
+    spec = parse_spec(settings.renditions)
+    check_capabilities(spec)
+    concurrency = settings.worker.concurrency or os.cpu_count() or 1
+    async with open_backends(settings, name="gallery-worker") as backends:
+        checks = {
+            "bus": backends.bus.check,
+            "catalog": backends.catalog.ping,
+            "storage": backends.store.check,
+        }
+        async with serve_ops(settings.metrics, checks):
+            handler = RenderHandler(settings, backends.bus, backends.catalog, backends.store, spec)
+            # The backfill lane (`gallery.job.backfill`) is declared but not consumed yet:
+            # `gallery backfill` is not built. New uploads use the render lane only.
+            render_lane = JobConsumer(
+                backends.bus, names.RENDER_CONSUMER, handler, concurrency=concurrency,
+                fetch_batch=settings.worker.fetch_batch,
+                drain_timeout=settings.worker.drain_timeout_seconds,
+            )
+            log.info("worker ready: concurrency %d, spec %s", concurrency,
+                     ", ".join(f"{s.name}-{s.spec_hash}" for s in spec))
+            await asyncio.gather(
+                render_lane.run(stop),
+                run_sweeper(backends.bus, backends.catalog, settings.sweeper, stop),
+            )
+    log.info("worker stopped")

@@ -1,0 +1,129 @@
+"""The render handler: one job in, every rendition of one image out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+
+from pipeline import metrics, names
+from pipeline.bus import Ack, Bus, Delivery, Outcome, Terminal
+from pipeline.catalog import Catalog
+from pipeline.errors import BusError, ImageRejected, ObjectNotFound
+from pipeline.events import ImageEvent, utcnow
+from pipeline.imaging.render import RenderResult, render_image
+from pipeline.imaging.spec import RenditionSpec
+from pipeline.models import ImageRecord, Rendition
+from pipeline.settings import Settings
+from pipeline.storage.base import ObjectStore
+
+log = logging.getLogger(__name__)
+
+
+class RenderHandler:
+    """Claims the image, renders it off the event loop, stores renditions, marks it ready."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        bus: Bus,
+        catalog: Catalog,
+        store: ObjectStore,
+        spec: Sequence[RenditionSpec],
+    ) -> None:
+        self._settings = settings
+        self._bus = bus
+        self._catalog = catalog
+        self._store = store
+        self._spec = tuple(spec)
+
+    async def __call__(self, delivery: Delivery) -> Outcome:
+        job = delivery.job
+        record = await self._catalog.claim(job.tenant, job.image_id)
+        if record is None:
+            # Deleted, or already ready/failed: a redelivery or a duplicate publish. Nothing to do.
+            return Ack()
+        if record.attempts > self._settings.nats.max_deliver:
+            # Workers died on this image every time (e.g. killed for memory): stop trying.
+            return await self._fail(record, f"gave up after {record.attempts - 1} attempts")
+        try:
+            original = await self._store.get_bytes(record.original_key)
+        except ObjectNotFound:
+            return await self._fail(record, "original object is missing")
+        try:
+            result = await asyncio.to_thread(self._render, original)
+        except ImageRejected as exc:
+            return await self._fail(record, f"{exc.code}: {exc.public_message}")
+        renditions = await self._store_renditions(record, result)
+        ready = await self._catalog.mark_ready(
+            record.tenant,
+            record.id,
+            renditions=renditions,
+            width=result.width,
+            height=result.height,
+            frames=result.frames,
+            metadata=result.metadata,
+            thumbhash=result.thumbhash,
+        )
+        if ready is None:
+            await self._clean_up_if_deleted(record)
+            return Ack()
+        await self._drop_outdated(record, renditions)
+        metrics.UPLOAD_TO_READY.observe((utcnow() - record.created_at).total_seconds())
+        await self._publish(ImageEvent(type="ready", image_id=record.id, tenant=record.tenant,
+                                       renditions=sorted(renditions)))
+        return Ack()
+
+    def _render(self, original: bytes) -> RenderResult:
+        deadline = time.monotonic() + self._settings.limits.render_timeout_seconds
+        result = render_image(
+            original,
+            self._spec,
+            self._settings.limits,
+            store_gps=self._settings.worker.store_gps,
+            deadline=deadline,
+        )
+        metrics.DECODE_SECONDS.observe(result.decode_seconds)
+        for rendition in result.renditions:
+            metrics.RENDER_SECONDS.labels(rendition=rendition.name).observe(rendition.seconds)
+        return result
+
+    async def _store_renditions(self, record: ImageRecord, result: RenderResult) -> dict[str, Rendition]:
+        stored: dict[str, Rendition] = {}
+        for out in result.renditions:
+            # Content-addressed by spec hash: a redelivered job overwrites the same keys,
+            # so a worker killed mid-job never leaves a second copy behind.
+            key = names.rendition_key(record.tenant, record.id, out.name, out.spec_hash, out.extension)
+            await self._store.put_bytes(key, out.data, content_type=out.content_type)
+            stored[out.name] = Rendition(
+                name=out.name, key=key, spec_hash=out.spec_hash, width=out.width,
+                height=out.height, content_type=out.content_type, bytes=len(out.data),
+            )
+        return stored
+
+    async def _drop_outdated(self, record: ImageRecord, current: dict[str, Rendition]) -> None:
+        """Remove renditions of an older spec (after a spec change and re-render)."""
+        keep = {r.key for r in current.values()}
+        for key in await self._store.list_keys(names.rendition_prefix(record.tenant, record.id)):
+            if key not in keep:
+                await self._store.delete(key)
+
+    async def _clean_up_if_deleted(self, record: ImageRecord) -> None:
+        if await self._catalog.get_image(record.tenant, record.id) is None:
+            # Deleted while we rendered: the gateway removed what existed then; remove ours.
+            await self._store.delete_prefix(names.rendition_prefix(record.tenant, record.id))
+
+    async def _fail(self, record: ImageRecord, reason: str) -> Outcome:
+        log.warning("image %s failed: %s", record.id, reason)
+        await self._catalog.mark_failed(record.tenant, record.id, reason)
+        await self._publish(ImageEvent(type="failed", image_id=record.id, tenant=record.tenant, reason=reason))
+        metrics.JOBS.labels(outcome="failed").inc()
+        return Terminal(reason)
+
+    async def _publish(self, event: ImageEvent) -> None:
+        # The catalog is the source of truth; a lost notification must not re-run the job.
+        try:
+            await self._bus.publish_event(event)
+        except BusError as exc:
+            log.warning("could not publish %s event for %s: %s", event.type, event.image_id, exc)
