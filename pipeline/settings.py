@@ -157,7 +157,7 @@ class Settings(BaseSettings):
 
 
 SECTIONS: dict[str, type[_Section]] = {
-    name: field.annotation  # type: ignore[misc]
+    name: field.annotation
     for name, field in Settings.model_fields.items()
     if isinstance(field.annotation, type) and issubclass(field.annotation, _Section)
 }
@@ -190,3 +190,25 @@ def load_settings() -> Settings:
     if problems or settings is None:
         raise ConfigurationError("invalid settings:\n  " + "\n  ".join(problems))
     return settings
+
+
+def to_env(settings: Settings) -> dict[str, str]:
+    """The environment variables that reproduce ``settings`` in another process."""
+    env: dict[str, str] = {}
+    for name, value in settings.model_dump(mode="json").items():
+        items = value.items() if name in SECTIONS else [(None, value)]
+        for field_name, field_value in items:
+            key = f"{ENV_PREFIX}{name}" + (f"_{field_name}" if field_name else "")
+            rendered = str(field_value).lower() if isinstance(field_value, bool) else str(field_value)
+            env[key.upper()] = rendered
+    return env
+
+
+def markdown_table() -> str:
+    """The configuration table of the README, generated from the model (a test keeps them equal)."""
+    defaults = to_env(Settings.model_construct())
+    rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    for name, description in env_names().items():
+        default = defaults.get(name, "")
+        rows.append(f"| `{name}` | `{default}` | {description} |" if default else f"| `{name}` | | {description} |")
+    return "\n".join(rows)

@@ -37,6 +37,24 @@ install_one() {
   ln -sf "$cached" "$BIN/$name"
 }
 
+# Python tools whose pins clash with the project's own dependencies (checkov pins packaging,
+# cachetools and botocore) get a virtualenv of their own.
+PY_TOOLS=(
+  "checkov|3.3.30"
+)
+
+install_py_one() {
+  local name="$1" version="$2"
+  local venv="$CACHE/$name-$version-venv"
+  if [[ ! -x "$venv/bin/$name" ]]; then
+    echo "tools: installing $name $version into $venv" >&2
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet "$name==$version" || { rm -rf "$venv"; return 1; }
+  fi
+  ln -sf "$venv/bin/$name" "$BIN/$name"
+}
+
 wanted=("$@")
 status=0
 for row in "${TOOLS[@]}"; do
@@ -45,5 +63,12 @@ for row in "${TOOLS[@]}"; do
     continue
   fi
   install_one "$name" "$module" "$version" || status=1
+done
+for row in "${PY_TOOLS[@]}"; do
+  IFS='|' read -r name version <<<"$row"
+  if [[ ${#wanted[@]} -gt 0 && ! " ${wanted[*]} " =~ " $name " ]]; then
+    continue
+  fi
+  install_py_one "$name" "$version" || status=1
 done
 exit $status

@@ -40,7 +40,7 @@ class S3Endpoint:
     kind: str  # "minio" or "moto"
 
 
-class S3ServerUnavailable(RuntimeError):
+class S3ServerError(RuntimeError):
     """The S3 server binary is missing or did not start."""
 
 
@@ -48,12 +48,12 @@ def start_s3_server(tmp_dir: Path) -> contextlib.AbstractContextManager[S3Endpoi
     """Start MinIO (or moto with ``GALLERY_TEST_S3=moto``) on 127.0.0.1; stop it on exit.
 
     ``tmp_dir`` holds the server's data folder and log. Raises
-    :class:`S3ServerUnavailable`, with the log, if the server is missing or does not
+    :class:`S3ServerError`, with the log, if the server is missing or does not
     answer its health check within 30 seconds.
     """
     kind = os.environ.get(ENV_KIND, "minio").strip().lower() or "minio"
     if kind not in {"minio", "moto"}:
-        raise S3ServerUnavailable(f"{ENV_KIND}={kind!r}: expected 'minio' or 'moto'")
+        raise S3ServerError(f"{ENV_KIND}={kind!r}: expected 'minio' or 'moto'")
     return _serve(tmp_dir, kind)
 
 
@@ -64,7 +64,7 @@ def _serve(tmp_dir: Path, kind: str) -> Iterator[S3Endpoint]:
     env = dict(os.environ)
     if kind == "minio":
         if not os.access(MINIO_BINARY, os.X_OK):
-            raise S3ServerUnavailable(
+            raise S3ServerError(
                 f"{MINIO_BINARY} is missing: run `scripts/tools.sh minio` "
                 f"(or set {ENV_KIND}=moto to use moto's emulator)"
             )
@@ -129,7 +129,7 @@ def _wait_healthy(process: subprocess.Popen[bytes], url: str, log_path: Path) ->
     last_error = "no attempt"
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise S3ServerUnavailable(
+            raise S3ServerError(
                 f"S3 server exited with code {process.returncode}; log:\n{_tail(log_path)}"
             )
         try:
@@ -140,7 +140,7 @@ def _wait_healthy(process: subprocess.Popen[bytes], url: str, log_path: Path) ->
         except (urllib.error.URLError, OSError) as exc:
             last_error = str(exc)
         time.sleep(0.1)
-    raise S3ServerUnavailable(
+    raise S3ServerError(
         f"S3 server at {url} not healthy after {START_TIMEOUT_SECONDS:.0f} s "
         f"({last_error}); log:\n{_tail(log_path)}"
     )

@@ -113,7 +113,9 @@ def _decode(kind: int, code: str, count: int, data: bytes, order: str) -> Value:
         return data[:count].split(b"\x00", 1)[0].decode("utf-8", "replace").strip()
     if kind in (5, 10):
         nums = struct.unpack_from(order + code[0] * (2 * count), data)
-        values = [float(Fraction(n, d)) if d else 0.0 for n, d in zip(nums[::2], nums[1::2])]
+        values = [
+            float(Fraction(n, d)) if d else 0.0 for n, d in zip(nums[::2], nums[1::2], strict=True)
+        ]
         return round(values[0], 6) if count == 1 else values
     ints = struct.unpack_from(order + code * count, data)
     return int(ints[0]) if count == 1 else [float(v) for v in ints]

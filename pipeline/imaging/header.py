@@ -83,9 +83,7 @@ def _isobmff(head: bytes) -> Dimensions | None:
     return (best[0], best[1], 1) if best else None
 
 
-def _boxes(
-    data: bytes, start: int, end: int, path: tuple[bytes, ...]
-) -> list[tuple[bytes, bytes]]:
+def _boxes(data: bytes, start: int, end: int, path: tuple[bytes, ...]) -> list[tuple[bytes, bytes]]:
     """Leaf boxes reached by descending through the boxes named in ``path``."""
     found: list[tuple[bytes, bytes]] = []
     pos = start

@@ -78,8 +78,11 @@ def _read_header(mime: str, head: bytes, *, complete: bool) -> ImageHeader:
         return ImageHeader(mime, image.width, image.height, max(int(frames), 1))
     except vips.Error as exc:
         reason = vips.error_reason(exc)
-    if not complete and (found := partial_dimensions(mime, head)) is not None:
-        return ImageHeader(mime, *found)
+    if not complete:
+        if (found := partial_dimensions(mime, head)) is not None:
+            return ImageHeader(mime, *found)
+        # E.g. a TIFF written by libtiff keeps its first IFD after the pixel data.
+        reason = f"no readable header within the first {len(head)} bytes ({reason})"
     raise UndecodableImage(
         f"cannot read the {mime} header: {reason}",
         public_message=f"the {mime.removeprefix('image/').upper()} header cannot be read",

@@ -30,19 +30,19 @@ def rgba_to_thumbhash(w: int, h: int, rgba: bytes) -> bytes:
     avg = [0.0, 0.0, 0.0]
     if total_a:
         for c in range(3):
-            avg[c] = sum(a * v / 255 for a, v in zip(alpha, rgba[c::4])) / total_a
+            avg[c] = sum(a * v / 255 for a, v in zip(alpha, rgba[c::4], strict=True)) / total_a
     has_alpha = total_a < w * h
     l_limit = 5 if has_alpha else 7  # fewer luminance bits when alpha needs some
     lx = max(1, _round(l_limit * w / max(w, h)))
     ly = max(1, _round(l_limit * h / max(w, h)))
 
     # RGBA -> LPQA, composited over the average colour.
-    r = [avg[0] * (1 - a) + a / 255 * v for a, v in zip(alpha, rgba[0::4])]
-    g = [avg[1] * (1 - a) + a / 255 * v for a, v in zip(alpha, rgba[1::4])]
-    b = [avg[2] * (1 - a) + a / 255 * v for a, v in zip(alpha, rgba[2::4])]
-    lum = [(ri + gi + bi) / 3 for ri, gi, bi in zip(r, g, b)]
-    p = [(ri + gi) / 2 - bi for ri, gi, bi in zip(r, g, b)]
-    q = [ri - gi for ri, gi in zip(r, g)]
+    r = [avg[0] * (1 - a) + a / 255 * v for a, v in zip(alpha, rgba[0::4], strict=True)]
+    g = [avg[1] * (1 - a) + a / 255 * v for a, v in zip(alpha, rgba[1::4], strict=True)]
+    b = [avg[2] * (1 - a) + a / 255 * v for a, v in zip(alpha, rgba[2::4], strict=True)]
+    lum = [(ri + gi + bi) / 3 for ri, gi, bi in zip(r, g, b, strict=True)]
+    p = [(ri + gi) / 2 - bi for ri, gi, bi in zip(r, g, b, strict=True)]
+    q = [ri - gi for ri, gi in zip(r, g, strict=True)]
 
     l_dc, l_ac, l_scale = _encode_channel(lum, w, h, max(3, lx), max(3, ly))
     p_dc, p_ac, p_scale = _encode_channel(p, w, h, 3, 3)

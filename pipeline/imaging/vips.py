@@ -43,6 +43,8 @@ _configure()
 
 Error = pyvips.Error
 Image = pyvips.Image
+GValueInt = pyvips.GValue.gint_type
+GValueBlob = pyvips.GValue.blob_type
 
 # Savers for the formats a RenditionSpec may ask for; heifsave writes AVIF with AV1.
 SAVERS: dict[str, str] = {

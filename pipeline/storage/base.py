@@ -8,7 +8,7 @@ one works on the other.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -62,11 +62,12 @@ class ObjectStore(Protocol):
         """Return the whole object; :class:`~pipeline.errors.ObjectNotFound` if missing."""
         ...
 
-    def stream(self, key: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
+    def stream(self, key: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncGenerator[bytes, None]:
         """Yield the object in chunks of at most ``chunk_size`` bytes.
 
         An async generator: :class:`~pipeline.errors.ObjectNotFound` is raised on the first
-        iteration if the object is missing. Close it (``aclose``) if you stop early.
+        iteration if the object is missing. If you stop early, close it (``aclose()``, or
+        ``contextlib.aclosing``) so the S3 connection is released at once.
         """
         ...
 

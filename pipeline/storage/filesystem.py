@@ -18,7 +18,7 @@ import hashlib
 import json
 import os
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterable, Callable
 from pathlib import Path
 from typing import BinaryIO, ParamSpec, TypeVar
 
@@ -130,7 +130,9 @@ class FilesystemObjectStore:
         path = self._path(key)
         return await _io(self._read_file, path, key)
 
-    async def stream(self, key: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
+    async def stream(
+        self, key: str, chunk_size: int = DEFAULT_CHUNK_SIZE
+    ) -> AsyncGenerator[bytes, None]:
         path = self._path(key)
         handle = await _io(self._open_read, path, key)
         try:

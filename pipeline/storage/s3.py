@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterable, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
@@ -176,25 +177,32 @@ class S3ObjectStore:
         """Buffer up to ``part_bytes``, then upload part by part; one PUT for small bodies."""
         check_key(key)
         part_bytes = self._settings.part_bytes
-        buffer = bytearray()
+        # Chunks are written into a BytesIO that becomes the request body as it is: no
+        # copy, and aiohttp streams a file-like body instead of warning about a large
+        # bytes body blocking the loop.
+        buffer = io.BytesIO()
         total = 0
         upload_id: str | None = None
         parts: list[CompletedPartTypeDef] = []
         try:
             async for chunk in chunks:
-                buffer += chunk
+                buffer.write(chunk)
                 total += len(chunk)
-                if len(buffer) >= part_bytes:
+                if buffer.tell() >= part_bytes:
                     if upload_id is None:
                         upload_id = await self._create_upload(key, content_type)
-                    # Hand the buffer itself to the request (no copy) and start a new one,
-                    # so at most about one part is held in memory.
-                    body, buffer = buffer, bytearray()
-                    parts.append(await self._upload_part(key, upload_id, len(parts) + 1, body))
+                    parts.append(await self._upload_part(key, upload_id, len(parts) + 1, buffer))
+                    # Dropping the only reference frees the part before the next one fills:
+                    # at most about one part is in memory.
+                    buffer = io.BytesIO()
             if upload_id is None:
-                await self.put_bytes(key, bytes(buffer), content_type=content_type)
+                buffer.seek(0)
+                with self._errors("put_object", key):
+                    await self._s3.put_object(
+                        Bucket=self._bucket, Key=key, Body=buffer, ContentType=content_type
+                    )
                 return total
-            if buffer:
+            if buffer.tell():
                 parts.append(await self._upload_part(key, upload_id, len(parts) + 1, buffer))
             with self._errors("complete_multipart_upload", key):
                 await self._s3.complete_multipart_upload(
@@ -217,8 +225,9 @@ class S3ObjectStore:
         return response["UploadId"]
 
     async def _upload_part(
-        self, key: str, upload_id: str, number: int, body: bytearray
+        self, key: str, upload_id: str, number: int, body: io.BytesIO
     ) -> CompletedPartTypeDef:
+        body.seek(0)
         with self._errors("upload_part", key):
             response = await self._s3.upload_part(
                 Bucket=self._bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body
@@ -238,7 +247,7 @@ class S3ObjectStore:
         check_key(key)
         with self._errors("put_object", key):
             await self._s3.put_object(
-                Bucket=self._bucket, Key=key, Body=data, ContentType=content_type
+                Bucket=self._bucket, Key=key, Body=io.BytesIO(data), ContentType=content_type
             )
 
     async def get_bytes(self, key: str) -> bytes:
@@ -252,7 +261,9 @@ class S3ObjectStore:
                 body.close()
         return data
 
-    async def stream(self, key: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncIterator[bytes]:
+    async def stream(
+        self, key: str, chunk_size: int = DEFAULT_CHUNK_SIZE
+    ) -> AsyncGenerator[bytes, None]:
         check_key(key)
         with self._errors("get_object", key):
             response = await self._s3.get_object(Bucket=self._bucket, Key=key)

@@ -28,9 +28,9 @@ module "bootstrap" {
   git_password      = var.git_password
   argocd_domain     = var.argocd_domain
   metallb_addresses = ["${var.metallb_range.start}-${var.metallb_range.end}"]
-  overlay_app = {
+  metallb_app = {
     kind = "Application"
-    name = "gallery-production"
+    name = "metallb-config"
   }
 
   depends_on = [module.cluster]

@@ -1,7 +1,7 @@
 locals {
-  # How MetalLB's range reaches the overlay: the root Application renders deploy/argocd
-  # with Kustomize and patches the overlay's Application (or ApplicationSet template) so
-  # that *its* Kustomize source carries a JSON patch replacing spec.addresses of the
+  # How MetalLB's range reaches the pool: the root Application renders deploy/argocd with
+  # Kustomize and patches the Application that deploys the pool (metallb-config), so that
+  # *its* Kustomize source carries a JSON patch replacing spec.addresses of the
   # IPAddressPool. The range lives in OpenTofu variables only; Git keeps a placeholder.
   ip_pool_patch = {
     target = {
@@ -18,7 +18,7 @@ locals {
     }])
   }
 
-  overlay_source_patch = {
+  pool_source_patch = {
     source = {
       kustomize = {
         patches = [local.ip_pool_patch]
@@ -26,13 +26,13 @@ locals {
     }
   }
 
-  overlay_app_patch = {
+  metallb_app_patch = {
     apiVersion = "argoproj.io/v1alpha1"
-    kind       = var.overlay_app.kind
+    kind       = var.metallb_app.kind
     metadata = {
-      name = var.overlay_app.name
+      name = var.metallb_app.name
     }
-    spec = var.overlay_app.kind == "Application" ? local.overlay_source_patch : { template = { spec = local.overlay_source_patch } }
+    spec = var.metallb_app.kind == "Application" ? local.pool_source_patch : { template = { spec = local.pool_source_patch } }
   }
 
   root_application = {
@@ -47,10 +47,10 @@ locals {
         patches = [{
           target = {
             group = "argoproj.io"
-            kind  = var.overlay_app.kind
-            name  = var.overlay_app.name
+            kind  = var.metallb_app.kind
+            name  = var.metallb_app.name
           }
-          patch = yamlencode(local.overlay_app_patch)
+          patch = yamlencode(local.metallb_app_patch)
         }]
       }
     }

@@ -84,20 +84,20 @@ variable "metallb_namespace" {
   default     = "metallb-system"
 }
 
-variable "overlay_app" {
-  description = "The ArgoCD object under root_app_path that deploys the overlay containing the MetalLB component: kind Application or ApplicationSet, and its name. The root Application patches the MetalLB range into it."
+variable "metallb_app" {
+  description = "The ArgoCD object under root_app_path that deploys the MetalLB IPAddressPool (deploy/argocd/platform/metallb-config.yaml): kind Application or ApplicationSet, and its name. The root Application patches the MetalLB range into its Kustomize source."
   type = object({
     kind = string
     name = string
   })
   default = {
     kind = "Application"
-    name = "gallery-production"
+    name = "metallb-config"
   }
 
   validation {
-    condition     = contains(["Application", "ApplicationSet"], var.overlay_app.kind)
-    error_message = "overlay_app.kind must be Application or ApplicationSet."
+    condition     = contains(["Application", "ApplicationSet"], var.metallb_app.kind)
+    error_message = "metallb_app.kind must be Application or ApplicationSet."
   }
 }
 

@@ -9,8 +9,10 @@ output "config_sha256" {
 }
 
 output "kubeconfig_path" {
-  description = "Absolute path of the admin kubeconfig, available once k0sctl apply has run (consumers depend on the apply through this value)."
-  value       = terraform_data.k0sctl_apply.output.kubeconfig_path
+  description = "Absolute path of the admin kubeconfig; the file exists once k0sctl apply has run (make consumers depend on this module)."
+  # Known at plan time on purpose (terraform_data's output would be unknown whenever the
+  # config changes), so a provider configured with it can still plan when a node is added.
+  value = local.kubeconfig_path
 }
 
 output "api_endpoint" {

@@ -1,7 +1,7 @@
 locals {
   # One cloud-config for every node: the role only changes what k0sctl installs later, so
   # the operating system stays identical and a worker can be re-purposed without redeploying.
-  user_data = "#cloud-config\n${yamlencode({
+  cloud_config = {
     users = [{
       name                = var.ssh_user
       groups              = ["sudo"]
@@ -25,7 +25,8 @@ locals {
       ["systemctl", "enable", "--now", "iscsid"],
       ["install", "-d", "-m", "0755", var.storage_host_path],
     ]
-  })}"
+  }
+  user_data = join("\n", ["#cloud-config", yamlencode(local.cloud_config)])
 
   nodes = {
     for name, node in var.nodes : name => merge(node, {

@@ -1,0 +1,259 @@
+"""Render an original into every rendition of a spec: a short, named list of steps.
+
+Like imgproxy's processing pipeline, :func:`render_image` runs :data:`STEPS` in order over one
+:class:`Job` and checks the deadline between steps::
+
+    probe -> decode -> orient -> colour -> placeholder -> renditions (resize, encode each)
+
+The original is decoded ONCE, shrunk on load to the largest size any rendition needs (a JPEG
+decodes at 1/2, 1/4 or 1/8 scale for almost no cost), and that master is kept in memory; every
+rendition is derived from it. A naive renderer that calls ``thumbnail`` once per rendition
+decodes the original once per rendition (see ``docs/benchmarks.md`` for the difference).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from pipeline.errors import ConfigurationError, RenderTimeout, UndecodableImage
+from pipeline.imaging import vips
+from pipeline.imaging.decode import decode_heic, decode_master
+from pipeline.imaging.encode import encode
+from pipeline.imaging.exif import parse_exif
+from pipeline.imaging.geometry import Plan, master_box, plan
+from pipeline.imaging.probe import ImageHeader, probe_header
+from pipeline.imaging.spec import RenditionSpec
+from pipeline.imaging.thumbhash import encode_base64, rgba_to_thumbhash
+from pipeline.settings import LimitsSettings
+
+# ThumbHash keeps at most 7 x 7 low-frequency terms, which 32 samples a side resolve as well
+# as the 100 the algorithm allows; the pure-Python encoder then takes ~3 ms instead of ~27 ms
+# (a 10th of the whole render of a 12 MP JPEG on one core).
+PLACEHOLDER_SIDE = 32
+
+
+@dataclass(frozen=True)
+class RenderedRendition:
+    """One encoded rendition, ready to store under ``{name}-{spec_hash}.{extension}``."""
+
+    name: str
+    spec_hash: str
+    data: bytes
+    width: int
+    height: int
+    extension: str
+    content_type: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    """Everything the worker stores about one image. Sizes are of the upright original."""
+
+    width: int
+    height: int
+    frames: int
+    metadata: dict[str, object]
+    thumbhash: str
+    renditions: tuple[RenderedRendition, ...]
+    decode_seconds: float
+
+
+@dataclass
+class Job:
+    """The context the steps share and fill in."""
+
+    original: bytes
+    spec: Sequence[RenditionSpec]
+    limits: LimitsSettings
+    store_gps: bool
+    deadline: float | None
+    header: ImageHeader | None = None
+    orientation: int = 1
+    metadata: dict[str, object] = field(default_factory=dict)
+    image: vips.Image | None = None
+    decode_seconds: float = 0.0
+    thumbhash: str = ""
+    renditions: list[RenderedRendition] = field(default_factory=list)
+
+    def check_deadline(self, step: str) -> None:
+        """Raise :class:`RenderTimeout` if the deadline passed (before ``step``)."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise RenderTimeout(
+                f"render deadline passed before step {step!r}",
+                public_message="rendering took too long",
+            )
+
+    @property
+    def upright_size(self) -> tuple[int, int]:
+        assert self.header is not None
+        w, h = self.header.width, self.header.height
+        return (h, w) if self.orientation >= 5 else (w, h)
+
+
+def _probe(job: Job) -> None:
+    # The gateway probed only the first bytes; check the limits again on the whole file.
+    job.header = probe_header(job.original, job.limits, complete=True)
+    meta = vips.Image.new_from_buffer(job.original, "", access="sequential")
+    exif = meta.get("exif-data") if meta.get_typeof("exif-data") else None
+    job.metadata = parse_exif(exif, store_gps=job.store_gps)
+    if job.header.mime != "image/heic":  # HEIF rotates by its irot/imir boxes, not EXIF
+        orientation = meta.get("orientation") if meta.get_typeof("orientation") else 1
+        job.orientation = orientation if 1 <= orientation <= 8 else 1
+    job.metadata["orientation"] = job.orientation
+
+
+def _decode(job: Job) -> None:
+    assert job.header is not None
+    started = time.perf_counter()
+    box = master_box(job.upright_size, job.spec)
+    if job.header.mime == "image/heic":
+        job.image = decode_heic(job.original, box)
+    else:
+        stored_box = (box[1], box[0]) if job.orientation >= 5 else box
+        job.image = decode_master(job.original, stored_box)
+    job.decode_seconds = time.perf_counter() - started
+
+
+def _orient(job: Job) -> None:
+    assert job.image is not None
+    image = job.image.copy()
+    image.set_type(vips.GValueInt, "orientation", job.orientation)
+    job.image = image.autorot()
+
+
+def _colour(job: Job) -> None:
+    assert job.image is not None
+    image = job.image
+    if image.get_typeof("icc-profile-data"):
+        # Honour the embedded profile (Display P3 phones, Adobe RGB cameras, CMYK print
+        # files). thumbnail already did this for the libvips path; HEIC arrives here raw.
+        image = image.icc_transform("srgb", embedded=True, intent="perceptual")
+    elif image.interpretation == "cmyk":
+        image = image.icc_transform("srgb", input_profile="cmyk", intent="perceptual")
+    if image.interpretation != "srgb" or image.format != "uchar":
+        image = image.colourspace("srgb")  # grey, 16-bit, LAB ... -> 8-bit sRGB
+    if image.format != "uchar":
+        image = image.cast("uchar")
+    if image.bands > 4:  # e.g. CMYK + alpha leftovers: keep colour, drop the extras
+        image = image[:3]
+    image = image.copy(interpretation="srgb")
+    for name in ("icc-profile-data", "orientation"):
+        if image.get_typeof(name):
+            image.remove(name)
+    # Materialise the master once: every rendition and the placeholder read it from memory
+    # instead of re-running the decode pipeline (libvips is lazy).
+    job.image = image.copy_memory()
+
+
+def _placeholder(job: Job) -> None:
+    assert job.image is not None
+    small = job.image.thumbnail_image(PLACEHOLDER_SIDE, height=PLACEHOLDER_SIDE)
+    if not small.hasalpha():
+        small = small.bandjoin(255)
+    rgba = bytes(small.write_to_memory())
+    job.thumbhash = encode_base64(rgba_to_thumbhash(small.width, small.height, rgba))
+
+
+def _renditions(job: Job) -> None:
+    assert job.image is not None
+    upright = job.upright_size
+    for rendition in job.spec:
+        job.check_deadline(f"rendition {rendition.name}")
+        started = time.perf_counter()
+        todo = plan(upright, rendition)
+        image = _resize(job.image, todo)
+        job.check_deadline(f"encode {rendition.name}")
+        data = encode(image, rendition)
+        job.renditions.append(
+            RenderedRendition(
+                name=rendition.name,
+                spec_hash=rendition.spec_hash,
+                data=data,
+                width=image.width,
+                height=image.height,
+                extension=rendition.extension,
+                content_type=rendition.content_type,
+                seconds=time.perf_counter() - started,
+            )
+        )
+
+
+def _resize(master: vips.Image, todo: Plan) -> vips.Image:
+    image = master
+    if (image.width, image.height) != todo.scaled:
+        image = image.thumbnail_image(todo.scaled[0], height=todo.scaled[1], size="force")
+    if todo.crop != "none" and (image.width, image.height) != todo.size:
+        interesting = "attention" if todo.crop == "attention" else "centre"
+        image = image.smartcrop(todo.size[0], todo.size[1], interesting=interesting)
+    return image
+
+
+STEPS: tuple[tuple[str, Callable[[Job], None]], ...] = (
+    ("probe", _probe),
+    ("decode", _decode),
+    ("orient", _orient),
+    ("colour", _colour),
+    ("placeholder", _placeholder),
+    ("renditions", _renditions),
+)
+
+
+def render_image(
+    original: bytes,
+    spec: Sequence[RenditionSpec],
+    limits: LimitsSettings,
+    *,
+    store_gps: bool = False,
+    deadline: float | None = None,
+) -> RenderResult:
+    """Decode ``original`` once and render every rendition of ``spec`` from it.
+
+    Synchronous and CPU-bound (libvips releases the GIL): call it through
+    ``asyncio.to_thread``. ``deadline`` is a :func:`time.monotonic` timestamp, checked between
+    steps. Raises :class:`UnsupportedMediaType`, :class:`UndecodableImage` (corrupt or
+    truncated data), :class:`ImageTooLarge`, :class:`TooManyFrames` and :class:`RenderTimeout`.
+    Animated images render their first frame.
+    """
+    job = Job(original, spec, limits, store_gps, deadline)
+    for name, step in STEPS:
+        job.check_deadline(name)
+        try:
+            step(job)
+        except vips.Error as exc:
+            raise UndecodableImage(
+                f"{name}: {vips.error_reason(exc)}",
+                public_message="the image data is corrupt or truncated",
+            ) from exc
+    assert job.header is not None
+    width, height = job.upright_size
+    return RenderResult(
+        width=width,
+        height=height,
+        frames=job.header.frames,
+        metadata=job.metadata,
+        thumbhash=job.thumbhash,
+        renditions=tuple(job.renditions),
+        decode_seconds=job.decode_seconds,
+    )
+
+
+def check_capabilities(spec: Sequence[RenditionSpec]) -> None:
+    """Raise :class:`ConfigurationError` if libvips cannot write a format the spec asks for.
+
+    Call at process start, before reporting ready: each format is actually encoded once (a
+    libvips build can list ``heifsave`` yet lack an AV1 encoder).
+    """
+    probe = vips.Image.black(8, 8, bands=3).copy(interpretation="srgb")
+    missing = []
+    for rendition in spec:
+        try:
+            encode(probe, rendition)
+        except (vips.Error, KeyError) as exc:
+            missing.append(f"{rendition.name}: cannot write {rendition.format} ({exc!s:.80})")
+    if missing:
+        raise ConfigurationError(
+            f"libvips {vips.version()} cannot render the spec: " + "; ".join(missing)
+        )

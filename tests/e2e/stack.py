@@ -1,0 +1,88 @@
+"""The whole system as separate processes: a gateway and worker processes, as in production."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import aiohttp
+
+from pipeline.catalog import Catalog
+from pipeline.servers import ManagedProcess, spawn, terminate_all
+from pipeline.settings import Settings, to_env
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Stack:
+    """Gateway + workers started from ``settings``; each process logs to ``log_dir``."""
+
+    def __init__(self, settings: Settings, log_dir: Path) -> None:
+        self.settings = settings
+        self.log_dir = log_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.gateway: ManagedProcess | None = None
+        self.workers: list[ManagedProcess] = []
+        self._env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("GALLERY_")},
+            **to_env(settings),
+            "GALLERY_GATEWAY_HOST": "127.0.0.1",
+            "GALLERY_GATEWAY_PORT": str(self.port),
+        }
+
+    def _start(self, command: str, log_name: str) -> ManagedProcess:
+        process = spawn([sys.executable, "-m", "pipeline.cli", command], self.log_dir / log_name, self._env)
+        return ManagedProcess(f"gallery {command}", process, 0, self.log_dir / log_name)
+
+    async def start(self, workers: int = 1) -> None:
+        self.gateway = self._start("gateway", "gateway.log")
+        for _ in range(workers):
+            self.add_worker()
+        await self.wait_ready()
+
+    def add_worker(self) -> ManagedProcess:
+        worker = self._start("worker", f"worker-{len(self.workers) + 1}.log")
+        self.workers.append(worker)
+        return worker
+
+    async def wait_ready(self, timeout: float = 60.0) -> None:
+        assert self.gateway is not None
+        async with aiohttp.ClientSession() as session:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout
+            while loop.time() < deadline:
+                if not self.gateway.alive():
+                    raise RuntimeError(f"gateway died:\n{self.gateway.log_tail(40)}")
+                try:
+                    async with session.get(f"{self.url}/readyz") as response:
+                        if response.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise RuntimeError(f"gateway not ready:\n{self.gateway.log_tail(40)}")
+
+    def kill_worker(self, index: int = 0) -> None:
+        os.kill(self.workers[index].process.pid, signal.SIGKILL)
+        self.workers[index].process.wait()
+
+    async def api_key(self, tenant: str) -> str:
+        async with Catalog.connect(self.settings.mongo) as catalog:
+            await catalog.ensure_indexes()
+            return await catalog.create_api_key(tenant, "test")
+
+    def logs(self) -> str:
+        parts = [p for p in [self.gateway, *self.workers] if p is not None]
+        return "\n".join(f"--- {p.log_path.name}\n{p.log_tail(30)}" for p in parts)
+
+    def stop(self) -> None:
+        terminate_all([p for p in [self.gateway, *self.workers] if p is not None], timeout=20)

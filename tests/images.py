@@ -1,0 +1,328 @@
+"""Deterministic test images, made with pyvips (nothing is downloaded), and ways to compare them.
+
+Every generator draws the same *upright* scene: a smooth photo-like gradient with seeded
+noise (texture for the encoders), a dark diagonal band, and a bright white block in the
+top-left corner. The block makes orientation checkable: whatever is stored, a correct render
+has its brightest corner top-left (:func:`bright_corner`). Sizes are always the upright size;
+with an EXIF orientation of 5..8 the stored pixels are ``height`` x ``width``.
+
+HEIC: pi-heif (the runtime dependency) is decode-only. :func:`heic_bytes` encodes with
+``pillow-heif`` (which bundles the x265 encoder) when it is installed and returns ``None``
+otherwise; tests then skip (``pytest.importorskip`` style via :data:`HEIC_ENCODER`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import math
+import struct
+import zlib
+
+import pyvips
+
+HEIC_ENCODER = importlib.util.find_spec("pillow_heif") is not None
+
+_ORIENT_INVERSE = {  # orientation -> how to store an upright scene so a viewer undoes it
+    1: lambda im: im,
+    2: lambda im: im.fliphor(),
+    3: lambda im: im.rot180(),
+    4: lambda im: im.flipver(),
+    5: lambda im: im.rot90().fliphor(),  # transpose
+    6: lambda im: im.rot270(),  # viewer rotates 90 clockwise
+    7: lambda im: im.rot270().fliphor(),  # transverse
+    8: lambda im: im.rot90(),  # viewer rotates 90 counter-clockwise
+}
+
+
+def scene(width: int, height: int, *, seed: int = 0, alpha: bool = False) -> pyvips.Image:
+    """The upright test scene as an 8-bit sRGB image (RGBA with a soft alpha ramp if asked)."""
+    xy = pyvips.Image.xyz(width, height)
+    x, y = xy[0] / max(width - 1, 1), xy[1] / max(height - 1, 1)
+    red = x * 120 + 60
+    green = y * 100 + 70
+    blue = (x + y) * 50 + 60
+    noise = pyvips.Image.gaussnoise(width, height, sigma=10, mean=0, seed=seed)
+    image = red.bandjoin([green, blue]) + noise
+    band = ((x - y).abs() < 0.05).ifthenelse([30, 30, 40], image)  # dark diagonal band
+    block = ((x < 0.22) & (y < 0.22)).ifthenelse([250, 250, 250], band)
+    image = block.cast("uchar").copy(interpretation="srgb")
+    if alpha:
+        image = image.bandjoin((x * 155 + 100).cast("uchar"))
+    return image
+
+
+def jpeg_bytes(
+    width: int,
+    height: int,
+    *,
+    orientation: int | None = None,
+    quality: int = 85,
+    seed: int = 0,
+    camera: bool = False,
+    gps: bool = False,
+) -> bytes:
+    """A JPEG whose upright view is ``width`` x ``height``; EXIF Orientation when given.
+
+    ``camera`` adds EXIF make, model, lens, capture time and exposure fields (see
+    :data:`CAMERA`); ``gps`` adds a GPS position (:data:`GPS`).
+    """
+    image = scene(width, height, seed=seed)
+    if orientation is not None:
+        image = _ORIENT_INVERSE[orientation](image).copy()
+        image.set_type(pyvips.GValue.gint_type, "orientation", orientation)
+    if camera or gps or orientation is not None:
+        image = image.copy()
+        blob = exif_blob(orientation or 1, camera=camera, gps=gps)
+        image.set_type(pyvips.GValue.blob_type, "exif-data", blob)
+    return bytes(image.jpegsave_buffer(Q=quality))
+
+
+def png_bytes(width: int, height: int, *, seed: int = 0, alpha: bool = False) -> bytes:
+    """A PNG of the scene (RGBA with ``alpha``)."""
+    return bytes(scene(width, height, seed=seed, alpha=alpha).pngsave_buffer(compression=1))
+
+
+def webp_bytes(width: int, height: int, *, seed: int = 0, frames: int = 1) -> bytes:
+    """A WebP of the scene; animated when ``frames`` > 1."""
+    if frames > 1:
+        return bytes(_animation(width, height, frames, seed).webpsave_buffer(Q=70))
+    return bytes(scene(width, height, seed=seed).webpsave_buffer(Q=80))
+
+
+def gif_bytes(width: int, height: int, frames: int = 1, *, seed: int = 0) -> bytes:
+    """A GIF with ``frames`` distinct frames (identical frames would be merged by the saver)."""
+    return bytes(_animation(width, height, frames, seed).gifsave_buffer())
+
+
+def tiff_bytes(width: int, height: int, *, seed: int = 0) -> bytes:
+    """An uncompressed TIFF of the scene."""
+    return bytes(scene(width, height, seed=seed).tiffsave_buffer())
+
+
+def avif_bytes(width: int, height: int, *, seed: int = 0) -> bytes:
+    """An AVIF (AV1 in HEIF) of the scene."""
+    image = scene(width, height, seed=seed)
+    return bytes(image.heifsave_buffer(Q=60, compression="av1", effort=0))
+
+
+def cmyk_jpeg_bytes(width: int, height: int, *, profile: bool = True) -> bytes:
+    """A CMYK JPEG (print workflows), with the CMYK ICC profile embedded or not."""
+    image = scene(width, height).icc_transform("cmyk")
+    if not profile:
+        image = image.copy()
+        image.remove("icc-profile-data")
+    return bytes(image.jpegsave_buffer(Q=90, keep="icc" if profile else "none"))
+
+
+def p3_jpeg_bytes(width: int, height: int, *, colour: tuple[int, int, int] | None = None) -> bytes:
+    """A JPEG in Display P3 with the profile embedded (what phones write).
+
+    The scene, or a flat sRGB ``colour`` (saturated colours show the P3/sRGB difference best).
+    """
+    image = scene(width, height)
+    if colour is not None:
+        image = (image.new_from_image(list(colour))).copy(interpretation="srgb")
+    image = image.icc_transform("p3")
+    return bytes(image.jpegsave_buffer(Q=90))
+
+
+def heic_bytes(width: int, height: int, *, orientation: int | None = None) -> bytes | None:
+    """A HEIC of the scene via pillow-heif's x265 encoder, or ``None`` if none is installed.
+
+    The orientation goes into EXIF; pillow-heif turns it into HEIF ``irot``/``imir`` boxes,
+    as iPhones write them.
+    """
+    if not HEIC_ENCODER:
+        return None
+    import pillow_heif
+
+    image = scene(width, height)
+    if orientation is not None:
+        image = _ORIENT_INVERSE[orientation](image)
+    heif = pillow_heif.from_bytes("RGB", (image.width, image.height), image.write_to_memory())
+    out = io.BytesIO()
+    exif = exif_blob(orientation, camera=False, gps=False) if orientation else None
+    heif.save(out, quality=80, exif=exif)
+    return out.getvalue()
+
+
+def _animation(width: int, height: int, frames: int, seed: int) -> pyvips.Image:
+    pages = [
+        scene(width, height, seed=seed + i).rot180()
+        if i % 2
+        else scene(width, height, seed=seed + i)
+        for i in range(frames)
+    ]
+    strip = pyvips.Image.arrayjoin(pages, across=1).copy()
+    strip.set_type(pyvips.GValue.gint_type, "page-height", height)
+    strip.set_type(pyvips.GValue.array_int_type, "delay", [100] * frames)
+    return strip
+
+
+# --- hostile and broken input ------------------------------------------------------------
+
+
+def png_bomb_bytes(side: int = 50000) -> bytes:
+    """A ~1 KB PNG whose IHDR declares ``side`` x ``side`` (the data covers a few rows only)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data)
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    ihdr = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)  # 8-bit greyscale
+    idat = zlib.compress(b"\x00" * (side + 1) * 16, 9)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def jpeg_bomb_header_bytes(side: int = 60000) -> bytes:
+    """A valid tiny JPEG whose SOF0 marker is patched to claim ``side`` x ``side``."""
+    data = bytearray(jpeg_bytes(16, 16, quality=50))
+    sof = data.find(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = struct.pack(">HH", side, side)
+    return bytes(data)
+
+
+def truncated_jpeg_bytes(width: int = 800, height: int = 600, *, keep: float = 0.5) -> bytes:
+    """A JPEG cut after ``keep`` of its bytes: a valid header, half the entropy-coded data."""
+    data = jpeg_bytes(width, height)
+    return data[: int(len(data) * keep)]
+
+
+def garbage_after_magic(mime: str = "image/jpeg") -> bytes:
+    """Correct magic bytes for ``mime`` followed by noise: sniffs as an image, is not one."""
+    magic = {
+        "image/jpeg": b"\xff\xd8\xff\xe0",
+        "image/png": b"\x89PNG\r\n\x1a\n",
+        "image/gif": b"GIF89a",
+        "image/webp": b"RIFF\x00\x01\x00\x00WEBP",
+    }[mime]
+    noise = bytes((i * 7919 + 13) % 251 for i in range(2048))
+    return magic + noise
+
+
+# --- EXIF ----------------------------------------------------------------------------------
+
+CAMERA = {
+    "camera_make": "GalleryCam",
+    "camera_model": "GC-1 Mk II",
+    "lens": "GC 35mm F2.8",
+    "capture_time": "2024-05-01T12:34:56+02:00",
+    "iso": 200,
+    "exposure": 0.004,
+    "f_number": 2.8,
+    "focal_length": 35.0,
+}
+GPS = {"lat": 52.3702, "lon": -4.8952}
+
+
+def exif_blob(orientation: int, *, camera: bool, gps: bool) -> bytes:
+    """A little-endian EXIF block ("Exif\\0\\0" + TIFF) with the fields of :data:`CAMERA`."""
+    ifd0: list[tuple[int, int, bytes]] = [(0x0112, 3, struct.pack("<H", orientation))]
+    exif: list[tuple[int, int, bytes]] = []
+    gps_ifd: list[tuple[int, int, bytes]] = []
+    if camera:
+        ifd0 += [(0x010F, 2, b"GalleryCam\x00"), (0x0110, 2, b"GC-1 Mk II\x00")]
+        exif = [
+            (0x829A, 5, struct.pack("<II", 1, 250)),
+            (0x829D, 5, struct.pack("<II", 28, 10)),
+            (0x8827, 3, struct.pack("<H", 200)),
+            (0x9003, 2, b"2024:05:01 12:34:56\x00"),
+            (0x9011, 2, b"+02:00\x00"),
+            (0x920A, 5, struct.pack("<II", 35, 1)),
+            (0xA434, 2, b"GC 35mm F2.8\x00"),
+        ]
+    if gps:
+        gps_ifd = [
+            (1, 2, b"N\x00"),
+            (2, 5, _dms(GPS["lat"])),
+            (3, 2, b"W\x00"),
+            (4, 5, _dms(-GPS["lon"])),
+        ]
+    return b"Exif\x00\x00" + _tiff(ifd0, exif, gps_ifd)
+
+
+def _dms(value: float) -> bytes:
+    degrees = math.floor(value)
+    minutes = math.floor((value - degrees) * 60)
+    seconds = round(((value - degrees) * 60 - minutes) * 60 * 1000)
+    return struct.pack("<6I", degrees, 1, minutes, 1, seconds, 1000)
+
+
+def _tiff(ifd0: list[tuple[int, int, bytes]], *subs: list[tuple[int, int, bytes]]) -> bytes:
+    # Lay out IFD0, then the sub-IFDs (Exif 0x8769, GPS 0x8825), then the out-of-line values.
+    pointers = [tag for tag, sub in zip((0x8769, 0x8825), subs, strict=True) if sub]
+    ifds = [sorted([*ifd0, *((t, 4, b"\0\0\0\0") for t in pointers)])]
+    ifds += [sorted(sub) for sub in subs if sub]
+    offsets, pos = [], 8
+    for ifd in ifds:
+        offsets.append(pos)
+        pos += 2 + 12 * len(ifd) + 4
+    heap = bytearray()
+    out = bytearray(b"II*\x00" + struct.pack("<I", 8))
+    for n, ifd in enumerate(ifds):
+        out += struct.pack("<H", len(ifd))
+        for tag, kind, given in ifd:
+            count = len(given) // {2: 1, 3: 2, 4: 4, 5: 8}[kind]
+            pointer = tag in pointers
+            value = struct.pack("<I", offsets[1 + pointers.index(tag)]) if pointer else given
+            if len(value) > 4:
+                field = struct.pack("<I", pos + len(heap))
+                heap += value + b"\x00" * (len(value) & 1)
+            else:
+                field = value.ljust(4, b"\x00")
+            out += struct.pack("<HHI", tag, kind, count) + field
+        out += struct.pack("<I", 0)
+        assert len(out) == offsets[n] + 2 + 12 * len(ifd) + 4
+    return bytes(out + heap)
+
+
+# --- comparing images by what they look like --------------------------------------------
+
+_CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
+
+
+def _grey(data: bytes, size: int) -> list[float]:
+    image = pyvips.Image.thumbnail_buffer(data, size, height=size, size="force")
+    if image.hasalpha():
+        image = image.flatten(background=[255, 255, 255])
+    grey = image.colourspace("b-w")[0].cast("uchar")
+    return [float(v) for v in bytes(grey.write_to_memory())]
+
+
+def similarity(a: bytes, b: bytes) -> float:
+    """Correlation (-1..1) of two images' 48 x 48 greyscale versions, aspect ignored.
+
+    1.0 is "looks the same"; an unrelated or wrongly rotated image scores far lower.
+    """
+    xs, ys = _grey(a, 48), _grey(b, 48)
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    cov = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+    vx = sum((x - mx) ** 2 for x in xs)
+    vy = sum((y - my) ** 2 for y in ys)
+    return cov / math.sqrt(vx * vy) if vx and vy else float(vx == vy)
+
+
+def bright_corner(image_bytes: bytes) -> str:
+    """Which corner ("top-left", "top-right", "bottom-left", "bottom-right") is brightest."""
+    size = 40
+    pixels = _grey(image_bytes, size)
+    q = size // 5  # a corner square of 1/5 of each side: inside the scene's white block
+
+    def mean(x0: int, y0: int) -> float:
+        return sum(pixels[y * size + x] for y in range(y0, y0 + q) for x in range(x0, x0 + q))
+
+    means = [mean(0, 0), mean(size - q, 0), mean(0, size - q), mean(size - q, size - q)]
+    return _CORNERS[means.index(max(means))]
+
+
+def size_of(image_bytes: bytes) -> tuple[int, int]:
+    """Width and height from the header."""
+    image = pyvips.Image.new_from_buffer(image_bytes, "")
+    return image.width, image.height
+
+
+def has_exif(image_bytes: bytes) -> bool:
+    """Whether the encoded image carries EXIF (or XMP / ICC) metadata."""
+    image = pyvips.Image.new_from_buffer(image_bytes, "")
+    return any(image.get_typeof(f) for f in ("exif-data", "xmp-data", "icc-profile-data"))
