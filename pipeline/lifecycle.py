@@ -22,6 +22,8 @@ def configure_logging(level: str) -> None:
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"
     )
+    # libvips reports every threadpool at INFO; that is noise at any level but DEBUG.
+    logging.getLogger("pyvips").setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
 def stop_on_signals(stop: asyncio.Event) -> None:

@@ -30,7 +30,8 @@ def applications(build: Build) -> dict[str, dict[str, Any]]:
 def assert_sync_policy(spec: dict[str, Any], where: str) -> None:
     policy = spec["syncPolicy"]
     assert policy["automated"] == {"prune": True, "selfHeal": True}, where
-    assert policy["retry"]["limit"] > 0 and policy["retry"]["backoff"]["maxDuration"], where
+    assert policy["retry"]["limit"] > 0, where
+    assert policy["retry"]["backoff"]["maxDuration"], where
 
 
 def test_everything_lives_in_the_argocd_namespace(builds: dict[str, Build]) -> None:
@@ -109,7 +110,9 @@ def test_terraform_can_patch_the_metallb_pool(builds: dict[str, Build]) -> None:
     app = applications(builds["argocd"])["metallb-config"]
     (ignored,) = app["spec"]["ignoreDifferences"]
     assert (ignored["kind"], ignored["name"], ignored["namespace"]) == (
-        "IPAddressPool", "gallery-pool", "metallb-system",
+        "IPAddressPool",
+        "gallery-pool",
+        "metallb-system",
     )
     assert ignored["jsonPointers"] == ["/spec/addresses"]
     assert "RespectIgnoreDifferences=true" in app["spec"]["syncPolicy"]["syncOptions"]

@@ -31,7 +31,9 @@ FROM_SECRET = {"GALLERY_MONGO_URI", "GALLERY_S3_ACCESS_KEY_ID", "GALLERY_S3_SECR
 SECRET_PLACEHOLDER = "from-a-secret"
 
 
-def container_env(build: Build, deployment: str) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
+def container_env(
+    build: Build, deployment: str
+) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
     """(plain values from the ConfigMap and `value`, secretKeyRefs) of a gallery container."""
     (container,) = pod_spec(build.get("Deployment", deployment))["containers"]
     plain: dict[str, str] = {}
@@ -70,7 +72,9 @@ def test_env_is_exactly_the_settings_model(
     plain, secret = container_env(overlays[overlay], deployment)
     known = set(env_names())
     assert set(plain) | set(secret) <= known, "unknown settings"
-    assert known <= set(plain) | set(secret), f"settings not set: {known - set(plain) - set(secret)}"
+    assert known <= set(plain) | set(secret), (
+        f"settings not set: {known - set(plain) - set(secret)}"
+    )
     assert set(plain).isdisjoint(secret)
 
 
@@ -81,12 +85,13 @@ def test_required_settings_are_set_and_secrets_come_from_secrets(
 ) -> None:
     plain, secret = container_env(overlays[overlay], deployment)
     assert set(secret) == FROM_SECRET
-    assert REQUIRED_IN_CLUSTER <= set(plain) | set(secret)
+    assert set(plain) | set(secret) >= REQUIRED_IN_CLUSTER
     for key in REQUIRED_IN_CLUSTER - FROM_SECRET:
         assert plain[key], key
     settings = overlay_settings(overlays[overlay], deployment, monkeypatch)
     assert settings.storage.backend == "s3"
-    assert "127.0.0.1" not in settings.nats.url and "127.0.0.1" not in settings.s3.endpoint
+    assert "127.0.0.1" not in settings.nats.url
+    assert "127.0.0.1" not in settings.s3.endpoint
     expected_replicas = 3 if overlay == "production" else 1
     assert settings.nats.stream_replicas == expected_replicas
 
@@ -167,7 +172,9 @@ def test_nack_streams_equal_the_code(
     jobs = nack_spec(build, "Stream", "name", names.JOBS_STREAM)
     assert jobs["subjects"] == [names.RENDER_SUBJECT, names.BACKFILL_SUBJECT]
     assert nack_spec(build, "Stream", "name", names.DLQ_STREAM)["subjects"] == [names.DLQ_SUBJECT]
-    assert nack_spec(build, "Stream", "name", names.EVENTS_STREAM)["subjects"] == [names.EVENTS_SUBJECTS]
+    assert nack_spec(build, "Stream", "name", names.EVENTS_STREAM)["subjects"] == [
+        names.EVENTS_SUBJECTS
+    ]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -219,8 +226,13 @@ def test_keda_scales_on_the_render_consumer_after_it_exists(
     (trigger,) = scaled["spec"]["triggers"]
     assert trigger["type"] == "nats-jetstream"
     assert set(trigger["metadata"]) <= {
-        "natsServerMonitoringEndpoint", "account", "stream", "consumer", "lagThreshold",
-        "activationLagThreshold", "useHttps",
+        "natsServerMonitoringEndpoint",
+        "account",
+        "stream",
+        "consumer",
+        "lagThreshold",
+        "activationLagThreshold",
+        "useHttps",
     }
     assert trigger["metadata"]["stream"] == names.JOBS_STREAM
     assert trigger["metadata"]["consumer"] == names.RENDER_CONSUMER
@@ -247,11 +259,45 @@ EXTERNAL_METRICS = {
     "keda_scaler_metrics_value",
 }
 PROMQL_WORDS = {
-    "sum", "avg", "min", "max", "count", "by", "without", "on", "ignoring", "group_left",
-    "group_right", "and", "or", "unless", "bool", "offset", "rate", "irate", "increase",
-    "deriv", "delta", "histogram_quantile", "label_values", "clamp_min", "clamp_max", "abs",
-    "topk", "bottomk", "quantile", "absent", "vector", "scalar", "time", "avg_over_time",
-    "max_over_time", "min_over_time", "sum_over_time", "inf", "nan",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "count",
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "and",
+    "or",
+    "unless",
+    "bool",
+    "offset",
+    "rate",
+    "irate",
+    "increase",
+    "deriv",
+    "delta",
+    "histogram_quantile",
+    "label_values",
+    "clamp_min",
+    "clamp_max",
+    "abs",
+    "topk",
+    "bottomk",
+    "quantile",
+    "absent",
+    "vector",
+    "scalar",
+    "time",
+    "avg_over_time",
+    "max_over_time",
+    "min_over_time",
+    "sum_over_time",
+    "inf",
+    "nan",
 }
 EXPORTED = set(metrics.EXPORTED)
 ALLOWED = (
@@ -269,7 +315,9 @@ def metric_names(expr: str, recorded: set[str]) -> set[str]:
     text = re.sub(r"\[[^\]]*\]", "", text)
     text = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", text)
     words = set(re.findall(r"[A-Za-z_:][A-Za-z0-9_:]*", text))
-    return {w for w in words if w not in PROMQL_WORDS and w not in recorded and not w.startswith("$")}
+    return {
+        w for w in words if w not in PROMQL_WORDS and w not in recorded and not w.startswith("$")
+    }
 
 
 def rule_groups(build: Build) -> list[dict[str, Any]]:
@@ -287,7 +335,9 @@ def test_alert_rules_use_only_exported_metrics(overlays: dict[str, Build]) -> No
     assert {"gallery_dead_letters_total", "gallery_upload_to_ready_seconds_bucket"} <= used
     alerts = {rule["alert"] for rule in rules if "alert" in rule}
     assert {
-        "GalleryRenderBacklogGrowing", "GalleryDeadLetters", "GalleryRenderErrorRatioHigh",
+        "GalleryRenderBacklogGrowing",
+        "GalleryDeadLetters",
+        "GalleryRenderErrorRatioHigh",
         "GalleryUploadToReadySLOBreach",
     } <= alerts
 
@@ -302,9 +352,7 @@ def test_dashboard_uses_only_exported_metrics(overlays: dict[str, Build]) -> Non
     used = set().union(*(metric_names(e, set()) for e in exprs))
     assert used <= ALLOWED, f"not exported: {used - ALLOWED}"
     # Every metric the code exports is on the dashboard.
-    base = {
-        next((u.removesuffix(s) for s in HISTOGRAM_SUFFIXES if u.endswith(s)), u) for u in used
-    }
+    base = {next((u.removesuffix(s) for s in HISTOGRAM_SUFFIXES if u.endswith(s)), u) for u in used}
     assert base >= EXPORTED
 
 
@@ -326,6 +374,7 @@ def test_monitors_scrape_the_metrics_port(overlays: dict[str, Build], overlay: s
     assert endpoint["path"] == "/metrics"
     pod_monitor = build.get("PodMonitor", "gallery-worker")
     (endpoint,) = pod_monitor["spec"]["podMetricsEndpoints"]
-    assert endpoint["port"] == "metrics" and endpoint["path"] == "/metrics"
+    assert endpoint["port"] == "metrics"
+    assert endpoint["path"] == "/metrics"
     public = build.get("Service", "gallery-gateway")
     assert "metrics" not in [p["name"] for p in public["spec"]["ports"]], "metrics stay internal"

@@ -18,8 +18,16 @@ SCHEMAS = Path(__file__).parent / "schemas"
 # The k0s release Terraform installs follows this Kubernetes minor.
 KUBERNETES_VERSION = "1.34.0"
 BUILTIN_GROUPS = {
-    "", "apps", "batch", "policy", "networking.k8s.io", "rbac.authorization.k8s.io",
-    "autoscaling", "storage.k8s.io", "scheduling.k8s.io", "coordination.k8s.io",
+    "",
+    "apps",
+    "batch",
+    "policy",
+    "networking.k8s.io",
+    "rbac.authorization.k8s.io",
+    "autoscaling",
+    "storage.k8s.io",
+    "scheduling.k8s.io",
+    "coordination.k8s.io",
 }
 WORKER_NODES = ("nl-cloud-hf-22-w1", "nl-cloud-hf-22-w2", "nl-cloud-hf-22-w3")
 
@@ -41,7 +49,14 @@ def test_every_vendored_schema_is_a_valid_json_schema() -> None:
 def test_builtin_kinds_pass_kubernetes_validate_strict(builds: dict[str, Build], name: str) -> None:
     build = builds[name]
     result = run(
-        [tool("kubernetes-validate"), "--strict", "-k", KUBERNETES_VERSION, "--quiet", str(build.path)]
+        [
+            tool("kubernetes-validate"),
+            "--strict",
+            "-k",
+            KUBERNETES_VERSION,
+            "--quiet",
+            str(build.path),
+        ]
     )
     assert result.returncode == 0, result.stdout + result.stderr
     # kubernetes-validate only warns about kinds it has no schema for: those must be exactly
@@ -76,7 +91,11 @@ def test_schemas_catch_typos() -> None:
         "apiVersion": "keda.sh/v1alpha1",
         "kind": "ScaledObject",
         "metadata": {"name": "w"},
-        "spec": {"scaleTargetRef": {"name": "w"}, "maxReplicas": 3, "triggers": [{"type": "x", "metadata": {}}]},
+        "spec": {
+            "scaleTargetRef": {"name": "w"},
+            "maxReplicas": 3,
+            "triggers": [{"type": "x", "metadata": {}}],
+        },
     }
     for doc in (stream, scaled):
         schema = crd_schema(doc)
@@ -102,7 +121,8 @@ def test_every_container_is_limited_probed_and_unprivileged(
             resources = container["resources"]
             for kind in ("requests", "limits"):
                 assert {"cpu", "memory"} <= set(resources[kind]), f"{name}: {kind}"
-            assert "livenessProbe" in container and "readinessProbe" in container, name
+            assert "livenessProbe" in container, name
+            assert "readinessProbe" in container, name
             context = container["securityContext"]
             assert context["runAsNonRoot"] is True, name
             assert context["readOnlyRootFilesystem"] is True, name
@@ -129,9 +149,12 @@ def test_images_are_pinned(overlays: dict[str, Build], overlay: str) -> None:
     for doc in workloads(overlays[overlay].docs):
         for container in containers(doc):
             image = container["image"]
-            name, _, tag = image.rpartition(":")
-            assert name and tag and "/" not in tag, f"{image} has no tag"
-            assert tag.split("@")[0] not in {"latest", "main", "master"}, image
+            reference, _, digest = image.partition("@")
+            assert not digest or digest.startswith("sha256:"), image
+            name, _, tag = reference.rpartition(":")
+            assert name, f"{image} has no tag"
+            assert "/" not in tag, f"{image} has no tag"
+            assert tag not in {"latest", "main", "master"}, image
             assert any(ch.isdigit() for ch in tag), f"{image}: tag is not a version"
 
 
@@ -149,13 +172,18 @@ def test_gallery_image_and_commands(overlays: dict[str, Build], overlay: str) ->
 def test_namespaced_and_labelled(overlays: dict[str, Build], overlay: str) -> None:
     namespaces = {doc["metadata"].get("namespace") for doc in overlays[overlay].docs}
     assert len(namespaces) == 1
-    assert None not in namespaces and "default" not in namespaces
+    assert None not in namespaces
+    assert "default" not in namespaces
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_pod_disruption_budgets_cover_every_workload(overlays: dict[str, Build], overlay: str) -> None:
+def test_pod_disruption_budgets_cover_every_workload(
+    overlays: dict[str, Build], overlay: str
+) -> None:
     build = overlays[overlay]
-    selectors = [pdb["spec"]["selector"]["matchLabels"] for pdb in build.of_kind("PodDisruptionBudget")]
+    selectors = [
+        pdb["spec"]["selector"]["matchLabels"] for pdb in build.of_kind("PodDisruptionBudget")
+    ]
     labels = [pod_spec_labels(doc) for doc in workloads(build.docs)]
     labels.append({"app": "gallery-mongo-svc"})  # the operator's StatefulSet
     for pod_labels in labels:
@@ -176,11 +204,13 @@ def test_network_policies_deny_by_default_and_cover_every_pod(
     deny = build.get("NetworkPolicy", "default-deny")
     assert deny["spec"]["podSelector"] == {}
     assert set(deny["spec"]["policyTypes"]) == {"Ingress", "Egress"}
-    assert "ingress" not in deny["spec"] and "egress" not in deny["spec"]
+    assert "ingress" not in deny["spec"]
+    assert "egress" not in deny["spec"]
     pods = [pod_spec_labels(doc) for doc in workloads(build.docs)] + [{"app": "gallery-mongo-svc"}]
     for pod_labels in pods:
         specific = [
-            p for p in policies
+            p
+            for p in policies
             if p["spec"]["podSelector"]
             and p["spec"]["podSelector"]["matchLabels"].items() <= pod_labels.items()
         ]
@@ -212,7 +242,9 @@ def test_production_runs_on_the_three_workers(overlays: dict[str, Build]) -> Non
         assert tuple(expr["values"]) == WORKER_NODES
         assert "podAntiAffinity" in pod["affinity"]
     worker = pod_spec(build.get("Deployment", "gallery-worker"))
-    assert [c["whenUnsatisfiable"] for c in worker["topologySpreadConstraints"]] == ["DoNotSchedule"]
+    assert [c["whenUnsatisfiable"] for c in worker["topologySpreadConstraints"]] == [
+        "DoNotSchedule"
+    ]
     assert build.get("StatefulSet", "nats")["spec"]["replicas"] == 3
     assert build.get("MongoDBCommunity", "gallery-mongo")["spec"]["members"] == 3
     assert build.get("ScaledObject", "gallery-worker")["spec"]["minReplicaCount"] == 3
@@ -255,9 +287,11 @@ def test_stateful_services_use_persistent_volumes(overlays: dict[str, Build], ov
     build = overlays[overlay]
     for name in ("nats", "seaweedfs"):
         claims = build.get("StatefulSet", name)["spec"]["volumeClaimTemplates"]
-        assert claims and all(c["spec"]["storageClassName"] == "openebs-hostpath" for c in claims)
+        assert claims
+        assert all(c["spec"]["storageClassName"] == "openebs-hostpath" for c in claims)
     mongo = build.get("MongoDBCommunity", "gallery-mongo")
     assert mongo["spec"]["type"] == "ReplicaSet"
     for doc in workloads(build.docs):
         for container in containers(doc):
-            assert "minio" not in container["image"] and "bitnami" not in container["image"]
+            assert "minio" not in container["image"]
+            assert "bitnami" not in container["image"]

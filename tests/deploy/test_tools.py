@@ -22,8 +22,14 @@ def test_checkov_passes(builds: dict[str, Build], name: str) -> None:
     build = builds[name]
     result = run(
         [
-            tool("checkov"), "-d", str(build.path.parent), "--framework", "kubernetes",
-            "--skip-download", "--quiet", "--compact",
+            tool("checkov"),
+            "-d",
+            str(build.path.parent),
+            "--framework",
+            "kubernetes",
+            "--skip-download",
+            "--quiet",
+            "--compact",
         ],
         timeout=590,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ class Api:
         self.url = url
 
     async def upload(self, body: bytes, content_type: str = "image/jpeg") -> tuple[int, dict[str, Any]]:
-        async with self.session.post(f"{self.url}/v1/images", data=body,
+        async with self.session.post(f"{self.url}/v1/images", data=io.BytesIO(body),
                                      headers={"Content-Type": content_type}) as response:
             return response.status, await response.json(content_type=None)
 

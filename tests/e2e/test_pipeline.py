@@ -47,7 +47,7 @@ async def test_exif_rotated_photo_comes_out_upright(
     api = await api_for(stack, "alice")
     upright = jpeg_bytes(1200, 800)
     # Orientation 6: the camera stored it rotated; the viewer must turn it 90 degrees clockwise.
-    _, doc = await api.upload(jpeg_bytes(800, 1200, orientation=6))
+    _, doc = await api.upload(jpeg_bytes(1200, 800, orientation=6))  # stored as 800 x 1200
     ready = await api.wait_status(doc["id"], {"ready", "failed"})
     assert ready["status"] == "ready", ready
     preview = ready["renditions"]["preview"]
