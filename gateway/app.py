@@ -32,7 +32,9 @@ def make_app(settings: Settings) -> web.Application:
 
     async def readyz(request: web.Request) -> web.Response:
         b = request.app[BACKENDS]
-        return await readiness_response({"bus": b.bus.check, "catalog": b.catalog.ping, "storage": b.store.check})
+        return await readiness_response(
+            {"bus": b.bus.check, "catalog": b.catalog.ping, "storage": b.store.check}
+        )
 
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

@@ -50,7 +50,9 @@ def image_json(record: ImageRecord) -> dict[str, Any]:
 
 
 async def _image(request: web.Request) -> ImageRecord:
-    record = await request.app[BACKENDS].catalog.get_image(request[TENANT_KEY], request.match_info["image_id"])
+    record = await request.app[BACKENDS].catalog.get_image(
+        request[TENANT_KEY], request.match_info["image_id"]
+    )
     if record is None:
         # Same answer for "not yours" and "does not exist": ids are not an oracle.
         raise NotFound("no such image", public_message="no such image")
@@ -62,11 +64,15 @@ async def list_images(request: web.Request) -> web.Response:
     try:
         limit = int(request.query.get("limit", settings.gateway.page_size))
     except ValueError:
-        raise InputError("limit is not a number", public_message="limit must be an integer") from None
+        raise InputError(
+            "limit is not a number", public_message="limit must be an integer"
+        ) from None
     if not 1 <= limit <= 500:
         raise InputError("limit out of range", public_message="limit must be between 1 and 500")
     cursor = request.query.get("cursor") or None
-    records = await request.app[BACKENDS].catalog.list_images(request[TENANT_KEY], limit=limit + 1, before=cursor)
+    records = await request.app[BACKENDS].catalog.list_images(
+        request[TENANT_KEY], limit=limit + 1, before=cursor
+    )
     page, more = records[:limit], len(records) > limit
     next_cursor = page[-1].id if more and page else None
     return web.json_response({"items": [image_json(r) for r in page], "next_cursor": next_cursor})
@@ -76,7 +82,9 @@ async def get_image(request: web.Request) -> web.Response:
     return web.json_response(image_json(await _image(request)))
 
 
-async def _stream_object(request: web.Request, key: str, content_type: str, etag: str) -> web.StreamResponse:
+async def _stream_object(
+    request: web.Request, key: str, content_type: str, etag: str
+) -> web.StreamResponse:
     if request.headers.get("If-None-Match") == etag:
         return web.Response(status=304, headers={"ETag": etag, "Cache-Control": IMMUTABLE})
     store = request.app[BACKENDS].store
@@ -100,12 +108,19 @@ async def get_rendition(request: web.Request) -> web.StreamResponse:
         if record.status != "ready":
             raise Conflict("not ready", public_message=f"image is {record.status}, not ready")
         raise NotFound("no such rendition", public_message=f"no rendition named {name!r}")
-    return await _stream_object(request, rendition.key, rendition.content_type, f'"{rendition.spec_hash}-{record.sha256[:16]}"')
+    return await _stream_object(
+        request,
+        rendition.key,
+        rendition.content_type,
+        f'"{rendition.spec_hash}-{record.sha256[:16]}"',
+    )
 
 
 async def get_original(request: web.Request) -> web.StreamResponse:
     record = await _image(request)
-    return await _stream_object(request, record.original_key, record.content_type, f'"{record.sha256}"')
+    return await _stream_object(
+        request, record.original_key, record.content_type, f'"{record.sha256}"'
+    )
 
 
 async def delete_image(request: web.Request) -> web.Response:
@@ -119,7 +134,9 @@ async def delete_image(request: web.Request) -> web.Response:
     await backends.store.delete(record.original_key)
     await backends.store.delete_prefix(names.rendition_prefix(tenant, record.id))
     try:
-        await backends.bus.publish_event(ImageEvent(type="deleted", image_id=record.id, tenant=tenant))
+        await backends.bus.publish_event(
+            ImageEvent(type="deleted", image_id=record.id, tenant=tenant)
+        )
     except BusError as exc:
         log.warning("could not publish deleted event for %s: %s", record.id, exc)
     return web.Response(status=204)

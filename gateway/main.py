@@ -23,7 +23,11 @@ async def run_gateway(settings: Settings, stop: asyncio.Event | None = None) -> 
     runner = web.AppRunner(app, shutdown_timeout=settings.gateway.shutdown_timeout_seconds)
     await runner.setup()  # opens the backends (cleanup_ctx)
     backends = app[BACKENDS]
-    checks = {"bus": backends.bus.check, "catalog": backends.catalog.ping, "storage": backends.store.check}
+    checks = {
+        "bus": backends.bus.check,
+        "catalog": backends.catalog.ping,
+        "storage": backends.store.check,
+    }
     try:
         async with serve_ops(settings.metrics, checks):
             site = web.TCPSite(runner, settings.gateway.host, settings.gateway.port)

@@ -7,6 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from gateway.keys import BACKENDS, TENANT_KEY
 from pipeline import metrics
@@ -48,11 +49,13 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
     response = await handler(request)
     route = request.match_info.route.resource
     name = route.canonical if route is not None else "unmatched"
-    metrics.HTTP_REQUESTS.labels(method=request.method, route=name, status=str(response.status)).inc()
+    metrics.HTTP_REQUESTS.labels(
+        method=request.method, route=name, status=str(response.status)
+    ).inc()
     return response
 
 
-def auth_middleware() -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def auth_middleware() -> Middleware:
     cache: dict[str, tuple[str, float]] = {}
 
     @web.middleware
@@ -62,7 +65,9 @@ def auth_middleware() -> Callable[[web.Request, Handler], Awaitable[web.StreamRe
         header = request.headers.get("Authorization", "")
         scheme, _, key = header.partition(" ")
         if scheme.lower() != "bearer" or not key:
-            raise Unauthorized("missing bearer token", public_message="send Authorization: Bearer <api key>")
+            raise Unauthorized(
+                "missing bearer token", public_message="send Authorization: Bearer <api key>"
+            )
         cached = cache.get(key)
         if cached and cached[1] > time.monotonic():
             tenant = cached[0]

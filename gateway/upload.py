@@ -85,7 +85,9 @@ async def _raw_chunks(request: web.Request) -> AsyncIterator[bytes]:
         async for chunk in request.content.iter_chunked(READ_CHUNK):
             yield chunk
     except (ClientPayloadError, ConnectionError) as exc:
-        raise UploadInterrupted(f"body incomplete: {exc}", public_message="upload interrupted") from exc
+        raise UploadInterrupted(
+            f"body incomplete: {exc}", public_message="upload interrupted"
+        ) from exc
 
 
 async def _part_chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
@@ -93,7 +95,9 @@ async def _part_chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
         while chunk := await part.read_chunk(READ_CHUNK):
             yield chunk
     except (ClientPayloadError, ConnectionError, ValueError) as exc:
-        raise UploadInterrupted(f"multipart body incomplete: {exc}", public_message="upload interrupted") from exc
+        raise UploadInterrupted(
+            f"multipart body incomplete: {exc}", public_message="upload interrupted"
+        ) from exc
 
 
 async def _body(request: web.Request) -> tuple[AsyncIterator[bytes], str | None]:
@@ -105,12 +109,17 @@ async def _body(request: web.Request) -> tuple[AsyncIterator[bytes], str | None]
                 return _part_chunks(part), part.filename
             if isinstance(part, BodyPartReader):
                 await part.release()
-        raise InputError("multipart body has no file part", public_message="no file part in the form")
+        raise InputError(
+            "multipart body has no file part", public_message="no file part in the form"
+        )
     return _raw_chunks(request), request.query.get("filename")
 
 
 def _check_declared_length(request: web.Request, limits: LimitsSettings) -> None:
-    if request.content_length is not None and request.content_length > limits.max_upload_bytes + 64 * 1024:
+    if (
+        request.content_length is not None
+        and request.content_length > limits.max_upload_bytes + 64 * 1024
+    ):
         # Refuse before reading a byte; the 64 KiB allows for multipart framing.
         raise UploadTooLarge(
             "declared Content-Length over the limit",
@@ -146,16 +155,26 @@ async def post_image(request: web.Request) -> web.Response:
         metrics.UPLOADS.labels(outcome=exc.code).inc()
         raise
     record = ImageRecord(
-        _id=image_id, tenant=tenant, status="queued", sha256=body.sha256.hexdigest(),
-        content_type=header.mime, bytes=body.size, width=header.width, height=header.height,
-        frames=header.frames, filename=filename, original_key=key,
+        id=image_id,
+        tenant=tenant,
+        status="queued",
+        sha256=body.sha256.hexdigest(),
+        content_type=header.mime,
+        bytes=body.size,
+        width=header.width,
+        height=header.height,
+        frames=header.frames,
+        filename=filename,
+        original_key=key,
     )
     try:
         await backends.catalog.insert_image(record)
     except DuplicateImage as dup:
         await backends.store.delete(key)
         metrics.UPLOADS.labels(outcome="duplicate").inc()
-        return web.json_response(image_json(dup.existing), status=200, headers={"X-Gallery-Duplicate": "true"})
+        return web.json_response(
+            image_json(dup.existing), status=200, headers={"X-Gallery-Duplicate": "true"}
+        )
     except BaseException:
         await backends.store.delete(key)
         raise
@@ -163,16 +182,24 @@ async def post_image(request: web.Request) -> web.Response:
     metrics.UPLOAD_BYTES.inc(record.bytes)
     metrics.UPLOAD_SIZE.observe(record.bytes)
     await _publish(request, record)
-    return web.json_response(image_json(record), status=202, headers={"Location": f"/v1/images/{record.id}"})
+    return web.json_response(
+        image_json(record), status=202, headers={"Location": f"/v1/images/{record.id}"}
+    )
 
 
 async def _publish(request: web.Request, record: ImageRecord) -> None:
     """Publish the job; on failure the outbox sweeper republishes it, so the upload stands."""
     bus = request.app[BACKENDS].bus
-    job = RenderJob(image_id=record.id, tenant=record.tenant, original_key=record.original_key,
-                    uploaded_at=record.created_at)
+    job = RenderJob(
+        image_id=record.id,
+        tenant=record.tenant,
+        original_key=record.original_key,
+        uploaded_at=record.created_at,
+    )
     try:
         await bus.publish_job(job)
-        await bus.publish_event(ImageEvent(type="uploaded", image_id=record.id, tenant=record.tenant))
+        await bus.publish_event(
+            ImageEvent(type="uploaded", image_id=record.id, tenant=record.tenant)
+        )
     except BusError as exc:
         log.warning("publish for %s failed, the outbox sweeper will retry: %s", record.id, exc)

@@ -7,7 +7,6 @@ not redeliver a job that is still being rendered.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -78,14 +77,15 @@ Handler = Callable[[Delivery], Awaitable[Outcome]]
 
 def stream_configs(settings: NatsSettings) -> list[StreamConfig]:
     """The streams the pipeline needs (NACK manifests in deploy/ declare the same)."""
-    common = {"storage": StorageType.FILE, "num_replicas": settings.stream_replicas}
+    storage, replicas = StorageType.FILE, settings.stream_replicas
     return [
         StreamConfig(
             name=names.JOBS_STREAM,
             subjects=[names.RENDER_SUBJECT, names.BACKFILL_SUBJECT],
             retention=RetentionPolicy.WORK_QUEUE,
             duplicate_window=settings.duplicate_window_seconds,
-            **common,
+            storage=storage,
+            num_replicas=replicas,
         ),
         StreamConfig(
             name=names.EVENTS_STREAM,
@@ -93,45 +93,45 @@ def stream_configs(settings: NatsSettings) -> list[StreamConfig]:
             retention=RetentionPolicy.LIMITS,
             max_age=7 * _DAY,
             duplicate_window=settings.duplicate_window_seconds,
-            **common,
+            storage=storage,
+            num_replicas=replicas,
         ),
         StreamConfig(
             name=names.DLQ_STREAM,
             subjects=[names.DLQ_SUBJECT],
             retention=RetentionPolicy.LIMITS,
             max_age=30 * _DAY,
-            **common,
+            storage=storage,
+            num_replicas=replicas,
         ),
     ]
 
 
 def consumer_configs(settings: NatsSettings) -> list[ConsumerConfig]:
     """Durable pull consumers of the jobs stream: the render lane and the backfill lane."""
-    common = {
-        "ack_policy": AckPolicy.EXPLICIT,
-        "deliver_policy": DeliverPolicy.ALL,
-        "ack_wait": settings.ack_wait_seconds,
-        "max_deliver": settings.max_deliver,
-    }
+    lanes = [
+        (names.RENDER_CONSUMER, names.RENDER_SUBJECT, RENDER_MAX_ACK_PENDING),
+        (names.BACKFILL_CONSUMER, names.BACKFILL_SUBJECT, BACKFILL_MAX_ACK_PENDING),
+    ]
     return [
         ConsumerConfig(
-            durable_name=names.RENDER_CONSUMER,
-            filter_subject=names.RENDER_SUBJECT,
-            max_ack_pending=RENDER_MAX_ACK_PENDING,
-            **common,
-        ),
-        ConsumerConfig(
-            durable_name=names.BACKFILL_CONSUMER,
-            filter_subject=names.BACKFILL_SUBJECT,
-            max_ack_pending=BACKFILL_MAX_ACK_PENDING,
-            **common,
-        ),
+            durable_name=durable,
+            filter_subject=subject,
+            max_ack_pending=max_ack_pending,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=settings.ack_wait_seconds,
+            max_deliver=settings.max_deliver,
+        )
+        for durable, subject, max_ack_pending in lanes
     ]
 
 
 def backoff_delay(settings: NatsSettings, attempt: int) -> float:
     """Delay before delivery ``attempt + 1``: base, 2x base, 4x base ... capped."""
-    return float(min(settings.backoff_base_seconds * 2 ** max(attempt - 1, 0), settings.backoff_max_seconds))
+    return float(
+        min(settings.backoff_base_seconds * 2 ** max(attempt - 1, 0), settings.backoff_max_seconds)
+    )
 
 
 class Bus:
@@ -189,7 +189,9 @@ class Bus:
             for consumer in consumer_configs(self.settings):
                 await self.js.add_consumer(names.JOBS_STREAM, consumer)
         except nats.js.errors.BadRequestError as exc:
-            raise ConfigurationError(f"JetStream refused the stream/consumer config: {exc}") from exc
+            raise ConfigurationError(
+                f"JetStream refused the stream/consumer config: {exc}"
+            ) from exc
         except (nats.errors.Error, OSError) as exc:
             raise BusError(f"cannot declare JetStream streams: {exc}") from exc
 
@@ -210,12 +212,16 @@ class Bus:
 
     async def publish_job(self, job: RenderJob, *, backfill: bool = False) -> None:
         subject = names.BACKFILL_SUBJECT if backfill else names.RENDER_SUBJECT
-        msg_id = f"{job.image_id}:backfill:{job.uploaded_at.timestamp()}" if backfill else job.image_id
+        msg_id = (
+            f"{job.image_id}:backfill:{job.uploaded_at.timestamp()}" if backfill else job.image_id
+        )
         await self._publish(subject, job.to_bytes(), msg_id)
 
     async def publish_event(self, event: ImageEvent) -> None:
         await self._publish(
-            f"gallery.image.{event.type}", event.to_bytes(), f"{event.image_id}:{event.type}:{event.at.timestamp()}"
+            f"gallery.image.{event.type}",
+            event.to_bytes(),
+            f"{event.image_id}:{event.type}:{event.at.timestamp()}",
         )
 
     async def dead_letter(self, letter: DeadLetter) -> None:

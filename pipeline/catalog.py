@@ -70,7 +70,9 @@ class Catalog:
             await self.images.create_index(
                 [("tenant", ASCENDING), ("sha256", ASCENDING)], unique=True, name="tenant_sha256"
             )
-            await self.images.create_index([("tenant", ASCENDING), ("_id", DESCENDING)], name="tenant_id")
+            await self.images.create_index(
+                [("tenant", ASCENDING), ("_id", DESCENDING)], name="tenant_id"
+            )
             await self.images.create_index(
                 [("status", ASCENDING), ("updated_at", ASCENDING)], name="status_updated"
             )
@@ -184,19 +186,24 @@ class Catalog:
         """
         cutoff: datetime = utcnow() - older_than
         with _translated("find stale images"):
-            cursor = self.images.find({"status": "queued", "updated_at": {"$lt": cutoff}}).limit(limit)
+            cursor = self.images.find({"status": "queued", "updated_at": {"$lt": cutoff}}).limit(
+                limit
+            )
             return [ImageRecord.model_validate(doc) async for doc in cursor]
 
     async def touch(self, tenant: str, image_id: str) -> None:
         """Restart the sweeper's clock on a queued image after republishing it."""
         with _translated("touch image"):
             await self.images.update_one(
-                {"_id": image_id, "tenant": tenant, "status": "queued"}, {"$set": {"updated_at": utcnow()}}
+                {"_id": image_id, "tenant": tenant, "status": "queued"},
+                {"$set": {"updated_at": utcnow()}},
             )
 
     async def count_by_status(self) -> dict[str, int]:
         with _translated("count images"):
-            rows = await (await self.images.aggregate([{"$group": {"_id": "$status", "n": {"$sum": 1}}}])).to_list()
+            rows = await (
+                await self.images.aggregate([{"$group": {"_id": "$status", "n": {"$sum": 1}}}])
+            ).to_list()
         return {str(row["_id"]): int(row["n"]) for row in rows}
 
     # --- API keys ----------------------------------------------------------------------

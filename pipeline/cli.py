@@ -1,4 +1,4 @@
-"""The ``gallery`` command: run the gateway or a worker, run everything locally, upload, manage keys."""
+"""The ``gallery`` command: gateway, worker, the local stack, uploads and API keys."""
 
 from __future__ import annotations
 
@@ -66,8 +66,10 @@ async def _list_dead_letters(settings: Settings) -> None:
 
     async with Bus.connect(settings.nats, name="gallery-cli") as bus:
         for letter in await bus.dead_letters():
-            print(f"{letter.at.isoformat()} {letter.job.tenant}/{letter.job.image_id} "
-                  f"attempts={letter.attempts} {letter.reason}")
+            print(
+                f"{letter.at.isoformat()} {letter.job.tenant}/{letter.job.image_id} "
+                f"attempts={letter.attempts} {letter.reason}"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,16 +78,31 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "up":
             from pipeline.embedded import UpOptions, run_up
 
-            return run_up(UpOptions(args.data_dir, args.port, args.workers, args.nats_port,
-                                    args.mongo_port, args.metrics_port))
+            return run_up(
+                UpOptions(
+                    args.data_dir,
+                    args.port,
+                    args.workers,
+                    args.nats_port,
+                    args.mongo_port,
+                    args.metrics_port,
+                )
+            )
         if args.command == "upload":
             from pipeline.uploader import upload
 
             key = args.key or _local_key()
             if not key:
                 raise ConfigurationError("no API key: pass --key or set GALLERY_API_KEY")
-            return asyncio.run(upload(args.paths, url=args.url.rstrip("/"), key=key,
-                                      parallel=args.parallel, timeout=args.timeout))
+            return asyncio.run(
+                upload(
+                    args.paths,
+                    url=args.url.rstrip("/"),
+                    key=key,
+                    parallel=args.parallel,
+                    timeout=args.timeout,
+                )
+            )
         settings = load_settings()
         configure_logging(settings.log_level)
         if args.command == "gateway":

@@ -81,9 +81,11 @@ def _wait_ready(url: str, proc: ManagedProcess, seconds: float = 60.0) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if not proc.alive():
-            raise ConfigurationError(f"{proc.name} exited at start; log {proc.log_path}:\n{proc.log_tail()}")
+            raise ConfigurationError(
+                f"{proc.name} exited at start; log {proc.log_path}:\n{proc.log_tail()}"
+            )
         try:
-            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 (loopback URL)
+            with urllib.request.urlopen(url, timeout=1) as response:
                 if response.status == 200:
                     return
         except OSError:
@@ -94,10 +96,14 @@ def _wait_ready(url: str, proc: ManagedProcess, seconds: float = 60.0) -> None:
 
 def run_up(opts: UpOptions) -> int:
     data = opts.data_dir.resolve()
-    opts = UpOptions(data, opts.port, opts.workers, opts.nats_port, opts.mongo_port, opts.metrics_port)
+    opts = UpOptions(
+        data, opts.port, opts.workers, opts.nats_port, opts.mongo_port, opts.metrics_port
+    )
     for port in (opts.port, opts.nats_port, opts.mongo_port):
         if port_open(port):
-            raise ConfigurationError(f"port {port} is in use; stop what holds it or pass another port")
+            raise ConfigurationError(
+                f"port {port} is in use; stop what holds it or pass another port"
+            )
     servers: list[ManagedProcess] = []
     apps: list[ManagedProcess] = []
     stopping = False
@@ -125,7 +131,9 @@ def run_up(opts: UpOptions) -> int:
         while not stopping:
             dead = [p for p in servers + apps if not p.alive()]
             if dead:
-                print(f"gallery: {dead[0].name} exited; log {dead[0].log_path}:\n{dead[0].log_tail()}")
+                print(
+                    f"gallery: {dead[0].name} exited; log {dead[0].log_path}:\n{dead[0].log_tail()}"
+                )
                 return 1
             time.sleep(0.3)
         return 0

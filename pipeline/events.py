@@ -24,7 +24,7 @@ def utcnow() -> datetime:
 class _Message(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    v: Literal[1] = SCHEMA_VERSION
+    v: Literal[1] = 1
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()

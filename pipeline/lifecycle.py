@@ -50,6 +50,10 @@ async def open_backends(settings: Settings, *, name: str) -> AsyncIterator[Backe
         await bus.declare()
         await catalog.ensure_indexes()
         await store.check()
-        log.info("backends ready: nats=%s mongo db=%s storage=%s",
-                 settings.nats.url, settings.mongo.database, settings.storage.backend)
+        log.info(
+            "backends ready: nats=%s mongo db=%s storage=%s",
+            settings.nats.url,
+            settings.mongo.database,
+            settings.storage.backend,
+        )
         yield Backends(bus=bus, catalog=catalog, store=store)

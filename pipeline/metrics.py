@@ -17,7 +17,9 @@ _LATENCY_BUCKETS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 90
 
 UPLOADS = Counter("gallery_uploads_total", "Upload requests by outcome", ["outcome"])
 UPLOAD_BYTES = Counter("gallery_upload_bytes_total", "Bytes of accepted originals")
-UPLOAD_SIZE = Histogram("gallery_upload_size_bytes", "Size of accepted originals", buckets=_BYTE_BUCKETS)
+UPLOAD_SIZE = Histogram(
+    "gallery_upload_size_bytes", "Size of accepted originals", buckets=_BYTE_BUCKETS
+)
 HTTP_REQUESTS = Counter(
     "gallery_http_requests_total", "Gateway HTTP requests", ["method", "route", "status"]
 )
@@ -26,14 +28,22 @@ JOBS = Counter(
 )
 JOBS_IN_FLIGHT = Gauge("gallery_jobs_in_flight", "Render jobs being processed now")
 RENDER_SECONDS = Histogram(
-    "gallery_render_seconds", "CPU-bound render time per rendition", ["rendition"],
+    "gallery_render_seconds",
+    "CPU-bound render time per rendition",
+    ["rendition"],
     buckets=_RENDER_BUCKETS,
 )
-DECODE_SECONDS = Histogram("gallery_decode_seconds", "Time to decode an original", buckets=_RENDER_BUCKETS)
-UPLOAD_TO_READY = Histogram(
-    "gallery_upload_to_ready_seconds", "From accepted upload to image ready", buckets=_LATENCY_BUCKETS
+DECODE_SECONDS = Histogram(
+    "gallery_decode_seconds", "Time to decode an original", buckets=_RENDER_BUCKETS
 )
-DEAD_LETTERS = Counter("gallery_dead_letters_total", "Jobs sent to the dead-letter subject", ["reason"])
+UPLOAD_TO_READY = Histogram(
+    "gallery_upload_to_ready_seconds",
+    "From accepted upload to image ready",
+    buckets=_LATENCY_BUCKETS,
+)
+DEAD_LETTERS = Counter(
+    "gallery_dead_letters_total", "Jobs sent to the dead-letter subject", ["reason"]
+)
 OUTBOX_REPUBLISHED = Counter(
     "gallery_outbox_republished_total", "Queued images the sweeper published again"
 )
@@ -55,4 +65,3 @@ EXPORTED = (
     "gallery_outbox_republished_total",
     "gallery_unexpected_errors_total",
 )
-

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -14,7 +14,7 @@ from pipeline.settings import MetricsSettings
 ReadinessCheck = Callable[[], Awaitable[None]]
 
 
-async def readiness_response(checks: dict[str, ReadinessCheck]) -> web.Response:
+async def readiness_response(checks: Mapping[str, ReadinessCheck]) -> web.Response:
     """200 when every check passes, else 503 naming each failing dependency."""
     failures: dict[str, str] = {}
     for name, check in checks.items():
@@ -29,7 +29,7 @@ async def readiness_response(checks: dict[str, ReadinessCheck]) -> web.Response:
     return web.json_response({"status": "ready", "checks": sorted(checks)})
 
 
-def ops_app(checks: dict[str, ReadinessCheck]) -> web.Application:
+def ops_app(checks: Mapping[str, ReadinessCheck]) -> web.Application:
     async def metrics(_: web.Request) -> web.Response:
         body = generate_latest()
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
@@ -48,7 +48,9 @@ def ops_app(checks: dict[str, ReadinessCheck]) -> web.Application:
 
 
 @contextlib.asynccontextmanager
-async def serve_ops(settings: MetricsSettings, checks: dict[str, ReadinessCheck]) -> AsyncIterator[int]:
+async def serve_ops(
+    settings: MetricsSettings, checks: Mapping[str, ReadinessCheck]
+) -> AsyncIterator[int]:
     """Serve the ops app while the context is open; yields the bound port (0 = disabled)."""
     if not settings.port:
         yield 0

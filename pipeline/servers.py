@@ -63,7 +63,9 @@ class ManagedProcess:
             return ""
 
 
-def spawn(args: list[str], log_path: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+def spawn(
+    args: list[str], log_path: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """Start ``args`` with stdout and stderr appended to ``log_path``."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
@@ -76,12 +78,16 @@ def _wait(proc: ManagedProcess, ready: object) -> None:
     deadline = time.monotonic() + _STARTUP_SECONDS
     while time.monotonic() < deadline:
         if not proc.alive():
-            raise ConfigurationError(f"{proc.name} exited at start; log {proc.log_path}:\n{proc.log_tail()}")
+            raise ConfigurationError(
+                f"{proc.name} exited at start; log {proc.log_path}:\n{proc.log_tail()}"
+            )
         if callable(ready) and ready():
             return
         time.sleep(0.05)
     proc.stop()
-    raise ConfigurationError(f"{proc.name} did not start in {_STARTUP_SECONDS:.0f}s; log {proc.log_path}")
+    raise ConfigurationError(
+        f"{proc.name} did not start in {_STARTUP_SECONDS:.0f}s; log {proc.log_path}"
+    )
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -91,15 +97,26 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def start_nats(data_dir: Path, *, port: int = 0, monitor_port: int = 0) -> ManagedProcess:
-    """JetStream on disk under ``data_dir``; port 0 lets the server pick (read from its ports file)."""
+    """JetStream on disk under ``data_dir``; port 0 lets the server pick (from its ports file)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     ports_dir = data_dir / "ports"
     shutil.rmtree(ports_dir, ignore_errors=True)
     ports_dir.mkdir()
     args = [
-        executable("nats-server"), "-a", "127.0.0.1", "-p", str(port or -1),
-        "-m", str(monitor_port or -1), "-js", "-sd", str(data_dir / "jetstream"),
-        "--ports_file_dir", str(ports_dir), "--server_name", "gallery-local",
+        executable("nats-server"),
+        "-a",
+        "127.0.0.1",
+        "-p",
+        str(port or -1),
+        "-m",
+        str(monitor_port or -1),
+        "-js",
+        "-sd",
+        str(data_dir / "jetstream"),
+        "--ports_file_dir",
+        str(ports_dir),
+        "--server_name",
+        "gallery-local",
     ]
     log_path = data_dir / "nats-server.log"
     proc = ManagedProcess("nats-server", spawn(args, log_path), port, log_path)
@@ -129,8 +146,13 @@ def start_secantus(data_dir: Path, *, port: int = 0) -> ManagedProcess:
     log_path = data_dir / "secantusd.log"
     offset = log_path.stat().st_size if log_path.exists() else 0
     args = [
-        executable("secantusd-py"), "--host", "127.0.0.1", "--port", str(port),
-        "--storage-path", str(data_dir / "db"),
+        executable("secantusd-py"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--storage-path",
+        str(data_dir / "db"),
     ]
     proc = ManagedProcess("secantusd", spawn(args, log_path), port, log_path)
 

@@ -29,12 +29,18 @@ class NatsSettings(_Section):
     """The JetStream bus."""
 
     url: str = Field("nats://127.0.0.1:4222", description="NATS server URL(s), comma separated")
-    stream_replicas: int = Field(1, ge=1, le=5, description="Replicas of every stream (3 in production)")
-    max_deliver: int = Field(6, ge=1, description="Deliveries of a render job before it is dead-lettered")
+    stream_replicas: int = Field(
+        1, ge=1, le=5, description="Replicas of every stream (3 in production)"
+    )
+    max_deliver: int = Field(
+        6, ge=1, description="Deliveries of a render job before it is dead-lettered"
+    )
     ack_wait_seconds: float = Field(
         30.0, gt=0, description="Seconds without ack or heartbeat before JetStream redelivers a job"
     )
-    backoff_base_seconds: float = Field(1.0, gt=0, description="First retry delay; doubles each attempt")
+    backoff_base_seconds: float = Field(
+        1.0, gt=0, description="First retry delay; doubles each attempt"
+    )
     backoff_max_seconds: float = Field(60.0, gt=0, description="Upper bound of the retry delay")
     duplicate_window_seconds: float = Field(
         120.0, gt=0, description="JetStream de-duplication window for Nats-Msg-Id"
@@ -65,7 +71,9 @@ class S3Settings(_Section):
     access_key_id: str = Field("", description="Access key (from a Secret in Kubernetes)")
     secret_access_key: str = Field("", description="Secret key (from a Secret in Kubernetes)")
     part_bytes: int = Field(
-        8 * 1024 * 1024, ge=5 * 1024 * 1024, description="Multipart upload part size (S3 minimum 5 MiB)"
+        8 * 1024 * 1024,
+        ge=5 * 1024 * 1024,
+        description="Multipart upload part size (S3 minimum 5 MiB)",
     )
     presign_seconds: int = Field(900, ge=1, description="Lifetime of presigned GET URLs")
     create_bucket: bool = Field(False, description="Create the bucket at start if it is missing")
@@ -74,14 +82,20 @@ class S3Settings(_Section):
 class LimitsSettings(_Section):
     """What input is accepted. Every limit is checked by the gateway and again by the worker."""
 
-    max_upload_bytes: int = Field(100 * 1024 * 1024, ge=1, description="Largest accepted upload (413 above)")
+    max_upload_bytes: int = Field(
+        100 * 1024 * 1024, ge=1, description="Largest accepted upload (413 above)"
+    )
     max_pixels: int = Field(
-        120_000_000, ge=1, description="Largest width x height (422 above): stops decompression bombs"
+        120_000_000,
+        ge=1,
+        description="Largest width x height (422 above): stops decompression bombs",
     )
     max_side: int = Field(30_000, ge=1, description="Largest width or height in pixels")
     max_frames: int = Field(200, ge=1, description="Most frames (pages) an animated image may have")
     probe_bytes: int = Field(
-        1024 * 1024, ge=4096, description="Bytes buffered to read the header before anything is stored"
+        1024 * 1024,
+        ge=4096,
+        description="Bytes buffered to read the header before anything is stored",
     )
     render_timeout_seconds: float = Field(120.0, gt=0, description="Deadline of one render job")
 
@@ -93,7 +107,9 @@ class GatewaySettings(_Section):
     port: int = Field(8080, ge=0, le=65535, description="Listen port")
     public_url: str = Field("http://127.0.0.1:8080", description="Base URL used in links")
     page_size: int = Field(50, ge=1, le=500, description="Default page size of GET /v1/images")
-    shutdown_timeout_seconds: float = Field(20.0, gt=0, description="Grace for open requests on stop")
+    shutdown_timeout_seconds: float = Field(
+        20.0, gt=0, description="Grace for open requests on stop"
+    )
 
 
 class WorkerSettings(_Section):
@@ -111,7 +127,9 @@ class SweeperSettings(_Section):
     """The outbox sweeper that republishes images stuck in `queued`."""
 
     interval_seconds: float = Field(30.0, gt=0, description="Seconds between sweeps")
-    stale_after_seconds: float = Field(60.0, gt=0, description="Age after which a queued image is republished")
+    stale_after_seconds: float = Field(
+        60.0, gt=0, description="Age after which a queued image is republished"
+    )
 
 
 class MetricsSettings(_Section):
@@ -178,7 +196,9 @@ def env_names() -> dict[str, str]:
 def load_settings() -> Settings:
     """Build settings from the environment, naming every bad or unknown variable at once."""
     known = env_names()
-    unknown = sorted(k for k in os.environ if k.upper().startswith(ENV_PREFIX) and k.upper() not in known)
+    unknown = sorted(
+        k for k in os.environ if k.upper().startswith(ENV_PREFIX) and k.upper() not in known
+    )
     problems = [f"{name}: not a known setting" for name in unknown]
     settings: Settings | None = None
     try:
@@ -199,7 +219,9 @@ def to_env(settings: Settings) -> dict[str, str]:
         items = value.items() if name in SECTIONS else [(None, value)]
         for field_name, field_value in items:
             key = f"{ENV_PREFIX}{name}" + (f"_{field_name}" if field_name else "")
-            rendered = str(field_value).lower() if isinstance(field_value, bool) else str(field_value)
+            rendered = (
+                str(field_value).lower() if isinstance(field_value, bool) else str(field_value)
+            )
             env[key.upper()] = rendered
     return env
 
@@ -210,5 +232,9 @@ def markdown_table() -> str:
     rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
     for name, description in env_names().items():
         default = defaults.get(name, "")
-        rows.append(f"| `{name}` | `{default}` | {description} |" if default else f"| `{name}` | | {description} |")
+        rows.append(
+            f"| `{name}` | `{default}` | {description} |"
+            if default
+            else f"| `{name}` | | {description} |"
+        )
     return "\n".join(rows)

@@ -31,7 +31,8 @@ class Progress:
         filled = int(width * done / max(self.total_files, 1))
         rate = self.sent_bytes / max(time.monotonic() - self.started, 1e-6) / 1e6
         line = (
-            f"\r[{'#' * filled}{'.' * (width - filled)}] {self.uploaded}/{self.total_files} uploaded"
+            f"\r[{'#' * filled}{'.' * (width - filled)}]"
+            f" {self.uploaded}/{self.total_files} uploaded"
             f" ({self.sent_bytes / 1e6:.1f}/{self.total_bytes / 1e6:.1f} MB, {rate:.1f} MB/s),"
             f" {self.ready} ready, {len(self.failed)} failed, {len(self.rejected)} rejected"
         )
@@ -45,8 +46,10 @@ def collect(paths: Iterable[Path]) -> list[Path]:
     for path in paths:
         if path.is_dir():
             files.extend(
-                p for p in sorted(path.rglob("*"))
-                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                p
+                for p in sorted(path.rglob("*"))
+                if p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
             )
         elif path.is_file():
             files.append(path)
@@ -56,28 +59,38 @@ def collect(paths: Iterable[Path]) -> list[Path]:
 
 
 async def _upload_one(
-    session: aiohttp.ClientSession, url: str, path: Path, progress: Progress
+    session: aiohttp.ClientSession, url: str, path: Path, size: int, progress: Progress
 ) -> str | None:
     with path.open("rb") as body:
         async with session.post(
-            f"{url}/v1/images", data=body, params={"filename": path.name},
+            f"{url}/v1/images",
+            data=body,
+            params={"filename": path.name},
             headers={"Content-Type": "application/octet-stream"},
         ) as response:
             payload = await response.json(content_type=None)
-    progress.sent_bytes += path.stat().st_size
+    progress.sent_bytes += size
     if response.status in (200, 202):
         progress.uploaded += 1
         if payload["status"] == "ready":
             progress.ready += 1
             return None
         return str(payload["id"])
-    message = payload.get("error", {}).get("message", response.reason) if isinstance(payload, dict) else ""
+    message = (
+        payload.get("error", {}).get("message", response.reason)
+        if isinstance(payload, dict)
+        else ""
+    )
     progress.rejected.append(f"{path}: HTTP {response.status} {message}")
     return None
 
 
 async def _wait_ready(
-    session: aiohttp.ClientSession, url: str, pending: dict[str, Path], progress: Progress, timeout: float
+    session: aiohttp.ClientSession,
+    url: str,
+    pending: dict[str, Path],
+    progress: Progress,
+    timeout: float,
 ) -> None:
     deadline = time.monotonic() + timeout
     while pending and time.monotonic() < deadline:
@@ -95,17 +108,22 @@ async def _wait_ready(
             await asyncio.sleep(0.5)
 
 
-async def upload(paths: list[Path], *, url: str, key: str, parallel: int = 4, timeout: float = 600) -> int:
+async def upload(
+    paths: list[Path], *, url: str, key: str, parallel: int = 4, timeout: float = 600
+) -> int:
     files = collect(paths)
-    progress = Progress(len(files), sum(p.stat().st_size for p in files))
+    sizes = {p: p.stat().st_size for p in files}
+    progress = Progress(len(files), sum(sizes.values()))
     pending: dict[str, Path] = {}
     slots = asyncio.Semaphore(parallel)
     headers = {"Authorization": f"Bearer {key}"}
-    async with aiohttp.ClientSession(headers=headers, timeout=aiohttp.ClientTimeout(total=None)) as session:
+    async with aiohttp.ClientSession(
+        headers=headers, timeout=aiohttp.ClientTimeout(total=None)
+    ) as session:
 
         async def one(path: Path) -> None:
             async with slots:
-                image_id = await _upload_one(session, url, path, progress)
+                image_id = await _upload_one(session, url, path, sizes[path], progress)
                 if image_id:
                     pending[image_id] = path
                 progress.render()

@@ -71,19 +71,26 @@ SettingsFactory = Callable[..., Settings]
 def make_settings(
     nats_server: ManagedProcess, mongo_server_uri: str, s3_server: S3Endpoint
 ) -> SettingsFactory:
-    """Settings pointing at the test's servers, a unique database and bucket; override sections by keyword."""
+    """Settings for the test's servers, a unique database and bucket; override by section."""
     database = unique("gallery").replace("-", "_")
     bucket = unique("gallery")
 
     def build(**sections: Any) -> Settings:
         values: dict[str, Any] = {
-            "nats": NatsSettings(url=f"nats://127.0.0.1:{nats_server.port}", ack_wait_seconds=5.0,
-                                 backoff_base_seconds=0.2, backoff_max_seconds=1.0),
+            "nats": NatsSettings(
+                url=f"nats://127.0.0.1:{nats_server.port}",
+                ack_wait_seconds=5.0,
+                backoff_base_seconds=0.2,
+                backoff_max_seconds=1.0,
+            ),
             "mongo": MongoSettings(uri=mongo_server_uri, database=database),
             "storage": StorageSettings(backend="s3"),
             "s3": S3Settings(
-                endpoint=s3_server.endpoint, bucket=bucket, access_key_id=s3_server.access_key_id,
-                secret_access_key=s3_server.secret_access_key, create_bucket=True,
+                endpoint=s3_server.endpoint,
+                bucket=bucket,
+                access_key_id=s3_server.access_key_id,
+                secret_access_key=s3_server.secret_access_key,
+                create_bucket=True,
             ),
             "limits": LimitsSettings(),
             "worker": WorkerSettings(concurrency=2, drain_timeout_seconds=5.0),

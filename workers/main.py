@@ -36,12 +36,18 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
             # The backfill lane (`gallery.job.backfill`) is declared but not consumed yet:
             # `gallery backfill` is not built. New uploads use the render lane only.
             render_lane = JobConsumer(
-                backends.bus, names.RENDER_CONSUMER, handler, concurrency=concurrency,
+                backends.bus,
+                names.RENDER_CONSUMER,
+                handler,
+                concurrency=concurrency,
                 fetch_batch=settings.worker.fetch_batch,
                 drain_timeout=settings.worker.drain_timeout_seconds,
             )
-            log.info("worker ready: concurrency %d, spec %s", concurrency,
-                     ", ".join(f"{s.name}-{s.spec_hash}" for s in spec))
+            log.info(
+                "worker ready: concurrency %d, spec %s",
+                concurrency,
+                ", ".join(f"{s.name}-{s.spec_hash}" for s in spec),
+            )
             await asyncio.gather(
                 render_lane.run(stop),
                 run_sweeper(backends.bus, backends.catalog, settings.sweeper, stop),

@@ -71,8 +71,14 @@ class RenderHandler:
             return Ack()
         await self._drop_outdated(record, renditions)
         metrics.UPLOAD_TO_READY.observe((utcnow() - record.created_at).total_seconds())
-        await self._publish(ImageEvent(type="ready", image_id=record.id, tenant=record.tenant,
-                                       renditions=sorted(renditions)))
+        await self._publish(
+            ImageEvent(
+                type="ready",
+                image_id=record.id,
+                tenant=record.tenant,
+                renditions=sorted(renditions),
+            )
+        )
         return Ack()
 
     def _render(self, original: bytes) -> RenderResult:
@@ -89,16 +95,25 @@ class RenderHandler:
             metrics.RENDER_SECONDS.labels(rendition=rendition.name).observe(rendition.seconds)
         return result
 
-    async def _store_renditions(self, record: ImageRecord, result: RenderResult) -> dict[str, Rendition]:
+    async def _store_renditions(
+        self, record: ImageRecord, result: RenderResult
+    ) -> dict[str, Rendition]:
         stored: dict[str, Rendition] = {}
         for out in result.renditions:
             # Content-addressed by spec hash: a redelivered job overwrites the same keys,
             # so a worker killed mid-job never leaves a second copy behind.
-            key = names.rendition_key(record.tenant, record.id, out.name, out.spec_hash, out.extension)
+            key = names.rendition_key(
+                record.tenant, record.id, out.name, out.spec_hash, out.extension
+            )
             await self._store.put_bytes(key, out.data, content_type=out.content_type)
             stored[out.name] = Rendition(
-                name=out.name, key=key, spec_hash=out.spec_hash, width=out.width,
-                height=out.height, content_type=out.content_type, bytes=len(out.data),
+                name=out.name,
+                key=key,
+                spec_hash=out.spec_hash,
+                width=out.width,
+                height=out.height,
+                content_type=out.content_type,
+                bytes=len(out.data),
             )
         return stored
 
@@ -117,7 +132,9 @@ class RenderHandler:
     async def _fail(self, record: ImageRecord, reason: str) -> Outcome:
         log.warning("image %s failed: %s", record.id, reason)
         await self._catalog.mark_failed(record.tenant, record.id, reason)
-        await self._publish(ImageEvent(type="failed", image_id=record.id, tenant=record.tenant, reason=reason))
+        await self._publish(
+            ImageEvent(type="failed", image_id=record.id, tenant=record.tenant, reason=reason)
+        )
         metrics.JOBS.labels(outcome="failed").inc()
         return Terminal(reason)
 

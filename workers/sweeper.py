@@ -28,8 +28,11 @@ async def sweep_once(bus: Bus, catalog: Catalog, settings: SweeperSettings) -> i
     stale = await catalog.stale_queued(timedelta(seconds=settings.stale_after_seconds))
     for record in stale:
         job = RenderJob(
-            image_id=record.id, tenant=record.tenant, original_key=record.original_key,
-            uploaded_at=record.created_at, reason="outbox",
+            image_id=record.id,
+            tenant=record.tenant,
+            original_key=record.original_key,
+            uploaded_at=record.created_at,
+            reason="outbox",
         )
         await bus.publish_job(job)
         await catalog.touch(record.tenant, record.id)
@@ -39,7 +42,9 @@ async def sweep_once(bus: Bus, catalog: Catalog, settings: SweeperSettings) -> i
     return len(stale)
 
 
-async def run_sweeper(bus: Bus, catalog: Catalog, settings: SweeperSettings, stop: asyncio.Event) -> None:
+async def run_sweeper(
+    bus: Bus, catalog: Catalog, settings: SweeperSettings, stop: asyncio.Event
+) -> None:
     while not stop.is_set():
         try:
             await sweep_once(bus, catalog, settings)

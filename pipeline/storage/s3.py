@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, Self
 
 import aioboto3
 import aiohttp
-from aiobotocore.config import AioConfig  # type: ignore[import-untyped]
-from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
+from aiobotocore.config import AioConfig
+from botocore.exceptions import BotoCoreError, ClientError
 
 from pipeline.errors import ConfigurationError, InputError, PipelineError, StorageError
 from pipeline.settings import S3Settings

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import (  # type: ignore[import-untyped]
+from botocore.exceptions import (
     ClientError,
     ConnectTimeoutError,
     NoCredentialsError,

@@ -22,9 +22,12 @@ class Api:
         self.session = session
         self.url = url
 
-    async def upload(self, body: bytes, content_type: str = "image/jpeg") -> tuple[int, dict[str, Any]]:
-        async with self.session.post(f"{self.url}/v1/images", data=io.BytesIO(body),
-                                     headers={"Content-Type": content_type}) as response:
+    async def upload(
+        self, body: bytes, content_type: str = "image/jpeg"
+    ) -> tuple[int, dict[str, Any]]:
+        async with self.session.post(
+            f"{self.url}/v1/images", data=io.BytesIO(body), headers={"Content-Type": content_type}
+        ) as response:
             return response.status, await response.json(content_type=None)
 
     async def get(self, path: str) -> tuple[int, Any]:
@@ -37,7 +40,9 @@ class Api:
         async with self.session.delete(f"{self.url}{path}") as response:
             return response.status
 
-    async def wait_status(self, image_id: str, statuses: set[str], timeout: float = 60.0) -> dict[str, Any]:
+    async def wait_status(
+        self, image_id: str, statuses: set[str], timeout: float = 60.0
+    ) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         doc: dict[str, Any] = {}

@@ -40,7 +40,9 @@ class Stack:
         }
 
     def _start(self, command: str, log_name: str) -> ManagedProcess:
-        process = spawn([sys.executable, "-m", "pipeline.cli", command], self.log_dir / log_name, self._env)
+        process = spawn(
+            [sys.executable, "-m", "pipeline.cli", command], self.log_dir / log_name, self._env
+        )
         return ManagedProcess(f"gallery {command}", process, 0, self.log_dir / log_name)
 
     async def start(self, workers: int = 1) -> None:

@@ -16,7 +16,11 @@ from tests.images import bright_corner, jpeg_bytes, png_bomb_bytes, png_bytes, t
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
-EXPECTED = {"thumb": ("image/webp", 256, 256), "preview": ("image/webp", 1280, 853), "large": ("image/jpeg", 2048, 1365)}
+EXPECTED = {
+    "thumb": ("image/webp", 256, 256),
+    "preview": ("image/webp", 1280, 853),
+    "large": ("image/jpeg", 2048, 1365),
+}
 
 
 async def test_upload_becomes_ready_with_every_rendition(
@@ -178,6 +182,8 @@ async def test_requests_without_a_valid_key_are_refused(
     async with aiohttp.ClientSession() as anonymous:
         async with anonymous.get(f"{stack.url}/v1/images") as response:
             assert response.status == 401
-        async with anonymous.get(f"{stack.url}/v1/images", headers={"Authorization": "Bearer gk_nope"}) as response:
+        async with anonymous.get(
+            f"{stack.url}/v1/images", headers={"Authorization": "Bearer gk_nope"}
+        ) as response:
             assert response.status == 401
     await asyncio.sleep(0)
