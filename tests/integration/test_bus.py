@@ -1,0 +1,203 @@
+"""The JetStream bus against a real nats-server: declaration, de-duplication, outcomes, drain."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections.abc import AsyncIterator
+
+import pytest
+from nats.js.api import RetentionPolicy
+
+from pipeline import names
+from pipeline.bus import Ack, Bus, Delivery, Outcome, Retry, Terminal, backoff_delay
+from pipeline.consumer import JobConsumer
+from pipeline.errors import StorageError
+from pipeline.events import RenderJob, utcnow
+from pipeline.servers import ManagedProcess
+from pipeline.settings import NatsSettings
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def nats_settings(nats_server: ManagedProcess) -> NatsSettings:
+    return NatsSettings(
+        url=f"nats://127.0.0.1:{nats_server.port}",
+        ack_wait_seconds=2.0,
+        max_deliver=3,
+        backoff_base_seconds=0.1,
+        backoff_max_seconds=0.4,
+    )
+
+
+@pytest.fixture
+async def bus(nats_settings: NatsSettings) -> AsyncIterator[Bus]:
+    async with Bus.connect(nats_settings, name="test") as connected:
+        await connected.declare()
+        yield connected
+
+
+def job(image_id: str) -> RenderJob:
+    return RenderJob(
+        image_id=image_id, tenant="t", original_key=f"originals/t/{image_id}", uploaded_at=utcnow()
+    )
+
+
+@contextlib.asynccontextmanager
+async def consuming(
+    bus: Bus, handler: object, concurrency: int = 2
+) -> AsyncIterator[asyncio.Event]:
+    stop = asyncio.Event()
+    consumer = JobConsumer(
+        bus,
+        names.RENDER_CONSUMER,
+        handler,
+        concurrency=concurrency,
+        fetch_batch=4,
+        drain_timeout=3.0,  # type: ignore[arg-type]
+    )
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        yield stop
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 15)
+
+
+async def pending(bus: Bus) -> int:
+    info = await bus.js.consumer_info(names.JOBS_STREAM, names.RENDER_CONSUMER)
+    return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+
+
+async def test_declare_is_idempotent_and_matches_the_shared_names(bus: Bus) -> None:
+    await bus.declare()
+    await bus.declare()
+    jobs = await bus.js.stream_info(names.JOBS_STREAM)
+    assert set(jobs.config.subjects or []) == {names.RENDER_SUBJECT, names.BACKFILL_SUBJECT}
+    assert jobs.config.retention == RetentionPolicy.WORK_QUEUE
+    render = await bus.js.consumer_info(names.JOBS_STREAM, names.RENDER_CONSUMER)
+    backfill = await bus.js.consumer_info(names.JOBS_STREAM, names.BACKFILL_CONSUMER)
+    assert render.config.filter_subject == names.RENDER_SUBJECT
+    assert (backfill.config.max_ack_pending or 0) < (render.config.max_ack_pending or 0)
+    for stream in (names.EVENTS_STREAM, names.DLQ_STREAM):
+        await bus.js.stream_info(stream)
+    await bus.check()
+
+
+async def test_same_image_published_twice_is_one_job(bus: Bus) -> None:
+    await bus.publish_job(job("img-1"))
+    await bus.publish_job(job("img-1"))
+    await bus.publish_job(job("img-2"))
+    assert await pending(bus) == 2
+
+
+async def test_ack_removes_the_job(bus: Bus) -> None:
+    seen: list[str] = []
+    done = asyncio.Event()
+
+    async def handler(delivery: Delivery) -> Outcome:
+        seen.append(delivery.job.image_id)
+        done.set()
+        return Ack()
+
+    await bus.publish_job(job("a"))
+    async with consuming(bus, handler):
+        await asyncio.wait_for(done.wait(), 10)
+    assert seen == ["a"]
+    assert await pending(bus) == 0
+
+
+async def test_retry_redelivers_with_backoff_then_dead_letters(bus: Bus) -> None:
+    attempts: list[float] = []
+    exhausted = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    async def handler(delivery: Delivery) -> Outcome:
+        attempts.append(loop.time())
+        if delivery.attempt == bus.settings.max_deliver:
+            exhausted.set()
+        return Retry("storage down")
+
+    await bus.publish_job(job("flaky"))
+    async with consuming(bus, handler):
+        await asyncio.wait_for(exhausted.wait(), 15)
+        await asyncio.sleep(0.3)
+    assert len(attempts) == bus.settings.max_deliver
+    gaps = [b - a for a, b in itertools.pairwise(attempts)]
+    assert gaps[0] >= backoff_delay(bus.settings, 1) * 0.9
+    assert gaps[1] >= backoff_delay(bus.settings, 2) * 0.9
+    letters = await bus.dead_letters()
+    assert [(d.job.image_id, d.attempts) for d in letters] == [("flaky", 3)]
+    assert "storage down" in letters[0].reason
+    assert await pending(bus) == 0
+
+
+async def test_terminal_goes_to_dead_letters_at_once(bus: Bus) -> None:
+    calls = 0
+
+    async def handler(_: Delivery) -> Outcome:
+        nonlocal calls
+        calls += 1
+        return Terminal("undecodable: not a JPEG")
+
+    await bus.publish_job(job("broken"))
+    async with consuming(bus, handler):
+        for _ in range(100):
+            if await bus.dead_letters():
+                break
+            await asyncio.sleep(0.05)
+    assert calls == 1
+    assert (await bus.dead_letters())[0].reason == "undecodable: not a JPEG"
+
+
+async def test_retryable_errors_retry_and_bad_messages_dead_letter(bus: Bus) -> None:
+    calls: list[int] = []
+
+    async def handler(delivery: Delivery) -> Outcome:
+        calls.append(delivery.attempt)
+        if delivery.attempt == 1:
+            raise StorageError("s3 unreachable")
+        return Ack()
+
+    await bus.js.publish(names.RENDER_SUBJECT, b"{not json", headers={"Nats-Msg-Id": "junk"})
+    await bus.publish_job(job("retry-me"))
+    async with consuming(bus, handler):
+        for _ in range(200):
+            if calls[-1:] == [2]:
+                break
+            await asyncio.sleep(0.05)
+    assert calls == [1, 2]
+    assert await pending(bus) == 0
+
+
+async def test_slow_jobs_send_heartbeats_instead_of_being_redelivered(bus: Bus) -> None:
+    deliveries = 0
+
+    async def handler(_: Delivery) -> Outcome:
+        nonlocal deliveries
+        deliveries += 1
+        await asyncio.sleep(bus.settings.ack_wait_seconds * 2.5)
+        return Ack()
+
+    await bus.publish_job(job("slow"))
+    async with consuming(bus, handler):
+        await asyncio.sleep(bus.settings.ack_wait_seconds * 3)
+    assert deliveries == 1
+
+
+async def test_stop_drains_in_flight_jobs(bus: Bus) -> None:
+    started, finished = asyncio.Event(), asyncio.Event()
+
+    async def handler(_: Delivery) -> Outcome:
+        started.set()
+        await asyncio.sleep(0.5)
+        finished.set()
+        return Ack()
+
+    await bus.publish_job(job("draining"))
+    async with consuming(bus, handler):
+        await asyncio.wait_for(started.wait(), 10)
+    assert finished.is_set()
+    assert await pending(bus) == 0

@@ -1,0 +1,136 @@
+"""The gateway in-process against real servers: upload forms, limits, paging, health, metrics."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from gateway.app import make_app
+from gateway.keys import BACKENDS
+from pipeline.ops import ops_app
+from pipeline.servers import ManagedProcess
+from pipeline.settings import LimitsSettings, Settings
+from tests.conftest import SettingsFactory
+from tests.images import jpeg_bytes, png_bytes
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def gateway(make_settings: SettingsFactory) -> AsyncIterator[tuple[TestClient, str]]:
+    async with gateway_client(make_settings()) as opened:
+        yield opened
+
+
+class gateway_client:  # noqa: N801 (used like a function)
+    def __init__(self, settings: Settings) -> None:
+        self.client = TestClient(TestServer(make_app(settings)))
+
+    async def __aenter__(self) -> tuple[TestClient, str]:
+        await self.client.start_server()
+        key = await self.client.app[BACKENDS].catalog.create_api_key("alice")
+        return self.client, key
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.client.close()
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+async def test_multipart_upload_takes_the_file_part(gateway: tuple[TestClient, str]) -> None:
+    client, key = gateway
+    form = aiohttp.FormData()
+    form.add_field("title", "ignored text field")
+    form.add_field(
+        "file", io.BytesIO(png_bytes(64, 48)), filename="cat.png", content_type="image/jpeg"
+    )
+    response = await client.post("/v1/images", data=form, headers=auth(key))
+    body = await response.json()
+    assert response.status == 202, body
+    # Type from magic bytes, not from the part's claimed Content-Type.
+    assert (body["content_type"], body["filename"], body["width"]) == ("image/png", "cat.png", 64)
+
+
+async def test_multipart_without_a_file_is_a_clear_400(gateway: tuple[TestClient, str]) -> None:
+    client, key = gateway
+    form = aiohttp.FormData(default_to_multipart=True)
+    form.add_field("title", "no file here")
+    response = await client.post("/v1/images", data=form, headers=auth(key))
+    assert response.status == 400
+    assert "file" in (await response.json())["error"]["message"]
+
+
+async def test_declared_oversize_is_refused_before_reading(make_settings: SettingsFactory) -> None:
+    settings = make_settings(limits=LimitsSettings(max_upload_bytes=100_000))
+    async with gateway_client(settings) as (client, key):
+        body = jpeg_bytes(1200, 900, seed=5)
+        assert len(body) > 100_000
+        response = await client.post("/v1/images", data=body, headers=auth(key))
+        assert response.status == 413
+        listing = await (await client.get("/v1/images", headers=auth(key))).json()
+        assert listing["items"] == []
+
+
+async def test_listing_pages_with_a_cursor(gateway: tuple[TestClient, str]) -> None:
+    client, key = gateway
+    ids = []
+    for seed in range(5):
+        response = await client.post(
+            "/v1/images", data=png_bytes(32, 32, seed=seed), headers=auth(key)
+        )
+        ids.append((await response.json())["id"])
+    seen: list[str] = []
+    cursor = ""
+    while True:
+        page = await (
+            await client.get(f"/v1/images?limit=2&cursor={cursor}", headers=auth(key))
+        ).json()
+        seen += [item["id"] for item in page["items"]]
+        if not page["next_cursor"]:
+            break
+        cursor = page["next_cursor"]
+    assert seen == list(reversed(ids))
+    bad = await client.get("/v1/images?limit=0", headers=auth(key))
+    assert bad.status == 400
+
+
+async def test_rendition_of_a_queued_image_is_a_conflict(gateway: tuple[TestClient, str]) -> None:
+    client, key = gateway
+    created = await (
+        await client.post("/v1/images", data=png_bytes(32, 32), headers=auth(key))
+    ).json()
+    response = await client.get(f"/v1/images/{created['id']}/renditions/thumb", headers=auth(key))
+    assert response.status == 409
+    original = await client.get(f"/v1/images/{created['id']}/original", headers=auth(key))
+    assert original.status == 200
+    assert await original.read() == png_bytes(32, 32)
+
+
+async def test_health_readiness_and_metrics(gateway: tuple[TestClient, str]) -> None:
+    client, key = gateway
+    assert (await client.get("/healthz")).status == 200
+    ready = await client.get("/readyz")
+    assert ready.status == 200, await ready.text()
+    await client.post("/v1/images", data=png_bytes(16, 16), headers=auth(key))
+    async with TestClient(TestServer(ops_app({}))) as ops:
+        text = await (await ops.get("/metrics")).text()
+    assert 'gallery_uploads_total{outcome="accepted"}' in text
+    assert "gallery_http_requests_total" in text
+
+
+async def test_readiness_names_the_dependency_that_is_down(
+    gateway: tuple[TestClient, str], nats_server: ManagedProcess
+) -> None:
+    client, _ = gateway
+    nats_server.stop()
+    response = await client.get("/readyz")
+    body = await response.json()
+    assert response.status == 503
+    assert list(body["failures"]) == ["bus"]
+    assert (await client.get("/healthz")).status == 200, "liveness does not depend on the bus"

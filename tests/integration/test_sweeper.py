@@ -1,0 +1,46 @@
+"""The outbox: an image recorded but never published still gets its render job."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from pipeline import names
+from pipeline.bus import Bus
+from pipeline.catalog import Catalog
+from pipeline.models import ImageRecord, new_image_id
+from pipeline.settings import SweeperSettings
+from tests.conftest import SettingsFactory
+from workers.sweeper import sweep_once
+
+pytestmark = pytest.mark.integration
+
+
+async def test_sweeper_republishes_stale_queued_images_once(make_settings: SettingsFactory) -> None:
+    settings = make_settings()
+    async with Bus.connect(settings.nats) as bus, Catalog.connect(settings.mongo) as catalog:
+        await bus.declare()
+        await catalog.ensure_indexes()
+        image_id = new_image_id()
+        # What a gateway that crashed between insert and publish leaves behind.
+        await catalog.insert_image(
+            ImageRecord(
+                id=image_id,
+                tenant="alice",
+                status="queued",
+                sha256="s",
+                content_type="image/jpeg",
+                bytes=1,
+                width=1,
+                height=1,
+                original_key=f"originals/alice/{image_id}",
+            )
+        )
+        sweeper = SweeperSettings(stale_after_seconds=0.001)
+        assert await sweep_once(bus, catalog, sweeper) == 1
+        await asyncio.sleep(0.01)  # let the republished image go stale again
+        # Within the duplicate window a second publish of the same image is dropped.
+        assert await sweep_once(bus, catalog, sweeper) == 1
+        info = await bus.js.consumer_info(names.JOBS_STREAM, names.RENDER_CONSUMER)
+        assert info.num_pending == 1
