@@ -6,3 +6,6 @@ nodes = {
   "nl-cloud-hf-22-w2" = { role = "worker" }
   "nl-cloud-hf-22-w3" = { role = "worker" }
 }
+
+# The repository ArgoCD syncs; deploy/argocd/ names the same URL.
+git_repo_url = "https://github.com/gallery-pipeline/gallery-pipeline.git"

@@ -1,0 +1,119 @@
+"""``gallery up`` and ``gallery upload`` as a user runs them: a folder of photos becomes ready,
+Ctrl-C stops everything, and a restart keeps every photo."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.stack import free_port
+from tests.images import jpeg_bytes, png_bytes
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+
+def start_up(data_dir: Path, ports: dict[str, int], log: Path) -> subprocess.Popen[bytes]:
+    args = [
+        sys.executable,
+        "-m",
+        "pipeline.cli",
+        "up",
+        "--data-dir",
+        str(data_dir),
+        "--workers",
+        "2",
+        "--port",
+        str(ports["http"]),
+        "--nats-port",
+        str(ports["nats"]),
+        "--mongo-port",
+        str(ports["mongo"]),
+        "--metrics-port",
+        str(ports["metrics"]),
+    ]
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+
+
+def wait_for_banner(process: subprocess.Popen[bytes], log: Path, count: int) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if log.read_text().count("gallery is up") >= count:
+            return
+        assert process.poll() is None, log.read_text()
+        time.sleep(0.2)
+    raise AssertionError(f"gallery up did not come up:\n{log.read_text()}")
+
+
+def stop(process: subprocess.Popen[bytes]) -> int:
+    process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    return process.wait(60)
+
+
+def list_images(url: str, key: str) -> list[dict[str, object]]:
+    request = urllib.request.Request(
+        f"{url}/v1/images?limit=100", headers={"Authorization": f"Bearer {key}"}
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        items: list[dict[str, object]] = json.load(response)["items"]
+    return items
+
+
+def test_up_upload_folder_stop_and_restart(tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    (photos / "2026" / "summer").mkdir(parents=True)
+    (photos / "a.jpg").write_bytes(jpeg_bytes(1600, 1200, seed=1))
+    (photos / "2026" / "b.jpg").write_bytes(jpeg_bytes(900, 1200, orientation=8, seed=2))
+    (photos / "2026" / "summer" / "c.png").write_bytes(png_bytes(500, 400, seed=3))
+    data_dir = tmp_path / "gallery-data"
+    ports = {name: free_port() for name in ("http", "nats", "mongo", "metrics")}
+    url = f"http://127.0.0.1:{ports['http']}"
+    log = tmp_path / "up.log"
+
+    up = start_up(data_dir, ports, log)
+    try:
+        wait_for_banner(up, log, 1)
+        key = (data_dir / "api-key").read_text().strip()
+        assert key in log.read_text(), "the banner shows a ready API key"
+        upload = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pipeline.cli",
+                "upload",
+                "--url",
+                url,
+                "--key",
+                key,
+                str(photos),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        assert upload.returncode == 0, upload.stderr
+        assert "3/3 uploaded" in upload.stderr
+        assert "3 ready, 0 failed, 0 rejected" in upload.stderr
+    finally:
+        assert stop(up) == 0, log.read_text()
+    assert "stopped" in log.read_text()
+
+    up = start_up(data_dir, ports, log)
+    try:
+        wait_for_banner(up, log, 2)
+        assert (data_dir / "api-key").read_text().strip() == key, "the key survives a restart"
+        images = list_images(url, key)
+        assert sorted(str(i["filename"]) for i in images) == ["a.jpg", "b.jpg", "c.png"]
+        assert {i["status"] for i in images} == {"ready"}
+    finally:
+        stop(up)
