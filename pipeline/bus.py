@@ -7,6 +7,7 @@ not redeliver a job that is still being rendered.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -29,7 +30,7 @@ from nats.js.api import (
 
 from pipeline import metrics, names
 from pipeline.errors import BusError, ConfigurationError
-from pipeline.events import DeadLetter, ImageEvent, RenderJob
+from pipeline.events import DeadLetter, ImageEvent, RenderJob, decode, utcnow
 from pipeline.settings import NatsSettings
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,14 @@ class Delivery:
 
 
 Handler = Callable[[Delivery], Awaitable[Outcome]]
+
+
+@dataclass(frozen=True)
+class StoredDeadLetter:
+    """A dead letter and its sequence in the DLQ stream (to remove it after a redrive)."""
+
+    seq: int
+    letter: DeadLetter
 
 
 def stream_configs(settings: NatsSettings) -> list[StreamConfig]:
@@ -145,8 +154,11 @@ class Bus:
     @classmethod
     @contextlib.asynccontextmanager
     async def connect(cls, settings: NatsSettings, *, name: str = "gallery") -> AsyncIterator[Bus]:
+        closing = asyncio.Event()
+
         async def on_disconnect() -> None:
-            log.warning("nats: disconnected, reconnecting")
+            if not closing.is_set():  # our own drain at exit is not news
+                log.warning("nats: disconnected, reconnecting")
 
         async def on_reconnect() -> None:
             log.info("nats: reconnected")
@@ -170,6 +182,7 @@ class Bus:
         try:
             yield cls(settings, nc)
         finally:
+            closing.set()
             with contextlib.suppress(Exception):
                 await nc.drain()
 
@@ -210,11 +223,14 @@ class Bus:
         except (nats.errors.Error, OSError) as exc:
             raise BusError(f"cannot publish to {subject}: {exc}") from exc
 
-    async def publish_job(self, job: RenderJob, *, backfill: bool = False) -> None:
-        subject = names.BACKFILL_SUBJECT if backfill else names.RENDER_SUBJECT
-        msg_id = (
-            f"{job.image_id}:backfill:{job.uploaded_at.timestamp()}" if backfill else job.image_id
-        )
+    async def publish_job(self, job: RenderJob) -> None:
+        subject = names.BACKFILL_SUBJECT if job.reason == "backfill" else names.RENDER_SUBJECT
+        if job.reason in ("upload", "outbox"):
+            # The same id for the upload and every outbox republish: JetStream keeps one.
+            msg_id = job.image_id
+        else:
+            # A redrive or backfill is a deliberate new run of an image that already ran.
+            msg_id = f"{job.image_id}:{job.reason}:{utcnow().timestamp()}"
         await self._publish(subject, job.to_bytes(), msg_id)
 
     async def publish_event(self, event: ImageEvent) -> None:
@@ -230,11 +246,9 @@ class Bus:
         )
         metrics.DEAD_LETTERS.labels(reason=letter.reason.split(":", 1)[0][:40]).inc()
 
-    async def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+    async def dead_letters(self, limit: int = 1000) -> list[StoredDeadLetter]:
         """Read up to ``limit`` dead letters (oldest first) without consuming them."""
-        from pipeline.events import decode
-
-        letters: list[DeadLetter] = []
+        letters: list[StoredDeadLetter] = []
         try:
             info = await self.js.stream_info(names.DLQ_STREAM)
         except nats.errors.Error as exc:
@@ -243,15 +257,20 @@ class Bus:
         while seq and seq <= info.state.last_seq and len(letters) < limit:
             with contextlib.suppress(nats.js.errors.NotFoundError):
                 raw = await self.js.get_msg(names.DLQ_STREAM, seq)
-                letters.append(decode(DeadLetter, raw.data or b""))
+                letters.append(StoredDeadLetter(seq, decode(DeadLetter, raw.data or b"")))
             seq += 1
         return letters
+
+    async def remove_dead_letter(self, seq: int) -> None:
+        try:
+            await self.js.delete_msg(names.DLQ_STREAM, seq)
+        except nats.errors.Error as exc:
+            raise BusError(f"cannot remove dead letter {seq}: {exc}") from exc
 
     async def subscribe_events(
         self, callback: Callable[[ImageEvent], Awaitable[None]]
     ) -> Callable[[], Awaitable[None]]:
         """Core-NATS subscription to live image events; returns an unsubscribe function."""
-        from pipeline.events import decode
 
         async def on_msg(msg: Msg) -> None:
             with contextlib.suppress(Exception):

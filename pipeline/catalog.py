@@ -173,6 +173,23 @@ class Catalog:
             )
         return _record(doc)
 
+    async def requeue(self, tenant: str, image_id: str) -> ImageRecord | None:
+        """``failed -> queued`` for an operator's redrive; None unless the image had failed."""
+        with _translated("requeue image"):
+            doc = await self.images.find_one_and_update(
+                {"_id": image_id, "tenant": tenant, "status": "failed"},
+                {
+                    "$set": {
+                        "status": "queued",
+                        "failure": None,
+                        "attempts": 0,
+                        "updated_at": utcnow(),
+                    }
+                },
+                return_document=ReturnDocument.AFTER,
+            )
+        return _record(doc)
+
     async def delete_image(self, tenant: str, image_id: str) -> ImageRecord | None:
         with _translated("delete image"):
             doc = await self.images.find_one_and_delete({"_id": image_id, "tenant": tenant})

@@ -45,6 +45,10 @@ def _parser() -> argparse.ArgumentParser:
     dlq = sub.add_parser("dlq", help="dead letters")
     dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
     dlq_sub.add_parser("list", help="list dead-lettered jobs")
+    redrive = dlq_sub.add_parser(
+        "redrive", help="requeue dead-lettered images (after fixing the cause)"
+    )
+    redrive.add_argument("image_ids", nargs="*", help="only these images (default: all)")
     return parser
 
 
@@ -61,15 +65,25 @@ async def _create_key(settings: Settings, tenant: str, name: str) -> str:
         return await catalog.create_api_key(tenant, name)
 
 
-async def _list_dead_letters(settings: Settings) -> None:
+async def _dead_letters(settings: Settings, command: str, image_ids: list[str]) -> None:
     from pipeline.bus import Bus
+    from pipeline.catalog import Catalog
+    from workers.dlq import redrive
 
     async with Bus.connect(settings.nats, name="gallery-cli") as bus:
-        for letter in await bus.dead_letters():
+        if command == "list":
+            letters = await bus.dead_letters()
+        else:
+            async with Catalog.connect(settings.mongo) as catalog:
+                letters = await redrive(bus, catalog, image_ids)
+        for stored in letters:
+            letter = stored.letter
             print(
                 f"{letter.at.isoformat()} {letter.job.tenant}/{letter.job.image_id} "
                 f"attempts={letter.attempts} {letter.reason}"
             )
+        done = "listed" if command == "list" else "redriven"
+        print(f"{len(letters)} dead letter(s) {done}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "keys":
             print(asyncio.run(_create_key(settings, args.tenant, args.name)))
         elif args.command == "dlq":
-            asyncio.run(_list_dead_letters(settings))
+            asyncio.run(_dead_letters(settings, args.dlq_command, getattr(args, "image_ids", [])))
         return 0
     except PipelineError as exc:
         print(f"gallery: {exc}", file=sys.stderr)

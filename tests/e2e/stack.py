@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -39,9 +40,13 @@ class Stack:
             "GALLERY_GATEWAY_PORT": str(self.port),
         }
 
-    def _start(self, command: str, log_name: str) -> ManagedProcess:
+    def _start(
+        self, command: str, log_name: str, env: dict[str, str] | None = None
+    ) -> ManagedProcess:
         process = spawn(
-            [sys.executable, "-m", "pipeline.cli", command], self.log_dir / log_name, self._env
+            [sys.executable, "-m", "pipeline.cli", command],
+            self.log_dir / log_name,
+            {**self._env, **(env or {})},
         )
         return ManagedProcess(f"gallery {command}", process, 0, self.log_dir / log_name)
 
@@ -51,8 +56,9 @@ class Stack:
             self.add_worker()
         await self.wait_ready()
 
-    def add_worker(self) -> ManagedProcess:
-        worker = self._start("worker", f"worker-{len(self.workers) + 1}.log")
+    def add_worker(self, env: dict[str, str] | None = None) -> ManagedProcess:
+        """Start one more worker; ``env`` overrides settings for this worker only."""
+        worker = self._start("worker", f"worker-{len(self.workers) + 1}.log", env)
         self.workers.append(worker)
         return worker
 
@@ -72,6 +78,17 @@ class Stack:
                     pass
                 await asyncio.sleep(0.1)
         raise RuntimeError(f"gateway not ready:\n{self.gateway.log_tail(40)}")
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run ``gallery ARGS`` with this stack's settings, as an operator would."""
+        return subprocess.run(
+            [sys.executable, "-m", "pipeline.cli", *args],
+            env=self._env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
 
     def kill_worker(self, index: int = 0) -> None:
         os.kill(self.workers[index].process.pid, signal.SIGKILL)

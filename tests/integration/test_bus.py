@@ -129,8 +129,8 @@ async def test_retry_redelivers_with_backoff_then_dead_letters(bus: Bus) -> None
     assert gaps[0] >= backoff_delay(bus.settings, 1) * 0.9
     assert gaps[1] >= backoff_delay(bus.settings, 2) * 0.9
     letters = await bus.dead_letters()
-    assert [(d.job.image_id, d.attempts) for d in letters] == [("flaky", 3)]
-    assert "storage down" in letters[0].reason
+    assert [(d.letter.job.image_id, d.letter.attempts) for d in letters] == [("flaky", 3)]
+    assert "storage down" in letters[0].letter.reason
     assert await pending(bus) == 0
 
 
@@ -149,7 +149,7 @@ async def test_terminal_goes_to_dead_letters_at_once(bus: Bus) -> None:
                 break
             await asyncio.sleep(0.05)
     assert calls == 1
-    assert (await bus.dead_letters())[0].reason == "undecodable: not a JPEG"
+    assert (await bus.dead_letters())[0].letter.reason == "undecodable: not a JPEG"
 
 
 async def test_retryable_errors_retry_and_bad_messages_dead_letter(bus: Bus) -> None:

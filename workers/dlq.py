@@ -1,0 +1,42 @@
+"""Dead letters for operators: list them, and redrive the ones whose cause is fixed."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+
+from pipeline.bus import Bus, StoredDeadLetter
+from pipeline.catalog import Catalog
+from pipeline.events import RenderJob
+
+log = logging.getLogger(__name__)
+
+
+async def redrive(
+    bus: Bus, catalog: Catalog, image_ids: Collection[str] = ()
+) -> list[StoredDeadLetter]:
+    """Requeue dead-lettered images (all, or those in ``image_ids``) and remove their letters.
+
+    The image goes back to ``queued`` and gets a fresh job; an image deleted since, or one
+    that is no longer ``failed``, only loses its letter.
+    """
+    redriven: list[StoredDeadLetter] = []
+    for stored in await bus.dead_letters():
+        job = stored.letter.job
+        if image_ids and job.image_id not in image_ids:
+            continue
+        record = await catalog.requeue(job.tenant, job.image_id)
+        if record is not None:
+            await bus.publish_job(
+                RenderJob(
+                    image_id=record.id,
+                    tenant=record.tenant,
+                    original_key=record.original_key,
+                    uploaded_at=record.created_at,
+                    reason="redrive",
+                )
+            )
+            redriven.append(stored)
+        await bus.remove_dead_letter(stored.seq)
+    log.info("redrove %d dead-lettered image(s)", len(redriven))
+    return redriven
