@@ -12,7 +12,6 @@ import os
 import signal
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,12 +19,14 @@ from pipeline.catalog import Catalog
 from pipeline.errors import ConfigurationError
 from pipeline.servers import (
     ManagedProcess,
+    http_ok,
     mongo_uri,
     port_open,
     spawn,
     start_nats,
     start_secantus,
     terminate_all,
+    wait_until_ready,
 )
 from pipeline.settings import MongoSettings
 
@@ -77,23 +78,6 @@ def _api_key(data_dir: Path, uri: str) -> str:
     return key
 
 
-def _wait_ready(url: str, proc: ManagedProcess, seconds: float = 60.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if not proc.alive():
-            raise ConfigurationError(
-                f"{proc.name} exited at start; log {proc.log_path}:\n{proc.log_tail()}"
-            )
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise ConfigurationError(f"{proc.name} not ready after {seconds:.0f}s; log {proc.log_path}")
-
-
 def run_up(opts: UpOptions) -> int:
     data = opts.data_dir.resolve()
     opts = UpOptions(
@@ -126,7 +110,8 @@ def run_up(opts: UpOptions) -> int:
         for index in range(opts.workers):
             worker_env = {**env, "GALLERY_METRICS_PORT": str(opts.metrics_port + 1 + index)}
             apps.append(_start_app("worker", worker_env, logs / f"worker-{index + 1}.log"))
-        _wait_ready(f"http://127.0.0.1:{opts.port}/readyz", apps[0])
+        ready_url = f"http://127.0.0.1:{opts.port}/readyz"
+        wait_until_ready(apps[0], lambda: http_ok(ready_url), seconds=60)
         _banner(opts, key, logs)
         while not stopping:
             dead = [p for p in servers + apps if not p.alive()]

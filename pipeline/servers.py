@@ -15,6 +15,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,20 +76,40 @@ def spawn(
         )
 
 
-def _wait(proc: ManagedProcess, ready: object) -> None:
-    deadline = time.monotonic() + _STARTUP_SECONDS
+def wait_until_ready(
+    proc: ManagedProcess, ready: Callable[[], bool], seconds: float = _STARTUP_SECONDS
+) -> None:
+    """Poll ``ready`` (a child process offers no other signal); stop the child if it never is."""
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if not proc.alive():
             raise ConfigurationError(
                 f"{proc.name} exited at start; log {proc.log_path}:\n{proc.log_tail()}"
             )
-        if callable(ready) and ready():
+        if ready():
             return
         time.sleep(0.05)
     proc.stop()
-    raise ConfigurationError(
-        f"{proc.name} did not start in {_STARTUP_SECONDS:.0f}s; log {proc.log_path}"
-    )
+    raise ConfigurationError(f"{proc.name} did not start in {seconds:.0f}s; log {proc.log_path}")
+
+
+def http_ok(url: str) -> bool:
+    """True when ``url`` answers 200 (loopback health endpoints)."""
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def free_port() -> int:
+    """A port free right now, for servers that cannot take port 0 (MinIO, the gateway in tests).
+
+    Another process may take it before the server binds; acceptable on a test machine.
+    """
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -133,7 +155,7 @@ def start_nats(data_dir: Path, *, port: int = 0, monitor_port: int = 0) -> Manag
         proc.extra_ports["monitoring"] = int(ports["monitoring"][0].rsplit(":", 1)[1])
         return port_open(proc.port)
 
-    _wait(proc, ready)
+    wait_until_ready(proc, ready)
     return proc
 
 
@@ -165,7 +187,7 @@ def start_secantus(data_dir: Path, *, port: int = 0) -> ManagedProcess:
         proc.port = int(match.group(1))
         return port_open(proc.port)
 
-    _wait(proc, ready)
+    wait_until_ready(proc, ready)
     return proc
 
 

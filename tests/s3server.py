@@ -13,15 +13,13 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import socket
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from pipeline.errors import ConfigurationError
+from pipeline.servers import ManagedProcess, free_port, http_ok, spawn, wait_until_ready
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MINIO_BINARY = REPO_ROOT / ".tools" / "bin" / "minio"
@@ -60,7 +58,7 @@ def start_s3_server(tmp_dir: Path) -> contextlib.AbstractContextManager[S3Endpoi
 @contextlib.contextmanager
 def _serve(tmp_dir: Path, kind: str) -> Iterator[S3Endpoint]:
     tmp_dir.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ)
     if kind == "minio":
         if not os.access(MINIO_BINARY, os.X_OK):
@@ -78,7 +76,7 @@ def _serve(tmp_dir: Path, kind: str) -> Iterator[S3Endpoint]:
             "--address",
             f"127.0.0.1:{port}",
             "--console-address",
-            f"127.0.0.1:{_free_port()}",
+            f"127.0.0.1:{free_port()}",
             "--quiet",
         ]
         env |= {
@@ -98,56 +96,12 @@ def _serve(tmp_dir: Path, kind: str) -> Iterator[S3Endpoint]:
         health = "/moto-api/"
     endpoint = f"http://127.0.0.1:{port}"
     log_path = tmp_dir / f"{kind}.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
-        )
-        try:
-            _wait_healthy(process, endpoint + health, log_path)
-            yield S3Endpoint(endpoint, user, password, kind)
-        finally:
-            process.terminate()
-            try:
-                process.wait(STOP_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _free_port() -> int:
-    # MinIO does not accept port 0, so ask the kernel for a free port and hand it over;
-    # the race with another process taking it meanwhile is acceptable in tests.
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_healthy(process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
-    # Polling is the only readiness signal a child process offers; the interval is short.
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    last_error = "no attempt"
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise S3ServerError(
-                f"S3 server exited with code {process.returncode}; log:\n{_tail(log_path)}"
-            )
-        try:
-            with urllib.request.urlopen(url, timeout=1.0) as response:
-                if response.status == 200:
-                    return
-                last_error = f"HTTP {response.status}"
-        except (urllib.error.URLError, OSError) as exc:
-            last_error = str(exc)
-        time.sleep(0.1)
-    raise S3ServerError(
-        f"S3 server at {url} not healthy after {START_TIMEOUT_SECONDS:.0f} s "
-        f"({last_error}); log:\n{_tail(log_path)}"
-    )
-
-
-def _tail(path: Path, lines: int = 40) -> str:
+    server = ManagedProcess(kind, spawn(command, log_path, env), port, log_path)
     try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
+        wait_until_ready(server, lambda: http_ok(endpoint + health), START_TIMEOUT_SECONDS)
+    except ConfigurationError as exc:
+        raise S3ServerError(str(exc)) from exc
+    try:
+        yield S3Endpoint(endpoint, user, password, kind)
+    finally:
+        server.stop(STOP_TIMEOUT_SECONDS)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,14 +12,8 @@ from pathlib import Path
 import aiohttp
 
 from pipeline.catalog import Catalog
-from pipeline.servers import ManagedProcess, spawn, terminate_all
+from pipeline.servers import ManagedProcess, free_port, spawn, terminate_all
 from pipeline.settings import Settings, to_env
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Stack:

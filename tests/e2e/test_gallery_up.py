@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.stack import free_port
+from pipeline.servers import free_port
 from tests.images import jpeg_bytes, png_bytes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
