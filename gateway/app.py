@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from gateway import images, upload
+from gateway import images, upload, web_ui
+from gateway.events import EVENT_HUB, EventHub, stream_events
 from gateway.keys import BACKENDS, SETTINGS
 from gateway.middleware import auth_middleware, errors_middleware, metrics_middleware
 from pipeline.imaging.spec import parse_spec
@@ -25,7 +26,19 @@ def make_app(settings: Settings) -> web.Application:
             app[BACKENDS] = backends
             yield
 
-    app.cleanup_ctx.append(backends_ctx)
+    hub = EventHub()
+    app[EVENT_HUB] = hub
+
+    async def events_ctx(app: web.Application) -> AsyncIterator[None]:
+        unsubscribe = await app[BACKENDS].bus.subscribe_events(hub.publish)
+        yield
+        await unsubscribe()
+
+    async def close_streams(_: web.Application) -> None:
+        hub.closing.set()  # open event streams end now instead of holding up the shutdown
+
+    app.cleanup_ctx.extend([backends_ctx, events_ctx])
+    app.on_shutdown.append(close_streams)
 
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
@@ -38,6 +51,9 @@ def make_app(settings: Settings) -> web.Application:
 
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/", web_ui.index)
+    app.router.add_static("/static/", web_ui.STATIC_DIR, append_version=True)
+    app.router.add_get("/v1/events", stream_events)
     app.router.add_post("/v1/images", upload.post_image)
     app.router.add_get("/v1/images", images.list_images)
     app.router.add_get("/v1/images/{image_id}", images.get_image)

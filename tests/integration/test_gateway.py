@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import json
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -134,3 +136,36 @@ async def test_readiness_names_the_dependency_that_is_down(
     assert response.status == 503
     assert list(body["failures"]) == ["bus"]
     assert (await client.get("/healthz")).status == 200, "liveness does not depend on the bus"
+
+
+async def next_event(response: aiohttp.ClientResponse) -> dict[str, object]:
+    """Read SSE frames until one with data (comments are keepalives)."""
+    buffer = b""
+    while True:
+        buffer += await asyncio.wait_for(response.content.readany(), 10)
+        while b"\n\n" in buffer:
+            frame, buffer = buffer.split(b"\n\n", 1)
+            for line in frame.decode().splitlines():
+                if line.startswith("data: "):
+                    return dict(json.loads(line[6:]))
+
+
+async def test_events_stream_only_the_tenants_own_images(gateway: tuple[TestClient, str]) -> None:
+    client, alice_key = gateway
+    bob_key = await client.app[BACKENDS].catalog.create_api_key("bob")
+    alice_events = await client.get("/v1/events", headers=auth(alice_key))
+    bob_events = await client.get("/v1/events", headers=auth(bob_key))
+    assert alice_events.headers["Content-Type"] == "text/event-stream"
+    first = await (
+        await client.post("/v1/images", data=png_bytes(20, 20), headers=auth(alice_key))
+    ).json()
+    second = await (
+        await client.post("/v1/images", data=png_bytes(21, 21), headers=auth(bob_key))
+    ).json()
+    alice_first = await next_event(alice_events)
+    assert (alice_first["type"], alice_first["image_id"]) == ("uploaded", first["id"])
+    # Bob's first event is his own upload: Alice's, published before it, never reached him.
+    bob_first = await next_event(bob_events)
+    assert (bob_first["image_id"], bob_first["tenant"]) == (second["id"], "bob")
+    alice_events.close()
+    bob_events.close()
