@@ -141,28 +141,59 @@ class Catalog:
         frames: int,
         metadata: dict[str, Any],
         thumbhash: str,
+        rerender: bool = False,
     ) -> ImageRecord | None:
+        """``processing -> ready``; with ``rerender``, replace the renditions of a ready image.
+
+        A backfill's re-render keeps ``ready_at``: the photo was ready all along.
+        """
         now = utcnow()
+        fields: Document = {
+            "status": "ready",
+            "renditions": {k: v.model_dump() for k, v in renditions.items()},
+            "width": width,
+            "height": height,
+            "frames": frames,
+            "metadata": metadata,
+            "thumbhash": thumbhash,
+            "failure": None,
+            "updated_at": now,
+        }
+        if not rerender:
+            fields["ready_at"] = now
+        expected = "ready" if rerender else "processing"
         with _translated("mark ready"):
             doc = await self.images.find_one_and_update(
-                {"_id": image_id, "tenant": tenant, "status": "processing"},
-                {
-                    "$set": {
-                        "status": "ready",
-                        "renditions": {k: v.model_dump() for k, v in renditions.items()},
-                        "width": width,
-                        "height": height,
-                        "frames": frames,
-                        "metadata": metadata,
-                        "thumbhash": thumbhash,
-                        "failure": None,
-                        "updated_at": now,
-                        "ready_at": now,
-                    }
-                },
+                {"_id": image_id, "tenant": tenant, "status": expected},
+                {"$set": fields},
                 return_document=ReturnDocument.AFTER,
             )
         return _record(doc)
+
+    def _outdated_filter(self, current: dict[str, str]) -> Document:
+        """Ready images lacking a rendition of ``current`` (name: spec_hash), or with an old one."""
+        return {
+            "status": "ready",
+            "$or": [{f"renditions.{name}.spec_hash": {"$ne": h}} for name, h in current.items()],
+        }
+
+    async def count_outdated(self, current: dict[str, str]) -> int:
+        with _translated("count outdated images"):
+            return int(await self.images.count_documents(self._outdated_filter(current)))
+
+    async def outdated(
+        self, current: dict[str, str], *, after: str | None, limit: int
+    ) -> list[ImageRecord]:
+        """A page (by ``_id``) of ready images of every tenant whose renditions are not current.
+
+        Not scoped to a tenant: the backfill planner is a system task that only publishes jobs.
+        """
+        query = self._outdated_filter(current)
+        if after:
+            query["_id"] = {"$gt": after}
+        with _translated("find outdated images"):
+            cursor = self.images.find(query).sort("_id", ASCENDING).limit(limit)
+            return [ImageRecord.model_validate(doc) async for doc in cursor]
 
     async def mark_failed(self, tenant: str, image_id: str, reason: str) -> ImageRecord | None:
         with _translated("mark failed"):

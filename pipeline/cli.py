@@ -36,6 +36,11 @@ def _parser() -> argparse.ArgumentParser:
     upload.add_argument("--parallel", type=int, default=4)
     upload.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for ready")
 
+    backfill = sub.add_parser(
+        "backfill", help="re-render images whose renditions are missing or out of date"
+    )
+    backfill.add_argument("--dry-run", action="store_true", help="only count them")
+
     keys = sub.add_parser("keys", help="manage API keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     create = keys_sub.add_parser("create", help="create an API key for a tenant (printed once)")
@@ -86,6 +91,26 @@ async def _dead_letters(settings: Settings, command: str, image_ids: list[str]) 
         print(f"{len(letters)} dead letter(s) {done}", file=sys.stderr)
 
 
+async def _backfill(settings: Settings, dry_run: bool) -> None:
+    from pipeline.bus import Bus
+    from pipeline.catalog import Catalog
+    from pipeline.imaging.spec import parse_spec
+    from workers.backfill import plan_backfill
+
+    def show(done: int, total: int) -> None:
+        print(f"\rbackfill: {done}/{total} image(s) planned", end="", file=sys.stderr, flush=True)
+
+    spec = parse_spec(settings.renditions)
+    async with (
+        Bus.connect(settings.nats, name="gallery-cli") as bus,
+        Catalog.connect(settings.mongo) as catalog,
+    ):
+        await bus.declare()
+        queued = await plan_backfill(bus, catalog, spec, dry_run=dry_run, progress=show)
+    verb = "would be queued" if dry_run else "queued on the backfill lane"
+    print(f"\nbackfill: {queued} image(s) {verb}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -127,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
             from workers.main import run_worker
 
             asyncio.run(run_worker(settings))
+        elif args.command == "backfill":
+            asyncio.run(_backfill(settings, args.dry_run))
         elif args.command == "keys":
             print(asyncio.run(_create_key(settings, args.tenant, args.name)))
         elif args.command == "dlq":

@@ -33,15 +33,25 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         }
         async with serve_ops(settings.metrics, checks):
             handler = RenderHandler(settings, backends.bus, backends.catalog, backends.store, spec)
-            # The backfill lane (`gallery.job.backfill`) is declared but not consumed yet:
-            # `gallery backfill` is not built. New uploads use the render lane only.
+            drain = settings.worker.drain_timeout_seconds
             render_lane = JobConsumer(
                 backends.bus,
                 names.RENDER_CONSUMER,
                 handler,
                 concurrency=concurrency,
                 fetch_batch=settings.worker.fetch_batch,
-                drain_timeout=settings.worker.drain_timeout_seconds,
+                drain_timeout=drain,
+            )
+            # One backfill slot per process on top of the render slots: re-renders trickle
+            # through while uploads keep their full concurrency (the backfill consumer also
+            # caps unacknowledged jobs cluster-wide).
+            backfill_lane = JobConsumer(
+                backends.bus,
+                names.BACKFILL_CONSUMER,
+                handler,
+                concurrency=1,
+                fetch_batch=1,
+                drain_timeout=drain,
             )
             log.info(
                 "worker ready: concurrency %d, spec %s",
@@ -50,6 +60,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
             )
             await asyncio.gather(
                 render_lane.run(stop),
+                backfill_lane.run(stop),
                 run_sweeper(backends.bus, backends.catalog, settings.sweeper, stop),
             )
     log.info("worker stopped")

@@ -40,6 +40,8 @@ class RenderHandler:
 
     async def __call__(self, delivery: Delivery) -> Outcome:
         job = delivery.job
+        if job.reason == "backfill":
+            return await self._rerender(job.tenant, job.image_id)
         record = await self._catalog.claim(job.tenant, job.image_id)
         if record is None:
             # Deleted, or already ready/failed: a redelivery or a duplicate publish. Nothing to do.
@@ -48,13 +50,41 @@ class RenderHandler:
             # Workers died on this image every time (e.g. killed for memory): stop trying.
             return await self._fail(record, f"gave up after {record.attempts - 1} attempts")
         try:
-            original = await self._store.get_bytes(record.original_key)
-        except ObjectNotFound:
-            return await self._fail(record, "original object is missing")
-        try:
-            result = await asyncio.to_thread(self._render, original)
+            result = await self._render_original(record)
         except ImageRejected as exc:
             return await self._fail(record, f"{exc.code}: {exc.public_message}")
+        except ObjectNotFound:
+            return await self._fail(record, "original object is missing")
+        ready = await self._complete(record, result, rerender=False)
+        if ready is not None:
+            metrics.UPLOAD_TO_READY.observe((utcnow() - record.created_at).total_seconds())
+        return Ack()
+
+    async def _rerender(self, tenant: str, image_id: str) -> Outcome:
+        """Backfill: render a ready image again with the current spec; it stays ready meanwhile."""
+        record = await self._catalog.get_image(tenant, image_id)
+        if record is None or record.status != "ready" or self._is_current(record):
+            return Ack()
+        try:
+            result = await self._render_original(record)
+        except (ImageRejected, ObjectNotFound) as exc:
+            # The old renditions stay served; the letter tells the operator why.
+            return Terminal(f"backfill: {exc}")
+        await self._complete(record, result, rerender=True)
+        return Ack()
+
+    def _is_current(self, record: ImageRecord) -> bool:
+        stored = {name: r.spec_hash for name, r in record.renditions.items()}
+        return stored == {s.name: s.spec_hash for s in self._spec}
+
+    async def _render_original(self, record: ImageRecord) -> RenderResult:
+        original = await self._store.get_bytes(record.original_key)
+        return await asyncio.to_thread(self._render, original)
+
+    async def _complete(
+        self, record: ImageRecord, result: RenderResult, *, rerender: bool
+    ) -> ImageRecord | None:
+        """Store the renditions, mark the image ready, drop older renditions, tell listeners."""
         renditions = await self._store_renditions(record, result)
         ready = await self._catalog.mark_ready(
             record.tenant,
@@ -65,12 +95,12 @@ class RenderHandler:
             frames=result.frames,
             metadata=result.metadata,
             thumbhash=result.thumbhash,
+            rerender=rerender,
         )
         if ready is None:
             await self._clean_up_if_deleted(record)
-            return Ack()
+            return None
         await self._drop_outdated(record, renditions)
-        metrics.UPLOAD_TO_READY.observe((utcnow() - record.created_at).total_seconds())
         await self._publish(
             ImageEvent(
                 type="ready",
@@ -79,7 +109,7 @@ class RenderHandler:
                 renditions=sorted(renditions),
             )
         )
-        return Ack()
+        return ready
 
     def _render(self, original: bytes) -> RenderResult:
         deadline = time.monotonic() + self._settings.limits.render_timeout_seconds

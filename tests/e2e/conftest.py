@@ -43,16 +43,22 @@ class Api:
     async def wait_status(
         self, image_id: str, statuses: set[str], timeout: float = 60.0
     ) -> dict[str, Any]:
+        return await self.wait_until(image_id, lambda doc: doc["status"] in statuses, timeout)
+
+    async def wait_until(
+        self, image_id: str, condition: Callable[[dict[str, Any]], bool], timeout: float = 60.0
+    ) -> dict[str, Any]:
+        """Poll the image until ``condition`` holds (the gateway is another process)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         doc: dict[str, Any] = {}
         while loop.time() < deadline:
             status, doc = await self.get(f"/v1/images/{image_id}")
             assert status == 200, doc
-            if doc["status"] in statuses:
+            if condition(doc):
                 return doc
             await asyncio.sleep(0.1)
-        raise AssertionError(f"image {image_id} still {doc.get('status')} after {timeout}s")
+        raise AssertionError(f"image {image_id} not as expected after {timeout}s: {doc}")
 
 
 StackFactory = Callable[..., Awaitable[Stack]]

@@ -74,9 +74,13 @@ class Stack:
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run ``gallery ARGS`` with this stack's settings, as an operator would."""
+        return self.cli_with({}, *args)
+
+    def cli_with(self, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+        """Run ``gallery ARGS`` with this stack's settings overridden by ``env``."""
         return subprocess.run(
             [sys.executable, "-m", "pipeline.cli", *args],
-            env=self._env,
+            env={**self._env, **env},
             capture_output=True,
             text=True,
             timeout=60,

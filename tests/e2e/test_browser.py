@@ -72,8 +72,9 @@ async def test_browse_upload_and_live_updates(
     await tile.click()
     await expect(page.locator("#viewer-img")).to_be_visible()
     assert "1600 x 1067" in await page.locator("#viewer-meta").inner_text()
+    await page.locator("#viewer form button").click()
+    await expect(page.locator("#viewer")).not_to_be_visible()
     if SCREENSHOT:
-        await page.locator("#viewer form button").click()
         await page.screenshot(path=SCREENSHOT)
 
     await page.fill("#api-key", "gk_wrong")
