@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from pipeline.catalog import Catalog, DuplicateImage
+from pipeline.events import utcnow
 from pipeline.models import ImageRecord, Rendition, new_image_id
 from pipeline.settings import MongoSettings
 from tests.conftest import unique
@@ -105,11 +106,14 @@ async def test_listing_pages_newest_first(catalog: Catalog) -> None:
 
 
 async def test_stale_queued_images_are_found_for_the_sweeper(catalog: Catalog) -> None:
-    stale, claimed = record(), record()
-    await catalog.insert_image(stale)
-    await catalog.insert_image(claimed)
+    an_hour_ago = utcnow() - timedelta(hours=1)
+    stale = record().model_copy(update={"updated_at": an_hour_ago})
+    claimed = record().model_copy(update={"updated_at": an_hour_ago})
+    fresh = record()
+    for image in (stale, claimed, fresh):
+        await catalog.insert_image(image)
     await catalog.claim(claimed.tenant, claimed.id)
-    found = await catalog.stale_queued(timedelta(seconds=0))
+    found = await catalog.stale_queued(timedelta(minutes=5))
     assert [r.id for r in found] == [stale.id]
     await catalog.touch(stale.tenant, stale.id)
     assert await catalog.stale_queued(timedelta(minutes=5)) == []

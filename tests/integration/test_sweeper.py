@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
+from datetime import timedelta
 
 import pytest
 
 from pipeline import names
 from pipeline.bus import Bus
 from pipeline.catalog import Catalog
+from pipeline.events import utcnow
 from pipeline.models import ImageRecord, new_image_id
 from pipeline.settings import SweeperSettings
 from tests.conftest import SettingsFactory
 from workers.sweeper import sweep_once
 
 pytestmark = pytest.mark.integration
+AN_HOUR_AGO = utcnow() - timedelta(hours=1)
 
 
 async def test_sweeper_republishes_stale_queued_images_once(make_settings: SettingsFactory) -> None:
@@ -35,12 +37,15 @@ async def test_sweeper_republishes_stale_queued_images_once(make_settings: Setti
                 width=1,
                 height=1,
                 original_key=f"originals/alice/{image_id}",
+                created_at=AN_HOUR_AGO,
+                updated_at=AN_HOUR_AGO,
             )
         )
-        sweeper = SweeperSettings(stale_after_seconds=0.001)
+        sweeper = SweeperSettings(stale_after_seconds=60)
         assert await sweep_once(bus, catalog, sweeper) == 1
-        await asyncio.sleep(0.01)  # let the republished image go stale again
-        # Within the duplicate window a second publish of the same image is dropped.
+        assert await sweep_once(bus, catalog, sweeper) == 0, "republishing restarts the clock"
+        # Stale again (no worker took it): within the duplicate window the bus keeps one job.
+        await catalog.images.update_one({"_id": image_id}, {"$set": {"updated_at": AN_HOUR_AGO}})
         assert await sweep_once(bus, catalog, sweeper) == 1
         info = await bus.js.consumer_info(names.JOBS_STREAM, names.RENDER_CONSUMER)
         assert info.num_pending == 1
