@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -94,8 +95,10 @@ async def _stream_object(
     )
     response.content_length = info.size
     await response.prepare(request)
-    async for chunk in store.stream(key):
-        await response.write(chunk)
+    # aclosing: a client that hangs up mid-download must not leave the S3 body open.
+    async with contextlib.aclosing(store.stream(key)) as chunks:
+        async for chunk in chunks:
+            await response.write(chunk)
     await response.write_eof()
     return response
 

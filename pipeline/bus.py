@@ -186,10 +186,6 @@ class Bus:
             with contextlib.suppress(Exception):
                 await nc.drain()
 
-    @property
-    def connected(self) -> bool:
-        return bool(self._nc.is_connected)
-
     async def declare(self) -> None:
         """Create or update every stream and consumer; safe to run from every process."""
         try:

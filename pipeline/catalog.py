@@ -247,13 +247,6 @@ class Catalog:
                 {"$set": {"updated_at": utcnow()}},
             )
 
-    async def count_by_status(self) -> dict[str, int]:
-        with _translated("count images"):
-            rows = await (
-                await self.images.aggregate([{"$group": {"_id": "$status", "n": {"$sum": 1}}}])
-            ).to_list()
-        return {str(row["_id"]): int(row["n"]) for row in rows}
-
     # --- API keys ----------------------------------------------------------------------
 
     async def create_api_key(self, tenant: str, name: str = "default") -> str:

@@ -5,6 +5,9 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+# Go's official tarball lives in /usr/local/go; a non-login shell may not have it on PATH.
+command -v go >/dev/null || export PATH="$PATH:/usr/local/go/bin"
+command -v go >/dev/null || { echo "tools: Go is required to build the dev tools" >&2; exit 1; }
 CACHE="${GALLERY_TOOLS_CACHE:-$HOME/.cache/gallery-pipeline/tools}"
 BIN="$PWD/.tools/bin"
 mkdir -p "$CACHE" "$BIN"
