@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: up test bootstrap tools lint type unit integration e2e deploy-check terraform-check bench clean
+.PHONY: up test bootstrap tools lint type unit integration e2e deploy-check terraform-check bench bench-upload clean
 
 up: bootstrap
 	$(BIN)/gallery up
@@ -29,6 +29,10 @@ terraform-check: bootstrap tools
 
 bench: bootstrap
 	$(BIN)/python -m bench.render
+
+bench-upload: bootstrap
+	@scripts/tools.sh minio
+	$(BIN)/python -m bench.upload
 
 clean:
 	rm -rf .tox .gallery bench/out .mypy_cache .ruff_cache .pytest_cache

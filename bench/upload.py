@@ -1,0 +1,255 @@
+"""Upload benchmark: does the gateway's memory stay flat whatever the upload size?
+
+Starts nats-server, SecantusDB and an object store (MinIO from ``.tools/bin`` for S3
+multipart, or the filesystem store), then a real ``gallery gateway`` process, and streams
+uploads of growing size (a valid JPEG header followed by filler, generated on the fly so the
+client holds no body either). While each upload runs, the gateway's resident memory is
+sampled from ``/proc``. Prints the median peak RSS growth and throughput per size, the ratio
+of the largest to the smallest, writes ``bench/out/upload.json`` and draws
+``bench/out/upload.png``.
+
+    python -m bench.upload [--sizes-mb 1 16 64 256] [--repeat 3] [--backend s3|filesystem]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import aiohttp
+
+from pipeline.catalog import Catalog
+from pipeline.servers import (
+    ManagedProcess,
+    free_port,
+    http_ok,
+    mongo_uri,
+    spawn,
+    start_nats,
+    start_secantus,
+    wait_until_ready,
+)
+from pipeline.settings import (
+    LimitsSettings,
+    MongoSettings,
+    S3Settings,
+    Settings,
+    StorageSettings,
+    to_env,
+)
+from tests.images import jpeg_bytes
+from tests.s3server import start_s3_server
+
+OUT = Path(__file__).parent / "out"
+CHUNK = 256 * 1024
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+async def body(size: int) -> AsyncIterator[bytes]:
+    # A fresh nonce per upload: the gateway would answer a repeated body as a duplicate.
+    head = jpeg_bytes(64, 48) + os.urandom(16)
+    yield head
+    sent = len(head)
+    filler = bytes(range(256)) * (CHUNK // 256)
+    while sent < size:
+        piece = filler[: min(CHUNK, size - sent)]
+        sent += len(piece)
+        yield piece
+
+
+async def one_upload(url: str, key: str, size: int, pid: int) -> tuple[int, float]:
+    """Upload ``size`` bytes; return (peak RSS during it, seconds)."""
+    peak = rss_bytes(pid)
+    done = asyncio.Event()
+
+    async def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, rss_bytes(pid))
+            await asyncio.sleep(0.005)
+
+    sampler = asyncio.create_task(sample())
+    started = time.perf_counter()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{url}/v1/images", data=body(size), headers={"Authorization": f"Bearer {key}"}
+        ) as response,
+    ):
+        payload = await response.json()
+    seconds = time.perf_counter() - started
+    done.set()
+    await sampler
+    if response.status != 202:
+        raise RuntimeError(f"upload of {size} bytes answered {response.status}: {payload}")
+    return peak, seconds
+
+
+@contextlib.contextmanager
+def servers(backend: str, tmp: Path) -> Iterator[Settings]:
+    nats = start_nats(tmp / "nats")
+    mongo = start_secantus(tmp / "mongo")
+    try:
+        limits = LimitsSettings(max_upload_bytes=2 * 1024**3)
+        common = {
+            "nats": {"url": f"nats://127.0.0.1:{nats.port}"},
+            "mongo": MongoSettings(uri=mongo_uri(mongo.port), database="bench"),
+            "limits": limits,
+        }
+        if backend == "filesystem":
+            yield Settings(
+                storage=StorageSettings(backend="filesystem", root=tmp / "objects"), **common
+            )
+        else:
+            with start_s3_server(tmp / "s3") as s3:
+                yield Settings(
+                    storage=StorageSettings(backend="s3"),
+                    s3=S3Settings(
+                        endpoint=s3.endpoint,
+                        bucket="bench",
+                        access_key_id=s3.access_key_id,
+                        secret_access_key=s3.secret_access_key,
+                        create_bucket=True,
+                    ),
+                    **common,
+                )
+    finally:
+        nats.stop()
+        mongo.stop()
+
+
+async def api_key(settings: Settings) -> str:
+    async with Catalog.connect(settings.mongo) as catalog:
+        await catalog.ensure_indexes()
+        return await catalog.create_api_key("bench")
+
+
+def start_gateway(settings: Settings, tmp: Path) -> tuple[ManagedProcess, str]:
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("GALLERY_")},
+        **to_env(settings),
+        "GALLERY_GATEWAY_HOST": "127.0.0.1",
+        "GALLERY_GATEWAY_PORT": str(port),
+        "GALLERY_METRICS_PORT": "0",
+        "GALLERY_LOG_LEVEL": "WARNING",
+    }
+    log = tmp / "gateway.log"
+    gateway = ManagedProcess(
+        "gateway", spawn([sys.executable, "-m", "pipeline.cli", "gateway"], log, env), port, log
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_until_ready(gateway, lambda: http_ok(f"{url}/readyz"), seconds=60)
+    return gateway, url
+
+
+async def measure(
+    url: str, key: str, pid: int, sizes_mb: list[int], repeat: int
+) -> list[dict[str, float]]:
+    await one_upload(url, key, 1024 * 1024, pid)  # warm-up: imports, connection pools
+    rows = []
+    for size_mb in sizes_mb:
+        growth, rates = [], []
+        for _ in range(repeat):
+            baseline = rss_bytes(pid)
+            peak, seconds = await one_upload(url, key, size_mb * 1024 * 1024, pid)
+            growth.append((peak - baseline) / 1024**2)
+            rates.append(size_mb / seconds)
+        rows.append(
+            {
+                "size_mb": size_mb,
+                "rss_growth_mb_median": statistics.median(growth),
+                "rss_growth_mb_max": max(growth),
+                "throughput_mb_s_median": statistics.median(rates),
+                "gateway_rss_mb_after": rss_bytes(pid) / 1024**2,
+            }
+        )
+        row = rows[-1]
+        print(
+            f"{size_mb:>6} MB  peak RSS growth median {row['rss_growth_mb_median']:6.1f} MB"
+            f" (max {row['rss_growth_mb_max']:5.1f})  {row['throughput_mb_s_median']:6.1f} MB/s",
+            flush=True,
+        )
+    return rows
+
+
+def plot(rows: list[dict[str, float]], backend: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = [r["size_mb"] for r in rows]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(sizes, sizes, "--", color="grey", label="body size (a buffering gateway)")
+    ax.plot(
+        sizes, [r["rss_growth_mb_median"] for r in rows], "o-", label="gateway RSS growth, median"
+    )
+    ax.plot(sizes, [r["rss_growth_mb_max"] for r in rows], "x:", label="gateway RSS growth, worst")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("symlog", linthresh=1)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("upload size (MB)")
+    ax.set_ylabel("MB")
+    ax.set_title(f"Gateway memory per upload ({backend} store)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes-mb", type=int, nargs="+", default=[1, 16, 64, 256])
+    parser.add_argument("--repeat", type=int, default=3)
+    minio = Path(__file__).parents[1] / ".tools" / "bin" / "minio"
+    parser.add_argument(
+        "--backend", choices=["s3", "filesystem"], default="s3" if minio.exists() else "filesystem"
+    )
+    args = parser.parse_args()
+    OUT.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="gallery-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        with servers(args.backend, tmp) as settings:
+            key = asyncio.run(api_key(settings))
+            gateway, url = start_gateway(settings, tmp)
+            try:
+                print(
+                    f"backend {args.backend}, gateway pid {gateway.process.pid}, "
+                    f"baseline RSS {rss_bytes(gateway.process.pid) / 1024**2:.1f} MB"
+                )
+                rows = asyncio.run(
+                    measure(url, key, gateway.process.pid, args.sizes_mb, args.repeat)
+                )
+            finally:
+                gateway.stop()
+    # The baseline is the body itself: what a gateway that buffers the upload would hold.
+    for row in rows:
+        row["growth_vs_body"] = row["rss_growth_mb_max"] / row["size_mb"]
+    largest = rows[-1]
+    print(
+        f"largest upload {largest['size_mb']} MB: worst peak RSS growth "
+        f"{largest['rss_growth_mb_max']:.1f} MB = {largest['growth_vs_body']:.4f} x the body"
+    )
+    (OUT / "upload.json").write_text(json.dumps({"backend": args.backend, "rows": rows}, indent=2))
+    plot(rows, args.backend, OUT / "upload.png")
+    print(f"wrote {OUT / 'upload.json'} and {OUT / 'upload.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
