@@ -23,6 +23,7 @@ from pipeline.errors import (
     BusError,
     EmptyUpload,
     InputError,
+    UndecodableImage,
     UnsupportedMediaType,
     UploadInterrupted,
     UploadTooLarge,
@@ -135,7 +136,17 @@ def _probe(head: bytes, complete: bool, limits: LimitsSettings) -> ImageHeader:
             "unknown magic bytes",
             public_message="not a supported image (JPEG, PNG, GIF, WebP, AVIF, HEIC, TIFF)",
         )
-    return probe_header(head, limits, complete=complete)
+    try:
+        return probe_header(head, limits, complete=complete)
+    except UndecodableImage as exc:
+        if complete:
+            raise
+        # Only the first probe_bytes were read: say so, it may be the limit, not the file.
+        raise UndecodableImage(
+            str(exc),
+            public_message=f"{exc.public_message} within its first {limits.probe_bytes} bytes"
+            " (the gateway's header probe limit)",
+        ) from exc
 
 
 async def post_image(request: web.Request) -> web.Response:
@@ -147,7 +158,10 @@ async def post_image(request: web.Request) -> web.Response:
         _check_declared_length(request, limits)
         source, filename = await _body(request)
         body = CountingBody(source, limits.max_upload_bytes)
-        header = _probe(await body.read_head(limits.probe_bytes), body.exhausted, limits)
+        head = await body.read_head(limits.probe_bytes)
+        # Chunks may overshoot probe_bytes; the probe sees exactly the configured limit.
+        probed = head[: limits.probe_bytes]
+        header = _probe(probed, body.exhausted and len(probed) == len(head), limits)
         image_id = new_image_id()
         key = names.original_key(tenant, image_id)
         await backends.store.put_stream(key, body.all_chunks(), content_type=header.mime)

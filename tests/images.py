@@ -326,3 +326,16 @@ def has_exif(image_bytes: bytes) -> bool:
     """Whether the encoded image carries EXIF (or XMP / ICC) metadata."""
     image = pyvips.Image.new_from_buffer(image_bytes, "")
     return any(image.get_typeof(f) for f in ("exif-data", "xmp-data", "icc-profile-data"))
+
+
+def jpeg_with_big_header(width: int, height: int, *, padding: int) -> bytes:
+    """A JPEG whose size header (SOF) comes after ``padding`` bytes of comment segments,
+    as after a large embedded preview or maker note."""
+    data = jpeg_bytes(width, height)
+    segments = []
+    remaining = padding
+    while remaining > 0:
+        size = min(remaining, 60_000)
+        segments.append(b"\xff\xfe" + (size + 2).to_bytes(2, "big") + b"c" * size)
+        remaining -= size
+    return data[:2] + b"".join(segments) + data[2:]

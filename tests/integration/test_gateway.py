@@ -17,7 +17,7 @@ from pipeline.ops import ops_app
 from pipeline.servers import ManagedProcess
 from pipeline.settings import LimitsSettings, Settings
 from tests.conftest import SettingsFactory
-from tests.images import jpeg_bytes, png_bytes
+from tests.images import jpeg_bytes, jpeg_with_big_header, png_bytes
 
 pytestmark = pytest.mark.integration
 
@@ -169,3 +169,21 @@ async def test_events_stream_only_the_tenants_own_images(gateway: tuple[TestClie
     assert (bob_first["image_id"], bob_first["tenant"]) == (second["id"], "bob")
     alice_events.close()
     bob_events.close()
+
+
+async def test_header_beyond_the_probe_limit_is_refused_with_the_reason(
+    make_settings: SettingsFactory,
+) -> None:
+    photo = jpeg_with_big_header(300, 200, padding=100_000)  # size header after 100 KB
+    async with gateway_client(make_settings(limits=LimitsSettings(probe_bytes=64 * 1024))) as (
+        client,
+        key,
+    ):
+        response = await client.post("/v1/images", data=photo, headers=auth(key))
+        body = await response.json()
+        assert response.status == 422
+        assert "first 65536 bytes" in body["error"]["message"]
+    async with gateway_client(make_settings()) as (client, key):  # the default reads 1 MiB
+        response = await client.post("/v1/images", data=photo, headers=auth(key))
+        assert response.status == 202
+        assert (await response.json())["width"] == 300
