@@ -7,6 +7,7 @@ then everything streams into the object store while being hashed and counted.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import AsyncIterator
@@ -26,6 +27,7 @@ from pipeline.errors import (
     UndecodableImage,
     UnsupportedMediaType,
     UploadInterrupted,
+    UploadTimedOut,
     UploadTooLarge,
 )
 from pipeline.events import ImageEvent, RenderJob
@@ -154,17 +156,28 @@ async def post_image(request: web.Request) -> web.Response:
     backends = request.app[BACKENDS]
     tenant: str = request[TENANT_KEY]
     limits = settings.limits
+    deadline = asyncio.timeout(limits.upload_timeout_seconds)
     try:
         _check_declared_length(request, limits)
-        source, filename = await _body(request)
-        body = CountingBody(source, limits.max_upload_bytes)
-        head = await body.read_head(limits.probe_bytes)
-        # Chunks may overshoot probe_bytes; the probe sees exactly the configured limit.
-        probed = head[: limits.probe_bytes]
-        header = _probe(probed, body.exhausted and len(probed) == len(head), limits)
-        image_id = new_image_id()
-        key = names.original_key(tenant, image_id)
-        await backends.store.put_stream(key, body.all_chunks(), content_type=header.mime)
+        async with deadline:
+            source, filename = await _body(request)
+            body = CountingBody(source, limits.max_upload_bytes)
+            head = await body.read_head(limits.probe_bytes)
+            # Chunks may overshoot probe_bytes; the probe sees exactly the configured limit.
+            probed = head[: limits.probe_bytes]
+            header = _probe(probed, body.exhausted and len(probed) == len(head), limits)
+            image_id = new_image_id()
+            key = names.original_key(tenant, image_id)
+            # A timeout cancels put_stream, which aborts the multipart upload: nothing stays.
+            await backends.store.put_stream(key, body.all_chunks(), content_type=header.mime)
+    except TimeoutError as exc:
+        if not deadline.expired():
+            raise  # a storage timeout: the error middleware answers 503
+        metrics.UPLOADS.labels(outcome=UploadTimedOut.code).inc()
+        raise UploadTimedOut(
+            "upload timed out",
+            public_message=f"the upload did not arrive within {limits.upload_timeout_seconds:g} s",
+        ) from exc
     except InputError as exc:
         metrics.UPLOADS.labels(outcome=exc.code).inc()
         raise

@@ -130,6 +130,13 @@ class Conflict(PipelineError):
     code = "conflict"
 
 
+class UploadTimedOut(InputError, TimeoutError):
+    """The body did not arrive within the upload time limit."""
+
+    http_status = 408
+    code = "upload_timeout"
+
+
 class UploadInterrupted(InputError):
     """The client stopped sending before the body was complete."""
 

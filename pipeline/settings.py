@@ -98,6 +98,11 @@ class LimitsSettings(_Section):
         description="Bytes buffered to read the header before anything is stored",
     )
     render_timeout_seconds: float = Field(120.0, gt=0, description="Deadline of one render job")
+    upload_timeout_seconds: float = Field(
+        600.0,
+        gt=0,
+        description="Longest an upload may take to arrive (408 above): stops trickling clients",
+    )
 
 
 class GatewaySettings(_Section):

@@ -187,3 +187,27 @@ async def test_header_beyond_the_probe_limit_is_refused_with_the_reason(
         response = await client.post("/v1/images", data=photo, headers=auth(key))
         assert response.status == 202
         assert (await response.json())["width"] == 300
+
+
+async def test_a_trickling_upload_times_out_and_leaves_nothing(
+    make_settings: SettingsFactory,
+) -> None:
+    settings = make_settings(limits=LimitsSettings(upload_timeout_seconds=1.0))
+    stalled = asyncio.Event()
+
+    async def trickle() -> AsyncIterator[bytes]:
+        yield jpeg_bytes(640, 480)[:2048]
+        stalled.set()
+        await asyncio.sleep(5)  # a client that stops sending; the gateway must not wait forever
+        yield b"\x00" * 1024
+
+    async with gateway_client(settings) as (client, key):
+        response = await client.post("/v1/images", data=trickle(), headers=auth(key))
+        body = await response.json()
+        assert stalled.is_set()
+        assert response.status == 408
+        assert body["error"]["code"] == "upload_timeout"
+        store = client.app[BACKENDS].store
+        assert await store.list_keys("originals/") == []
+        listing = await (await client.get("/v1/images", headers=auth(key))).json()
+        assert listing["items"] == []
