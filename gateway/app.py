@@ -20,6 +20,7 @@ def make_app(settings: Settings) -> web.Application:
     parse_spec(settings.renditions)  # a bad spec fails here, at start, not on the first upload
     app = web.Application(middlewares=[errors_middleware, metrics_middleware, auth_middleware()])
     app[SETTINGS] = settings
+    app[upload.UPLOAD_SLOTS] = upload.UploadSlots(settings.gateway.max_concurrent_uploads)
 
     async def backends_ctx(app: web.Application) -> AsyncIterator[None]:
         async with open_backends(settings, name="gallery-gateway") as backends:

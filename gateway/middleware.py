@@ -33,7 +33,11 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     except PipelineError as exc:
         if exc.http_status >= 500:
             log.warning("%s %s: %s", request.method, request.path, exc)
-        return web.json_response(error_body(exc.code, exc.public_message), status=exc.http_status)
+        # Retryable means "later": tell clients when, so they back off instead of hammering.
+        headers = {"Retry-After": "1"} if exc.retryable else None
+        return web.json_response(
+            error_body(exc.code, exc.public_message), status=exc.http_status, headers=headers
+        )
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

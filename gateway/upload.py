@@ -8,9 +8,10 @@ then everything streams into the object store while being hashed and counted.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
 from aiohttp import BodyPartReader, web
@@ -23,6 +24,7 @@ from pipeline.catalog import DuplicateImage
 from pipeline.errors import (
     BusError,
     EmptyUpload,
+    GatewayBusy,
     InputError,
     UndecodableImage,
     UnsupportedMediaType,
@@ -151,7 +153,37 @@ def _probe(head: bytes, complete: bool, limits: LimitsSettings) -> ImageHeader:
         ) from exc
 
 
+class UploadSlots:
+    """Bounds the uploads one process receives at once: each holds up to one S3 part."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.in_use = 0
+
+    @contextlib.contextmanager
+    def take(self) -> Iterator[None]:
+        if self.in_use >= self.limit:
+            metrics.UPLOADS.labels(outcome=GatewayBusy.code).inc()
+            raise GatewayBusy(
+                "upload slots full",
+                public_message=f"this gateway is receiving {self.limit} uploads; retry shortly",
+            )
+        self.in_use += 1
+        try:
+            yield
+        finally:
+            self.in_use -= 1
+
+
+UPLOAD_SLOTS = web.AppKey("upload_slots", UploadSlots)
+
+
 async def post_image(request: web.Request) -> web.Response:
+    with request.app[UPLOAD_SLOTS].take():
+        return await _ingest(request)
+
+
+async def _ingest(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     backends = request.app[BACKENDS]
     tenant: str = request[TENANT_KEY]

@@ -101,6 +101,12 @@ class DependencyError(PipelineError, ConnectionError):
     code = "unavailable"
 
 
+class GatewayBusy(DependencyError):
+    """Too many uploads in flight on this gateway process; the client should retry."""
+
+    code = "busy"
+
+
 class StorageError(DependencyError):
     code = "storage_unavailable"
 

@@ -112,6 +112,11 @@ class GatewaySettings(_Section):
     port: int = Field(8080, ge=0, le=65535, description="Listen port")
     public_url: str = Field("http://127.0.0.1:8080", description="Base URL used in links")
     page_size: int = Field(50, ge=1, le=500, description="Default page size of GET /v1/images")
+    max_concurrent_uploads: int = Field(
+        32,
+        ge=1,
+        description="Uploads one gateway process receives at once (503 above); bounds its memory",
+    )
     shutdown_timeout_seconds: float = Field(
         20.0, gt=0, description="Grace for open requests on stop"
     )

@@ -15,7 +15,7 @@ from gateway.app import make_app
 from gateway.keys import BACKENDS
 from pipeline.ops import ops_app
 from pipeline.servers import ManagedProcess
-from pipeline.settings import LimitsSettings, Settings
+from pipeline.settings import GatewaySettings, LimitsSettings, Settings
 from tests.conftest import SettingsFactory
 from tests.images import jpeg_bytes, jpeg_with_big_header, png_bytes
 
@@ -211,3 +211,27 @@ async def test_a_trickling_upload_times_out_and_leaves_nothing(
         assert await store.list_keys("originals/") == []
         listing = await (await client.get("/v1/images", headers=auth(key))).json()
         assert listing["items"] == []
+
+
+async def test_uploads_beyond_the_concurrency_limit_are_told_to_retry(
+    make_settings: SettingsFactory,
+) -> None:
+    settings = make_settings(gateway=GatewaySettings(max_concurrent_uploads=1))
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_body() -> AsyncIterator[bytes]:
+        yield png_bytes(40, 30, seed=1)
+        holding.set()
+        await release.wait()
+
+    async with gateway_client(settings) as (client, key):
+        first = asyncio.create_task(client.post("/v1/images", data=slow_body(), headers=auth(key)))
+        await asyncio.wait_for(holding.wait(), 10)
+        busy = await client.post("/v1/images", data=png_bytes(40, 30, seed=2), headers=auth(key))
+        assert busy.status == 503
+        assert busy.headers["Retry-After"] == "1"
+        assert (await busy.json())["error"]["code"] == "busy"
+        release.set()
+        assert (await first).status == 202
+        after = await client.post("/v1/images", data=png_bytes(40, 30, seed=2), headers=auth(key))
+        assert after.status == 202, "the slot is free again"
