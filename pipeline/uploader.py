@@ -11,7 +11,7 @@ from pathlib import Path
 
 import aiohttp
 
-TERMINAL = {"ready", "failed"}
+RETRIES = 5
 
 
 @dataclass
@@ -61,14 +61,20 @@ def collect(paths: Iterable[Path]) -> list[Path]:
 async def _upload_one(
     session: aiohttp.ClientSession, url: str, path: Path, size: int, progress: Progress
 ) -> str | None:
-    with path.open("rb") as body:
-        async with session.post(
-            f"{url}/v1/images",
-            data=body,
-            params={"filename": path.name},
-            headers={"Content-Type": "application/octet-stream"},
-        ) as response:
-            payload = await response.json(content_type=None)
+    for attempt in range(1, RETRIES + 1):
+        with path.open("rb") as body:
+            async with session.post(
+                f"{url}/v1/images",
+                data=body,
+                params={"filename": path.name},
+                headers={"Content-Type": "application/octet-stream"},
+            ) as response:
+                payload = await response.json(content_type=None)
+                retry_after = response.headers.get("Retry-After")
+        # 503 with Retry-After: the gateway is busy or a backend blinked; the upload is not lost.
+        if response.status != 503 or retry_after is None or attempt == RETRIES:
+            break
+        await asyncio.sleep(float(retry_after) * attempt)
     progress.sent_bytes += size
     if response.status in (200, 202):
         progress.uploaded += 1
