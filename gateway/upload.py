@@ -32,7 +32,7 @@ from pipeline.errors import (
     UploadTimedOut,
     UploadTooLarge,
 )
-from pipeline.events import ImageEvent, RenderJob
+from pipeline.events import ImageEvent
 from pipeline.imaging.probe import ImageHeader, probe_header
 from pipeline.imaging.sniff import sniff_mime
 from pipeline.models import ImageRecord, new_image_id
@@ -249,14 +249,8 @@ async def _ingest(request: web.Request) -> web.Response:
 async def _publish(request: web.Request, record: ImageRecord) -> None:
     """Publish the job; on failure the outbox sweeper republishes it, so the upload stands."""
     bus = request.app[BACKENDS].bus
-    job = RenderJob(
-        image_id=record.id,
-        tenant=record.tenant,
-        original_key=record.original_key,
-        uploaded_at=record.created_at,
-    )
     try:
-        await bus.publish_job(job)
+        await bus.publish_job(record.render_job())
         await bus.publish_event(
             ImageEvent(type="uploaded", image_id=record.id, tenant=record.tenant)
         )

@@ -28,6 +28,9 @@ class _Message(BaseModel):
         return self.model_dump_json().encode()
 
 
+JobReason = Literal["upload", "outbox", "backfill", "redrive"]
+
+
 class RenderJob(_Message):
     """Ask a worker to render (or re-render) every rendition of one image."""
 
@@ -35,7 +38,7 @@ class RenderJob(_Message):
     tenant: str
     original_key: str
     uploaded_at: datetime
-    reason: Literal["upload", "outbox", "backfill", "redrive"] = "upload"
+    reason: JobReason = "upload"
 
 
 class ImageEvent(_Message):

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.events import utcnow
+from pipeline.events import JobReason, RenderJob, utcnow
 
 Status = Literal["queued", "processing", "ready", "failed"]
 
@@ -68,3 +68,13 @@ class ImageRecord(BaseModel):
 
     def to_document(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True)
+
+    def render_job(self, reason: JobReason = "upload") -> RenderJob:
+        """The job that (re-)renders this image; ``reason`` picks the lane and de-duplication."""
+        return RenderJob(
+            image_id=self.id,
+            tenant=self.tenant,
+            original_key=self.original_key,
+            uploaded_at=self.created_at,
+            reason=reason,
+        )

@@ -9,7 +9,6 @@ from collections.abc import Callable, Sequence
 
 from pipeline.bus import Bus
 from pipeline.catalog import Catalog
-from pipeline.events import RenderJob
 from pipeline.imaging.spec import RenditionSpec, spec_hashes
 
 log = logging.getLogger(__name__)
@@ -33,15 +32,7 @@ async def plan_backfill(
     while page := await catalog.outdated(current, after=after, limit=PAGE):
         for record in page:
             if not dry_run:
-                await bus.publish_job(
-                    RenderJob(
-                        image_id=record.id,
-                        tenant=record.tenant,
-                        original_key=record.original_key,
-                        uploaded_at=record.created_at,
-                        reason="backfill",
-                    )
-                )
+                await bus.publish_job(record.render_job("backfill"))
             queued += 1
         after = page[-1].id
         progress(queued, total)

@@ -7,7 +7,6 @@ from collections.abc import Collection
 
 from pipeline.bus import Bus, StoredDeadLetter
 from pipeline.catalog import Catalog
-from pipeline.events import RenderJob
 
 log = logging.getLogger(__name__)
 
@@ -27,15 +26,7 @@ async def redrive(
             continue
         record = await catalog.requeue(job.tenant, job.image_id)
         if record is not None:
-            await bus.publish_job(
-                RenderJob(
-                    image_id=record.id,
-                    tenant=record.tenant,
-                    original_key=record.original_key,
-                    uploaded_at=record.created_at,
-                    reason="redrive",
-                )
-            )
+            await bus.publish_job(record.render_job("redrive"))
             redriven.append(stored)
         await bus.remove_dead_letter(stored.seq)
     log.info("redrove %d dead-lettered image(s)", len(redriven))

@@ -17,7 +17,6 @@ from pipeline import metrics
 from pipeline.bus import Bus
 from pipeline.catalog import Catalog
 from pipeline.errors import DependencyError
-from pipeline.events import RenderJob
 from pipeline.settings import SweeperSettings
 
 log = logging.getLogger(__name__)
@@ -27,14 +26,7 @@ async def sweep_once(bus: Bus, catalog: Catalog, settings: SweeperSettings) -> i
     """Republish every stale queued image once; return how many were republished."""
     stale = await catalog.stale_queued(timedelta(seconds=settings.stale_after_seconds))
     for record in stale:
-        job = RenderJob(
-            image_id=record.id,
-            tenant=record.tenant,
-            original_key=record.original_key,
-            uploaded_at=record.created_at,
-            reason="outbox",
-        )
-        await bus.publish_job(job)
+        await bus.publish_job(record.render_job("outbox"))
         await catalog.touch(record.tenant, record.id)
         metrics.OUTBOX_REPUBLISHED.inc()
     if stale:
