@@ -27,13 +27,14 @@ from pathlib import Path
 
 import aiohttp
 
-from pipeline.catalog import Catalog
+from pipeline.catalog import issue_api_key
 from pipeline.servers import (
     ManagedProcess,
     free_port,
+    gallery_env,
     http_ok,
     mongo_uri,
-    spawn,
+    start_gallery,
     start_nats,
     start_secantus,
     wait_until_ready,
@@ -133,26 +134,18 @@ def servers(backend: str, tmp: Path) -> Iterator[Settings]:
         mongo.stop()
 
 
-async def api_key(settings: Settings) -> str:
-    async with Catalog.connect(settings.mongo) as catalog:
-        await catalog.ensure_indexes()
-        return await catalog.create_api_key("bench")
-
-
 def start_gateway(settings: Settings, tmp: Path) -> tuple[ManagedProcess, str]:
     port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("GALLERY_")},
-        **to_env(settings),
-        "GALLERY_GATEWAY_HOST": "127.0.0.1",
-        "GALLERY_GATEWAY_PORT": str(port),
-        "GALLERY_METRICS_PORT": "0",
-        "GALLERY_LOG_LEVEL": "WARNING",
-    }
-    log = tmp / "gateway.log"
-    gateway = ManagedProcess(
-        "gateway", spawn([sys.executable, "-m", "pipeline.cli", "gateway"], log, env), port, log
+    env = gallery_env(
+        {
+            **to_env(settings),
+            "GALLERY_GATEWAY_HOST": "127.0.0.1",
+            "GALLERY_GATEWAY_PORT": str(port),
+            "GALLERY_METRICS_PORT": "0",
+            "GALLERY_LOG_LEVEL": "WARNING",
+        }
     )
+    gateway = start_gallery(["gateway"], env, tmp / "gateway.log")
     url = f"http://127.0.0.1:{port}"
     wait_until_ready(gateway, lambda: http_ok(f"{url}/readyz"), seconds=60)
     return gateway, url
@@ -225,7 +218,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="gallery-bench-") as tmp_name:
         tmp = Path(tmp_name)
         with servers(args.backend, tmp) as settings:
-            key = asyncio.run(api_key(settings))
+            key = asyncio.run(issue_api_key(settings.mongo, "bench", "bench"))
             gateway, url = start_gateway(settings, tmp)
             try:
                 print(

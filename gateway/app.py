@@ -12,7 +12,7 @@ from gateway.keys import BACKENDS, SETTINGS
 from gateway.middleware import auth_middleware, errors_middleware, metrics_middleware
 from pipeline.imaging.spec import parse_spec
 from pipeline.lifecycle import open_backends
-from pipeline.ops import readiness_response
+from pipeline.ops import healthz, readiness_response
 from pipeline.settings import Settings
 
 
@@ -41,14 +41,8 @@ def make_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.extend([backends_ctx, events_ctx])
     app.on_shutdown.append(close_streams)
 
-    async def healthz(_: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
-
     async def readyz(request: web.Request) -> web.Response:
-        b = request.app[BACKENDS]
-        return await readiness_response(
-            {"bus": b.bus.check, "catalog": b.catalog.ping, "storage": b.store.check}
-        )
+        return await readiness_response(request.app[BACKENDS].readiness_checks())
 
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

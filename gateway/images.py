@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 from typing import Any
 
 from aiohttp import web
 
 from gateway.keys import BACKENDS, SETTINGS, TENANT_KEY
 from pipeline import names
-from pipeline.errors import BusError, Conflict, InputError, NotFound
+from pipeline.errors import Conflict, InputError, NotFound
 from pipeline.events import ImageEvent
 from pipeline.models import ImageRecord
 
-log = logging.getLogger(__name__)
 # Renditions live under content-addressed keys, so a URL's bytes never change.
 IMMUTABLE = "private, max-age=31536000, immutable"
 
@@ -136,10 +134,5 @@ async def delete_image(request: web.Request) -> web.Response:
     # finishes a render afterwards removes its own renditions (see workers.render).
     await backends.store.delete(record.original_key)
     await backends.store.delete_prefix(names.rendition_prefix(tenant, record.id))
-    try:
-        await backends.bus.publish_event(
-            ImageEvent(type="deleted", image_id=record.id, tenant=tenant)
-        )
-    except BusError as exc:
-        log.warning("could not publish deleted event for %s: %s", record.id, exc)
+    await backends.bus.publish_event(ImageEvent(type="deleted", image_id=record.id, tenant=tenant))
     return web.Response(status=204)

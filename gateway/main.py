@@ -22,14 +22,8 @@ async def run_gateway(settings: Settings, stop: asyncio.Event | None = None) -> 
     app = make_app(settings)
     runner = web.AppRunner(app, shutdown_timeout=settings.gateway.shutdown_timeout_seconds)
     await runner.setup()  # opens the backends (cleanup_ctx)
-    backends = app[BACKENDS]
-    checks = {
-        "bus": backends.bus.check,
-        "catalog": backends.catalog.ping,
-        "storage": backends.store.check,
-    }
     try:
-        async with serve_ops(settings.metrics, checks):
+        async with serve_ops(settings.metrics, app[BACKENDS].readiness_checks()):
             site = web.TCPSite(runner, settings.gateway.host, settings.gateway.port)
             await site.start()
             log.info("gateway listening on %s:%d", settings.gateway.host, settings.gateway.port)

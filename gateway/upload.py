@@ -251,8 +251,7 @@ async def _publish(request: web.Request, record: ImageRecord) -> None:
     bus = request.app[BACKENDS].bus
     try:
         await bus.publish_job(record.render_job())
-        await bus.publish_event(
-            ImageEvent(type="uploaded", image_id=record.id, tenant=record.tenant)
-        )
     except BusError as exc:
         log.warning("publish for %s failed, the outbox sweeper will retry: %s", record.id, exc)
+        return
+    await bus.publish_event(ImageEvent(type="uploaded", image_id=record.id, tenant=record.tenant))

@@ -230,11 +230,19 @@ class Bus:
         await self._publish(subject, job.to_bytes(), msg_id)
 
     async def publish_event(self, event: ImageEvent) -> None:
-        await self._publish(
-            f"gallery.image.{event.type}",
-            event.to_bytes(),
-            f"{event.image_id}:{event.type}:{event.at.timestamp()}",
-        )
+        """Tell listeners; a failure is logged, not raised.
+
+        Events are notifications: the catalog is the source of truth, so a lost event must
+        neither fail an upload or delete nor make a finished render run again.
+        """
+        try:
+            await self._publish(
+                f"gallery.image.{event.type}",
+                event.to_bytes(),
+                f"{event.image_id}:{event.type}:{event.at.timestamp()}",
+            )
+        except BusError as exc:
+            log.warning("could not publish %s event for %s: %s", event.type, event.image_id, exc)
 
     async def dead_letter(self, letter: DeadLetter) -> None:
         await self._publish(

@@ -264,6 +264,13 @@ class Catalog:
         return None if doc is None else str(doc["tenant"])
 
 
+async def issue_api_key(settings: MongoSettings, tenant: str, name: str) -> str:
+    """Connect, make sure the indexes exist, create a key for ``tenant``: for CLIs and tools."""
+    async with Catalog.connect(settings) as catalog:
+        await catalog.ensure_indexes()
+        return await catalog.create_api_key(tenant, name)
+
+
 def _record(doc: Document | None) -> ImageRecord | None:
     return None if doc is None else ImageRecord.model_validate(doc)
 

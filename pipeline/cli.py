@@ -62,14 +62,6 @@ def _local_key() -> str | None:
     return path.read_text().strip() if path.exists() else None
 
 
-async def _create_key(settings: Settings, tenant: str, name: str) -> str:
-    from pipeline.catalog import Catalog
-
-    async with Catalog.connect(settings.mongo) as catalog:
-        await catalog.ensure_indexes()
-        return await catalog.create_api_key(tenant, name)
-
-
 async def _dead_letters(settings: Settings, command: str, image_ids: list[str]) -> None:
     from pipeline.bus import Bus
     from pipeline.catalog import Catalog
@@ -155,7 +147,9 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "backfill":
             asyncio.run(_backfill(settings, args.dry_run))
         elif args.command == "keys":
-            print(asyncio.run(_create_key(settings, args.tenant, args.name)))
+            from pipeline.catalog import issue_api_key
+
+            print(asyncio.run(issue_api_key(settings.mongo, args.tenant, args.name)))
         elif args.command == "dlq":
             asyncio.run(_dead_letters(settings, args.dlq_command, getattr(args, "image_ids", [])))
         return 0

@@ -17,6 +17,7 @@ from pipeline import metrics
 from pipeline.bus import Ack, Bus, Delivery, Handler, Outcome, Retry, Terminal, backoff_delay
 from pipeline.errors import PipelineError
 from pipeline.events import BadMessage, DeadLetter, RenderJob, decode
+from pipeline.lifecycle import wait_or_stop
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class JobConsumer:
                     continue
                 except (nats.errors.Error, OSError) as exc:
                     log.warning("fetch from %s failed: %s", self._consumer, exc)
-                    await _sleep_unless(stop, 1.0)
+                    await wait_or_stop(stop, 1.0)
                     continue
                 for msg in msgs:
                     task = asyncio.create_task(self._process(msg))
@@ -69,7 +70,7 @@ class JobConsumer:
             free = self._concurrency - len(self._tasks)
             if free > 0:
                 return free
-            await _sleep_unless(stop, 0.05)
+            await wait_or_stop(stop, 0.05)
         return 0
 
     async def _drain(self) -> None:
@@ -142,8 +143,3 @@ class JobConsumer:
         await msg.term()
         metrics.JOBS.labels(outcome="dead_letter").inc()
         log.warning("job dead-lettered after %d attempt(s): %s", attempt, reason)
-
-
-async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)

@@ -8,21 +8,20 @@ keeps every photo. Ctrl-C stops everything in order: gateway and workers drain f
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.catalog import Catalog
+from pipeline.catalog import issue_api_key
 from pipeline.errors import ConfigurationError
 from pipeline.servers import (
     ManagedProcess,
+    gallery_env,
     http_ok,
     mongo_uri,
     port_open,
-    spawn,
+    start_gallery,
     start_nats,
     start_secantus,
     terminate_all,
@@ -44,21 +43,21 @@ class UpOptions:
 
 
 def _child_env(opts: UpOptions, nats_port: int, mongo_port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GALLERY_")}
-    env.update(
-        GALLERY_NATS_URL=f"nats://127.0.0.1:{nats_port}",
-        GALLERY_MONGO_URI=mongo_uri(mongo_port),
-        GALLERY_STORAGE_BACKEND="filesystem",
-        GALLERY_STORAGE_ROOT=str(opts.data_dir / "objects"),
-        GALLERY_GATEWAY_HOST="127.0.0.1",
-        GALLERY_GATEWAY_PORT=str(opts.port),
-        GALLERY_GATEWAY_PUBLIC_URL=f"http://127.0.0.1:{opts.port}",
-        GALLERY_METRICS_HOST="127.0.0.1",
-        # One process per worker: spread libvips' threads over the cores instead.
-        GALLERY_WORKER_CONCURRENCY="1",
-        GALLERY_SWEEPER_STALE_AFTER_SECONDS="30",
+    return gallery_env(
+        {
+            "GALLERY_NATS_URL": f"nats://127.0.0.1:{nats_port}",
+            "GALLERY_MONGO_URI": mongo_uri(mongo_port),
+            "GALLERY_STORAGE_BACKEND": "filesystem",
+            "GALLERY_STORAGE_ROOT": str(opts.data_dir / "objects"),
+            "GALLERY_GATEWAY_HOST": "127.0.0.1",
+            "GALLERY_GATEWAY_PORT": str(opts.port),
+            "GALLERY_GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{opts.port}",
+            "GALLERY_METRICS_HOST": "127.0.0.1",
+            # One process per worker: spread libvips' threads over the cores instead.
+            "GALLERY_WORKER_CONCURRENCY": "1",
+            "GALLERY_SWEEPER_STALE_AFTER_SECONDS": "30",
+        }
     )
-    return env
 
 
 def _api_key(data_dir: Path, uri: str) -> str:
@@ -66,13 +65,7 @@ def _api_key(data_dir: Path, uri: str) -> str:
     path = data_dir / "api-key"
     if path.exists():
         return path.read_text().strip()
-
-    async def create() -> str:
-        async with Catalog.connect(MongoSettings(uri=uri)) as catalog:
-            await catalog.ensure_indexes()
-            return await catalog.create_api_key(TENANT, "gallery up")
-
-    key = asyncio.run(create())
+    key = asyncio.run(issue_api_key(MongoSettings(uri=uri), TENANT, "gallery up"))
     path.write_text(key + "\n")
     path.chmod(0o600)
     return key
@@ -106,10 +99,10 @@ def run_up(opts: UpOptions) -> int:
         key = _api_key(data, env["GALLERY_MONGO_URI"])
         logs = data / "logs"
         gateway_env = {**env, "GALLERY_METRICS_PORT": str(opts.metrics_port)}
-        apps.append(_start_app("gateway", gateway_env, logs / "gateway.log"))
+        apps.append(start_gallery(["gateway"], gateway_env, logs / "gateway.log"))
         for index in range(opts.workers):
             worker_env = {**env, "GALLERY_METRICS_PORT": str(opts.metrics_port + 1 + index)}
-            apps.append(_start_app("worker", worker_env, logs / f"worker-{index + 1}.log"))
+            apps.append(start_gallery(["worker"], worker_env, logs / f"worker-{index + 1}.log"))
         ready_url = f"http://127.0.0.1:{opts.port}/readyz"
         wait_until_ready(apps[0], lambda: http_ok(ready_url), seconds=60)
         _banner(opts, key, logs)
@@ -127,11 +120,6 @@ def run_up(opts: UpOptions) -> int:
         terminate_all(apps, timeout=40)
         terminate_all(servers, timeout=20)
         print("gallery: stopped; your photos stay in", data, flush=True)
-
-
-def _start_app(command: str, env: dict[str, str], log_path: Path) -> ManagedProcess:
-    process = spawn([sys.executable, "-m", "pipeline.cli", command], log_path, env)
-    return ManagedProcess(f"gallery {command}", process, 0, log_path)
 
 
 def _banner(opts: UpOptions, key: str, logs: Path) -> None:

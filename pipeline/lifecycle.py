@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from pipeline.bus import Bus
 from pipeline.catalog import Catalog
+from pipeline.ops import ReadinessCheck
 from pipeline.settings import Settings
 from pipeline.storage import open_object_store
 from pipeline.storage.base import ObjectStore
@@ -38,6 +39,16 @@ class Backends:
     bus: Bus
     catalog: Catalog
     store: ObjectStore
+
+    def readiness_checks(self) -> dict[str, ReadinessCheck]:
+        """What ``/readyz`` asks: each backend answers, or names itself as the failure."""
+        return {"bus": self.bus.check, "catalog": self.catalog.ping, "storage": self.store.check}
+
+
+async def wait_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep ``seconds``, waking at once when ``stop`` is set."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
 
 
 @contextlib.asynccontextmanager

@@ -29,13 +29,15 @@ async def readiness_response(checks: Mapping[str, ReadinessCheck]) -> web.Respon
     return web.json_response({"status": "ready", "checks": sorted(checks)})
 
 
+async def healthz(_: web.Request) -> web.Response:
+    """Liveness: the process answers; it does not depend on any backend."""
+    return web.json_response({"status": "ok"})
+
+
 def ops_app(checks: Mapping[str, ReadinessCheck]) -> web.Application:
     async def metrics(_: web.Request) -> web.Response:
         body = generate_latest()
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-    async def healthz(_: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
 
     async def readyz(_: web.Request) -> web.Response:
         return await readiness_response(checks)

@@ -191,6 +191,18 @@ def start_secantus(data_dir: Path, *, port: int = 0) -> ManagedProcess:
     return proc
 
 
+def gallery_env(variables: dict[str, str]) -> dict[str, str]:
+    """This process's environment without its own GALLERY_ settings, plus ``variables``."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("GALLERY_")}
+    return {**inherited, **variables}
+
+
+def start_gallery(args: list[str], env: dict[str, str], log_path: Path) -> ManagedProcess:
+    """Run ``gallery ARGS`` (with this interpreter) as a child process logging to ``log_path``."""
+    process = spawn([sys.executable, "-m", "pipeline.cli", *args], log_path, env)
+    return ManagedProcess(f"gallery {args[0]}", process, 0, log_path)
+
+
 def mongo_uri(port: int) -> str:
     return f"mongodb://127.0.0.1:{port}/?directConnection=true"
 

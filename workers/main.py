@@ -25,42 +25,39 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     spec = parse_spec(settings.renditions)
     check_capabilities(spec)
     concurrency = settings.worker.concurrency or os.cpu_count() or 1
-    async with open_backends(settings, name="gallery-worker") as backends:
-        checks = {
-            "bus": backends.bus.check,
-            "catalog": backends.catalog.ping,
-            "storage": backends.store.check,
-        }
-        async with serve_ops(settings.metrics, checks):
-            handler = RenderHandler(settings, backends.bus, backends.catalog, backends.store, spec)
-            drain = settings.worker.drain_timeout_seconds
-            render_lane = JobConsumer(
-                backends.bus,
-                names.RENDER_CONSUMER,
-                handler,
-                concurrency=concurrency,
-                fetch_batch=settings.worker.fetch_batch,
-                drain_timeout=drain,
-            )
-            # One backfill slot per process on top of the render slots: re-renders trickle
-            # through while uploads keep their full concurrency (the backfill consumer also
-            # caps unacknowledged jobs cluster-wide).
-            backfill_lane = JobConsumer(
-                backends.bus,
-                names.BACKFILL_CONSUMER,
-                handler,
-                concurrency=1,
-                fetch_batch=1,
-                drain_timeout=drain,
-            )
-            log.info(
-                "worker ready: concurrency %d, spec %s",
-                concurrency,
-                ", ".join(f"{s.name}-{s.spec_hash}" for s in spec),
-            )
-            await asyncio.gather(
-                render_lane.run(stop),
-                backfill_lane.run(stop),
-                run_sweeper(backends.bus, backends.catalog, settings.sweeper, stop),
-            )
+    async with (
+        open_backends(settings, name="gallery-worker") as backends,
+        serve_ops(settings.metrics, backends.readiness_checks()),
+    ):
+        handler = RenderHandler(settings, backends.bus, backends.catalog, backends.store, spec)
+        drain = settings.worker.drain_timeout_seconds
+        render_lane = JobConsumer(
+            backends.bus,
+            names.RENDER_CONSUMER,
+            handler,
+            concurrency=concurrency,
+            fetch_batch=settings.worker.fetch_batch,
+            drain_timeout=drain,
+        )
+        # One backfill slot per process on top of the render slots: re-renders trickle
+        # through while uploads keep their full concurrency (the backfill consumer also
+        # caps unacknowledged jobs cluster-wide).
+        backfill_lane = JobConsumer(
+            backends.bus,
+            names.BACKFILL_CONSUMER,
+            handler,
+            concurrency=1,
+            fetch_batch=1,
+            drain_timeout=drain,
+        )
+        log.info(
+            "worker ready: concurrency %d, spec %s",
+            concurrency,
+            ", ".join(f"{s.name}-{s.spec_hash}" for s in spec),
+        )
+        await asyncio.gather(
+            render_lane.run(stop),
+            backfill_lane.run(stop),
+            run_sweeper(backends.bus, backends.catalog, settings.sweeper, stop),
+        )
     log.info("worker stopped")

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pipeline import metrics, names
 from pipeline.bus import Ack, Bus, Delivery, Outcome, Terminal
 from pipeline.catalog import Catalog
-from pipeline.errors import BusError, ImageRejected, ObjectNotFound
+from pipeline.errors import ImageRejected, ObjectNotFound
 from pipeline.events import ImageEvent, utcnow
 from pipeline.imaging.render import RenderResult, render_image
 from pipeline.imaging.spec import RenditionSpec
@@ -101,7 +101,7 @@ class RenderHandler:
             await self._clean_up_if_deleted(record)
             return None
         await self._drop_outdated(record, renditions)
-        await self._publish(
+        await self._bus.publish_event(
             ImageEvent(
                 type="ready",
                 image_id=record.id,
@@ -162,15 +162,8 @@ class RenderHandler:
     async def _fail(self, record: ImageRecord, reason: str) -> Outcome:
         log.warning("image %s failed: %s", record.id, reason)
         await self._catalog.mark_failed(record.tenant, record.id, reason)
-        await self._publish(
+        await self._bus.publish_event(
             ImageEvent(type="failed", image_id=record.id, tenant=record.tenant, reason=reason)
         )
         metrics.JOBS.labels(outcome="failed").inc()
         return Terminal(reason)
-
-    async def _publish(self, event: ImageEvent) -> None:
-        # The catalog is the source of truth; a lost notification must not re-run the job.
-        try:
-            await self._bus.publish_event(event)
-        except BusError as exc:
-            log.warning("could not publish %s event for %s: %s", event.type, event.image_id, exc)

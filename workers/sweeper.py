@@ -9,7 +9,6 @@ only runs once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import timedelta
 
@@ -17,6 +16,7 @@ from pipeline import metrics
 from pipeline.bus import Bus
 from pipeline.catalog import Catalog
 from pipeline.errors import DependencyError
+from pipeline.lifecycle import wait_or_stop
 from pipeline.settings import SweeperSettings
 
 log = logging.getLogger(__name__)
@@ -42,5 +42,4 @@ async def run_sweeper(
             await sweep_once(bus, catalog, settings)
         except DependencyError as exc:
             log.warning("outbox sweep failed, will retry: %s", exc)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=settings.interval_seconds)
+        await wait_or_stop(stop, settings.interval_seconds)

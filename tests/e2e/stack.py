@@ -9,10 +9,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-import aiohttp
-
-from pipeline.catalog import Catalog
-from pipeline.servers import ManagedProcess, free_port, spawn, terminate_all
+from pipeline.catalog import issue_api_key
+from pipeline.servers import (
+    ManagedProcess,
+    free_port,
+    gallery_env,
+    http_ok,
+    start_gallery,
+    terminate_all,
+    wait_until_ready,
+)
 from pipeline.settings import Settings, to_env
 
 
@@ -26,22 +32,18 @@ class Stack:
         self.url = f"http://127.0.0.1:{self.port}"
         self.gateway: ManagedProcess | None = None
         self.workers: list[ManagedProcess] = []
-        self._env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("GALLERY_")},
-            **to_env(settings),
-            "GALLERY_GATEWAY_HOST": "127.0.0.1",
-            "GALLERY_GATEWAY_PORT": str(self.port),
-        }
+        self._env = gallery_env(
+            {
+                **to_env(settings),
+                "GALLERY_GATEWAY_HOST": "127.0.0.1",
+                "GALLERY_GATEWAY_PORT": str(self.port),
+            }
+        )
 
     def _start(
         self, command: str, log_name: str, env: dict[str, str] | None = None
     ) -> ManagedProcess:
-        process = spawn(
-            [sys.executable, "-m", "pipeline.cli", command],
-            self.log_dir / log_name,
-            {**self._env, **(env or {})},
-        )
-        return ManagedProcess(f"gallery {command}", process, 0, self.log_dir / log_name)
+        return start_gallery([command], {**self._env, **(env or {})}, self.log_dir / log_name)
 
     async def start(self, workers: int = 1) -> None:
         self.gateway = self._start("gateway", "gateway.log")
@@ -57,20 +59,8 @@ class Stack:
 
     async def wait_ready(self, timeout: float = 60.0) -> None:
         assert self.gateway is not None
-        async with aiohttp.ClientSession() as session:
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + timeout
-            while loop.time() < deadline:
-                if not self.gateway.alive():
-                    raise RuntimeError(f"gateway died:\n{self.gateway.log_tail(40)}")
-                try:
-                    async with session.get(f"{self.url}/readyz") as response:
-                        if response.status == 200:
-                            return
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
-        raise RuntimeError(f"gateway not ready:\n{self.gateway.log_tail(40)}")
+        ready = f"{self.url}/readyz"
+        await asyncio.to_thread(wait_until_ready, self.gateway, lambda: http_ok(ready), timeout)
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run ``gallery ARGS`` with this stack's settings, as an operator would."""
@@ -92,9 +82,7 @@ class Stack:
         self.workers[index].process.wait()
 
     async def api_key(self, tenant: str) -> str:
-        async with Catalog.connect(self.settings.mongo) as catalog:
-            await catalog.ensure_indexes()
-            return await catalog.create_api_key(tenant, "test")
+        return await issue_api_key(self.settings.mongo, tenant, "test")
 
     def logs(self) -> str:
         parts = [p for p in [self.gateway, *self.workers] if p is not None]
