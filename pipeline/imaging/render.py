@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from pipeline.errors import ConfigurationError, RenderTimeout, UndecodableImage
+from pipeline.domain.errors import ConfigurationError, RenderTimeout, UndecodableImage
 from pipeline.imaging import vips
 from pipeline.imaging.decode import decode_heic, decode_master
 from pipeline.imaging.encode import encode
@@ -26,7 +26,7 @@ from pipeline.imaging.geometry import Plan, master_box, plan
 from pipeline.imaging.probe import ImageHeader, probe_header
 from pipeline.imaging.spec import RenditionSpec
 from pipeline.imaging.thumbhash import encode_base64, rgba_to_thumbhash
-from pipeline.settings import LimitsSettings
+from pipeline.runtime.settings import LimitsSettings
 
 # ThumbHash keeps at most 7 x 7 low-frequency terms, which 32 samples a side resolve as well
 # as the 100 the algorithm allows; the pure-Python encoder then takes ~3 ms instead of ~27 ms
