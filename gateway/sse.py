@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from aiohttp import web
 
 from gateway.keys import TENANT_KEY
-from pipeline.domain.messages import ImageEvent
+from pipeline.domain.messages import Event
 
 KEEPALIVE_SECONDS = 15.0
 QUEUE_SIZE = 256
@@ -25,18 +25,18 @@ class EventHub:
     """Fans bus events out to the open streams of the event's tenant."""
 
     def __init__(self) -> None:
-        self._queues: dict[str, set[asyncio.Queue[ImageEvent]]] = defaultdict(set)
+        self._queues: dict[str, set[asyncio.Queue[Event]]] = defaultdict(set)
         self.closing = asyncio.Event()
 
-    async def publish(self, event: ImageEvent) -> None:
+    async def publish(self, event: Event) -> None:
         for queue in list(self._queues.get(event.tenant, ())):
             if queue.full():
                 queue.get_nowait()
             queue.put_nowait(event)
 
     @contextlib.contextmanager
-    def subscribe(self, tenant: str) -> Iterator[asyncio.Queue[ImageEvent]]:
-        queue: asyncio.Queue[ImageEvent] = asyncio.Queue(QUEUE_SIZE)
+    def subscribe(self, tenant: str) -> Iterator[asyncio.Queue[Event]]:
+        queue: asyncio.Queue[Event] = asyncio.Queue(QUEUE_SIZE)
         self._queues[tenant].add(queue)
         try:
             yield queue
@@ -49,7 +49,7 @@ class EventHub:
 EVENT_HUB = web.AppKey("event_hub", EventHub)
 
 
-def sse_frame(event: ImageEvent) -> bytes:
+def sse_frame(event: Event) -> bytes:
     return f"event: {event.type}\ndata: {event.model_dump_json()}\n\n".encode()
 
 

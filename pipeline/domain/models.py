@@ -16,12 +16,21 @@ Status = Literal["queued", "processing", "ready", "failed"]
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
+_last_id_value = 0
+
+
 def new_image_id() -> str:
     """A ULID: 48 bits of milliseconds then 80 random bits, Crockford base32 (26 chars).
 
-    Ids sort by creation time, so the newest-first listing pages by ``_id`` alone.
+    Ids sort by creation time, so the newest-first listing pages by ``_id`` alone. Within
+    one process they are monotonic (ULID spec, "Monotonicity"): an id made in the same
+    millisecond as the previous one is that one plus 1, so two uploads in a row list in order.
     """
+    global _last_id_value  # noqa: PLW0603 (one counter per process, as the ULID spec says)
     value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
+    if value >> 80 <= _last_id_value >> 80:
+        value = _last_id_value + 1
+    _last_id_value = value
     chars = []
     for _ in range(26):
         chars.append(_CROCKFORD[value & 31])
@@ -97,6 +106,8 @@ class ImageRecord(BaseModel):
     renditions: dict[str, Rendition] = Field(default_factory=dict)
     metadata: dict[str, Any] = Field(default_factory=dict)
     thumbhash: str | None = None
+    albums: list[str] = Field(default_factory=list)
+    """Ids of the tenant's albums this image is in (an image may be in several)."""
 
     def to_document(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True)
