@@ -71,6 +71,12 @@ class UndecodableImage(ImageRejected):
     code = "undecodable"
 
 
+class TooManyScans(ImageRejected):
+    """A progressive JPEG with more scans than any encoder writes: each costs a full decode pass."""
+
+    code = "too_many_scans"
+
+
 class RenderTimeout(ImageRejected, TimeoutError):
     """The render deadline passed; the same input would take as long again."""
 

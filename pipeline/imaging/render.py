@@ -3,7 +3,8 @@
 Like imgproxy's processing pipeline, :func:`render_image` runs :data:`STEPS` in order over one
 :class:`Job` and checks the deadline between steps::
 
-    probe -> decode -> orient -> colour -> placeholder -> renditions (resize, encode each)
+    probe (scan_header) -> decode (libvips, pi-heif or LibRaw) -> orient -> colour
+      -> placeholder -> renditions (resize, encode each)
 
 The original is decoded ONCE, shrunk on load to the largest size any rendition needs (a JPEG
 decodes at 1/2, 1/4 or 1/8 scale for almost no cost), and that master is kept in memory; every
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pipeline.errors import ConfigurationError, RenderTimeout, UndecodableImage
 from pipeline.imaging import vips
@@ -23,7 +24,9 @@ from pipeline.imaging.decode import decode_heic, decode_master
 from pipeline.imaging.encode import encode
 from pipeline.imaging.exif import parse_exif
 from pipeline.imaging.geometry import Plan, master_box, plan
-from pipeline.imaging.probe import ImageHeader, probe_header
+from pipeline.imaging.raw import decode_raw, raw_size
+from pipeline.imaging.scan import ImageHeader, scan_header
+from pipeline.imaging.scan.tally import check_size
 from pipeline.imaging.spec import RenditionSpec
 from pipeline.imaging.thumbhash import encode_base64, rgba_to_thumbhash
 from pipeline.settings import LimitsSettings
@@ -94,8 +97,11 @@ class Job:
 
 
 def _probe(job: Job) -> None:
-    # The gateway probed only the first bytes; check the limits again on the whole file.
-    job.header = probe_header(job.original, job.limits, complete=True)
+    # Check the limits again on the whole file, with the gateway's scanner: same verdicts.
+    job.header = scan_header(job.original, job.limits)
+    if job.header.raw is not None:
+        _probe_raw(job, job.header.raw)
+        return
     meta = vips.Image.new_from_buffer(job.original, "", access="sequential")
     exif = meta.get("exif-data") if meta.get_typeof("exif-data") else None
     job.metadata = parse_exif(exif, store_gps=job.store_gps)
@@ -105,11 +111,22 @@ def _probe(job: Job) -> None:
     job.metadata["orientation"] = job.orientation
 
 
+def _probe_raw(job: Job, name: str) -> None:
+    # LibRaw's size of the rendered sensor image (upright: it applies the orientation itself).
+    width, height, orientation = raw_size(job.original, name)
+    check_size(width, height, job.limits)
+    assert job.header is not None
+    job.header = replace(job.header, width=width, height=height)
+    job.metadata = {"orientation": orientation, "raw_format": name}
+
+
 def _decode(job: Job) -> None:
     assert job.header is not None
     started = time.perf_counter()
     box = master_box(job.upright_size, job.spec)
-    if job.header.mime == "image/heic":
+    if job.header.raw is not None:
+        job.image = decode_raw(job.original, box, job.header.raw)
+    elif job.header.mime == "image/heic":
         job.image = decode_heic(job.original, box)
     else:
         stored_box = (box[1], box[0]) if job.orientation >= 5 else box
@@ -213,9 +230,10 @@ def render_image(
 
     Synchronous and CPU-bound (libvips releases the GIL): call it through
     ``asyncio.to_thread``. ``deadline`` is a :func:`time.monotonic` timestamp, checked between
-    steps. Raises :class:`UnsupportedMediaType`, :class:`UndecodableImage` (corrupt or
-    truncated data), :class:`ImageTooLarge`, :class:`TooManyFrames` and :class:`RenderTimeout`.
-    Animated images render their first frame.
+    steps. Raises :class:`UnsupportedMediaType` (also for a camera RAW variant LibRaw cannot
+    read), :class:`UndecodableImage` (corrupt or truncated data), :class:`ImageTooLarge`,
+    :class:`TooManyFrames`, :class:`TooManyScans` and :class:`RenderTimeout`. Animated images
+    render their first frame; camera RAW renders the sensor image (:mod:`.raw`).
     """
     job = Job(original, spec, limits, store_gps, deadline)
     for name, step in STEPS:
