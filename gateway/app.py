@@ -7,13 +7,13 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from gateway import images, upload, web_ui
-from gateway.events import EVENT_HUB, EventHub, stream_events
 from gateway.keys import BACKENDS, SETTINGS
 from gateway.middleware import auth_middleware, errors_middleware, metrics_middleware
+from gateway.sse import EVENT_HUB, EventHub, stream_events
+from pipeline.bootstrap import open_backends
 from pipeline.imaging.spec import parse_spec
-from pipeline.lifecycle import open_backends
-from pipeline.ops import healthz, readiness_response
-from pipeline.settings import Settings
+from pipeline.runtime.health import healthz, readiness_response
+from pipeline.runtime.settings import Settings
 
 
 def make_app(settings: Settings) -> web.Application:

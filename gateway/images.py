@@ -8,10 +8,10 @@ from typing import Any
 from aiohttp import web
 
 from gateway.keys import BACKENDS, SETTINGS, TENANT_KEY
-from pipeline import names
-from pipeline.errors import Conflict, InputError, NotFound
-from pipeline.events import ImageEvent
-from pipeline.models import ImageRecord
+from pipeline.domain import names
+from pipeline.domain.errors import Conflict, InputError, NotFound
+from pipeline.domain.messages import ImageEvent
+from pipeline.domain.models import ImageRecord
 
 # Renditions live under content-addressed keys, so a URL's bytes never change.
 IMMUTABLE = "private, max-age=31536000, immutable"

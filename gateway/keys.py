@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from pipeline.lifecycle import Backends
-from pipeline.settings import Settings
+from pipeline.bootstrap import Backends
+from pipeline.runtime.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
 BACKENDS = web.AppKey("backends", Backends)

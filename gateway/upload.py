@@ -19,10 +19,10 @@ from aiohttp.client_exceptions import ClientPayloadError
 
 from gateway.images import image_json
 from gateway.keys import BACKENDS, SETTINGS, TENANT_KEY
-from pipeline import metrics, names
-from pipeline.catalog import DuplicateImage
-from pipeline.errors import (
+from pipeline.domain import names
+from pipeline.domain.errors import (
     BusError,
+    DuplicateImage,
     EmptyUpload,
     GatewayBusy,
     InputError,
@@ -32,11 +32,12 @@ from pipeline.errors import (
     UploadTimedOut,
     UploadTooLarge,
 )
-from pipeline.events import ImageEvent
+from pipeline.domain.messages import ImageEvent
+from pipeline.domain.models import ImageRecord, new_image_id
 from pipeline.imaging.probe import ImageHeader, probe_header
 from pipeline.imaging.sniff import sniff_mime
-from pipeline.models import ImageRecord, new_image_id
-from pipeline.settings import LimitsSettings
+from pipeline.runtime import metrics
+from pipeline.runtime.settings import LimitsSettings
 
 log = logging.getLogger(__name__)
 READ_CHUNK = 256 * 1024

@@ -7,8 +7,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
-from pipeline.bus import Bus
-from pipeline.catalog import Catalog
+from pipeline.adapters.bus import Bus
+from pipeline.adapters.catalog import Catalog
 from pipeline.imaging.spec import RenditionSpec, spec_hashes
 
 log = logging.getLogger(__name__)

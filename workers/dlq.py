@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection
 
-from pipeline.bus import Bus, StoredDeadLetter
-from pipeline.catalog import Catalog
+from pipeline.adapters.bus import Bus
+from pipeline.adapters.catalog import Catalog
+from pipeline.domain.messages import StoredDeadLetter
 
 log = logging.getLogger(__name__)
 

@@ -6,13 +6,14 @@ import asyncio
 import logging
 import os
 
-from pipeline import names
-from pipeline.consumer import JobConsumer
+from pipeline.adapters.consumer import JobConsumer
+from pipeline.bootstrap import open_backends
+from pipeline.domain import names
 from pipeline.imaging.render import check_capabilities
 from pipeline.imaging.spec import parse_spec
-from pipeline.lifecycle import open_backends, stop_on_signals
-from pipeline.ops import serve_ops
-from pipeline.settings import Settings
+from pipeline.runtime.health import serve_ops
+from pipeline.runtime.process import stop_on_signals
+from pipeline.runtime.settings import Settings
 from workers.render import RenderHandler
 from workers.sweeper import run_sweeper
 

@@ -7,16 +7,18 @@ import logging
 import time
 from collections.abc import Sequence
 
-from pipeline import metrics, names
-from pipeline.bus import Ack, Bus, Delivery, Outcome, Terminal
-from pipeline.catalog import Catalog
-from pipeline.errors import ImageRejected, ObjectNotFound
-from pipeline.events import ImageEvent, utcnow
+from pipeline.adapters.bus import Bus
+from pipeline.adapters.catalog import Catalog
+from pipeline.adapters.storage.base import ObjectStore
+from pipeline.domain import names
+from pipeline.domain.errors import ImageRejected, ObjectNotFound
+from pipeline.domain.messages import ImageEvent, utcnow
+from pipeline.domain.models import ImageRecord, Rendition
+from pipeline.domain.outcomes import Ack, Delivery, Outcome, Terminal
 from pipeline.imaging.render import RenderResult, render_image
 from pipeline.imaging.spec import RenditionSpec
-from pipeline.models import ImageRecord, Rendition
-from pipeline.settings import Settings
-from pipeline.storage.base import ObjectStore
+from pipeline.runtime import metrics
+from pipeline.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -12,12 +12,12 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from pipeline import metrics
-from pipeline.bus import Bus
-from pipeline.catalog import Catalog
-from pipeline.errors import DependencyError
-from pipeline.lifecycle import wait_or_stop
-from pipeline.settings import SweeperSettings
+from pipeline.adapters.bus import Bus
+from pipeline.adapters.catalog import Catalog
+from pipeline.domain.errors import DependencyError
+from pipeline.runtime import metrics
+from pipeline.runtime.process import wait_or_stop
+from pipeline.runtime.settings import SweeperSettings
 
 log = logging.getLogger(__name__)
 

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.errors import ImageTooLarge, TooManyFrames, UndecodableImage, UnsupportedMediaType
+from pipeline.domain.errors import (
+    ImageTooLarge,
+    TooManyFrames,
+    UndecodableImage,
+    UnsupportedMediaType,
+)
 from pipeline.imaging import vips
 from pipeline.imaging.header import partial_dimensions
 from pipeline.imaging.sniff import sniff_mime
-from pipeline.settings import LimitsSettings
+from pipeline.runtime.settings import LimitsSettings
 
 
 @dataclass(frozen=True)

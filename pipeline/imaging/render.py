@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from pipeline.errors import ConfigurationError, RenderTimeout, UndecodableImage
+from pipeline.domain.errors import ConfigurationError, RenderTimeout, UndecodableImage
 from pipeline.imaging import vips
 from pipeline.imaging.decode import decode_heic, decode_master
 from pipeline.imaging.encode import encode
@@ -29,7 +29,7 @@ from pipeline.imaging.scan import ImageHeader, scan_header
 from pipeline.imaging.scan.tally import check_size
 from pipeline.imaging.spec import RenditionSpec
 from pipeline.imaging.thumbhash import encode_base64, rgba_to_thumbhash
-from pipeline.settings import LimitsSettings
+from pipeline.runtime.settings import LimitsSettings
 
 # ThumbHash keeps at most 7 x 7 low-frequency terms, which 32 samples a side resolve as well
 # as the 100 the algorithm allows; the pure-Python encoder then takes ~3 ms instead of ~27 ms

@@ -11,11 +11,11 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from gallery.servers import ManagedProcess
 from gateway.app import make_app
 from gateway.keys import BACKENDS
-from pipeline.ops import ops_app
-from pipeline.servers import ManagedProcess
-from pipeline.settings import GatewaySettings, LimitsSettings, Settings
+from pipeline.runtime.health import ops_app
+from pipeline.runtime.settings import GatewaySettings, LimitsSettings, Settings
 from tests.conftest import SettingsFactory
 from tests.images import jpeg_bytes, jpeg_with_big_header, png_bytes
 

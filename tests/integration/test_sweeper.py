@@ -6,12 +6,12 @@ from datetime import timedelta
 
 import pytest
 
-from pipeline import names
-from pipeline.bus import Bus
-from pipeline.catalog import Catalog
-from pipeline.events import utcnow
-from pipeline.models import ImageRecord, new_image_id
-from pipeline.settings import SweeperSettings
+from pipeline.adapters.bus import Bus
+from pipeline.adapters.catalog import Catalog
+from pipeline.domain import names
+from pipeline.domain.messages import utcnow
+from pipeline.domain.models import ImageRecord, new_image_id
+from pipeline.runtime.settings import SweeperSettings
 from tests.conftest import SettingsFactory
 from workers.sweeper import sweep_once
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from aiohttp import web
 
 from gateway.keys import TENANT_KEY
-from pipeline.events import ImageEvent
+from pipeline.domain.messages import ImageEvent
 
 KEEPALIVE_SECONDS = 15.0
 QUEUE_SIZE = 256

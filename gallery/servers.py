@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.errors import ConfigurationError
+from pipeline.domain.errors import ConfigurationError
 
 _STARTUP_SECONDS = 30.0
 
@@ -199,7 +199,7 @@ def gallery_env(variables: dict[str, str]) -> dict[str, str]:
 
 def start_gallery(args: list[str], env: dict[str, str], log_path: Path) -> ManagedProcess:
     """Run ``gallery ARGS`` (with this interpreter) as a child process logging to ``log_path``."""
-    process = spawn([sys.executable, "-m", "pipeline.cli", *args], log_path, env)
+    process = spawn([sys.executable, "-m", "gallery.cli", *args], log_path, env)
     return ManagedProcess(f"gallery {args[0]}", process, 0, log_path)
 
 

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from pipeline.errors import PipelineError
-from pipeline.settings import MetricsSettings
+from pipeline.domain.errors import PipelineError
+from pipeline.runtime.settings import MetricsSettings
 
 ReadinessCheck = Callable[[], Awaitable[None]]
 

@@ -19,21 +19,13 @@ from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from pipeline.errors import CatalogError
-from pipeline.events import utcnow
-from pipeline.models import ImageRecord, Rendition
-from pipeline.settings import MongoSettings
+from pipeline.domain.errors import CatalogError, DuplicateImage
+from pipeline.domain.messages import utcnow
+from pipeline.domain.models import ImageRecord, Rendition
+from pipeline.runtime.settings import MongoSettings
 
 Document = dict[str, Any]
 API_KEY_PREFIX = "gk_"
-
-
-class DuplicateImage(Exception):
-    """The tenant already has an image with this SHA-256."""
-
-    def __init__(self, existing: ImageRecord) -> None:
-        super().__init__(existing.id)
-        self.existing = existing
 
 
 def hash_api_key(key: str) -> str:

@@ -2,7 +2,7 @@
 
 Layout under the root: ``<root>/<key>`` holds the bytes, ``<root>/.meta/<key>.json`` the
 content type and ETag, ``<root>/.tmp/`` uploads in progress. Keys cannot have segments
-starting with ``.`` (see :func:`~pipeline.storage.base.check_key`), so neither folder can
+starting with ``.`` (see :func:`~pipeline.adapters.storage.base.check_key`), so neither folder can
 collide with an object and no key can climb out of the root.
 
 Writes go to a temp file that is fsynced and then renamed over the target with
@@ -22,14 +22,14 @@ from collections.abc import AsyncGenerator, AsyncIterable, Callable
 from pathlib import Path
 from typing import BinaryIO, ParamSpec, TypeVar
 
-from pipeline.errors import (
+from pipeline.adapters.storage.base import DEFAULT_CHUNK_SIZE, ObjectInfo, check_key, check_prefix
+from pipeline.domain.errors import (
     ConfigurationError,
     InputError,
     ObjectNotFound,
     PipelineError,
     StorageError,
 )
-from pipeline.storage.base import DEFAULT_CHUNK_SIZE, ObjectInfo, check_key, check_prefix
 
 _META = ".meta"
 _TMP = ".tmp"
@@ -43,7 +43,7 @@ _T = TypeVar("_T")
 
 
 class FilesystemObjectStore:
-    """An :class:`~pipeline.storage.base.ObjectStore` over a local folder."""
+    """An :class:`~pipeline.adapters.storage.base.ObjectStore` over a local folder."""
 
     def __init__(self, root: Path) -> None:
         self._root = root.expanduser().resolve()

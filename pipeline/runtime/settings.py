@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from pipeline.errors import ConfigurationError
+from pipeline.domain.errors import ConfigurationError
 
 ENV_PREFIX = "GALLERY_"
 

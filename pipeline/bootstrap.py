@@ -1,37 +1,26 @@
-"""Process lifecycle: logging, stop signals, and the backends every process opens."""
+"""The composition root: build the adapters from the settings and hand them to entry points.
+
+``open_backends`` is the one place that connects to the bus, the catalog and the object
+store, declares what the pipeline needs (streams, indexes, the bucket check) and closes all
+of it on exit. Entry points (``gateway``, ``workers``, the ``gallery`` command) call it;
+services never do: they receive the backends through their ports.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from pipeline.bus import Bus
-from pipeline.catalog import Catalog
-from pipeline.ops import ReadinessCheck
-from pipeline.settings import Settings
-from pipeline.storage import open_object_store
-from pipeline.storage.base import ObjectStore
+from pipeline.adapters.bus import Bus
+from pipeline.adapters.catalog import Catalog
+from pipeline.adapters.storage import open_object_store
+from pipeline.adapters.storage.base import ObjectStore
+from pipeline.runtime.health import ReadinessCheck
+from pipeline.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"
-    )
-    # libvips reports every threadpool at INFO; that is noise at any level but DEBUG.
-    logging.getLogger("pyvips").setLevel(max(logging.WARNING, logging.getLevelName(level)))
-
-
-def stop_on_signals(stop: asyncio.Event) -> None:
-    """Set ``stop`` on SIGTERM or SIGINT so the process drains instead of dying mid-job."""
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
 
 
 @dataclass(frozen=True)
@@ -43,12 +32,6 @@ class Backends:
     def readiness_checks(self) -> dict[str, ReadinessCheck]:
         """What ``/readyz`` asks: each backend answers, or names itself as the failure."""
         return {"bus": self.bus.check, "catalog": self.catalog.ping, "storage": self.store.check}
-
-
-async def wait_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    """Sleep ``seconds``, waking at once when ``stop`` is set."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
 
 
 @contextlib.asynccontextmanager

@@ -1,8 +1,8 @@
 """Object storage: one protocol, an S3 store and a filesystem store.
 
 ``gateway/`` and ``workers/`` use :func:`open_object_store` and the
-:class:`~pipeline.storage.base.ObjectStore` protocol, never aioboto3 directly. Call
-:meth:`~pipeline.storage.base.ObjectStore.check` once at start, before reporting ready.
+:class:`~pipeline.adapters.storage.base.ObjectStore` protocol, never aioboto3 directly. Call
+:meth:`~pipeline.adapters.storage.base.ObjectStore.check` once at start, before reporting ready.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
-from pipeline.settings import Settings
-from pipeline.storage.base import ObjectInfo, ObjectStore, check_key, check_prefix
-from pipeline.storage.filesystem import FilesystemObjectStore
-from pipeline.storage.s3 import S3ObjectStore
+from pipeline.adapters.storage.base import ObjectInfo, ObjectStore, check_key, check_prefix
+from pipeline.adapters.storage.filesystem import FilesystemObjectStore
+from pipeline.adapters.storage.s3 import S3ObjectStore
+from pipeline.runtime.settings import Settings
 
 __all__ = [
     "FilesystemObjectStore",

@@ -1,9 +1,9 @@
 """Map botocore and aiohttp failures onto the pipeline's error tree.
 
 Callers never see botocore exceptions: a missing object is
-:class:`~pipeline.errors.ObjectNotFound`, a slow server
-:class:`~pipeline.errors.StorageTimeout`, anything else
-:class:`~pipeline.errors.StorageError` (retryable unless the server said the request
+:class:`~pipeline.domain.errors.ObjectNotFound`, a slow server
+:class:`~pipeline.domain.errors.StorageTimeout`, anything else
+:class:`~pipeline.domain.errors.StorageError` (retryable unless the server said the request
 itself was wrong).
 """
 
@@ -19,7 +19,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from pipeline.errors import (
+from pipeline.domain.errors import (
     ConfigurationError,
     ObjectNotFound,
     PipelineError,

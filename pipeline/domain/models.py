@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.events import JobReason, RenderJob, utcnow
+from pipeline.domain.messages import JobReason, RenderJob, utcnow
 
 Status = Literal["queued", "processing", "ready", "failed"]
 

@@ -20,10 +20,10 @@ import aiohttp
 from aiobotocore.config import AioConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pipeline.errors import ConfigurationError, InputError, PipelineError, StorageError
-from pipeline.settings import S3Settings
-from pipeline.storage.base import DEFAULT_CHUNK_SIZE, ObjectInfo, check_key, check_prefix
-from pipeline.storage.s3errors import client_error_code, client_error_status, translate
+from pipeline.adapters.storage.base import DEFAULT_CHUNK_SIZE, ObjectInfo, check_key, check_prefix
+from pipeline.adapters.storage.s3errors import client_error_code, client_error_status, translate
+from pipeline.domain.errors import ConfigurationError, InputError, PipelineError, StorageError
+from pipeline.runtime.settings import S3Settings
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -47,7 +47,7 @@ _BACKEND_ERRORS = (BotoCoreError, ClientError, aiohttp.ClientError, OSError)
 
 
 class S3ObjectStore:
-    """An :class:`~pipeline.storage.base.ObjectStore` over S3."""
+    """An :class:`~pipeline.adapters.storage.base.ObjectStore` over S3."""
 
     def __init__(
         self,

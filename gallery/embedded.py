@@ -13,9 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.catalog import issue_api_key
-from pipeline.errors import ConfigurationError
-from pipeline.servers import (
+from gallery.servers import (
     ManagedProcess,
     gallery_env,
     http_ok,
@@ -27,7 +25,9 @@ from pipeline.servers import (
     terminate_all,
     wait_until_ready,
 )
-from pipeline.settings import MongoSettings
+from pipeline.adapters.catalog import issue_api_key
+from pipeline.domain.errors import ConfigurationError
+from pipeline.runtime.settings import MongoSettings
 
 TENANT = "local"
 

@@ -8,9 +8,9 @@ import os
 import sys
 from pathlib import Path
 
-from pipeline.errors import ConfigurationError, PipelineError
-from pipeline.lifecycle import configure_logging
-from pipeline.settings import Settings, load_settings
+from pipeline.domain.errors import ConfigurationError, PipelineError
+from pipeline.runtime.process import configure_logging
+from pipeline.runtime.settings import Settings, load_settings
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 
@@ -63,8 +63,8 @@ def _local_key() -> str | None:
 
 
 async def _dead_letters(settings: Settings, command: str, image_ids: list[str]) -> None:
-    from pipeline.bus import Bus
-    from pipeline.catalog import Catalog
+    from pipeline.adapters.bus import Bus
+    from pipeline.adapters.catalog import Catalog
     from workers.dlq import redrive
 
     async with Bus.connect(settings.nats, name="gallery-cli") as bus:
@@ -84,8 +84,8 @@ async def _dead_letters(settings: Settings, command: str, image_ids: list[str]) 
 
 
 async def _backfill(settings: Settings, dry_run: bool) -> None:
-    from pipeline.bus import Bus
-    from pipeline.catalog import Catalog
+    from pipeline.adapters.bus import Bus
+    from pipeline.adapters.catalog import Catalog
     from pipeline.imaging.spec import parse_spec
     from workers.backfill import plan_backfill
 
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "up":
-            from pipeline.embedded import UpOptions, run_up
+            from gallery.embedded import UpOptions, run_up
 
             return run_up(
                 UpOptions(
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
         if args.command == "upload":
-            from pipeline.uploader import upload
+            from gallery.uploader import upload
 
             key = args.key or _local_key()
             if not key:
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "backfill":
             asyncio.run(_backfill(settings, args.dry_run))
         elif args.command == "keys":
-            from pipeline.catalog import issue_api_key
+            from pipeline.adapters.catalog import issue_api_key
 
             print(asyncio.run(issue_api_key(settings.mongo, args.tenant, args.name)))
         elif args.command == "dlq":

@@ -8,6 +8,11 @@ still works where that is the natural thing to write.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # models import messages, which import this tree: type-only, no cycle
+    from pipeline.domain.models import ImageRecord
+
 
 class PipelineError(Exception):
     """Root of every error the pipeline raises on purpose."""
@@ -107,9 +112,15 @@ class DependencyError(PipelineError, ConnectionError):
     code = "unavailable"
 
 
-class GatewayBusy(DependencyError):
-    """Too many uploads in flight on this gateway process; the client should retry."""
+class GatewayBusy(PipelineError):
+    """Too many uploads in flight on this gateway process; the client should retry.
 
+    Retryable like a dependency failure (503 + Retry-After) but not one: every backend
+    is fine, this process is simply full.
+    """
+
+    http_status = 503
+    retryable = True
     code = "busy"
 
 
@@ -142,6 +153,16 @@ class Conflict(PipelineError):
     code = "conflict"
 
 
+class DuplicateImage(Conflict):
+    """The tenant already has an image with this SHA-256; ``existing`` is that image."""
+
+    code = "duplicate"
+
+    def __init__(self, existing: ImageRecord) -> None:
+        super().__init__(existing.id)
+        self.existing = existing
+
+
 class UploadTimedOut(InputError, TimeoutError):
     """The body did not arrive within the upload time limit."""
 
@@ -153,3 +174,9 @@ class UploadInterrupted(InputError):
     """The client stopped sending before the body was complete."""
 
     code = "interrupted"
+
+
+class BadMessage(InputError):
+    """A message that does not parse as the schema we know."""
+
+    code = "bad_message"

@@ -13,11 +13,12 @@ import logging
 import nats.errors
 from nats.aio.msg import Msg
 
-from pipeline import metrics
-from pipeline.bus import Ack, Bus, Delivery, Handler, Outcome, Retry, Terminal, backoff_delay
-from pipeline.errors import PipelineError
-from pipeline.events import BadMessage, DeadLetter, RenderJob, decode
-from pipeline.lifecycle import wait_or_stop
+from pipeline.adapters.bus import Bus, backoff_delay
+from pipeline.domain.errors import BadMessage, PipelineError
+from pipeline.domain.messages import DeadLetter, RenderJob, decode
+from pipeline.domain.outcomes import Ack, Delivery, Handler, Outcome, Retry, Terminal
+from pipeline.runtime import metrics
+from pipeline.runtime.process import wait_or_stop
 
 log = logging.getLogger(__name__)
 

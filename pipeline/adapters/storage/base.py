@@ -1,7 +1,7 @@
 """The object-store protocol that the gateway and the workers program against.
 
-Two implementations exist: :class:`pipeline.storage.s3.S3ObjectStore` (production, any
-S3-compatible server) and :class:`pipeline.storage.filesystem.FilesystemObjectStore` (the
+Two implementations exist: :class:`pipeline.adapters.storage.s3.S3ObjectStore` (production, any
+S3-compatible server) and :class:`pipeline.adapters.storage.filesystem.FilesystemObjectStore` (the
 single-machine default). Both validate keys with :func:`check_key`, so a key that works on
 one works on the other.
 """
@@ -12,7 +12,7 @@ from collections.abc import AsyncGenerator, AsyncIterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from pipeline.errors import InputError
+from pipeline.domain.errors import InputError
 
 DEFAULT_CHUNK_SIZE = 256 * 1024
 #: S3's own limit on key length, in UTF-8 bytes.
@@ -32,17 +32,17 @@ class ObjectInfo:
 class ObjectStore(Protocol):
     """A flat key -> bytes store with streaming reads and writes.
 
-    Every method raises :class:`~pipeline.errors.StorageError` (retryable) when the backend
-    fails, :class:`~pipeline.errors.StorageTimeout` when it is too slow, and
-    :class:`~pipeline.errors.InputError` for a key that :func:`check_key` refuses.
+    Every method raises :class:`~pipeline.domain.errors.StorageError` (retryable) when the backend
+    fails, :class:`~pipeline.domain.errors.StorageTimeout` when it is too slow, and
+    :class:`~pipeline.domain.errors.InputError` for a key that :func:`check_key` refuses.
     """
 
     async def check(self) -> None:
         """Verify the bucket (or root folder) is reachable and writable.
 
-        Raises :class:`~pipeline.errors.ConfigurationError` when the settings are wrong
+        Raises :class:`~pipeline.domain.errors.ConfigurationError` when the settings are wrong
         (missing bucket, bad credentials, root not a writable folder) and
-        :class:`~pipeline.errors.StorageError` when the backend cannot be reached.
+        :class:`~pipeline.domain.errors.StorageError` when the backend cannot be reached.
         """
         ...
 
@@ -59,20 +59,20 @@ class ObjectStore(Protocol):
         ...
 
     async def get_bytes(self, key: str) -> bytes:
-        """Return the whole object; :class:`~pipeline.errors.ObjectNotFound` if missing."""
+        """Return the whole object; :class:`~pipeline.domain.errors.ObjectNotFound` if missing."""
         ...
 
     def stream(self, key: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncGenerator[bytes, None]:
         """Yield the object in chunks of at most ``chunk_size`` bytes.
 
-        An async generator: :class:`~pipeline.errors.ObjectNotFound` is raised on the first
+        An async generator: :class:`~pipeline.domain.errors.ObjectNotFound` is raised on the first
         iteration if the object is missing. If you stop early, close it (``aclose()``, or
         ``contextlib.aclosing``) so the S3 connection is released at once.
         """
         ...
 
     async def stat(self, key: str) -> ObjectInfo:
-        """Size, content type and ETag; :class:`~pipeline.errors.ObjectNotFound` if missing."""
+        """Size, content type and ETag; raises :class:`~pipeline.domain.errors.ObjectNotFound`."""
         ...
 
     async def delete(self, key: str) -> None:
@@ -82,7 +82,7 @@ class ObjectStore(Protocol):
     async def delete_prefix(self, prefix: str) -> int:
         """Delete every object whose key starts with ``prefix``; return how many.
 
-        An empty prefix is refused (:class:`~pipeline.errors.InputError`): wiping the whole
+        An empty prefix is refused (:class:`~pipeline.domain.errors.InputError`): wiping the whole
         store is never what a caller means.
         """
         ...

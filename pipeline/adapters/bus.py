@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 
 import nats
 import nats.errors
@@ -28,10 +27,18 @@ from nats.js.api import (
     StreamConfig,
 )
 
-from pipeline import metrics, names
-from pipeline.errors import BusError, ConfigurationError
-from pipeline.events import DeadLetter, ImageEvent, RenderJob, decode, utcnow
-from pipeline.settings import NatsSettings
+from pipeline.domain import names
+from pipeline.domain.errors import BusError, ConfigurationError
+from pipeline.domain.messages import (
+    DeadLetter,
+    ImageEvent,
+    RenderJob,
+    StoredDeadLetter,
+    decode,
+    utcnow,
+)
+from pipeline.runtime import metrics
+from pipeline.runtime.settings import NatsSettings
 
 log = logging.getLogger(__name__)
 
@@ -40,48 +47,6 @@ _DAY = 24 * 3600.0
 # only this many unacknowledged jobs across all workers.
 BACKFILL_MAX_ACK_PENDING = 8
 RENDER_MAX_ACK_PENDING = 1000
-
-
-@dataclass(frozen=True)
-class Ack:
-    """The job is done (or was already done): remove it from the queue."""
-
-
-@dataclass(frozen=True)
-class Retry:
-    """A transient failure: deliver again after an exponential backoff."""
-
-    reason: str
-
-
-@dataclass(frozen=True)
-class Terminal:
-    """Retrying cannot help: dead-letter the job and stop delivering it."""
-
-    reason: str
-
-
-Outcome = Ack | Retry | Terminal
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One delivery of a job, as a handler sees it."""
-
-    job: RenderJob
-    attempt: int
-    subject: str
-
-
-Handler = Callable[[Delivery], Awaitable[Outcome]]
-
-
-@dataclass(frozen=True)
-class StoredDeadLetter:
-    """A dead letter and its sequence in the DLQ stream (to remove it after a redrive)."""
-
-    seq: int
-    letter: DeadLetter
 
 
 def stream_configs(settings: NatsSettings) -> list[StreamConfig]:

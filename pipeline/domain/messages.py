@@ -7,12 +7,13 @@ compatible; bump ``v`` only for a breaking change.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pipeline.errors import InputError
+from pipeline.domain.errors import BadMessage
 
 
 def utcnow() -> datetime:
@@ -61,10 +62,12 @@ class DeadLetter(_Message):
     at: datetime = Field(default_factory=utcnow)
 
 
-class BadMessage(InputError):
-    """A message that does not parse as the schema we know."""
+@dataclass(frozen=True)
+class StoredDeadLetter:
+    """A dead letter and its sequence in the DLQ stream (to remove it after a redrive)."""
 
-    code = "bad_message"
+    seq: int
+    letter: DeadLetter
 
 
 M = TypeVar("M", bound="_Message")
