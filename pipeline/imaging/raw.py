@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 import rawpy
 
-from pipeline.errors import UndecodableImage, UnsupportedMediaType
+from pipeline.domain.errors import UndecodableImage, UnsupportedMediaType
 from pipeline.imaging import vips
 
 # LibRaw's flip (0, 3, 5, 6) as the EXIF orientation it stands for.

@@ -13,7 +13,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Generator
 
-from pipeline.errors import UndecodableImage
+from pipeline.domain.errors import UndecodableImage
 from pipeline.imaging.scan.stream import Parser, Read, Request, Skip
 from pipeline.imaging.scan.tally import Tally
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import struct
 
-from pipeline.errors import UndecodableImage
+from pipeline.domain.errors import UndecodableImage
 from pipeline.imaging.scan.stream import FIND_MARKER, CountRest, Parser, Read, Skip
 from pipeline.imaging.scan.tally import Tally
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import struct
 
-from pipeline.errors import UndecodableImage
+from pipeline.domain.errors import UndecodableImage
 from pipeline.imaging.scan.stream import Parser, Read, Skip
 from pipeline.imaging.scan.tally import Tally
 

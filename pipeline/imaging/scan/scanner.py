@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pipeline.errors import PipelineError, UndecodableImage, UnsupportedMediaType
+from pipeline.domain.errors import PipelineError, UndecodableImage, UnsupportedMediaType
 from pipeline.imaging.scan.sniff import SNIFF_BYTES, sniff
 from pipeline.imaging.scan.stream import Driver
 from pipeline.imaging.scan.tally import ImageHeader, Tally
-from pipeline.settings import LimitsSettings
+from pipeline.runtime.settings import LimitsSettings
 
 SUPPORTED = "JPEG, PNG, GIF, WebP, AVIF, HEIC, TIFF, camera RAW"
 
@@ -25,7 +25,7 @@ class HeaderScanner:
     Memory: at most :data:`~pipeline.imaging.scan.stream.BUFFER_BOUND` bytes are kept between
     calls whatever the file (``buffered_bytes``); skipped metadata is never copied.
 
-    Raises (all :class:`~pipeline.errors.InputError`): :class:`UnsupportedMediaType` (415)
+    Raises (all :class:`~pipeline.domain.errors.InputError`): :class:`UnsupportedMediaType` (415)
     for unknown magic bytes, :class:`UploadTooLarge` (413) above ``max_upload_bytes``,
     :class:`UndecodableImage` (422) for an empty file or a malformed or missing header,
     :class:`ImageTooLarge`, :class:`TooManyFrames` and :class:`TooManyScans` (422). After an

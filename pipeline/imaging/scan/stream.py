@@ -19,7 +19,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Final
 
-from pipeline.errors import PipelineError, UndecodableImage
+from pipeline.domain.errors import PipelineError, UndecodableImage
 
 MAX_READ: Final = 64 * 1024
 """Largest single read a parser may ask for: a JPEG segment (65533) fits, nothing bigger."""

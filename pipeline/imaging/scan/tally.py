@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from pipeline.errors import (
+from pipeline.domain.errors import (
     ImageTooLarge,
     TooManyFrames,
     TooManyScans,
     UndecodableImage,
     UploadTooLarge,
 )
-from pipeline.settings import LimitsSettings
+from pipeline.runtime.settings import LimitsSettings
 
 
 @dataclass(frozen=True)

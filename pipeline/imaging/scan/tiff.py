@@ -21,7 +21,7 @@ import struct
 from collections.abc import Generator
 from dataclasses import dataclass, field
 
-from pipeline.errors import UndecodableImage
+from pipeline.domain.errors import UndecodableImage
 from pipeline.imaging.scan.stream import EndOfStream, Parser, Peek, Read, Request, Skip
 from pipeline.imaging.scan.tally import Tally
 
