@@ -124,6 +124,17 @@ class GatewayBusy(PipelineError):
     code = "busy"
 
 
+class RenderCrashed(PipelineError):
+    """The render process died (killed by the OOM killer, a crash in a decoder).
+
+    Retryable: the machine may have been short of memory; the delivery limit bounds how often
+    the same image is tried.
+    """
+
+    retryable = True
+    code = "render_crashed"
+
+
 class StorageError(DependencyError):
     code = "storage_unavailable"
 
