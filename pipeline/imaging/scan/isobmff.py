@@ -1,8 +1,9 @@
 """HEIC, AVIF and Canon CR3: ISO base media file format boxes (ISO/IEC 14496-12 section 4.2).
 
 The size of a HEIF image is its largest ``ispe`` property (meta/iprp/ipco, ISO/IEC 23008-12
-section 6.5.3): a grid image's ispe is the full size, its tiles' are smaller, and an ``irot``
-rotation changes neither the pixel count nor the longest side. A CR3 keeps its images as
+section 6.5.3): a grid image's ispe is the full size, its tiles' are smaller. ispe is the
+coded size; an ``irot`` quarter turn (6.5.10) swaps the sides as shown, which is what libheif
+(and so the renderer) reports. A CR3 keeps its images as
 tracks; each ``CRAW`` sample entry (moov/trak/mdia/minf/stbl/stsd) is a visual sample entry
 with width and height (14496-12 section 12.1.3), the sensor image being the largest.
 Everything else - ``mdat`` above all - is skipped by its size.
@@ -38,12 +39,15 @@ Sizes = list[tuple[int, int]]
 
 def parse(tally: Tally, mime: str) -> Parser:
     sizes: Sizes = []
+    turned: list[bool] = []
     while True:
         box, body, _ = yield from _box_header(None)
         if box in (b"meta", b"moov"):
-            yield from _children(box, body, sizes, 1)
+            yield from _children(box, body, sizes, turned, 1)
             if sizes:
                 width, height = max(sizes, key=lambda size: size[0] * size[1])
+                if turned:
+                    width, height = height, width
                 raw = "CR3" if mime == CR3_MIME else None
                 tally.found(mime, width, height, raw=raw)
                 return
@@ -68,7 +72,7 @@ def _box_header(room: int | None) -> Generator[Request, bytes, tuple[bytes, int 
     return box, size - used, used
 
 
-def _children(box: bytes, body: int | None, sizes: Sizes, depth: int) -> Parser:
+def _children(box: bytes, body: int | None, sizes: Sizes, turned: list[bool], depth: int) -> Parser:
     if body is None or depth > _MAX_DEPTH:
         raise UndecodableImage(f"box {box!r} is not bounded")
     prefix = _CONTAINERS[box]
@@ -81,10 +85,14 @@ def _children(box: bytes, body: int | None, sizes: Sizes, depth: int) -> Parser:
         assert child_body is not None  # bounded by room
         room -= used + child_body
         if child in _CONTAINERS:
-            yield from _children(child, child_body, sizes, depth + 1)
+            yield from _children(child, child_body, sizes, turned, depth + 1)
         elif child == b"ispe" and child_body >= 12:
             sizes.append(struct.unpack_from(">II", (yield Read(12)), 4))
             yield Skip(child_body - 12)
+        elif child == b"irot" and child_body >= 1:
+            if (yield Read(1))[0] & 0x03 in (1, 3):  # a quarter turn: shown with sides swapped
+                turned.append(True)
+            yield Skip(child_body - 1)
         elif child == b"CRAW" and child_body >= 28:
             sizes.append(struct.unpack_from(">HH", (yield Read(28)), 24))
             yield Skip(child_body - 28)
