@@ -3,7 +3,8 @@
 :func:`dng_bytes` lays out a DNG the way cameras and converters do - IFD0 a small RGB preview,
 the Bayer (RGGB) sensor image in a SubIFD - with the upright test scene mosaicked into it, so
 a renderer that shows the preview gives the wrong size and one that orients wrongly moves the
-scene's bright corner. IFD0 comes after the pixel data (as libtiff writes it), its SubIFD just before or after it.
+scene's bright corner. IFD0 comes after the pixel data (as libtiff writes it), its SubIFD
+just before or after it.
 """
 
 from __future__ import annotations
@@ -57,9 +58,10 @@ def tiff_file(
         values_at = start + 2 + 12 * len(entries) + 4
         heap = bytearray()
         body = bytearray(struct.pack("<H", len(entries)))
-        for tag, kind, count, value in entries:
+        for tag, kind, count, given in entries:
+            value = given
             if kind == 4 and tag == 273:  # StripOffsets: blob index -> file offset
-                value = struct.pack("<I", blob_at[struct.unpack("<I", value)[0]])
+                value = struct.pack("<I", blob_at[struct.unpack("<I", given)[0]])
             if len(value) > 4:
                 field = struct.pack("<I", values_at + len(heap))
                 heap += value + b"\0" * (len(value) & 1)

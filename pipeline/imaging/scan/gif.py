@@ -7,9 +7,11 @@ sub-blocks, and the trailer (0x3B).
 
 from __future__ import annotations
 
+import contextlib
 import struct
 
-from pipeline.imaging.scan.stream import SKIP_SUB_BLOCKS, Parser, Read, Skip
+from pipeline.domain.errors import UndecodableImage
+from pipeline.imaging.scan.stream import SKIP_SUB_BLOCKS, EndOfStream, Parser, Read, Skip
 from pipeline.imaging.scan.tally import Tally
 
 MIME = "image/gif"
@@ -20,6 +22,13 @@ def parse(tally: Tally) -> Parser:
     width, height, flags = struct.unpack_from("<HHB", screen, 6)
     tally.found(MIME, width, height)
     yield Skip(_colour_table(flags))
+    with contextlib.suppress(EndOfStream):  # truncated: a decoder shows the frames before the cut
+        yield from _blocks(tally)
+    if tally.frames == 0:
+        raise UndecodableImage("GIF without an image", public_message="the GIF has no image")
+
+
+def _blocks(tally: Tally) -> Parser:
     while True:
         block = (yield Read(1))[0]
         if block == 0x21:  # extension: label, then sub-blocks

@@ -2,7 +2,8 @@
 
 The size of a HEIF image is its largest ``ispe`` property (meta/iprp/ipco, ISO/IEC 23008-12
 section 6.5.3): a grid image's ispe is the full size, its tiles' are smaller. ispe is the
-coded size; an ``irot`` quarter turn (6.5.10) swaps the sides as shown, which is what libheif
+coded size (padded to whole blocks; ``clap``, 6.5.9, says what is shown) and an ``irot``
+quarter turn (6.5.10) swaps the sides as shown, which is what libheif
 (and so the renderer) reports. A CR3 keeps its images as
 tracks; each ``CRAW`` sample entry (moov/trak/mdia/minf/stbl/stsd) is a visual sample entry
 with width and height (14496-12 section 12.1.3), the sensor image being the largest.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Generator
+from typing import NamedTuple
 
 from pipeline.domain.errors import UndecodableImage
 from pipeline.imaging.scan.stream import Parser, Read, Request, Skip
@@ -37,15 +39,23 @@ _MAX_DEPTH = 8
 Sizes = list[tuple[int, int]]
 
 
+class _Found(NamedTuple):
+    sizes: Sizes  # ispe and CRAW sizes
+    cropped: Sizes  # clap sizes
+    turned: list[bool]  # irot quarter turns
+
+
 def parse(tally: Tally, mime: str) -> Parser:
-    sizes: Sizes = []
-    turned: list[bool] = []
+    found = _Found([], [], [])
+    sizes, cropped, turned = found
     while True:
         box, body, _ = yield from _box_header(None)
         if box in (b"meta", b"moov"):
-            yield from _children(box, body, sizes, turned, 1)
+            yield from _children(box, body, found, 1)
             if sizes:
                 width, height = max(sizes, key=lambda size: size[0] * size[1])
+                if cropped:  # the coded size is padded to whole blocks; clap is what is shown
+                    width, height = min(cropped, key=lambda size: size[0] * size[1])
                 if turned:
                     width, height = height, width
                 raw = "CR3" if mime == CR3_MIME else None
@@ -72,7 +82,7 @@ def _box_header(room: int | None) -> Generator[Request, bytes, tuple[bytes, int 
     return box, size - used, used
 
 
-def _children(box: bytes, body: int | None, sizes: Sizes, turned: list[bool], depth: int) -> Parser:
+def _children(box: bytes, body: int | None, found: _Found, depth: int) -> Parser:
     if body is None or depth > _MAX_DEPTH:
         raise UndecodableImage(f"box {box!r} is not bounded")
     prefix = _CONTAINERS[box]
@@ -85,16 +95,21 @@ def _children(box: bytes, body: int | None, sizes: Sizes, turned: list[bool], de
         assert child_body is not None  # bounded by room
         room -= used + child_body
         if child in _CONTAINERS:
-            yield from _children(child, child_body, sizes, turned, depth + 1)
+            yield from _children(child, child_body, found, depth + 1)
         elif child == b"ispe" and child_body >= 12:
-            sizes.append(struct.unpack_from(">II", (yield Read(12)), 4))
+            found.sizes.append(struct.unpack_from(">II", (yield Read(12)), 4))
             yield Skip(child_body - 12)
+        elif child == b"clap" and child_body >= 16:  # clean aperture: fractions N/D
+            wn, wd, hn, hd = struct.unpack(">IIII", (yield Read(16)))
+            if wd and hd:
+                found.cropped.append((round(wn / wd), round(hn / hd)))
+            yield Skip(child_body - 16)
         elif child == b"irot" and child_body >= 1:
             if (yield Read(1))[0] & 0x03 in (1, 3):  # a quarter turn: shown with sides swapped
-                turned.append(True)
+                found.turned.append(True)
             yield Skip(child_body - 1)
         elif child == b"CRAW" and child_body >= 28:
-            sizes.append(struct.unpack_from(">HH", (yield Read(28)), 24))
+            found.sizes.append(struct.unpack_from(">HH", (yield Read(28)), 24))
             yield Skip(child_body - 28)
         else:
             yield Skip(child_body)
