@@ -42,6 +42,7 @@ class _Child:
 
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         self.process = process
+        self.killed = False  # returncode is set only once the child is reaped
 
     @classmethod
     async def start(cls) -> _Child:
@@ -57,7 +58,7 @@ class _Child:
 
     @property
     def alive(self) -> bool:
-        return self.process.returncode is None
+        return not self.killed and self.process.returncode is None
 
     async def call(self, request: bytes) -> bytes:
         stdin, stdout = self.process.stdin, self.process.stdout
@@ -71,6 +72,7 @@ class _Child:
     def kill(self) -> None:
         if self.alive:
             self.process.kill()
+        self.killed = True
 
     async def stop(self) -> None:
         """Close stdin (the child exits at end of input); kill it if it does not."""
