@@ -63,9 +63,11 @@ def _local_key() -> str | None:
 
 
 async def _dead_letters(settings: Settings, command: str, image_ids: list[str]) -> None:
+    # Each command imports what it runs: `gallery upload` and `--help` must not pay for
+    # loading libvips, NATS, PyMongo and aioboto3 (about a second) that they never use.
     from pipeline.adapters.bus import Bus
     from pipeline.adapters.catalog import Catalog
-    from workers.dlq import redrive
+    from pipeline.services.redrive import redrive
 
     async with Bus.connect(settings.nats, name="gallery-cli") as bus:
         if command == "list":
@@ -84,10 +86,11 @@ async def _dead_letters(settings: Settings, command: str, image_ids: list[str]) 
 
 
 async def _backfill(settings: Settings, dry_run: bool) -> None:
+    # Imported here: see _dead_letters.
     from pipeline.adapters.bus import Bus
     from pipeline.adapters.catalog import Catalog
     from pipeline.imaging.spec import parse_spec
-    from workers.backfill import plan_backfill
+    from pipeline.services.backfill import plan_backfill
 
     def show(done: int, total: int) -> None:
         print(f"\rbackfill: {done}/{total} image(s) planned", end="", file=sys.stderr, flush=True)
@@ -107,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "up":
+            # Imported per command: see _dead_letters.
             from gallery.embedded import UpOptions, run_up
 
             return run_up(
@@ -120,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
         if args.command == "upload":
+            # Imported per command: see _dead_letters.
             from gallery.uploader import upload
 
             key = args.key or _local_key()
@@ -137,16 +142,19 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         configure_logging(settings.log_level)
         if args.command == "gateway":
+            # Imported per command: see _dead_letters.
             from gateway.main import run_gateway
 
             asyncio.run(run_gateway(settings))
         elif args.command == "worker":
+            # Imported per command: see _dead_letters.
             from workers.main import run_worker
 
             asyncio.run(run_worker(settings))
         elif args.command == "backfill":
             asyncio.run(_backfill(settings, args.dry_run))
         elif args.command == "keys":
+            # Imported per command: see _dead_letters.
             from pipeline.adapters.catalog import issue_api_key
 
             print(asyncio.run(issue_api_key(settings.mongo, args.tenant, args.name)))

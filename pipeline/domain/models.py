@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,7 +29,26 @@ def new_image_id() -> str:
     return "".join(reversed(chars))
 
 
+class Rendered(Protocol):
+    """What a renderer produced for one rendition (e.g. imaging's ``RenderedRendition``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def spec_hash(self) -> str: ...
+    @property
+    def width(self) -> int: ...
+    @property
+    def height(self) -> int: ...
+    @property
+    def content_type(self) -> str: ...
+    @property
+    def data(self) -> bytes: ...
+
+
 class Rendition(BaseModel):
+    """A stored rendition as the catalog records it (``bytes`` = encoded size)."""
+
     model_config = ConfigDict(frozen=True)
 
     name: str
@@ -39,6 +58,19 @@ class Rendition(BaseModel):
     height: int
     content_type: str
     bytes: int
+
+    @classmethod
+    def from_rendered(cls, out: Rendered, key: str) -> Rendition:
+        """The record of ``out`` once stored under ``key``."""
+        return cls(
+            name=out.name,
+            key=key,
+            spec_hash=out.spec_hash,
+            width=out.width,
+            height=out.height,
+            content_type=out.content_type,
+            bytes=len(out.data),
+        )
 
 
 class ImageRecord(BaseModel):

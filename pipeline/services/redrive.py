@@ -1,13 +1,12 @@
-"""Dead letters for operators: list them, and redrive the ones whose cause is fixed."""
+"""Redrive: requeue dead-lettered images once an operator has fixed the cause."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Collection
 
-from pipeline.adapters.bus import Bus
-from pipeline.adapters.catalog import Catalog
 from pipeline.domain.messages import StoredDeadLetter
+from pipeline.services.ports import Bus, Catalog
 
 log = logging.getLogger(__name__)
 

@@ -1,54 +1,60 @@
-"""The render handler: one job in, every rendition of one image out."""
+"""Render: one job in, every rendition of one image stored, the image ready (or failed).
+
+Steps for an upload's job: claim the image (a guarded ``queued|processing -> processing``),
+give up past the attempts limit, render the original through the :class:`Renderer` port,
+store each rendition under its content-addressed key, mark the image ready, drop renditions
+of an older spec, tell listeners. Input that cannot render fails the image and is terminal;
+dependency errors propagate, and the consumer turns them into a retry.
+A backfill job re-renders a ready image that is not current; it stays ready meanwhile.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
-from collections.abc import Sequence
 
-from pipeline.adapters.bus import Bus
-from pipeline.adapters.catalog import Catalog
-from pipeline.adapters.storage.base import ObjectStore
 from pipeline.domain import names
 from pipeline.domain.errors import ImageRejected, ObjectNotFound
-from pipeline.domain.messages import ImageEvent, utcnow
+from pipeline.domain.messages import ImageEvent, RenderJob, utcnow
 from pipeline.domain.models import ImageRecord, Rendition
 from pipeline.domain.outcomes import Ack, Delivery, Outcome, Terminal
-from pipeline.imaging.render import RenderResult, render_image
-from pipeline.imaging.spec import RenditionSpec
+from pipeline.imaging.render import RenderResult
 from pipeline.runtime import metrics
-from pipeline.runtime.settings import Settings
+from pipeline.services.delete import remove_orphaned_renditions
+from pipeline.services.ports import Bus, Catalog, ObjectStore, Renderer
 
 log = logging.getLogger(__name__)
 
 
-class RenderHandler:
-    """Claims the image, renders it off the event loop, stores renditions, marks it ready."""
+class RenderService:
+    """``handle`` is the consumer's handler for both lanes (render and backfill)."""
 
     def __init__(
         self,
-        settings: Settings,
-        bus: Bus,
         catalog: Catalog,
         store: ObjectStore,
-        spec: Sequence[RenditionSpec],
+        bus: Bus,
+        renderer: Renderer,
+        *,
+        max_attempts: int,
     ) -> None:
-        self._settings = settings
-        self._bus = bus
         self._catalog = catalog
         self._store = store
-        self._spec = tuple(spec)
+        self._bus = bus
+        self._renderer = renderer
+        self._max_attempts = max_attempts
 
-    async def __call__(self, delivery: Delivery) -> Outcome:
+    async def handle(self, delivery: Delivery) -> Outcome:
         job = delivery.job
         if job.reason == "backfill":
-            return await self._rerender(job.tenant, job.image_id)
+            return await self._rerender(job)
+        return await self._render(job)
+
+    async def _render(self, job: RenderJob) -> Outcome:
         record = await self._catalog.claim(job.tenant, job.image_id)
         if record is None:
             # Deleted, or already ready/failed: a redelivery or a duplicate publish. Nothing to do.
             return Ack()
-        if record.attempts > self._settings.nats.max_deliver:
+        if record.attempts > self._max_attempts:
             # Workers died on this image every time (e.g. killed for memory): stop trying.
             return await self._fail(record, f"gave up after {record.attempts - 1} attempts")
         try:
@@ -57,14 +63,13 @@ class RenderHandler:
             return await self._fail(record, f"{exc.code}: {exc.public_message}")
         except ObjectNotFound:
             return await self._fail(record, "original object is missing")
-        ready = await self._complete(record, result, rerender=False)
-        if ready is not None:
+        if await self._complete(record, result, rerender=False):
             metrics.UPLOAD_TO_READY.observe((utcnow() - record.created_at).total_seconds())
         return Ack()
 
-    async def _rerender(self, tenant: str, image_id: str) -> Outcome:
+    async def _rerender(self, job: RenderJob) -> Outcome:
         """Backfill: render a ready image again with the current spec; it stays ready meanwhile."""
-        record = await self._catalog.get_image(tenant, image_id)
+        record = await self._catalog.get_image(job.tenant, job.image_id)
         if record is None or record.status != "ready" or self._is_current(record):
             return Ack()
         try:
@@ -77,16 +82,16 @@ class RenderHandler:
 
     def _is_current(self, record: ImageRecord) -> bool:
         stored = {name: r.spec_hash for name, r in record.renditions.items()}
-        return stored == {s.name: s.spec_hash for s in self._spec}
+        return stored == {s.name: s.spec_hash for s in self._renderer.spec}
 
     async def _render_original(self, record: ImageRecord) -> RenderResult:
         original = await self._store.get_bytes(record.original_key)
-        return await asyncio.to_thread(self._render, original)
+        return await self._renderer.render(original)
 
-    async def _complete(
-        self, record: ImageRecord, result: RenderResult, *, rerender: bool
-    ) -> ImageRecord | None:
-        """Store the renditions, mark the image ready, drop older renditions, tell listeners."""
+    async def _complete(self, record: ImageRecord, result: RenderResult, *, rerender: bool) -> bool:
+        """Store the renditions, mark the image ready, drop older renditions, tell listeners.
+
+        False when the image was no longer there to mark (deleted while rendering)."""
         renditions = await self._store_renditions(record, result)
         ready = await self._catalog.mark_ready(
             record.tenant,
@@ -100,32 +105,14 @@ class RenderHandler:
             rerender=rerender,
         )
         if ready is None:
-            await self._clean_up_if_deleted(record)
-            return None
+            await remove_orphaned_renditions(self._catalog, self._store, record.tenant, record.id)
+            return False
         await self._drop_outdated(record, renditions)
-        await self._bus.publish_event(
-            ImageEvent(
-                type="ready",
-                image_id=record.id,
-                tenant=record.tenant,
-                renditions=sorted(renditions),
-            )
+        event = ImageEvent(
+            type="ready", image_id=record.id, tenant=record.tenant, renditions=sorted(renditions)
         )
-        return ready
-
-    def _render(self, original: bytes) -> RenderResult:
-        deadline = time.monotonic() + self._settings.limits.render_timeout_seconds
-        result = render_image(
-            original,
-            self._spec,
-            self._settings.limits,
-            store_gps=self._settings.worker.store_gps,
-            deadline=deadline,
-        )
-        metrics.DECODE_SECONDS.observe(result.decode_seconds)
-        for rendition in result.renditions:
-            metrics.RENDER_SECONDS.labels(rendition=rendition.name).observe(rendition.seconds)
-        return result
+        await self._bus.publish_event(event)
+        return True
 
     async def _store_renditions(
         self, record: ImageRecord, result: RenderResult
@@ -138,15 +125,7 @@ class RenderHandler:
                 record.tenant, record.id, out.name, out.spec_hash, out.extension
             )
             await self._store.put_bytes(key, out.data, content_type=out.content_type)
-            stored[out.name] = Rendition(
-                name=out.name,
-                key=key,
-                spec_hash=out.spec_hash,
-                width=out.width,
-                height=out.height,
-                content_type=out.content_type,
-                bytes=len(out.data),
-            )
+            stored[out.name] = Rendition.from_rendered(out, key)
         return stored
 
     async def _drop_outdated(self, record: ImageRecord, current: dict[str, Rendition]) -> None:
@@ -155,11 +134,6 @@ class RenderHandler:
         for key in await self._store.list_keys(names.rendition_prefix(record.tenant, record.id)):
             if key not in keep:
                 await self._store.delete(key)
-
-    async def _clean_up_if_deleted(self, record: ImageRecord) -> None:
-        if await self._catalog.get_image(record.tenant, record.id) is None:
-            # Deleted while we rendered: the gateway removed what existed then; remove ours.
-            await self._store.delete_prefix(names.rendition_prefix(record.tenant, record.id))
 
     async def _fail(self, record: ImageRecord, reason: str) -> Outcome:
         log.warning("image %s failed: %s", record.id, reason)
