@@ -6,6 +6,7 @@ libvips' own cancellation can stop a decode bomb (a 2 MB JPEG with 14,000 scans:
 CPU); killing the process can. :class:`ProcessRenderer` keeps one persistent child per render
 slot (no start-up cost per job); when a render overruns ``render_timeout_seconds`` it kills
 that child, starts a fresh one, and raises :class:`RenderTimeout`, so the slot is free again.
+It implements the same :class:`~pipeline.services.ports.Renderer` port as ``ThreadRenderer``.
 
 Protocol on the child's stdin/stdout: frames of an 8-byte big-endian length and a pickle.
 Request ``(original, spec, limits, store_gps)``; reply ``("ok", RenderResult)``,
@@ -29,8 +30,9 @@ from types import TracebackType
 from typing import Any, BinaryIO
 
 from pipeline.domain.errors import PipelineError, RenderCrashed, RenderTimeout
-from pipeline.imaging.render import RenderResult
+from pipeline.imaging.render import RenderResult, render_image
 from pipeline.imaging.spec import RenditionSpec
+from pipeline.runtime import metrics
 from pipeline.runtime.settings import LimitsSettings
 
 _LENGTH = 8
@@ -48,8 +50,8 @@ class _Child:
     async def start(cls) -> _Child:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
-            "-m",
-            "pipeline.adapters.renderer",
+            "-c",
+            "from pipeline.services.process_renderer import child_main; child_main()",
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             limit=2**20,
@@ -85,18 +87,46 @@ class _Child:
             await self.process.wait()
 
 
+class _Slot:
+    """A render slot and the child serving it (replaced when killed)."""
+
+    def __init__(self, child: _Child) -> None:
+        self.child = child
+
+    async def replace(self) -> None:
+        self.child.kill()
+        await self.child.process.wait()
+        self.child = await _Child.start()
+
+
 class ProcessRenderer:
     """Render images in ``slots`` persistent child processes (an async context manager).
 
-    ``render`` waits for a free slot, so at most ``slots`` renders run at once.
+    Implements the :class:`~pipeline.services.ports.Renderer` port (``spec``, ``render``);
+    ``render_with`` takes the spec and limits per call. At most ``slots`` renders run at once;
+    more wait for a free slot.
     """
 
-    def __init__(self, slots: int) -> None:
+    def __init__(
+        self,
+        spec: Sequence[RenditionSpec],
+        limits: LimitsSettings,
+        *,
+        store_gps: bool,
+        slots: int,
+    ) -> None:
         if slots < 1:
             raise ValueError("slots must be at least 1")
-        self._slots = slots
-        self._idle: asyncio.Queue[_Child] = asyncio.Queue()
-        self._children: list[_Child] = []
+        self._spec = tuple(spec)
+        self._limits = limits
+        self._store_gps = store_gps
+        self._count = slots
+        self._idle: asyncio.Queue[_Slot] = asyncio.Queue()
+        self._slots: list[_Slot] = []
+
+    @property
+    def spec(self) -> Sequence[RenditionSpec]:
+        return self._spec
 
     async def __aenter__(self) -> ProcessRenderer:
         await self.start()
@@ -109,17 +139,27 @@ class ProcessRenderer:
 
     async def start(self) -> None:
         """Start one child per slot."""
-        children = await asyncio.gather(*(_Child.start() for _ in range(self._slots)))
-        for child in children:
-            self._children.append(child)
-            self._idle.put_nowait(child)
+        children = await asyncio.gather(*(_Child.start() for _ in range(self._count)))
+        self._slots = [_Slot(child) for child in children]
+        for slot in self._slots:
+            self._idle.put_nowait(slot)
 
     async def stop(self) -> None:
-        """Stop every child (the idle ones; a busy one is killed)."""
-        children, self._children = self._children, []
-        await asyncio.gather(*(child.stop() for child in children))
+        """Stop every child (one still rendering is killed after a grace period)."""
+        slots, self._slots = self._slots, []
+        await asyncio.gather(*(slot.child.stop() for slot in slots))
 
-    async def render(
+    async def render(self, original: bytes) -> RenderResult:
+        """Render with the spec, limits and GPS policy given at construction."""
+        result = await self.render_with(
+            original, self._spec, self._limits, store_gps=self._store_gps
+        )
+        metrics.DECODE_SECONDS.observe(result.decode_seconds)
+        for rendition in result.renditions:
+            metrics.RENDER_SECONDS.labels(rendition=rendition.name).observe(rendition.seconds)
+        return result
+
+    async def render_with(
         self,
         original: bytes,
         spec: Sequence[RenditionSpec],
@@ -134,41 +174,38 @@ class ProcessRenderer:
         :class:`RenderCrashed` when the child dies, ``RuntimeError`` for a bug in the child.
         """
         request = pickle.dumps((original, tuple(spec), limits, store_gps))
-        timeout = limits.render_timeout_seconds
-        child = await self._idle.get()
+        slot = await self._idle.get()
         try:
-            if not child.alive:
-                child = await self._replace(child)
-            started = time.monotonic()
-            try:
-                reply = await asyncio.wait_for(child.call(request), timeout)
-            except TimeoutError:
-                child = await self._replace(child)
-                raise RenderTimeout(
-                    f"render killed after {time.monotonic() - started:.1f} s "
-                    f"(render_timeout_seconds={timeout:g})",
-                    public_message=f"rendering took longer than {timeout:g} s",
-                ) from None
-            except (asyncio.IncompleteReadError, ConnectionError) as exc:
-                status = await child.process.wait()
-                child = await self._replace(child)
-                raise RenderCrashed(
-                    f"render process died (exit status {status}): {exc}",
-                    public_message="the renderer crashed on this image",
-                ) from exc
-            except BaseException:
-                child.kill()  # cancelled mid-call: its pipes are out of step; replaced on next use
-                raise
+            reply = await _call(slot, request, limits.render_timeout_seconds)
         finally:
-            self._idle.put_nowait(child)
+            self._idle.put_nowait(slot)
         return _unpack(pickle.loads(reply))
 
-    async def _replace(self, child: _Child) -> _Child:
-        child.kill()
-        await child.process.wait()
-        fresh = await _Child.start()
-        self._children = [fresh if c is child else c for c in self._children]
-        return fresh
+
+async def _call(slot: _Slot, request: bytes, timeout: float) -> bytes:
+    """One request/reply on the slot's child; a killed or dead child is replaced."""
+    if not slot.child.alive:
+        await slot.replace()
+    started = time.monotonic()
+    try:
+        return await asyncio.wait_for(slot.child.call(request), timeout)
+    except TimeoutError:
+        await slot.replace()
+        raise RenderTimeout(
+            f"render killed after {time.monotonic() - started:.1f} s "
+            f"(render_timeout_seconds={timeout:g})",
+            public_message=f"rendering took longer than {timeout:g} s",
+        ) from None
+    except (asyncio.IncompleteReadError, ConnectionError) as exc:
+        status = await slot.child.process.wait()
+        await slot.replace()
+        raise RenderCrashed(
+            f"render process died (exit status {status}): {exc}",
+            public_message="the renderer crashed on this image",
+        ) from exc
+    except BaseException:
+        slot.child.kill()  # cancelled mid-call: its pipes are out of step; replaced on next use
+        raise
 
 
 def _unpack(reply: tuple[Any, ...]) -> RenderResult:
@@ -186,8 +223,6 @@ def _unpack(reply: tuple[Any, ...]) -> RenderResult:
 
 def _serve(requests: BinaryIO, replies: BinaryIO) -> None:
     """The child's loop: one render per request until end of input."""
-    from pipeline.imaging.render import render_image  # imports libvips in the child only
-
     while header := requests.read(_LENGTH):
         original, spec, limits, store_gps = pickle.loads(
             requests.read(int.from_bytes(header, "big"))
@@ -209,12 +244,9 @@ def _serve(requests: BinaryIO, replies: BinaryIO) -> None:
         replies.flush()
 
 
-def _child_main() -> None:
+def child_main() -> None:
+    """Run in the child process (started as ``python -c``; pipeline/ has no entry points)."""
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything else written to stdout lands on stderr
     with contextlib.suppress(KeyboardInterrupt, BrokenPipeError):
         _serve(sys.stdin.buffer, replies)
-
-
-if __name__ == "__main__":
-    _child_main()
