@@ -76,6 +76,12 @@ class UndecodableImage(ImageRejected):
     code = "undecodable"
 
 
+class TooManyScans(ImageRejected):
+    """A progressive JPEG with more scans than any encoder writes: each costs a full decode pass."""
+
+    code = "too_many_scans"
+
+
 class RenderTimeout(ImageRejected, TimeoutError):
     """The render deadline passed; the same input would take as long again."""
 
@@ -116,6 +122,17 @@ class GatewayBusy(PipelineError):
     http_status = 503
     retryable = True
     code = "busy"
+
+
+class RenderCrashed(PipelineError):
+    """The render process died (killed by the OOM killer, a crash in a decoder).
+
+    Retryable: the machine may have been short of memory; the delivery limit bounds how often
+    the same image is tried.
+    """
+
+    retryable = True
+    code = "render_crashed"
 
 
 class StorageError(DependencyError):
