@@ -2,40 +2,27 @@
 
 from __future__ import annotations
 
-import os
-import time
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
+from ulid import LaxMonotonicPolicy, ULIDGenerator
 
 from pipeline.domain.messages import JobReason, RenderJob, utcnow
 
 Status = Literal["queued", "processing", "ready", "failed"]
 
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-
-_last_id_value = 0
+# Monotonic within a millisecond: ids made in the same millisecond still sort in creation
+# order (the lax policy draws fresh randomness instead of failing on the 2**80th).
+_IDS = ULIDGenerator(policy=LaxMonotonicPolicy())
 
 
 def new_image_id() -> str:
-    """A ULID: 48 bits of milliseconds then 80 random bits, Crockford base32 (26 chars).
+    """A ULID (26 Crockford base32 characters: 48 bits of milliseconds, 80 more).
 
-    Ids sort by creation time, so the newest-first listing pages by ``_id`` alone. Within
-    one process they are monotonic (ULID spec, "Monotonicity"): an id made in the same
-    millisecond as the previous one is that one plus 1, so two uploads in a row list in order.
+    Ids sort by creation time, so the newest-first listing pages by ``_id`` alone.
     """
-    global _last_id_value  # noqa: PLW0603 (one counter per process, as the ULID spec says)
-    value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
-    if value >> 80 <= _last_id_value >> 80:
-        value = _last_id_value + 1
-    _last_id_value = value
-    chars = []
-    for _ in range(26):
-        chars.append(_CROCKFORD[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
+    return str(_IDS.generate())
 
 
 class Rendered(Protocol):
