@@ -83,9 +83,7 @@ def _ending(closing: asyncio.Event, sse: EventSourceResponse) -> Iterator[asynci
             task.cancel()
 
 
-async def _next_event(
-    queue: asyncio.Queue[Event], ended: asyncio.Future[Any]
-) -> Event | None:
+async def _next_event(queue: asyncio.Queue[Event], ended: asyncio.Future[Any]) -> Event | None:
     """The next event for this stream, or None once it has ``ended``."""
     getter: asyncio.Future[Event] = asyncio.ensure_future(queue.get())
     done, _ = await asyncio.wait({getter, ended}, return_when=asyncio.FIRST_COMPLETED)
