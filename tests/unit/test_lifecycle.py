@@ -17,7 +17,7 @@ from datetime import timedelta
 import pytest
 
 from pipeline.bootstrap import render_policy
-from pipeline.domain.errors import CatalogError, StorageError
+from pipeline.domain.errors import CatalogError, RenderCrashed, StorageError
 from pipeline.domain.messages import DeadLetter, StoredDeadLetter, utcnow
 from pipeline.domain.models import ImageRecord
 from pipeline.domain.outcomes import Ack, Retry, Terminal
@@ -158,6 +158,17 @@ async def test_one_crash_below_the_limit_is_taken_over_and_rendered(world: World
     assert await world.run_job(record, attempt=2) == Ack()
     ready = world.image(record.id)
     assert (ready.status, ready.crashes, ready.attempts) == ("ready", 1, 2)
+
+
+async def test_a_render_process_that_dies_every_time_fails_the_photo(world: World) -> None:
+    record = await uploaded(world)
+    world.renderer.fail_with = RenderCrashed("render process died (exit status -9)")
+    first = await world.run_job(record)
+    assert isinstance(first, Retry)
+    assert (world.image(record.id).crashes, world.image(record.id).lease_owner) == (1, None)
+    reason = f"render crashed the worker {POLICY.max_crashes} times"
+    assert await world.run_job(record, attempt=2) == Terminal(reason)
+    assert (world.image(record.id).status, world.image(record.id).failure) == ("failed", reason)
 
 
 # --- retries and rounds ------------------------------------------------------------------
