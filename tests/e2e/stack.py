@@ -40,20 +40,20 @@ class Stack:
             }
         )
 
-    def _start(
+    def launch(
         self, command: str, log_name: str, env: dict[str, str] | None = None
     ) -> ManagedProcess:
         return start_gallery([command], {**self._env, **(env or {})}, self.log_dir / log_name)
 
     async def start(self, workers: int = 1) -> None:
-        self.gateway = self._start("gateway", "gateway.log")
+        self.gateway = self.launch("gateway", "gateway.log")
         for _ in range(workers):
             self.add_worker()
         await self.wait_ready()
 
     def add_worker(self, env: dict[str, str] | None = None) -> ManagedProcess:
         """Start one more worker; ``env`` overrides settings for this worker only."""
-        worker = self._start("worker", f"worker-{len(self.workers) + 1}.log", env)
+        worker = self.launch("worker", f"worker-{len(self.workers) + 1}.log", env)
         self.workers.append(worker)
         return worker
 
