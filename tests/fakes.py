@@ -10,15 +10,22 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from pipeline.domain.albums import AlbumRecord
 from pipeline.domain.errors import BusError, DuplicateImage, ObjectNotFound, PipelineError
-from pipeline.domain.messages import ImageEvent, RenderJob, StoredDeadLetter, utcnow
+from pipeline.domain.messages import Event, ImageEvent, RenderJob, StoredDeadLetter, utcnow
 from pipeline.domain.models import ImageRecord, Rendition, Status
 from pipeline.imaging.render import RenderedRendition, RenderResult
 from pipeline.imaging.spec import RenditionSpec
 from pipeline.services import ports
+
+_NO_LEASE: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
+
+
+def _expired(record: ImageRecord, now: datetime) -> bool:
+    return record.lease_expires_at is not None and record.lease_expires_at < now
 
 
 class FakeCatalog:
@@ -45,11 +52,77 @@ class FakeCatalog:
         record = self.images.get(image_id)
         return record if record is not None and record.tenant == tenant else None
 
-    async def claim(self, tenant: str, image_id: str) -> ImageRecord | None:
+    async def list_images(
+        self, tenant: str, *, limit: int, before: str | None = None, album: str | None = None
+    ) -> list[ImageRecord]:
+        found = [
+            r
+            for r in self.images.values()
+            if r.tenant == tenant
+            and (before is None or r.id < before)
+            and (album is None or album in r.albums)
+        ]
+        return sorted(found, key=lambda r: r.id, reverse=True)[:limit]
+
+    def _held(self, tenant: str, image_id: str, owner: str | None) -> ImageRecord | None:
+        record = self.images.get(image_id)
+        if record is None or record.tenant != tenant or record.status != "processing":
+            return None
+        return record if record.lease_owner == owner else None
+
+    def _update(self, record: ImageRecord, **update: Any) -> ImageRecord:
+        updated = record.model_copy(update={"updated_at": utcnow(), **update})
+        self.images[record.id] = updated
+        return updated
+
+    async def claim(
+        self, tenant: str, image_id: str, *, owner: str, lease: timedelta
+    ) -> ImageRecord | None:
         record = await self.get_image(tenant, image_id)
-        attempts = record.attempts + 1 if record else 0
-        return self._guarded(
-            tenant, image_id, ("queued", "processing"), status="processing", attempts=attempts
+        if record is None or record.status not in ("queued", "processing"):
+            return None
+        now = utcnow()
+        held = record.status == "processing" and record.lease_owner is not None
+        expired = record.lease_expires_at is not None and record.lease_expires_at < now
+        if held and not expired:
+            return None  # a live lease: someone is rendering it
+        return self._update(
+            record,
+            status="processing",
+            lease_owner=owner,
+            lease_expires_at=now + lease,
+            attempts=record.attempts + 1,
+            crashes=record.crashes + int(held),
+        )
+
+    async def renew(self, tenant: str, image_id: str, *, owner: str, lease: timedelta) -> bool:
+        record = self._held(tenant, image_id, owner)
+        if record is not None:
+            self.images[image_id] = record.model_copy(update={"lease_expires_at": utcnow() + lease})
+        return record is not None
+
+    async def release(
+        self, tenant: str, image_id: str, *, owner: str, error: str, crashed: bool = False
+    ) -> ImageRecord | None:
+        record = self._held(tenant, image_id, owner)
+        if record is None:
+            return None
+        return self._update(
+            record,
+            lease_owner=None,
+            lease_expires_at=utcnow(),
+            last_error=error,
+            crashes=record.crashes + int(crashed),
+        )
+
+    async def requeue_round(
+        self, tenant: str, image_id: str, *, owner: str, error: str
+    ) -> ImageRecord | None:
+        record = self._held(tenant, image_id, owner)
+        if record is None:
+            return None
+        return self._update(
+            record, **_NO_LEASE, status="queued", last_error=error, rounds=record.rounds + 1
         )
 
     async def mark_ready(
@@ -63,6 +136,7 @@ class FakeCatalog:
         frames: int,
         metadata: dict[str, Any],
         thumbhash: str,
+        owner: str | None = None,
         rerender: bool = False,
     ) -> ImageRecord | None:
         fields: dict[str, Any] = {
@@ -75,19 +149,34 @@ class FakeCatalog:
             "thumbhash": thumbhash,
             "failure": None,
         }
-        if not rerender:
-            fields["ready_at"] = utcnow()
-        return self._guarded(
-            tenant, image_id, ("ready",) if rerender else ("processing",), **fields
-        )
+        if rerender:
+            return self._guarded(tenant, image_id, ("ready",), **fields)
+        record = self._held(tenant, image_id, owner)
+        if record is None:
+            return None
+        return self._update(record, **fields, **_NO_LEASE, ready_at=utcnow())
 
-    async def mark_failed(self, tenant: str, image_id: str, reason: str) -> ImageRecord | None:
-        statuses: tuple[Status, ...] = ("queued", "processing")
-        return self._guarded(tenant, image_id, statuses, status="failed", failure=reason)
+    async def mark_failed(
+        self, tenant: str, image_id: str, reason: str, *, owner: str | None = None
+    ) -> ImageRecord | None:
+        fields: dict[str, Any] = {**_NO_LEASE, "status": "failed", "failure": reason}
+        if owner is None:
+            return self._guarded(tenant, image_id, ("queued", "processing"), **fields)
+        record = self._held(tenant, image_id, owner)
+        return None if record is None else self._update(record, **fields)
 
     async def requeue(self, tenant: str, image_id: str) -> ImageRecord | None:
         return self._guarded(
-            tenant, image_id, ("failed",), status="queued", failure=None, attempts=0
+            tenant,
+            image_id,
+            ("failed",),
+            **_NO_LEASE,
+            status="queued",
+            failure=None,
+            last_error=None,
+            attempts=0,
+            crashes=0,
+            rounds=0,
         )
 
     async def delete_image(self, tenant: str, image_id: str) -> ImageRecord | None:
@@ -96,13 +185,24 @@ class FakeCatalog:
             del self.images[image_id]
         return record
 
-    async def stale_queued(self, older_than: timedelta, limit: int = 500) -> list[ImageRecord]:
+    async def stale_unfinished(self, older_than: timedelta, limit: int = 500) -> list[ImageRecord]:
         cutoff = utcnow() - older_than
-        stale = [r for r in self.images.values() if r.status == "queued" and r.updated_at < cutoff]
-        return stale[:limit]
+
+        def stale(r: ImageRecord) -> bool:
+            if r.status == "queued":
+                return r.updated_at < cutoff
+            expiry = r.lease_expires_at
+            return r.status == "processing" and expiry is not None and expiry < cutoff
+
+        return [r for r in self.images.values() if stale(r)][:limit]
 
     async def touch(self, tenant: str, image_id: str) -> None:
-        self._guarded(tenant, image_id, ("queued",))
+        record = await self.get_image(tenant, image_id)
+        now = utcnow()
+        if record is not None and record.status == "queued":
+            self._update(record)
+        elif record is not None and record.status == "processing" and _expired(record, now):
+            self.images[image_id] = record.model_copy(update={"lease_expires_at": now})
 
     def _outdated(self, current: dict[str, str]) -> list[ImageRecord]:
         def stale(r: ImageRecord) -> bool:
@@ -119,6 +219,71 @@ class FakeCatalog:
         self, current: dict[str, str], *, after: str | None, limit: int
     ) -> list[ImageRecord]:
         return [r for r in self._outdated(current) if after is None or r.id > after][:limit]
+
+
+class FakeAlbums:
+    """Albums over a :class:`FakeCatalog`: membership lives on its image records."""
+
+    def __init__(self, catalog: FakeCatalog) -> None:
+        self.catalog = catalog
+        self.albums: dict[str, AlbumRecord] = {}
+
+    async def insert_album(self, record: AlbumRecord) -> None:
+        self.albums[record.id] = record
+
+    async def get_album(self, tenant: str, album_id: str) -> AlbumRecord | None:
+        record = self.albums.get(album_id)
+        return record if record is not None and record.tenant == tenant else None
+
+    async def list_albums(
+        self, tenant: str, *, limit: int, before: str | None = None
+    ) -> list[AlbumRecord]:
+        mine = [a for a in self.albums.values() if a.tenant == tenant]
+        page = [a for a in mine if before is None or a.id < before]
+        return sorted(page, key=lambda a: a.id, reverse=True)[:limit]
+
+    async def rename_album(self, tenant: str, album_id: str, name: str) -> AlbumRecord | None:
+        record = await self.get_album(tenant, album_id)
+        if record is None:
+            return None
+        self.albums[album_id] = record.model_copy(update={"name": name, "updated_at": utcnow()})
+        return self.albums[album_id]
+
+    async def delete_album(self, tenant: str, album_id: str) -> AlbumRecord | None:
+        record = await self.get_album(tenant, album_id)
+        if record is not None:
+            del self.albums[album_id]
+            for image in list(self.catalog.images.values()):
+                if image.tenant == tenant:
+                    self._set_albums(image, [a for a in image.albums if a != album_id])
+        return record
+
+    def _set_albums(self, image: ImageRecord, albums: list[str]) -> None:
+        self.catalog.images[image.id] = image.model_copy(update={"albums": albums})
+
+    async def add_to_album(self, tenant: str, album_id: str, image_id: str) -> bool | None:
+        image = await self.catalog.get_image(tenant, image_id)
+        if image is None:
+            return None
+        if album_id in image.albums:
+            return False
+        self._set_albums(image, [*image.albums, album_id])
+        return True
+
+    async def remove_from_album(self, tenant: str, album_id: str, image_id: str) -> bool:
+        image = await self.catalog.get_image(tenant, image_id)
+        if image is None or album_id not in image.albums:
+            return False
+        self._set_albums(image, [a for a in image.albums if a != album_id])
+        return True
+
+    async def album_stats(self, tenant: str, album_id: str) -> tuple[int, str | None]:
+        ids = sorted(
+            r.id
+            for r in self.catalog.images.values()
+            if r.tenant == tenant and album_id in r.albums
+        )
+        return len(ids), (ids[-1] if ids else None)
 
 
 @dataclass
@@ -162,7 +327,7 @@ class FakeObjectStore:
 @dataclass
 class FakeBus:
     jobs: list[RenderJob] = field(default_factory=list)
-    events: list[ImageEvent] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
     letters: list[StoredDeadLetter] = field(default_factory=list)
     down: bool = False
 
@@ -171,7 +336,7 @@ class FakeBus:
             raise BusError("bus is down")
         self.jobs.append(job)
 
-    async def publish_event(self, event: ImageEvent) -> None:
+    async def publish_event(self, event: Event) -> None:
         if not self.down:  # events are best effort, as on the real bus
             self.events.append(event)
 
@@ -182,7 +347,7 @@ class FakeBus:
         self.letters = [s for s in self.letters if s.seq != seq]
 
     def event_types(self, image_id: str) -> list[str]:
-        return [e.type for e in self.events if e.image_id == image_id]
+        return [e.type for e in self.events if isinstance(e, ImageEvent) and e.image_id == image_id]
 
 
 @dataclass
@@ -226,6 +391,7 @@ def _rendered(spec: RenditionSpec) -> RenderedRendition:
 
 # mypy checks that each fake satisfies its port.
 _catalog: ports.Catalog = FakeCatalog()
+_albums: ports.Albums = FakeAlbums(FakeCatalog())
 _store: ports.ObjectStore = FakeObjectStore()
 _bus: ports.Bus = FakeBus()
 _renderer: ports.Renderer = FakeRenderer(spec=())

@@ -11,7 +11,8 @@ from collections.abc import AsyncIterable, Sequence
 from datetime import timedelta
 from typing import Any, Protocol
 
-from pipeline.domain.messages import ImageEvent, RenderJob, StoredDeadLetter
+from pipeline.domain.albums import AlbumRecord
+from pipeline.domain.messages import Event, RenderJob, StoredDeadLetter
 from pipeline.domain.models import ImageRecord, Rendition
 from pipeline.imaging.render import RenderResult
 from pipeline.imaging.spec import RenditionSpec
@@ -19,6 +20,8 @@ from pipeline.imaging.spec import RenditionSpec
 
 class Catalog(Protocol):
     """Image documents with guarded status transitions (``queued -> processing -> ready|failed``).
+
+    ``processing`` is held under a lease (owner, expiry): see ``claim``.
 
     Every method that returns ``ImageRecord | None`` returns None when the guard did not
     match (no such image for that tenant, or not in the expected status). Backend failures
@@ -31,7 +34,28 @@ class Catalog(Protocol):
 
     async def get_image(self, tenant: str, image_id: str) -> ImageRecord | None: ...
 
-    async def claim(self, tenant: str, image_id: str) -> ImageRecord | None: ...
+    async def list_images(
+        self, tenant: str, *, limit: int, before: str | None = None, album: str | None = None
+    ) -> list[ImageRecord]:
+        """Newest first, ids below ``before``; only images in ``album`` when given."""
+        ...
+
+    async def claim(
+        self, tenant: str, image_id: str, *, owner: str, lease: timedelta
+    ) -> ImageRecord | None:
+        """Take the lease: ``queued``, released or expired ``processing`` -> ``processing``
+        (an expired lease's takeover counts a crash); None for a live lease or a final status."""
+        ...
+
+    async def renew(self, tenant: str, image_id: str, *, owner: str, lease: timedelta) -> bool: ...
+
+    async def release(
+        self, tenant: str, image_id: str, *, owner: str, error: str, crashed: bool = False
+    ) -> ImageRecord | None: ...
+
+    async def requeue_round(
+        self, tenant: str, image_id: str, *, owner: str, error: str
+    ) -> ImageRecord | None: ...
 
     async def mark_ready(
         self,
@@ -44,16 +68,21 @@ class Catalog(Protocol):
         frames: int,
         metadata: dict[str, Any],
         thumbhash: str,
+        owner: str | None = None,
         rerender: bool = False,
     ) -> ImageRecord | None: ...
 
-    async def mark_failed(self, tenant: str, image_id: str, reason: str) -> ImageRecord | None: ...
+    async def mark_failed(
+        self, tenant: str, image_id: str, reason: str, *, owner: str | None = None
+    ) -> ImageRecord | None: ...
 
     async def requeue(self, tenant: str, image_id: str) -> ImageRecord | None: ...
 
     async def delete_image(self, tenant: str, image_id: str) -> ImageRecord | None: ...
 
-    async def stale_queued(self, older_than: timedelta, limit: int = 500) -> list[ImageRecord]: ...
+    async def stale_unfinished(
+        self, older_than: timedelta, limit: int = 500
+    ) -> list[ImageRecord]: ...
 
     async def touch(self, tenant: str, image_id: str) -> None: ...
 
@@ -62,6 +91,42 @@ class Catalog(Protocol):
     async def outdated(
         self, current: dict[str, str], *, after: str | None, limit: int
     ) -> list[ImageRecord]: ...
+
+
+class Albums(Protocol):
+    """Album documents and image membership, always scoped to one tenant.
+
+    Membership lives on the image document, so these methods also touch images.
+    Backend failures raise :class:`~pipeline.domain.errors.CatalogError` (retryable).
+    """
+
+    async def insert_album(self, record: AlbumRecord) -> None: ...
+
+    async def get_album(self, tenant: str, album_id: str) -> AlbumRecord | None: ...
+
+    async def list_albums(
+        self, tenant: str, *, limit: int, before: str | None = None
+    ) -> list[AlbumRecord]:
+        """Newest first, ids below ``before``."""
+        ...
+
+    async def rename_album(self, tenant: str, album_id: str, name: str) -> AlbumRecord | None: ...
+
+    async def delete_album(self, tenant: str, album_id: str) -> AlbumRecord | None:
+        """Delete the album and take it off every image (the images stay)."""
+        ...
+
+    async def add_to_album(self, tenant: str, album_id: str, image_id: str) -> bool | None:
+        """True when added, False when it was there already, None when no such image."""
+        ...
+
+    async def remove_from_album(self, tenant: str, album_id: str, image_id: str) -> bool:
+        """True when the image was in the album."""
+        ...
+
+    async def album_stats(self, tenant: str, album_id: str) -> tuple[int, str | None]:
+        """(number of images, id of the newest image or None)."""
+        ...
 
 
 class ObjectStore(Protocol):
@@ -88,7 +153,7 @@ class ObjectStore(Protocol):
 
 
 class EventPublisher(Protocol):
-    async def publish_event(self, event: ImageEvent) -> None:
+    async def publish_event(self, event: Event) -> None:
         """Tell listeners; never raises (events are notifications, the catalog is the truth)."""
         ...
 
