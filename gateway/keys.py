@@ -8,10 +8,12 @@ from pipeline.bootstrap import Backends
 from pipeline.runtime.settings import Settings
 from pipeline.services.delete import DeleteService
 from pipeline.services.ingest import IngestService
+from pipeline.services.tus import UploadService
 
 SETTINGS = web.AppKey("settings", Settings)
 BACKENDS = web.AppKey("backends", Backends)
 INGEST = web.AppKey("ingest", IngestService)
 DELETE = web.AppKey("delete", DeleteService)
+UPLOADS = web.AppKey("uploads", UploadService)
 TENANT_KEY = web.RequestKey("tenant", str)
 """Request key under which the auth middleware stores the caller's tenant."""

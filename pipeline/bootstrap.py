@@ -25,6 +25,7 @@ from pipeline.services.delete import DeleteService
 from pipeline.services.ingest import IngestService
 from pipeline.services.render import RenderService
 from pipeline.services.renderer import ThreadRenderer
+from pipeline.services.tus import UploadService
 
 log = logging.getLogger(__name__)
 
@@ -78,4 +79,15 @@ def render_service(
         backends.bus,
         renderer,
         max_attempts=settings.nats.max_deliver,
+    )
+
+
+def upload_service(backends: Backends, settings: Settings) -> UploadService:
+    """Resumable uploads, finishing through the same ingest service as plain uploads."""
+    return UploadService(
+        backends.catalog.uploads,
+        backends.store,
+        ingest_service(backends, settings),
+        settings.limits,
+        settings.tus,
     )

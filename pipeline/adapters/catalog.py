@@ -17,14 +17,16 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import DuplicateKeyError
 
-from pipeline.domain.errors import CatalogError, DuplicateImage
+from pipeline.adapters.mongo import Document
+from pipeline.adapters.mongo import translated as _translated
+from pipeline.adapters.uploads import UploadCatalog
+from pipeline.domain.errors import DuplicateImage
 from pipeline.domain.messages import utcnow
 from pipeline.domain.models import ImageRecord, Rendition
 from pipeline.runtime.settings import MongoSettings
 
-Document = dict[str, Any]
 API_KEY_PREFIX = "gk_"
 
 
@@ -41,6 +43,7 @@ class Catalog:
         db = client[settings.database]
         self.images: AsyncCollection[Document] = db["images"]
         self.api_keys: AsyncCollection[Document] = db["api_keys"]
+        self.uploads = UploadCatalog(db["uploads"])
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -69,6 +72,7 @@ class Catalog:
                 [("status", ASCENDING), ("updated_at", ASCENDING)], name="status_updated"
             )
             await self.api_keys.create_index([("tenant", ASCENDING)], name="tenant")
+        await self.uploads.ensure_indexes()
 
     async def ping(self) -> None:
         with _translated("ping"):
@@ -265,14 +269,3 @@ async def issue_api_key(settings: MongoSettings, tenant: str, name: str) -> str:
 
 def _record(doc: Document | None) -> ImageRecord | None:
     return None if doc is None else ImageRecord.model_validate(doc)
-
-
-@contextlib.contextmanager
-def _translated(action: str) -> Any:
-    """Turn driver errors into CatalogError (retryable) with what we were doing."""
-    try:
-        yield
-    except DuplicateKeyError:
-        raise
-    except PyMongoError as exc:
-        raise CatalogError(f"catalog: cannot {action}: {exc}") from exc
