@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import UTC
 from collections.abc import AsyncIterator
+from datetime import UTC
 from email.utils import format_datetime
 
 from aiohttp import web
