@@ -19,14 +19,15 @@ from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from pipeline.adapters.mongo import Document
-from pipeline.adapters.mongo import translated as _translated
+from pipeline.adapters.albums import AlbumCatalog
+from pipeline.adapters.mongo_errors import translated as _translated
 from pipeline.adapters.uploads import UploadCatalog
 from pipeline.domain.errors import DuplicateImage
 from pipeline.domain.messages import utcnow
 from pipeline.domain.models import ImageRecord, Rendition
 from pipeline.runtime.settings import MongoSettings
 
+Document = dict[str, Any]
 API_KEY_PREFIX = "gk_"
 
 
@@ -43,6 +44,7 @@ class Catalog:
         db = client[settings.database]
         self.images: AsyncCollection[Document] = db["images"]
         self.api_keys: AsyncCollection[Document] = db["api_keys"]
+        self.albums = AlbumCatalog(self.images, db["albums"])
         self.uploads = UploadCatalog(db["uploads"])
 
     @classmethod
@@ -72,6 +74,11 @@ class Catalog:
                 [("status", ASCENDING), ("updated_at", ASCENDING)], name="status_updated"
             )
             await self.api_keys.create_index([("tenant", ASCENDING)], name="tenant")
+            await self.images.create_index(
+                [("tenant", ASCENDING), ("albums", ASCENDING), ("_id", DESCENDING)],
+                name="tenant_albums_id",
+            )
+        await self.albums.ensure_indexes()
         await self.uploads.ensure_indexes()
 
     async def ping(self) -> None:
@@ -102,10 +109,13 @@ class Catalog:
         return _record(doc)
 
     async def list_images(
-        self, tenant: str, *, limit: int, before: str | None = None
+        self, tenant: str, *, limit: int, before: str | None = None, album: str | None = None
     ) -> list[ImageRecord]:
-        """Newest first; ``before`` is the cursor (the last id of the previous page)."""
+        """Newest first; ``before`` is the cursor (the last id of the previous page);
+        ``album`` keeps only the images in that album."""
         query: Document = {"tenant": tenant}
+        if album is not None:
+            query["albums"] = album  # matches an element of the array
         if before:
             query["_id"] = {"$lt": before}
         with _translated("list images"):

@@ -9,12 +9,15 @@ two PATCHes racing on one upload cannot both append.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
-from pipeline.adapters.mongo import Document, translated
+from pipeline.adapters.mongo_errors import translated
 from pipeline.domain.uploads import UploadRecord
+
+Document = dict[str, Any]
 
 
 class UploadCatalog:

@@ -38,6 +38,7 @@ from pipeline.domain.messages import utcnow
 from pipeline.domain.models import new_image_id
 from pipeline.domain.uploads import UploadRecord, new_upload_id
 from pipeline.runtime.settings import LimitsSettings, TusSettings
+from pipeline.services.albums import AlbumService
 from pipeline.services.ingest import IngestService
 from pipeline.services.ports import ObjectStore, UploadCatalog
 from pipeline.services.tus_check import HeadCheck
@@ -55,8 +56,10 @@ class UploadService:
         limits: LimitsSettings,
         settings: TusSettings,
         *,
+        albums: AlbumService | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        self._albums = albums
         self._uploads = uploads
         self._store = store
         self._ingest = ingest
@@ -75,6 +78,8 @@ class UploadService:
                 f"Upload-Length {length}",
                 public_message=f"upload exceeds the limit of {self._limits.max_upload_bytes} bytes",
             )
+        if album is not None and self._albums is not None:
+            await self._albums.get(tenant, album)  # NotFound now, not after the upload
         image_id = new_image_id()
         record = UploadRecord(
             id=new_upload_id(),
@@ -274,6 +279,7 @@ class UploadService:
         except InputError:
             await self._uploads.delete_upload(record.tenant, record.id)
             raise
+        await self._file_in_album(record, ingested.record.id)
         done = record.model_copy(
             update={
                 "state": "complete",
@@ -284,6 +290,20 @@ class UploadService:
             }
         )
         return await self._save(done, token)
+
+    async def _file_in_album(self, record: UploadRecord, image_id: str) -> None:
+        """Put the image in the album its metadata named; an album deleted meanwhile is logged."""
+        if record.album is None or self._albums is None:
+            return
+        try:
+            await self._albums.add_image(record.tenant, record.album, image_id)
+        except NotFound:
+            log.info(
+                "tus: album %s of upload %s is gone; image %s stays",
+                record.album,
+                record.id,
+                image_id,
+            )
 
     async def _refuse(self, record: UploadRecord) -> None:
         if await self._uploads.delete_upload(record.tenant, record.id) is not None:

@@ -271,3 +271,37 @@ async def test_the_upload_size_limit_is_tus_max_size(make_settings: SettingsFact
             "/v1/uploads", headers={**auth(key), **TUS, "Upload-Length": "50001"}
         )
         assert refused.status == 413
+
+
+async def test_album_metadata_files_the_finished_upload_in_that_album(
+    make_settings: SettingsFactory,
+) -> None:
+    async with gateway_client(make_settings()) as (client, key):
+        album = await (
+            await client.post("/v1/albums", json={"name": "Holiday"}, headers=auth(key))
+        ).json()
+        photo = png_bytes(120, 90, seed=11)
+        meta = "filename " + base64.b64encode(b"a.png").decode()
+        headers = {**auth(key), **TUS, "Upload-Length": str(len(photo))}
+        unknown = await client.post(
+            "/v1/uploads",
+            headers={
+                **headers,
+                "Upload-Metadata": meta + ",album " + base64.b64encode(b"nope").decode(),
+            },
+        )
+        assert unknown.status == 404
+        created = await client.post(
+            "/v1/uploads",
+            data=photo,
+            headers={
+                **headers,
+                "Upload-Metadata": meta
+                + ",album "
+                + base64.b64encode(album["id"].encode()).decode(),
+                "Content-Type": "application/offset+octet-stream",
+            },
+        )
+        image_id = created.headers["Gallery-Image-Id"]
+        image = await (await client.get(f"/v1/images/{image_id}", headers=auth(key))).json()
+        assert image["albums"] == [album["id"]]

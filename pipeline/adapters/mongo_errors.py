@@ -1,21 +1,21 @@
-"""What every catalog collection shares: the document type and the driver-error translation."""
+"""Driver errors of the catalog's collections, translated into the pipeline's error tree."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
 
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from pipeline.domain.errors import CatalogError
 
-Document = dict[str, Any]
-
 
 @contextlib.contextmanager
 def translated(action: str) -> Iterator[None]:
-    """Turn driver errors into CatalogError (retryable) with what we were doing."""
+    """Turn driver errors into CatalogError (retryable) saying what we were doing.
+
+    DuplicateKeyError passes through: callers turn it into a domain answer (a duplicate).
+    """
     try:
         yield
     except DuplicateKeyError:
