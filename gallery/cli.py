@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from pipeline.domain.errors import ConfigurationError, PipelineError
+from pipeline.domain.messages import StoredDeadLetter
 from pipeline.runtime.process import configure_logging
 from pipeline.runtime.settings import Settings, load_settings
 
@@ -51,7 +52,11 @@ def _parser() -> argparse.ArgumentParser:
     dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
     dlq_sub.add_parser("list", help="list dead-lettered jobs")
     redrive = dlq_sub.add_parser(
-        "redrive", help="requeue dead-lettered images (after fixing the cause)"
+        "redrive",
+        help=(
+            "after fixing the cause: requeue each dead letter's image (failed ones reset),"
+            " drop letters of ready or deleted images; prints what it did per letter"
+        ),
     )
     redrive.add_argument("image_ids", nargs="*", help="only these images (default: all)")
     return parser
@@ -72,17 +77,29 @@ async def _dead_letters(settings: Settings, command: str, image_ids: list[str]) 
     async with Bus.connect(settings.nats, name="gallery-cli") as bus:
         if command == "list":
             letters = await bus.dead_letters()
-        else:
-            async with Catalog.connect(settings.mongo) as catalog:
-                letters = await redrive(bus, catalog, image_ids)
-        for stored in letters:
-            letter = stored.letter
-            print(
-                f"{letter.at.isoformat()} {letter.job.tenant}/{letter.job.image_id} "
-                f"attempts={letter.attempts} {letter.reason}"
-            )
-        done = "listed" if command == "list" else "redriven"
-        print(f"{len(letters)} dead letter(s) {done}", file=sys.stderr)
+            for stored in letters:
+                print(_letter_line(stored))
+            print(f"{len(letters)} dead letter(s) listed", file=sys.stderr)
+            return
+        actions: dict[str, int] = {}
+        async with Catalog.connect(settings.mongo) as catalog:
+            async for done in redrive(bus, catalog, image_ids):
+                print(f"{_letter_line(done.stored)} -> {done.status}: {done.action}")
+                actions[done.action] = actions.get(done.action, 0) + 1
+        summary = ", ".join(f"{n} {action}" for action, n in sorted(actions.items()))
+        count = sum(actions.values())
+        print(
+            f"{count} dead letter(s) redriven" + (f": {summary}" if summary else ""),
+            file=sys.stderr,
+        )
+
+
+def _letter_line(stored: StoredDeadLetter) -> str:
+    letter = stored.letter
+    return (
+        f"{letter.at.isoformat()} {letter.job.tenant}/{letter.job.image_id} "
+        f"attempts={letter.attempts} {letter.reason}"
+    )
 
 
 async def _backfill(settings: Settings, dry_run: bool) -> None:

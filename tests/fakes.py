@@ -23,6 +23,12 @@ from pipeline.imaging.render import RenderedRendition, RenderResult
 from pipeline.imaging.spec import RenditionSpec
 from pipeline.services import ports
 
+_NO_LEASE: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
+
+
+def _expired(record: ImageRecord, now: datetime) -> bool:
+    return record.lease_expires_at is not None and record.lease_expires_at < now
+
 
 class FakeCatalog:
     def __init__(self) -> None:
@@ -60,11 +66,65 @@ class FakeCatalog:
         ]
         return sorted(found, key=lambda r: r.id, reverse=True)[:limit]
 
-    async def claim(self, tenant: str, image_id: str) -> ImageRecord | None:
+    def _held(self, tenant: str, image_id: str, owner: str | None) -> ImageRecord | None:
+        record = self.images.get(image_id)
+        if record is None or record.tenant != tenant or record.status != "processing":
+            return None
+        return record if record.lease_owner == owner else None
+
+    def _update(self, record: ImageRecord, **update: Any) -> ImageRecord:
+        updated = record.model_copy(update={"updated_at": utcnow(), **update})
+        self.images[record.id] = updated
+        return updated
+
+    async def claim(
+        self, tenant: str, image_id: str, *, owner: str, lease: timedelta
+    ) -> ImageRecord | None:
         record = await self.get_image(tenant, image_id)
-        attempts = record.attempts + 1 if record else 0
-        return self._guarded(
-            tenant, image_id, ("queued", "processing"), status="processing", attempts=attempts
+        if record is None or record.status not in ("queued", "processing"):
+            return None
+        now = utcnow()
+        held = record.status == "processing" and record.lease_owner is not None
+        expired = record.lease_expires_at is not None and record.lease_expires_at < now
+        if held and not expired:
+            return None  # a live lease: someone is rendering it
+        return self._update(
+            record,
+            status="processing",
+            lease_owner=owner,
+            lease_expires_at=now + lease,
+            attempts=record.attempts + 1,
+            crashes=record.crashes + int(held),
+        )
+
+    async def renew(self, tenant: str, image_id: str, *, owner: str, lease: timedelta) -> bool:
+        record = self._held(tenant, image_id, owner)
+        if record is not None:
+            self.images[image_id] = record.model_copy(update={"lease_expires_at": utcnow() + lease})
+        return record is not None
+
+    async def release(
+        self, tenant: str, image_id: str, *, owner: str, error: str, crashed: bool = False
+    ) -> ImageRecord | None:
+        record = self._held(tenant, image_id, owner)
+        if record is None:
+            return None
+        return self._update(
+            record,
+            lease_owner=None,
+            lease_expires_at=utcnow(),
+            last_error=error,
+            crashes=record.crashes + int(crashed),
+        )
+
+    async def requeue_round(
+        self, tenant: str, image_id: str, *, owner: str, error: str
+    ) -> ImageRecord | None:
+        record = self._held(tenant, image_id, owner)
+        if record is None:
+            return None
+        return self._update(
+            record, **_NO_LEASE, status="queued", last_error=error, rounds=record.rounds + 1
         )
 
     async def mark_ready(
@@ -78,6 +138,7 @@ class FakeCatalog:
         frames: int,
         metadata: dict[str, Any],
         thumbhash: str,
+        owner: str | None = None,
         rerender: bool = False,
     ) -> ImageRecord | None:
         fields: dict[str, Any] = {
@@ -90,19 +151,34 @@ class FakeCatalog:
             "thumbhash": thumbhash,
             "failure": None,
         }
-        if not rerender:
-            fields["ready_at"] = utcnow()
-        return self._guarded(
-            tenant, image_id, ("ready",) if rerender else ("processing",), **fields
-        )
+        if rerender:
+            return self._guarded(tenant, image_id, ("ready",), **fields)
+        record = self._held(tenant, image_id, owner)
+        if record is None:
+            return None
+        return self._update(record, **fields, **_NO_LEASE, ready_at=utcnow())
 
-    async def mark_failed(self, tenant: str, image_id: str, reason: str) -> ImageRecord | None:
-        statuses: tuple[Status, ...] = ("queued", "processing")
-        return self._guarded(tenant, image_id, statuses, status="failed", failure=reason)
+    async def mark_failed(
+        self, tenant: str, image_id: str, reason: str, *, owner: str | None = None
+    ) -> ImageRecord | None:
+        fields: dict[str, Any] = {**_NO_LEASE, "status": "failed", "failure": reason}
+        if owner is None:
+            return self._guarded(tenant, image_id, ("queued", "processing"), **fields)
+        record = self._held(tenant, image_id, owner)
+        return None if record is None else self._update(record, **fields)
 
     async def requeue(self, tenant: str, image_id: str) -> ImageRecord | None:
         return self._guarded(
-            tenant, image_id, ("failed",), status="queued", failure=None, attempts=0
+            tenant,
+            image_id,
+            ("failed",),
+            **_NO_LEASE,
+            status="queued",
+            failure=None,
+            last_error=None,
+            attempts=0,
+            crashes=0,
+            rounds=0,
         )
 
     async def delete_image(self, tenant: str, image_id: str) -> ImageRecord | None:
@@ -111,13 +187,24 @@ class FakeCatalog:
             del self.images[image_id]
         return record
 
-    async def stale_queued(self, older_than: timedelta, limit: int = 500) -> list[ImageRecord]:
+    async def stale_unfinished(self, older_than: timedelta, limit: int = 500) -> list[ImageRecord]:
         cutoff = utcnow() - older_than
-        stale = [r for r in self.images.values() if r.status == "queued" and r.updated_at < cutoff]
-        return stale[:limit]
+
+        def stale(r: ImageRecord) -> bool:
+            if r.status == "queued":
+                return r.updated_at < cutoff
+            expiry = r.lease_expires_at
+            return r.status == "processing" and expiry is not None and expiry < cutoff
+
+        return [r for r in self.images.values() if stale(r)][:limit]
 
     async def touch(self, tenant: str, image_id: str) -> None:
-        self._guarded(tenant, image_id, ("queued",))
+        record = await self.get_image(tenant, image_id)
+        now = utcnow()
+        if record is not None and record.status == "queued":
+            self._update(record)
+        elif record is not None and record.status == "processing" and _expired(record, now):
+            self.images[image_id] = record.model_copy(update={"lease_expires_at": now})
 
     def _outdated(self, current: dict[str, str]) -> list[ImageRecord]:
         def stale(r: ImageRecord) -> bool:

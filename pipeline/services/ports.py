@@ -22,6 +22,8 @@ from pipeline.imaging.spec import RenditionSpec
 class Catalog(Protocol):
     """Image documents with guarded status transitions (``queued -> processing -> ready|failed``).
 
+    ``processing`` is held under a lease (owner, expiry): see ``claim``.
+
     Every method that returns ``ImageRecord | None`` returns None when the guard did not
     match (no such image for that tenant, or not in the expected status). Backend failures
     raise :class:`~pipeline.domain.errors.CatalogError` (retryable).
@@ -39,7 +41,22 @@ class Catalog(Protocol):
         """Newest first, ids below ``before``; only images in ``album`` when given."""
         ...
 
-    async def claim(self, tenant: str, image_id: str) -> ImageRecord | None: ...
+    async def claim(
+        self, tenant: str, image_id: str, *, owner: str, lease: timedelta
+    ) -> ImageRecord | None:
+        """Take the lease: ``queued``, released or expired ``processing`` -> ``processing``
+        (an expired lease's takeover counts a crash); None for a live lease or a final status."""
+        ...
+
+    async def renew(self, tenant: str, image_id: str, *, owner: str, lease: timedelta) -> bool: ...
+
+    async def release(
+        self, tenant: str, image_id: str, *, owner: str, error: str, crashed: bool = False
+    ) -> ImageRecord | None: ...
+
+    async def requeue_round(
+        self, tenant: str, image_id: str, *, owner: str, error: str
+    ) -> ImageRecord | None: ...
 
     async def mark_ready(
         self,
@@ -52,16 +69,21 @@ class Catalog(Protocol):
         frames: int,
         metadata: dict[str, Any],
         thumbhash: str,
+        owner: str | None = None,
         rerender: bool = False,
     ) -> ImageRecord | None: ...
 
-    async def mark_failed(self, tenant: str, image_id: str, reason: str) -> ImageRecord | None: ...
+    async def mark_failed(
+        self, tenant: str, image_id: str, reason: str, *, owner: str | None = None
+    ) -> ImageRecord | None: ...
 
     async def requeue(self, tenant: str, image_id: str) -> ImageRecord | None: ...
 
     async def delete_image(self, tenant: str, image_id: str) -> ImageRecord | None: ...
 
-    async def stale_queued(self, older_than: timedelta, limit: int = 500) -> list[ImageRecord]: ...
+    async def stale_unfinished(
+        self, older_than: timedelta, limit: int = 500
+    ) -> list[ImageRecord]: ...
 
     async def touch(self, tenant: str, image_id: str) -> None: ...
 
