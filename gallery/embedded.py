@@ -10,15 +10,17 @@ first.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import time
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
+from gallery import stackfile
+from gallery.childenv import child_env
 from gallery.servers import (
     ManagedProcess,
-    gallery_env,
     http_ok,
     mongo_uri,
     port_open,
@@ -28,6 +30,7 @@ from gallery.servers import (
     terminate_all,
     wait_until_ready,
 )
+from gallery.stackfile import Endpoint, StackFile
 from gallery.supervisor import Supervisor
 from pipeline.adapters.catalog import issue_api_key
 from pipeline.domain.errors import ConfigurationError
@@ -49,23 +52,48 @@ class UpOptions:
     restart_base_seconds: float = 1.0
     restart_max_seconds: float = 30.0
 
-
-def _child_env(opts: UpOptions, nats_port: int, mongo_port: int) -> dict[str, str]:
-    return gallery_env(
-        {
-            "GALLERY_NATS_URL": f"nats://127.0.0.1:{nats_port}",
-            "GALLERY_MONGO_URI": mongo_uri(mongo_port),
-            "GALLERY_STORAGE_BACKEND": "filesystem",
-            "GALLERY_STORAGE_ROOT": str(opts.data_dir / "objects"),
-            "GALLERY_GATEWAY_HOST": "127.0.0.1",
-            "GALLERY_GATEWAY_PORT": str(opts.port),
-            "GALLERY_GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{opts.port}",
-            "GALLERY_METRICS_HOST": "127.0.0.1",
-            # One process per worker: spread libvips' threads over the cores instead.
-            "GALLERY_WORKER_CONCURRENCY": "1",
-            "GALLERY_SWEEPER_STALE_AFTER_SECONDS": "30",
+    def ports(self) -> dict[str, int]:
+        """Every port this stack listens on, by what listens there."""
+        ports = {
+            "gateway": self.port,
+            "nats": self.nats_port,
+            "nats monitoring": self.nats_monitor_port,
+            "mongo": self.mongo_port,
+            "gateway metrics": self.metrics_port,
         }
-    )
+        for index in range(self.workers):
+            ports[f"worker {index + 1} metrics"] = self.worker_metrics_port(index)
+        return ports
+
+    def worker_metrics_port(self, index: int) -> int:
+        return self.metrics_port + 1 + index
+
+
+def _owned_env(opts: UpOptions) -> dict[str, str]:
+    """The settings gallery up must own: where its servers are and where it listens."""
+    return {
+        "GALLERY_NATS_URL": f"nats://127.0.0.1:{opts.nats_port}",
+        "GALLERY_MONGO_URI": mongo_uri(opts.mongo_port),
+        "GALLERY_STORAGE_BACKEND": "filesystem",
+        "GALLERY_STORAGE_ROOT": str(opts.data_dir / "objects"),
+        "GALLERY_GATEWAY_HOST": "127.0.0.1",
+        "GALLERY_GATEWAY_PORT": str(opts.port),
+        "GALLERY_GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{opts.port}",
+        "GALLERY_METRICS_HOST": "127.0.0.1",
+        "GALLERY_METRICS_PORT": str(opts.metrics_port),
+    }
+
+
+def _check_ports(opts: UpOptions) -> None:
+    ports = opts.ports()
+    taken = [f"{port} ({what})" for what, port in ports.items() if port_open(port)]
+    clashes = len(set(ports.values())) != len(ports)
+    if clashes:
+        raise ConfigurationError(f"two of gallery up's ports are the same: {ports}")
+    if taken:
+        raise ConfigurationError(
+            f"port(s) in use: {', '.join(taken)}; stop what holds them or pass other ports"
+        )
 
 
 def _api_key(data_dir: Path, uri: str) -> str:
@@ -80,13 +108,12 @@ def _api_key(data_dir: Path, uri: str) -> str:
 
 
 def run_up(opts: UpOptions) -> int:
-    data = opts.data_dir.resolve()
-    opts = replace(opts, data_dir=data)
-    for port in (opts.port, opts.nats_port, opts.mongo_port):
-        if port_open(port):
-            raise ConfigurationError(
-                f"port {port} is in use; stop what holds it or pass another port"
-            )
+    opts = replace(opts, data_dir=opts.data_dir.resolve())
+    data = opts.data_dir
+    _check_ports(opts)
+    child = child_env(_owned_env(opts))
+    for line in child.report():
+        _say(line)
     stopping = False
 
     def on_signal(_sig: int, _frame: object) -> None:
@@ -100,19 +127,21 @@ def run_up(opts: UpOptions) -> int:
     try:
         _say(f"gallery: starting servers under {data}")
         _start_servers(opts, servers)
-        gateway, key, logs = _start_apps(opts, apps)
+        gateway, key, logs = _start_apps(opts, child.env, apps)
         ready_url = f"http://127.0.0.1:{opts.port}/readyz"
         wait_until_ready(gateway, lambda: http_ok(ready_url), seconds=60)
+        _stack_file(opts).write(data)
         _banner(opts, key, logs)
         while not stopping:
-            # A process that dies is restarted (with backoff) instead of stopping the rest:
-            # the data folders keep every photo and job, the others reconnect.
+            # A process that exits is restarted (with backoff) instead of stopping the rest:
+            # the data folders keep every photo and job, and the others reconnect.
             servers.check()
             apps.check()
             time.sleep(0.3)
         return 0
     finally:
         _say("gallery: stopping (gateway and workers drain first)")
+        stackfile.remove(data)
         terminate_all(apps.processes(), timeout=40)
         terminate_all(servers.processes(), timeout=20)
         _say(f"gallery: stopped; your photos stay in {data}")
@@ -126,24 +155,43 @@ def _start_servers(opts: UpOptions, servers: Supervisor) -> None:
     data = opts.data_dir
     servers.add(
         "nats-server",
-        lambda: start_nats(data / "nats", port=opts.nats_port, monitor_port=opts.nats_monitor_port),
+        partial(
+            start_nats, data / "nats", port=opts.nats_port, monitor_port=opts.nats_monitor_port
+        ),
     )
-    servers.add("secantusd", lambda: start_secantus(data / "mongo", port=opts.mongo_port))
+    servers.add("secantusd", partial(start_secantus, data / "mongo", port=opts.mongo_port))
 
 
-def _start_apps(opts: UpOptions, apps: Supervisor) -> tuple[ManagedProcess, str, Path]:
-    env = _child_env(opts, opts.nats_port, opts.mongo_port)
+def _start_apps(
+    opts: UpOptions, env: dict[str, str], apps: Supervisor
+) -> tuple[ManagedProcess, str, Path]:
     key = _api_key(opts.data_dir, env["GALLERY_MONGO_URI"])
     logs = opts.data_dir / "logs"
-    gateway_env = {**env, "GALLERY_METRICS_PORT": str(opts.metrics_port)}
-    gateway = apps.add(
-        "gateway", lambda: start_gallery(["gateway"], gateway_env, logs / "gateway.log")
-    )
+    gateway = apps.add("gateway", partial(start_gallery, ["gateway"], env, logs / "gateway.log"))
     for index in range(opts.workers):
-        worker_env = {**env, "GALLERY_METRICS_PORT": str(opts.metrics_port + 1 + index)}
+        worker_env = {**env, "GALLERY_METRICS_PORT": str(opts.worker_metrics_port(index))}
         log_path = logs / f"worker-{index + 1}.log"
         apps.add(f"worker {index + 1}", partial(start_gallery, ["worker"], worker_env, log_path))
     return gateway, key, logs
+
+
+def _stack_file(opts: UpOptions) -> StackFile:
+    def metrics(port: int) -> str:
+        return f"http://127.0.0.1:{port}/metrics"
+
+    endpoints = [Endpoint("gateway", "gateway", metrics(opts.metrics_port))]
+    endpoints += [
+        Endpoint(f"worker-{i + 1}", "worker", metrics(opts.worker_metrics_port(i)))
+        for i in range(opts.workers)
+    ]
+    return StackFile(
+        pid=os.getpid(),
+        gateway_url=f"http://127.0.0.1:{opts.port}",
+        nats_url=f"nats://127.0.0.1:{opts.nats_port}",
+        nats_monitoring_url=f"http://127.0.0.1:{opts.nats_monitor_port}",
+        mongo_uri=mongo_uri(opts.mongo_port),
+        endpoints=endpoints,
+    )
 
 
 def _banner(opts: UpOptions, key: str, logs: Path) -> None:
@@ -155,6 +203,7 @@ gallery is up: gateway {url}, {opts.workers} worker(s)
   upload photos:   gallery upload --url {url} --key {key} PATH...
   or:              curl -H 'Authorization: Bearer {key}' --data-binary @photo.jpg {url}/v1/images
   metrics:         http://127.0.0.1:{opts.metrics_port}/metrics
+  pipeline state:  gallery status --data-dir {opts.data_dir}
   logs:            {logs}
 Press Ctrl-C to stop.""",
         flush=True,

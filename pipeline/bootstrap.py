@@ -27,6 +27,7 @@ from pipeline.services.ingest import IngestService
 from pipeline.services.lease import lease_for
 from pipeline.services.process_renderer import ProcessRenderer
 from pipeline.services.render import RenderPolicy, RenderService, worker_identity
+from pipeline.services.tus import UploadService
 
 log = logging.getLogger(__name__)
 
@@ -101,4 +102,16 @@ def render_policy(settings: Settings) -> RenderPolicy:
         max_crashes=settings.worker.max_crashes,
         max_rounds=settings.worker.max_rounds,
         worker=worker_identity(),
+    )
+
+
+def upload_service(backends: Backends, settings: Settings) -> UploadService:
+    """Resumable uploads, finishing through the same ingest service as plain uploads."""
+    return UploadService(
+        backends.catalog.uploads,
+        backends.store,
+        ingest_service(backends, settings),
+        settings.limits,
+        settings.tus,
+        albums=album_service(backends),
     )

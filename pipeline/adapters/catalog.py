@@ -21,6 +21,7 @@ from pymongo.errors import DuplicateKeyError
 
 from pipeline.adapters.albums import AlbumCatalog
 from pipeline.adapters.mongo_errors import translated as _translated
+from pipeline.adapters.uploads import UploadCatalog
 from pipeline.domain.errors import DuplicateImage
 from pipeline.domain.messages import utcnow
 from pipeline.domain.models import ImageRecord, Rendition
@@ -44,6 +45,7 @@ class Catalog:
         self.images: AsyncCollection[Document] = db["images"]
         self.api_keys: AsyncCollection[Document] = db["api_keys"]
         self.albums = AlbumCatalog(self.images, db["albums"])
+        self.uploads = UploadCatalog(db["uploads"])
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -80,6 +82,7 @@ class Catalog:
                 name="tenant_albums_id",
             )
         await self.albums.ensure_indexes()
+        await self.uploads.ensure_indexes()
 
     async def ping(self) -> None:
         with _translated("ping"):

@@ -114,6 +114,29 @@ class LimitsSettings(_Section):
     )
 
 
+class TusSettings(_Section):
+    """Resumable uploads (tus 1.0) at ``/v1/uploads``; the size limit is ``max_upload_bytes``."""
+
+    expire_seconds: float = Field(
+        24 * 3600.0,
+        gt=0,
+        description="An unfinished resumable upload expires this long after its last PATCH",
+    )
+    part_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=5 * 1024 * 1024,
+        description="Part size of a resumable upload in the object store (S3 minimum 5 MiB)",
+    )
+    lock_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="Lease of the lock a PATCH holds (renewed while it runs; frees a crashed one)",
+    )
+    sweep_interval_seconds: float = Field(
+        300.0, gt=0, description="Seconds between sweeps that remove expired uploads"
+    )
+
+
 class GatewaySettings(_Section):
     """The HTTP gateway."""
 
@@ -194,6 +217,7 @@ class Settings(BaseSettings):
     s3: S3Settings = S3Settings()
     limits: LimitsSettings = LimitsSettings()
     gateway: GatewaySettings = GatewaySettings()
+    tus: TusSettings = TusSettings()
     worker: WorkerSettings = WorkerSettings()
     sweeper: SweeperSettings = SweeperSettings()
     metrics: MetricsSettings = MetricsSettings()
