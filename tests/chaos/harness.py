@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import os
 import secrets
 import signal
@@ -194,7 +195,7 @@ class ChaosStack:
         started = time.monotonic()
         async with self.session.post(
             f"{self.url}/v1/images",
-            data=data,
+            data=io.BytesIO(data),
             headers={"Content-Type": "image/jpeg"},
             timeout=aiohttp.ClientTimeout(total=timeout),
         ) as response:

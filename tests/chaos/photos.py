@@ -13,9 +13,11 @@ def photos(count: int, *, start: int = 0, size: tuple[int, int] = (160, 120)) ->
 
 
 def with_comment(jpeg: bytes, text: bytes) -> bytes:
-    """``jpeg`` with a COM segment right after SOI (a valid JPEG that carries ``text``)."""
-    segment = b"\xff\xfe" + struct.pack(">H", len(text) + 2) + text
-    return jpeg[:2] + segment + jpeg[2:]
+    """``jpeg`` with COM segments right after SOI (a valid JPEG that carries ``text``)."""
+    most = 65_533  # a segment's length field counts itself: 2 + at most 65,533 bytes
+    parts = [text[i : i + most] for i in range(0, len(text), most)] or [b""]
+    segments = b"".join(b"\xff\xfe" + struct.pack(">H", len(p) + 2) + p for p in parts)
+    return jpeg[:2] + segments + jpeg[2:]
 
 
 def crashing(marker: str, seed: int) -> bytes:

@@ -94,14 +94,15 @@ async def test_bombs_past_the_gate_are_killed_at_the_deadline_and_free_their_slo
         bomb = (CASES / "c14_scan_bomb.jpg").read_bytes()
         bomb_ids = await stack.upload_all([bomb + bytes([i]) for i in range(4)])
         started = time.monotonic()
+        # Two bombs hold both slots now; a normal photo waits at most for one deadline.
         normal = await stack.upload_all(photos(1, start=51_000))
+        normal_s = await stack.wait_ready(normal, timeout=120)
 
         async def bombs_failed() -> bool:
             return (await stack.statuses(bomb_ids)).get("failed", 0) == 4
 
         await wait_for(bombs_failed, 240, "the four bombs failed")
         bombs_done = time.monotonic() - started
-        normal_s = await stack.wait_ready(normal, timeout=120)
         async with stack.catalog() as catalog:
             reasons = {
                 (await catalog.get_image("chaos", i)).failure  # type: ignore[union-attr]
@@ -122,3 +123,4 @@ async def test_bombs_past_the_gate_are_killed_at_the_deadline_and_free_their_slo
         )
     )
     assert all("longer than 4 s" in str(r) for r in reasons), reasons
+    assert normal_s < bombs_done, "the photo did not wait for all four bombs"
