@@ -69,7 +69,7 @@ class Stack:
         await asyncio.to_thread(wait_until_ready, gateway, lambda: http_ok(ready), timeout)
         return url
 
-    async def wait_ready(self, timeout: float = 60.0) -> None:
+    async def wait_ready(self, timeout: float = 120.0) -> None:
         assert self.gateway is not None
         ready = f"{self.url}/readyz"
         await asyncio.to_thread(wait_until_ready, self.gateway, lambda: http_ok(ready), timeout)

@@ -18,6 +18,7 @@ from pipeline.runtime.health import ops_app
 from pipeline.runtime.settings import GatewaySettings, LimitsSettings, Settings
 from tests.conftest import SettingsFactory
 from tests.images import jpeg_bytes, jpeg_with_big_header, png_bytes
+from tests.waiting import GENEROUS
 
 pytestmark = pytest.mark.integration
 
@@ -142,7 +143,7 @@ async def next_event(response: aiohttp.ClientResponse) -> dict[str, object]:
     """Read SSE frames until one with data (comments are keepalives)."""
     buffer = b""
     while True:
-        buffer += await asyncio.wait_for(response.content.readany(), 10)
+        buffer += await asyncio.wait_for(response.content.readany(), GENEROUS)
         while b"\n\n" in buffer:
             frame, buffer = buffer.split(b"\n\n", 1)
             for line in frame.decode().splitlines():
@@ -181,7 +182,7 @@ async def test_a_stream_carries_every_event_in_order(gateway: tuple[TestClient, 
     received: list[tuple[str, str]] = []
     buffer = b""
     while len(received) < len(ids):
-        buffer += await asyncio.wait_for(events.content.readany(), 10)
+        buffer += await asyncio.wait_for(events.content.readany(), GENEROUS)
         *frames, buffer = buffer.split(b"\n\n")
         for frame in frames:
             fields = dict(line.split(": ", 1) for line in frame.decode().splitlines())
@@ -246,7 +247,7 @@ async def test_uploads_beyond_the_concurrency_limit_are_told_to_retry(
 
     async with gateway_client(settings) as (client, key):
         first = asyncio.create_task(client.post("/v1/images", data=slow_body(), headers=auth(key)))
-        await asyncio.wait_for(holding.wait(), 10)
+        await asyncio.wait_for(holding.wait(), GENEROUS)
         busy = await client.post("/v1/images", data=png_bytes(40, 30, seed=2), headers=auth(key))
         assert busy.status == 503
         assert busy.headers["Retry-After"] == "1"

@@ -114,7 +114,7 @@ async def test_a_render_interrupted_by_drain_hands_the_lease_back(world: World) 
 
     world.renderer.during = hang
     job = asyncio.create_task(world.run_job(record))
-    await asyncio.wait_for(started.wait(), 10)
+    await asyncio.wait_for(started.wait(), 60)
     job.cancel()
     with pytest.raises(asyncio.CancelledError):
         await job
