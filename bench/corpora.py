@@ -38,7 +38,8 @@ def wallpapers() -> list[Path]:
             debs = list(WALLPAPERS.glob(f"{PACKAGE}_*.deb"))
         subprocess.run(["dpkg", "-x", str(debs[0]), str(WALLPAPERS / "x")], check=True)
     # The PNGs in the package are rendered artwork, not photographs; screenshots are previews.
-    return sorted(p for p in root.glob("*/contents/images*/*.jpg"))
+    # Several sizes of one wallpaper are symlinks to the same file: keep each file once.
+    return sorted(p for p in root.glob("*/contents/images*/*.jpg") if not p.is_symlink())
 
 
 def folder(path: Path) -> list[Path]:
@@ -71,7 +72,7 @@ def distinct(data: bytes, copy: int) -> bytes:
 
 
 def photos(sources: list[Path], count: int, *, offset: int = 0) -> list[tuple[str, bytes]]:
-    """``count`` distinct uploads cycling over ``sources``: (name, bytes).
+    """``count`` distinct uploads cycling over ``sources``: (``"<source path>#<copy>"``, bytes).
 
     ``offset`` shifts the copy numbers, so the idle-latency photos differ from the load's.
     """
@@ -79,5 +80,6 @@ def photos(sources: list[Path], count: int, *, offset: int = 0) -> list[tuple[st
     out = []
     for index in range(count):
         copy = index // len(raw) + offset
-        out.append((f"{sources[index % len(raw)].name}#{copy}", distinct(raw[index % len(raw)], copy)))
+        source = index % len(raw)
+        out.append((f"{sources[source]}#{copy}", distinct(raw[source], copy)))
     return out

@@ -63,7 +63,7 @@ async def _post(session: aiohttp.ClientSession, url: str, sample: Sample, data: 
     async with session.post(
         f"{url}/v1/images",
         data=data,
-        params={"filename": sample.name.split("#")[0]},
+        params={"filename": sample.name.split("#")[0].rsplit("/", 1)[-1]},
         headers={"Content-Type": "application/octet-stream"},
     ) as response:
         payload = await response.json(content_type=None)

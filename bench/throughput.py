@@ -186,9 +186,8 @@ def _stack(
 def measure(args: argparse.Namespace, workers: int | None, runs: int, label: str,
             sources: list[Path], floor_data: dict[str, dict[str, float]]) -> dict[str, Any]:
     uploads = corpora.photos(sources, args.count)
-    floor_by_name = {Path(k).name: v for k, v in floor_data.items()}
-    floor_cpu = statistics.mean(floor_by_name[n.split("#")[0]]["cpu"] for n, _ in uploads)
-    floor_wall = {k: v["wall"] for k, v in floor_by_name.items()}
+    floor_cpu = statistics.mean(floor_data[n.split("#")[0]]["cpu"] for n, _ in uploads)
+    floor_wall = {k: v["wall"] for k, v in floor_data.items()}
     results = []
     env = dict(e.split("=", 1) for e in args.env)
     for index in range(runs):
