@@ -8,6 +8,7 @@ events it publishes anyway. Times are ``time.perf_counter()`` seconds in this pr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -53,10 +54,8 @@ class Watcher:
             if left <= 0:
                 missing = len(ids - self.finished.keys())
                 raise TimeoutError(f"{missing} image(s) not ready after {timeout:.0f} s")
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.changed.wait(), min(left, 1.0))
-            except TimeoutError:
-                pass
 
 
 async def _post(session: aiohttp.ClientSession, url: str, sample: Sample, data: bytes) -> None:

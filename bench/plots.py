@@ -42,8 +42,9 @@ def throughput_and_cpu(result: dict[str, Any], path: Path) -> None:
         right.bar(["stack"], [value * 1000], bottom=bottom, label=role, color=ROLE_COLOURS[role])
         bottom += value * 1000
     right.bar(["floor"], [main["floor_cpu_per_photo"] * 1000], color="lightgrey", label="floor")
-    right.axhline(1.15 * main["floor_cpu_per_photo"] * 1000, ls="--", color="grey",
-                  label="1.15 x floor")
+    right.axhline(
+        1.15 * main["floor_cpu_per_photo"] * 1000, ls="--", color="grey", label="1.15 x floor"
+    )
     right.set_ylabel("CPU ms per photo")
     right.set_title(f"CPU per photo: {main['stack_vs_floor']:.2f} x floor")
     right.legend(fontsize=8)

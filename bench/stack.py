@@ -32,9 +32,7 @@ class Stack:
 
 
 def _up_args(data: Path, workers: int | None) -> tuple[list[str], dict[str, int]]:
-    ports = {
-        name: free_port() for name in ("port", "nats-port", "mongo-port", "nats-monitor-port")
-    }
+    ports = {name: free_port() for name in ("port", "nats-port", "mongo-port", "nats-monitor-port")}
     # The metrics ports are consecutive (gateway, then one per worker): take a free range.
     ports["metrics-port"] = free_port() + 20
     args = [sys.executable, "-m", "gallery.cli", "up", "--data-dir", str(data)]

@@ -69,8 +69,9 @@ async def _idle_latency(stack: Stack, uploads: list[tuple[str, bytes]]) -> list[
     )
 
 
-def one_run(stack: Stack, uploads: list[tuple[str, bytes]], idle: list[tuple[str, bytes]],
-            clients: int) -> dict[str, Any]:
+def one_run(
+    stack: Stack, uploads: list[tuple[str, bytes]], idle: list[tuple[str, bytes]], clients: int
+) -> dict[str, Any]:
     """Idle latency, then the load, on one stack; CPU by role over the load's window."""
     idle_samples = asyncio.run(_idle_latency(stack, idle))
     meter = procs.CpuMeter(stack.root_pid) if stack.root_pid else None
@@ -84,8 +85,9 @@ def one_run(stack: Stack, uploads: list[tuple[str, bytes]], idle: list[tuple[str
         marks["load"] = procs.load_average()
 
     assert stack.nats_url is not None
-    samples = asyncio.run(upload_all(stack.url, stack.key, stack.nats_url, uploads, clients,
-                                     on_start=start))
+    samples = asyncio.run(
+        upload_all(stack.url, stack.key, stack.nats_url, uploads, clients, on_start=start)
+    )
     cpu = meter.read() if meter else {}
     busy, total = procs.machine_ticks()
     wall = max(s.done for s in samples) - min(s.started for s in samples)
@@ -154,24 +156,34 @@ def report(summary: dict[str, Any], runs: list[dict[str, Any]], label: str) -> N
     ms = 1000
     print(f"\n== {label}: medians of {len(runs)} run(s), {runs[0]['photos']} photos each ==")
     for i, r in enumerate(runs, 1):
-        print(f"run {i}: {r['photos_per_second']:.2f} photos/s in {r['wall_seconds']:.1f} s, "
-              f"ratio {r['ratio_to_ideal']:.2f} (to available {r['ratio_to_available']:.2f}), "
-              f"stack {r['stack_cpu_per_photo'] * ms:.0f} ms/photo, "
-              f"load avg {r['load_average_start']:.2f}, foreign CPU {r['foreign_cpu_seconds']:.1f} s")
+        print(
+            f"run {i}: {r['photos_per_second']:.2f} photos/s in {r['wall_seconds']:.1f} s, "
+            f"ratio {r['ratio_to_ideal']:.2f} (to available {r['ratio_to_available']:.2f}), "
+            f"stack {r['stack_cpu_per_photo'] * ms:.0f} ms/photo, "
+            f"load avg {r['load_average_start']:.2f}, foreign CPU {r['foreign_cpu_seconds']:.1f} s"
+        )
     s = summary
-    print(f"floor CPU per photo     {s['floor_cpu_per_photo'] * ms:7.0f} ms  "
-          f"-> ideal {s['ideal_photos_per_second']:.2f} photos/s on {os.cpu_count()} cores")
-    print(f"throughput              {s['photos_per_second']:7.2f} photos/s  "
-          f"ratio to ideal {s['ratio_to_ideal']:.2f}  (to the CPU left by other programs "
-          f"{s['ratio_to_available']:.2f})")
-    print(f"stack CPU per photo     {s['stack_cpu_per_photo'] * ms:7.0f} ms  "
-          f"= {s['stack_vs_floor']:.2f} x floor")
+    print(
+        f"floor CPU per photo     {s['floor_cpu_per_photo'] * ms:7.0f} ms  "
+        f"-> ideal {s['ideal_photos_per_second']:.2f} photos/s on {os.cpu_count()} cores"
+    )
+    print(
+        f"throughput              {s['photos_per_second']:7.2f} photos/s  "
+        f"ratio to ideal {s['ratio_to_ideal']:.2f}  (to the CPU left by other programs "
+        f"{s['ratio_to_available']:.2f})"
+    )
+    print(
+        f"stack CPU per photo     {s['stack_cpu_per_photo'] * ms:7.0f} ms  "
+        f"= {s['stack_vs_floor']:.2f} x floor"
+    )
     for role_name, value in s["cpu_per_photo"].items():
         print(f"  {role_name:12}          {value * ms:7.1f} ms")
     print(f"  load generator (apart) {s['loadgen_cpu_per_photo'] * ms:7.1f} ms")
     print(f"cores busy              {s['cores_busy_fraction'] * 100:7.0f} %  (whole machine)")
-    print(f"idle upload-to-ready    {s['idle_latency_median'] * ms:7.0f} ms  "
-          f"= floor wall + {s['idle_margin_over_floor_median'] * ms:.0f} ms")
+    print(
+        f"idle upload-to-ready    {s['idle_latency_median'] * ms:7.0f} ms  "
+        f"= floor wall + {s['idle_margin_over_floor_median'] * ms:.0f} ms"
+    )
     print(f"load average at start of each run: {', '.join(f'{x:.2f}' for x in s['load_average'])}")
 
 
@@ -183,8 +195,15 @@ def _stack(
     return embedded(workers, env)
 
 
-def measure(args: argparse.Namespace, workers: int | None, runs: int, label: str,
-            sources: list[Path], floor_data: dict[str, dict[str, float]]) -> dict[str, Any]:
+def measure(
+    args: argparse.Namespace,
+    workers: int | None,
+    runs: int,
+    label: str,
+    *,
+    sources: list[Path],
+    floor_data: dict[str, dict[str, float]],
+) -> dict[str, Any]:
     uploads = corpora.photos(sources, args.count)
     floor_cpu = statistics.mean(floor_data[n.split("#")[0]]["cpu"] for n, _ in uploads)
     floor_wall = {k: v["wall"] for k, v in floor_data.items()}
@@ -209,13 +228,19 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         floor_data = floor.run(sources, 2, Path(tmp) / "floor.json")
     result: dict[str, Any] = {
-        "corpus": corpus, "sources": len(sources), "clients": args.clients,
-        "cpus": os.cpu_count(), "env": args.env, "floor": floor_data,
+        "corpus": corpus,
+        "sources": len(sources),
+        "clients": args.clients,
+        "cpus": os.cpu_count(),
+        "env": args.env,
+        "floor": floor_data,
     }
-    result["main"] = measure(args, args.workers, args.runs, f"{corpus}", sources, floor_data)
+    result["main"] = measure(
+        args, args.workers, args.runs, corpus, sources=sources, floor_data=floor_data
+    )
     if args.scaling:
         result["scaling"] = [
-            measure(args, k, 1, f"{corpus}, {k} worker process(es)", sources, floor_data)
+            measure(args, k, 1, f"{corpus}, {k} worker(s)", sources=sources, floor_data=floor_data)
             for k in args.scaling
         ]
     stem = f"throughput-{corpus}{args.tag}"
