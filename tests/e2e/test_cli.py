@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from gallery.servers import free_port
+from gallery.servers import free_port, http_ok
 from tests.images import jpeg_bytes, png_bytes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -158,6 +159,27 @@ def test_upload_shows_progress_and_a_summary_then_ls_and_show(up: Up, photos: Pa
     assert "no image" in missing.stderr
 
 
+def test_album_is_created_once_and_every_photo_lands_in_it(up: Up, photos: Path) -> None:
+    first = up.client("upload", str(photos / "a.jpg"), "--album", "Holiday 2026")
+    assert first.returncode == 0, first.stdout + first.stderr
+    second = up.client("upload", str(photos / "a.jpg"), str(photos / "b.png"),
+                       "--album", "Holiday 2026", "--json")  # fmt: skip
+    assert second.returncode == 0, second.stdout + second.stderr
+    outcomes = {Path(f["path"]).name: f for f in json.loads(second.stdout)["files"]}
+    assert outcomes["a.jpg"]["outcome"] == "duplicate"
+    assert outcomes["b.png"]["outcome"] == "ready"
+
+    listed = up.client("ls", "--album", "Holiday 2026", "--json")
+    assert listed.returncode == 0, listed.stderr
+    in_album = {i["filename"] for i in json.loads(listed.stdout)}
+    assert in_album == {"a.jpg", "b.png"}, "the duplicate was added too"
+    shown = up.client("show", outcomes["b.png"]["image_id"])
+    assert "Holiday 2026" in shown.stdout
+    unknown = up.client("ls", "--album", "No such album")
+    assert unknown.returncode == 4
+    assert "no album named" in unknown.stderr
+
+
 def test_wrong_key_and_unreachable_gateway_have_their_exit_codes(up: Up, photos: Path) -> None:
     refused = up.client("ls", "--key", "gk_wrong")
     assert refused.returncode == 2
@@ -209,3 +231,72 @@ def test_status_without_nats_says_so_with_exit_code_3(up: Up) -> None:
     assert away.returncode == 3
     assert "cannot connect to NATS" in away.stdout
     assert "0/1" in away.stdout
+
+
+@pytest.fixture
+def prometheus(up: Up, tmp_path: Path) -> Iterator[str]:
+    """A real Prometheus scraping the stack every second, with deploy/'s job labels."""
+    binary = shutil.which("prometheus")
+    assert binary, "prometheus comes from scripts/tools.sh (tox puts .tools/bin on PATH)"
+    stack = json.loads((up.data_dir / "stack.json").read_text())
+    jobs: dict[str, list[str]] = {"gallery-gateway": [], "gallery-worker": []}
+    for endpoint in stack["endpoints"]:
+        host = endpoint["metrics_url"].split("/")[2]
+        jobs[f"gallery-{endpoint['role']}"].append(host)
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "scrape_configs": [
+            {"job_name": job, "static_configs": [{"targets": targets}]}
+            for job, targets in jobs.items()
+        ],
+    }
+    (tmp_path / "prometheus.yml").write_text(json.dumps(config))  # JSON is YAML
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with (tmp_path / "prometheus.log").open("wb") as log:
+        process = subprocess.Popen(
+            [binary, f"--config.file={tmp_path / 'prometheus.yml'}",
+             f"--storage.tsdb.path={tmp_path / 'tsdb'}", f"--web.listen-address=127.0.0.1:{port}"],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    try:
+        wait_for(lambda: http_ok(f"{url}/-/ready"), "Prometheus ready")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def test_status_reads_rates_and_latency_from_prometheus(
+    up: Up, photos: Path, prometheus: str
+) -> None:
+    def report() -> dict[str, Any]:
+        done = up.client("status", "--prometheus", prometheus, "--window", "60", "--json")
+        assert done.returncode in (0, 1), done.stdout + done.stderr
+        return dict(json.loads(done.stdout))
+
+    wait_for(lambda: (report()["throughput"] or {}).get("workers_alive") == 2, "scraped")
+    assert up.client("upload", str(photos / "a.jpg"), str(photos / "b.png")).returncode == 0
+    latest: dict[str, Any] = {}
+
+    def rendered() -> bool:
+        latest.update(report())
+        work = latest["throughput"]
+        return bool(work["renders_per_s"]) and work["p95_seconds"] is not None
+
+    try:
+        wait_for(rendered, "renders and latency in Prometheus", seconds=120)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {latest}") from None
+    work = latest["throughput"]
+    assert work["source"] == f"prometheus {prometheus}"
+    assert (work["workers_alive"], work["workers_known"], work["gateways_alive"]) == (2, 2, 1)
+    assert work["uploads_per_s"] > 0
+    assert 0 < work["p50_seconds"] <= work["p95_seconds"]
+    assert latest["healthy"] is True
+
+
+def test_status_with_prometheus_away_exits_3(up: Up) -> None:
+    away = up.client("status", "--prometheus", f"http://127.0.0.1:{free_port()}")
+    assert away.returncode == 3
+    assert "Prometheus" in away.stdout
