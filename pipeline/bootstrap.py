@@ -25,8 +25,10 @@ from pipeline.services.albums import AlbumService
 from pipeline.services.delete import DeleteService
 from pipeline.services.ingest import IngestService
 from pipeline.services.lease import lease_for
+from pipeline.services.limits import UploadLimits
 from pipeline.services.render import RenderPolicy, RenderService, worker_identity
 from pipeline.services.renderer import ThreadRenderer
+from pipeline.services.tus import UploadService
 
 log = logging.getLogger(__name__)
 
@@ -92,3 +94,19 @@ def render_policy(settings: Settings) -> RenderPolicy:
         max_rounds=settings.worker.max_rounds,
         worker=worker_identity(),
     )
+
+
+def upload_service(backends: Backends, settings: Settings) -> UploadService:
+    """Resumable uploads, finishing through the same ingest service as plain uploads."""
+    return UploadService(
+        backends.catalog.uploads,
+        backends.store,
+        ingest_service(backends, settings),
+        settings.limits,
+        settings.tus,
+        albums=album_service(backends),
+    )
+
+
+def upload_limits(backends: Backends, settings: Settings) -> UploadLimits:
+    return UploadLimits(backends.catalog.usage, settings.quota)

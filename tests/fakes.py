@@ -8,7 +8,8 @@ breaks a backend by setting ``fail_with`` to the error the adapter would raise.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
+import hashlib
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from pipeline.domain.albums import AlbumRecord
 from pipeline.domain.errors import BusError, DuplicateImage, ObjectNotFound, PipelineError
 from pipeline.domain.messages import Event, ImageEvent, RenderJob, StoredDeadLetter, utcnow
 from pipeline.domain.models import ImageRecord, Rendition, Status
+from pipeline.domain.uploads import UploadRecord
 from pipeline.imaging.render import RenderedRendition, RenderResult
 from pipeline.imaging.spec import RenditionSpec
 from pipeline.services import ports
@@ -290,6 +292,8 @@ class FakeAlbums:
 class FakeObjectStore:
     objects: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     fail_with: PipelineError | None = None
+    multipart: dict[str, dict[int, tuple[str, bytes]]] = field(default_factory=dict)
+    completed: list[str] = field(default_factory=list)
 
     def _check(self) -> None:
         if self.fail_with is not None:
@@ -322,6 +326,119 @@ class FakeObjectStore:
 
     async def list_keys(self, prefix: str) -> list[str]:
         return sorted(k for k in self.objects if k.startswith(prefix))
+
+    async def stream(self, key: str, chunk_size: int = 65536) -> AsyncGenerator[bytes, None]:
+        data = await self.get_bytes(key)
+        for start in range(0, len(data), chunk_size):
+            yield data[start : start + chunk_size]
+
+    # Multipart uploads: parts per upload id, joined on completion (S3's rules kept: a part
+    # but the last under 5 MiB, or an unknown ETag, fails the completion).
+    async def create_multipart(self, key: str, *, content_type: str) -> str:
+        self._check()
+        upload_id = f"mp{len(self.multipart) + len(self.completed) + 1}"
+        self.multipart[upload_id] = {}
+        return upload_id
+
+    async def upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> str:
+        self._check()
+        if upload_id not in self.multipart:
+            raise ObjectNotFound(f"no multipart upload {upload_id}")
+        etag = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        self.multipart[upload_id][number] = (etag, data)
+        return etag
+
+    async def complete_multipart(
+        self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]
+    ) -> None:
+        self._check()
+        stored = self.multipart.pop(upload_id)
+        chosen = [stored[n] for n, _ in parts]
+        assert [etag for etag, _ in chosen] == [etag for _, etag in parts], "InvalidPart"
+        assert all(len(data) >= 5 * 1024 * 1024 for _, data in chosen[:-1]), "EntityTooSmall"
+        self.objects[key] = (b"".join(data for _, data in chosen), "application/octet-stream")
+        self.completed.append(upload_id)
+
+    async def abort_multipart(self, key: str, upload_id: str) -> None:
+        self.multipart.pop(upload_id, None)
+
+
+class FakeUploadCatalog:
+    """Upload records with the adapter's lock rule (open, unexpired, at offset, lock free)."""
+
+    def __init__(self) -> None:
+        self.uploads: dict[str, UploadRecord] = {}
+
+    async def insert_upload(self, record: UploadRecord) -> None:
+        self.uploads[record.id] = record
+
+    async def get_upload(self, tenant: str, upload_id: str) -> UploadRecord | None:
+        record = self.uploads.get(upload_id)
+        return record if record is not None and record.tenant == tenant else None
+
+    async def lock_upload(
+        self,
+        tenant: str,
+        upload_id: str,
+        *,
+        offset: int,
+        token: str,
+        until: datetime,
+        now: datetime,
+    ) -> UploadRecord | None:
+        record = await self.get_upload(tenant, upload_id)
+        free = record is not None and (record.lock is None or (record.lock_until or now) < now)
+        if record is None or not free or record.state != "open" or record.offset != offset:
+            return None
+        if record.expires_at <= now:
+            return None
+        locked = record.model_copy(update={"lock": token, "lock_until": until})
+        self.uploads[upload_id] = locked
+        return locked
+
+    async def renew_lock(self, tenant: str, upload_id: str, token: str, until: datetime) -> bool:
+        record = await self.get_upload(tenant, upload_id)
+        if record is None or record.lock != token:
+            return False
+        self.uploads[upload_id] = record.model_copy(update={"lock_until": until})
+        return True
+
+    async def save_upload(self, record: UploadRecord, token: str) -> bool:
+        current = await self.get_upload(record.tenant, record.id)
+        if current is None or current.lock != token:
+            return False
+        self.uploads[record.id] = record
+        return True
+
+    async def release_lock(self, tenant: str, upload_id: str, token: str) -> None:
+        record = await self.get_upload(tenant, upload_id)
+        if record is not None and record.lock == token:
+            self.uploads[upload_id] = record.model_copy(update={"lock": None, "lock_until": None})
+
+    async def delete_upload(self, tenant: str, upload_id: str) -> UploadRecord | None:
+        record = await self.get_upload(tenant, upload_id)
+        if record is not None:
+            del self.uploads[upload_id]
+        return record
+
+    async def expired_uploads(self, now: datetime, limit: int = 500) -> list[UploadRecord]:
+        return [r for r in self.uploads.values() if r.expires_at < now][:limit]
+
+
+@dataclass
+class FakeUsageCatalog:
+    """Upload counters per (key, window) and a tenant's usage from a FakeCatalog."""
+
+    catalog: FakeCatalog
+    windows: dict[tuple[str, int], int] = field(default_factory=dict)
+
+    async def count_upload(self, key_id: str, window: int, expires_at: datetime) -> int:
+        self.windows[key_id, window] = self.windows.get((key_id, window), 0) + 1
+        return self.windows[key_id, window]
+
+    async def tenant_usage(self, tenant: str) -> tuple[int, int]:
+        mine = [r for r in self.catalog.images.values() if r.tenant == tenant]
+        return len(mine), sum(r.bytes for r in mine)
 
 
 @dataclass
@@ -394,4 +511,6 @@ _catalog: ports.Catalog = FakeCatalog()
 _albums: ports.Albums = FakeAlbums(FakeCatalog())
 _store: ports.ObjectStore = FakeObjectStore()
 _bus: ports.Bus = FakeBus()
+_uploads: ports.UploadCatalog = FakeUploadCatalog()
+_usage: ports.UsageCatalog = FakeUsageCatalog(FakeCatalog())
 _renderer: ports.Renderer = FakeRenderer(spec=())

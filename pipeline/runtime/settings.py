@@ -111,6 +111,45 @@ class LimitsSettings(_Section):
     )
 
 
+class TusSettings(_Section):
+    """Resumable uploads (tus 1.0) at ``/v1/uploads``; the size limit is ``max_upload_bytes``."""
+
+    expire_seconds: float = Field(
+        24 * 3600.0,
+        gt=0,
+        description="An unfinished resumable upload expires this long after its last PATCH",
+    )
+    part_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=5 * 1024 * 1024,
+        description="Part size of a resumable upload in the object store (S3 minimum 5 MiB)",
+    )
+    lock_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="Lease of the lock a PATCH holds (renewed while it runs; frees a crashed one)",
+    )
+    sweep_interval_seconds: float = Field(
+        300.0, gt=0, description="Seconds between sweeps that remove expired uploads"
+    )
+
+
+class QuotaSettings(_Section):
+    """Per-key upload rate and per-tenant quota, shared by every gateway replica (catalog)."""
+
+    uploads_per_minute: int = Field(
+        600,
+        ge=0,
+        description="Uploads one API key may start a minute (429 above); 0 = no limit",
+    )
+    max_bytes: int = Field(
+        0, ge=0, description="Bytes of originals a key's tenant may store (403 above); 0 = no quota"
+    )
+    max_images: int = Field(
+        0, ge=0, description="Images a key's tenant may have (403 above); 0 = no quota"
+    )
+
+
 class GatewaySettings(_Section):
     """The HTTP gateway."""
 
@@ -191,6 +230,8 @@ class Settings(BaseSettings):
     s3: S3Settings = S3Settings()
     limits: LimitsSettings = LimitsSettings()
     gateway: GatewaySettings = GatewaySettings()
+    tus: TusSettings = TusSettings()
+    quota: QuotaSettings = QuotaSettings()
     worker: WorkerSettings = WorkerSettings()
     sweeper: SweeperSettings = SweeperSettings()
     metrics: MetricsSettings = MetricsSettings()
