@@ -4,6 +4,7 @@ passing the user's settings through (a raised upload limit really takes effect).
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -20,6 +21,7 @@ from typing import Any
 import pytest
 
 from gallery.servers import free_port, http_ok
+from gallery.tus import UploadState
 from tests.images import jpeg_bytes, png_bytes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -300,3 +302,71 @@ def test_status_with_prometheus_away_exits_3(up: Up) -> None:
     away = up.client("status", "--prometheus", f"http://127.0.0.1:{free_port()}")
     assert away.returncode == 3
     assert "Prometheus" in away.stdout
+
+
+def padded_jpeg(path: Path, mib: int, seed: int) -> Path:
+    """A small JPEG and ``mib`` MiB of padding after its end marker (renders in no time)."""
+    with path.open("wb") as out:
+        out.write(jpeg_bytes(64, 48, seed=seed))
+        for _ in range(mib):
+            out.write(b"\0" * MiB)
+    return path
+
+
+def tus_request(up: Up, method: str, url: str, body: bytes = b"", **headers: str) -> Any:
+    request = urllib.request.Request(
+        url, data=body or None, method=method,
+        headers={"Authorization": f"Bearer {up.key}", "Tus-Resumable": "1.0.0", **headers},
+    )  # fmt: skip
+    return urllib.request.urlopen(request, timeout=30)
+
+
+def test_large_file_goes_through_tus_and_resumes_at_the_servers_offset(
+    up: Up, tmp_path: Path
+) -> None:
+    big = padded_jpeg(tmp_path / "pano.jpg", 20, seed=time.monotonic_ns() % 10_000)
+    state = UploadState(tmp_path / "uploads.json")
+    # What an earlier run left: an upload created, its first 3 MiB sent, its URL remembered.
+    with tus_request(up, "POST", f"{up.url}/v1/uploads", **{
+        "Upload-Length": str(big.stat().st_size),
+        "Upload-Metadata": "filename " + base64.b64encode(b"pano.jpg").decode(),
+    }) as created:  # fmt: skip
+        location = created.headers["Location"]
+    head = big.read_bytes()[: 3 * MiB]
+    with tus_request(up, "PATCH", f"{up.url}{location}", head, **{
+        "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream",
+    }) as patched:  # fmt: skip
+        assert patched.headers["Upload-Offset"] == str(3 * MiB)
+    state.put(UploadState.key(up.url, big), location)
+
+    done = up.client("upload", str(big), "--tus-threshold", "1M", "--state-file",
+                     str(state.path), "--json")  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    (result,) = json.loads(done.stdout)["files"]
+    assert (result["via"], result["outcome"]) == ("tus", "ready"), result
+    assert result["resumed_from"] == 3 * MiB, "only the rest was sent"
+    assert state.get(UploadState.key(up.url, big)) is None, "a finished upload is forgotten"
+
+
+def test_ctrl_c_during_a_tus_upload_then_the_same_command_finishes_it(
+    up: Up, tmp_path: Path
+) -> None:
+    big = padded_jpeg(tmp_path / "huge.jpg", 110, seed=time.monotonic_ns() % 10_000)
+    state = tmp_path / "uploads.json"
+    command = [sys.executable, "-m", "gallery.cli", "upload", "--data-dir", str(up.data_dir),
+               str(big), "--tus-threshold", "1M", "--tus-chunk", "1M", "--state-file",
+               str(state), "--json"]  # fmt: skip
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: state.exists() and bool(json.loads(state.read_text())), "upload created")
+    first.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    out, err = first.communicate(timeout=60)
+    assert first.returncode == 130, out + err
+    assert "run the same command again" in err
+    assert json.loads(out)["files"][0]["outcome"] == "interrupted"
+    assert len(json.loads(state.read_text())) == 1, "the upload URL is kept for the next run"
+
+    again = subprocess.run(command, capture_output=True, text=True, timeout=240, check=False)
+    assert again.returncode == 0, again.stdout + again.stderr
+    (result,) = json.loads(again.stdout)["files"]
+    assert (result["via"], result["outcome"]) == ("tus", "ready"), result
+    assert json.loads(state.read_text()) == {}
