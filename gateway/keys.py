@@ -8,6 +8,7 @@ from pipeline.bootstrap import Backends
 from pipeline.runtime.settings import Settings
 from pipeline.services.albums import AlbumService
 from pipeline.services.delete import DeleteService
+from pipeline.services.events import EventFeed
 from pipeline.services.ingest import IngestService
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -15,5 +16,6 @@ BACKENDS = web.AppKey("backends", Backends)
 INGEST = web.AppKey("ingest", IngestService)
 DELETE = web.AppKey("delete", DeleteService)
 ALBUMS = web.AppKey("albums", AlbumService)
+EVENTS = web.AppKey("events", EventFeed)
 TENANT_KEY = web.RequestKey("tenant", str)
 """Request key under which the auth middleware stores the caller's tenant."""

@@ -8,14 +8,21 @@ breaks a backend by setting ``fail_with`` to the error the adapter would raise.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from pipeline.domain.albums import AlbumRecord
 from pipeline.domain.errors import BusError, DuplicateImage, ObjectNotFound, PipelineError
-from pipeline.domain.messages import Event, ImageEvent, RenderJob, StoredDeadLetter, utcnow
+from pipeline.domain.messages import (
+    Event,
+    ImageEvent,
+    RenderJob,
+    StoredDeadLetter,
+    StreamedEvent,
+    utcnow,
+)
 from pipeline.domain.models import ImageRecord, Rendition, Status
 from pipeline.imaging.render import RenderedRendition, RenderResult
 from pipeline.imaging.spec import RenditionSpec
@@ -264,6 +271,31 @@ class FakeBus:
 
 
 @dataclass
+class FakeEventLog:
+    """The events stream: ``append`` gives each event the next sequence. ``during_replay``
+    runs after each replayed event (to publish live events while a replay is under way)."""
+
+    events: list[StreamedEvent] = field(default_factory=list)
+    during_replay: Callable[[StreamedEvent], Awaitable[None]] | None = None
+    fail_with: PipelineError | None = None
+
+    def append(self, event: Event) -> StreamedEvent:
+        item = StreamedEvent(len(self.events) + 1, event)
+        self.events.append(item)
+        return item
+
+    async def replay_events(self, tenant: str, after: int) -> AsyncIterator[StreamedEvent]:
+        if self.fail_with is not None:
+            raise self.fail_with
+        end = len(self.events)  # up to the end of the log when called, as on the bus
+        for item in self.events[after:end]:
+            if item.event.tenant == tenant:
+                yield item
+                if self.during_replay is not None:
+                    await self.during_replay(item)
+
+
+@dataclass
 class FakeRenderer:
     """Renders every spec entry as a few fixed bytes; ``during`` runs while it "renders"."""
 
@@ -308,3 +340,4 @@ _albums: ports.Albums = FakeAlbums(FakeCatalog())
 _store: ports.ObjectStore = FakeObjectStore()
 _bus: ports.Bus = FakeBus()
 _renderer: ports.Renderer = FakeRenderer(spec=())
+_log: ports.EventLog = FakeEventLog()

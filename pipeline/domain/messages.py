@@ -106,6 +106,14 @@ class StoredDeadLetter:
     letter: DeadLetter
 
 
+@dataclass(frozen=True)
+class StreamedEvent:
+    """An event and its sequence in the events stream: the SSE ``id`` a client resumes from."""
+
+    seq: int
+    event: Event
+
+
 M = TypeVar("M", bound="_Message")
 
 
