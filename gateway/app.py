@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from gateway import albums, images, upload, web_ui
-from gateway.keys import ALBUMS, BACKENDS, DELETE, EVENTS, INGEST, SETTINGS
+from gateway import albums, images, tus, upload, web_ui
+from gateway.keys import ALBUMS, BACKENDS, DELETE, EVENTS, INGEST, SETTINGS, UPLOADS
 from gateway.middleware import auth_middleware, errors_middleware, metrics_middleware
 from gateway.sse import stream_events
 from pipeline.bootstrap import (
@@ -16,6 +16,7 @@ from pipeline.bootstrap import (
     event_feed,
     ingest_service,
     open_backends,
+    upload_service,
 )
 from pipeline.imaging.spec import parse_spec
 from pipeline.runtime.health import healthz, readiness_response
@@ -24,7 +25,9 @@ from pipeline.runtime.settings import Settings
 
 def make_app(settings: Settings) -> web.Application:
     parse_spec(settings.renditions)  # a bad spec fails here, at start, not on the first upload
-    app = web.Application(middlewares=[errors_middleware, metrics_middleware, auth_middleware()])
+    app = web.Application(
+        middlewares=[tus.tus_middleware, errors_middleware, metrics_middleware, auth_middleware()]
+    )
     app[SETTINGS] = settings
     app[upload.UPLOAD_SLOTS] = upload.UploadSlots(settings.gateway.max_concurrent_uploads)
     app.cleanup_ctx.extend([_backends_ctx, _events_ctx])
@@ -41,6 +44,7 @@ async def _backends_ctx(app: web.Application) -> AsyncIterator[None]:
         app[INGEST] = ingest_service(backends, settings)
         app[DELETE] = delete_service(backends)
         app[ALBUMS] = album_service(backends)
+        app[UPLOADS] = upload_service(backends, settings)
         yield
 
 
@@ -73,3 +77,4 @@ def _add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/v1/images/{image_id}/original", images.get_original)
     router.add_get("/v1/images/{image_id}/renditions/{name}", images.get_rendition)
     albums.add_routes(router)
+    tus.add_routes(router)

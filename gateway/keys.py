@@ -10,6 +10,7 @@ from pipeline.services.albums import AlbumService
 from pipeline.services.delete import DeleteService
 from pipeline.services.events import EventFeed
 from pipeline.services.ingest import IngestService
+from pipeline.services.tus import UploadService
 
 SETTINGS = web.AppKey("settings", Settings)
 BACKENDS = web.AppKey("backends", Backends)
@@ -17,5 +18,6 @@ INGEST = web.AppKey("ingest", IngestService)
 DELETE = web.AppKey("delete", DeleteService)
 ALBUMS = web.AppKey("albums", AlbumService)
 EVENTS = web.AppKey("events", EventFeed)
+UPLOADS = web.AppKey("uploads", UploadService)
 TENANT_KEY = web.RequestKey("tenant", str)
 """Request key under which the auth middleware stores the caller's tenant."""
