@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from gateway import albums, images, tus, upload, web_ui
-from gateway.keys import ALBUMS, BACKENDS, DELETE, EVENTS, INGEST, SETTINGS, UPLOADS
+from gateway.keys import ALBUMS, BACKENDS, DELETE, EVENTS, INGEST, LIMITS, SETTINGS, UPLOADS
 from gateway.middleware import auth_middleware, errors_middleware, metrics_middleware
 from gateway.sse import stream_events
 from pipeline.bootstrap import (
@@ -16,6 +16,7 @@ from pipeline.bootstrap import (
     event_feed,
     ingest_service,
     open_backends,
+    upload_limits,
     upload_service,
 )
 from pipeline.imaging.spec import parse_spec
@@ -45,6 +46,7 @@ async def _backends_ctx(app: web.Application) -> AsyncIterator[None]:
         app[DELETE] = delete_service(backends)
         app[ALBUMS] = album_service(backends)
         app[UPLOADS] = upload_service(backends, settings)
+        app[LIMITS] = upload_limits(backends, settings)
         yield
 
 

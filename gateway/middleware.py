@@ -9,7 +9,8 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from gateway.keys import BACKENDS, TENANT_KEY
+from gateway.keys import BACKENDS, KEY_ID, TENANT_KEY
+from pipeline.adapters.catalog import hash_api_key
 from pipeline.domain.errors import PipelineError, Unauthorized
 from pipeline.runtime import metrics
 
@@ -83,6 +84,7 @@ def auth_middleware() -> Middleware:
             tenant = found
             cache[key] = (tenant, time.monotonic() + _KEY_CACHE_SECONDS)
         request[TENANT_KEY] = tenant
+        request[KEY_ID] = hash_api_key(key)
         return await handler(request)
 
     return authenticate

@@ -26,6 +26,7 @@ from pipeline.services.delete import DeleteService
 from pipeline.services.events import EventFeed
 from pipeline.services.ingest import IngestService
 from pipeline.services.lease import lease_for
+from pipeline.services.limits import UploadLimits
 from pipeline.services.render import RenderPolicy, RenderService, worker_identity
 from pipeline.services.renderer import ThreadRenderer
 from pipeline.services.tus import UploadService
@@ -111,3 +112,7 @@ def upload_service(backends: Backends, settings: Settings) -> UploadService:
         settings.tus,
         albums=album_service(backends),
     )
+
+
+def upload_limits(backends: Backends, settings: Settings) -> UploadLimits:
+    return UploadLimits(backends.catalog.usage, settings.quota)
