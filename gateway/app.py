@@ -6,11 +6,19 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from gateway import albums, images, upload, web_ui
-from gateway.keys import ALBUMS, BACKENDS, DELETE, INGEST, SETTINGS
+from gateway import albums, images, tus, upload, web_ui
+from gateway.keys import ALBUMS, BACKENDS, DELETE, EVENTS, INGEST, LIMITS, SETTINGS, UPLOADS
 from gateway.middleware import auth_middleware, errors_middleware, metrics_middleware
-from gateway.sse import EVENT_HUB, EventHub, stream_events
-from pipeline.bootstrap import album_service, delete_service, ingest_service, open_backends
+from gateway.sse import stream_events
+from pipeline.bootstrap import (
+    album_service,
+    delete_service,
+    event_feed,
+    ingest_service,
+    open_backends,
+    upload_limits,
+    upload_service,
+)
 from pipeline.imaging.spec import parse_spec
 from pipeline.runtime.health import healthz, readiness_response
 from pipeline.runtime.settings import Settings
@@ -18,10 +26,11 @@ from pipeline.runtime.settings import Settings
 
 def make_app(settings: Settings) -> web.Application:
     parse_spec(settings.renditions)  # a bad spec fails here, at start, not on the first upload
-    app = web.Application(middlewares=[errors_middleware, metrics_middleware, auth_middleware()])
+    app = web.Application(
+        middlewares=[tus.tus_middleware, errors_middleware, metrics_middleware, auth_middleware()]
+    )
     app[SETTINGS] = settings
     app[upload.UPLOAD_SLOTS] = upload.UploadSlots(settings.gateway.max_concurrent_uploads)
-    app[EVENT_HUB] = EventHub()
     app.cleanup_ctx.extend([_backends_ctx, _events_ctx])
     app.on_shutdown.append(_close_streams)
     _add_routes(app.router)
@@ -36,17 +45,21 @@ async def _backends_ctx(app: web.Application) -> AsyncIterator[None]:
         app[INGEST] = ingest_service(backends, settings)
         app[DELETE] = delete_service(backends)
         app[ALBUMS] = album_service(backends)
+        app[UPLOADS] = upload_service(backends, settings)
+        app[LIMITS] = upload_limits(backends, settings)
         yield
 
 
 async def _events_ctx(app: web.Application) -> AsyncIterator[None]:
-    unsubscribe = await app[BACKENDS].bus.subscribe_events(app[EVENT_HUB].publish)
+    """One follower of the events stream per process feeds every open ``/v1/events``."""
+    app[EVENTS] = event_feed(app[BACKENDS], app[SETTINGS])
+    stop = await app[BACKENDS].bus.events.follow(app[EVENTS].publish)
     yield
-    await unsubscribe()
+    await stop()
 
 
 async def _close_streams(app: web.Application) -> None:
-    app[EVENT_HUB].closing.set()  # open event streams end now instead of holding up the shutdown
+    app[EVENTS].close()  # open event streams end now instead of holding up the shutdown
 
 
 async def _readyz(request: web.Request) -> web.Response:
@@ -66,3 +79,4 @@ def _add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/v1/images/{image_id}/original", images.get_original)
     router.add_get("/v1/images/{image_id}/renditions/{name}", images.get_rendition)
     albums.add_routes(router)
+    tus.add_routes(router)

@@ -9,7 +9,8 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from gateway.keys import BACKENDS, TENANT_KEY
+from gateway.keys import BACKENDS, KEY_ID, TENANT_KEY
+from pipeline.adapters.catalog import hash_api_key
 from pipeline.domain.errors import PipelineError, Unauthorized
 from pipeline.runtime import metrics
 
@@ -34,7 +35,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         if exc.http_status >= 500:
             log.warning("%s %s: %s", request.method, request.path, exc)
         # Retryable means "later": tell clients when, so they back off instead of hammering.
-        headers = {"Retry-After": "1"} if exc.retryable else None
+        headers = {"Retry-After": str(exc.retry_after_seconds)} if exc.retryable else None
         return web.json_response(
             error_body(exc.code, exc.public_message), status=exc.http_status, headers=headers
         )
@@ -64,7 +65,8 @@ def auth_middleware() -> Middleware:
 
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not request.path.startswith("/v1/"):
+        # OPTIONS is discovery (tus) and CORS preflight: neither carries credentials.
+        if not request.path.startswith("/v1/") or request.method == "OPTIONS":
             return await handler(request)
         header = request.headers.get("Authorization", "")
         scheme, _, key = header.partition(" ")
@@ -82,6 +84,7 @@ def auth_middleware() -> Middleware:
             tenant = found
             cache[key] = (tenant, time.monotonic() + _KEY_CACHE_SECONDS)
         request[TENANT_KEY] = tenant
+        request[KEY_ID] = hash_api_key(key)
         return await handler(request)
 
     return authenticate

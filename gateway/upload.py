@@ -14,7 +14,7 @@ from aiohttp import BodyPartReader, web
 from aiohttp.client_exceptions import ClientPayloadError
 
 from gateway.images import image_json
-from gateway.keys import INGEST, TENANT_KEY
+from gateway.keys import INGEST, KEY_ID, LIMITS, TENANT_KEY
 from pipeline.domain.errors import GatewayBusy, InputError, UploadInterrupted
 from pipeline.runtime import metrics
 
@@ -50,6 +50,7 @@ async def post_image(request: web.Request) -> web.Response:
     async def open_body() -> tuple[AsyncIterator[bytes], str | None]:
         return await _body(request)
 
+    await request.app[LIMITS].admit(request[TENANT_KEY], request[KEY_ID], request.content_length)
     with request.app[UPLOAD_SLOTS].take():
         ingested = await request.app[INGEST].ingest(
             request[TENANT_KEY], open_body, declared_bytes=request.content_length
@@ -76,10 +77,10 @@ async def _body(request: web.Request) -> tuple[AsyncIterator[bytes], str | None]
         raise InputError(
             "multipart body has no file part", public_message="no file part in the form"
         )
-    return _raw_chunks(request), request.query.get("filename")
+    return raw_chunks(request), request.query.get("filename")
 
 
-async def _raw_chunks(request: web.Request) -> AsyncIterator[bytes]:
+async def raw_chunks(request: web.Request) -> AsyncIterator[bytes]:
     try:
         async for chunk in request.content.iter_chunked(READ_CHUNK):
             yield chunk

@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import nats
 import nats.errors
 import nats.js.errors
 from nats.aio.client import Client as NatsClient
-from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import (
     AckPolicy,
@@ -27,6 +27,7 @@ from nats.js.api import (
     StreamConfig,
 )
 
+from pipeline.adapters.events import JetStreamEvents
 from pipeline.domain import names
 from pipeline.domain.errors import BusError, ConfigurationError
 from pipeline.domain.messages import (
@@ -35,7 +36,6 @@ from pipeline.domain.messages import (
     RenderJob,
     StoredDeadLetter,
     decode,
-    decode_event,
     event_msg_id,
     event_subject_parts,
     utcnow,
@@ -50,6 +50,23 @@ _DAY = 24 * 3600.0
 # only this many unacknowledged jobs across all workers.
 BACKFILL_MAX_ACK_PENDING = 8
 RENDER_MAX_ACK_PENDING = 1000
+
+
+@dataclass(frozen=True)
+class ConsumerState:
+    """One durable consumer as JetStream reports it (``$JS.API.CONSUMER.INFO``)."""
+
+    name: str
+    pending: int  # messages not yet delivered to any worker
+    ack_pending: int  # delivered, not yet acknowledged: being worked on or about to be redelivered
+    redelivered: int  # messages delivered more than once, still unacknowledged
+    waiting: int  # pull requests waiting for messages: idle worker slots
+
+
+@dataclass(frozen=True)
+class BusState:
+    consumers: list[ConsumerState]
+    dead_letters: int  # messages held in the dead-letter stream
 
 
 def stream_configs(settings: NatsSettings) -> list[StreamConfig]:
@@ -118,6 +135,7 @@ class Bus:
         self.settings = settings
         self._nc = nc
         self.js: JetStreamContext = nc.jetstream()
+        self.events = JetStreamEvents(self.js)
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -190,8 +208,10 @@ class Bus:
     async def publish_job(self, job: RenderJob) -> None:
         subject = names.BACKFILL_SUBJECT if job.reason == "backfill" else names.RENDER_SUBJECT
         if job.reason in ("upload", "outbox"):
-            # The same id for the upload and every outbox republish: JetStream keeps one.
-            msg_id = job.image_id
+            # The same id for the upload and every republish of an image nobody claimed yet:
+            # JetStream keeps one. Once claimed (a worker died, or a retry round ended), the
+            # claim count tells the new job from the one JetStream already delivered.
+            msg_id = job.image_id if job.claims == 0 else f"{job.image_id}:{job.claims}"
         else:
             # A redrive or backfill is a deliberate new run of an image that already ran.
             msg_id = f"{job.image_id}:{job.reason}:{utcnow().timestamp()}"
@@ -237,23 +257,6 @@ class Bus:
         except nats.errors.Error as exc:
             raise BusError(f"cannot remove dead letter {seq}: {exc}") from exc
 
-    async def subscribe_events(
-        self, callback: Callable[[Event], Awaitable[None]]
-    ) -> Callable[[], Awaitable[None]]:
-        """Core-NATS subscription to live events; returns an unsubscribe function."""
-
-        async def on_msg(msg: Msg) -> None:
-            with contextlib.suppress(Exception):
-                await callback(decode_event(msg.data))
-
-        subs = [await self._nc.subscribe(s, cb=on_msg) for s in names.EVENTS_SUBJECTS]
-
-        async def unsubscribe() -> None:
-            for sub in subs:
-                await sub.unsubscribe()
-
-        return unsubscribe
-
     @contextlib.asynccontextmanager
     async def pull(self, consumer: str) -> AsyncIterator[JetStreamContext.PullSubscription]:
         sub = await self.js.pull_subscribe_bind(durable=consumer, stream=names.JOBS_STREAM)
@@ -262,3 +265,23 @@ class Bus:
         finally:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
+
+    async def state(self) -> BusState:
+        """The job consumers' backlog and the dead-letter count; raises BusError."""
+        consumers = []
+        try:
+            for durable in (names.RENDER_CONSUMER, names.BACKFILL_CONSUMER):
+                info = await self.js.consumer_info(names.JOBS_STREAM, durable, timeout=5)
+                consumers.append(
+                    ConsumerState(
+                        durable,
+                        info.num_pending or 0,
+                        info.num_ack_pending or 0,
+                        info.num_redelivered or 0,
+                        info.num_waiting or 0,
+                    )
+                )
+            dlq = await self.js.stream_info(names.DLQ_STREAM)
+        except (TimeoutError, nats.errors.Error) as exc:
+            raise BusError(f"cannot read JetStream state: {exc}") from exc
+        return BusState(consumers, dlq.state.messages)
