@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-import contextlib
+import re
 from typing import Any
 
 from aiohttp import web
 
+from gateway.delivery import StoredObject, deliver
 from gateway.keys import BACKENDS, DELETE, SETTINGS, TENANT_KEY
 from pipeline.domain.errors import Conflict, InputError, NotFound
-from pipeline.domain.models import ImageRecord
+from pipeline.domain.models import ImageRecord, Rendition
 
-# Renditions live under content-addressed keys, so a URL's bytes never change.
-IMMUTABLE = "private, max-age=31536000, immutable"
+# Cursors are image ids (ULIDs: 26 Crockford base32 characters, the first at most 7).
+_CURSOR = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}")
+MAX_PAGE = 500
+
+
+def rendition_url(image_id: str, name: str, rendition: Rendition) -> str:
+    """The versioned URL: its last segment changes whenever the rendition's bytes do."""
+    return f"/v1/images/{image_id}/renditions/{name}/{rendition.version}"
 
 
 def image_json(record: ImageRecord) -> dict[str, Any]:
@@ -38,7 +45,7 @@ def image_json(record: ImageRecord) -> dict[str, Any]:
                 "height": r.height,
                 "content_type": r.content_type,
                 "bytes": r.bytes,
-                "url": f"{base}/renditions/{name}",
+                "url": rendition_url(record.id, name, r),
             }
             for name, r in sorted(record.renditions.items())
         },
@@ -57,16 +64,7 @@ async def _image(request: web.Request) -> ImageRecord:
 
 
 async def list_images(request: web.Request) -> web.Response:
-    settings = request.app[SETTINGS]
-    try:
-        limit = int(request.query.get("limit", settings.gateway.page_size))
-    except ValueError:
-        raise InputError(
-            "limit is not a number", public_message="limit must be an integer"
-        ) from None
-    if not 1 <= limit <= 500:
-        raise InputError("limit out of range", public_message="limit must be between 1 and 500")
-    cursor = request.query.get("cursor") or None
+    limit, cursor = _page_query(request)
     records = await request.app[BACKENDS].catalog.list_images(
         request[TENANT_KEY], limit=limit + 1, before=cursor
     )
@@ -75,50 +73,74 @@ async def list_images(request: web.Request) -> web.Response:
     return web.json_response({"items": [image_json(r) for r in page], "next_cursor": next_cursor})
 
 
+def _page_query(request: web.Request) -> tuple[int, str | None]:
+    """``limit`` (1..500) and ``cursor`` (an id this API issued); InputError naming the bad one."""
+    raw_limit = request.query.get("limit")
+    try:
+        limit = int(raw_limit) if raw_limit is not None else request.app[SETTINGS].gateway.page_size
+    except ValueError:
+        raise InputError(
+            "limit is not a number", public_message=f"limit must be an integer 1..{MAX_PAGE}"
+        ) from None
+    if not 1 <= limit <= MAX_PAGE:
+        raise InputError(
+            "limit out of range", public_message=f"limit must be between 1 and {MAX_PAGE}"
+        )
+    cursor = request.query.get("cursor") or None
+    if cursor is not None and not _CURSOR.fullmatch(cursor):
+        # A cursor we never issued must not silently restart (or empty) the listing.
+        raise InputError(
+            "cursor is not an image id", public_message="invalid cursor: pass next_cursor as is"
+        )
+    return limit, cursor
+
+
 async def get_image(request: web.Request) -> web.Response:
     return web.json_response(image_json(await _image(request)))
 
 
-async def _stream_object(
-    request: web.Request, key: str, content_type: str, etag: str
-) -> web.StreamResponse:
-    if request.headers.get("If-None-Match") == etag:
-        return web.Response(status=304, headers={"ETag": etag, "Cache-Control": IMMUTABLE})
-    store = request.app[BACKENDS].store
-    info = await store.stat(key)
-    response = web.StreamResponse(
-        headers={"Content-Type": content_type, "ETag": etag, "Cache-Control": IMMUTABLE}
-    )
-    response.content_length = info.size
-    await response.prepare(request)
-    # aclosing: a client that hangs up mid-download must not leave the S3 body open.
-    async with contextlib.aclosing(store.stream(key)) as chunks:
-        async for chunk in chunks:
-            await response.write(chunk)
-    await response.write_eof()
-    return response
-
-
-async def get_rendition(request: web.Request) -> web.StreamResponse:
-    record = await _image(request)
-    name = request.match_info["name"]
+def _rendition(record: ImageRecord, name: str) -> Rendition:
     rendition = record.renditions.get(name)
     if rendition is None:
         if record.status != "ready":
             raise Conflict("not ready", public_message=f"image is {record.status}, not ready")
         raise NotFound("no such rendition", public_message=f"no rendition named {name!r}")
-    return await _stream_object(
-        request,
-        rendition.key,
-        rendition.content_type,
-        f'"{rendition.spec_hash}-{record.sha256[:16]}"',
-    )
+    return rendition
+
+
+def _to_current(request: web.Request, record: ImageRecord, rendition: Rendition) -> web.Response:
+    """302 to the current versioned URL (query kept, e.g. ``?redirect=1``); not cached,
+    since it changes on a re-render."""
+    location = rendition_url(record.id, rendition.name, rendition)
+    if request.query_string:
+        location += f"?{request.query_string}"
+    return web.Response(status=302, headers={"Location": location, "Cache-Control": "no-cache"})
+
+
+async def get_rendition(request: web.Request) -> web.StreamResponse:
+    """The unversioned URL: a redirect to the versioned one (which caches keep)."""
+    record = await _image(request)
+    name = request.match_info["name"]
+    return _to_current(request, record, _rendition(record, name))
+
+
+async def get_rendition_version(request: web.Request) -> web.StreamResponse:
+    """A versioned URL: the bytes, immutable; an outdated version redirects to the current."""
+    record = await _image(request)
+    name = request.match_info["name"]
+    rendition = _rendition(record, name)
+    if request.match_info["version"] != rendition.version:
+        return _to_current(request, record, rendition)
+    # Strong: the SHA-256 of these very bytes (old records: spec and original hashes).
+    fallback = f"{rendition.spec_hash}-{record.sha256[:16]}"
+    etag = f'"{rendition.sha256 or fallback}"'
+    return await deliver(request, StoredObject(rendition.key, rendition.content_type, etag))
 
 
 async def get_original(request: web.Request) -> web.StreamResponse:
     record = await _image(request)
-    return await _stream_object(
-        request, record.original_key, record.content_type, f'"{record.sha256}"'
+    return await deliver(
+        request, StoredObject(record.original_key, record.content_type, f'"{record.sha256}"')
     )
 
 

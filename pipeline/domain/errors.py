@@ -174,3 +174,9 @@ class BadMessage(InputError):
     """A message that does not parse as the schema we know."""
 
     code = "bad_message"
+
+
+class MalformedRequest(InputError):
+    """The request breaks HTTP or multipart syntax (a folded or invalid header, bad framing)."""
+
+    code = "malformed_request"
