@@ -110,8 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "up":
-            # Imported per command: see _dead_letters.
-            from gallery.embedded import UpOptions, run_up
+            from gallery.embedded import UpOptions, run_up  # per command, see _dead_letters
 
             return run_up(
                 UpOptions(
@@ -124,8 +123,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
         if args.command == "upload":
-            # Imported per command: see _dead_letters.
-            from gallery.uploader import upload
+            from gallery.uploader import upload  # per command, see _dead_letters
 
             key = args.key or _local_key()
             if not key:
@@ -142,20 +140,17 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         configure_logging(settings.log_level)
         if args.command == "gateway":
-            # Imported per command: see _dead_letters.
-            from gateway.main import run_gateway
+            from gateway.main import run_gateway  # per command, see _dead_letters
 
             asyncio.run(run_gateway(settings))
         elif args.command == "worker":
-            # Imported per command: see _dead_letters.
-            from workers.main import run_worker
+            from workers.main import run_worker  # per command, see _dead_letters
 
             asyncio.run(run_worker(settings))
         elif args.command == "backfill":
             asyncio.run(_backfill(settings, args.dry_run))
         elif args.command == "keys":
-            # Imported per command: see _dead_letters.
-            from pipeline.adapters.catalog import issue_api_key
+            from pipeline.adapters.catalog import issue_api_key  # per command, see _dead_letters
 
             print(asyncio.run(issue_api_key(settings.mongo, args.tenant, args.name)))
         elif args.command == "dlq":

@@ -38,7 +38,7 @@ class FakeCatalog:
     async def insert_image(self, record: ImageRecord) -> None:
         for existing in self.images.values():
             if (existing.tenant, existing.sha256) == (record.tenant, record.sha256):
-                raise DuplicateImage(existing)
+                raise DuplicateImage(existing, existing.id)
         self.images[record.id] = record
 
     async def get_image(self, tenant: str, image_id: str) -> ImageRecord | None:

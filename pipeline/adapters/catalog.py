@@ -88,7 +88,7 @@ class Catalog:
             existing = await self.find_by_hash(record.tenant, record.sha256)
             if existing is None:  # deleted in between: the caller may simply try again
                 raise
-            raise DuplicateImage(existing) from None
+            raise DuplicateImage(existing, existing.id) from None
 
     async def find_by_hash(self, tenant: str, sha256: str) -> ImageRecord | None:
         with _translated("find image"):

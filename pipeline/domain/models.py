@@ -3,31 +3,27 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import time
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
+from ulid import LaxMonotonicPolicy, ULIDGenerator
 
 from pipeline.domain.messages import JobReason, RenderJob, utcnow
 
 Status = Literal["queued", "processing", "ready", "failed"]
 
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# Monotonic within a millisecond: ids made in the same millisecond still sort in creation
+# order (the lax policy draws fresh randomness instead of failing on the 2**80th).
+_IDS = ULIDGenerator(policy=LaxMonotonicPolicy())
 
 
 def new_image_id() -> str:
-    """A ULID: 48 bits of milliseconds then 80 random bits, Crockford base32 (26 chars).
+    """A ULID (26 Crockford base32 characters: 48 bits of milliseconds, 80 more).
 
     Ids sort by creation time, so the newest-first listing pages by ``_id`` alone.
     """
-    value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
-    chars = []
-    for _ in range(26):
-        chars.append(_CROCKFORD[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
+    return str(_IDS.generate())
 
 
 class Rendered(Protocol):

@@ -3,7 +3,8 @@
 Like imgproxy's processing pipeline, :func:`render_image` runs :data:`STEPS` in order over one
 :class:`RenderContext` and checks the deadline between steps::
 
-    probe -> decode -> orient -> colour -> placeholder -> renditions (resize, encode each)
+    probe (scan_header) -> decode (libvips, pi-heif or LibRaw) -> orient -> colour
+      -> placeholder -> renditions (resize, encode each)
 
 The original is decoded ONCE, shrunk on load to the largest size any rendition needs (a JPEG
 decodes at 1/2, 1/4 or 1/8 scale for almost no cost), and that master is kept in memory; every
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pipeline.domain.errors import ConfigurationError, RenderTimeout, UndecodableImage
 from pipeline.imaging import vips
@@ -23,7 +24,9 @@ from pipeline.imaging.decode import decode_heic, decode_master
 from pipeline.imaging.encode import encode
 from pipeline.imaging.exif import parse_exif
 from pipeline.imaging.geometry import Plan, master_box, plan
-from pipeline.imaging.probe import ImageHeader, probe_header
+from pipeline.imaging.raw import decode_raw, raw_size
+from pipeline.imaging.scan import ImageHeader, scan_header
+from pipeline.imaging.scan.tally import check_size
 from pipeline.imaging.spec import RenditionSpec
 from pipeline.imaging.thumbhash import encode_base64, rgba_to_thumbhash
 from pipeline.runtime.settings import LimitsSettings
@@ -94,8 +97,11 @@ class RenderContext:
 
 
 def _probe(ctx: RenderContext) -> None:
-    # The gateway probed only the first bytes; check the limits again on the whole file.
-    ctx.header = probe_header(ctx.original, ctx.limits, complete=True)
+    # Check the limits again on the whole file, with the gateway's scanner: same verdicts.
+    ctx.header = scan_header(ctx.original, ctx.limits)
+    if ctx.header.raw is not None:
+        _probe_raw(ctx, ctx.header.raw)
+        return
     meta = vips.Image.new_from_buffer(ctx.original, "", access="sequential")
     exif = meta.get("exif-data") if meta.get_typeof("exif-data") else None
     ctx.metadata = parse_exif(exif, store_gps=ctx.store_gps)
@@ -105,11 +111,22 @@ def _probe(ctx: RenderContext) -> None:
     ctx.metadata["orientation"] = ctx.orientation
 
 
+def _probe_raw(ctx: RenderContext, name: str) -> None:
+    # LibRaw's size of the rendered sensor image (upright: it applies the orientation itself).
+    width, height, orientation = raw_size(ctx.original, name)
+    check_size(width, height, ctx.limits)
+    assert ctx.header is not None
+    ctx.header = replace(ctx.header, width=width, height=height)
+    ctx.metadata = {"orientation": orientation, "raw_format": name}
+
+
 def _decode(ctx: RenderContext) -> None:
     assert ctx.header is not None
     started = time.perf_counter()
     box = master_box(ctx.upright_size, ctx.spec)
-    if ctx.header.mime == "image/heic":
+    if ctx.header.raw is not None:
+        ctx.image = decode_raw(ctx.original, box, ctx.header.raw)
+    elif ctx.header.mime == "image/heic":
         ctx.image = decode_heic(ctx.original, box)
     else:
         stored_box = (box[1], box[0]) if ctx.orientation >= 5 else box
@@ -213,9 +230,10 @@ def render_image(
 
     Synchronous and CPU-bound (libvips releases the GIL): call it through
     ``asyncio.to_thread``. ``deadline`` is a :func:`time.monotonic` timestamp, checked between
-    steps. Raises :class:`UnsupportedMediaType`, :class:`UndecodableImage` (corrupt or
-    truncated data), :class:`ImageTooLarge`, :class:`TooManyFrames` and :class:`RenderTimeout`.
-    Animated images render their first frame.
+    steps. Raises :class:`UnsupportedMediaType` (also for a camera RAW variant LibRaw cannot
+    read), :class:`UndecodableImage` (corrupt or truncated data), :class:`ImageTooLarge`,
+    :class:`TooManyFrames`, :class:`TooManyScans` and :class:`RenderTimeout`. Animated images
+    render their first frame; camera RAW renders the sensor image (:mod:`.raw`).
     """
     ctx = RenderContext(original, spec, limits, store_gps, deadline)
     for name, step in STEPS:

@@ -102,6 +102,12 @@ class LimitsSettings(_Section):
     )
     max_side: int = Field(30_000, ge=1, description="Largest width or height in pixels")
     max_frames: int = Field(200, ge=1, description="Most frames (pages) an animated image may have")
+    max_jpeg_scans: int = Field(
+        100,
+        ge=1,
+        description="Most scans a progressive JPEG may have (422 above): each scan is another "
+        "decode pass over the whole image",
+    )
     probe_bytes: int = Field(
         1024 * 1024,
         ge=4096,
