@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from gateway import images, upload, web_ui
-from gateway.keys import BACKENDS, DELETE, INGEST, SETTINGS
+from gateway import albums, images, upload, web_ui
+from gateway.keys import ALBUMS, BACKENDS, DELETE, INGEST, SETTINGS
 from gateway.middleware import (
     API_KEYS,
     ApiKeys,
@@ -16,7 +16,7 @@ from gateway.middleware import (
     metrics_middleware,
 )
 from gateway.sse import EVENT_HUB, EventHub, stream_events
-from pipeline.bootstrap import delete_service, ingest_service, open_backends
+from pipeline.bootstrap import album_service, delete_service, ingest_service, open_backends
 from pipeline.imaging.spec import parse_spec
 from pipeline.runtime.health import healthz, readiness_response
 from pipeline.runtime.settings import Settings
@@ -43,6 +43,7 @@ async def _backends_ctx(app: web.Application) -> AsyncIterator[None]:
         app[BACKENDS] = backends
         app[INGEST] = ingest_service(backends, settings)
         app[DELETE] = delete_service(backends)
+        app[ALBUMS] = album_service(backends)
         yield
 
 
@@ -81,3 +82,4 @@ def _add_routes(router: web.UrlDispatcher) -> None:
     router.add_get(
         "/v1/images/{image_id}/renditions/{name}/{version}", images.get_rendition_version
     )
+    albums.add_routes(router)

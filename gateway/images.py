@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from aiohttp import web
 
 from gateway.delivery import StoredObject, deliver
-from gateway.keys import BACKENDS, DELETE, SETTINGS, TENANT_KEY
-from pipeline.domain.errors import Conflict, InputError, NotFound
+from gateway.keys import ALBUMS, BACKENDS, DELETE, TENANT_KEY
+from gateway.paging import next_cursor, page_params
+from pipeline.domain.errors import Conflict, NotFound
 from pipeline.domain.models import ImageRecord, Rendition
-
-# Cursors are image ids (ULIDs: 26 Crockford base32 characters, the first at most 7).
-_CURSOR = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}")
-MAX_PAGE = 500
 
 
 def rendition_url(image_id: str, name: str, rendition: Rendition) -> str:
@@ -50,6 +46,7 @@ def image_json(record: ImageRecord) -> dict[str, Any]:
             for name, r in sorted(record.renditions.items())
         },
         "links": {"self": base, "original": f"{base}/original"},
+        "albums": list(record.albums),
     }
 
 
@@ -64,35 +61,21 @@ async def _image(request: web.Request) -> ImageRecord:
 
 
 async def list_images(request: web.Request) -> web.Response:
-    limit, cursor = _page_query(request)
-    records = await request.app[BACKENDS].catalog.list_images(
-        request[TENANT_KEY], limit=limit + 1, before=cursor
+    """``?album=ID`` lists that album's images (404 for an unknown album), same paging."""
+    limit, cursor = page_params(request)
+    tenant, album = request[TENANT_KEY], request.query.get("album")
+    if album is not None:
+        records = await request.app[ALBUMS].images(tenant, album, limit=limit + 1, before=cursor)
+    else:
+        records = await request.app[BACKENDS].catalog.list_images(
+            tenant, limit=limit + 1, before=cursor
+        )
+    return web.json_response(
+        {
+            "items": [image_json(r) for r in records[:limit]],
+            "next_cursor": next_cursor([r.id for r in records], limit),
+        }
     )
-    page, more = records[:limit], len(records) > limit
-    next_cursor = page[-1].id if more and page else None
-    return web.json_response({"items": [image_json(r) for r in page], "next_cursor": next_cursor})
-
-
-def _page_query(request: web.Request) -> tuple[int, str | None]:
-    """``limit`` (1..500) and ``cursor`` (an id this API issued); InputError naming the bad one."""
-    raw_limit = request.query.get("limit")
-    try:
-        limit = int(raw_limit) if raw_limit is not None else request.app[SETTINGS].gateway.page_size
-    except ValueError:
-        raise InputError(
-            "limit is not a number", public_message=f"limit must be an integer 1..{MAX_PAGE}"
-        ) from None
-    if not 1 <= limit <= MAX_PAGE:
-        raise InputError(
-            "limit out of range", public_message=f"limit must be between 1 and {MAX_PAGE}"
-        )
-    cursor = request.query.get("cursor") or None
-    if cursor is not None and not _CURSOR.fullmatch(cursor):
-        # A cursor we never issued must not silently restart (or empty) the listing.
-        raise InputError(
-            "cursor is not an image id", public_message="invalid cursor: pass next_cursor as is"
-        )
-    return limit, cursor
 
 
 async def get_image(request: web.Request) -> web.Response:
