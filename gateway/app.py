@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from gateway import albums, images, upload, web_ui
-from gateway.keys import ALBUMS, BACKENDS, DELETE, INGEST, SETTINGS
+from gateway import albums, images, tus, upload, web_ui
+from gateway.keys import ALBUMS, BACKENDS, DELETE, INGEST, SETTINGS, UPLOADS
 from gateway.middleware import (
     API_KEYS,
     ApiKeys,
@@ -16,7 +16,13 @@ from gateway.middleware import (
     metrics_middleware,
 )
 from gateway.sse import EVENT_HUB, EventHub, stream_events
-from pipeline.bootstrap import album_service, delete_service, ingest_service, open_backends
+from pipeline.bootstrap import (
+    album_service,
+    delete_service,
+    ingest_service,
+    open_backends,
+    upload_service,
+)
 from pipeline.imaging.spec import parse_spec
 from pipeline.runtime.health import healthz, readiness_response
 from pipeline.runtime.settings import Settings
@@ -24,8 +30,10 @@ from pipeline.runtime.settings import Settings
 
 def make_app(settings: Settings) -> web.Application:
     parse_spec(settings.renditions)  # a bad spec fails here, at start, not on the first upload
-    # metrics outermost: it counts the errors middleware's answers too.
-    app = web.Application(middlewares=[metrics_middleware, errors_middleware, auth_middleware()])
+    # metrics outermost: it counts every answer, the errors middleware's and tus's too.
+    app = web.Application(
+        middlewares=[metrics_middleware, tus.tus_middleware, errors_middleware, auth_middleware()]
+    )
     app[SETTINGS] = settings
     app[API_KEYS] = ApiKeys()
     app[upload.UPLOAD_SLOTS] = upload.UploadSlots(settings.gateway.max_concurrent_uploads)
@@ -44,6 +52,7 @@ async def _backends_ctx(app: web.Application) -> AsyncIterator[None]:
         app[INGEST] = ingest_service(backends, settings)
         app[DELETE] = delete_service(backends)
         app[ALBUMS] = album_service(backends)
+        app[UPLOADS] = upload_service(backends, settings)
         yield
 
 
@@ -83,3 +92,4 @@ def _add_routes(router: web.UrlDispatcher) -> None:
         "/v1/images/{image_id}/renditions/{name}/{version}", images.get_rendition_version
     )
     albums.add_routes(router)
+    tus.add_routes(router)

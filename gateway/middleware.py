@@ -51,7 +51,7 @@ def _pipeline_error(request: web.Request, exc: PipelineError) -> web.Response:
     if exc.http_status >= 500:
         log.warning("%s %s: %s", request.method, request.path, exc)
     # Retryable means "later": tell clients when, so they back off instead of hammering.
-    headers = {"Retry-After": "1"} if exc.retryable else None
+    headers = {"Retry-After": str(exc.retry_after_seconds)} if exc.retryable else None
     return web.json_response(
         error_body(exc.code, exc.public_message), status=exc.http_status, headers=headers
     )

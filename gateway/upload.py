@@ -118,10 +118,10 @@ async def _body(request: web.Request) -> tuple[AsyncIterator[bytes], str | None]
     if request.content_type.startswith("multipart/"):
         part, filename = await file_part(request)
         return _part_chunks(part), filename
-    return _raw_chunks(request), clean_filename(request.query.get("filename"))
+    return raw_chunks(request), clean_filename(request.query.get("filename"))
 
 
-async def _raw_chunks(request: web.Request) -> AsyncIterator[bytes]:
+async def raw_chunks(request: web.Request) -> AsyncIterator[bytes]:
     try:
         async for chunk in request.content.iter_chunked(READ_CHUNK):
             yield chunk
