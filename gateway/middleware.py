@@ -11,7 +11,8 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Middleware
 
-from gateway.keys import BACKENDS, TENANT_KEY
+from gateway.keys import BACKENDS, KEY_ID, TENANT_KEY
+from pipeline.adapters.catalog import hash_api_key
 from pipeline.domain.errors import PipelineError, Unauthorized
 from pipeline.runtime import metrics
 
@@ -120,6 +121,10 @@ class ApiKeys:
 
     async def tenant(self, request: web.Request) -> str:
         """The caller's tenant; raises Unauthorized (401) for a missing or unknown key."""
+        return (await self.identify(request))[0]
+
+    async def identify(self, request: web.Request) -> tuple[str, str]:
+        """(tenant, key id) of the caller's bearer key; raises Unauthorized (401)."""
         header = request.headers.get("Authorization", "")
         scheme, _, key = header.partition(" ")
         if scheme.lower() != "bearer" or not key:
@@ -128,12 +133,12 @@ class ApiKeys:
             )
         cached = self._cache.get(key)
         if cached and cached[1] > time.monotonic():
-            return cached[0]
+            return cached[0], hash_api_key(key)
         found = await request.app[BACKENDS].catalog.tenant_for_key(key)
         if found is None:
             raise Unauthorized("unknown api key", public_message="invalid api key")
         self._cache[key] = (found, time.monotonic() + _KEY_CACHE_SECONDS)
-        return found
+        return found, hash_api_key(key)
 
 
 API_KEYS = web.AppKey("api_keys", ApiKeys)
@@ -142,8 +147,11 @@ API_KEYS = web.AppKey("api_keys", ApiKeys)
 def auth_middleware() -> Middleware:
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path.startswith("/v1/"):
-            request[TENANT_KEY] = await request.app[API_KEYS].tenant(request)
+        # OPTIONS is discovery (tus) and CORS preflight: neither carries credentials.
+        if request.path.startswith("/v1/") and request.method != "OPTIONS":
+            tenant, key_id = await request.app[API_KEYS].identify(request)
+            request[TENANT_KEY] = tenant
+            request[KEY_ID] = key_id
         return await handler(request)
 
     return authenticate

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from datetime import timedelta
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -42,7 +43,9 @@ async def upload(gateway: Gateway, body: bytes) -> str:
 async def make_ready(gateway: Gateway, image_id: str, thumb: bytes) -> Rendition:
     """What a worker does, in-process: store a rendition and mark the image ready."""
     backends = gateway.client.app[BACKENDS]
-    record = await backends.catalog.claim("alice", image_id)
+    record = await backends.catalog.claim(
+        "alice", image_id, owner="test", lease=timedelta(minutes=1)
+    )
     assert record is not None
     key = names.rendition_key("alice", image_id, "thumb", "spec1", "webp")
     await backends.store.put_bytes(key, thumb, content_type="image/webp")
@@ -65,6 +68,7 @@ async def make_ready(gateway: Gateway, image_id: str, thumb: bytes) -> Rendition
         frames=1,
         metadata={},
         thumbhash="",
+        owner="test",
     )
     assert ready is not None
     return rendition
