@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from gateway import albums, images, tus, upload, web_ui
-from gateway.keys import ALBUMS, BACKENDS, DELETE, INGEST, SETTINGS, UPLOADS
+from gateway.keys import ALBUMS, BACKENDS, DELETE, INGEST, LIMITS, SETTINGS, UPLOADS
 from gateway.middleware import (
     API_KEYS,
     ApiKeys,
@@ -21,6 +21,7 @@ from pipeline.bootstrap import (
     delete_service,
     ingest_service,
     open_backends,
+    upload_limits,
     upload_service,
 )
 from pipeline.imaging.spec import parse_spec
@@ -53,6 +54,7 @@ async def _backends_ctx(app: web.Application) -> AsyncIterator[None]:
         app[DELETE] = delete_service(backends)
         app[ALBUMS] = album_service(backends)
         app[UPLOADS] = upload_service(backends, settings)
+        app[LIMITS] = upload_limits(backends, settings)
         yield
 
 

@@ -17,7 +17,7 @@ from aiohttp.web_protocol import RequestPayloadError
 
 from gateway.forms import file_part
 from gateway.images import image_json
-from gateway.keys import INGEST, SETTINGS, TENANT_KEY
+from gateway.keys import INGEST, KEY_ID, LIMITS, SETTINGS, TENANT_KEY
 from gateway.middleware import API_KEYS, refusal
 from pipeline.domain.errors import (
     GatewayBusy,
@@ -99,6 +99,7 @@ async def post_image(request: web.Request) -> web.Response:
     async def open_body() -> tuple[AsyncIterator[bytes], str | None]:
         return await _body(request)
 
+    await request.app[LIMITS].admit(request[TENANT_KEY], request[KEY_ID], request.content_length)
     with request.app[UPLOAD_SLOTS].take():
         ingested = await request.app[INGEST].ingest(
             request[TENANT_KEY], open_body, declared_bytes=request.content_length

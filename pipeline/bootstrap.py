@@ -25,6 +25,7 @@ from pipeline.services.albums import AlbumService
 from pipeline.services.delete import DeleteService
 from pipeline.services.ingest import IngestService
 from pipeline.services.lease import lease_for
+from pipeline.services.limits import UploadLimits
 from pipeline.services.render import RenderPolicy, RenderService, worker_identity
 from pipeline.services.renderer import ThreadRenderer
 from pipeline.services.tus import UploadService
@@ -105,3 +106,7 @@ def upload_service(backends: Backends, settings: Settings) -> UploadService:
         settings.tus,
         albums=album_service(backends),
     )
+
+
+def upload_limits(backends: Backends, settings: Settings) -> UploadLimits:
+    return UploadLimits(backends.catalog.usage, settings.quota)

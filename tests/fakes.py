@@ -426,6 +426,22 @@ class FakeUploadCatalog:
 
 
 @dataclass
+class FakeUsageCatalog:
+    """Upload counters per (key, window) and a tenant's usage from a FakeCatalog."""
+
+    catalog: FakeCatalog
+    windows: dict[tuple[str, int], int] = field(default_factory=dict)
+
+    async def count_upload(self, key_id: str, window: int, expires_at: datetime) -> int:
+        self.windows[key_id, window] = self.windows.get((key_id, window), 0) + 1
+        return self.windows[key_id, window]
+
+    async def tenant_usage(self, tenant: str) -> tuple[int, int]:
+        mine = [r for r in self.catalog.images.values() if r.tenant == tenant]
+        return len(mine), sum(r.bytes for r in mine)
+
+
+@dataclass
 class FakeBus:
     jobs: list[RenderJob] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
@@ -496,4 +512,5 @@ _albums: ports.Albums = FakeAlbums(FakeCatalog())
 _store: ports.ObjectStore = FakeObjectStore()
 _bus: ports.Bus = FakeBus()
 _uploads: ports.UploadCatalog = FakeUploadCatalog()
+_usage: ports.UsageCatalog = FakeUsageCatalog(FakeCatalog())
 _renderer: ports.Renderer = FakeRenderer(spec=())

@@ -22,6 +22,7 @@ from pymongo.errors import DuplicateKeyError
 from pipeline.adapters.albums import AlbumCatalog
 from pipeline.adapters.mongo_errors import translated as _translated
 from pipeline.adapters.uploads import UploadCatalog
+from pipeline.adapters.usage import UsageCatalog
 from pipeline.domain.errors import DuplicateImage
 from pipeline.domain.messages import utcnow
 from pipeline.domain.models import ImageRecord, Rendition
@@ -46,6 +47,7 @@ class Catalog:
         self.api_keys: AsyncCollection[Document] = db["api_keys"]
         self.albums = AlbumCatalog(self.images, db["albums"])
         self.uploads = UploadCatalog(db["uploads"])
+        self.usage = UsageCatalog(db["rate_windows"], self.images)
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -86,6 +88,7 @@ class Catalog:
             )
         await self.albums.ensure_indexes()
         await self.uploads.ensure_indexes()
+        await self.usage.ensure_indexes()
 
     async def ping(self) -> None:
         with _translated("ping"):

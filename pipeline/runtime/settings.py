@@ -144,6 +144,22 @@ class TusSettings(_Section):
     )
 
 
+class QuotaSettings(_Section):
+    """Per-key upload rate and per-tenant quota, shared by every gateway replica (catalog)."""
+
+    uploads_per_minute: int = Field(
+        600,
+        ge=0,
+        description="Uploads one API key may start a minute (429 above); 0 = no limit",
+    )
+    max_bytes: int = Field(
+        0, ge=0, description="Bytes of originals a key's tenant may store (403 above); 0 = no quota"
+    )
+    max_images: int = Field(
+        0, ge=0, description="Images a key's tenant may have (403 above); 0 = no quota"
+    )
+
+
 class GatewaySettings(_Section):
     """The HTTP gateway."""
 
@@ -230,6 +246,7 @@ class Settings(BaseSettings):
     limits: LimitsSettings = LimitsSettings()
     gateway: GatewaySettings = GatewaySettings()
     tus: TusSettings = TusSettings()
+    quota: QuotaSettings = QuotaSettings()
     worker: WorkerSettings = WorkerSettings()
     sweeper: SweeperSettings = SweeperSettings()
     metrics: MetricsSettings = MetricsSettings()

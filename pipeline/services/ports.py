@@ -202,6 +202,14 @@ class UploadCatalog(Protocol):
     async def expired_uploads(self, now: datetime, limit: int = 500) -> list[UploadRecord]: ...
 
 
+class UsageCatalog(Protocol):
+    """Shared upload counters and tenant usage (see :mod:`pipeline.services.limits`)."""
+
+    async def count_upload(self, key_id: str, window: int, expires_at: datetime) -> int: ...
+
+    async def tenant_usage(self, tenant: str) -> tuple[int, int]: ...
+
+
 class EventPublisher(Protocol):
     async def publish_event(self, event: Event) -> None:
         """Tell listeners; never raises (events are notifications, the catalog is the truth)."""
