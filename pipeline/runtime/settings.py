@@ -180,6 +180,12 @@ class GatewaySettings(_Section):
         description="Answer originals and renditions with a 302 to a presigned S3 URL "
         "(as `?redirect=1` does per request); the filesystem store always streams",
     )
+    event_queue_size: int = Field(
+        256,
+        ge=1,
+        description="Live events held for one /v1/events stream; a client further behind is "
+        "disconnected with event: error and resumes with Last-Event-ID",
+    )
 
 
 class WorkerSettings(_Section):

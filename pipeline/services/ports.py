@@ -7,12 +7,12 @@ service calls, so a fake stays short and a new adapter knows what it must provid
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from pipeline.domain.albums import AlbumRecord
-from pipeline.domain.messages import Event, RenderJob, StoredDeadLetter
+from pipeline.domain.messages import Event, RenderJob, StoredDeadLetter, StreamedEvent
 from pipeline.domain.models import ImageRecord, Rendition
 from pipeline.domain.uploads import UploadRecord
 from pipeline.imaging.render import RenderResult
@@ -213,6 +213,13 @@ class UsageCatalog(Protocol):
 class EventPublisher(Protocol):
     async def publish_event(self, event: Event) -> None:
         """Tell listeners; never raises (events are notifications, the catalog is the truth)."""
+        ...
+
+
+class EventLog(Protocol):
+    def replay_events(self, tenant: str, after: int) -> AsyncIterator[StreamedEvent]:
+        """``tenant``'s events with a sequence above ``after``, oldest first, up to the end
+        of the log when called; raises :class:`~pipeline.domain.errors.BusError`."""
         ...
 
 
