@@ -2,7 +2,8 @@
 // "event stream interpretation": https://html.spec.whatwg.org/multipage/server-sent-events.html).
 // Read with fetch, not EventSource, because EventSource cannot send the Authorization header.
 // After a drop it reconnects with Last-Event-ID (the server replays what was missed when it
-// can) and then calls onReconnect so the page re-lists and catches up either way.
+// can). Every time the stream opens, the first time too, it calls onConnected so the page
+// re-lists and catches up on whatever happened while it was not listening.
 
 import { authHeaders } from "./api.js";
 
@@ -11,9 +12,9 @@ const BACKOFF_MS = [500, 1000, 2000, 5000, 10000];
 const SILENCE_MS = 40000;
 
 export class EventStream {
-  /** onEvent({type, id, data}), onState("connecting" | "live" | "offline"), onReconnect(). */
-  constructor({ onEvent, onState, onReconnect, onUnauthorized }) {
-    Object.assign(this, { onEvent, onState, onReconnect, onUnauthorized });
+  /** onEvent({type, id, data}), onState("connecting" | "live" | "offline"), onConnected(). */
+  constructor({ onEvent, onState, onConnected, onUnauthorized }) {
+    Object.assign(this, { onEvent, onState, onConnected, onUnauthorized });
     this.lastEventId = "";
     this.controller = null;
     this.running = false;
@@ -40,7 +41,7 @@ export class EventStream {
     while (this.running) {
       this.onState(connectedBefore ? "offline" : "connecting");
       const opened = await this.connectOnce(() => {
-        if (connectedBefore) this.onReconnect();
+        this.onConnected();
         connectedBefore = true;
         failures = 0;
       });

@@ -12,7 +12,7 @@ import { Uploader } from "./uploads.js";
 
 const $ = (id) => document.getElementById(id);
 const CATCH_UP_PAGES = 5;
-const state = { cursor: null, loading: false, generation: 0, sentinelVisible: false };
+const state = { cursor: null, loading: false, generation: 0 };
 
 let toastTimer;
 function say(text) {
@@ -33,7 +33,8 @@ const stream = new EventStream({
     $("live").dataset.state = connection;
     $("live-text").textContent = { live: "Live", connecting: "Connecting…", offline: "Reconnecting…" }[connection];
   },
-  onReconnect: () => catchUp().catch(() => {}),
+  // Also on the first connection: events between the first listing and now were not heard.
+  onConnected: () => catchUp().catch(() => {}),
   onUnauthorized: () => signOut("Your API key is no longer accepted. Sign in again."),
 });
 
@@ -113,20 +114,26 @@ async function loadPage() {
     $("sentinel").dataset.loading = "false";
     updateEmpty();
   }
-  // A tall screen may show the sentinel even after this page: keep filling it.
-  if (state.cursor && state.sentinelVisible) loadPage().catch(showError);
+  // A tall screen may still show the end of the grid after this page: keep filling it.
+  if (state.cursor && nearTheEnd()) loadPage().catch(showError);
+}
+
+function nearTheEnd() {
+  if ($("app").hidden) return false; // signing in: the observer fires once the grid shows
+  const top = $("sentinel").getBoundingClientRect().top;
+  return top < window.innerHeight + config.scrollMarginPx;
 }
 
 new IntersectionObserver(
   ([entry]) => {
-    state.sentinelVisible = entry.isIntersecting;
     if (entry.isIntersecting && state.cursor && session.key) loadPage().catch(showError);
   },
   { rootMargin: `${config.scrollMarginPx}px` },
 ).observe($("sentinel"));
 
-// After a reconnect: re-read the newest pages so photos uploaded, finished or deleted while
-// the stream was down show up (the server's replay may have covered them; this makes sure).
+// Once the stream is (re)connected: re-read the newest pages so photos uploaded, finished or
+// deleted while nobody listened show up (a server replay may have covered them; this makes
+// sure).
 async function catchUp() {
   const generation = state.generation;
   const seen = new Set();

@@ -48,6 +48,8 @@ export class Lightbox {
     $("lb-download").addEventListener("click", () => this.download());
     $("lb-delete").addEventListener("click", () => this.remove());
     this.photo.addEventListener("click", () => this.zoom(!this.zoomed));
+    // The ThumbHash's aspect ratio is approximate: hide it once the photo itself is painted.
+    this.photo.addEventListener("load", () => this.dialog.classList.add("painted"));
     this.dialog.addEventListener("keydown", (event) => this.key(event));
     this.dialog.addEventListener("close", () => {
       this.id = null;
@@ -89,6 +91,7 @@ export class Lightbox {
     $("lightbox-title").textContent = image.filename || "Untitled photo";
     $("lb-placeholder").src = thumbHashToDataURL(image.thumbhash) || "";
     this.photo.removeAttribute("src");
+    this.dialog.classList.remove("painted");
     this.photo.alt = image.filename || "photo";
     this.dialog.dataset.status = image.status;
     this.info(image);

@@ -17,6 +17,7 @@ from playwright.async_api import Browser, Request, Route, expect
 from tests.conftest import SettingsFactory
 from tests.e2e.browser_page import (
     READY_MS,
+    EventStreamCutter,
     expect_ready,
     launch,
     open_page,
@@ -35,6 +36,14 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 async def browser() -> AsyncIterator[Browser]:
     async with launch() as launched:
         yield launched
+
+
+@pytest.fixture
+async def cutter(stack: Stack) -> AsyncIterator[EventStreamCutter]:
+    proxy = EventStreamCutter(stack.port)
+    await proxy.start()
+    yield proxy
+    await proxy.close()
 
 
 @pytest.fixture
@@ -147,11 +156,11 @@ async def test_tus_upload_resumes_after_the_connection_drops(
 
 
 async def test_event_stream_resumes_with_last_event_id_after_a_drop(
-    stack: Stack, api_for: Any, browser: Browser
+    stack: Stack, api_for: Any, browser: Browser, cutter: EventStreamCutter
 ) -> None:
     api = await api_for(stack, "alice")
     key = await stack.api_key("alice")
-    page = await open_page(browser, stack.url)
+    page = await open_page(browser, cutter.url)
     reconnects: list[str] = []
     page.on(
         "request",
@@ -167,12 +176,12 @@ async def test_event_stream_resumes_with_last_event_id_after_a_drop(
         "data-status", "ready", timeout=READY_MS
     )
 
-    await page.context.set_offline(True)
+    cutter.cut()
     await expect(page.locator("#live")).to_have_attribute("data-state", "offline")
     _, missed = await api.upload(jpeg_bytes(640, 480, seed=141))
     await api.wait_status(missed["id"], {"ready"})
-    await page.context.set_offline(False)
-    await expect(page.locator("#live")).to_have_attribute("data-state", "live")
+    cutter.restore()  # the page retries with backoff (at most 10 s apart)
+    await expect(page.locator("#live")).to_have_attribute("data-state", "live", timeout=20_000)
     await expect(page.locator(f'.tile[data-id="{missed["id"]}"]')).to_have_attribute(
         "data-status", "ready"
     )
