@@ -16,6 +16,7 @@ COPY pyproject.toml README.md ./
 COPY pipeline ./pipeline
 COPY gateway ./gateway
 COPY workers ./workers
+COPY gallery ./gallery
 # A non-editable install: the runtime stage copies only the virtualenv, never the sources.
 RUN pip install --no-compile . \
     && python -m compileall -q /opt/gallery \

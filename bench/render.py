@@ -34,7 +34,7 @@ from bench.corpus import build
 from pipeline.imaging import vips
 from pipeline.imaging.render import render_image
 from pipeline.imaging.spec import DEFAULT_SPEC
-from pipeline.settings import LimitsSettings
+from pipeline.runtime.settings import LimitsSettings
 
 OUT = Path(__file__).parent / "out"
 DOCS_PLOT = Path(__file__).parent.parent / "docs" / "img" / "bench-render.png"

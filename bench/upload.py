@@ -27,8 +27,7 @@ from pathlib import Path
 
 import aiohttp
 
-from pipeline.catalog import issue_api_key
-from pipeline.servers import (
+from gallery.servers import (
     ManagedProcess,
     free_port,
     gallery_env,
@@ -39,7 +38,8 @@ from pipeline.servers import (
     start_secantus,
     wait_until_ready,
 )
-from pipeline.settings import (
+from pipeline.adapters.catalog import issue_api_key
+from pipeline.runtime.settings import (
     LimitsSettings,
     MongoSettings,
     S3Settings,

@@ -7,11 +7,9 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.keys import BACKENDS, SETTINGS, TENANT_KEY
-from pipeline import names
-from pipeline.errors import Conflict, InputError, NotFound
-from pipeline.events import ImageEvent
-from pipeline.models import ImageRecord
+from gateway.keys import BACKENDS, DELETE, SETTINGS, TENANT_KEY
+from pipeline.domain.errors import Conflict, InputError, NotFound
+from pipeline.domain.models import ImageRecord
 
 # Renditions live under content-addressed keys, so a URL's bytes never change.
 IMMUTABLE = "private, max-age=31536000, immutable"
@@ -125,14 +123,5 @@ async def get_original(request: web.Request) -> web.StreamResponse:
 
 
 async def delete_image(request: web.Request) -> web.Response:
-    backends = request.app[BACKENDS]
-    tenant = request[TENANT_KEY]
-    record = await backends.catalog.delete_image(tenant, request.match_info["image_id"])
-    if record is None:
-        raise NotFound("no such image", public_message="no such image")
-    # The document goes first: from then on nobody can reach the objects, and a worker that
-    # finishes a render afterwards removes its own renditions (see workers.render).
-    await backends.store.delete(record.original_key)
-    await backends.store.delete_prefix(names.rendition_prefix(tenant, record.id))
-    await backends.bus.publish_event(ImageEvent(type="deleted", image_id=record.id, tenant=tenant))
+    await request.app[DELETE].delete(request[TENANT_KEY], request.match_info["image_id"])
     return web.Response(status=204)

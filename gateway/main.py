@@ -9,9 +9,9 @@ from aiohttp import web
 
 from gateway.app import make_app
 from gateway.keys import BACKENDS
-from pipeline.lifecycle import stop_on_signals
-from pipeline.ops import serve_ops
-from pipeline.settings import Settings
+from pipeline.runtime.health import serve_ops
+from pipeline.runtime.process import stop_on_signals
+from pipeline.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from gateway.keys import BACKENDS, TENANT_KEY
-from pipeline import metrics
-from pipeline.errors import PipelineError, Unauthorized
+from pipeline.domain.errors import PipelineError, Unauthorized
+from pipeline.runtime import metrics
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

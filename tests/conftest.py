@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from pipeline.servers import ManagedProcess, mongo_uri, start_nats, start_secantus
-from pipeline.settings import (
+from gallery.servers import ManagedProcess, mongo_uri, start_nats, start_secantus
+from pipeline.runtime.settings import (
     LimitsSettings,
     MetricsSettings,
     MongoSettings,

@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.errors import ConfigurationError
-from pipeline.servers import ManagedProcess, free_port, http_ok, spawn, wait_until_ready
+from gallery.servers import ManagedProcess, free_port, http_ok, spawn, wait_until_ready
+from pipeline.domain.errors import ConfigurationError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MINIO_BINARY = REPO_ROOT / ".tools" / "bin" / "minio"

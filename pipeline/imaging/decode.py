@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pi_heif
 
-from pipeline.errors import UndecodableImage
+from pipeline.domain.errors import UndecodableImage
 from pipeline.imaging import vips
 
 

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
-from pipeline.errors import ConfigurationError
+from pipeline.domain.errors import ConfigurationError
 
 # Bump when a change of the render code changes the pixels of existing renditions (a new
 # resampling kernel, a different colour conversion...): every spec_hash changes with it, so a

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from pipeline import metrics, names
-from pipeline.bus import consumer_configs, stream_configs
-from pipeline.settings import ENV_PREFIX, Settings, env_names, load_settings
+from pipeline.adapters.bus import consumer_configs, stream_configs
+from pipeline.domain import names
+from pipeline.runtime import metrics
+from pipeline.runtime.settings import ENV_PREFIX, Settings, env_names, load_settings
 from tests.deploy.conftest import OVERLAYS, Build
 from tests.deploy.k8s import go_duration_seconds, pod_spec, sync_wave
 

@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from pipeline.settings import Settings
+from pipeline.runtime.settings import Settings
 from tests.e2e.stack import Stack
 
 

@@ -9,8 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipeline.catalog import issue_api_key
-from pipeline.servers import (
+from gallery.servers import (
     ManagedProcess,
     free_port,
     gallery_env,
@@ -19,7 +18,8 @@ from pipeline.servers import (
     terminate_all,
     wait_until_ready,
 )
-from pipeline.settings import Settings, to_env
+from pipeline.adapters.catalog import issue_api_key
+from pipeline.runtime.settings import Settings, to_env
 
 
 class Stack:
@@ -69,7 +69,7 @@ class Stack:
     def cli_with(self, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
         """Run ``gallery ARGS`` with this stack's settings overridden by ``env``."""
         return subprocess.run(
-            [sys.executable, "-m", "pipeline.cli", *args],
+            [sys.executable, "-m", "gallery.cli", *args],
             env={**self._env, **env},
             capture_output=True,
             text=True,

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from pipeline.storage import open_object_store
+from pipeline.adapters.storage import open_object_store
 from tests.conftest import SettingsFactory
 from tests.e2e.conftest import StackFactory
 from tests.images import jpeg_bytes

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.settings import LimitsSettings
+from pipeline.runtime.settings import LimitsSettings
 from tests.conftest import SettingsFactory
 from tests.e2e.conftest import StackFactory
 from tests.images import jpeg_bytes

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.servers import free_port
+from gallery.servers import free_port
 from tests.images import jpeg_bytes, png_bytes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -23,7 +23,7 @@ def start_up(data_dir: Path, ports: dict[str, int], log: Path) -> subprocess.Pop
     args = [
         sys.executable,
         "-m",
-        "pipeline.cli",
+        "gallery.cli",
         "up",
         "--data-dir",
         str(data_dir),
@@ -88,7 +88,7 @@ def test_up_upload_folder_stop_and_restart(tmp_path: Path) -> None:
             [
                 sys.executable,
                 "-m",
-                "pipeline.cli",
+                "gallery.cli",
                 "upload",
                 "--url",
                 url,

@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
+from gallery.servers import ManagedProcess, start_nats
+from pipeline.adapters.storage import open_object_store
 from pipeline.imaging.sniff import sniff_mime
-from pipeline.servers import ManagedProcess, start_nats
-from pipeline.settings import LimitsSettings
-from pipeline.storage import open_object_store
+from pipeline.runtime.settings import LimitsSettings
 from tests.conftest import SettingsFactory
 from tests.e2e.conftest import StackFactory
 from tests.images import bright_corner, jpeg_bytes, png_bomb_bytes, png_bytes, truncated_jpeg_bytes

@@ -10,13 +10,14 @@ from collections.abc import AsyncIterator
 import pytest
 from nats.js.api import RetentionPolicy
 
-from pipeline import names
-from pipeline.bus import Ack, Bus, Delivery, Outcome, Retry, Terminal, backoff_delay
-from pipeline.consumer import JobConsumer
-from pipeline.errors import StorageError
-from pipeline.events import RenderJob, utcnow
-from pipeline.servers import ManagedProcess
-from pipeline.settings import NatsSettings
+from gallery.servers import ManagedProcess
+from pipeline.adapters.bus import Bus, backoff_delay
+from pipeline.adapters.consumer import JobConsumer
+from pipeline.domain import names
+from pipeline.domain.errors import StorageError
+from pipeline.domain.messages import RenderJob, utcnow
+from pipeline.domain.outcomes import Ack, Delivery, Outcome, Retry, Terminal
+from pipeline.runtime.settings import NatsSettings
 
 pytestmark = pytest.mark.integration
 

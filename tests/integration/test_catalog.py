@@ -7,10 +7,11 @@ from datetime import timedelta
 
 import pytest
 
-from pipeline.catalog import Catalog, DuplicateImage
-from pipeline.events import utcnow
-from pipeline.models import ImageRecord, Rendition, new_image_id
-from pipeline.settings import MongoSettings
+from pipeline.adapters.catalog import Catalog
+from pipeline.domain.errors import DuplicateImage
+from pipeline.domain.messages import utcnow
+from pipeline.domain.models import ImageRecord, Rendition, new_image_id
+from pipeline.runtime.settings import MongoSettings
 from tests.conftest import unique
 
 pytestmark = pytest.mark.integration

@@ -11,11 +11,11 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from gallery.servers import ManagedProcess
 from gateway.app import make_app
 from gateway.keys import BACKENDS
-from pipeline.ops import ops_app
-from pipeline.servers import ManagedProcess
-from pipeline.settings import GatewaySettings, LimitsSettings, Settings
+from pipeline.runtime.health import ops_app
+from pipeline.runtime.settings import GatewaySettings, LimitsSettings, Settings
 from tests.conftest import SettingsFactory
 from tests.images import jpeg_bytes, jpeg_with_big_header, png_bytes
 
@@ -169,6 +169,28 @@ async def test_events_stream_only_the_tenants_own_images(gateway: tuple[TestClie
     assert (bob_first["image_id"], bob_first["tenant"]) == (second["id"], "bob")
     alice_events.close()
     bob_events.close()
+
+
+async def test_a_stream_carries_every_event_in_order(gateway: tuple[TestClient, str]) -> None:
+    client, key = gateway
+    events = await client.get("/v1/events", headers=auth(key))
+    ids = []
+    for side in (30, 31, 32):
+        response = await client.post("/v1/images", data=png_bytes(side, side), headers=auth(key))
+        ids.append((await response.json())["id"])
+    received: list[tuple[str, str]] = []
+    buffer = b""
+    while len(received) < len(ids):
+        buffer += await asyncio.wait_for(events.content.readany(), 10)
+        *frames, buffer = buffer.split(b"\n\n")
+        for frame in frames:
+            fields = dict(line.split(": ", 1) for line in frame.decode().splitlines())
+            if "data" in fields:
+                event = json.loads(fields["data"])
+                received.append((fields["event"], event["image_id"]))
+                assert event["type"] == fields["event"]
+    assert received == [("uploaded", i) for i in ids]
+    events.close()
 
 
 async def test_header_beyond_the_probe_limit_is_refused_with_the_reason(

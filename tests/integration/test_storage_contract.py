@@ -24,14 +24,14 @@ import aiohttp
 import pytest
 from aiobotocore.config import AioConfig  # type: ignore[import-untyped]
 
-from pipeline.errors import ConfigurationError, InputError, ObjectNotFound, StorageError
-from pipeline.settings import S3Settings, Settings, StorageSettings
-from pipeline.storage import (
+from pipeline.adapters.storage import (
     FilesystemObjectStore,
     ObjectStore,
     S3ObjectStore,
     open_object_store,
 )
+from pipeline.domain.errors import ConfigurationError, InputError, ObjectNotFound, StorageError
+from pipeline.runtime.settings import S3Settings, Settings, StorageSettings
 from tests.s3server import S3Endpoint
 
 pytestmark = pytest.mark.integration

@@ -11,11 +11,11 @@ import random
 
 import pytest
 
-from pipeline.errors import InputError
+from pipeline.domain.errors import InputError
 from pipeline.imaging.probe import probe_header
 from pipeline.imaging.render import render_image
 from pipeline.imaging.spec import DEFAULT_SPEC
-from pipeline.settings import LimitsSettings
+from pipeline.runtime.settings import LimitsSettings
 from tests.images import gif_bytes, jpeg_bytes, png_bytes, tiff_bytes, webp_bytes
 
 pytestmark = pytest.mark.unit

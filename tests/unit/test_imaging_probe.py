@@ -6,10 +6,15 @@ import time
 
 import pytest
 
-from pipeline.errors import ImageTooLarge, TooManyFrames, UndecodableImage, UnsupportedMediaType
+from pipeline.domain.errors import (
+    ImageTooLarge,
+    TooManyFrames,
+    UndecodableImage,
+    UnsupportedMediaType,
+)
 from pipeline.imaging.probe import probe_header
 from pipeline.imaging.sniff import SUPPORTED_MIME, sniff_mime
-from pipeline.settings import LimitsSettings
+from pipeline.runtime.settings import LimitsSettings
 from tests import images
 
 pytestmark = pytest.mark.unit

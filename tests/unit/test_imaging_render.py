@@ -8,12 +8,17 @@ from functools import cache
 import pytest
 import pyvips
 
-from pipeline.errors import ConfigurationError, RenderTimeout, TooManyFrames, UndecodableImage
+from pipeline.domain.errors import (
+    ConfigurationError,
+    RenderTimeout,
+    TooManyFrames,
+    UndecodableImage,
+)
 from pipeline.imaging import render as render_module
 from pipeline.imaging.render import check_capabilities, render_image
 from pipeline.imaging.sniff import sniff_mime
 from pipeline.imaging.spec import DEFAULT_SPEC, RenditionSpec, parse_spec
-from pipeline.settings import LimitsSettings
+from pipeline.runtime.settings import LimitsSettings
 from tests import images
 
 pytestmark = pytest.mark.unit

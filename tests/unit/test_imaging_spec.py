@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pipeline.errors import ConfigurationError
+from pipeline.domain.errors import ConfigurationError
 from pipeline.imaging.spec import DEFAULT_SPEC, RenditionSpec, parse_spec
 
 pytestmark = pytest.mark.unit

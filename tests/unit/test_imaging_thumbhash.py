@@ -9,7 +9,7 @@ import pytest
 from pipeline.imaging.render import render_image
 from pipeline.imaging.spec import DEFAULT_SPEC
 from pipeline.imaging.thumbhash import describe, rgba_to_thumbhash
-from pipeline.settings import LimitsSettings
+from pipeline.runtime.settings import LimitsSettings
 from tests import images
 
 pytestmark = pytest.mark.unit

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import ConfigurationError
-from pipeline.settings import Settings, load_settings, markdown_table, to_env
+from pipeline.domain.errors import ConfigurationError
+from pipeline.runtime.settings import Settings, load_settings, markdown_table, to_env
 
 pytestmark = pytest.mark.unit
 README = Path(__file__).resolve().parents[2] / "README.md"

@@ -1,0 +1,168 @@
+"""The ``gallery`` command: gateway, worker, the local stack, uploads and API keys."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from pipeline.domain.errors import ConfigurationError, PipelineError
+from pipeline.runtime.process import configure_logging
+from pipeline.runtime.settings import Settings, load_settings
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gallery", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("gateway", help="serve the HTTP API (port 8080) and metrics (9100)")
+    sub.add_parser("worker", help="render images from the JetStream render consumer")
+
+    up = sub.add_parser("up", help="run the whole pipeline on this machine (embedded servers)")
+    up.add_argument("--data-dir", type=Path, default=Path(".gallery"))
+    up.add_argument("--port", type=int, default=8080)
+    up.add_argument("--workers", type=int, default=2)
+    up.add_argument("--nats-port", type=int, default=4222)
+    up.add_argument("--mongo-port", type=int, default=27017)
+    up.add_argument("--metrics-port", type=int, default=9100)
+
+    upload = sub.add_parser("upload", help="upload photos (files or folders) and wait until ready")
+    upload.add_argument("paths", nargs="+", type=Path)
+    upload.add_argument("--url", default=os.environ.get("GALLERY_URL", DEFAULT_URL))
+    upload.add_argument("--key", default=os.environ.get("GALLERY_API_KEY"))
+    upload.add_argument("--parallel", type=int, default=4)
+    upload.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for ready")
+
+    backfill = sub.add_parser(
+        "backfill", help="re-render images whose renditions are missing or out of date"
+    )
+    backfill.add_argument("--dry-run", action="store_true", help="only count them")
+
+    keys = sub.add_parser("keys", help="manage API keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser("create", help="create an API key for a tenant (printed once)")
+    create.add_argument("--tenant", required=True)
+    create.add_argument("--name", default="default")
+
+    dlq = sub.add_parser("dlq", help="dead letters")
+    dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
+    dlq_sub.add_parser("list", help="list dead-lettered jobs")
+    redrive = dlq_sub.add_parser(
+        "redrive", help="requeue dead-lettered images (after fixing the cause)"
+    )
+    redrive.add_argument("image_ids", nargs="*", help="only these images (default: all)")
+    return parser
+
+
+def _local_key() -> str | None:
+    path = Path(".gallery/api-key")
+    return path.read_text().strip() if path.exists() else None
+
+
+async def _dead_letters(settings: Settings, command: str, image_ids: list[str]) -> None:
+    # Each command imports what it runs: `gallery upload` and `--help` must not pay for
+    # loading libvips, NATS, PyMongo and aioboto3 (about a second) that they never use.
+    from pipeline.adapters.bus import Bus
+    from pipeline.adapters.catalog import Catalog
+    from pipeline.services.redrive import redrive
+
+    async with Bus.connect(settings.nats, name="gallery-cli") as bus:
+        if command == "list":
+            letters = await bus.dead_letters()
+        else:
+            async with Catalog.connect(settings.mongo) as catalog:
+                letters = await redrive(bus, catalog, image_ids)
+        for stored in letters:
+            letter = stored.letter
+            print(
+                f"{letter.at.isoformat()} {letter.job.tenant}/{letter.job.image_id} "
+                f"attempts={letter.attempts} {letter.reason}"
+            )
+        done = "listed" if command == "list" else "redriven"
+        print(f"{len(letters)} dead letter(s) {done}", file=sys.stderr)
+
+
+async def _backfill(settings: Settings, dry_run: bool) -> None:
+    # Imported here: see _dead_letters.
+    from pipeline.adapters.bus import Bus
+    from pipeline.adapters.catalog import Catalog
+    from pipeline.imaging.spec import parse_spec
+    from pipeline.services.backfill import plan_backfill
+
+    def show(done: int, total: int) -> None:
+        print(f"\rbackfill: {done}/{total} image(s) planned", end="", file=sys.stderr, flush=True)
+
+    spec = parse_spec(settings.renditions)
+    async with (
+        Bus.connect(settings.nats, name="gallery-cli") as bus,
+        Catalog.connect(settings.mongo) as catalog,
+    ):
+        await bus.declare()
+        queued = await plan_backfill(bus, catalog, spec, dry_run=dry_run, progress=show)
+    verb = "would be queued" if dry_run else "queued on the backfill lane"
+    print(f"\nbackfill: {queued} image(s) {verb}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "up":
+            from gallery.embedded import UpOptions, run_up  # per command, see _dead_letters
+
+            return run_up(
+                UpOptions(
+                    args.data_dir,
+                    args.port,
+                    args.workers,
+                    args.nats_port,
+                    args.mongo_port,
+                    args.metrics_port,
+                )
+            )
+        if args.command == "upload":
+            from gallery.uploader import upload  # per command, see _dead_letters
+
+            key = args.key or _local_key()
+            if not key:
+                raise ConfigurationError("no API key: pass --key or set GALLERY_API_KEY")
+            return asyncio.run(
+                upload(
+                    args.paths,
+                    url=args.url.rstrip("/"),
+                    key=key,
+                    parallel=args.parallel,
+                    timeout=args.timeout,
+                )
+            )
+        settings = load_settings()
+        configure_logging(settings.log_level)
+        if args.command == "gateway":
+            from gateway.main import run_gateway  # per command, see _dead_letters
+
+            asyncio.run(run_gateway(settings))
+        elif args.command == "worker":
+            from workers.main import run_worker  # per command, see _dead_letters
+
+            asyncio.run(run_worker(settings))
+        elif args.command == "backfill":
+            asyncio.run(_backfill(settings, args.dry_run))
+        elif args.command == "keys":
+            from pipeline.adapters.catalog import issue_api_key  # per command, see _dead_letters
+
+            print(asyncio.run(issue_api_key(settings.mongo, args.tenant, args.name)))
+        elif args.command == "dlq":
+            asyncio.run(_dead_letters(settings, args.dlq_command, getattr(args, "image_ids", [])))
+        return 0
+    except PipelineError as exc:
+        print(f"gallery: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"gallery: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

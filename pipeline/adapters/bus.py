@@ -1,0 +1,258 @@
+"""The JetStream bus: streams, publishing with de-duplication, and pull consumers.
+
+Handlers return an explicit :data:`Outcome`; the bus maps it to ack, nak with exponential
+backoff, or term plus a dead letter. Long work sends in-progress heartbeats so JetStream does
+not redeliver a job that is still being rendered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import nats
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+
+from pipeline.domain import names
+from pipeline.domain.errors import BusError, ConfigurationError
+from pipeline.domain.messages import (
+    DeadLetter,
+    ImageEvent,
+    RenderJob,
+    StoredDeadLetter,
+    decode,
+    utcnow,
+)
+from pipeline.runtime import metrics
+from pipeline.runtime.settings import NatsSettings
+
+log = logging.getLogger(__name__)
+
+_DAY = 24 * 3600.0
+# A backfill of a million photos must not starve new uploads: the backfill lane may hold
+# only this many unacknowledged jobs across all workers.
+BACKFILL_MAX_ACK_PENDING = 8
+RENDER_MAX_ACK_PENDING = 1000
+
+
+def stream_configs(settings: NatsSettings) -> list[StreamConfig]:
+    """The streams the pipeline needs (NACK manifests in deploy/ declare the same)."""
+    storage, replicas = StorageType.FILE, settings.stream_replicas
+    return [
+        StreamConfig(
+            name=names.JOBS_STREAM,
+            subjects=[names.RENDER_SUBJECT, names.BACKFILL_SUBJECT],
+            retention=RetentionPolicy.WORK_QUEUE,
+            duplicate_window=settings.duplicate_window_seconds,
+            storage=storage,
+            num_replicas=replicas,
+        ),
+        StreamConfig(
+            name=names.EVENTS_STREAM,
+            subjects=[names.EVENTS_SUBJECTS],
+            retention=RetentionPolicy.LIMITS,
+            max_age=7 * _DAY,
+            duplicate_window=settings.duplicate_window_seconds,
+            storage=storage,
+            num_replicas=replicas,
+        ),
+        StreamConfig(
+            name=names.DLQ_STREAM,
+            subjects=[names.DLQ_SUBJECT],
+            retention=RetentionPolicy.LIMITS,
+            max_age=30 * _DAY,
+            storage=storage,
+            num_replicas=replicas,
+        ),
+    ]
+
+
+def consumer_configs(settings: NatsSettings) -> list[ConsumerConfig]:
+    """Durable pull consumers of the jobs stream: the render lane and the backfill lane."""
+    lanes = [
+        (names.RENDER_CONSUMER, names.RENDER_SUBJECT, RENDER_MAX_ACK_PENDING),
+        (names.BACKFILL_CONSUMER, names.BACKFILL_SUBJECT, BACKFILL_MAX_ACK_PENDING),
+    ]
+    return [
+        ConsumerConfig(
+            durable_name=durable,
+            filter_subject=subject,
+            max_ack_pending=max_ack_pending,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=settings.ack_wait_seconds,
+            max_deliver=settings.max_deliver,
+        )
+        for durable, subject, max_ack_pending in lanes
+    ]
+
+
+def backoff_delay(settings: NatsSettings, attempt: int) -> float:
+    """Delay before delivery ``attempt + 1``: base, 2x base, 4x base ... capped."""
+    return float(
+        min(settings.backoff_base_seconds * 2 ** max(attempt - 1, 0), settings.backoff_max_seconds)
+    )
+
+
+class Bus:
+    """A connection to NATS with the JetStream operations the pipeline uses."""
+
+    def __init__(self, settings: NatsSettings, nc: NatsClient) -> None:
+        self.settings = settings
+        self._nc = nc
+        self.js: JetStreamContext = nc.jetstream()
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def connect(cls, settings: NatsSettings, *, name: str = "gallery") -> AsyncIterator[Bus]:
+        closing = asyncio.Event()
+
+        async def on_disconnect() -> None:
+            if not closing.is_set():  # our own drain at exit is not news
+                log.warning("nats: disconnected, reconnecting")
+
+        async def on_reconnect() -> None:
+            log.info("nats: reconnected")
+
+        async def on_error(exc: Exception) -> None:
+            log.warning("nats: %s", exc)
+
+        try:
+            nc = await nats.connect(
+                servers=[url.strip() for url in settings.url.split(",")],
+                name=name,
+                connect_timeout=5,
+                reconnect_time_wait=0.5,
+                max_reconnect_attempts=-1,
+                disconnected_cb=on_disconnect,
+                reconnected_cb=on_reconnect,
+                error_cb=on_error,
+            )
+        except (OSError, nats.errors.Error) as exc:
+            raise BusError(f"cannot connect to NATS at {settings.url}: {exc}") from exc
+        try:
+            yield cls(settings, nc)
+        finally:
+            closing.set()
+            with contextlib.suppress(Exception):
+                await nc.drain()
+
+    async def declare(self) -> None:
+        """Create or update every stream and consumer; safe to run from every process."""
+        try:
+            for config in stream_configs(self.settings):
+                try:
+                    await self.js.stream_info(config.name or "")
+                    await self.js.update_stream(config)
+                except nats.js.errors.NotFoundError:
+                    await self.js.add_stream(config)
+            for consumer in consumer_configs(self.settings):
+                await self.js.add_consumer(names.JOBS_STREAM, consumer)
+        except nats.js.errors.BadRequestError as exc:
+            raise ConfigurationError(
+                f"JetStream refused the stream/consumer config: {exc}"
+            ) from exc
+        except (nats.errors.Error, OSError) as exc:
+            raise BusError(f"cannot declare JetStream streams: {exc}") from exc
+
+    async def check(self) -> None:
+        """Raise BusError unless the render consumer answers."""
+        try:
+            await self.js.consumer_info(names.JOBS_STREAM, names.RENDER_CONSUMER, timeout=2)
+        except (nats.errors.Error, OSError) as exc:
+            raise BusError(f"JetStream not ready: {exc}") from exc
+
+    async def _publish(self, subject: str, payload: bytes, msg_id: str) -> None:
+        try:
+            # Nats-Msg-Id makes JetStream drop a second publish of the same id inside the
+            # duplicate window, so retries after a lost PubAck do not double the work.
+            await self.js.publish(subject, payload, timeout=5, headers={"Nats-Msg-Id": msg_id})
+        except (nats.errors.Error, OSError) as exc:
+            raise BusError(f"cannot publish to {subject}: {exc}") from exc
+
+    async def publish_job(self, job: RenderJob) -> None:
+        subject = names.BACKFILL_SUBJECT if job.reason == "backfill" else names.RENDER_SUBJECT
+        if job.reason in ("upload", "outbox"):
+            # The same id for the upload and every outbox republish: JetStream keeps one.
+            msg_id = job.image_id
+        else:
+            # A redrive or backfill is a deliberate new run of an image that already ran.
+            msg_id = f"{job.image_id}:{job.reason}:{utcnow().timestamp()}"
+        await self._publish(subject, job.to_bytes(), msg_id)
+
+    async def publish_event(self, event: ImageEvent) -> None:
+        """Tell listeners; a failure is logged, not raised.
+
+        Events are notifications: the catalog is the source of truth, so a lost event must
+        neither fail an upload or delete nor make a finished render run again.
+        """
+        try:
+            await self._publish(
+                f"gallery.image.{event.type}",
+                event.to_bytes(),
+                f"{event.image_id}:{event.type}:{event.at.timestamp()}",
+            )
+        except BusError as exc:
+            log.warning("could not publish %s event for %s: %s", event.type, event.image_id, exc)
+
+    async def dead_letter(self, letter: DeadLetter) -> None:
+        await self._publish(
+            names.DLQ_SUBJECT, letter.to_bytes(), f"{letter.job.image_id}:{letter.attempts}:dlq"
+        )
+        metrics.DEAD_LETTERS.labels(reason=letter.reason.split(":", 1)[0][:40]).inc()
+
+    async def dead_letters(self, limit: int = 1000) -> list[StoredDeadLetter]:
+        """Read up to ``limit`` dead letters (oldest first) without consuming them."""
+        letters: list[StoredDeadLetter] = []
+        try:
+            info = await self.js.stream_info(names.DLQ_STREAM)
+        except nats.errors.Error as exc:
+            raise BusError(f"cannot read {names.DLQ_STREAM}: {exc}") from exc
+        seq = info.state.first_seq
+        while seq and seq <= info.state.last_seq and len(letters) < limit:
+            with contextlib.suppress(nats.js.errors.NotFoundError):
+                raw = await self.js.get_msg(names.DLQ_STREAM, seq)
+                letters.append(StoredDeadLetter(seq, decode(DeadLetter, raw.data or b"")))
+            seq += 1
+        return letters
+
+    async def remove_dead_letter(self, seq: int) -> None:
+        try:
+            await self.js.delete_msg(names.DLQ_STREAM, seq)
+        except nats.errors.Error as exc:
+            raise BusError(f"cannot remove dead letter {seq}: {exc}") from exc
+
+    async def subscribe_events(
+        self, callback: Callable[[ImageEvent], Awaitable[None]]
+    ) -> Callable[[], Awaitable[None]]:
+        """Core-NATS subscription to live image events; returns an unsubscribe function."""
+
+        async def on_msg(msg: Msg) -> None:
+            with contextlib.suppress(Exception):
+                await callback(decode(ImageEvent, msg.data))
+
+        sub = await self._nc.subscribe(names.EVENTS_SUBJECTS, cb=on_msg)
+        return sub.unsubscribe
+
+    @contextlib.asynccontextmanager
+    async def pull(self, consumer: str) -> AsyncIterator[JetStreamContext.PullSubscription]:
+        sub = await self.js.pull_subscribe_bind(durable=consumer, stream=names.JOBS_STREAM)
+        try:
+            yield sub
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()

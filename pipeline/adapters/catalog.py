@@ -1,0 +1,278 @@
+"""The catalog: image documents and API keys in MongoDB (PyMongo's async API).
+
+Every image query carries the tenant in its filter, so a bug elsewhere cannot leak another
+tenant's photo. Status transitions are guarded in the update filter
+(``queued -> processing -> ready | failed``), so a redelivered job or a racing worker finds
+nothing to update instead of overwriting a newer state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import secrets
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from pipeline.domain.errors import CatalogError, DuplicateImage
+from pipeline.domain.messages import utcnow
+from pipeline.domain.models import ImageRecord, Rendition
+from pipeline.runtime.settings import MongoSettings
+
+Document = dict[str, Any]
+API_KEY_PREFIX = "gk_"
+
+
+def hash_api_key(key: str) -> str:
+    # Keys are 256-bit random tokens, so a fast hash is enough: no dictionary to defend.
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class Catalog:
+    """Typed access to the ``images`` and ``api_keys`` collections."""
+
+    def __init__(self, client: AsyncMongoClient[Document], settings: MongoSettings) -> None:
+        self._client = client
+        db = client[settings.database]
+        self.images: AsyncCollection[Document] = db["images"]
+        self.api_keys: AsyncCollection[Document] = db["api_keys"]
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def connect(cls, settings: MongoSettings) -> AsyncIterator[Catalog]:
+        timeout_ms = int(settings.timeout_seconds * 1000)
+        client: AsyncMongoClient[Document] = AsyncMongoClient(
+            settings.uri,
+            serverSelectionTimeoutMS=timeout_ms,
+            connectTimeoutMS=timeout_ms,
+            tz_aware=True,
+        )
+        try:
+            yield cls(client, settings)
+        finally:
+            await client.close()
+
+    async def ensure_indexes(self) -> None:
+        with _translated("create indexes"):
+            await self.images.create_index(
+                [("tenant", ASCENDING), ("sha256", ASCENDING)], unique=True, name="tenant_sha256"
+            )
+            await self.images.create_index(
+                [("tenant", ASCENDING), ("_id", DESCENDING)], name="tenant_id"
+            )
+            await self.images.create_index(
+                [("status", ASCENDING), ("updated_at", ASCENDING)], name="status_updated"
+            )
+            await self.api_keys.create_index([("tenant", ASCENDING)], name="tenant")
+
+    async def ping(self) -> None:
+        with _translated("ping"):
+            await self._client.admin.command("ping")
+
+    # --- images ------------------------------------------------------------------------
+
+    async def insert_image(self, record: ImageRecord) -> None:
+        """Insert a new image; raise DuplicateImage when the tenant has this content already."""
+        try:
+            with _translated("insert image"):
+                await self.images.insert_one(record.to_document())
+        except DuplicateKeyError:
+            existing = await self.find_by_hash(record.tenant, record.sha256)
+            if existing is None:  # deleted in between: the caller may simply try again
+                raise
+            raise DuplicateImage(existing, existing.id) from None
+
+    async def find_by_hash(self, tenant: str, sha256: str) -> ImageRecord | None:
+        with _translated("find image"):
+            doc = await self.images.find_one({"tenant": tenant, "sha256": sha256})
+        return _record(doc)
+
+    async def get_image(self, tenant: str, image_id: str) -> ImageRecord | None:
+        with _translated("get image"):
+            doc = await self.images.find_one({"_id": image_id, "tenant": tenant})
+        return _record(doc)
+
+    async def list_images(
+        self, tenant: str, *, limit: int, before: str | None = None
+    ) -> list[ImageRecord]:
+        """Newest first; ``before`` is the cursor (the last id of the previous page)."""
+        query: Document = {"tenant": tenant}
+        if before:
+            query["_id"] = {"$lt": before}
+        with _translated("list images"):
+            cursor = self.images.find(query).sort("_id", DESCENDING).limit(limit)
+            return [ImageRecord.model_validate(doc) async for doc in cursor]
+
+    async def claim(self, tenant: str, image_id: str) -> ImageRecord | None:
+        """Move a queued (or abandoned processing) image to processing; None if not claimable.
+
+        ``processing`` is claimable again because a worker that died mid-job leaves it there,
+        and JetStream's redelivery is what tells us to take over.
+        """
+        with _translated("claim image"):
+            doc = await self.images.find_one_and_update(
+                {"_id": image_id, "tenant": tenant, "status": {"$in": ["queued", "processing"]}},
+                {"$set": {"status": "processing", "updated_at": utcnow()}, "$inc": {"attempts": 1}},
+                return_document=ReturnDocument.AFTER,
+            )
+        return _record(doc)
+
+    async def mark_ready(
+        self,
+        tenant: str,
+        image_id: str,
+        *,
+        renditions: dict[str, Rendition],
+        width: int,
+        height: int,
+        frames: int,
+        metadata: dict[str, Any],
+        thumbhash: str,
+        rerender: bool = False,
+    ) -> ImageRecord | None:
+        """``processing -> ready``; with ``rerender``, replace the renditions of a ready image.
+
+        A backfill's re-render keeps ``ready_at``: the photo was ready all along.
+        """
+        now = utcnow()
+        fields: Document = {
+            "status": "ready",
+            "renditions": {k: v.model_dump() for k, v in renditions.items()},
+            "width": width,
+            "height": height,
+            "frames": frames,
+            "metadata": metadata,
+            "thumbhash": thumbhash,
+            "failure": None,
+            "updated_at": now,
+        }
+        if not rerender:
+            fields["ready_at"] = now
+        expected = "ready" if rerender else "processing"
+        with _translated("mark ready"):
+            doc = await self.images.find_one_and_update(
+                {"_id": image_id, "tenant": tenant, "status": expected},
+                {"$set": fields},
+                return_document=ReturnDocument.AFTER,
+            )
+        return _record(doc)
+
+    def _outdated_filter(self, current: dict[str, str]) -> Document:
+        """Ready images lacking a rendition of ``current`` (name: spec_hash), or with an old one."""
+        return {
+            "status": "ready",
+            "$or": [{f"renditions.{name}.spec_hash": {"$ne": h}} for name, h in current.items()],
+        }
+
+    async def count_outdated(self, current: dict[str, str]) -> int:
+        with _translated("count outdated images"):
+            return int(await self.images.count_documents(self._outdated_filter(current)))
+
+    async def outdated(
+        self, current: dict[str, str], *, after: str | None, limit: int
+    ) -> list[ImageRecord]:
+        """A page (by ``_id``) of ready images of every tenant whose renditions are not current.
+
+        Not scoped to a tenant: the backfill planner is a system task that only publishes jobs.
+        """
+        query = self._outdated_filter(current)
+        if after:
+            query["_id"] = {"$gt": after}
+        with _translated("find outdated images"):
+            cursor = self.images.find(query).sort("_id", ASCENDING).limit(limit)
+            return [ImageRecord.model_validate(doc) async for doc in cursor]
+
+    async def mark_failed(self, tenant: str, image_id: str, reason: str) -> ImageRecord | None:
+        with _translated("mark failed"):
+            doc = await self.images.find_one_and_update(
+                {"_id": image_id, "tenant": tenant, "status": {"$in": ["queued", "processing"]}},
+                {"$set": {"status": "failed", "failure": reason, "updated_at": utcnow()}},
+                return_document=ReturnDocument.AFTER,
+            )
+        return _record(doc)
+
+    async def requeue(self, tenant: str, image_id: str) -> ImageRecord | None:
+        """``failed -> queued`` for an operator's redrive; None unless the image had failed."""
+        with _translated("requeue image"):
+            doc = await self.images.find_one_and_update(
+                {"_id": image_id, "tenant": tenant, "status": "failed"},
+                {
+                    "$set": {
+                        "status": "queued",
+                        "failure": None,
+                        "attempts": 0,
+                        "updated_at": utcnow(),
+                    }
+                },
+                return_document=ReturnDocument.AFTER,
+            )
+        return _record(doc)
+
+    async def delete_image(self, tenant: str, image_id: str) -> ImageRecord | None:
+        with _translated("delete image"):
+            doc = await self.images.find_one_and_delete({"_id": image_id, "tenant": tenant})
+        return _record(doc)
+
+    async def stale_queued(self, older_than: timedelta, limit: int = 500) -> list[ImageRecord]:
+        """Images left in ``queued`` longer than ``older_than``, across tenants.
+
+        The one query not scoped to a tenant: the outbox sweeper is a system task and
+        republishes jobs, it never returns image data to a client.
+        """
+        cutoff: datetime = utcnow() - older_than
+        with _translated("find stale images"):
+            cursor = self.images.find({"status": "queued", "updated_at": {"$lt": cutoff}}).limit(
+                limit
+            )
+            return [ImageRecord.model_validate(doc) async for doc in cursor]
+
+    async def touch(self, tenant: str, image_id: str) -> None:
+        """Restart the sweeper's clock on a queued image after republishing it."""
+        with _translated("touch image"):
+            await self.images.update_one(
+                {"_id": image_id, "tenant": tenant, "status": "queued"},
+                {"$set": {"updated_at": utcnow()}},
+            )
+
+    # --- API keys ----------------------------------------------------------------------
+
+    async def create_api_key(self, tenant: str, name: str = "default") -> str:
+        """Create a key for ``tenant``; only its hash is stored, so show it to the user once."""
+        key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+        with _translated("create api key"):
+            await self.api_keys.insert_one(
+                {"_id": hash_api_key(key), "tenant": tenant, "name": name, "created_at": utcnow()}
+            )
+        return key
+
+    async def tenant_for_key(self, key: str) -> str | None:
+        with _translated("look up api key"):
+            doc = await self.api_keys.find_one({"_id": hash_api_key(key)})
+        return None if doc is None else str(doc["tenant"])
+
+
+async def issue_api_key(settings: MongoSettings, tenant: str, name: str) -> str:
+    """Connect, make sure the indexes exist, create a key for ``tenant``: for CLIs and tools."""
+    async with Catalog.connect(settings) as catalog:
+        await catalog.ensure_indexes()
+        return await catalog.create_api_key(tenant, name)
+
+
+def _record(doc: Document | None) -> ImageRecord | None:
+    return None if doc is None else ImageRecord.model_validate(doc)
+
+
+@contextlib.contextmanager
+def _translated(action: str) -> Any:
+    """Turn driver errors into CatalogError (retryable) with what we were doing."""
+    try:
+        yield
+    except DuplicateKeyError:
+        raise
+    except PyMongoError as exc:
+        raise CatalogError(f"catalog: cannot {action}: {exc}") from exc

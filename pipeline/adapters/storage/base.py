@@ -1,0 +1,137 @@
+"""The object-store protocol that the gateway and the workers program against.
+
+Two implementations exist: :class:`pipeline.adapters.storage.s3.S3ObjectStore` (production, any
+S3-compatible server) and :class:`pipeline.adapters.storage.filesystem.FilesystemObjectStore` (the
+single-machine default). Both validate keys with :func:`check_key`, so a key that works on
+one works on the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from pipeline.domain.errors import InputError
+
+DEFAULT_CHUNK_SIZE = 256 * 1024
+#: S3's own limit on key length, in UTF-8 bytes.
+MAX_KEY_BYTES = 1024
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What :meth:`ObjectStore.stat` knows about one object."""
+
+    key: str
+    size: int
+    content_type: str
+    etag: str
+
+
+class ObjectStore(Protocol):
+    """A flat key -> bytes store with streaming reads and writes.
+
+    Every method raises :class:`~pipeline.domain.errors.StorageError` (retryable) when the backend
+    fails, :class:`~pipeline.domain.errors.StorageTimeout` when it is too slow, and
+    :class:`~pipeline.domain.errors.InputError` for a key that :func:`check_key` refuses.
+    """
+
+    async def check(self) -> None:
+        """Verify the bucket (or root folder) is reachable and writable.
+
+        Raises :class:`~pipeline.domain.errors.ConfigurationError` when the settings are wrong
+        (missing bucket, bad credentials, root not a writable folder) and
+        :class:`~pipeline.domain.errors.StorageError` when the backend cannot be reached.
+        """
+        ...
+
+    async def put_stream(self, key: str, chunks: AsyncIterable[bytes], *, content_type: str) -> int:
+        """Store the concatenated chunks under ``key``; return the number of bytes written.
+
+        Memory stays flat (at most about one S3 part is buffered). If ``chunks`` raises, or
+        the task is cancelled, nothing is left behind and the original exception propagates.
+        """
+        ...
+
+    async def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None:
+        """Store ``data`` under ``key``, replacing any existing object."""
+        ...
+
+    async def get_bytes(self, key: str) -> bytes:
+        """Return the whole object; :class:`~pipeline.domain.errors.ObjectNotFound` if missing."""
+        ...
+
+    def stream(self, key: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncGenerator[bytes, None]:
+        """Yield the object in chunks of at most ``chunk_size`` bytes.
+
+        An async generator: :class:`~pipeline.domain.errors.ObjectNotFound` is raised on the first
+        iteration if the object is missing. If you stop early, close it (``aclose()``, or
+        ``contextlib.aclosing``) so the S3 connection is released at once.
+        """
+        ...
+
+    async def stat(self, key: str) -> ObjectInfo:
+        """Size, content type and ETag; raises :class:`~pipeline.domain.errors.ObjectNotFound`."""
+        ...
+
+    async def delete(self, key: str) -> None:
+        """Delete the object; deleting a missing object is not an error."""
+        ...
+
+    async def delete_prefix(self, prefix: str) -> int:
+        """Delete every object whose key starts with ``prefix``; return how many.
+
+        An empty prefix is refused (:class:`~pipeline.domain.errors.InputError`): wiping the whole
+        store is never what a caller means.
+        """
+        ...
+
+    async def list_keys(self, prefix: str) -> list[str]:
+        """Every key starting with ``prefix``, sorted."""
+        ...
+
+    async def presigned_get(self, key: str, expires_seconds: int | None = None) -> str | None:
+        """A URL that lets anyone GET the object until it expires, or ``None``.
+
+        ``None`` means the store cannot hand out URLs (the filesystem store): the gateway
+        streams the object itself instead. ``expires_seconds`` defaults to the configured
+        lifetime.
+        """
+        ...
+
+
+def check_key(key: str) -> str:
+    """Return ``key`` if it is a well-formed object key, else raise InputError.
+
+    A key is ``/``-separated segments, none empty and none starting with ``.``: that rules
+    out ``.`` and ``..`` (no escaping the filesystem store's root), absolute paths, and
+    the filesystem store's own ``.tmp``/``.meta`` folders. The same rule holds for S3 so
+    that both stores accept the same keys.
+    """
+    _check_segments(key, allow_trailing_slash=False)
+    return key
+
+
+def check_prefix(prefix: str) -> str:
+    """Like :func:`check_key`, but the empty prefix and a trailing ``/`` are allowed."""
+    if prefix:
+        _check_segments(prefix, allow_trailing_slash=True)
+    return prefix
+
+
+def _check_segments(value: str, *, allow_trailing_slash: bool) -> None:
+    if not value:
+        raise InputError("object key is empty")
+    if len(value.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+        raise InputError(f"object key longer than {MAX_KEY_BYTES} bytes")
+    if "\x00" in value or "\\" in value:
+        raise InputError(f"object key {value!r} contains a NUL or backslash")
+    segments = value.split("/")
+    if allow_trailing_slash and len(segments) > 1 and segments[-1] == "":
+        segments = segments[:-1]
+    for segment in segments:
+        if not segment or segment.startswith("."):
+            raise InputError(
+                f"object key {value!r}: segments must be non-empty and not start with '.'"
+            )

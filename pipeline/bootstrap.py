@@ -1,0 +1,81 @@
+"""The composition root: build the adapters from the settings and hand them to entry points.
+
+``open_backends`` is the one place that connects to the bus, the catalog and the object
+store, declares what the pipeline needs (streams, indexes, the bucket check) and closes all
+of it on exit. Entry points (``gateway``, ``workers``, the ``gallery`` command) call it and
+build their services with the functions below; services never import this module: they
+receive the backends through their ports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+from pipeline.adapters.bus import Bus
+from pipeline.adapters.catalog import Catalog
+from pipeline.adapters.storage import open_object_store
+from pipeline.adapters.storage.base import ObjectStore
+from pipeline.imaging.spec import RenditionSpec
+from pipeline.runtime.health import ReadinessCheck
+from pipeline.runtime.settings import Settings
+from pipeline.services.delete import DeleteService
+from pipeline.services.ingest import IngestService
+from pipeline.services.render import RenderService
+from pipeline.services.renderer import ThreadRenderer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Backends:
+    bus: Bus
+    catalog: Catalog
+    store: ObjectStore
+
+    def readiness_checks(self) -> dict[str, ReadinessCheck]:
+        """What ``/readyz`` asks: each backend answers, or names itself as the failure."""
+        return {"bus": self.bus.check, "catalog": self.catalog.ping, "storage": self.store.check}
+
+
+@contextlib.asynccontextmanager
+async def open_backends(settings: Settings, *, name: str) -> AsyncIterator[Backends]:
+    """Connect to bus, catalog and store, declare what the pipeline needs, and close all on exit."""
+    async with contextlib.AsyncExitStack() as stack:
+        bus = await stack.enter_async_context(Bus.connect(settings.nats, name=name))
+        catalog = await stack.enter_async_context(Catalog.connect(settings.mongo))
+        store = await stack.enter_async_context(open_object_store(settings))
+        await bus.declare()
+        await catalog.ensure_indexes()
+        await store.check()
+        log.info(
+            "backends ready: nats=%s mongo db=%s storage=%s",
+            settings.nats.url,
+            settings.mongo.database,
+            settings.storage.backend,
+        )
+        yield Backends(bus=bus, catalog=catalog, store=store)
+
+
+def ingest_service(backends: Backends, settings: Settings) -> IngestService:
+    return IngestService(backends.catalog, backends.store, backends.bus, settings.limits)
+
+
+def delete_service(backends: Backends) -> DeleteService:
+    return DeleteService(backends.catalog, backends.store, backends.bus)
+
+
+def render_service(
+    backends: Backends, settings: Settings, spec: Sequence[RenditionSpec]
+) -> RenderService:
+    """The render service with the default renderer (libvips in a thread)."""
+    renderer = ThreadRenderer(spec, settings.limits, store_gps=settings.worker.store_gps)
+    return RenderService(
+        backends.catalog,
+        backends.store,
+        backends.bus,
+        renderer,
+        max_attempts=settings.nats.max_deliver,
+    )

@@ -1,0 +1,194 @@
+"""One error tree for the whole pipeline.
+
+Every error carries what its callers need to act on it without parsing strings: the HTTP
+status the gateway answers with, a message that is safe to show a client, and whether the
+operation may succeed if retried. Built-in bases are mixed in so ``except TimeoutError``
+still works where that is the natural thing to write.
+"""
+
+from __future__ import annotations
+
+from typing import Generic, TypeVar
+
+# The tree imports nothing of ours: models import messages, which import this module.
+RecordT = TypeVar("RecordT")
+
+
+class PipelineError(Exception):
+    """Root of every error the pipeline raises on purpose."""
+
+    http_status: int = 500
+    retryable: bool = False
+    code: str = "internal"
+
+    def __init__(self, message: str, *, public_message: str | None = None) -> None:
+        super().__init__(message)
+        self.public_message = public_message if public_message is not None else message
+
+
+class ConfigurationError(PipelineError, ValueError):
+    """Settings or capabilities are wrong; the process must not start."""
+
+    code = "configuration"
+
+
+# --- input the client sent -------------------------------------------------------------
+
+
+class InputError(PipelineError, ValueError):
+    """The client's input is unacceptable; retrying the same input cannot help."""
+
+    http_status = 400
+    code = "bad_request"
+
+
+class UploadTooLarge(InputError):
+    http_status = 413
+    code = "too_large"
+
+
+class UnsupportedMediaType(InputError):
+    http_status = 415
+    code = "unsupported_type"
+
+
+class EmptyUpload(InputError):
+    http_status = 400
+    code = "empty"
+
+
+class ImageRejected(InputError):
+    """Readable type, but the image breaks a limit or cannot be decoded."""
+
+    http_status = 422
+    code = "rejected"
+
+
+class ImageTooLarge(ImageRejected):
+    code = "too_many_pixels"
+
+
+class TooManyFrames(ImageRejected):
+    code = "too_many_frames"
+
+
+class UndecodableImage(ImageRejected):
+    code = "undecodable"
+
+
+class TooManyScans(ImageRejected):
+    """A progressive JPEG with more scans than any encoder writes: each costs a full decode pass."""
+
+    code = "too_many_scans"
+
+
+class RenderTimeout(ImageRejected, TimeoutError):
+    """The render deadline passed; the same input would take as long again."""
+
+    code = "render_timeout"
+
+
+# --- access ------------------------------------------------------------------------------
+
+
+class Unauthorized(PipelineError, PermissionError):
+    http_status = 401
+    code = "unauthorized"
+
+
+class NotFound(PipelineError, LookupError):
+    http_status = 404
+    code = "not_found"
+
+
+# --- infrastructure: transient, retried --------------------------------------------------
+
+
+class DependencyError(PipelineError, ConnectionError):
+    """A backend (bus, storage, catalog) failed; the operation may succeed later."""
+
+    http_status = 503
+    retryable = True
+    code = "unavailable"
+
+
+class GatewayBusy(PipelineError):
+    """Too many uploads in flight on this gateway process; the client should retry.
+
+    Retryable like a dependency failure (503 + Retry-After) but not one: every backend
+    is fine, this process is simply full.
+    """
+
+    http_status = 503
+    retryable = True
+    code = "busy"
+
+
+class RenderCrashed(PipelineError):
+    """The render process died (killed by the OOM killer, a crash in a decoder).
+
+    Retryable: the machine may have been short of memory; the delivery limit bounds how often
+    the same image is tried.
+    """
+
+    retryable = True
+    code = "render_crashed"
+
+
+class StorageError(DependencyError):
+    code = "storage_unavailable"
+
+
+class StorageTimeout(StorageError, TimeoutError):
+    code = "storage_timeout"
+
+
+class ObjectNotFound(NotFound):
+    """The object store has no object under that key."""
+
+    code = "object_not_found"
+
+
+class CatalogError(DependencyError):
+    code = "catalog_unavailable"
+
+
+class BusError(DependencyError):
+    code = "bus_unavailable"
+
+
+class Conflict(PipelineError):
+    """A guarded status transition did not match: another actor got there first."""
+
+    http_status = 409
+    code = "conflict"
+
+
+class DuplicateImage(Conflict, Generic[RecordT]):
+    """The tenant already has an image with this SHA-256; ``existing`` is that image
+    (the catalog's ``ImageRecord``)."""
+
+    code = "duplicate"
+
+    def __init__(self, existing: RecordT, image_id: str) -> None:
+        super().__init__(image_id)
+        self.existing = existing
+
+
+class UploadTimedOut(InputError, TimeoutError):
+    """The body did not arrive within the upload time limit."""
+
+    http_status = 408
+    code = "upload_timeout"
+
+
+class UploadInterrupted(InputError):
+    """The client stopped sending before the body was complete."""
+
+    code = "interrupted"
+
+
+class BadMessage(InputError):
+    """A message that does not parse as the schema we know."""
+
+    code = "bad_message"

@@ -1,0 +1,108 @@
+"""The catalog's documents, as typed models, and the time-sortable image id."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+from ulid import LaxMonotonicPolicy, ULIDGenerator
+
+from pipeline.domain.messages import JobReason, RenderJob, utcnow
+
+Status = Literal["queued", "processing", "ready", "failed"]
+
+# Monotonic within a millisecond: ids made in the same millisecond still sort in creation
+# order (the lax policy draws fresh randomness instead of failing on the 2**80th).
+_IDS = ULIDGenerator(policy=LaxMonotonicPolicy())
+
+
+def new_image_id() -> str:
+    """A ULID (26 Crockford base32 characters: 48 bits of milliseconds, 80 more).
+
+    Ids sort by creation time, so the newest-first listing pages by ``_id`` alone.
+    """
+    return str(_IDS.generate())
+
+
+class Rendered(Protocol):
+    """What a renderer produced for one rendition (e.g. imaging's ``RenderedRendition``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def spec_hash(self) -> str: ...
+    @property
+    def width(self) -> int: ...
+    @property
+    def height(self) -> int: ...
+    @property
+    def content_type(self) -> str: ...
+    @property
+    def data(self) -> bytes: ...
+
+
+class Rendition(BaseModel):
+    """A stored rendition as the catalog records it (``bytes`` = encoded size)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    key: str
+    spec_hash: str
+    width: int
+    height: int
+    content_type: str
+    bytes: int
+
+    @classmethod
+    def from_rendered(cls, out: Rendered, key: str) -> Rendition:
+        """The record of ``out`` once stored under ``key``."""
+        return cls(
+            name=out.name,
+            key=key,
+            spec_hash=out.spec_hash,
+            width=out.width,
+            height=out.height,
+            content_type=out.content_type,
+            bytes=len(out.data),
+        )
+
+
+class ImageRecord(BaseModel):
+    """One uploaded photo and everything derived from it."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    id: str = Field(alias="_id")
+    tenant: str
+    status: Status
+    sha256: str
+    content_type: str
+    bytes: int
+    width: int
+    height: int
+    frames: int = 1
+    filename: str | None = None
+    original_key: str
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    ready_at: datetime | None = None
+    attempts: int = 0
+    failure: str | None = None
+    renditions: dict[str, Rendition] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    thumbhash: str | None = None
+
+    def to_document(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True)
+
+    def render_job(self, reason: JobReason = "upload") -> RenderJob:
+        """The job that (re-)renders this image; ``reason`` picks the lane and de-duplication."""
+        return RenderJob(
+            image_id=self.id,
+            tenant=self.tenant,
+            original_key=self.original_key,
+            uploaded_at=self.created_at,
+            reason=reason,
+        )

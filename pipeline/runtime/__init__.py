@@ -1,0 +1,1 @@
+"""Process plumbing: settings, metrics, the health endpoint, logging and signals."""

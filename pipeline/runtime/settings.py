@@ -1,0 +1,256 @@
+"""One frozen settings model per process.
+
+Every value comes from a ``GALLERY_`` environment variable; the first ``_`` after the
+prefix separates the section from the field, so ``GALLERY_NATS_URL`` sets ``nats.url`` and
+``GALLERY_LIMITS_MAX_UPLOAD_BYTES`` sets ``limits.max_upload_bytes``. The model is built once
+in ``main`` and passed down; tests build it directly. Invalid values fail at start with every
+bad variable named (see :func:`load_settings`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pipeline.domain.errors import ConfigurationError
+
+ENV_PREFIX = "GALLERY_"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class NatsSettings(_Section):
+    """The JetStream bus."""
+
+    url: str = Field("nats://127.0.0.1:4222", description="NATS server URL(s), comma separated")
+    stream_replicas: int = Field(
+        1, ge=1, le=5, description="Replicas of every stream (3 in production)"
+    )
+    max_deliver: int = Field(
+        6, ge=1, description="Deliveries of a render job before it is dead-lettered"
+    )
+    ack_wait_seconds: float = Field(
+        30.0, gt=0, description="Seconds without ack or heartbeat before JetStream redelivers a job"
+    )
+    backoff_base_seconds: float = Field(
+        1.0, gt=0, description="First retry delay; doubles each attempt"
+    )
+    backoff_max_seconds: float = Field(60.0, gt=0, description="Upper bound of the retry delay")
+    duplicate_window_seconds: float = Field(
+        120.0, gt=0, description="JetStream de-duplication window for Nats-Msg-Id"
+    )
+
+
+class MongoSettings(_Section):
+    """The catalog."""
+
+    uri: str = Field("mongodb://127.0.0.1:27017/?directConnection=true", description="MongoDB URI")
+    database: str = Field("gallery", description="Database name")
+    timeout_seconds: float = Field(5.0, gt=0, description="Server selection and socket timeout")
+
+
+class StorageSettings(_Section):
+    """Which object store holds originals and renditions."""
+
+    backend: Literal["s3", "filesystem"] = Field("s3", description="`s3` or `filesystem`")
+    root: Path = Field(Path(".gallery/objects"), description="Root folder of the filesystem store")
+
+
+class S3Settings(_Section):
+    """The S3-compatible object store."""
+
+    endpoint: str = Field("http://127.0.0.1:9000", description="S3 endpoint URL")
+    bucket: str = Field("gallery", description="Bucket for originals and renditions")
+    region: str = Field("us-east-1", description="Region name sent to the server")
+    access_key_id: str = Field("", description="Access key (from a Secret in Kubernetes)")
+    secret_access_key: str = Field("", description="Secret key (from a Secret in Kubernetes)")
+    part_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=5 * 1024 * 1024,
+        description="Multipart upload part size (S3 minimum 5 MiB)",
+    )
+    presign_seconds: int = Field(900, ge=1, description="Lifetime of presigned GET URLs")
+    create_bucket: bool = Field(False, description="Create the bucket at start if it is missing")
+
+
+class LimitsSettings(_Section):
+    """What input is accepted. Every limit is checked by the gateway and again by the worker."""
+
+    max_upload_bytes: int = Field(
+        100 * 1024 * 1024, ge=1, description="Largest accepted upload (413 above)"
+    )
+    max_pixels: int = Field(
+        120_000_000,
+        ge=1,
+        description="Largest width x height (422 above): stops decompression bombs",
+    )
+    max_side: int = Field(30_000, ge=1, description="Largest width or height in pixels")
+    max_frames: int = Field(200, ge=1, description="Most frames (pages) an animated image may have")
+    max_jpeg_scans: int = Field(
+        100,
+        ge=1,
+        description="Most scans a progressive JPEG may have (422 above): each scan is another "
+        "decode pass over the whole image",
+    )
+    probe_bytes: int = Field(
+        1024 * 1024,
+        ge=4096,
+        description="Bytes buffered to read the header before anything is stored",
+    )
+    render_timeout_seconds: float = Field(120.0, gt=0, description="Deadline of one render job")
+    upload_timeout_seconds: float = Field(
+        600.0,
+        gt=0,
+        description="Longest an upload may take to arrive (408 above): stops trickling clients",
+    )
+
+
+class GatewaySettings(_Section):
+    """The HTTP gateway."""
+
+    host: str = Field("0.0.0.0", description="Listen address")
+    port: int = Field(8080, ge=0, le=65535, description="Listen port")
+    public_url: str = Field("http://127.0.0.1:8080", description="Base URL used in links")
+    page_size: int = Field(50, ge=1, le=500, description="Default page size of GET /v1/images")
+    max_concurrent_uploads: int = Field(
+        32,
+        ge=1,
+        description="Uploads one gateway process receives at once (503 above); bounds its memory",
+    )
+    shutdown_timeout_seconds: float = Field(
+        20.0, gt=0, description="Grace for open requests on stop"
+    )
+
+
+class WorkerSettings(_Section):
+    """The render worker."""
+
+    concurrency: int = Field(0, ge=0, description="Parallel render jobs; 0 = number of CPUs")
+    fetch_batch: int = Field(4, ge=1, description="Messages pulled per fetch")
+    drain_timeout_seconds: float = Field(
+        25.0, gt=0, description="On SIGTERM, wait this long for in-flight jobs (< grace period)"
+    )
+    store_gps: bool = Field(False, description="Keep GPS coordinates in extracted metadata")
+
+
+class SweeperSettings(_Section):
+    """The outbox sweeper that republishes images stuck in `queued`."""
+
+    interval_seconds: float = Field(30.0, gt=0, description="Seconds between sweeps")
+    stale_after_seconds: float = Field(
+        60.0, gt=0, description="Age after which a queued image is republished"
+    )
+
+
+class MetricsSettings(_Section):
+    """Prometheus exposition."""
+
+    host: str = Field("0.0.0.0", description="Listen address of the metrics endpoint")
+    port: int = Field(9100, ge=0, le=65535, description="Metrics port (0 disables)")
+
+
+class Settings(BaseSettings):
+    """All settings of one gallery process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        frozen=True,
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    nats: NatsSettings = NatsSettings()
+    mongo: MongoSettings = MongoSettings()
+    storage: StorageSettings = StorageSettings()
+    s3: S3Settings = S3Settings()
+    limits: LimitsSettings = LimitsSettings()
+    gateway: GatewaySettings = GatewaySettings()
+    worker: WorkerSettings = WorkerSettings()
+    sweeper: SweeperSettings = SweeperSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    renditions: str = Field(
+        "", description="Rendition spec as JSON (empty = the default thumb/preview/large spec)"
+    )
+    log_level: str = Field("INFO", description="Log level")
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return upper
+
+
+SECTIONS: dict[str, type[_Section]] = {
+    name: field.annotation
+    for name, field in Settings.model_fields.items()
+    if isinstance(field.annotation, type) and issubclass(field.annotation, _Section)
+}
+
+
+def env_names() -> dict[str, str]:
+    """Every environment variable the settings read, mapped to its description."""
+    names: dict[str, str] = {}
+    for section, model in SECTIONS.items():
+        for field_name, field in model.model_fields.items():
+            names[f"{ENV_PREFIX}{section}_{field_name}".upper()] = field.description or ""
+    for field_name, field in Settings.model_fields.items():
+        if field_name not in SECTIONS:
+            names[f"{ENV_PREFIX}{field_name}".upper()] = field.description or ""
+    return names
+
+
+def load_settings() -> Settings:
+    """Build settings from the environment, naming every bad or unknown variable at once."""
+    known = env_names()
+    unknown = sorted(
+        k for k in os.environ if k.upper().startswith(ENV_PREFIX) and k.upper() not in known
+    )
+    problems = [f"{name}: not a known setting" for name in unknown]
+    settings: Settings | None = None
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            location = "_".join(str(part) for part in error["loc"])
+            problems.append(f"{ENV_PREFIX}{location}".upper() + f": {error['msg']}")
+    if problems or settings is None:
+        raise ConfigurationError("invalid settings:\n  " + "\n  ".join(problems))
+    return settings
+
+
+def to_env(settings: Settings) -> dict[str, str]:
+    """The environment variables that reproduce ``settings`` in another process."""
+    env: dict[str, str] = {}
+    for name, value in settings.model_dump(mode="json").items():
+        items = value.items() if name in SECTIONS else [(None, value)]
+        for field_name, field_value in items:
+            key = f"{ENV_PREFIX}{name}" + (f"_{field_name}" if field_name else "")
+            rendered = (
+                str(field_value).lower() if isinstance(field_value, bool) else str(field_value)
+            )
+            env[key.upper()] = rendered
+    return env
+
+
+def markdown_table() -> str:
+    """The configuration table of the README, generated from the model (a test keeps them equal)."""
+    defaults = to_env(Settings.model_construct())
+    rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    for name, description in env_names().items():
+        default = defaults.get(name, "")
+        rows.append(
+            f"| `{name}` | `{default}` | {description} |"
+            if default
+            else f"| `{name}` | | {description} |"
+        )
+    return "\n".join(rows)

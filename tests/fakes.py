@@ -1,0 +1,231 @@
+"""In-memory fakes of the services' ports, for the services unit tests.
+
+Each is typed against its protocol in :mod:`pipeline.services.ports` (mypy checks the
+assignments at the bottom) and keeps the adapters' observable rules: the catalog's guarded
+status transitions and tenant+SHA-256 uniqueness, the store's missing-key errors. A test
+breaks a backend by setting ``fail_with`` to the error the adapter would raise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from pipeline.domain.errors import BusError, DuplicateImage, ObjectNotFound, PipelineError
+from pipeline.domain.messages import ImageEvent, RenderJob, StoredDeadLetter, utcnow
+from pipeline.domain.models import ImageRecord, Rendition, Status
+from pipeline.imaging.render import RenderedRendition, RenderResult
+from pipeline.imaging.spec import RenditionSpec
+from pipeline.services import ports
+
+
+class FakeCatalog:
+    def __init__(self) -> None:
+        self.images: dict[str, ImageRecord] = {}
+
+    def _guarded(
+        self, tenant: str, image_id: str, statuses: Sequence[Status], **update: Any
+    ) -> ImageRecord | None:
+        record = self.images.get(image_id)
+        if record is None or record.tenant != tenant or record.status not in statuses:
+            return None
+        updated = record.model_copy(update={"updated_at": utcnow(), **update})
+        self.images[image_id] = updated
+        return updated
+
+    async def insert_image(self, record: ImageRecord) -> None:
+        for existing in self.images.values():
+            if (existing.tenant, existing.sha256) == (record.tenant, record.sha256):
+                raise DuplicateImage(existing, existing.id)
+        self.images[record.id] = record
+
+    async def get_image(self, tenant: str, image_id: str) -> ImageRecord | None:
+        record = self.images.get(image_id)
+        return record if record is not None and record.tenant == tenant else None
+
+    async def claim(self, tenant: str, image_id: str) -> ImageRecord | None:
+        record = await self.get_image(tenant, image_id)
+        attempts = record.attempts + 1 if record else 0
+        return self._guarded(
+            tenant, image_id, ("queued", "processing"), status="processing", attempts=attempts
+        )
+
+    async def mark_ready(
+        self,
+        tenant: str,
+        image_id: str,
+        *,
+        renditions: dict[str, Rendition],
+        width: int,
+        height: int,
+        frames: int,
+        metadata: dict[str, Any],
+        thumbhash: str,
+        rerender: bool = False,
+    ) -> ImageRecord | None:
+        fields: dict[str, Any] = {
+            "status": "ready",
+            "renditions": renditions,
+            "width": width,
+            "height": height,
+            "frames": frames,
+            "metadata": metadata,
+            "thumbhash": thumbhash,
+            "failure": None,
+        }
+        if not rerender:
+            fields["ready_at"] = utcnow()
+        return self._guarded(
+            tenant, image_id, ("ready",) if rerender else ("processing",), **fields
+        )
+
+    async def mark_failed(self, tenant: str, image_id: str, reason: str) -> ImageRecord | None:
+        statuses: tuple[Status, ...] = ("queued", "processing")
+        return self._guarded(tenant, image_id, statuses, status="failed", failure=reason)
+
+    async def requeue(self, tenant: str, image_id: str) -> ImageRecord | None:
+        return self._guarded(
+            tenant, image_id, ("failed",), status="queued", failure=None, attempts=0
+        )
+
+    async def delete_image(self, tenant: str, image_id: str) -> ImageRecord | None:
+        record = await self.get_image(tenant, image_id)
+        if record is not None:
+            del self.images[image_id]
+        return record
+
+    async def stale_queued(self, older_than: timedelta, limit: int = 500) -> list[ImageRecord]:
+        cutoff = utcnow() - older_than
+        stale = [r for r in self.images.values() if r.status == "queued" and r.updated_at < cutoff]
+        return stale[:limit]
+
+    async def touch(self, tenant: str, image_id: str) -> None:
+        self._guarded(tenant, image_id, ("queued",))
+
+    def _outdated(self, current: dict[str, str]) -> list[ImageRecord]:
+        def stale(r: ImageRecord) -> bool:
+            have = {name: rend.spec_hash for name, rend in r.renditions.items()}
+            return any(have.get(name) != h for name, h in current.items())
+
+        ready = (r for r in self.images.values() if r.status == "ready")
+        return sorted((r for r in ready if stale(r)), key=lambda r: r.id)
+
+    async def count_outdated(self, current: dict[str, str]) -> int:
+        return len(self._outdated(current))
+
+    async def outdated(
+        self, current: dict[str, str], *, after: str | None, limit: int
+    ) -> list[ImageRecord]:
+        return [r for r in self._outdated(current) if after is None or r.id > after][:limit]
+
+
+@dataclass
+class FakeObjectStore:
+    objects: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    fail_with: PipelineError | None = None
+
+    def _check(self) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+
+    async def put_stream(self, key: str, chunks: AsyncIterable[bytes], *, content_type: str) -> int:
+        self._check()
+        data = b"".join([chunk async for chunk in chunks])
+        self.objects[key] = (data, content_type)
+        return len(data)
+
+    async def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None:
+        self._check()
+        self.objects[key] = (data, content_type)
+
+    async def get_bytes(self, key: str) -> bytes:
+        self._check()
+        if key not in self.objects:
+            raise ObjectNotFound(f"no object {key}")
+        return self.objects[key][0]
+
+    async def delete(self, key: str) -> None:
+        self.objects.pop(key, None)
+
+    async def delete_prefix(self, prefix: str) -> int:
+        keys = await self.list_keys(prefix)
+        for key in keys:
+            del self.objects[key]
+        return len(keys)
+
+    async def list_keys(self, prefix: str) -> list[str]:
+        return sorted(k for k in self.objects if k.startswith(prefix))
+
+
+@dataclass
+class FakeBus:
+    jobs: list[RenderJob] = field(default_factory=list)
+    events: list[ImageEvent] = field(default_factory=list)
+    letters: list[StoredDeadLetter] = field(default_factory=list)
+    down: bool = False
+
+    async def publish_job(self, job: RenderJob) -> None:
+        if self.down:
+            raise BusError("bus is down")
+        self.jobs.append(job)
+
+    async def publish_event(self, event: ImageEvent) -> None:
+        if not self.down:  # events are best effort, as on the real bus
+            self.events.append(event)
+
+    async def dead_letters(self, limit: int = 1000) -> list[StoredDeadLetter]:
+        return self.letters[:limit]
+
+    async def remove_dead_letter(self, seq: int) -> None:
+        self.letters = [s for s in self.letters if s.seq != seq]
+
+    def event_types(self, image_id: str) -> list[str]:
+        return [e.type for e in self.events if e.image_id == image_id]
+
+
+@dataclass
+class FakeRenderer:
+    """Renders every spec entry as a few fixed bytes; ``during`` runs while it "renders"."""
+
+    spec: Sequence[RenditionSpec]
+    fail_with: PipelineError | None = None
+    during: Callable[[], Awaitable[None]] | None = None
+    calls: int = 0
+
+    async def render(self, original: bytes) -> RenderResult:
+        self.calls += 1
+        if self.during is not None:
+            await self.during()
+        if self.fail_with is not None:
+            raise self.fail_with
+        return RenderResult(
+            width=640,
+            height=480,
+            frames=1,
+            metadata={},
+            thumbhash="AAAA",
+            renditions=tuple(_rendered(s) for s in self.spec),
+            decode_seconds=0.0,
+        )
+
+
+def _rendered(spec: RenditionSpec) -> RenderedRendition:
+    return RenderedRendition(
+        name=spec.name,
+        spec_hash=spec.spec_hash,
+        data=f"{spec.name}-{spec.spec_hash}".encode(),
+        width=spec.width,
+        height=spec.height,
+        extension=spec.format,
+        content_type=f"image/{spec.format}",
+        seconds=0.0,
+    )
+
+
+# mypy checks that each fake satisfies its port.
+_catalog: ports.Catalog = FakeCatalog()
+_store: ports.ObjectStore = FakeObjectStore()
+_bus: ports.Bus = FakeBus()
+_renderer: ports.Renderer = FakeRenderer(spec=())
