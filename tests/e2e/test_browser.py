@@ -5,7 +5,14 @@ stream. Screenshots land in .artifacts/ui (see tests/e2e/browser_page.py)."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import json
+import os
+import random
 import re
+import shutil
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +20,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page, Route, expect
 
+from pipeline.imaging.thumbhash import encode_base64, rgba_to_thumbhash
 from tests.conftest import SettingsFactory
 from tests.e2e.browser_page import (
     PHONE,
@@ -298,7 +306,7 @@ async def test_phone_width_nothing_overflows_and_every_control_is_reachable(
 
 async def tab_through(page: Page, limit: int = 80) -> list[str]:
     """Press Tab from the top of the page and name each focused control (id or class)."""
-    await page.locator("body").focus()
+    await page.evaluate("document.activeElement.blur()")
     reached: list[str] = []
     for _ in range(limit):
         await page.keyboard.press("Tab")
@@ -356,3 +364,144 @@ async def test_cut_event_stream_reconnects_and_the_grid_catches_up(
     await expect(page.locator(f'.tile[data-id="{live["id"]}"]')).to_have_attribute(
         "data-status", "ready", timeout=READY_MS
     )
+
+
+THUMBHASH_REFERENCE = (
+    Path(os.environ.get("GALLERY_NPM_CACHE", Path.home() / ".cache/gallery-pipeline/npm"))
+    / "node_modules/thumbhash/thumbhash.js"
+)
+DECODE_WITH_REFERENCE = """
+import { thumbHashToRGBA } from %s;
+let input = "";
+for await (const chunk of process.stdin) input += chunk;
+process.stdout.write(JSON.stringify(JSON.parse(input).map((hash) => {
+  const { w, h, rgba } = thumbHashToRGBA(Buffer.from(hash, "base64"));
+  return [w, h, Buffer.from(rgba).toString("base64")];
+})));
+"""
+
+
+def decode_with_reference(hashes: list[str]) -> list[list[Any]]:
+    """[w, h, rgba base64] for each hash, decoded by the npm thumbhash package in Node."""
+    node = shutil.which("node")
+    assert node is not None, "node is missing"
+    assert THUMBHASH_REFERENCE.exists(), f"{THUMBHASH_REFERENCE} missing: run scripts/npm.sh"
+    done = subprocess.run(
+        [
+            node,
+            "--input-type=module",
+            "-e",
+            DECODE_WITH_REFERENCE % json.dumps(THUMBHASH_REFERENCE.as_uri()),
+        ],
+        input=json.dumps(hashes),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    decoded: list[list[Any]] = json.loads(done.stdout)
+    return decoded
+
+
+async def test_the_page_decodes_thumbhashes_exactly_like_the_reference(browser: Browser) -> None:
+    """gateway/static/thumbhash.js in Chromium against the npm package (evanw) in Node."""
+    rng = random.Random(7)
+    sizes = [(32, 32), (32, 18), (18, 32), (32, 9), (7, 32), (1, 1)]
+    hashes = [
+        encode_base64(rgba_to_thumbhash(w, h, rng.randbytes(w * h * 4))) for w, h in sizes
+    ] + [
+        encode_base64(rgba_to_thumbhash(w, h, bytes([200, 90, 30, 255] * w * h))) for w, h in sizes
+    ]
+    expected = await asyncio.to_thread(decode_with_reference, hashes)
+
+    static = Path(__file__).parents[2] / "gateway" / "static"
+    page = await browser.new_page()
+
+    async def serve(route: Route) -> None:
+        name = route.request.url.rsplit("/", 1)[-1] or "index.html"
+        kind = "text/javascript" if name.endswith(".js") else "text/html"
+        body = (static / name).read_text() if name.endswith(".js") else "<!doctype html>"
+        await route.fulfill(status=200, content_type=kind, body=body)
+
+    await page.route("http://gallery.test/**", serve)
+    await page.goto("http://gallery.test/")
+    decoded = await page.evaluate(
+        """async (hashes) => {
+          const { thumbHashToRGBA, base64ToBytes } = await import("/static/thumbhash.js");
+          return hashes.map((hash) => {
+            const { w, h, rgba } = thumbHashToRGBA(base64ToBytes(hash));
+            return [w, h, btoa(String.fromCharCode(...rgba))];
+          });
+        }""",
+        hashes,
+    )
+    assert decoded == expected
+
+
+async def test_drop_photos_anywhere_browse_with_the_keyboard_then_delete_both(
+    stack: Stack, browser: Browser
+) -> None:
+    key = await stack.api_key("alice")
+    page = await open_page(browser, stack.url)
+    await sign_in(page, key)
+    files = [[f"drop-{i}.jpg", base64.b64encode(showcase_jpeg(20 + i)).decode()] for i in range(2)]
+    await page.evaluate(
+        """(files) => {
+          const dt = new DataTransfer();
+          for (const [name, data] of files) {
+            const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+            dt.items.add(new File([bytes], name, { type: "image/jpeg" }));
+          }
+          window.dropped = dt;
+          const enter = new DragEvent("dragenter", { dataTransfer: dt, bubbles: true });
+          document.body.dispatchEvent(enter);
+        }""",
+        files,
+    )
+    await expect(page.get_by_text("Drop photos to upload")).to_be_visible()
+    await page.evaluate(
+        "document.querySelector('#grid').dispatchEvent("
+        "new DragEvent('drop', { dataTransfer: window.dropped, bubbles: true, cancelable: true }))"
+    )
+    await expect(page.get_by_text("Drop photos to upload")).to_be_hidden()
+    await expect(page.locator("#uploads li")).to_have_count(2)
+    await expect_ready(page, "drop-0.jpg", "drop-1.jpg")
+
+    # Keyboard only. Signing in put the focus on Upload; before it comes the skip link.
+    await page.get_by_role("button", name="Upload photos").focus()
+    await page.keyboard.press("Shift+Tab")
+    await expect(page.get_by_role("link", name="Skip to photos")).to_be_focused()
+    await expect(page.get_by_role("link", name="Skip to photos")).to_be_in_viewport()
+    for _ in range(10):
+        await page.keyboard.press("Tab")
+        if await page.evaluate("document.activeElement.className") == "tile-open":
+            break
+    opener = page.locator(".tile-open").first
+    await expect(opener).to_be_focused()
+    await page.keyboard.press("Enter")
+    first = await page.locator(".tile").first.get_attribute("title")
+    await expect(page.get_by_role("dialog", name=first or "")).to_be_visible()
+    await page.keyboard.press("ArrowRight")
+    second = await page.locator(".tile").nth(1).get_attribute("title")
+    await expect(page.get_by_role("dialog", name=second or "")).to_be_visible()
+    await page.keyboard.press("Escape")
+    await expect(page.locator("#lightbox")).to_be_hidden()
+    await expect(opener).to_be_focused()
+
+    # Tick both and delete them together, after a confirmation.
+    for check in await page.locator(".tile-select").all():
+        await check.check()
+    await expect(page.locator("#selection-count")).to_have_text("2 selected")
+    await (
+        page.get_by_role("region", name="Selected photos")
+        .get_by_role("button", name="Delete")
+        .click()
+    )
+    await (
+        page.get_by_role("dialog", name="Delete 2 photos?")
+        .get_by_role("button", name="Delete")
+        .click()
+    )
+    await expect(page.locator(".tile")).to_have_count(0)
+    await expect(page.get_by_role("heading", name="No photos here yet")).to_be_visible()
+    await expect(page.get_by_role("region", name="Selected photos")).to_be_hidden()
