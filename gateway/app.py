@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from gateway import images, upload, web_ui
-from gateway.keys import BACKENDS, DELETE, INGEST, SETTINGS
+from gateway import albums, images, upload, web_ui
+from gateway.keys import ALBUMS, BACKENDS, DELETE, INGEST, SETTINGS
 from gateway.middleware import auth_middleware, errors_middleware, metrics_middleware
 from gateway.sse import EVENT_HUB, EventHub, stream_events
-from pipeline.bootstrap import delete_service, ingest_service, open_backends
+from pipeline.bootstrap import album_service, delete_service, ingest_service, open_backends
 from pipeline.imaging.spec import parse_spec
 from pipeline.runtime.health import healthz, readiness_response
 from pipeline.runtime.settings import Settings
@@ -35,6 +35,7 @@ async def _backends_ctx(app: web.Application) -> AsyncIterator[None]:
         app[BACKENDS] = backends
         app[INGEST] = ingest_service(backends, settings)
         app[DELETE] = delete_service(backends)
+        app[ALBUMS] = album_service(backends)
         yield
 
 
@@ -64,3 +65,4 @@ def _add_routes(router: web.UrlDispatcher) -> None:
     router.add_delete("/v1/images/{image_id}", images.delete_image)
     router.add_get("/v1/images/{image_id}/original", images.get_original)
     router.add_get("/v1/images/{image_id}/renditions/{name}", images.get_rendition)
+    albums.add_routes(router)

@@ -18,7 +18,7 @@ from aiohttp import web
 from aiohttp_sse import EventSourceResponse, sse_response
 
 from gateway.keys import TENANT_KEY
-from pipeline.domain.messages import ImageEvent
+from pipeline.domain.messages import Event
 
 KEEPALIVE_SECONDS = 15.0
 QUEUE_SIZE = 256
@@ -28,18 +28,18 @@ class EventHub:
     """Fans bus events out to the open streams of the event's tenant."""
 
     def __init__(self) -> None:
-        self._queues: dict[str, set[asyncio.Queue[ImageEvent]]] = defaultdict(set)
+        self._queues: dict[str, set[asyncio.Queue[Event]]] = defaultdict(set)
         self.closing = asyncio.Event()
 
-    async def publish(self, event: ImageEvent) -> None:
+    async def publish(self, event: Event) -> None:
         for queue in list(self._queues.get(event.tenant, ())):
             if queue.full():
                 queue.get_nowait()
             queue.put_nowait(event)
 
     @contextlib.contextmanager
-    def subscribe(self, tenant: str) -> Iterator[asyncio.Queue[ImageEvent]]:
-        queue: asyncio.Queue[ImageEvent] = asyncio.Queue(QUEUE_SIZE)
+    def subscribe(self, tenant: str) -> Iterator[asyncio.Queue[Event]]:
+        queue: asyncio.Queue[Event] = asyncio.Queue(QUEUE_SIZE)
         self._queues[tenant].add(queue)
         try:
             yield queue
@@ -83,11 +83,9 @@ def _ending(closing: asyncio.Event, sse: EventSourceResponse) -> Iterator[asynci
             task.cancel()
 
 
-async def _next_event(
-    queue: asyncio.Queue[ImageEvent], ended: asyncio.Future[Any]
-) -> ImageEvent | None:
+async def _next_event(queue: asyncio.Queue[Event], ended: asyncio.Future[Any]) -> Event | None:
     """The next event for this stream, or None once it has ``ended``."""
-    getter: asyncio.Future[ImageEvent] = asyncio.ensure_future(queue.get())
+    getter: asyncio.Future[Event] = asyncio.ensure_future(queue.get())
     done, _ = await asyncio.wait({getter, ended}, return_when=asyncio.FIRST_COMPLETED)
     if getter in done:
         return getter.result()

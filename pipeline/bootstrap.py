@@ -21,6 +21,7 @@ from pipeline.adapters.storage.base import ObjectStore
 from pipeline.imaging.spec import RenditionSpec
 from pipeline.runtime.health import ReadinessCheck
 from pipeline.runtime.settings import Settings
+from pipeline.services.albums import AlbumService
 from pipeline.services.delete import DeleteService
 from pipeline.services.ingest import IngestService
 from pipeline.services.render import RenderService
@@ -65,6 +66,10 @@ def ingest_service(backends: Backends, settings: Settings) -> IngestService:
 
 def delete_service(backends: Backends) -> DeleteService:
     return DeleteService(backends.catalog, backends.store, backends.bus)
+
+
+def album_service(backends: Backends) -> AlbumService:
+    return AlbumService(backends.catalog.albums, backends.catalog, backends.bus)
 
 
 def render_service(

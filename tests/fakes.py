@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from pipeline.domain.albums import AlbumRecord
 from pipeline.domain.errors import BusError, DuplicateImage, ObjectNotFound, PipelineError
-from pipeline.domain.messages import ImageEvent, RenderJob, StoredDeadLetter, utcnow
+from pipeline.domain.messages import Event, ImageEvent, RenderJob, StoredDeadLetter, utcnow
 from pipeline.domain.models import ImageRecord, Rendition, Status
 from pipeline.imaging.render import RenderedRendition, RenderResult
 from pipeline.imaging.spec import RenditionSpec
@@ -44,6 +45,18 @@ class FakeCatalog:
     async def get_image(self, tenant: str, image_id: str) -> ImageRecord | None:
         record = self.images.get(image_id)
         return record if record is not None and record.tenant == tenant else None
+
+    async def list_images(
+        self, tenant: str, *, limit: int, before: str | None = None, album: str | None = None
+    ) -> list[ImageRecord]:
+        found = [
+            r
+            for r in self.images.values()
+            if r.tenant == tenant
+            and (before is None or r.id < before)
+            and (album is None or album in r.albums)
+        ]
+        return sorted(found, key=lambda r: r.id, reverse=True)[:limit]
 
     async def claim(self, tenant: str, image_id: str) -> ImageRecord | None:
         record = await self.get_image(tenant, image_id)
@@ -121,6 +134,71 @@ class FakeCatalog:
         return [r for r in self._outdated(current) if after is None or r.id > after][:limit]
 
 
+class FakeAlbums:
+    """Albums over a :class:`FakeCatalog`: membership lives on its image records."""
+
+    def __init__(self, catalog: FakeCatalog) -> None:
+        self.catalog = catalog
+        self.albums: dict[str, AlbumRecord] = {}
+
+    async def insert_album(self, record: AlbumRecord) -> None:
+        self.albums[record.id] = record
+
+    async def get_album(self, tenant: str, album_id: str) -> AlbumRecord | None:
+        record = self.albums.get(album_id)
+        return record if record is not None and record.tenant == tenant else None
+
+    async def list_albums(
+        self, tenant: str, *, limit: int, before: str | None = None
+    ) -> list[AlbumRecord]:
+        mine = [a for a in self.albums.values() if a.tenant == tenant]
+        page = [a for a in mine if before is None or a.id < before]
+        return sorted(page, key=lambda a: a.id, reverse=True)[:limit]
+
+    async def rename_album(self, tenant: str, album_id: str, name: str) -> AlbumRecord | None:
+        record = await self.get_album(tenant, album_id)
+        if record is None:
+            return None
+        self.albums[album_id] = record.model_copy(update={"name": name, "updated_at": utcnow()})
+        return self.albums[album_id]
+
+    async def delete_album(self, tenant: str, album_id: str) -> AlbumRecord | None:
+        record = await self.get_album(tenant, album_id)
+        if record is not None:
+            del self.albums[album_id]
+            for image in list(self.catalog.images.values()):
+                if image.tenant == tenant:
+                    self._set_albums(image, [a for a in image.albums if a != album_id])
+        return record
+
+    def _set_albums(self, image: ImageRecord, albums: list[str]) -> None:
+        self.catalog.images[image.id] = image.model_copy(update={"albums": albums})
+
+    async def add_to_album(self, tenant: str, album_id: str, image_id: str) -> bool | None:
+        image = await self.catalog.get_image(tenant, image_id)
+        if image is None:
+            return None
+        if album_id in image.albums:
+            return False
+        self._set_albums(image, [*image.albums, album_id])
+        return True
+
+    async def remove_from_album(self, tenant: str, album_id: str, image_id: str) -> bool:
+        image = await self.catalog.get_image(tenant, image_id)
+        if image is None or album_id not in image.albums:
+            return False
+        self._set_albums(image, [a for a in image.albums if a != album_id])
+        return True
+
+    async def album_stats(self, tenant: str, album_id: str) -> tuple[int, str | None]:
+        ids = sorted(
+            r.id
+            for r in self.catalog.images.values()
+            if r.tenant == tenant and album_id in r.albums
+        )
+        return len(ids), (ids[-1] if ids else None)
+
+
 @dataclass
 class FakeObjectStore:
     objects: dict[str, tuple[bytes, str]] = field(default_factory=dict)
@@ -162,7 +240,7 @@ class FakeObjectStore:
 @dataclass
 class FakeBus:
     jobs: list[RenderJob] = field(default_factory=list)
-    events: list[ImageEvent] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
     letters: list[StoredDeadLetter] = field(default_factory=list)
     down: bool = False
 
@@ -171,7 +249,7 @@ class FakeBus:
             raise BusError("bus is down")
         self.jobs.append(job)
 
-    async def publish_event(self, event: ImageEvent) -> None:
+    async def publish_event(self, event: Event) -> None:
         if not self.down:  # events are best effort, as on the real bus
             self.events.append(event)
 
@@ -182,7 +260,7 @@ class FakeBus:
         self.letters = [s for s in self.letters if s.seq != seq]
 
     def event_types(self, image_id: str) -> list[str]:
-        return [e.type for e in self.events if e.image_id == image_id]
+        return [e.type for e in self.events if isinstance(e, ImageEvent) and e.image_id == image_id]
 
 
 @dataclass
@@ -226,6 +304,7 @@ def _rendered(spec: RenditionSpec) -> RenderedRendition:
 
 # mypy checks that each fake satisfies its port.
 _catalog: ports.Catalog = FakeCatalog()
+_albums: ports.Albums = FakeAlbums(FakeCatalog())
 _store: ports.ObjectStore = FakeObjectStore()
 _bus: ports.Bus = FakeBus()
 _renderer: ports.Renderer = FakeRenderer(spec=())

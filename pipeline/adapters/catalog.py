@@ -17,9 +17,11 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import DuplicateKeyError
 
-from pipeline.domain.errors import CatalogError, DuplicateImage
+from pipeline.adapters.albums import AlbumCatalog
+from pipeline.adapters.mongo_errors import translated as _translated
+from pipeline.domain.errors import DuplicateImage
 from pipeline.domain.messages import utcnow
 from pipeline.domain.models import ImageRecord, Rendition
 from pipeline.runtime.settings import MongoSettings
@@ -41,6 +43,7 @@ class Catalog:
         db = client[settings.database]
         self.images: AsyncCollection[Document] = db["images"]
         self.api_keys: AsyncCollection[Document] = db["api_keys"]
+        self.albums = AlbumCatalog(self.images, db["albums"])
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -69,6 +72,11 @@ class Catalog:
                 [("status", ASCENDING), ("updated_at", ASCENDING)], name="status_updated"
             )
             await self.api_keys.create_index([("tenant", ASCENDING)], name="tenant")
+            await self.images.create_index(
+                [("tenant", ASCENDING), ("albums", ASCENDING), ("_id", DESCENDING)],
+                name="tenant_albums_id",
+            )
+        await self.albums.ensure_indexes()
 
     async def ping(self) -> None:
         with _translated("ping"):
@@ -98,10 +106,13 @@ class Catalog:
         return _record(doc)
 
     async def list_images(
-        self, tenant: str, *, limit: int, before: str | None = None
+        self, tenant: str, *, limit: int, before: str | None = None, album: str | None = None
     ) -> list[ImageRecord]:
-        """Newest first; ``before`` is the cursor (the last id of the previous page)."""
+        """Newest first; ``before`` is the cursor (the last id of the previous page);
+        ``album`` keeps only the images in that album."""
         query: Document = {"tenant": tenant}
+        if album is not None:
+            query["albums"] = album  # matches an element of the array
         if before:
             query["_id"] = {"$lt": before}
         with _translated("list images"):
@@ -265,14 +276,3 @@ async def issue_api_key(settings: MongoSettings, tenant: str, name: str) -> str:
 
 def _record(doc: Document | None) -> ImageRecord | None:
     return None if doc is None else ImageRecord.model_validate(doc)
-
-
-@contextlib.contextmanager
-def _translated(action: str) -> Any:
-    """Turn driver errors into CatalogError (retryable) with what we were doing."""
-    try:
-        yield
-    except DuplicateKeyError:
-        raise
-    except PyMongoError as exc:
-        raise CatalogError(f"catalog: cannot {action}: {exc}") from exc

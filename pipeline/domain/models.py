@@ -93,6 +93,8 @@ class ImageRecord(BaseModel):
     renditions: dict[str, Rendition] = Field(default_factory=dict)
     metadata: dict[str, Any] = Field(default_factory=dict)
     thumbhash: str | None = None
+    albums: list[str] = Field(default_factory=list)
+    """Ids of the tenant's albums this image is in (an image may be in several)."""
 
     def to_document(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True)

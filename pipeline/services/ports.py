@@ -11,7 +11,8 @@ from collections.abc import AsyncIterable, Sequence
 from datetime import timedelta
 from typing import Any, Protocol
 
-from pipeline.domain.messages import ImageEvent, RenderJob, StoredDeadLetter
+from pipeline.domain.albums import AlbumRecord
+from pipeline.domain.messages import Event, RenderJob, StoredDeadLetter
 from pipeline.domain.models import ImageRecord, Rendition
 from pipeline.imaging.render import RenderResult
 from pipeline.imaging.spec import RenditionSpec
@@ -30,6 +31,12 @@ class Catalog(Protocol):
         ...
 
     async def get_image(self, tenant: str, image_id: str) -> ImageRecord | None: ...
+
+    async def list_images(
+        self, tenant: str, *, limit: int, before: str | None = None, album: str | None = None
+    ) -> list[ImageRecord]:
+        """Newest first, ids below ``before``; only images in ``album`` when given."""
+        ...
 
     async def claim(self, tenant: str, image_id: str) -> ImageRecord | None: ...
 
@@ -64,6 +71,42 @@ class Catalog(Protocol):
     ) -> list[ImageRecord]: ...
 
 
+class Albums(Protocol):
+    """Album documents and image membership, always scoped to one tenant.
+
+    Membership lives on the image document, so these methods also touch images.
+    Backend failures raise :class:`~pipeline.domain.errors.CatalogError` (retryable).
+    """
+
+    async def insert_album(self, record: AlbumRecord) -> None: ...
+
+    async def get_album(self, tenant: str, album_id: str) -> AlbumRecord | None: ...
+
+    async def list_albums(
+        self, tenant: str, *, limit: int, before: str | None = None
+    ) -> list[AlbumRecord]:
+        """Newest first, ids below ``before``."""
+        ...
+
+    async def rename_album(self, tenant: str, album_id: str, name: str) -> AlbumRecord | None: ...
+
+    async def delete_album(self, tenant: str, album_id: str) -> AlbumRecord | None:
+        """Delete the album and take it off every image (the images stay)."""
+        ...
+
+    async def add_to_album(self, tenant: str, album_id: str, image_id: str) -> bool | None:
+        """True when added, False when it was there already, None when no such image."""
+        ...
+
+    async def remove_from_album(self, tenant: str, album_id: str, image_id: str) -> bool:
+        """True when the image was in the album."""
+        ...
+
+    async def album_stats(self, tenant: str, album_id: str) -> tuple[int, str | None]:
+        """(number of images, id of the newest image or None)."""
+        ...
+
+
 class ObjectStore(Protocol):
     """Objects under slash-separated keys (see :mod:`pipeline.domain.names`).
 
@@ -88,7 +131,7 @@ class ObjectStore(Protocol):
 
 
 class EventPublisher(Protocol):
-    async def publish_event(self, event: ImageEvent) -> None:
+    async def publish_event(self, event: Event) -> None:
         """Tell listeners; never raises (events are notifications, the catalog is the truth)."""
         ...
 
