@@ -24,7 +24,7 @@ function say(text) {
 }
 
 const grid = new Grid($("grid"), { onOpen: (id) => lightbox.open(id), onSelect: selectionChanged });
-const lightbox = new Lightbox({ grid, onDeleted: (id) => grid.remove(id) || updateEmpty(), say });
+const lightbox = new Lightbox({ grid, onDeleted: (id) => removed(id), say });
 const albums = new Albums({ onBrowse: () => reload().catch(showError), say });
 const uploader = new Uploader($("uploads"), { onImage: showImage, currentAlbum: () => albums.current });
 const stream = new EventStream({
@@ -187,7 +187,7 @@ async function handleEvent({ type, data }) {
 }
 
 function removed(id) {
-  if (lightbox.id === id) $("lightbox").close();
+  lightbox.forget(id); // before the tile goes: its neighbours are found through the grid
   grid.remove(id);
   updateEmpty();
 }

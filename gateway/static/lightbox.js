@@ -159,16 +159,21 @@ export class Lightbox {
     const name = (image && image.filename) || "this photo";
     const ok = await askConfirm({ title: "Delete photo?", message: `${name} and all its sizes will be deleted. This cannot be undone.`, action: "Delete" });
     if (!ok || this.id !== id) return;
-    const ids = this.grid.ids();
-    const neighbour = ids[ids.indexOf(id) + 1] || ids[ids.indexOf(id) - 1];
     try {
       await api(`/v1/images/${id}`, { method: "DELETE" });
     } catch (error) {
       this.say(`Could not delete: ${error.message}`);
       return;
     }
-    this.onDeleted(id);
+    this.onDeleted(id); // the page calls forget(id), unless the `deleted` event came first
     this.say(`Deleted ${name}`);
+  }
+
+  // The photo `id` is gone (deleted here or elsewhere): show its neighbour, or close.
+  forget(id) {
+    if (!this.dialog.open || this.id !== id) return;
+    const ids = this.grid.ids();
+    const neighbour = ids[ids.indexOf(id) + 1] || ids[ids.indexOf(id) - 1];
     if (neighbour) this.show(neighbour);
     else this.dialog.close();
   }
