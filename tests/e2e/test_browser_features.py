@@ -22,8 +22,10 @@ from tests.e2e.browser_page import (
     launch,
     open_page,
     screenshot,
+    showcase_jpeg,
     sign_in,
     tile_names,
+    upload_named,
 )
 from tests.e2e.conftest import StackFactory
 from tests.e2e.stack import Stack
@@ -67,12 +69,12 @@ async def test_albums_create_add_two_selected_browse_and_rename(
     key = await stack.api_key("alice")
     await require(stack, key, "GET", "/v1/albums", "albums (GET /v1/albums)")
     docs = []
-    for index in range(3):
-        _, doc = await api.upload(jpeg_bytes(1200, 800, seed=120 + index, camera=True))
+    for index in range(5):
+        doc = await upload_named(api, f"IMG_{3100 + index}.jpg", showcase_jpeg(30 + index))
         docs.append(await api.wait_status(doc["id"], {"ready"}))
     page = await open_page(browser, stack.url)
     await sign_in(page, key)
-    await expect(page.locator(".tile.loaded")).to_have_count(3, timeout=READY_MS)
+    await expect(page.locator(".tile.loaded")).to_have_count(5, timeout=READY_MS)
 
     await page.get_by_role("button", name="New album").click()
     await page.get_by_role("dialog", name="New album").get_by_label("Album name").fill("Holiday")
@@ -80,10 +82,11 @@ async def test_albums_create_add_two_selected_browse_and_rename(
     chip = page.locator(".chip", has_text="Holiday")
     await expect(chip).to_be_visible()
 
-    chosen = [docs[0]["id"], docs[2]["id"]]
+    chosen = [docs[1]["id"], docs[3]["id"]]
     for image_id in chosen:
         await page.locator(f'.tile[data-id="{image_id}"] .tile-select').check()
     await expect(page.locator("#selection-count")).to_have_text("2 selected")
+    await screenshot(page, "desktop-selection")
     await page.get_by_label("Album to add the selected photos to").select_option(label="Holiday")
     await page.get_by_role("button", name="Add", exact=True).click()
     await expect(page.locator("#toast")).to_have_text("Added 2 photos to Holiday")
@@ -106,7 +109,7 @@ async def test_albums_create_add_two_selected_browse_and_rename(
     _, albums = await api.get("/v1/albums")
     assert [(a["name"], a["image_count"]) for a in albums["items"]] == [("Summer", 2)]
     await page.locator(".chip", has_text="All photos").click()
-    await expect(page.locator(".tile")).to_have_count(3)
+    await expect(page.locator(".tile")).to_have_count(5)
 
 
 async def test_tus_upload_resumes_after_the_connection_drops(
