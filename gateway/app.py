@@ -6,11 +6,17 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from gateway import albums, images, upload, web_ui
-from gateway.keys import ALBUMS, BACKENDS, DELETE, INGEST, SETTINGS
+from gateway import albums, images, tus, upload, web_ui
+from gateway.keys import ALBUMS, BACKENDS, DELETE, INGEST, SETTINGS, UPLOADS
 from gateway.middleware import auth_middleware, errors_middleware, metrics_middleware
 from gateway.sse import EVENT_HUB, EventHub, stream_events
-from pipeline.bootstrap import album_service, delete_service, ingest_service, open_backends
+from pipeline.bootstrap import (
+    album_service,
+    delete_service,
+    ingest_service,
+    open_backends,
+    upload_service,
+)
 from pipeline.imaging.spec import parse_spec
 from pipeline.runtime.health import healthz, readiness_response
 from pipeline.runtime.settings import Settings
@@ -18,7 +24,9 @@ from pipeline.runtime.settings import Settings
 
 def make_app(settings: Settings) -> web.Application:
     parse_spec(settings.renditions)  # a bad spec fails here, at start, not on the first upload
-    app = web.Application(middlewares=[errors_middleware, metrics_middleware, auth_middleware()])
+    app = web.Application(
+        middlewares=[tus.tus_middleware, errors_middleware, metrics_middleware, auth_middleware()]
+    )
     app[SETTINGS] = settings
     app[upload.UPLOAD_SLOTS] = upload.UploadSlots(settings.gateway.max_concurrent_uploads)
     app[EVENT_HUB] = EventHub()
@@ -36,6 +44,7 @@ async def _backends_ctx(app: web.Application) -> AsyncIterator[None]:
         app[INGEST] = ingest_service(backends, settings)
         app[DELETE] = delete_service(backends)
         app[ALBUMS] = album_service(backends)
+        app[UPLOADS] = upload_service(backends, settings)
         yield
 
 
@@ -66,3 +75,4 @@ def _add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/v1/images/{image_id}/original", images.get_original)
     router.add_get("/v1/images/{image_id}/renditions/{name}", images.get_rendition)
     albums.add_routes(router)
+    tus.add_routes(router)

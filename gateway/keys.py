@@ -9,11 +9,13 @@ from pipeline.runtime.settings import Settings
 from pipeline.services.albums import AlbumService
 from pipeline.services.delete import DeleteService
 from pipeline.services.ingest import IngestService
+from pipeline.services.tus import UploadService
 
 SETTINGS = web.AppKey("settings", Settings)
 BACKENDS = web.AppKey("backends", Backends)
 INGEST = web.AppKey("ingest", IngestService)
 DELETE = web.AppKey("delete", DeleteService)
 ALBUMS = web.AppKey("albums", AlbumService)
+UPLOADS = web.AppKey("uploads", UploadService)
 TENANT_KEY = web.RequestKey("tenant", str)
 """Request key under which the auth middleware stores the caller's tenant."""

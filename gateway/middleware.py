@@ -34,7 +34,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         if exc.http_status >= 500:
             log.warning("%s %s: %s", request.method, request.path, exc)
         # Retryable means "later": tell clients when, so they back off instead of hammering.
-        headers = {"Retry-After": "1"} if exc.retryable else None
+        headers = {"Retry-After": str(exc.retry_after_seconds)} if exc.retryable else None
         return web.json_response(
             error_body(exc.code, exc.public_message), status=exc.http_status, headers=headers
         )
@@ -64,7 +64,8 @@ def auth_middleware() -> Middleware:
 
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not request.path.startswith("/v1/"):
+        # OPTIONS is discovery (tus) and CORS preflight: neither carries credentials.
+        if not request.path.startswith("/v1/") or request.method == "OPTIONS":
             return await handler(request)
         header = request.headers.get("Authorization", "")
         scheme, _, key = header.partition(" ")

@@ -76,10 +76,10 @@ async def _body(request: web.Request) -> tuple[AsyncIterator[bytes], str | None]
         raise InputError(
             "multipart body has no file part", public_message="no file part in the form"
         )
-    return _raw_chunks(request), request.query.get("filename")
+    return raw_chunks(request), request.query.get("filename")
 
 
-async def _raw_chunks(request: web.Request) -> AsyncIterator[bytes]:
+async def raw_chunks(request: web.Request) -> AsyncIterator[bytes]:
     try:
         async for chunk in request.content.iter_chunked(READ_CHUNK):
             yield chunk

@@ -24,8 +24,10 @@ from pipeline.runtime.settings import Settings
 from pipeline.services.albums import AlbumService
 from pipeline.services.delete import DeleteService
 from pipeline.services.ingest import IngestService
-from pipeline.services.render import RenderService
+from pipeline.services.lease import lease_for
+from pipeline.services.render import RenderPolicy, RenderService, worker_identity
 from pipeline.services.renderer import ThreadRenderer
+from pipeline.services.tus import UploadService
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +80,28 @@ def render_service(
     """The render service with the default renderer (libvips in a thread)."""
     renderer = ThreadRenderer(spec, settings.limits, store_gps=settings.worker.store_gps)
     return RenderService(
-        backends.catalog,
+        backends.catalog, backends.store, backends.bus, renderer, policy=render_policy(settings)
+    )
+
+
+def render_policy(settings: Settings) -> RenderPolicy:
+    """The lifecycle limits of docs/architecture.md step 5, from the settings."""
+    return RenderPolicy(
+        max_deliver=settings.nats.max_deliver,
+        lease=lease_for(settings.nats.ack_wait_seconds),
+        max_crashes=settings.worker.max_crashes,
+        max_rounds=settings.worker.max_rounds,
+        worker=worker_identity(),
+    )
+
+
+def upload_service(backends: Backends, settings: Settings) -> UploadService:
+    """Resumable uploads, finishing through the same ingest service as plain uploads."""
+    return UploadService(
+        backends.catalog.uploads,
         backends.store,
-        backends.bus,
-        renderer,
-        max_attempts=settings.nats.max_deliver,
+        ingest_service(backends, settings),
+        settings.limits,
+        settings.tus,
+        albums=album_service(backends),
     )

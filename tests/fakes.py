@@ -8,18 +8,26 @@ breaks a backend by setting ``fail_with`` to the error the adapter would raise.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
+import hashlib
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pipeline.domain.albums import AlbumRecord
 from pipeline.domain.errors import BusError, DuplicateImage, ObjectNotFound, PipelineError
 from pipeline.domain.messages import Event, ImageEvent, RenderJob, StoredDeadLetter, utcnow
 from pipeline.domain.models import ImageRecord, Rendition, Status
+from pipeline.domain.uploads import UploadRecord
 from pipeline.imaging.render import RenderedRendition, RenderResult
 from pipeline.imaging.spec import RenditionSpec
 from pipeline.services import ports
+
+_NO_LEASE: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
+
+
+def _expired(record: ImageRecord, now: datetime) -> bool:
+    return record.lease_expires_at is not None and record.lease_expires_at < now
 
 
 class FakeCatalog:
@@ -58,11 +66,65 @@ class FakeCatalog:
         ]
         return sorted(found, key=lambda r: r.id, reverse=True)[:limit]
 
-    async def claim(self, tenant: str, image_id: str) -> ImageRecord | None:
+    def _held(self, tenant: str, image_id: str, owner: str | None) -> ImageRecord | None:
+        record = self.images.get(image_id)
+        if record is None or record.tenant != tenant or record.status != "processing":
+            return None
+        return record if record.lease_owner == owner else None
+
+    def _update(self, record: ImageRecord, **update: Any) -> ImageRecord:
+        updated = record.model_copy(update={"updated_at": utcnow(), **update})
+        self.images[record.id] = updated
+        return updated
+
+    async def claim(
+        self, tenant: str, image_id: str, *, owner: str, lease: timedelta
+    ) -> ImageRecord | None:
         record = await self.get_image(tenant, image_id)
-        attempts = record.attempts + 1 if record else 0
-        return self._guarded(
-            tenant, image_id, ("queued", "processing"), status="processing", attempts=attempts
+        if record is None or record.status not in ("queued", "processing"):
+            return None
+        now = utcnow()
+        held = record.status == "processing" and record.lease_owner is not None
+        expired = record.lease_expires_at is not None and record.lease_expires_at < now
+        if held and not expired:
+            return None  # a live lease: someone is rendering it
+        return self._update(
+            record,
+            status="processing",
+            lease_owner=owner,
+            lease_expires_at=now + lease,
+            attempts=record.attempts + 1,
+            crashes=record.crashes + int(held),
+        )
+
+    async def renew(self, tenant: str, image_id: str, *, owner: str, lease: timedelta) -> bool:
+        record = self._held(tenant, image_id, owner)
+        if record is not None:
+            self.images[image_id] = record.model_copy(update={"lease_expires_at": utcnow() + lease})
+        return record is not None
+
+    async def release(
+        self, tenant: str, image_id: str, *, owner: str, error: str, crashed: bool = False
+    ) -> ImageRecord | None:
+        record = self._held(tenant, image_id, owner)
+        if record is None:
+            return None
+        return self._update(
+            record,
+            lease_owner=None,
+            lease_expires_at=utcnow(),
+            last_error=error,
+            crashes=record.crashes + int(crashed),
+        )
+
+    async def requeue_round(
+        self, tenant: str, image_id: str, *, owner: str, error: str
+    ) -> ImageRecord | None:
+        record = self._held(tenant, image_id, owner)
+        if record is None:
+            return None
+        return self._update(
+            record, **_NO_LEASE, status="queued", last_error=error, rounds=record.rounds + 1
         )
 
     async def mark_ready(
@@ -76,6 +138,7 @@ class FakeCatalog:
         frames: int,
         metadata: dict[str, Any],
         thumbhash: str,
+        owner: str | None = None,
         rerender: bool = False,
     ) -> ImageRecord | None:
         fields: dict[str, Any] = {
@@ -88,19 +151,34 @@ class FakeCatalog:
             "thumbhash": thumbhash,
             "failure": None,
         }
-        if not rerender:
-            fields["ready_at"] = utcnow()
-        return self._guarded(
-            tenant, image_id, ("ready",) if rerender else ("processing",), **fields
-        )
+        if rerender:
+            return self._guarded(tenant, image_id, ("ready",), **fields)
+        record = self._held(tenant, image_id, owner)
+        if record is None:
+            return None
+        return self._update(record, **fields, **_NO_LEASE, ready_at=utcnow())
 
-    async def mark_failed(self, tenant: str, image_id: str, reason: str) -> ImageRecord | None:
-        statuses: tuple[Status, ...] = ("queued", "processing")
-        return self._guarded(tenant, image_id, statuses, status="failed", failure=reason)
+    async def mark_failed(
+        self, tenant: str, image_id: str, reason: str, *, owner: str | None = None
+    ) -> ImageRecord | None:
+        fields: dict[str, Any] = {**_NO_LEASE, "status": "failed", "failure": reason}
+        if owner is None:
+            return self._guarded(tenant, image_id, ("queued", "processing"), **fields)
+        record = self._held(tenant, image_id, owner)
+        return None if record is None else self._update(record, **fields)
 
     async def requeue(self, tenant: str, image_id: str) -> ImageRecord | None:
         return self._guarded(
-            tenant, image_id, ("failed",), status="queued", failure=None, attempts=0
+            tenant,
+            image_id,
+            ("failed",),
+            **_NO_LEASE,
+            status="queued",
+            failure=None,
+            last_error=None,
+            attempts=0,
+            crashes=0,
+            rounds=0,
         )
 
     async def delete_image(self, tenant: str, image_id: str) -> ImageRecord | None:
@@ -109,13 +187,24 @@ class FakeCatalog:
             del self.images[image_id]
         return record
 
-    async def stale_queued(self, older_than: timedelta, limit: int = 500) -> list[ImageRecord]:
+    async def stale_unfinished(self, older_than: timedelta, limit: int = 500) -> list[ImageRecord]:
         cutoff = utcnow() - older_than
-        stale = [r for r in self.images.values() if r.status == "queued" and r.updated_at < cutoff]
-        return stale[:limit]
+
+        def stale(r: ImageRecord) -> bool:
+            if r.status == "queued":
+                return r.updated_at < cutoff
+            expiry = r.lease_expires_at
+            return r.status == "processing" and expiry is not None and expiry < cutoff
+
+        return [r for r in self.images.values() if stale(r)][:limit]
 
     async def touch(self, tenant: str, image_id: str) -> None:
-        self._guarded(tenant, image_id, ("queued",))
+        record = await self.get_image(tenant, image_id)
+        now = utcnow()
+        if record is not None and record.status == "queued":
+            self._update(record)
+        elif record is not None and record.status == "processing" and _expired(record, now):
+            self.images[image_id] = record.model_copy(update={"lease_expires_at": now})
 
     def _outdated(self, current: dict[str, str]) -> list[ImageRecord]:
         def stale(r: ImageRecord) -> bool:
@@ -203,6 +292,8 @@ class FakeAlbums:
 class FakeObjectStore:
     objects: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     fail_with: PipelineError | None = None
+    multipart: dict[str, dict[int, tuple[str, bytes]]] = field(default_factory=dict)
+    completed: list[str] = field(default_factory=list)
 
     def _check(self) -> None:
         if self.fail_with is not None:
@@ -235,6 +326,103 @@ class FakeObjectStore:
 
     async def list_keys(self, prefix: str) -> list[str]:
         return sorted(k for k in self.objects if k.startswith(prefix))
+
+    async def stream(self, key: str, chunk_size: int = 65536) -> AsyncGenerator[bytes, None]:
+        data = await self.get_bytes(key)
+        for start in range(0, len(data), chunk_size):
+            yield data[start : start + chunk_size]
+
+    # Multipart uploads: parts per upload id, joined on completion (S3's rules kept: a part
+    # but the last under 5 MiB, or an unknown ETag, fails the completion).
+    async def create_multipart(self, key: str, *, content_type: str) -> str:
+        self._check()
+        upload_id = f"mp{len(self.multipart) + len(self.completed) + 1}"
+        self.multipart[upload_id] = {}
+        return upload_id
+
+    async def upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> str:
+        self._check()
+        if upload_id not in self.multipart:
+            raise ObjectNotFound(f"no multipart upload {upload_id}")
+        etag = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        self.multipart[upload_id][number] = (etag, data)
+        return etag
+
+    async def complete_multipart(
+        self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]
+    ) -> None:
+        self._check()
+        stored = self.multipart.pop(upload_id)
+        chosen = [stored[n] for n, _ in parts]
+        assert [etag for etag, _ in chosen] == [etag for _, etag in parts], "InvalidPart"
+        assert all(len(data) >= 5 * 1024 * 1024 for _, data in chosen[:-1]), "EntityTooSmall"
+        self.objects[key] = (b"".join(data for _, data in chosen), "application/octet-stream")
+        self.completed.append(upload_id)
+
+    async def abort_multipart(self, key: str, upload_id: str) -> None:
+        self.multipart.pop(upload_id, None)
+
+
+class FakeUploadCatalog:
+    """Upload records with the adapter's lock rule (open, unexpired, at offset, lock free)."""
+
+    def __init__(self) -> None:
+        self.uploads: dict[str, UploadRecord] = {}
+
+    async def insert_upload(self, record: UploadRecord) -> None:
+        self.uploads[record.id] = record
+
+    async def get_upload(self, tenant: str, upload_id: str) -> UploadRecord | None:
+        record = self.uploads.get(upload_id)
+        return record if record is not None and record.tenant == tenant else None
+
+    async def lock_upload(
+        self,
+        tenant: str,
+        upload_id: str,
+        *,
+        offset: int,
+        token: str,
+        until: datetime,
+        now: datetime,
+    ) -> UploadRecord | None:
+        record = await self.get_upload(tenant, upload_id)
+        free = record is not None and (record.lock is None or (record.lock_until or now) < now)
+        if record is None or not free or record.state != "open" or record.offset != offset:
+            return None
+        if record.expires_at <= now:
+            return None
+        locked = record.model_copy(update={"lock": token, "lock_until": until})
+        self.uploads[upload_id] = locked
+        return locked
+
+    async def renew_lock(self, tenant: str, upload_id: str, token: str, until: datetime) -> bool:
+        record = await self.get_upload(tenant, upload_id)
+        if record is None or record.lock != token:
+            return False
+        self.uploads[upload_id] = record.model_copy(update={"lock_until": until})
+        return True
+
+    async def save_upload(self, record: UploadRecord, token: str) -> bool:
+        current = await self.get_upload(record.tenant, record.id)
+        if current is None or current.lock != token:
+            return False
+        self.uploads[record.id] = record
+        return True
+
+    async def release_lock(self, tenant: str, upload_id: str, token: str) -> None:
+        record = await self.get_upload(tenant, upload_id)
+        if record is not None and record.lock == token:
+            self.uploads[upload_id] = record.model_copy(update={"lock": None, "lock_until": None})
+
+    async def delete_upload(self, tenant: str, upload_id: str) -> UploadRecord | None:
+        record = await self.get_upload(tenant, upload_id)
+        if record is not None:
+            del self.uploads[upload_id]
+        return record
+
+    async def expired_uploads(self, now: datetime, limit: int = 500) -> list[UploadRecord]:
+        return [r for r in self.uploads.values() if r.expires_at < now][:limit]
 
 
 @dataclass
@@ -307,4 +495,5 @@ _catalog: ports.Catalog = FakeCatalog()
 _albums: ports.Albums = FakeAlbums(FakeCatalog())
 _store: ports.ObjectStore = FakeObjectStore()
 _bus: ports.Bus = FakeBus()
+_uploads: ports.UploadCatalog = FakeUploadCatalog()
 _renderer: ports.Renderer = FakeRenderer(spec=())

@@ -11,14 +11,14 @@ import os
 from collections.abc import Sequence
 
 from pipeline.adapters.consumer import JobConsumer
-from pipeline.bootstrap import Backends, open_backends, render_service
+from pipeline.bootstrap import Backends, open_backends, render_service, upload_service
 from pipeline.domain import names
 from pipeline.imaging.render import check_capabilities
 from pipeline.imaging.spec import RenditionSpec, parse_spec
 from pipeline.runtime.health import serve_ops
 from pipeline.runtime.process import stop_on_signals
 from pipeline.runtime.settings import Settings
-from workers.sweeper import run_sweeper
+from workers.sweeper import run_sweeper, run_upload_sweeper
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
             render_lane.run(stop),
             backfill_lane.run(stop),
             run_sweeper(backends.bus, backends.catalog, settings.sweeper, stop),
+            run_upload_sweeper(upload_service(backends, settings), settings.tus, stop),
         )
     log.info("worker stopped")
 

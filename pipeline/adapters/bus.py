@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 
 import nats
 import nats.errors
@@ -50,6 +51,23 @@ _DAY = 24 * 3600.0
 # only this many unacknowledged jobs across all workers.
 BACKFILL_MAX_ACK_PENDING = 8
 RENDER_MAX_ACK_PENDING = 1000
+
+
+@dataclass(frozen=True)
+class ConsumerState:
+    """One durable consumer as JetStream reports it (``$JS.API.CONSUMER.INFO``)."""
+
+    name: str
+    pending: int  # messages not yet delivered to any worker
+    ack_pending: int  # delivered, not yet acknowledged: being worked on or about to be redelivered
+    redelivered: int  # messages delivered more than once, still unacknowledged
+    waiting: int  # pull requests waiting for messages: idle worker slots
+
+
+@dataclass(frozen=True)
+class BusState:
+    consumers: list[ConsumerState]
+    dead_letters: int  # messages held in the dead-letter stream
 
 
 def stream_configs(settings: NatsSettings) -> list[StreamConfig]:
@@ -190,8 +208,10 @@ class Bus:
     async def publish_job(self, job: RenderJob) -> None:
         subject = names.BACKFILL_SUBJECT if job.reason == "backfill" else names.RENDER_SUBJECT
         if job.reason in ("upload", "outbox"):
-            # The same id for the upload and every outbox republish: JetStream keeps one.
-            msg_id = job.image_id
+            # The same id for the upload and every republish of an image nobody claimed yet:
+            # JetStream keeps one. Once claimed (a worker died, or a retry round ended), the
+            # claim count tells the new job from the one JetStream already delivered.
+            msg_id = job.image_id if job.claims == 0 else f"{job.image_id}:{job.claims}"
         else:
             # A redrive or backfill is a deliberate new run of an image that already ran.
             msg_id = f"{job.image_id}:{job.reason}:{utcnow().timestamp()}"
@@ -262,3 +282,23 @@ class Bus:
         finally:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
+
+    async def state(self) -> BusState:
+        """The job consumers' backlog and the dead-letter count; raises BusError."""
+        consumers = []
+        try:
+            for durable in (names.RENDER_CONSUMER, names.BACKFILL_CONSUMER):
+                info = await self.js.consumer_info(names.JOBS_STREAM, durable, timeout=5)
+                consumers.append(
+                    ConsumerState(
+                        durable,
+                        info.num_pending or 0,
+                        info.num_ack_pending or 0,
+                        info.num_redelivered or 0,
+                        info.num_waiting or 0,
+                    )
+                )
+            dlq = await self.js.stream_info(names.DLQ_STREAM)
+        except (TimeoutError, nats.errors.Error) as exc:
+            raise BusError(f"cannot read JetStream state: {exc}") from exc
+        return BusState(consumers, dlq.state.messages)

@@ -40,6 +40,10 @@ class RenderJob(_Message):
     original_key: str
     uploaded_at: datetime
     reason: JobReason = "upload"
+    # Claims of the image when the job was published: with the id it names the job for
+    # JetStream's de-duplication, so a sweep after a crash is not dropped as a duplicate
+    # of the upload while an unchanged image is republished only once per window.
+    claims: int = 0
 
 
 class ImageEvent(_Message):

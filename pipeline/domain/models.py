@@ -88,7 +88,16 @@ class ImageRecord(BaseModel):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     ready_at: datetime | None = None
+    # The lifecycle (docs/architecture.md, "Every image reaches a terminal state"):
+    # ``attempts`` counts claims; a claim is a lease (owner, expiry) renewed while the
+    # render runs; ``crashes`` counts leases taken over after their holder died; ``rounds``
+    # counts retry rounds a dependency outage exhausted; ``last_error`` says why.
     attempts: int = 0
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    crashes: int = 0
+    rounds: int = 0
+    last_error: str | None = None
     failure: str | None = None
     renditions: dict[str, Rendition] = Field(default_factory=dict)
     metadata: dict[str, Any] = Field(default_factory=dict)
@@ -107,4 +116,5 @@ class ImageRecord(BaseModel):
             original_key=self.original_key,
             uploaded_at=self.created_at,
             reason=reason,
+            claims=self.attempts,
         )

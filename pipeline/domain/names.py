@@ -55,3 +55,13 @@ def rendition_prefix(tenant: str, image_id: str) -> str:
 
 def rendition_key(tenant: str, image_id: str, name: str, spec_hash: str, ext: str) -> str:
     return f"{rendition_prefix(tenant, image_id)}{name}-{spec_hash}.{ext}"
+
+
+def upload_prefix(tenant: str, upload_id: str) -> str:
+    """Where a resumable upload keeps its tail object (the bytes short of a part)."""
+    return f"uploads/{tenant}/{upload_id}/"
+
+
+def upload_tail_key(tenant: str, upload_id: str, token: str) -> str:
+    """A new name per PATCH (``token``), so a PATCH never overwrites the tail it continues."""
+    return f"{upload_prefix(tenant, upload_id)}tail-{token}"

@@ -111,6 +111,29 @@ class LimitsSettings(_Section):
     )
 
 
+class TusSettings(_Section):
+    """Resumable uploads (tus 1.0) at ``/v1/uploads``; the size limit is ``max_upload_bytes``."""
+
+    expire_seconds: float = Field(
+        24 * 3600.0,
+        gt=0,
+        description="An unfinished resumable upload expires this long after its last PATCH",
+    )
+    part_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=5 * 1024 * 1024,
+        description="Part size of a resumable upload in the object store (S3 minimum 5 MiB)",
+    )
+    lock_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="Lease of the lock a PATCH holds (renewed while it runs; frees a crashed one)",
+    )
+    sweep_interval_seconds: float = Field(
+        300.0, gt=0, description="Seconds between sweeps that remove expired uploads"
+    )
+
+
 class GatewaySettings(_Section):
     """The HTTP gateway."""
 
@@ -137,14 +160,32 @@ class WorkerSettings(_Section):
         25.0, gt=0, description="On SIGTERM, wait this long for in-flight jobs (< grace period)"
     )
     store_gps: bool = Field(False, description="Keep GPS coordinates in extracted metadata")
+    max_crashes: int = Field(
+        3,
+        ge=1,
+        description=(
+            "Renders of one image that may kill their worker (or render process) before the"
+            " image fails; below GALLERY_NATS_MAX_DELIVER it fails within one round"
+        ),
+    )
+    max_rounds: int = Field(
+        10,
+        ge=1,
+        description=(
+            "Rounds of retries (GALLERY_NATS_MAX_DELIVER deliveries each) a dependency outage"
+            " may take before the image fails with the last error; between rounds it is queued"
+        ),
+    )
 
 
 class SweeperSettings(_Section):
-    """The outbox sweeper that republishes images stuck in `queued`."""
+    """The sweeper that republishes images stuck in `queued` or under an expired lease."""
 
     interval_seconds: float = Field(30.0, gt=0, description="Seconds between sweeps")
     stale_after_seconds: float = Field(
-        60.0, gt=0, description="Age after which a queued image is republished"
+        60.0,
+        gt=0,
+        description="Age after which a queued image (or an expired lease) is republished",
     )
 
 
@@ -173,6 +214,7 @@ class Settings(BaseSettings):
     s3: S3Settings = S3Settings()
     limits: LimitsSettings = LimitsSettings()
     gateway: GatewaySettings = GatewaySettings()
+    tus: TusSettings = TusSettings()
     worker: WorkerSettings = WorkerSettings()
     sweeper: SweeperSettings = SweeperSettings()
     metrics: MetricsSettings = MetricsSettings()

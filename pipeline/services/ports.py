@@ -7,19 +7,22 @@ service calls, so a fake stays short and a new adapter knows what it must provid
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Sequence
-from datetime import timedelta
+from collections.abc import AsyncGenerator, AsyncIterable, Sequence
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from pipeline.domain.albums import AlbumRecord
 from pipeline.domain.messages import Event, RenderJob, StoredDeadLetter
 from pipeline.domain.models import ImageRecord, Rendition
+from pipeline.domain.uploads import UploadRecord
 from pipeline.imaging.render import RenderResult
 from pipeline.imaging.spec import RenditionSpec
 
 
 class Catalog(Protocol):
     """Image documents with guarded status transitions (``queued -> processing -> ready|failed``).
+
+    ``processing`` is held under a lease (owner, expiry): see ``claim``.
 
     Every method that returns ``ImageRecord | None`` returns None when the guard did not
     match (no such image for that tenant, or not in the expected status). Backend failures
@@ -38,7 +41,22 @@ class Catalog(Protocol):
         """Newest first, ids below ``before``; only images in ``album`` when given."""
         ...
 
-    async def claim(self, tenant: str, image_id: str) -> ImageRecord | None: ...
+    async def claim(
+        self, tenant: str, image_id: str, *, owner: str, lease: timedelta
+    ) -> ImageRecord | None:
+        """Take the lease: ``queued``, released or expired ``processing`` -> ``processing``
+        (an expired lease's takeover counts a crash); None for a live lease or a final status."""
+        ...
+
+    async def renew(self, tenant: str, image_id: str, *, owner: str, lease: timedelta) -> bool: ...
+
+    async def release(
+        self, tenant: str, image_id: str, *, owner: str, error: str, crashed: bool = False
+    ) -> ImageRecord | None: ...
+
+    async def requeue_round(
+        self, tenant: str, image_id: str, *, owner: str, error: str
+    ) -> ImageRecord | None: ...
 
     async def mark_ready(
         self,
@@ -51,16 +69,21 @@ class Catalog(Protocol):
         frames: int,
         metadata: dict[str, Any],
         thumbhash: str,
+        owner: str | None = None,
         rerender: bool = False,
     ) -> ImageRecord | None: ...
 
-    async def mark_failed(self, tenant: str, image_id: str, reason: str) -> ImageRecord | None: ...
+    async def mark_failed(
+        self, tenant: str, image_id: str, reason: str, *, owner: str | None = None
+    ) -> ImageRecord | None: ...
 
     async def requeue(self, tenant: str, image_id: str) -> ImageRecord | None: ...
 
     async def delete_image(self, tenant: str, image_id: str) -> ImageRecord | None: ...
 
-    async def stale_queued(self, older_than: timedelta, limit: int = 500) -> list[ImageRecord]: ...
+    async def stale_unfinished(
+        self, older_than: timedelta, limit: int = 500
+    ) -> list[ImageRecord]: ...
 
     async def touch(self, tenant: str, image_id: str) -> None: ...
 
@@ -123,11 +146,60 @@ class ObjectStore(Protocol):
 
     async def get_bytes(self, key: str) -> bytes: ...
 
+    def stream(self, key: str, chunk_size: int = ...) -> AsyncGenerator[bytes, None]: ...
+
+    async def create_multipart(self, key: str, *, content_type: str) -> str: ...
+
+    async def upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> str: ...
+
+    async def complete_multipart(
+        self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]
+    ) -> None: ...
+
+    async def abort_multipart(self, key: str, upload_id: str) -> None: ...
+
     async def delete(self, key: str) -> None: ...
 
     async def delete_prefix(self, prefix: str) -> int: ...
 
     async def list_keys(self, prefix: str) -> list[str]: ...
+
+
+class UploadCatalog(Protocol):
+    """Resumable uploads (:class:`~pipeline.domain.uploads.UploadRecord`), tenant-scoped.
+
+    ``lock_upload`` returns None unless the upload is open, unexpired, at ``offset`` and
+    unlocked (or its lock lapsed); ``save_upload`` and ``renew_lock`` return False when
+    ``token`` no longer holds the lock. Failures raise
+    :class:`~pipeline.domain.errors.CatalogError`.
+    """
+
+    async def insert_upload(self, record: UploadRecord) -> None: ...
+
+    async def get_upload(self, tenant: str, upload_id: str) -> UploadRecord | None: ...
+
+    async def lock_upload(
+        self,
+        tenant: str,
+        upload_id: str,
+        *,
+        offset: int,
+        token: str,
+        until: datetime,
+        now: datetime,
+    ) -> UploadRecord | None: ...
+
+    async def renew_lock(
+        self, tenant: str, upload_id: str, token: str, until: datetime
+    ) -> bool: ...
+
+    async def save_upload(self, record: UploadRecord, token: str) -> bool: ...
+
+    async def release_lock(self, tenant: str, upload_id: str, token: str) -> None: ...
+
+    async def delete_upload(self, tenant: str, upload_id: str) -> UploadRecord | None: ...
+
+    async def expired_uploads(self, now: datetime, limit: int = 500) -> list[UploadRecord]: ...
 
 
 class EventPublisher(Protocol):

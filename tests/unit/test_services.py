@@ -24,24 +24,25 @@ from pipeline.domain.errors import (
     UnsupportedMediaType,
     UploadTooLarge,
 )
-from pipeline.domain.messages import DeadLetter, StoredDeadLetter, utcnow
+from pipeline.domain.messages import utcnow
 from pipeline.domain.models import ImageRecord
-from pipeline.domain.outcomes import Ack, Delivery, Outcome, Terminal
+from pipeline.domain.outcomes import Ack, Delivery, Outcome, Retry, Terminal
 from pipeline.imaging.spec import DEFAULT_SPEC, RenditionSpec
 from pipeline.runtime.settings import LimitsSettings, SweeperSettings
 from pipeline.services.backfill import plan_backfill
 from pipeline.services.delete import DeleteService
 from pipeline.services.ingest import BodyOpener, IngestService
 from pipeline.services.outbox import republish_stuck
-from pipeline.services.redrive import redrive
-from pipeline.services.render import RenderService
+from pipeline.services.render import RenderPolicy, RenderService
 from pipeline.services.renderer import ThreadRenderer
 from tests.fakes import FakeBus, FakeCatalog, FakeObjectStore, FakeRenderer
 from tests.images import jpeg_bomb_header_bytes, jpeg_bytes, png_bytes
 
 pytestmark = pytest.mark.unit
 TENANT = "acme"
-MAX_ATTEMPTS = 3
+POLICY = RenderPolicy(
+    max_deliver=4, lease=timedelta(seconds=30), max_crashes=2, max_rounds=3, worker="test"
+)
 
 
 def body(data: bytes, chunk: int = 64 * 1024, filename: str | None = "photo.jpg") -> BodyOpener:
@@ -66,10 +67,10 @@ class World:
     def ingest(self) -> IngestService:
         return IngestService(self.catalog, self.store, self.bus, self.limits)
 
+    policy: RenderPolicy = POLICY
+
     def render(self) -> RenderService:
-        return RenderService(
-            self.catalog, self.store, self.bus, self.renderer, max_attempts=MAX_ATTEMPTS
-        )
+        return RenderService(self.catalog, self.store, self.bus, self.renderer, policy=self.policy)
 
     def delete(self) -> DeleteService:
         return DeleteService(self.catalog, self.store, self.bus)
@@ -77,9 +78,11 @@ class World:
     async def upload(self, data: bytes) -> ImageRecord:
         return (await self.ingest().ingest(TENANT, body(data))).record
 
-    async def run_job(self, record: ImageRecord, reason: str = "upload") -> Outcome:
+    async def run_job(
+        self, record: ImageRecord, reason: str = "upload", attempt: int = 1
+    ) -> Outcome:
         job = record.render_job("backfill" if reason == "backfill" else "upload")
-        return await self.render().handle(Delivery(job=job, attempt=1, subject="test"))
+        return await self.render().handle(Delivery(job=job, attempt=attempt, subject="test"))
 
     def image(self, image_id: str) -> ImageRecord:
         return self.catalog.images[image_id]
@@ -208,15 +211,15 @@ async def test_the_thread_renderer_renders_a_real_image(world: World) -> None:
     assert [(r.name, r.width, r.height) for r in result.renditions] == [("thumb", 64, 64)]
 
 
-async def test_a_storage_failure_is_retryable_and_the_next_delivery_finishes(world: World) -> None:
+async def test_a_storage_failure_is_retried_and_the_next_delivery_finishes(world: World) -> None:
     record = await world.upload(jpeg_bytes(64, 64))
     world.store.fail_with = StorageError("storage away")
-    with pytest.raises(StorageError) as caught:
-        await world.run_job(record)
-    assert caught.value.retryable
+    outcome = await world.run_job(record)
+    assert isinstance(outcome, Retry)
+    assert outcome.reason.startswith("storage_unavailable")
     assert world.image(record.id).status == "processing"
     world.store.fail_with = None
-    assert await world.run_job(record) == Ack()
+    assert await world.run_job(record, attempt=2) == Ack()
     assert world.image(record.id).status == "ready"
 
 
@@ -234,15 +237,6 @@ async def test_a_missing_original_is_terminal(world: World) -> None:
     record = await world.upload(jpeg_bytes(64, 64))
     del world.store.objects[record.original_key]
     assert await world.run_job(record) == Terminal("original object is missing")
-    assert world.image(record.id).status == "failed"
-
-
-async def test_the_attempts_limit_stops_an_image_that_kills_workers(world: World) -> None:
-    record = await world.upload(jpeg_bytes(64, 64))
-    world.catalog.images[record.id] = record.model_copy(update={"attempts": MAX_ATTEMPTS})
-    outcome = await world.run_job(record)
-    assert outcome == Terminal(f"gave up after {MAX_ATTEMPTS} attempts")
-    assert world.renderer.calls == 0
     assert world.image(record.id).status == "failed"
 
 
@@ -316,18 +310,3 @@ async def test_a_backfill_job_rerenders_an_outdated_image_and_skips_a_current_on
     calls = world.renderer.calls
     assert await world.run_job(record, reason="backfill") == Ack()
     assert world.renderer.calls == calls, "a current image is not rendered again"
-
-
-async def test_redrive_requeues_a_failed_image_with_a_fresh_job(world: World) -> None:
-    record = await world.upload(jpeg_bytes(64, 64))
-    world.renderer.fail_with = UndecodableImage("bad")
-    await world.run_job(record)
-    letter = DeadLetter(job=record.render_job(), reason="undecodable", attempts=1)
-    world.bus.letters = [StoredDeadLetter(seq=7, letter=letter)]
-    world.bus.jobs.clear()
-
-    redriven = await redrive(world.bus, world.catalog)
-    assert [s.seq for s in redriven] == [7]
-    assert world.image(record.id).status == "queued"
-    assert [(j.image_id, j.reason) for j in world.bus.jobs] == [(record.id, "redrive")]
-    assert world.bus.letters == []

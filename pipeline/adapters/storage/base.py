@@ -8,7 +8,7 @@ one works on the other.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterable
+from collections.abc import AsyncGenerator, AsyncIterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -52,6 +52,33 @@ class ObjectStore(Protocol):
         Memory stays flat (at most about one S3 part is buffered). If ``chunks`` raises, or
         the task is cancelled, nothing is left behind and the original exception propagates.
         """
+        ...
+
+    async def create_multipart(self, key: str, *, content_type: str) -> str:
+        """Start a multipart upload that outlives one request; return its id.
+
+        With :meth:`upload_part`, :meth:`complete_multipart` and :meth:`abort_multipart` it
+        follows S3's multipart API (the filesystem store keeps part files): parts are numbered
+        from 1, every part but the last is at least 5 MiB, the object appears only on
+        completion. Resumable uploads use it; :meth:`put_stream` does it within one call.
+        """
+        ...
+
+    async def upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> str:
+        """Store part ``number``, replacing an earlier part of that number; return its ETag.
+
+        :class:`~pipeline.domain.errors.ObjectNotFound` if the upload is gone.
+        """
+        ...
+
+    async def complete_multipart(
+        self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]
+    ) -> None:
+        """Join ``parts`` ((number, ETag), in order) into ``key``; unlisted parts are dropped."""
+        ...
+
+    async def abort_multipart(self, key: str, upload_id: str) -> None:
+        """Drop the upload and its parts; an upload already gone is not an error."""
         ...
 
     async def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None:

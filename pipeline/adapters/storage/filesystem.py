@@ -1,7 +1,8 @@
 """The filesystem object store: the single-machine default, same interface as S3.
 
 Layout under the root: ``<root>/<key>`` holds the bytes, ``<root>/.meta/<key>.json`` the
-content type and ETag, ``<root>/.tmp/`` uploads in progress. Keys cannot have segments
+content type and ETag, ``<root>/.tmp/`` uploads in progress, ``<root>/.parts/`` the parts
+of multipart uploads (:mod:`~pipeline.adapters.storage.fsparts`). Keys cannot have segments
 starting with ``.`` (see :func:`~pipeline.adapters.storage.base.check_key`), so neither folder can
 collide with an object and no key can climb out of the root.
 
@@ -18,10 +19,11 @@ import hashlib
 import json
 import os
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterable, Callable
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO, ParamSpec, TypeVar
 
+from pipeline.adapters.storage import fsparts
 from pipeline.adapters.storage.base import DEFAULT_CHUNK_SIZE, ObjectInfo, check_key, check_prefix
 from pipeline.domain.errors import (
     ConfigurationError,
@@ -110,6 +112,38 @@ class FilesystemObjectStore:
             temp.unlink(missing_ok=True)
             raise
         return total
+
+    # --- multipart uploads (see fsparts): the same contract as S3's -------------------
+
+    async def create_multipart(self, key: str, *, content_type: str) -> str:
+        check_key(key)
+        return await _io(fsparts.create, self._root, content_type)
+
+    async def upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> str:
+        check_key(key)
+        return await _io(fsparts.put_part, self._root, upload_id, number, data)
+
+    async def complete_multipart(
+        self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]
+    ) -> None:
+        check_key(key)
+        await _io(self._complete_sync, key, upload_id, parts)
+
+    async def abort_multipart(self, key: str, upload_id: str) -> None:
+        check_key(key)
+        await _io(fsparts.remove, self._root, upload_id)
+
+    def _complete_sync(self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]) -> None:
+        kind = fsparts.content_type(self._root, upload_id)
+        handle, temp = self._open_temp()
+        try:
+            etag = fsparts.join(self._root, upload_id, parts, handle)
+            self._finish(handle, temp, b"", key=key, content_type=kind, etag=etag)
+        except BaseException:
+            handle.close()
+            temp.unlink(missing_ok=True)
+            raise
+        fsparts.remove(self._root, upload_id)
 
     async def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None:
         check_key(key)

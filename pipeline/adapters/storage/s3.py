@@ -11,7 +11,7 @@ import contextlib
 import io
 import logging
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterable, Iterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
@@ -22,7 +22,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from pipeline.adapters.storage.base import DEFAULT_CHUNK_SIZE, ObjectInfo, check_key, check_prefix
 from pipeline.adapters.storage.s3errors import client_error_code, client_error_status, translate
-from pipeline.domain.errors import ConfigurationError, InputError, PipelineError, StorageError
+from pipeline.domain.errors import (
+    ConfigurationError,
+    InputError,
+    ObjectNotFound,
+    PipelineError,
+    StorageError,
+)
 from pipeline.runtime.settings import S3Settings
 
 if TYPE_CHECKING:
@@ -242,6 +248,47 @@ class S3ObjectStore:
             await asyncio.shield(abort)
         except Exception:
             log.warning("could not abort multipart upload %s of %s", upload_id, key, exc_info=True)
+
+    # --- multipart uploads that outlive a request (resumable uploads) ------------------
+
+    async def create_multipart(self, key: str, *, content_type: str) -> str:
+        """Start a multipart upload to ``key``; return its id (S3 CreateMultipartUpload)."""
+        check_key(key)
+        return await self._create_upload(key, content_type)
+
+    async def upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> str:
+        """Store part ``number`` (1..10000; every part but the last at least 5 MiB); its ETag.
+
+        Uploading a number again replaces that part (S3 UploadPart).
+        """
+        check_key(key)
+        part = await self._upload_part(key, upload_id, number, io.BytesIO(data))
+        return part["ETag"]
+
+    async def complete_multipart(
+        self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]
+    ) -> None:
+        """Join ``parts`` ((number, ETag) in order) into the object ``key``; parts not listed
+        are dropped (S3 CompleteMultipartUpload)."""
+        check_key(key)
+        with self._errors("complete_multipart_upload", key):
+            await self._s3.complete_multipart_upload(
+                Bucket=self._bucket,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": [{"PartNumber": n, "ETag": e} for n, e in parts]},
+            )
+
+    async def abort_multipart(self, key: str, upload_id: str) -> None:
+        """Drop the upload and every part stored for it; an unknown upload is not an error."""
+        check_key(key)
+        try:
+            with self._errors("abort_multipart_upload", key):
+                await self._s3.abort_multipart_upload(
+                    Bucket=self._bucket, Key=key, UploadId=upload_id
+                )
+        except ObjectNotFound:  # NoSuchUpload: already completed or aborted
+            return
 
     async def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None:
         check_key(key)
