@@ -8,7 +8,12 @@ sampled from ``/proc``. Prints the median peak RSS growth and throughput per siz
 of the largest to the smallest, writes ``bench/out/upload.json`` and draws
 ``bench/out/upload.png``.
 
-    python -m bench.upload [--sizes-mb 1 16 64 256] [--repeat 3] [--backend s3|filesystem]
+    python -m bench.upload [--sizes-mb 1 16 64 256 1024] [--repeat 3] [--backend s3|filesystem]
+        [--baseline]
+
+``--baseline`` also uploads the same bodies, in the same run, to a bare aiohttp server that
+streams each body to a file (:mod:`bench.baseline_server`) and prints the gateway's
+throughput as a fraction of that baseline's.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import contextlib
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -181,6 +187,39 @@ async def measure(
     return rows
 
 
+@contextlib.contextmanager
+def baseline_server(tmp: Path) -> Iterator[tuple[int, str]]:
+    """The bare aiohttp-to-file server as a child process: (pid, url)."""
+    port = free_port()
+    args = [sys.executable, "-m", "bench.baseline_server", "--port", str(port)]
+    proc = subprocess.Popen([*args, "--dir", str(tmp / "baseline")])
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while not http_ok(f"{url}/readyz"):
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("the baseline server did not start")
+            time.sleep(0.05)
+        yield proc.pid, url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def compare(rows: list[dict[str, float]], base: list[dict[str, float]]) -> None:
+    for row, ref in zip(rows, base, strict=True):
+        row["baseline_throughput_mb_s_median"] = ref["throughput_mb_s_median"]
+        row["baseline_rss_growth_mb_max"] = ref["rss_growth_mb_max"]
+        row["throughput_vs_baseline"] = (
+            row["throughput_mb_s_median"] / ref["throughput_mb_s_median"]
+        )
+        print(
+            f"{row['size_mb']:>6} MB  gateway {row['throughput_mb_s_median']:6.1f} MB/s, "
+            f"bare aiohttp-to-file {ref['throughput_mb_s_median']:6.1f} MB/s: "
+            f"{row['throughput_vs_baseline']:.2f} x the baseline"
+        )
+
+
 def plot(rows: list[dict[str, float]], backend: str, path: Path) -> None:
     import matplotlib
 
@@ -207,7 +246,8 @@ def plot(rows: list[dict[str, float]], backend: str, path: Path) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes-mb", type=int, nargs="+", default=[1, 16, 64, 256])
+    parser.add_argument("--sizes-mb", type=int, nargs="+", default=[1, 16, 64, 256, 1024])
+    parser.add_argument("--baseline", action="store_true", help="also measure a bare server")
     parser.add_argument("--repeat", type=int, default=3)
     minio = Path(__file__).parents[1] / ".tools" / "bin" / "minio"
     parser.add_argument(
@@ -230,6 +270,11 @@ def main() -> int:
                 )
             finally:
                 gateway.stop()
+        if args.baseline:
+            with baseline_server(tmp) as (pid, base_url):
+                print(f"baseline: bare aiohttp-to-file server, pid {pid}")
+                base = asyncio.run(measure(base_url, key, pid, args.sizes_mb, args.repeat))
+            compare(rows, base)
     # The baseline is the body itself: what a gateway that buffers the upload would hold.
     for row in rows:
         row["growth_vs_body"] = row["rss_growth_mb_max"] / row["size_mb"]
@@ -238,7 +283,11 @@ def main() -> int:
         f"largest upload {largest['size_mb']} MB: worst peak RSS growth "
         f"{largest['rss_growth_mb_max']:.1f} MB = {largest['growth_vs_body']:.4f} x the body"
     )
-    (OUT / "upload.json").write_text(json.dumps({"backend": args.backend, "rows": rows}, indent=2))
+    (OUT / "upload.json").write_text(
+        json.dumps(
+            {"backend": args.backend, "rows": rows, "load_average": os.getloadavg()}, indent=2
+        )
+    )
     plot(rows, args.backend, OUT / "upload.png")
     print(f"wrote {OUT / 'upload.json'} and {OUT / 'upload.png'}")
     return 0
