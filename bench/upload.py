@@ -60,6 +60,13 @@ OUT = Path(__file__).parent / "out"
 CHUNK = 256 * 1024
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` (all threads), from /proc (proc(5) stat 14-15)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_bytes(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -163,10 +170,12 @@ async def measure(
     await one_upload(url, key, 1024 * 1024, pid)  # warm-up: imports, connection pools
     rows = []
     for size_mb in sizes_mb:
-        growth, rates = [], []
+        growth, rates, cpu = [], [], []
         for _ in range(repeat):
             baseline = rss_bytes(pid)
+            cpu_before = cpu_seconds(pid)
             peak, seconds = await one_upload(url, key, size_mb * 1024 * 1024, pid)
+            cpu.append((cpu_seconds(pid) - cpu_before) * 1000 / size_mb)
             growth.append((peak - baseline) / 1024**2)
             rates.append(size_mb / seconds)
         rows.append(
@@ -175,6 +184,8 @@ async def measure(
                 "rss_growth_mb_median": statistics.median(growth),
                 "rss_growth_mb_max": max(growth),
                 "throughput_mb_s_median": statistics.median(rates),
+                # CPU is what a loaded machine makes scarce: the robust figure of the two.
+                "server_cpu_ms_per_mb_median": statistics.median(cpu),
                 "gateway_rss_mb_after": rss_bytes(pid) / 1024**2,
             }
         )
@@ -210,13 +221,16 @@ def compare(rows: list[dict[str, float]], base: list[dict[str, float]]) -> None:
     for row, ref in zip(rows, base, strict=True):
         row["baseline_throughput_mb_s_median"] = ref["throughput_mb_s_median"]
         row["baseline_rss_growth_mb_max"] = ref["rss_growth_mb_max"]
+        row["baseline_cpu_ms_per_mb_median"] = ref["server_cpu_ms_per_mb_median"]
         row["throughput_vs_baseline"] = (
             row["throughput_mb_s_median"] / ref["throughput_mb_s_median"]
         )
         print(
             f"{row['size_mb']:>6} MB  gateway {row['throughput_mb_s_median']:6.1f} MB/s, "
             f"bare aiohttp-to-file {ref['throughput_mb_s_median']:6.1f} MB/s: "
-            f"{row['throughput_vs_baseline']:.2f} x the baseline"
+            f"{row['throughput_vs_baseline']:.2f} x the baseline; server CPU "
+            f"{row['server_cpu_ms_per_mb_median']:.1f} vs {ref['server_cpu_ms_per_mb_median']:.1f}"
+            " ms per MB"
         )
 
 
