@@ -1,24 +1,18 @@
-"""Errors, authentication and request metrics."""
+"""Errors and request metrics (authentication: :mod:`gateway.auth`)."""
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-from aiohttp.typedefs import Middleware
 
-from gateway.keys import BACKENDS, KEY_ID, TENANT_KEY
-from pipeline.adapters.catalog import hash_api_key
-from pipeline.domain.errors import PipelineError, Unauthorized
+from pipeline.domain.errors import PipelineError
 from pipeline.runtime import metrics
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-# Key lookups hit MongoDB; cache the answer briefly so an upload burst costs one query.
-_KEY_CACHE_SECONDS = 30.0
 PUBLIC_PREFIXES = ("/healthz", "/readyz", "/metrics")
 
 
@@ -58,33 +52,3 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
         method=request.method, route=name, status=str(response.status)
     ).inc()
     return response
-
-
-def auth_middleware() -> Middleware:
-    cache: dict[str, tuple[str, float]] = {}
-
-    @web.middleware
-    async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-        # OPTIONS is discovery (tus) and CORS preflight: neither carries credentials.
-        if not request.path.startswith("/v1/") or request.method == "OPTIONS":
-            return await handler(request)
-        header = request.headers.get("Authorization", "")
-        scheme, _, key = header.partition(" ")
-        if scheme.lower() != "bearer" or not key:
-            raise Unauthorized(
-                "missing bearer token", public_message="send Authorization: Bearer <api key>"
-            )
-        cached = cache.get(key)
-        if cached and cached[1] > time.monotonic():
-            tenant = cached[0]
-        else:
-            found = await request.app[BACKENDS].catalog.tenant_for_key(key)
-            if found is None:
-                raise Unauthorized("unknown api key", public_message="invalid api key")
-            tenant = found
-            cache[key] = (tenant, time.monotonic() + _KEY_CACHE_SECONDS)
-        request[TENANT_KEY] = tenant
-        request[KEY_ID] = hash_api_key(key)
-        return await handler(request)
-
-    return authenticate

@@ -165,6 +165,17 @@ class GatewaySettings(_Section):
     shutdown_timeout_seconds: float = Field(
         20.0, gt=0, description="Grace for open requests on stop"
     )
+    key_cache_seconds: float = Field(
+        4.0,
+        gt=0,
+        description="How long a gateway trusts a key it looked up; bounds how long a revoked "
+        "key works if the bus announcement is missed",
+    )
+    admin_key: str = Field(
+        "",
+        description="Bearer key of the /v1/admin/ routes (API key management); empty = "
+        "admin routes refuse every call",
+    )
     event_queue_size: int = Field(
         256,
         ge=1,
