@@ -38,8 +38,9 @@ from pipeline.runtime.settings import Settings
 
 def make_app(settings: Settings) -> web.Application:
     parse_spec(settings.renditions)  # a bad spec fails here, at start, not on the first upload
+    # metrics outermost: it counts every answer, the errors middleware's and tus's too.
     app = web.Application(
-        middlewares=[tus.tus_middleware, errors_middleware, metrics_middleware, auth_middleware]
+        middlewares=[metrics_middleware, tus.tus_middleware, errors_middleware, auth_middleware]
     )
     app[SETTINGS] = settings
     app[upload.UPLOAD_SLOTS] = upload.UploadSlots(settings.gateway.max_concurrent_uploads)
@@ -87,18 +88,27 @@ async def _readyz(request: web.Request) -> web.Response:
     return await readiness_response(request.app[BACKENDS].readiness_checks())
 
 
+async def _events_head(request: web.Request) -> web.Response:
+    """HEAD of the event stream: its headers, without opening an endless body."""
+    return web.Response(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+
+
 def _add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/healthz", healthz)
     router.add_get("/readyz", _readyz)
     router.add_get("/", web_ui.index)
     router.add_static("/static/", web_ui.STATIC_DIR, append_version=True)
-    router.add_get("/v1/events", stream_events)
-    router.add_post("/v1/images", upload.post_image)
+    router.add_get("/v1/events", stream_events, allow_head=False)
+    router.add_route("HEAD", "/v1/events", _events_head)
+    router.add_post("/v1/images", upload.post_image, expect_handler=upload.expect_continue)
     router.add_get("/v1/images", images.list_images)
     router.add_get("/v1/images/{image_id}", images.get_image)
     router.add_delete("/v1/images/{image_id}", images.delete_image)
     router.add_get("/v1/images/{image_id}/original", images.get_original)
     router.add_get("/v1/images/{image_id}/renditions/{name}", images.get_rendition)
+    router.add_get(
+        "/v1/images/{image_id}/renditions/{name}/{version}", images.get_rendition_version
+    )
     albums.add_routes(router)
     admin.add_routes(router)
     tus.add_routes(router)

@@ -66,6 +66,12 @@ async def _tenant(request: web.Request, key: str) -> str:
     return tenant
 
 
+async def tenant_of(request: web.Request) -> str:
+    """The caller's tenant from its bearer key; raises Unauthorized (401). For checks that
+    run before the middlewares (an ``Expect: 100-continue`` answer)."""
+    return await _tenant(request, _bearer(request))
+
+
 def _check_admin(request: web.Request, key: str) -> None:
     admin = request.app[SETTINGS].gateway.admin_key
     if not admin or not hmac.compare_digest(key.encode(), admin.encode()):
