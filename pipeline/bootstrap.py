@@ -25,6 +25,7 @@ from pipeline.services.albums import AlbumService
 from pipeline.services.delete import DeleteService
 from pipeline.services.events import EventFeed
 from pipeline.services.ingest import IngestService
+from pipeline.services.keys import KeyService
 from pipeline.services.lease import lease_for
 from pipeline.services.limits import UploadLimits
 from pipeline.services.render import RenderPolicy, RenderService, worker_identity
@@ -74,6 +75,10 @@ def delete_service(backends: Backends) -> DeleteService:
 
 def album_service(backends: Backends) -> AlbumService:
     return AlbumService(backends.catalog.albums, backends.catalog, backends.bus)
+
+
+def key_service(backends: Backends) -> KeyService:
+    return KeyService(backends.catalog.keys, backends.bus)
 
 
 def event_feed(backends: Backends, settings: Settings) -> EventFeed:

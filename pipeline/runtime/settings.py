@@ -175,6 +175,17 @@ class GatewaySettings(_Section):
     shutdown_timeout_seconds: float = Field(
         20.0, gt=0, description="Grace for open requests on stop"
     )
+    key_cache_seconds: float = Field(
+        4.0,
+        gt=0,
+        description="How long a gateway trusts a key it looked up; bounds how long a revoked "
+        "key works if the bus announcement is missed",
+    )
+    admin_key: str = Field(
+        "",
+        description="Bearer key of the /v1/admin/ routes (API key management); empty = "
+        "admin routes refuse every call",
+    )
     redirect_downloads: bool = Field(
         False,
         description="Answer originals and renditions with a 302 to a presigned S3 URL "
