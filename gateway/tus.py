@@ -16,7 +16,7 @@ from email.utils import format_datetime
 
 from aiohttp import web
 
-from gateway.keys import SETTINGS, TENANT_KEY, UPLOADS
+from gateway.keys import KEY_ID, LIMITS, SETTINGS, TENANT_KEY, UPLOADS
 from gateway.middleware import Handler
 from gateway.upload import UPLOAD_SLOTS, raw_chunks
 from pipeline.domain.errors import (
@@ -72,6 +72,7 @@ async def create(request: web.Request) -> web.Response:
     """creation (+ creation-with-upload when the POST carries a body)."""
     length = _int_header(request, "Upload-Length")
     meta = _metadata(request.headers.get("Upload-Metadata", ""))
+    await request.app[LIMITS].admit(request[TENANT_KEY], request[KEY_ID], length)
     service = request.app[UPLOADS]
     record = await service.create(
         request[TENANT_KEY], length, filename=meta.get("filename"), album=meta.get("album")

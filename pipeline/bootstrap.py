@@ -23,8 +23,11 @@ from pipeline.runtime.health import ReadinessCheck
 from pipeline.runtime.settings import Settings
 from pipeline.services.albums import AlbumService
 from pipeline.services.delete import DeleteService
+from pipeline.services.events import EventFeed
 from pipeline.services.ingest import IngestService
+from pipeline.services.keys import KeyService
 from pipeline.services.lease import lease_for
+from pipeline.services.limits import UploadLimits
 from pipeline.services.process_renderer import ProcessRenderer
 from pipeline.services.render import RenderPolicy, RenderService, worker_identity
 from pipeline.services.tus import UploadService
@@ -74,6 +77,15 @@ def album_service(backends: Backends) -> AlbumService:
     return AlbumService(backends.catalog.albums, backends.catalog, backends.bus)
 
 
+def key_service(backends: Backends) -> KeyService:
+    return KeyService(backends.catalog.keys, backends.bus)
+
+
+def event_feed(backends: Backends, settings: Settings) -> EventFeed:
+    """Live events for ``/v1/events``, replayed from the events stream on reconnect."""
+    return EventFeed(backends.bus.events, queue_size=settings.gateway.event_queue_size)
+
+
 @contextlib.asynccontextmanager
 async def render_service(
     backends: Backends, settings: Settings, spec: Sequence[RenditionSpec], *, slots: int
@@ -115,3 +127,7 @@ def upload_service(backends: Backends, settings: Settings) -> UploadService:
         settings.tus,
         albums=album_service(backends),
     )
+
+
+def upload_limits(backends: Backends, settings: Settings) -> UploadLimits:
+    return UploadLimits(backends.catalog.usage, settings.quota)

@@ -9,14 +9,29 @@ breaks a backend by setting ``fail_with`` to the error the adapter would raise.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Sequence,
+)
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from pipeline.domain.albums import AlbumRecord
 from pipeline.domain.errors import BusError, DuplicateImage, ObjectNotFound, PipelineError
-from pipeline.domain.messages import Event, ImageEvent, RenderJob, StoredDeadLetter, utcnow
+from pipeline.domain.keys import ApiKeyInfo, NewApiKey, hash_api_key, key_id_of
+from pipeline.domain.messages import (
+    Event,
+    ImageEvent,
+    RenderJob,
+    StoredDeadLetter,
+    StreamedEvent,
+    utcnow,
+)
 from pipeline.domain.models import ImageRecord, Rendition, Status
 from pipeline.domain.uploads import UploadRecord
 from pipeline.imaging.render import RenderedRendition, RenderResult
@@ -426,10 +441,27 @@ class FakeUploadCatalog:
 
 
 @dataclass
+class FakeUsageCatalog:
+    """Upload counters per (key, window) and a tenant's usage from a FakeCatalog."""
+
+    catalog: FakeCatalog
+    windows: dict[tuple[str, int], int] = field(default_factory=dict)
+
+    async def count_upload(self, key_id: str, window: int, expires_at: datetime) -> int:
+        self.windows[key_id, window] = self.windows.get((key_id, window), 0) + 1
+        return self.windows[key_id, window]
+
+    async def tenant_usage(self, tenant: str) -> tuple[int, int]:
+        mine = [r for r in self.catalog.images.values() if r.tenant == tenant]
+        return len(mine), sum(r.bytes for r in mine)
+
+
+@dataclass
 class FakeBus:
     jobs: list[RenderJob] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     letters: list[StoredDeadLetter] = field(default_factory=list)
+    revoked: list[str] = field(default_factory=list)
     down: bool = False
 
     async def publish_job(self, job: RenderJob) -> None:
@@ -447,8 +479,60 @@ class FakeBus:
     async def remove_dead_letter(self, seq: int) -> None:
         self.letters = [s for s in self.letters if s.seq != seq]
 
+    async def publish_key_revoked(self, key_hash: str) -> None:
+        if not self.down:
+            self.revoked.append(key_hash)
+
     def event_types(self, image_id: str) -> list[str]:
         return [e.type for e in self.events if isinstance(e, ImageEvent) and e.image_id == image_id]
+
+
+class FakeApiKeys:
+    """Keys by hash, as the catalog keeps them; ``revoke_key`` keeps the first revocation."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, ApiKeyInfo] = {}
+
+    async def create_key(self, tenant: str, name: str = "default") -> NewApiKey:
+        key = f"gk_{len(self.keys)}_{tenant}"
+        digest = hash_api_key(key)
+        info = ApiKeyInfo(key_id_of(digest), tenant, name, utcnow(), None, digest)
+        self.keys[digest] = info
+        return NewApiKey(key, info)
+
+    async def list_keys(self, tenant: str | None = None) -> list[ApiKeyInfo]:
+        return [k for k in self.keys.values() if tenant is None or k.tenant == tenant]
+
+    async def revoke_key(self, key_id: str) -> ApiKeyInfo | None:
+        info = next((k for k in self.keys.values() if k.id == key_id), None)
+        if info is not None and info.revoked_at is None:
+            info = self.keys[info.key_hash] = replace(info, revoked_at=utcnow())
+        return info
+
+
+@dataclass
+class FakeEventLog:
+    """The events stream: ``append`` gives each event the next sequence. ``during_replay``
+    runs after each replayed event (to publish live events while a replay is under way)."""
+
+    events: list[StreamedEvent] = field(default_factory=list)
+    during_replay: Callable[[StreamedEvent], Awaitable[None]] | None = None
+    fail_with: PipelineError | None = None
+
+    def append(self, event: Event) -> StreamedEvent:
+        item = StreamedEvent(len(self.events) + 1, event)
+        self.events.append(item)
+        return item
+
+    async def replay_events(self, tenant: str, after: int) -> AsyncIterator[StreamedEvent]:
+        if self.fail_with is not None:
+            raise self.fail_with
+        end = len(self.events)  # up to the end of the log when called, as on the bus
+        for item in self.events[after:end]:
+            if item.event.tenant == tenant:
+                yield item
+                if self.during_replay is not None:
+                    await self.during_replay(item)
 
 
 @dataclass
@@ -496,4 +580,8 @@ _albums: ports.Albums = FakeAlbums(FakeCatalog())
 _store: ports.ObjectStore = FakeObjectStore()
 _bus: ports.Bus = FakeBus()
 _uploads: ports.UploadCatalog = FakeUploadCatalog()
+_usage: ports.UsageCatalog = FakeUsageCatalog(FakeCatalog())
 _renderer: ports.Renderer = FakeRenderer(spec=())
+_log: ports.EventLog = FakeEventLog()
+_keys: ports.ApiKeys = FakeApiKeys()
+_revocations: ports.KeyRevocations = FakeBus()

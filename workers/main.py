@@ -13,6 +13,7 @@ from pipeline.adapters.consumer import JobConsumer
 from pipeline.bootstrap import Backends, open_backends, render_service, upload_service
 from pipeline.domain import names
 from pipeline.domain.outcomes import Handler
+from pipeline.imaging import vips
 from pipeline.imaging.render import check_capabilities
 from pipeline.imaging.spec import parse_spec
 from pipeline.runtime.health import serve_ops
@@ -27,6 +28,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     stop = stop or asyncio.Event()
     stop_on_signals(stop)
     spec = parse_spec(settings.renditions)
+    vips.set_threads(settings.worker.vips_concurrency)
     check_capabilities(spec)
     concurrency = settings.worker.concurrency or os.cpu_count() or 1
     async with (

@@ -28,6 +28,7 @@ from nats.js.api import (
     StreamConfig,
 )
 
+from pipeline.adapters.events import JetStreamEvents
 from pipeline.domain import names
 from pipeline.domain.errors import BusError, ConfigurationError
 from pipeline.domain.messages import (
@@ -36,7 +37,6 @@ from pipeline.domain.messages import (
     RenderJob,
     StoredDeadLetter,
     decode,
-    decode_event,
     event_msg_id,
     event_subject_parts,
     utcnow,
@@ -136,6 +136,7 @@ class Bus:
         self.settings = settings
         self._nc = nc
         self.js: JetStreamContext = nc.jetstream()
+        self.events = JetStreamEvents(self.js)
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -256,22 +257,25 @@ class Bus:
         except nats.errors.Error as exc:
             raise BusError(f"cannot remove dead letter {seq}: {exc}") from exc
 
-    async def subscribe_events(
-        self, callback: Callable[[Event], Awaitable[None]]
+    async def publish_key_revoked(self, key_hash: str) -> None:
+        """Tell every gateway to forget this key now (core NATS: gateways listening now are
+        the ones with caches; one that misses it drops the key when its cache entry ends)."""
+        try:
+            await self._nc.publish(names.KEYS_REVOKED_SUBJECT, key_hash.encode())
+            await self._nc.flush(timeout=5)
+        except (nats.errors.Error, OSError) as exc:
+            log.warning("could not announce a key revocation: %s", exc)
+
+    async def subscribe_key_revocations(
+        self, callback: Callable[[str], Awaitable[None]]
     ) -> Callable[[], Awaitable[None]]:
-        """Core-NATS subscription to live events; returns an unsubscribe function."""
+        """Call ``callback`` with the hash of each key revoked from now on."""
 
         async def on_msg(msg: Msg) -> None:
-            with contextlib.suppress(Exception):
-                await callback(decode_event(msg.data))
+            await callback(msg.data.decode())
 
-        subs = [await self._nc.subscribe(s, cb=on_msg) for s in names.EVENTS_SUBJECTS]
-
-        async def unsubscribe() -> None:
-            for sub in subs:
-                await sub.unsubscribe()
-
-        return unsubscribe
+        sub = await self._nc.subscribe(names.KEYS_REVOKED_SUBJECT, cb=on_msg)
+        return sub.unsubscribe
 
     @contextlib.asynccontextmanager
     async def pull(self, consumer: str) -> AsyncIterator[JetStreamContext.PullSubscription]:

@@ -159,6 +159,14 @@ class BusError(DependencyError):
     code = "bus_unavailable"
 
 
+class SlowConsumer(PipelineError):
+    """A live-event client fell too far behind; its stream ends and it resumes by id."""
+
+    http_status = 503
+    retryable = True
+    code = "slow_consumer"
+
+
 class Conflict(PipelineError):
     """A guarded status transition did not match: another actor got there first."""
 
@@ -264,3 +272,9 @@ class QuotaExceeded(PipelineError, PermissionError):
     def __init__(self, quota: str, *, public_message: str) -> None:
         super().__init__(f"quota {quota} exceeded", public_message=public_message)
         self.quota = quota
+
+
+class MalformedRequest(InputError):
+    """The request breaks HTTP or multipart syntax (a folded or invalid header, bad framing)."""
+
+    code = "malformed_request"

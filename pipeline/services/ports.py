@@ -7,12 +7,13 @@ service calls, so a fake stays short and a new adapter knows what it must provid
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from pipeline.domain.albums import AlbumRecord
-from pipeline.domain.messages import Event, RenderJob, StoredDeadLetter
+from pipeline.domain.keys import ApiKeyInfo, NewApiKey
+from pipeline.domain.messages import Event, RenderJob, StoredDeadLetter, StreamedEvent
 from pipeline.domain.models import ImageRecord, Rendition
 from pipeline.domain.uploads import UploadRecord
 from pipeline.imaging.render import RenderResult
@@ -130,6 +131,26 @@ class Albums(Protocol):
         ...
 
 
+class ApiKeys(Protocol):
+    """API keys, stored as hashes. Failures raise :class:`~pipeline.domain.errors.CatalogError`."""
+
+    async def create_key(self, tenant: str, name: str = "default") -> NewApiKey: ...
+
+    async def list_keys(self, tenant: str | None = None) -> list[ApiKeyInfo]:
+        """Oldest first, revoked keys included; every tenant's when ``tenant`` is None."""
+        ...
+
+    async def revoke_key(self, key_id: str) -> ApiKeyInfo | None:
+        """Mark revoked (idempotent); None when no key has that id."""
+        ...
+
+
+class KeyRevocations(Protocol):
+    async def publish_key_revoked(self, key_hash: str) -> None:
+        """Tell every gateway to drop the key now; never raises (caches expire anyway)."""
+        ...
+
+
 class ObjectStore(Protocol):
     """Objects under slash-separated keys (see :mod:`pipeline.domain.names`).
 
@@ -202,9 +223,24 @@ class UploadCatalog(Protocol):
     async def expired_uploads(self, now: datetime, limit: int = 500) -> list[UploadRecord]: ...
 
 
+class UsageCatalog(Protocol):
+    """Shared upload counters and tenant usage (see :mod:`pipeline.services.limits`)."""
+
+    async def count_upload(self, key_id: str, window: int, expires_at: datetime) -> int: ...
+
+    async def tenant_usage(self, tenant: str) -> tuple[int, int]: ...
+
+
 class EventPublisher(Protocol):
     async def publish_event(self, event: Event) -> None:
         """Tell listeners; never raises (events are notifications, the catalog is the truth)."""
+        ...
+
+
+class EventLog(Protocol):
+    def replay_events(self, tenant: str, after: int) -> AsyncIterator[StreamedEvent]:
+        """``tenant``'s events with a sequence above ``after``, oldest first, up to the end
+        of the log when called; raises :class:`~pipeline.domain.errors.BusError`."""
         ...
 
 
