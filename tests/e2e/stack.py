@@ -63,7 +63,7 @@ class Stack:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         env = {"GALLERY_GATEWAY_PORT": str(port)}
-        gateway = self._start("gateway", f"gateway-{port}.log", env)
+        gateway = self.launch("gateway", f"gateway-{port}.log", env)
         self.extra.append(gateway)
         ready = f"{url}/readyz"
         await asyncio.to_thread(wait_until_ready, gateway, lambda: http_ok(ready), timeout)
