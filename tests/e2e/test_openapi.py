@@ -50,6 +50,8 @@ def schemathesis(
             "--workers",
             "1",
             "--no-color",
+            "--generation-database",
+            "none",
             "--report",
             "junit",
             "--report-dir",
