@@ -117,6 +117,10 @@ class Api:
         created: Json = await self.request("POST", "/v1/albums", json={"name": name})
         return created
 
+    async def album(self, album_id: str) -> Json:
+        result: Json = await self.request("GET", f"/v1/albums/{album_id}")
+        return result
+
     async def add_to_album(self, album_id: str, image_id: str) -> None:
         await self.request("PUT", f"/v1/albums/{album_id}/images/{image_id}")
 

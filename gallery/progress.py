@@ -57,6 +57,7 @@ class FileResult:
     image_id: str | None = None
     reason: str = ""
     via: str = "post"
+    resumed_from: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -66,6 +67,7 @@ class FileResult:
             "image_id": self.image_id,
             "reason": self.reason or None,
             "via": self.via,
+            "resumed_from": self.resumed_from,
         }
 
 

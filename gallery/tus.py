@@ -16,7 +16,7 @@ import base64
 import json
 import os
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import aiohttp
@@ -34,6 +34,7 @@ ATTEMPTS = 5  # connection drops survived per file before giving up (resumes fro
 class TusResult:
     image_id: str
     duplicate: bool
+    resumed_from: int = 0  # bytes the server already held from an earlier run
 
 
 class UploadState:
@@ -113,7 +114,9 @@ class TusClient:
             self.state.put(key, url)
         on_sent(offset)
         try:
-            return await self._send(url, path, size, offset, on_sent)
+            done = await self._send(url, path, size, offset, on_sent)
+            self.state.put(key, None)
+            return replace(done, resumed_from=offset)
         except PipelineError as exc:
             if not exc.retryable:
                 self.state.put(key, None)  # refused for good: nothing to resume

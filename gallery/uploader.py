@@ -105,6 +105,7 @@ class Uploader:
         if self.album_id:
             metadata["album"] = self.album_id
         done = await self.tus.upload(result.path, metadata, self._on_sent(result.path))
+        result.resumed_from = done.resumed_from
         return done.image_id, done.duplicate
 
     async def _post(self, result: FileResult) -> tuple[str, bool]:
@@ -125,8 +126,8 @@ class Uploader:
                 duplicate = response.headers.get("X-Gallery-Duplicate", "") == "true"
             if response.status in (200, 202) and isinstance(payload, dict):
                 return str(payload["id"]), duplicate
-            # 503 with Retry-After: the gateway is busy or a backend blinked; nothing was kept.
-            if response.status != 503 or retry_after is None or attempt == RETRIES:
+            # 503 (busy, a backend blinked) or 429 (this key's rate): nothing was kept; wait.
+            if response.status not in (429, 503) or retry_after is None or attempt == RETRIES:
                 raise http_error(response.status, payload, "")
             await asyncio.sleep(float(retry_after) * attempt)
         raise AssertionError("unreachable")

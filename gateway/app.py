@@ -7,12 +7,13 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from gateway import albums, images, tus, upload, web_ui
-from gateway.keys import ALBUMS, BACKENDS, DELETE, INGEST, LIMITS, SETTINGS, UPLOADS
+from gateway.keys import ALBUMS, BACKENDS, DELETE, EVENTS, INGEST, LIMITS, SETTINGS, UPLOADS
 from gateway.middleware import auth_middleware, errors_middleware, metrics_middleware
-from gateway.sse import EVENT_HUB, EventHub, stream_events
+from gateway.sse import stream_events
 from pipeline.bootstrap import (
     album_service,
     delete_service,
+    event_feed,
     ingest_service,
     open_backends,
     upload_limits,
@@ -30,7 +31,6 @@ def make_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[upload.UPLOAD_SLOTS] = upload.UploadSlots(settings.gateway.max_concurrent_uploads)
-    app[EVENT_HUB] = EventHub()
     app.cleanup_ctx.extend([_backends_ctx, _events_ctx])
     app.on_shutdown.append(_close_streams)
     _add_routes(app.router)
@@ -51,13 +51,15 @@ async def _backends_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _events_ctx(app: web.Application) -> AsyncIterator[None]:
-    unsubscribe = await app[BACKENDS].bus.subscribe_events(app[EVENT_HUB].publish)
+    """One follower of the events stream per process feeds every open ``/v1/events``."""
+    app[EVENTS] = event_feed(app[BACKENDS], app[SETTINGS])
+    stop = await app[BACKENDS].bus.events.follow(app[EVENTS].publish)
     yield
-    await unsubscribe()
+    await stop()
 
 
 async def _close_streams(app: web.Application) -> None:
-    app[EVENT_HUB].closing.set()  # open event streams end now instead of holding up the shutdown
+    app[EVENTS].close()  # open event streams end now instead of holding up the shutdown
 
 
 async def _readyz(request: web.Request) -> web.Response:

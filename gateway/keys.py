@@ -8,6 +8,7 @@ from pipeline.bootstrap import Backends
 from pipeline.runtime.settings import Settings
 from pipeline.services.albums import AlbumService
 from pipeline.services.delete import DeleteService
+from pipeline.services.events import EventFeed
 from pipeline.services.ingest import IngestService
 from pipeline.services.limits import UploadLimits
 from pipeline.services.tus import UploadService
@@ -17,6 +18,7 @@ BACKENDS = web.AppKey("backends", Backends)
 INGEST = web.AppKey("ingest", IngestService)
 DELETE = web.AppKey("delete", DeleteService)
 ALBUMS = web.AppKey("albums", AlbumService)
+EVENTS = web.AppKey("events", EventFeed)
 UPLOADS = web.AppKey("uploads", UploadService)
 LIMITS = web.AppKey("limits", UploadLimits)
 TENANT_KEY = web.RequestKey("tenant", str)

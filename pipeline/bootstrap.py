@@ -24,6 +24,7 @@ from pipeline.runtime.health import ReadinessCheck
 from pipeline.runtime.settings import Settings
 from pipeline.services.albums import AlbumService
 from pipeline.services.delete import CleanupService, DeleteService
+from pipeline.services.events import EventFeed
 from pipeline.services.ingest import IngestService
 from pipeline.services.lease import lease_for
 from pipeline.services.limits import UploadLimits
@@ -89,6 +90,11 @@ def reconcile_service(backends: Backends, settings: Settings) -> ReconcileServic
 
 def album_service(backends: Backends) -> AlbumService:
     return AlbumService(backends.catalog.albums, backends.catalog, backends.bus)
+
+
+def event_feed(backends: Backends, settings: Settings) -> EventFeed:
+    """Live events for ``/v1/events``, replayed from the events stream on reconnect."""
+    return EventFeed(backends.bus.events, queue_size=settings.gateway.event_queue_size)
 
 
 def render_service(

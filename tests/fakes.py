@@ -9,7 +9,14 @@ breaks a backend by setting ``fail_with`` to the error the adapter would raise.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,6 +29,7 @@ from pipeline.domain.messages import (
     ImageEvent,
     RenderJob,
     StoredDeadLetter,
+    StreamedEvent,
     utcnow,
 )
 from pipeline.domain.models import ImageRecord, Rendition, Status
@@ -520,6 +528,31 @@ class FakeBus:
 
 
 @dataclass
+class FakeEventLog:
+    """The events stream: ``append`` gives each event the next sequence. ``during_replay``
+    runs after each replayed event (to publish live events while a replay is under way)."""
+
+    events: list[StreamedEvent] = field(default_factory=list)
+    during_replay: Callable[[StreamedEvent], Awaitable[None]] | None = None
+    fail_with: PipelineError | None = None
+
+    def append(self, event: Event) -> StreamedEvent:
+        item = StreamedEvent(len(self.events) + 1, event)
+        self.events.append(item)
+        return item
+
+    async def replay_events(self, tenant: str, after: int) -> AsyncIterator[StreamedEvent]:
+        if self.fail_with is not None:
+            raise self.fail_with
+        end = len(self.events)  # up to the end of the log when called, as on the bus
+        for item in self.events[after:end]:
+            if item.event.tenant == tenant:
+                yield item
+                if self.during_replay is not None:
+                    await self.during_replay(item)
+
+
+@dataclass
 class FakeRenderer:
     """Renders every spec entry as a few fixed bytes; ``during`` runs while it "renders"."""
 
@@ -568,3 +601,4 @@ _scan: ports.ImageScan = FakeImageScan(FakeCatalog())
 _uploads: ports.UploadCatalog = FakeUploadCatalog()
 _usage: ports.UsageCatalog = FakeUsageCatalog(FakeCatalog())
 _renderer: ports.Renderer = FakeRenderer(spec=())
+_log: ports.EventLog = FakeEventLog()

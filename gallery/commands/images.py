@@ -79,19 +79,20 @@ async def run_show(args: argparse.Namespace) -> int:
             image = await api.image(args.image_id)
         except NotFound as exc:
             raise NotFound(f"no image {args.image_id} for this key") from exc
+        names = [(await api.album(album_id))["name"] for album_id in image.get("albums") or []]
     if args.json:
         output.print_json(image)
         return OK
     console = output.stdout()
-    console.print(_summary(image))
+    console.print(_summary(image, names))
     console.print(_renditions(image, client.url))
-    metadata = image.get("metadata") or {}
+    metadata = {k: v for k, v in (image.get("metadata") or {}).items() if v is not None}
     if metadata:
         console.print(_pairs("metadata", metadata))
     return OK
 
 
-def _summary(image: Json) -> Table:
+def _summary(image: Json, albums: list[str]) -> Table:
     fields = {
         "id": image["id"],
         "status": image.get("status"),
@@ -102,7 +103,7 @@ def _summary(image: Json) -> Table:
         "sha256": image.get("sha256"),
         "created": image.get("created_at"),
         "ready": image.get("ready_at"),
-        "albums": ", ".join(image.get("albums") or []) or None,
+        "albums": ", ".join(albums) or None,
         "failure": image.get("failure"),
         "original": (image.get("links") or {}).get("original"),
     }

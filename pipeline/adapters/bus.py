@@ -10,14 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import nats
 import nats.errors
 import nats.js.errors
 from nats.aio.client import Client as NatsClient
-from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import (
     AckPolicy,
@@ -28,6 +27,7 @@ from nats.js.api import (
     StreamConfig,
 )
 
+from pipeline.adapters.events import JetStreamEvents
 from pipeline.domain import names
 from pipeline.domain.errors import BusError, ConfigurationError
 from pipeline.domain.messages import (
@@ -38,7 +38,6 @@ from pipeline.domain.messages import (
     RenderJob,
     StoredDeadLetter,
     decode,
-    decode_event,
     event_msg_id,
     event_subject_parts,
     utcnow,
@@ -150,6 +149,7 @@ class Bus:
         self.settings = settings
         self._nc = nc
         self.js: JetStreamContext = nc.jetstream()
+        self.events = JetStreamEvents(self.js)
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -279,23 +279,6 @@ class Bus:
             await self.js.delete_msg(names.DLQ_STREAM, seq)
         except nats.errors.Error as exc:
             raise BusError(f"cannot remove dead letter {seq}: {exc}") from exc
-
-    async def subscribe_events(
-        self, callback: Callable[[Event], Awaitable[None]]
-    ) -> Callable[[], Awaitable[None]]:
-        """Core-NATS subscription to live events; returns an unsubscribe function."""
-
-        async def on_msg(msg: Msg) -> None:
-            with contextlib.suppress(Exception):
-                await callback(decode_event(msg.data))
-
-        subs = [await self._nc.subscribe(s, cb=on_msg) for s in names.EVENTS_SUBJECTS]
-
-        async def unsubscribe() -> None:
-            for sub in subs:
-                await sub.unsubscribe()
-
-        return unsubscribe
 
     @contextlib.asynccontextmanager
     async def pull(self, consumer: str) -> AsyncIterator[JetStreamContext.PullSubscription]:

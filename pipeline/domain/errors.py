@@ -159,6 +159,14 @@ class BusError(DependencyError):
     code = "bus_unavailable"
 
 
+class SlowConsumer(PipelineError):
+    """A live-event client fell too far behind; its stream ends and it resumes by id."""
+
+    http_status = 503
+    retryable = True
+    code = "slow_consumer"
+
+
 class Conflict(PipelineError):
     """A guarded status transition did not match: another actor got there first."""
 

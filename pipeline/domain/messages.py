@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Literal, TypeVar
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -91,9 +91,8 @@ class AlbumEvent(_Message):
 Event = ImageEvent | AlbumEvent
 """Everything on the events stream."""
 
-_EVENT: TypeAdapter[Event] = TypeAdapter(
-    Annotated[ImageEvent | AlbumEvent, Field(discriminator="type")]  # type: ignore[arg-type]
-)
+# The ``type`` literal tells the two apart (pydantic's smart union picks the one that fits).
+_EVENT: TypeAdapter[Event] = TypeAdapter(Event)  # type: ignore[arg-type]
 
 
 def event_subject_parts(event: Event) -> tuple[str, str]:
@@ -125,6 +124,14 @@ class StoredDeadLetter:
 
     seq: int
     letter: DeadLetter
+
+
+@dataclass(frozen=True)
+class StreamedEvent:
+    """An event and its sequence in the events stream: the SSE ``id`` a client resumes from."""
+
+    seq: int
+    event: Event
 
 
 M = TypeVar("M", bound="_Message")

@@ -51,6 +51,14 @@ UNEXPECTED_ERRORS = Counter(
     "gallery_unexpected_errors_total", "Exceptions outside the error tree", ["component"]
 )
 
+# Labelled series exist only once used; a series born at 1 shows no increase to rate(),
+# so the first upload and the first render after a start would be lost to dashboards and
+# `gallery status --prometheus`. Export the outcomes that rates are built on from the start.
+for _outcome in ("accepted", "duplicate"):
+    UPLOADS.labels(outcome=_outcome)
+for _outcome in ("ack", "retry", "failed", "dead_letter"):
+    JOBS.labels(outcome=_outcome)
+
 EXPORTED = (
     "gallery_uploads_total",
     "gallery_upload_bytes_total",

@@ -165,6 +165,12 @@ class GatewaySettings(_Section):
     shutdown_timeout_seconds: float = Field(
         20.0, gt=0, description="Grace for open requests on stop"
     )
+    event_queue_size: int = Field(
+        256,
+        ge=1,
+        description="Live events held for one /v1/events stream; a client further behind is "
+        "disconnected with event: error and resumes with Last-Event-ID",
+    )
 
 
 class WorkerSettings(_Section):

@@ -7,12 +7,12 @@ service calls, so a fake stays short and a new adapter knows what it must provid
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from pipeline.domain.albums import AlbumRecord
-from pipeline.domain.messages import CleanupJob, Event, RenderJob, StoredDeadLetter
+from pipeline.domain.messages import CleanupJob, Event, RenderJob, StoredDeadLetter, StreamedEvent
 from pipeline.domain.models import ImageRecord, Rendition
 from pipeline.domain.objects import StoredObject
 from pipeline.domain.uploads import UploadRecord
@@ -244,6 +244,13 @@ class EventPublisher(Protocol):
 class CleanupPublisher(EventPublisher, Protocol):
     async def publish_cleanup(self, job: CleanupJob) -> None:
         """Queue a deleted image's objects for removal; raises BusError."""
+        ...
+
+
+class EventLog(Protocol):
+    def replay_events(self, tenant: str, after: int) -> AsyncIterator[StreamedEvent]:
+        """``tenant``'s events with a sequence above ``after``, oldest first, up to the end
+        of the log when called; raises :class:`~pipeline.domain.errors.BusError`."""
         ...
 
 

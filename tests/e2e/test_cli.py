@@ -4,8 +4,10 @@ passing the user's settings through (a raised upload limit really takes effect).
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from gallery.servers import free_port
+from gallery.servers import free_port, http_ok
+from gallery.tus import UploadState
 from tests.images import jpeg_bytes, png_bytes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -158,6 +161,27 @@ def test_upload_shows_progress_and_a_summary_then_ls_and_show(up: Up, photos: Pa
     assert "no image" in missing.stderr
 
 
+def test_album_is_created_once_and_every_photo_lands_in_it(up: Up, photos: Path) -> None:
+    first = up.client("upload", str(photos / "a.jpg"), "--album", "Holiday 2026")
+    assert first.returncode == 0, first.stdout + first.stderr
+    second = up.client("upload", str(photos / "a.jpg"), str(photos / "b.png"),
+                       "--album", "Holiday 2026", "--json")  # fmt: skip
+    assert second.returncode == 0, second.stdout + second.stderr
+    outcomes = {Path(f["path"]).name: f for f in json.loads(second.stdout)["files"]}
+    assert outcomes["a.jpg"]["outcome"] == "duplicate"
+    assert outcomes["b.png"]["outcome"] == "ready"
+
+    listed = up.client("ls", "--album", "Holiday 2026", "--json")
+    assert listed.returncode == 0, listed.stderr
+    in_album = {i["filename"] for i in json.loads(listed.stdout)}
+    assert in_album == {"a.jpg", "b.png"}, "the duplicate was added too"
+    shown = up.client("show", outcomes["b.png"]["image_id"])
+    assert "Holiday 2026" in shown.stdout
+    unknown = up.client("ls", "--album", "No such album")
+    assert unknown.returncode == 4
+    assert "no album named" in unknown.stderr
+
+
 def test_wrong_key_and_unreachable_gateway_have_their_exit_codes(up: Up, photos: Path) -> None:
     refused = up.client("ls", "--key", "gk_wrong")
     assert refused.returncode == 2
@@ -209,3 +233,140 @@ def test_status_without_nats_says_so_with_exit_code_3(up: Up) -> None:
     assert away.returncode == 3
     assert "cannot connect to NATS" in away.stdout
     assert "0/1" in away.stdout
+
+
+@pytest.fixture
+def prometheus(up: Up, tmp_path: Path) -> Iterator[str]:
+    """A real Prometheus scraping the stack every second, with deploy/'s job labels."""
+    binary = shutil.which("prometheus")
+    assert binary, "prometheus comes from scripts/tools.sh (tox puts .tools/bin on PATH)"
+    stack = json.loads((up.data_dir / "stack.json").read_text())
+    jobs: dict[str, list[str]] = {"gallery-gateway": [], "gallery-worker": []}
+    for endpoint in stack["endpoints"]:
+        host = endpoint["metrics_url"].split("/")[2]
+        jobs[f"gallery-{endpoint['role']}"].append(host)
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "scrape_configs": [
+            {"job_name": job, "static_configs": [{"targets": targets}]}
+            for job, targets in jobs.items()
+        ],
+    }
+    (tmp_path / "prometheus.yml").write_text(json.dumps(config))  # JSON is YAML
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with (tmp_path / "prometheus.log").open("wb") as log:
+        process = subprocess.Popen(
+            [binary, f"--config.file={tmp_path / 'prometheus.yml'}",
+             f"--storage.tsdb.path={tmp_path / 'tsdb'}", f"--web.listen-address=127.0.0.1:{port}"],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    try:
+        wait_for(lambda: http_ok(f"{url}/-/ready"), "Prometheus ready")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def test_status_reads_rates_and_latency_from_prometheus(
+    up: Up, photos: Path, prometheus: str
+) -> None:
+    def report() -> dict[str, Any]:
+        done = up.client("status", "--prometheus", prometheus, "--window", "60", "--json")
+        assert done.returncode in (0, 1), done.stdout + done.stderr
+        return dict(json.loads(done.stdout))
+
+    wait_for(lambda: (report()["throughput"] or {}).get("workers_alive") == 2, "scraped")
+    assert up.client("upload", str(photos / "a.jpg"), str(photos / "b.png")).returncode == 0
+    latest: dict[str, Any] = {}
+
+    def rendered() -> bool:
+        latest.update(report())
+        work = latest["throughput"]
+        return bool(work["renders_per_s"]) and work["p95_seconds"] is not None
+
+    try:
+        wait_for(rendered, "renders and latency in Prometheus", seconds=120)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {latest}") from None
+    work = latest["throughput"]
+    assert work["source"] == f"prometheus {prometheus}"
+    assert (work["workers_alive"], work["workers_known"], work["gateways_alive"]) == (2, 2, 1)
+    assert work["uploads_per_s"] > 0
+    assert 0 < work["p50_seconds"] <= work["p95_seconds"]
+    assert latest["healthy"] is True
+
+
+def test_status_with_prometheus_away_exits_3(up: Up) -> None:
+    away = up.client("status", "--prometheus", f"http://127.0.0.1:{free_port()}")
+    assert away.returncode == 3
+    assert "Prometheus" in away.stdout
+
+
+def padded_jpeg(path: Path, mib: int, seed: int) -> Path:
+    """A small JPEG and ``mib`` MiB of padding after its end marker (renders in no time)."""
+    with path.open("wb") as out:
+        out.write(jpeg_bytes(64, 48, seed=seed))
+        for _ in range(mib):
+            out.write(b"\0" * MiB)
+    return path
+
+
+def tus_request(up: Up, method: str, url: str, body: bytes = b"", **headers: str) -> Any:
+    request = urllib.request.Request(
+        url, data=body or None, method=method,
+        headers={"Authorization": f"Bearer {up.key}", "Tus-Resumable": "1.0.0", **headers},
+    )  # fmt: skip
+    return urllib.request.urlopen(request, timeout=30)
+
+
+def test_large_file_goes_through_tus_and_resumes_at_the_servers_offset(
+    up: Up, tmp_path: Path
+) -> None:
+    big = padded_jpeg(tmp_path / "pano.jpg", 20, seed=time.monotonic_ns() % 10_000)
+    state = UploadState(tmp_path / "uploads.json")
+    # What an earlier run left: an upload created, its first 3 MiB sent, its URL remembered.
+    with tus_request(up, "POST", f"{up.url}/v1/uploads", **{
+        "Upload-Length": str(big.stat().st_size),
+        "Upload-Metadata": "filename " + base64.b64encode(b"pano.jpg").decode(),
+    }) as created:  # fmt: skip
+        location = created.headers["Location"]
+    head = big.read_bytes()[: 3 * MiB]
+    with tus_request(up, "PATCH", f"{up.url}{location}", head, **{
+        "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream",
+    }) as patched:  # fmt: skip
+        assert patched.headers["Upload-Offset"] == str(3 * MiB)
+    state.put(UploadState.key(up.url, big), location)
+
+    done = up.client("upload", str(big), "--tus-threshold", "1M", "--state-file",
+                     str(state.path), "--json")  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    (result,) = json.loads(done.stdout)["files"]
+    assert (result["via"], result["outcome"]) == ("tus", "ready"), result
+    assert result["resumed_from"] == 3 * MiB, "only the rest was sent"
+    assert state.get(UploadState.key(up.url, big)) is None, "a finished upload is forgotten"
+
+
+def test_ctrl_c_during_a_tus_upload_then_the_same_command_finishes_it(
+    up: Up, tmp_path: Path
+) -> None:
+    big = padded_jpeg(tmp_path / "huge.jpg", 110, seed=time.monotonic_ns() % 10_000)
+    state = tmp_path / "uploads.json"
+    command = [sys.executable, "-m", "gallery.cli", "upload", "--data-dir", str(up.data_dir),
+               str(big), "--tus-threshold", "1M", "--tus-chunk", "1M", "--state-file",
+               str(state), "--json"]  # fmt: skip
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: state.exists() and bool(json.loads(state.read_text())), "upload created")
+    first.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    out, err = first.communicate(timeout=60)
+    assert first.returncode == 130, out + err
+    assert "run the same command again" in err
+    assert json.loads(out)["files"][0]["outcome"] == "interrupted"
+    assert len(json.loads(state.read_text())) == 1, "the upload URL is kept for the next run"
+
+    again = subprocess.run(command, capture_output=True, text=True, timeout=240, check=False)
+    assert again.returncode == 0, again.stdout + again.stderr
+    (result,) = json.loads(again.stdout)["files"]
+    assert (result["via"], result["outcome"]) == ("tus", "ready"), result
+    assert json.loads(state.read_text()) == {}
