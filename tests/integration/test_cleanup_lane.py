@@ -109,7 +109,7 @@ async def test_listings_report_size_and_last_modified(
     backend: str, make_settings: SettingsFactory, tmp_path: Path
 ) -> None:
     settings: Settings = make_settings(
-        storage=StorageSettings(backend=backend, root=tmp_path / "objects")  # type: ignore[arg-type]
+        storage=StorageSettings(backend=backend, root=tmp_path / "objects")
     )
     async with open_object_store(settings) as store:
         await store.check()

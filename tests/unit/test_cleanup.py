@@ -167,7 +167,7 @@ async def test_reconcile_never_touches_uploads_or_open_upload_keys(world: World)
     target = names.original_key(TENANT, "01OPENUPLOAD")
     await uploads.insert_upload(
         UploadRecord(
-            _id="u1",
+            id="u1",
             tenant=TENANT,
             key=target,
             image_id="01OPENUPLOAD",
