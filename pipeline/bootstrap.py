@@ -26,6 +26,7 @@ from pipeline.services.albums import AlbumService
 from pipeline.services.delete import CleanupService, DeleteService
 from pipeline.services.events import EventFeed
 from pipeline.services.ingest import IngestService
+from pipeline.services.keys import KeyService
 from pipeline.services.lease import lease_for
 from pipeline.services.limits import UploadLimits
 from pipeline.services.reconcile import ReconcileService
@@ -90,6 +91,10 @@ def reconcile_service(backends: Backends, settings: Settings) -> ReconcileServic
 
 def album_service(backends: Backends) -> AlbumService:
     return AlbumService(backends.catalog.albums, backends.catalog, backends.bus)
+
+
+def key_service(backends: Backends) -> KeyService:
+    return KeyService(backends.catalog.keys, backends.bus)
 
 
 def event_feed(backends: Backends, settings: Settings) -> EventFeed:

@@ -17,12 +17,13 @@ from collections.abc import (
     Callable,
     Sequence,
 )
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from pipeline.domain.albums import AlbumRecord
 from pipeline.domain.errors import BusError, DuplicateImage, ObjectNotFound, PipelineError
+from pipeline.domain.keys import ApiKeyInfo, NewApiKey, hash_api_key, key_id_of
 from pipeline.domain.messages import (
     CleanupJob,
     Event,
@@ -501,6 +502,7 @@ class FakeBus:
     events: list[Event] = field(default_factory=list)
     letters: list[StoredDeadLetter] = field(default_factory=list)
     cleanups: list[CleanupJob] = field(default_factory=list)
+    revoked: list[str] = field(default_factory=list)
     down: bool = False
 
     async def publish_cleanup(self, job: CleanupJob) -> None:
@@ -523,8 +525,35 @@ class FakeBus:
     async def remove_dead_letter(self, seq: int) -> None:
         self.letters = [s for s in self.letters if s.seq != seq]
 
+    async def publish_key_revoked(self, key_hash: str) -> None:
+        if not self.down:
+            self.revoked.append(key_hash)
+
     def event_types(self, image_id: str) -> list[str]:
         return [e.type for e in self.events if isinstance(e, ImageEvent) and e.image_id == image_id]
+
+
+class FakeApiKeys:
+    """Keys by hash, as the catalog keeps them; ``revoke_key`` keeps the first revocation."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, ApiKeyInfo] = {}
+
+    async def create_key(self, tenant: str, name: str = "default") -> NewApiKey:
+        key = f"gk_{len(self.keys)}_{tenant}"
+        digest = hash_api_key(key)
+        info = ApiKeyInfo(key_id_of(digest), tenant, name, utcnow(), None, digest)
+        self.keys[digest] = info
+        return NewApiKey(key, info)
+
+    async def list_keys(self, tenant: str | None = None) -> list[ApiKeyInfo]:
+        return [k for k in self.keys.values() if tenant is None or k.tenant == tenant]
+
+    async def revoke_key(self, key_id: str) -> ApiKeyInfo | None:
+        info = next((k for k in self.keys.values() if k.id == key_id), None)
+        if info is not None and info.revoked_at is None:
+            info = self.keys[info.key_hash] = replace(info, revoked_at=utcnow())
+        return info
 
 
 @dataclass
@@ -602,3 +631,5 @@ _uploads: ports.UploadCatalog = FakeUploadCatalog()
 _usage: ports.UsageCatalog = FakeUsageCatalog(FakeCatalog())
 _renderer: ports.Renderer = FakeRenderer(spec=())
 _log: ports.EventLog = FakeEventLog()
+_keys: ports.ApiKeys = FakeApiKeys()
+_revocations: ports.KeyRevocations = FakeBus()

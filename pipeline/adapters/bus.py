@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import nats
 import nats.errors
 import nats.js.errors
 from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import (
     AckPolicy,
@@ -279,6 +280,26 @@ class Bus:
             await self.js.delete_msg(names.DLQ_STREAM, seq)
         except nats.errors.Error as exc:
             raise BusError(f"cannot remove dead letter {seq}: {exc}") from exc
+
+    async def publish_key_revoked(self, key_hash: str) -> None:
+        """Tell every gateway to forget this key now (core NATS: gateways listening now are
+        the ones with caches; one that misses it drops the key when its cache entry ends)."""
+        try:
+            await self._nc.publish(names.KEYS_REVOKED_SUBJECT, key_hash.encode())
+            await self._nc.flush(timeout=5)
+        except (nats.errors.Error, OSError) as exc:
+            log.warning("could not announce a key revocation: %s", exc)
+
+    async def subscribe_key_revocations(
+        self, callback: Callable[[str], Awaitable[None]]
+    ) -> Callable[[], Awaitable[None]]:
+        """Call ``callback`` with the hash of each key revoked from now on."""
+
+        async def on_msg(msg: Msg) -> None:
+            await callback(msg.data.decode())
+
+        sub = await self._nc.subscribe(names.KEYS_REVOKED_SUBJECT, cb=on_msg)
+        return sub.unsubscribe
 
     @contextlib.asynccontextmanager
     async def pull(self, consumer: str) -> AsyncIterator[JetStreamContext.PullSubscription]:

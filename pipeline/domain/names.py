@@ -27,6 +27,9 @@ IMAGE_EVENTS_SUBJECTS = "gallery.image.>"
 ALBUM_EVENTS_SUBJECTS = "gallery.album.>"
 EVENTS_SUBJECTS = (IMAGE_EVENTS_SUBJECTS, ALBUM_EVENTS_SUBJECTS)
 
+# Core NATS only (no stream): a revoked key's hash, so every gateway drops it from its cache.
+KEYS_REVOKED_SUBJECT = "gallery.keys.revoked"
+
 DLQ_STREAM = "GALLERY_DLQ"
 DLQ_SUBJECT = "gallery.dlq.render"
 

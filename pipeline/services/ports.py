@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from pipeline.domain.albums import AlbumRecord
+from pipeline.domain.keys import ApiKeyInfo, NewApiKey
 from pipeline.domain.messages import CleanupJob, Event, RenderJob, StoredDeadLetter, StreamedEvent
 from pipeline.domain.models import ImageRecord, Rendition
 from pipeline.domain.objects import StoredObject
@@ -144,6 +145,26 @@ class Albums(Protocol):
 
     async def album_stats(self, tenant: str, album_id: str) -> tuple[int, str | None]:
         """(number of images, id of the newest image or None)."""
+        ...
+
+
+class ApiKeys(Protocol):
+    """API keys, stored as hashes. Failures raise :class:`~pipeline.domain.errors.CatalogError`."""
+
+    async def create_key(self, tenant: str, name: str = "default") -> NewApiKey: ...
+
+    async def list_keys(self, tenant: str | None = None) -> list[ApiKeyInfo]:
+        """Oldest first, revoked keys included; every tenant's when ``tenant`` is None."""
+        ...
+
+    async def revoke_key(self, key_id: str) -> ApiKeyInfo | None:
+        """Mark revoked (idempotent); None when no key has that id."""
+        ...
+
+
+class KeyRevocations(Protocol):
+    async def publish_key_revoked(self, key_hash: str) -> None:
+        """Tell every gateway to drop the key now; never raises (caches expire anyway)."""
         ...
 
 
