@@ -20,6 +20,7 @@ import json
 import os
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterable, Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, ParamSpec, TypeVar
 
@@ -32,6 +33,7 @@ from pipeline.domain.errors import (
     PipelineError,
     StorageError,
 )
+from pipeline.domain.objects import StoredObject
 
 _META = ".meta"
 _TMP = ".tmp"
@@ -220,6 +222,10 @@ class FilesystemObjectStore:
         check_prefix(prefix)
         return await _io(self._list_sync, prefix)
 
+    async def list_objects(self, prefix: str) -> list[StoredObject]:
+        check_prefix(prefix)
+        return await _io(self._list_objects_sync, prefix)
+
     async def presigned_get(self, key: str, expires_seconds: int | None = None) -> str | None:
         """Always ``None``: there is no URL to hand out; the gateway streams the object."""
         check_key(key)
@@ -326,6 +332,17 @@ class FilesystemObjectStore:
             except OSError:  # not empty (or already gone): stop climbing
                 return
             folder = folder.parent
+
+    def _list_objects_sync(self, prefix: str) -> list[StoredObject]:
+        listed: list[StoredObject] = []
+        for key in self._list_sync(prefix):
+            try:
+                stat = self._path(key).stat()
+            except FileNotFoundError:  # deleted since the walk saw it
+                continue
+            modified = datetime.fromtimestamp(stat.st_mtime, UTC)
+            listed.append(StoredObject(key=key, size=stat.st_size, modified=modified))
+        return listed
 
     def _list_sync(self, prefix: str) -> list[str]:
         head = prefix.rpartition("/")[0]
