@@ -21,6 +21,7 @@ from pipeline.bootstrap import (
     upload_service,
 )
 from pipeline.domain import names
+from pipeline.imaging import vips
 from pipeline.imaging.render import check_capabilities
 from pipeline.imaging.spec import RenditionSpec, parse_spec
 from pipeline.runtime.health import serve_ops
@@ -37,6 +38,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     stop = stop or asyncio.Event()
     stop_on_signals(stop)
     spec = parse_spec(settings.renditions)
+    vips.set_threads(settings.worker.vips_concurrency)
     check_capabilities(spec)
     async with (
         open_backends(settings, name="gallery-worker") as backends,

@@ -208,6 +208,12 @@ class WorkerSettings(_Section):
         25.0, gt=0, description="On SIGTERM, wait this long for in-flight jobs (< grace period)"
     )
     store_gps: bool = Field(False, description="Keep GPS coordinates in extracted metadata")
+    vips_concurrency: int = Field(
+        0,
+        ge=0,
+        description="libvips threads per render; 0 = libvips' default (every CPU of the "
+        "machine, not of the pod: set it in containers)",
+    )
     max_crashes: int = Field(
         3,
         ge=1,

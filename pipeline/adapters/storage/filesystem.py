@@ -46,6 +46,14 @@ _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
 
+def _hash_and_write(digest: hashlib._Hash, handle: BinaryIO, data: bytearray) -> None:
+    # In the I/O thread: MD5 costs ~1.3 ms per MiB, and hashlib releases the GIL, so the
+    # event loop keeps reading the socket meanwhile (a 1 GB upload ran at 0.6 x a bare
+    # aiohttp-to-file server with the hash on the loop).
+    digest.update(data)
+    handle.write(data)
+
+
 class FilesystemObjectStore:
     """An :class:`~pipeline.adapters.storage.base.ObjectStore` over a local folder."""
 
@@ -93,10 +101,9 @@ class FilesystemObjectStore:
                 pending += chunk
                 if len(pending) >= _WRITE_BUFFER:
                     data, pending = pending, bytearray()
-                    digest.update(data)
                     total += len(data)
-                    await _io(handle.write, data)
-            digest.update(pending)
+                    await _io(_hash_and_write, digest, handle, data)
+            await _io(digest.update, pending)
             total += len(pending)
             await _io(
                 self._finish,
