@@ -208,6 +208,12 @@ class WorkerSettings(_Section):
         25.0, gt=0, description="On SIGTERM, wait this long for in-flight jobs (< grace period)"
     )
     store_gps: bool = Field(False, description="Keep GPS coordinates in extracted metadata")
+    vips_concurrency: int = Field(
+        0,
+        ge=0,
+        description="libvips threads per render; 0 = libvips' default (every CPU of the "
+        "machine, not of the pod: set it in containers)",
+    )
     max_crashes: int = Field(
         3,
         ge=1,
@@ -234,6 +240,19 @@ class SweeperSettings(_Section):
         60.0,
         gt=0,
         description="Age after which a queued image (or an expired lease) is republished",
+    )
+
+
+class ReconcileSettings(_Section):
+    """`gallery reconcile`: store and catalog compared, mismatches fixed."""
+
+    min_age_seconds: float = Field(
+        3600.0,
+        ge=0,
+        description=(
+            "Objects and documents younger than this are never touched (uploads, resumable"
+            " uploads and renders in flight)"
+        ),
     )
 
 
@@ -266,6 +285,7 @@ class Settings(BaseSettings):
     quota: QuotaSettings = QuotaSettings()
     worker: WorkerSettings = WorkerSettings()
     sweeper: SweeperSettings = SweeperSettings()
+    reconcile: ReconcileSettings = ReconcileSettings()
     metrics: MetricsSettings = MetricsSettings()
     renditions: str = Field(
         "", description="Rendition spec as JSON (empty = the default thumb/preview/large spec)"
