@@ -36,6 +36,16 @@ from gateway.openapi_schemas import SCHEMAS
 
 def _paths() -> dict[str, Any]:
     return {
+        **_public_paths(),
+        **_image_paths(),
+        **album_paths(),
+        **upload_paths(),
+        **admin_paths(),
+    }
+
+
+def _public_paths() -> dict[str, Any]:
+    return {
         "/healthz": {"get": op("Liveness", {200: OK_JSON}, errors=(), security=PUBLIC)},
         "/readyz": {
             "get": op(
@@ -73,6 +83,26 @@ def _paths() -> dict[str, Any]:
             ),
             "head": op("The event stream's headers", {200: EMPTY}, errors=(401,)),
         },
+    }
+
+
+UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        "application/octet-stream": BINARY,
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {"file": {"type": "string", "format": "binary"}},
+                "required": ["file"],
+            }
+        },
+    },
+}
+
+
+def _image_paths() -> dict[str, Any]:
+    return {
         "/v1/images": {
             "get": op(
                 "The tenant's images, newest first",
@@ -87,19 +117,7 @@ def _paths() -> dict[str, Any]:
                 {200: body("Image"), 202: body("Image")},
                 errors=(400, 401, 403, 404, 408, 413, 415, 422, 429, 503),
                 parameters=[query("filename", {"type": "string"})],
-                requestBody={
-                    "required": True,
-                    "content": {
-                        "application/octet-stream": BINARY,
-                        "multipart/form-data": {
-                            "schema": {
-                                "type": "object",
-                                "properties": {"file": {"type": "string", "format": "binary"}},
-                                "required": ["file"],
-                            }
-                        },
-                    },
-                },
+                requestBody=UPLOAD_BODY,
             ),
         },
         "/v1/images/{image_id}": {
@@ -117,9 +135,6 @@ def _paths() -> dict[str, Any]:
         "/v1/images/{image_id}/renditions/{name}/{version}": download(
             "A rendition's bytes (immutable)", [IMAGE_ID, path_param("name"), path_param("version")]
         ),
-        **album_paths(),
-        **upload_paths(),
-        **admin_paths(),
     }
 
 

@@ -162,56 +162,50 @@ def album_paths() -> dict[str, Any]:
     }
 
 
+TUS_ERRORS = (400, 401, 403, 404, 409, 410, 412, 413, 415, 422, 429, 460, 503)
+
+
 def upload_paths() -> dict[str, Any]:
-    tus_errors = (400, 401, 403, 404, 409, 410, 412, 413, 415, 422, 429, 460, 503)
+    return {"/v1/uploads": _tus_creation(), "/v1/uploads/{upload_id}": _tus_upload()}
+
+
+def _tus_creation() -> dict[str, Any]:
     return {
-        "/v1/uploads": {
-            "options": op(
-                "tus discovery: version, extensions, limits",
-                {204: EMPTY},
-                errors=(),
-                security=PUBLIC,
-            ),
-            "post": op(
-                "tus creation (with optional first bytes)",
-                {201: EMPTY},
-                errors=tus_errors,
-                parameters=[
-                    TUS_RESUMABLE,
-                    header("Upload-Length", POSITIVE),
-                    header("Upload-Metadata", METADATA, required=False),
-                ],
-            ),
-        },
-        "/v1/uploads/{upload_id}": {
-            "head": op(
-                "tus: the upload's offset",
-                {200: EMPTY},
-                errors=tus_errors,
-                parameters=[TUS_RESUMABLE, UPLOAD_ID],
-            ),
-            "patch": op(
-                "tus: append bytes at Upload-Offset",
-                {204: EMPTY},
-                errors=tus_errors,
-                parameters=[
-                    TUS_RESUMABLE,
-                    UPLOAD_ID,
-                    header("Upload-Offset", DIGITS),
-                    header("Upload-Checksum", CHECKSUM, required=False),
-                ],
-                requestBody={
-                    "required": True,
-                    "content": {"application/offset+octet-stream": BINARY},
-                },
-            ),
-            "delete": op(
-                "tus termination",
-                {204: EMPTY},
-                errors=tus_errors,
-                parameters=[TUS_RESUMABLE, UPLOAD_ID],
-            ),
-        },
+        "options": op(
+            "tus discovery: version, extensions, limits", {204: EMPTY}, errors=(), security=PUBLIC
+        ),
+        "post": op(
+            "tus creation (with optional first bytes)",
+            {201: EMPTY},
+            errors=TUS_ERRORS,
+            parameters=[
+                TUS_RESUMABLE,
+                header("Upload-Length", POSITIVE),
+                header("Upload-Metadata", METADATA, required=False),
+            ],
+        ),
+    }
+
+
+def _tus_upload() -> dict[str, Any]:
+    item = [TUS_RESUMABLE, UPLOAD_ID]
+    return {
+        "head": op("tus: the upload's offset", {200: EMPTY}, errors=TUS_ERRORS, parameters=item),
+        "patch": op(
+            "tus: append bytes at Upload-Offset",
+            {204: EMPTY},
+            errors=TUS_ERRORS,
+            parameters=[
+                *item,
+                header("Upload-Offset", DIGITS),
+                header("Upload-Checksum", CHECKSUM, required=False),
+            ],
+            requestBody={
+                "required": True,
+                "content": {"application/offset+octet-stream": BINARY},
+            },
+        ),
+        "delete": op("tus termination", {204: EMPTY}, errors=TUS_ERRORS, parameters=item),
     }
 
 
