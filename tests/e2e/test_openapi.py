@@ -58,8 +58,14 @@ def schemathesis(
             str(report),
             *selection,
         ],
-        env={**os.environ, "SCHEMATHESIS_HOOKS": "tests.e2e.schemathesis_hooks"},
-        cwd=ROOT,
+        # The hooks module is imported from the checkout; the run's own files (its crash
+        # cache, reports) stay in the test's folder.
+        env={
+            **os.environ,
+            "SCHEMATHESIS_HOOKS": "tests.e2e.schemathesis_hooks",
+            "PYTHONPATH": str(ROOT),
+        },
+        cwd=report.parent,
         capture_output=True,
         text=True,
         timeout=540,
