@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from gallery import exitcodes
-from gallery.commands import images, keys, status, upload
+from gallery.commands import images, keys, reconcile, status, upload
 from pipeline.domain.errors import PipelineError
 from pipeline.domain.messages import StoredDeadLetter
 from pipeline.runtime.process import configure_logging
@@ -40,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
         "backfill", help="re-render images whose renditions are missing or out of date"
     )
     backfill.add_argument("--dry-run", action="store_true", help="only count them")
+    reconcile.add_parser(sub)
 
     keys.add_parsers(sub)
 
@@ -147,6 +148,8 @@ def _run(args: argparse.Namespace) -> int:
         return asyncio.run(images.run_show(args))
     if args.command == "status":
         return status.run(args)
+    if args.command == "reconcile":
+        return reconcile.run(args)
     settings = load_settings()
     configure_logging(settings.log_level)
     if args.command == "gateway":

@@ -22,13 +22,14 @@ from pipeline.imaging.spec import RenditionSpec
 from pipeline.runtime.health import ReadinessCheck
 from pipeline.runtime.settings import Settings
 from pipeline.services.albums import AlbumService
-from pipeline.services.delete import DeleteService
+from pipeline.services.delete import CleanupService, DeleteService
 from pipeline.services.events import EventFeed
 from pipeline.services.ingest import IngestService
 from pipeline.services.keys import KeyService
 from pipeline.services.lease import lease_for
 from pipeline.services.limits import UploadLimits
 from pipeline.services.process_renderer import ProcessRenderer
+from pipeline.services.reconcile import ReconcileService
 from pipeline.services.render import RenderPolicy, RenderService, worker_identity
 from pipeline.services.tus import UploadService
 
@@ -71,6 +72,20 @@ def ingest_service(backends: Backends, settings: Settings) -> IngestService:
 
 def delete_service(backends: Backends) -> DeleteService:
     return DeleteService(backends.catalog, backends.store, backends.bus)
+
+
+def cleanup_service(backends: Backends) -> CleanupService:
+    return CleanupService(backends.store)
+
+
+def reconcile_service(backends: Backends, settings: Settings) -> ReconcileService:
+    return ReconcileService(
+        backends.catalog.scan,
+        backends.catalog.uploads,
+        backends.store,
+        backends.bus,
+        settings.reconcile,
+    )
 
 
 def album_service(backends: Backends) -> AlbumService:

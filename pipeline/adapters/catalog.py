@@ -20,6 +20,7 @@ from pymongo.errors import DuplicateKeyError
 from pipeline.adapters.albums import AlbumCatalog
 from pipeline.adapters.keys import ApiKeyCatalog
 from pipeline.adapters.mongo_errors import translated as _translated
+from pipeline.adapters.scan import ImageScanCatalog
 from pipeline.adapters.uploads import UploadCatalog
 from pipeline.adapters.usage import UsageCatalog
 from pipeline.domain.errors import DuplicateImage
@@ -42,6 +43,7 @@ class Catalog:
         self.keys = ApiKeyCatalog(self.api_keys)
         self.uploads = UploadCatalog(db["uploads"])
         self.usage = UsageCatalog(db["rate_windows"], self.images)
+        self.scan = ImageScanCatalog(self.images)
 
     @classmethod
     @contextlib.asynccontextmanager

@@ -246,6 +246,19 @@ class SweeperSettings(_Section):
     )
 
 
+class ReconcileSettings(_Section):
+    """`gallery reconcile`: store and catalog compared, mismatches fixed."""
+
+    min_age_seconds: float = Field(
+        3600.0,
+        ge=0,
+        description=(
+            "Objects and documents younger than this are never touched (uploads, resumable"
+            " uploads and renders in flight)"
+        ),
+    )
+
+
 class MetricsSettings(_Section):
     """Prometheus exposition."""
 
@@ -275,6 +288,7 @@ class Settings(BaseSettings):
     quota: QuotaSettings = QuotaSettings()
     worker: WorkerSettings = WorkerSettings()
     sweeper: SweeperSettings = SweeperSettings()
+    reconcile: ReconcileSettings = ReconcileSettings()
     metrics: MetricsSettings = MetricsSettings()
     renditions: str = Field(
         "", description="Rendition spec as JSON (empty = the default thumb/preview/large spec)"

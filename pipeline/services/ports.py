@@ -13,8 +13,9 @@ from typing import Any, Protocol
 
 from pipeline.domain.albums import AlbumRecord
 from pipeline.domain.keys import ApiKeyInfo, NewApiKey
-from pipeline.domain.messages import Event, RenderJob, StoredDeadLetter, StreamedEvent
+from pipeline.domain.messages import CleanupJob, Event, RenderJob, StoredDeadLetter, StreamedEvent
 from pipeline.domain.models import ImageRecord, Rendition
+from pipeline.domain.objects import StoredObject
 from pipeline.domain.uploads import UploadRecord
 from pipeline.imaging.render import RenderResult
 from pipeline.imaging.spec import RenditionSpec
@@ -93,6 +94,22 @@ class Catalog(Protocol):
     async def outdated(
         self, current: dict[str, str], *, after: str | None, limit: int
     ) -> list[ImageRecord]: ...
+
+
+class ImageScan(Protocol):
+    """Every tenant's images for reconcile (a system task that never returns image data to
+    a client). Failures raise :class:`~pipeline.domain.errors.CatalogError`."""
+
+    async def scan_images(self, *, after: str | None, limit: int) -> list[ImageRecord]:
+        """A page of images by ``_id`` ascending, ids above ``after``."""
+        ...
+
+    async def fail_lost(
+        self, tenant: str, image_id: str, reason: str, *, unchanged_since: datetime
+    ) -> ImageRecord | None:
+        """Any status but ``failed`` -> ``failed`` with ``reason``, only if the document was
+        not updated after ``unchanged_since`` (None otherwise: it moved on meanwhile)."""
+        ...
 
 
 class Albums(Protocol):
@@ -185,6 +202,10 @@ class ObjectStore(Protocol):
 
     async def list_keys(self, prefix: str) -> list[str]: ...
 
+    async def list_objects(self, prefix: str) -> list[StoredObject]:
+        """Every object under ``prefix`` with its size and last-modified time, by key."""
+        ...
+
 
 class UploadCatalog(Protocol):
     """Resumable uploads (:class:`~pipeline.domain.uploads.UploadRecord`), tenant-scoped.
@@ -222,6 +243,10 @@ class UploadCatalog(Protocol):
 
     async def expired_uploads(self, now: datetime, limit: int = 500) -> list[UploadRecord]: ...
 
+    async def open_upload_keys(self) -> set[str]:
+        """Object keys that open uploads will complete into (reconcile leaves them alone)."""
+        ...
+
 
 class UsageCatalog(Protocol):
     """Shared upload counters and tenant usage (see :mod:`pipeline.services.limits`)."""
@@ -234,6 +259,12 @@ class UsageCatalog(Protocol):
 class EventPublisher(Protocol):
     async def publish_event(self, event: Event) -> None:
         """Tell listeners; never raises (events are notifications, the catalog is the truth)."""
+        ...
+
+
+class CleanupPublisher(EventPublisher, Protocol):
+    async def publish_cleanup(self, job: CleanupJob) -> None:
+        """Queue a deleted image's objects for removal; raises BusError."""
         ...
 
 
