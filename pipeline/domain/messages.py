@@ -43,10 +43,11 @@ class RenderJob(_Message):
     original_key: str
     uploaded_at: datetime
     reason: JobReason = "upload"
-    # Claims of the image when the job was published: with the id it names the job for
-    # JetStream's de-duplication, so a sweep after a crash is not dropped as a duplicate
-    # of the upload while an unchanged image is republished only once per window.
-    claims: int = 0
+    # Set by the sweeper: the stale state it saw (claims and the clock it read). With the id
+    # it names the job for JetStream's de-duplication: sweepers of several workers that see
+    # the same state publish one job, and a later sweep is never dropped as a duplicate of
+    # an upload (or earlier sweep) whose job was already consumed.
+    sweep: str = ""
 
 
 class CleanupJob(_Message):
