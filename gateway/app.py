@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from gateway import albums, images, tus, upload, web_ui
+from gateway import albums, images, openapi, tus, upload, web_ui
 from gateway.keys import ALBUMS, BACKENDS, DELETE, EVENTS, INGEST, LIMITS, SETTINGS, UPLOADS
 from gateway.middleware import auth_middleware, errors_middleware, metrics_middleware
 from gateway.sse import stream_events
@@ -70,6 +70,7 @@ def _add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/healthz", healthz)
     router.add_get("/readyz", _readyz)
     router.add_get("/", web_ui.index)
+    router.add_get("/openapi.json", openapi.serve)
     router.add_static("/static/", web_ui.STATIC_DIR, append_version=True)
     router.add_get("/v1/events", stream_events)
     router.add_post("/v1/images", upload.post_image)
