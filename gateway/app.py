@@ -8,7 +8,13 @@ from aiohttp import web
 
 from gateway import albums, images, openapi, tus, upload, web_ui
 from gateway.keys import ALBUMS, BACKENDS, DELETE, EVENTS, INGEST, LIMITS, SETTINGS, UPLOADS
-from gateway.middleware import auth_middleware, errors_middleware, metrics_middleware
+from gateway.middleware import (
+    API_KEYS,
+    ApiKeys,
+    auth_middleware,
+    errors_middleware,
+    metrics_middleware,
+)
 from gateway.sse import stream_events
 from pipeline.bootstrap import (
     album_service,
@@ -26,10 +32,12 @@ from pipeline.runtime.settings import Settings
 
 def make_app(settings: Settings) -> web.Application:
     parse_spec(settings.renditions)  # a bad spec fails here, at start, not on the first upload
+    # metrics outermost: it counts every answer, the errors middleware's and tus's too.
     app = web.Application(
-        middlewares=[tus.tus_middleware, errors_middleware, metrics_middleware, auth_middleware()]
+        middlewares=[metrics_middleware, tus.tus_middleware, errors_middleware, auth_middleware()]
     )
     app[SETTINGS] = settings
+    app[API_KEYS] = ApiKeys()
     app[upload.UPLOAD_SLOTS] = upload.UploadSlots(settings.gateway.max_concurrent_uploads)
     app.cleanup_ctx.extend([_backends_ctx, _events_ctx])
     app.on_shutdown.append(_close_streams)
@@ -66,18 +74,27 @@ async def _readyz(request: web.Request) -> web.Response:
     return await readiness_response(request.app[BACKENDS].readiness_checks())
 
 
+async def _events_head(request: web.Request) -> web.Response:
+    """HEAD of the event stream: its headers, without opening an endless body."""
+    return web.Response(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+
+
 def _add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/healthz", healthz)
     router.add_get("/readyz", _readyz)
     router.add_get("/", web_ui.index)
     router.add_get("/openapi.json", openapi.serve)
     router.add_static("/static/", web_ui.STATIC_DIR, append_version=True)
-    router.add_get("/v1/events", stream_events)
-    router.add_post("/v1/images", upload.post_image)
+    router.add_get("/v1/events", stream_events, allow_head=False)
+    router.add_route("HEAD", "/v1/events", _events_head)
+    router.add_post("/v1/images", upload.post_image, expect_handler=upload.expect_continue)
     router.add_get("/v1/images", images.list_images)
     router.add_get("/v1/images/{image_id}", images.get_image)
     router.add_delete("/v1/images/{image_id}", images.delete_image)
     router.add_get("/v1/images/{image_id}/original", images.get_original)
     router.add_get("/v1/images/{image_id}/renditions/{name}", images.get_rendition)
+    router.add_get(
+        "/v1/images/{image_id}/renditions/{name}/{version}", images.get_rendition_version
+    )
     albums.add_routes(router)
     tus.add_routes(router)

@@ -57,6 +57,9 @@ class Catalog:
             settings.uri,
             serverSelectionTimeoutMS=timeout_ms,
             connectTimeoutMS=timeout_ms,
+            # Client-side operation timeout: a hung server fails each call after this long
+            # (CatalogError, 503) instead of holding requests and workers without limit.
+            timeoutMS=timeout_ms,
             tz_aware=True,
         )
         try:

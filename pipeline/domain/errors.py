@@ -272,3 +272,9 @@ class QuotaExceeded(PipelineError, PermissionError):
     def __init__(self, quota: str, *, public_message: str) -> None:
         super().__init__(f"quota {quota} exceeded", public_message=public_message)
         self.quota = quota
+
+
+class MalformedRequest(InputError):
+    """The request breaks HTTP or multipart syntax (a folded or invalid header, bad framing)."""
+
+    code = "malformed_request"

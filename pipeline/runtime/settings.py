@@ -52,7 +52,12 @@ class MongoSettings(_Section):
 
     uri: str = Field("mongodb://127.0.0.1:27017/?directConnection=true", description="MongoDB URI")
     database: str = Field("gallery", description="Database name")
-    timeout_seconds: float = Field(5.0, gt=0, description="Server selection and socket timeout")
+    timeout_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="Server selection, connect and per-operation timeout (`timeoutMS`): "
+        "a hung catalog answers 503 after this long",
+    )
 
 
 class StorageSettings(_Section):
@@ -76,6 +81,11 @@ class S3Settings(_Section):
         description="Multipart upload part size (S3 minimum 5 MiB)",
     )
     presign_seconds: int = Field(900, ge=1, description="Lifetime of presigned GET URLs")
+    public_endpoint: str = Field(
+        "",
+        description="S3 endpoint URL browsers can reach, used in presigned URLs "
+        "(empty = the endpoint)",
+    )
     create_bucket: bool = Field(False, description="Create the bucket at start if it is missing")
 
 
@@ -164,6 +174,11 @@ class GatewaySettings(_Section):
     )
     shutdown_timeout_seconds: float = Field(
         20.0, gt=0, description="Grace for open requests on stop"
+    )
+    redirect_downloads: bool = Field(
+        False,
+        description="Answer originals and renditions with a 302 to a presigned S3 URL "
+        "(as `?redirect=1` does per request); the filesystem store always streams",
     )
     event_queue_size: int = Field(
         256,

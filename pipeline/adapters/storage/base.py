@@ -89,8 +89,17 @@ class ObjectStore(Protocol):
         """Return the whole object; :class:`~pipeline.domain.errors.ObjectNotFound` if missing."""
         ...
 
-    def stream(self, key: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncGenerator[bytes, None]:
-        """Yield the object in chunks of at most ``chunk_size`` bytes.
+    def stream(
+        self,
+        key: str,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        *,
+        start: int = 0,
+        end: int | None = None,
+    ) -> AsyncGenerator[bytes, None]:
+        """Yield the object's bytes ``start`` (inclusive) to ``end`` (exclusive; None = the
+        end of the object) in chunks of at most ``chunk_size`` bytes. The caller keeps the
+        range inside the object (a ``stat`` first): past the end, fewer bytes come back.
 
         An async generator: :class:`~pipeline.domain.errors.ObjectNotFound` is raised on the first
         iteration if the object is missing. If you stop early, close it (``aclose()``, or

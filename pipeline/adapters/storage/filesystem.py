@@ -165,12 +165,26 @@ class FilesystemObjectStore:
         return await _io(self._read_file, path, key)
 
     async def stream(
-        self, key: str, chunk_size: int = DEFAULT_CHUNK_SIZE
+        self,
+        key: str,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        *,
+        start: int = 0,
+        end: int | None = None,
     ) -> AsyncGenerator[bytes, None]:
         path = self._path(key)
         handle = await _io(self._open_read, path, key)
         try:
-            while chunk := await _io(handle.read, chunk_size):
+            if start:
+                await _io(handle.seek, start)
+            left = None if end is None else max(end - start, 0)
+            while left is None or left > 0:
+                size = chunk_size if left is None else min(chunk_size, left)
+                chunk = await _io(handle.read, size)
+                if not chunk:
+                    return
+                if left is not None:
+                    left -= len(chunk)
                 yield chunk
         finally:
             handle.close()

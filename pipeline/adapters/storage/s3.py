@@ -80,29 +80,35 @@ class S3ObjectStore:
         )
         self._stack: contextlib.AsyncExitStack | None = None
         self._client: S3Client | None = None
+        self._presigner: S3Client | None = None
 
     async def __aenter__(self) -> Self:
         stack = contextlib.AsyncExitStack()
         session: Any = aioboto3.Session()
+        endpoint = self._settings.endpoint
         try:
-            self._client = await stack.enter_async_context(
-                session.client(
-                    "s3",
-                    endpoint_url=self._settings.endpoint,
-                    region_name=self._settings.region,
-                    # Empty keys fall back to botocore's chain (env, web identity ...).
-                    aws_access_key_id=self._settings.access_key_id or None,
-                    aws_secret_access_key=self._settings.secret_access_key or None,
-                    config=self._config,
-                )
-            )
+            self._client = await stack.enter_async_context(self._new_client(session, endpoint))
+            # Presigned URLs are signed for the host in them, so they are built by a client
+            # on the address browsers reach (the in-cluster endpoint is not); it never
+            # connects anywhere: presigning is local computation.
+            endpoint = self._settings.public_endpoint or endpoint
+            self._presigner = await stack.enter_async_context(self._new_client(session, endpoint))
         except ValueError as exc:  # a malformed endpoint URL
             await stack.aclose()
-            raise ConfigurationError(
-                f"invalid S3 endpoint {self._settings.endpoint!r}: {exc}"
-            ) from exc
+            raise ConfigurationError(f"invalid S3 endpoint {endpoint!r}: {exc}") from exc
         self._stack = stack
         return self
+
+    def _new_client(self, session: Any, endpoint: str) -> Any:
+        return session.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name=self._settings.region,
+            # Empty keys fall back to botocore's chain (env, web identity ...).
+            aws_access_key_id=self._settings.access_key_id or None,
+            aws_secret_access_key=self._settings.secret_access_key or None,
+            config=self._config,
+        )
 
     async def __aexit__(
         self,
@@ -110,7 +116,7 @@ class S3ObjectStore:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        stack, self._stack, self._client = self._stack, None, None
+        stack, self._stack, self._client, self._presigner = self._stack, None, None, None
         if stack is not None:
             await stack.aclose()
 
@@ -309,11 +315,19 @@ class S3ObjectStore:
         return data
 
     async def stream(
-        self, key: str, chunk_size: int = DEFAULT_CHUNK_SIZE
+        self,
+        key: str,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        *,
+        start: int = 0,
+        end: int | None = None,
     ) -> AsyncGenerator[bytes, None]:
         check_key(key)
+        extra: dict[str, Any] = {}
+        if start or end is not None:  # an HTTP Range on GetObject: last byte inclusive
+            extra["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
         with self._errors("get_object", key):
-            response = await self._s3.get_object(Bucket=self._bucket, Key=key)
+            response = await self._s3.get_object(Bucket=self._bucket, Key=key, **extra)
         body = response["Body"]
         try:
             while True:
@@ -381,7 +395,8 @@ class S3ObjectStore:
     async def presigned_get(self, key: str, expires_seconds: int | None = None) -> str | None:
         check_key(key)
         expires = expires_seconds if expires_seconds is not None else self._settings.presign_seconds
+        presigner = self._presigner or self._s3
         with self._errors("presign", key):
-            return await self._s3.generate_presigned_url(
+            return await presigner.generate_presigned_url(
                 "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=expires
             )
