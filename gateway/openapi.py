@@ -50,7 +50,16 @@ _IMAGE_BODY = {
 }
 _NAME_BODY = {"required": True, "content": {JSON: {"schema": ref("schemas", "AlbumName")}}}
 _UPLOAD_ERRORS = ("400", "403", "408", "413", "415", "422", "429")
-_NOT_MODIFIED = {"304": empty("If-None-Match matched the ETag")}
+_REDIRECT = empty("elsewhere", {"Location": {"schema": {"type": "string"}, "required": True}})
+_DELIVERY_PARAMS = ("redirect", "range", "if_none_match", "if_range")
+_TAGGED = {"ETag": {"schema": {"type": "string"}, "required": True}}
+DELIVERED = {
+    "200": stream("image/*", "the bytes; Accept-Ranges: bytes"),
+    "206": stream("image/*", "the Range asked for; Content-Range says which bytes"),
+    "302": _REDIRECT | {"description": "a presigned URL (S3, ?redirect=1) or the current version"},
+    "304": empty("If-None-Match matched the ETag", _TAGGED),
+    "416": json_body("Error", "the Range starts past the end; Content-Range: bytes */size"),
+}
 
 PATHS: dict[str, dict[str, Operation]] = {
     "/healthz": {"get": op("liveness", {"200": {"description": "alive"}}, public=True)},
@@ -70,7 +79,9 @@ PATHS: dict[str, dict[str, Operation]] = {
             "the tenant's live events (Server-Sent Events; Last-Event-ID replays)",
             {"200": {"description": "endless", "content": {"text/event-stream": {}}}},
             errors=("400",),
-        )
+            params=("last_event_id",),
+        ),
+        "head": op("the stream's headers, no body", {"200": empty("text/event-stream")}),
     },
     "/v1/images": {
         "post": op(
@@ -91,19 +102,22 @@ PATHS: dict[str, dict[str, Operation]] = {
         "delete": op("delete an image", {"204": empty("deleted")}, ("404",), ("image_id",)),
     },
     "/v1/images/{image_id}/original": {
-        "get": op(
-            "the uploaded bytes",
-            {"200": stream("image/*", "the original")} | _NOT_MODIFIED,
-            ("404",),
-            ("image_id",),
-        )
+        "get": op("the uploaded bytes", DELIVERED, ("404",), ("image_id", *_DELIVERY_PARAMS))
     },
     "/v1/images/{image_id}/renditions/{name}": {
         "get": op(
-            "a rendition's bytes",
-            {"200": stream("image/*", "the rendition")} | _NOT_MODIFIED,
+            "302 to the rendition's current versioned URL",
+            {"302": _REDIRECT},
             ("404", "409"),
-            ("image_id", "name"),
+            ("image_id", "name", "redirect"),
+        )
+    },
+    "/v1/images/{image_id}/renditions/{name}/{version}": {
+        "get": op(
+            "a rendition's bytes, immutable (an outdated version: 302 to the current one)",
+            DELIVERED,
+            ("404", "409"),
+            ("image_id", "name", "version", *_DELIVERY_PARAMS),
         )
     },
     "/v1/albums": {

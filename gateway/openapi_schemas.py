@@ -160,7 +160,20 @@ PARAMETERS = {
     "name": _param("name", "path", {"type": "string"}, required=True),
     "limit": _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 500}),
     "cursor": _param(
-        "cursor", "query", {"type": "string", "pattern": ULID}, description="next_cursor"
+        "cursor",
+        "query",
+        {"type": "string", "pattern": "^([0-9A-HJKMNP-TV-Z]{26})?$"},
+        description="next_cursor; empty: the first page",
+    ),
+    "version": _param("version", "path", {"type": "string"}, required=True),
+    "redirect": _param(
+        "redirect", "query", {"type": "string"}, description="1: 302 to a presigned S3 URL"
+    ),
+    "range": _param("Range", "header", {"type": "string"}, description="bytes=first-last"),
+    "if_none_match": _param("If-None-Match", "header", {"type": "string"}),
+    "if_range": _param("If-Range", "header", {"type": "string"}),
+    "last_event_id": _param(
+        "Last-Event-ID", "header", {"type": "string", "pattern": "^[0-9]*$"}, description="replay"
     ),
     "album": _param("album", "query", {"type": "string"}, description="an album's id"),
     "tus_resumable": _param("Tus-Resumable", "header", {"const": "1.0.0"}, required=True),
@@ -177,8 +190,8 @@ PARAMETERS = {
 
 Operation = dict[str, Any]
 BINARY = {"type": "string", "format": "binary"}
-# Every /v1/ operation can answer these (auth middleware, method check, backend outage).
-_COMMON = ("401", "503")
+# Every /v1/ operation can answer these (malformed request, no key, backend outage).
+_COMMON = ("400", "401", "503")
 TUS_HEADERS = {
     "Tus-Resumable": {"schema": {"const": "1.0.0"}, "required": True},
     "Upload-Offset": {"schema": {"type": "string", "pattern": "^[0-9]+$"}},
