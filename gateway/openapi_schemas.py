@@ -153,6 +153,11 @@ def _param(name: str, where: str, schema: dict[str, Any], **extra: Any) -> dict[
 
 
 _DIGITS = {"type": "string", "pattern": "^[0-9]{1,15}$"}
+# tus "Upload-Metadata": comma-separated "key base64value" pairs, the value optional, the
+# key anything but spaces and commas (unknown keys are ignored).
+_BASE64 = "(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?"
+_PAIR = f"[^ ,]+(?: {_BASE64})?"
+_METADATA = f"^{_PAIR}(?:,{_PAIR})*$"
 PARAMETERS = {
     "image_id": _param("image_id", "path", {"type": "string"}, required=True),
     "album_id": _param("album_id", "path", {"type": "string"}, required=True),
@@ -180,10 +185,13 @@ PARAMETERS = {
     "upload_length": _param("Upload-Length", "header", _DIGITS, required=True),
     "upload_offset": _param("Upload-Offset", "header", _DIGITS, required=True),
     "upload_metadata": _param(
-        "Upload-Metadata", "header", {"type": "string"}, description="filename/album, base64"
+        "Upload-Metadata",
+        "header",
+        {"type": "string", "pattern": _METADATA},
+        description="filename, album",
     ),
     "upload_checksum": _param(
-        "Upload-Checksum", "header", {"type": "string"}, description="sha256 <base64 digest>"
+        "Upload-Checksum", "header", {"type": "string", "pattern": "^sha256 [A-Za-z0-9+/]{43}=$"}
     ),
 }
 

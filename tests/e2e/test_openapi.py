@@ -91,6 +91,8 @@ async def _schemathesis(config: Path, url: str, auth: str, reports: Path) -> tup
         f"--max-examples={EXAMPLES}",
         "--exclude-path=/v1/events",  # endless by design
         "--workers=2",
+        # Fixed, so a run is repeatable; set another to explore (the report prints it).
+        f"--seed={os.environ.get('GALLERY_SCHEMATHESIS_SEED', '1')}",
         "--suppress-health-check=all",
         f"--report-dir={reports}",
         "--report=junit",
@@ -106,6 +108,7 @@ async def _schemathesis(config: Path, url: str, auth: str, reports: Path) -> tup
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         env=os.environ | env,
+        cwd=reports,  # its cache directory lands there, not in the work tree
     )
     async with asyncio.timeout(DEADLINE_SECONDS):
         output, _ = await process.communicate()
