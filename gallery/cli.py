@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from gallery import exitcodes
-from gallery.commands import images, status, upload
+from gallery.commands import images, keys, reconcile, status, upload
 from pipeline.domain.errors import PipelineError
 from pipeline.domain.messages import StoredDeadLetter
 from pipeline.runtime.process import configure_logging
@@ -40,12 +40,9 @@ def _parser() -> argparse.ArgumentParser:
         "backfill", help="re-render images whose renditions are missing or out of date"
     )
     backfill.add_argument("--dry-run", action="store_true", help="only count them")
+    reconcile.add_parser(sub)
 
-    keys = sub.add_parser("keys", help="manage API keys")
-    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
-    create = keys_sub.add_parser("create", help="create an API key for a tenant (printed once)")
-    create.add_argument("--tenant", required=True)
-    create.add_argument("--name", default="default")
+    keys.add_parsers(sub)
 
     dlq = sub.add_parser("dlq", help="dead letters")
     dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
@@ -151,6 +148,8 @@ def _run(args: argparse.Namespace) -> int:
         return asyncio.run(images.run_show(args))
     if args.command == "status":
         return status.run(args)
+    if args.command == "reconcile":
+        return reconcile.run(args)
     settings = load_settings()
     configure_logging(settings.log_level)
     if args.command == "gateway":
@@ -164,9 +163,7 @@ def _run(args: argparse.Namespace) -> int:
     elif args.command == "backfill":
         asyncio.run(_backfill(settings, args.dry_run))
     elif args.command == "keys":
-        from pipeline.adapters.catalog import issue_api_key  # per command, see _dead_letters
-
-        print(asyncio.run(issue_api_key(settings.mongo, args.tenant, args.name)))
+        asyncio.run(keys.run(settings, args))
     elif args.command == "dlq":
         asyncio.run(_dead_letters(settings, args.dlq_command, getattr(args, "image_ids", [])))
     return exitcodes.OK

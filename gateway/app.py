@@ -6,21 +6,27 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from gateway import albums, images, openapi, tus, upload, web_ui
-from gateway.keys import ALBUMS, BACKENDS, DELETE, EVENTS, INGEST, LIMITS, SETTINGS, UPLOADS
-from gateway.middleware import (
-    API_KEYS,
-    ApiKeys,
-    auth_middleware,
-    errors_middleware,
-    metrics_middleware,
+from gateway import admin, albums, images, openapi, tus, upload, web_ui
+from gateway.auth import KEY_CACHE, KeyCache, auth_middleware
+from gateway.keys import (
+    ALBUMS,
+    BACKENDS,
+    DELETE,
+    EVENTS,
+    INGEST,
+    KEYS,
+    LIMITS,
+    SETTINGS,
+    UPLOADS,
 )
+from gateway.middleware import errors_middleware, metrics_middleware
 from gateway.sse import stream_events
 from pipeline.bootstrap import (
     album_service,
     delete_service,
     event_feed,
     ingest_service,
+    key_service,
     open_backends,
     upload_limits,
     upload_service,
@@ -34,12 +40,12 @@ def make_app(settings: Settings) -> web.Application:
     parse_spec(settings.renditions)  # a bad spec fails here, at start, not on the first upload
     # metrics outermost: it counts every answer, the errors middleware's and tus's too.
     app = web.Application(
-        middlewares=[metrics_middleware, tus.tus_middleware, errors_middleware, auth_middleware()]
+        middlewares=[metrics_middleware, tus.tus_middleware, errors_middleware, auth_middleware]
     )
     app[SETTINGS] = settings
-    app[API_KEYS] = ApiKeys()
     app[upload.UPLOAD_SLOTS] = upload.UploadSlots(settings.gateway.max_concurrent_uploads)
-    app.cleanup_ctx.extend([_backends_ctx, _events_ctx])
+    app[KEY_CACHE] = KeyCache(settings.gateway.key_cache_seconds)
+    app.cleanup_ctx.extend([_backends_ctx, _events_ctx, _revocations_ctx])
     app.on_shutdown.append(_close_streams)
     _add_routes(app.router)
     return app
@@ -55,6 +61,7 @@ async def _backends_ctx(app: web.Application) -> AsyncIterator[None]:
         app[ALBUMS] = album_service(backends)
         app[UPLOADS] = upload_service(backends, settings)
         app[LIMITS] = upload_limits(backends, settings)
+        app[KEYS] = key_service(backends)
         yield
 
 
@@ -62,6 +69,13 @@ async def _events_ctx(app: web.Application) -> AsyncIterator[None]:
     """One follower of the events stream per process feeds every open ``/v1/events``."""
     app[EVENTS] = event_feed(app[BACKENDS], app[SETTINGS])
     stop = await app[BACKENDS].bus.events.follow(app[EVENTS].publish)
+    yield
+    await stop()
+
+
+async def _revocations_ctx(app: web.Application) -> AsyncIterator[None]:
+    """A key revoked anywhere leaves this process's cache at once."""
+    stop = await app[BACKENDS].bus.subscribe_key_revocations(app[KEY_CACHE].forget)
     yield
     await stop()
 
@@ -97,4 +111,5 @@ def _add_routes(router: web.UrlDispatcher) -> None:
         "/v1/images/{image_id}/renditions/{name}/{version}", images.get_rendition_version
     )
     albums.add_routes(router)
+    admin.add_routes(router)
     tus.add_routes(router)

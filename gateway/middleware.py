@@ -1,4 +1,4 @@
-"""Errors, authentication and request metrics."""
+"""Errors and request metrics (authentication: :mod:`gateway.auth`)."""
 
 from __future__ import annotations
 
@@ -9,18 +9,13 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
-from aiohttp.typedefs import Middleware
 
-from gateway.keys import BACKENDS, KEY_ID, TENANT_KEY
-from pipeline.adapters.catalog import hash_api_key
-from pipeline.domain.errors import PipelineError, Unauthorized
+from pipeline.domain.errors import PipelineError
 from pipeline.runtime import metrics
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-# Key lookups hit MongoDB; cache the answer briefly so an upload burst costs one query.
-_KEY_CACHE_SECONDS = 30.0
 PUBLIC_PREFIXES = ("/healthz", "/readyz", "/metrics")
 
 
@@ -111,50 +106,6 @@ def _route_template(request: web.Request) -> str:
     """The route as registered (``/v1/images/{image_id}``): raw paths would explode the labels."""
     resource = request.match_info.route.resource
     return resource.canonical if resource is not None else "unmatched"
-
-
-class ApiKeys:
-    """Bearer keys to tenants, each answer cached for ``_KEY_CACHE_SECONDS``."""
-
-    def __init__(self) -> None:
-        self._cache: dict[str, tuple[str, float]] = {}
-
-    async def tenant(self, request: web.Request) -> str:
-        """The caller's tenant; raises Unauthorized (401) for a missing or unknown key."""
-        return (await self.identify(request))[0]
-
-    async def identify(self, request: web.Request) -> tuple[str, str]:
-        """(tenant, key id) of the caller's bearer key; raises Unauthorized (401)."""
-        header = request.headers.get("Authorization", "")
-        scheme, _, key = header.partition(" ")
-        if scheme.lower() != "bearer" or not key:
-            raise Unauthorized(
-                "missing bearer token", public_message="send Authorization: Bearer <api key>"
-            )
-        cached = self._cache.get(key)
-        if cached and cached[1] > time.monotonic():
-            return cached[0], hash_api_key(key)
-        found = await request.app[BACKENDS].catalog.tenant_for_key(key)
-        if found is None:
-            raise Unauthorized("unknown api key", public_message="invalid api key")
-        self._cache[key] = (found, time.monotonic() + _KEY_CACHE_SECONDS)
-        return found, hash_api_key(key)
-
-
-API_KEYS = web.AppKey("api_keys", ApiKeys)
-
-
-def auth_middleware() -> Middleware:
-    @web.middleware
-    async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-        # OPTIONS is discovery (tus) and CORS preflight: neither carries credentials.
-        if request.path.startswith("/v1/") and request.method != "OPTIONS":
-            tenant, key_id = await request.app[API_KEYS].identify(request)
-            request[TENANT_KEY] = tenant
-            request[KEY_ID] = key_id
-        return await handler(request)
-
-    return authenticate
 
 
 def refusal(request: web.Request, exc: PipelineError) -> web.Response:

@@ -49,6 +49,8 @@ _IMAGE_BODY = {
     },
 }
 _NAME_BODY = {"required": True, "content": {JSON: {"schema": ref("schemas", "AlbumName")}}}
+_ADMIN = [{"adminKey": []}]
+_KEY_BODY = {"required": True, "content": {JSON: {"schema": ref("schemas", "KeyRequest")}}}
 _UPLOAD_ERRORS = ("400", "403", "408", "413", "415", "422", "429")
 _REDIRECT = empty("elsewhere", {"Location": {"schema": {"type": "string"}, "required": True}})
 _DELIVERY_PARAMS = ("redirect", "range", "if_none_match", "if_range")
@@ -136,6 +138,30 @@ PATHS: dict[str, dict[str, Operation]] = {
             body=_NAME_BODY,
         ),
         "delete": op("delete (images stay)", {"204": empty("gone")}, ("404",), ("album_id",)),
+    },
+    "/v1/admin/keys": {
+        "get": op(
+            "every tenant's API keys (?tenant=T: one tenant's); never a key itself",
+            {"200": json_body("KeyList", "the keys")},
+            params=("tenant",),
+            security=_ADMIN,
+        ),
+        "post": op(
+            "create a tenant's key: the key is in this answer only",
+            {"201": json_body("NewKey", "created")},
+            ("413",),
+            body=_KEY_BODY,
+            security=_ADMIN,
+        ),
+    },
+    "/v1/admin/keys/{key_id}": {
+        "delete": op(
+            "revoke a key (idempotent): every gateway refuses it within seconds",
+            {"204": empty("revoked")},
+            ("404",),
+            ("key_id",),
+            security=_ADMIN,
+        )
     },
     "/v1/albums/{album_id}/images/{image_id}": {
         "put": op("add an image", {"204": empty("in")}, ("404",), ("album_id", "image_id")),

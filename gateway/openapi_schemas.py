@@ -113,6 +113,25 @@ ALBUM_NAME = {
     "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 200}},
 }
 
+_LABEL = {"type": "string", "minLength": 1, "maxLength": 200}
+KEY = {
+    "type": "object",
+    "required": ["id", "tenant", "name", "created_at", "revoked_at"],
+    "properties": {
+        "id": {"type": "string"},
+        "tenant": _LABEL,
+        "name": _LABEL,
+        "created_at": _TIME,
+        "revoked_at": _nullable("string", format="date-time"),
+        "key": {"type": "string", "description": "only when created"},
+    },
+}
+KEY_REQUEST = {
+    "type": "object",
+    "required": ["tenant"],
+    "properties": {"tenant": _LABEL, "name": _LABEL},
+}
+
 READINESS = {
     "type": "object",
     "required": ["status"],
@@ -180,6 +199,8 @@ PARAMETERS = {
     "last_event_id": _param(
         "Last-Event-ID", "header", {"type": "string", "pattern": "^[0-9]*$"}, description="replay"
     ),
+    "key_id": _param("key_id", "path", {"type": "string"}, required=True),
+    "tenant": _param("tenant", "query", {"type": "string"}, description="one tenant's keys"),
     "album": _param("album", "query", {"type": "string"}, description="an album's id"),
     "tus_resumable": _param("Tus-Resumable", "header", {"const": "1.0.0"}, required=True),
     "upload_length": _param("Upload-Length", "header", _DIGITS, required=True),
@@ -217,6 +238,7 @@ def op(
     *,
     body: dict[str, Any] | None = None,
     public: bool = False,
+    security: list[dict[str, list[str]]] | None = None,
 ) -> Operation:
     """One operation: ``ok`` maps success statuses to responses; ``errors`` name the error
     statuses (each with the Error body) beyond the common ones of authenticated routes."""
@@ -227,8 +249,8 @@ def op(
         operation["parameters"] = [ref("parameters", name) for name in params]
     if body is not None:
         operation["requestBody"] = body
-    if public:
-        operation["security"] = []
+    if public or security is not None:
+        operation["security"] = [] if public else security
     return operation
 
 
@@ -247,7 +269,10 @@ def stream(media: str, description: str) -> dict[str, Any]:
 
 def components() -> dict[str, Any]:
     return {
-        "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
+        "securitySchemes": {
+            "apiKey": {"type": "http", "scheme": "bearer", "description": "a tenant's API key"},
+            "adminKey": {"type": "http", "scheme": "bearer", "description": "the admin key"},
+        },
         "schemas": {
             "Error": ERROR,
             "Image": IMAGE,
@@ -257,6 +282,14 @@ def components() -> dict[str, Any]:
             "AlbumPage": _page("Album"),
             "AlbumName": ALBUM_NAME,
             "Readiness": READINESS,
+            "Key": KEY,
+            "KeyList": {
+                "type": "object",
+                "required": ["items"],
+                "properties": {"items": {"type": "array", "items": ref("schemas", "Key")}},
+            },
+            "NewKey": {"allOf": [ref("schemas", "Key")], "required": ["key"]},
+            "KeyRequest": KEY_REQUEST,
         },
         "parameters": PARAMETERS,
         "responses": {code: _error_response(text) for code, text in ERROR_STATUSES.items()},

@@ -15,10 +15,11 @@ from aiohttp.client_exceptions import ClientPayloadError
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 
+from gateway.auth import tenant_of
 from gateway.forms import file_part
 from gateway.images import image_json
 from gateway.keys import INGEST, KEY_ID, LIMITS, SETTINGS, TENANT_KEY
-from gateway.middleware import API_KEYS, refusal
+from gateway.middleware import refusal
 from pipeline.domain.errors import (
     GatewayBusy,
     MalformedRequest,
@@ -73,7 +74,7 @@ async def expect_continue(request: web.Request) -> web.StreamResponse | None:
     if request.headers.get(hdrs.EXPECT, "").lower() != "100-continue":
         return None  # an expectation we do not know: ignore it (RFC 9110 allows that)
     try:
-        await request.app[API_KEYS].tenant(request)
+        await tenant_of(request)
         _check_declared(request)
         if request.app[UPLOAD_SLOTS].full:
             raise GatewayBusy("upload slots full", public_message="this gateway is busy")

@@ -13,6 +13,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from pipeline.adapters.bus import Bus
 from pipeline.adapters.catalog import Catalog
@@ -22,11 +23,13 @@ from pipeline.imaging.spec import RenditionSpec
 from pipeline.runtime.health import ReadinessCheck
 from pipeline.runtime.settings import Settings
 from pipeline.services.albums import AlbumService
-from pipeline.services.delete import DeleteService
+from pipeline.services.delete import CleanupService, DeleteService
 from pipeline.services.events import EventFeed
 from pipeline.services.ingest import IngestService
+from pipeline.services.keys import KeyService
 from pipeline.services.lease import lease_for
 from pipeline.services.limits import UploadLimits
+from pipeline.services.reconcile import ReconcileService
 from pipeline.services.render import RenderPolicy, RenderService, worker_identity
 from pipeline.services.renderer import ThreadRenderer
 from pipeline.services.tus import UploadService
@@ -72,8 +75,26 @@ def delete_service(backends: Backends) -> DeleteService:
     return DeleteService(backends.catalog, backends.store, backends.bus)
 
 
+def cleanup_service(backends: Backends) -> CleanupService:
+    return CleanupService(backends.store)
+
+
+def reconcile_service(backends: Backends, settings: Settings) -> ReconcileService:
+    return ReconcileService(
+        backends.catalog.scan,
+        backends.catalog.uploads,
+        backends.store,
+        backends.bus,
+        min_age=timedelta(seconds=settings.reconcile.min_age_seconds),
+    )
+
+
 def album_service(backends: Backends) -> AlbumService:
     return AlbumService(backends.catalog.albums, backends.catalog, backends.bus)
+
+
+def key_service(backends: Backends) -> KeyService:
+    return KeyService(backends.catalog.keys, backends.bus)
 
 
 def event_feed(backends: Backends, settings: Settings) -> EventFeed:

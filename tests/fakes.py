@@ -17,13 +17,15 @@ from collections.abc import (
     Callable,
     Sequence,
 )
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from pipeline.domain.albums import AlbumRecord
 from pipeline.domain.errors import BusError, DuplicateImage, ObjectNotFound, PipelineError
+from pipeline.domain.keys import ApiKeyInfo, NewApiKey, hash_api_key, key_id_of
 from pipeline.domain.messages import (
+    CleanupJob,
     Event,
     ImageEvent,
     RenderJob,
@@ -32,6 +34,7 @@ from pipeline.domain.messages import (
     utcnow,
 )
 from pipeline.domain.models import ImageRecord, Rendition, Status
+from pipeline.domain.objects import StoredObject
 from pipeline.domain.uploads import UploadRecord
 from pipeline.imaging.render import RenderedRendition, RenderResult
 from pipeline.imaging.spec import RenditionSpec
@@ -237,6 +240,26 @@ class FakeCatalog:
         return [r for r in self._outdated(current) if after is None or r.id > after][:limit]
 
 
+@dataclass
+class FakeImageScan:
+    """Reconcile's view of a :class:`FakeCatalog`: every tenant's images by id."""
+
+    catalog: FakeCatalog
+
+    async def scan_images(self, *, after: str | None, limit: int) -> list[ImageRecord]:
+        ordered = sorted(self.catalog.images.values(), key=lambda r: r.id)
+        return [r for r in ordered if after is None or r.id > after][:limit]
+
+    async def fail_lost(
+        self, tenant: str, image_id: str, reason: str, *, unchanged_since: datetime
+    ) -> ImageRecord | None:
+        record = await self.catalog.get_image(tenant, image_id)
+        if record is None or record.status == "failed" or record.updated_at > unchanged_since:
+            return None
+        update = {**_NO_LEASE, "status": "failed", "failure": reason}
+        return self.catalog._update(record, **update)
+
+
 class FakeAlbums:
     """Albums over a :class:`FakeCatalog`: membership lives on its image records."""
 
@@ -308,6 +331,12 @@ class FakeObjectStore:
     fail_with: PipelineError | None = None
     multipart: dict[str, dict[int, tuple[str, bytes]]] = field(default_factory=dict)
     completed: list[str] = field(default_factory=list)
+    # Last-modified time per key (set on every write; a test backdates it to age an object).
+    modified: dict[str, datetime] = field(default_factory=dict)
+
+    def _stored(self, key: str, data: bytes, content_type: str) -> None:
+        self.objects[key] = (data, content_type)
+        self.modified[key] = utcnow()
 
     def _check(self) -> None:
         if self.fail_with is not None:
@@ -316,12 +345,12 @@ class FakeObjectStore:
     async def put_stream(self, key: str, chunks: AsyncIterable[bytes], *, content_type: str) -> int:
         self._check()
         data = b"".join([chunk async for chunk in chunks])
-        self.objects[key] = (data, content_type)
+        self._stored(key, data, content_type)
         return len(data)
 
     async def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None:
         self._check()
-        self.objects[key] = (data, content_type)
+        self._stored(key, data, content_type)
 
     async def get_bytes(self, key: str) -> bytes:
         self._check()
@@ -330,9 +359,11 @@ class FakeObjectStore:
         return self.objects[key][0]
 
     async def delete(self, key: str) -> None:
+        self._check()
         self.objects.pop(key, None)
 
     async def delete_prefix(self, prefix: str) -> int:
+        self._check()
         keys = await self.list_keys(prefix)
         for key in keys:
             del self.objects[key]
@@ -340,6 +371,13 @@ class FakeObjectStore:
 
     async def list_keys(self, prefix: str) -> list[str]:
         return sorted(k for k in self.objects if k.startswith(prefix))
+
+    async def list_objects(self, prefix: str) -> list[StoredObject]:
+        self._check()
+        return [
+            StoredObject(key, len(self.objects[key][0]), self.modified.get(key, utcnow()))
+            for key in await self.list_keys(prefix)
+        ]
 
     async def stream(self, key: str, chunk_size: int = 65536) -> AsyncGenerator[bytes, None]:
         data = await self.get_bytes(key)
@@ -370,7 +408,7 @@ class FakeObjectStore:
         chosen = [stored[n] for n, _ in parts]
         assert [etag for etag, _ in chosen] == [etag for _, etag in parts], "InvalidPart"
         assert all(len(data) >= 5 * 1024 * 1024 for _, data in chosen[:-1]), "EntityTooSmall"
-        self.objects[key] = (b"".join(data for _, data in chosen), "application/octet-stream")
+        self._stored(key, b"".join(data for _, data in chosen), "application/octet-stream")
         self.completed.append(upload_id)
 
     async def abort_multipart(self, key: str, upload_id: str) -> None:
@@ -438,6 +476,9 @@ class FakeUploadCatalog:
     async def expired_uploads(self, now: datetime, limit: int = 500) -> list[UploadRecord]:
         return [r for r in self.uploads.values() if r.expires_at < now][:limit]
 
+    async def open_upload_keys(self) -> set[str]:
+        return {r.key for r in self.uploads.values() if r.state == "open"}
+
 
 @dataclass
 class FakeUsageCatalog:
@@ -460,7 +501,14 @@ class FakeBus:
     jobs: list[RenderJob] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     letters: list[StoredDeadLetter] = field(default_factory=list)
+    cleanups: list[CleanupJob] = field(default_factory=list)
+    revoked: list[str] = field(default_factory=list)
     down: bool = False
+
+    async def publish_cleanup(self, job: CleanupJob) -> None:
+        if self.down:
+            raise BusError("bus is down")
+        self.cleanups.append(job)
 
     async def publish_job(self, job: RenderJob) -> None:
         if self.down:
@@ -477,8 +525,35 @@ class FakeBus:
     async def remove_dead_letter(self, seq: int) -> None:
         self.letters = [s for s in self.letters if s.seq != seq]
 
+    async def publish_key_revoked(self, key_hash: str) -> None:
+        if not self.down:
+            self.revoked.append(key_hash)
+
     def event_types(self, image_id: str) -> list[str]:
         return [e.type for e in self.events if isinstance(e, ImageEvent) and e.image_id == image_id]
+
+
+class FakeApiKeys:
+    """Keys by hash, as the catalog keeps them; ``revoke_key`` keeps the first revocation."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, ApiKeyInfo] = {}
+
+    async def create_key(self, tenant: str, name: str = "default") -> NewApiKey:
+        key = f"gk_{len(self.keys)}_{tenant}"
+        digest = hash_api_key(key)
+        info = ApiKeyInfo(key_id_of(digest), tenant, name, utcnow(), None, digest)
+        self.keys[digest] = info
+        return NewApiKey(key, info)
+
+    async def list_keys(self, tenant: str | None = None) -> list[ApiKeyInfo]:
+        return [k for k in self.keys.values() if tenant is None or k.tenant == tenant]
+
+    async def revoke_key(self, key_id: str) -> ApiKeyInfo | None:
+        info = next((k for k in self.keys.values() if k.id == key_id), None)
+        if info is not None and info.revoked_at is None:
+            info = self.keys[info.key_hash] = replace(info, revoked_at=utcnow())
+        return info
 
 
 @dataclass
@@ -550,7 +625,11 @@ _catalog: ports.Catalog = FakeCatalog()
 _albums: ports.Albums = FakeAlbums(FakeCatalog())
 _store: ports.ObjectStore = FakeObjectStore()
 _bus: ports.Bus = FakeBus()
+_cleanup_bus: ports.CleanupPublisher = FakeBus()
+_scan: ports.ImageScan = FakeImageScan(FakeCatalog())
 _uploads: ports.UploadCatalog = FakeUploadCatalog()
 _usage: ports.UsageCatalog = FakeUsageCatalog(FakeCatalog())
 _renderer: ports.Renderer = FakeRenderer(spec=())
 _log: ports.EventLog = FakeEventLog()
+_keys: ports.ApiKeys = FakeApiKeys()
+_revocations: ports.KeyRevocations = FakeBus()

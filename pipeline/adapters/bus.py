@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import nats
 import nats.errors
 import nats.js.errors
 from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import (
     AckPolicy,
@@ -31,6 +32,8 @@ from pipeline.adapters.events import JetStreamEvents
 from pipeline.domain import names
 from pipeline.domain.errors import BusError, ConfigurationError
 from pipeline.domain.messages import (
+    RERENDER_REASONS,
+    CleanupJob,
     DeadLetter,
     Event,
     RenderJob,
@@ -50,6 +53,11 @@ _DAY = 24 * 3600.0
 # only this many unacknowledged jobs across all workers.
 BACKFILL_MAX_ACK_PENDING = 8
 RENDER_MAX_ACK_PENDING = 1000
+# Cleanup jobs are a few deletes each; a store outage holds them all unacknowledged.
+CLEANUP_MAX_ACK_PENDING = 1000
+# A cleanup job is retried until the store answers: losing it would leave its objects
+# behind (reconcile would still find them, but only after its minimum age).
+UNLIMITED_DELIVERIES = -1
 
 
 @dataclass(frozen=True)
@@ -75,7 +83,7 @@ def stream_configs(settings: NatsSettings) -> list[StreamConfig]:
     return [
         StreamConfig(
             name=names.JOBS_STREAM,
-            subjects=[names.RENDER_SUBJECT, names.BACKFILL_SUBJECT],
+            subjects=list(names.JOBS_SUBJECTS),
             retention=RetentionPolicy.WORK_QUEUE,
             duplicate_window=settings.duplicate_window_seconds,
             storage=storage,
@@ -102,10 +110,17 @@ def stream_configs(settings: NatsSettings) -> list[StreamConfig]:
 
 
 def consumer_configs(settings: NatsSettings) -> list[ConsumerConfig]:
-    """Durable pull consumers of the jobs stream: the render lane and the backfill lane."""
+    """Durable pull consumers of the jobs stream: the render, backfill and cleanup lanes."""
+    retries = settings.max_deliver
     lanes = [
-        (names.RENDER_CONSUMER, names.RENDER_SUBJECT, RENDER_MAX_ACK_PENDING),
-        (names.BACKFILL_CONSUMER, names.BACKFILL_SUBJECT, BACKFILL_MAX_ACK_PENDING),
+        (names.RENDER_CONSUMER, names.RENDER_SUBJECT, RENDER_MAX_ACK_PENDING, retries),
+        (names.BACKFILL_CONSUMER, names.BACKFILL_SUBJECT, BACKFILL_MAX_ACK_PENDING, retries),
+        (
+            names.CLEANUP_CONSUMER,
+            names.CLEANUP_SUBJECT,
+            CLEANUP_MAX_ACK_PENDING,
+            UNLIMITED_DELIVERIES,
+        ),
     ]
     return [
         ConsumerConfig(
@@ -115,9 +130,9 @@ def consumer_configs(settings: NatsSettings) -> list[ConsumerConfig]:
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
             ack_wait=settings.ack_wait_seconds,
-            max_deliver=settings.max_deliver,
+            max_deliver=max_deliver,
         )
-        for durable, subject, max_ack_pending in lanes
+        for durable, subject, max_ack_pending, max_deliver in lanes
     ]
 
 
@@ -206,7 +221,8 @@ class Bus:
             raise BusError(f"cannot publish to {subject}: {exc}") from exc
 
     async def publish_job(self, job: RenderJob) -> None:
-        subject = names.BACKFILL_SUBJECT if job.reason == "backfill" else names.RENDER_SUBJECT
+        rerender = job.reason in RERENDER_REASONS
+        subject = names.BACKFILL_SUBJECT if rerender else names.RENDER_SUBJECT
         if job.reason in ("upload", "outbox"):
             # The same id for the upload and every republish of an image nobody claimed yet:
             # JetStream keeps one. Once claimed (a worker died, or a retry round ended), the
@@ -216,6 +232,14 @@ class Bus:
             # A redrive or backfill is a deliberate new run of an image that already ran.
             msg_id = f"{job.image_id}:{job.reason}:{utcnow().timestamp()}"
         await self._publish(subject, job.to_bytes(), msg_id)
+
+    async def publish_cleanup(self, job: CleanupJob) -> None:
+        """Queue the removal of a deleted image's objects; raises BusError.
+
+        The id names the image: a retried publish (lost PubAck) is stored once, and image
+        ids are never reused, so no later delete shares it.
+        """
+        await self._publish(names.CLEANUP_SUBJECT, job.to_bytes(), f"cleanup:{job.image_id}")
 
     async def publish_event(self, event: Event) -> None:
         """Tell listeners; a failure is logged, not raised.
@@ -257,6 +281,26 @@ class Bus:
         except nats.errors.Error as exc:
             raise BusError(f"cannot remove dead letter {seq}: {exc}") from exc
 
+    async def publish_key_revoked(self, key_hash: str) -> None:
+        """Tell every gateway to forget this key now (core NATS: gateways listening now are
+        the ones with caches; one that misses it drops the key when its cache entry ends)."""
+        try:
+            await self._nc.publish(names.KEYS_REVOKED_SUBJECT, key_hash.encode())
+            await self._nc.flush(timeout=5)
+        except (nats.errors.Error, OSError) as exc:
+            log.warning("could not announce a key revocation: %s", exc)
+
+    async def subscribe_key_revocations(
+        self, callback: Callable[[str], Awaitable[None]]
+    ) -> Callable[[], Awaitable[None]]:
+        """Call ``callback`` with the hash of each key revoked from now on."""
+
+        async def on_msg(msg: Msg) -> None:
+            await callback(msg.data.decode())
+
+        sub = await self._nc.subscribe(names.KEYS_REVOKED_SUBJECT, cb=on_msg)
+        return sub.unsubscribe
+
     @contextlib.asynccontextmanager
     async def pull(self, consumer: str) -> AsyncIterator[JetStreamContext.PullSubscription]:
         sub = await self.js.pull_subscribe_bind(durable=consumer, stream=names.JOBS_STREAM)
@@ -270,7 +314,7 @@ class Bus:
         """The job consumers' backlog and the dead-letter count; raises BusError."""
         consumers = []
         try:
-            for durable in (names.RENDER_CONSUMER, names.BACKFILL_CONSUMER):
+            for durable in names.JOB_CONSUMERS:
                 info = await self.js.consumer_info(names.JOBS_STREAM, durable, timeout=5)
                 consumers.append(
                     ConsumerState(

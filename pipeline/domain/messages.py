@@ -29,7 +29,10 @@ class _Message(BaseModel):
         return self.model_dump_json().encode()
 
 
-JobReason = Literal["upload", "outbox", "backfill", "redrive"]
+# "reconcile": a ready image whose renditions are missing from the store; rendered again on
+# the backfill lane even though its spec is current.
+JobReason = Literal["upload", "outbox", "backfill", "redrive", "reconcile"]
+RERENDER_REASONS: tuple[JobReason, ...] = ("backfill", "reconcile")
 
 
 class RenderJob(_Message):
@@ -44,6 +47,20 @@ class RenderJob(_Message):
     # JetStream's de-duplication, so a sweep after a crash is not dropped as a duplicate
     # of the upload while an unchanged image is republished only once per window.
     claims: int = 0
+
+
+class CleanupJob(_Message):
+    """Remove a deleted image's objects: every key in ``keys`` and every key under ``prefixes``.
+
+    Published once the document is gone (so no one can reach the objects any more); the
+    cleanup lane retries it with backoff until the store answers.
+    """
+
+    image_id: str
+    tenant: str
+    keys: list[str]
+    prefixes: list[str] = Field(default_factory=list)
+    deleted_at: datetime = Field(default_factory=utcnow)
 
 
 class ImageEvent(_Message):

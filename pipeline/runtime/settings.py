@@ -175,6 +175,17 @@ class GatewaySettings(_Section):
     shutdown_timeout_seconds: float = Field(
         20.0, gt=0, description="Grace for open requests on stop"
     )
+    key_cache_seconds: float = Field(
+        4.0,
+        gt=0,
+        description="How long a gateway trusts a key it looked up; bounds how long a revoked "
+        "key works if the bus announcement is missed",
+    )
+    admin_key: str = Field(
+        "",
+        description="Bearer key of the /v1/admin/ routes (API key management); empty = "
+        "admin routes refuse every call",
+    )
     redirect_downloads: bool = Field(
         False,
         description="Answer originals and renditions with a 302 to a presigned S3 URL "
@@ -197,6 +208,12 @@ class WorkerSettings(_Section):
         25.0, gt=0, description="On SIGTERM, wait this long for in-flight jobs (< grace period)"
     )
     store_gps: bool = Field(False, description="Keep GPS coordinates in extracted metadata")
+    vips_concurrency: int = Field(
+        0,
+        ge=0,
+        description="libvips threads per render; 0 = libvips' default (every CPU of the "
+        "machine, not of the pod: set it in containers)",
+    )
     max_crashes: int = Field(
         3,
         ge=1,
@@ -223,6 +240,19 @@ class SweeperSettings(_Section):
         60.0,
         gt=0,
         description="Age after which a queued image (or an expired lease) is republished",
+    )
+
+
+class ReconcileSettings(_Section):
+    """`gallery reconcile`: store and catalog compared, mismatches fixed."""
+
+    min_age_seconds: float = Field(
+        3600.0,
+        ge=0,
+        description=(
+            "Objects and documents younger than this are never touched (uploads, resumable"
+            " uploads and renders in flight)"
+        ),
     )
 
 
@@ -255,6 +285,7 @@ class Settings(BaseSettings):
     quota: QuotaSettings = QuotaSettings()
     worker: WorkerSettings = WorkerSettings()
     sweeper: SweeperSettings = SweeperSettings()
+    reconcile: ReconcileSettings = ReconcileSettings()
     metrics: MetricsSettings = MetricsSettings()
     renditions: str = Field(
         "", description="Rendition spec as JSON (empty = the default thumb/preview/large spec)"

@@ -12,8 +12,10 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from pipeline.domain.albums import AlbumRecord
-from pipeline.domain.messages import Event, RenderJob, StoredDeadLetter, StreamedEvent
+from pipeline.domain.keys import ApiKeyInfo, NewApiKey
+from pipeline.domain.messages import CleanupJob, Event, RenderJob, StoredDeadLetter, StreamedEvent
 from pipeline.domain.models import ImageRecord, Rendition
+from pipeline.domain.objects import StoredObject
 from pipeline.domain.uploads import UploadRecord
 from pipeline.imaging.render import RenderResult
 from pipeline.imaging.spec import RenditionSpec
@@ -94,6 +96,22 @@ class Catalog(Protocol):
     ) -> list[ImageRecord]: ...
 
 
+class ImageScan(Protocol):
+    """Every tenant's images for reconcile (a system task that never returns image data to
+    a client). Failures raise :class:`~pipeline.domain.errors.CatalogError`."""
+
+    async def scan_images(self, *, after: str | None, limit: int) -> list[ImageRecord]:
+        """A page of images by ``_id`` ascending, ids above ``after``."""
+        ...
+
+    async def fail_lost(
+        self, tenant: str, image_id: str, reason: str, *, unchanged_since: datetime
+    ) -> ImageRecord | None:
+        """Any status but ``failed`` -> ``failed`` with ``reason``, only if the document was
+        not updated after ``unchanged_since`` (None otherwise: it moved on meanwhile)."""
+        ...
+
+
 class Albums(Protocol):
     """Album documents and image membership, always scoped to one tenant.
 
@@ -130,6 +148,26 @@ class Albums(Protocol):
         ...
 
 
+class ApiKeys(Protocol):
+    """API keys, stored as hashes. Failures raise :class:`~pipeline.domain.errors.CatalogError`."""
+
+    async def create_key(self, tenant: str, name: str = "default") -> NewApiKey: ...
+
+    async def list_keys(self, tenant: str | None = None) -> list[ApiKeyInfo]:
+        """Oldest first, revoked keys included; every tenant's when ``tenant`` is None."""
+        ...
+
+    async def revoke_key(self, key_id: str) -> ApiKeyInfo | None:
+        """Mark revoked (idempotent); None when no key has that id."""
+        ...
+
+
+class KeyRevocations(Protocol):
+    async def publish_key_revoked(self, key_hash: str) -> None:
+        """Tell every gateway to drop the key now; never raises (caches expire anyway)."""
+        ...
+
+
 class ObjectStore(Protocol):
     """Objects under slash-separated keys (see :mod:`pipeline.domain.names`).
 
@@ -163,6 +201,10 @@ class ObjectStore(Protocol):
     async def delete_prefix(self, prefix: str) -> int: ...
 
     async def list_keys(self, prefix: str) -> list[str]: ...
+
+    async def list_objects(self, prefix: str) -> list[StoredObject]:
+        """Every object under ``prefix`` with its size and last-modified time, by key."""
+        ...
 
 
 class UploadCatalog(Protocol):
@@ -201,6 +243,10 @@ class UploadCatalog(Protocol):
 
     async def expired_uploads(self, now: datetime, limit: int = 500) -> list[UploadRecord]: ...
 
+    async def open_upload_keys(self) -> set[str]:
+        """Object keys that open uploads will complete into (reconcile leaves them alone)."""
+        ...
+
 
 class UsageCatalog(Protocol):
     """Shared upload counters and tenant usage (see :mod:`pipeline.services.limits`)."""
@@ -213,6 +259,12 @@ class UsageCatalog(Protocol):
 class EventPublisher(Protocol):
     async def publish_event(self, event: Event) -> None:
         """Tell listeners; never raises (events are notifications, the catalog is the truth)."""
+        ...
+
+
+class CleanupPublisher(EventPublisher, Protocol):
+    async def publish_cleanup(self, job: CleanupJob) -> None:
+        """Queue a deleted image's objects for removal; raises BusError."""
         ...
 
 

@@ -2,9 +2,10 @@
 
 schemathesis (https://schemathesis.readthedocs.io) generates requests from the document,
 valid and invalid, for every operation but the endless event stream (read with a deadline
-in tests/integration/test_openapi.py), and checks each answer against it with all its
-default checks: no 5xx, only documented statuses, headers, content types and bodies
-(response-schema conformance), invalid input refused, auth not ignored. A photo rendered by
+in tests/integration/test_openapi.py; the admin routes get a run of their own), and checks
+each answer against it with all its default checks: no 5xx, only documented statuses,
+headers, content types and bodies (response-schema conformance), invalid input refused,
+auth not ignored. A photo rendered by
 a real worker, an album and an open tus upload are seeded into its dictionaries, so the
 generated requests reach real images, renditions and uploads, not only 404s. It runs as its
 command line in a subprocess; ``-s`` shows its report (operations, phases, timings).
@@ -22,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from pipeline.runtime.settings import GatewaySettings
 from tests.conftest import SettingsFactory
 from tests.e2e.conftest import Api, StackFactory
 from tests.e2e.stack import Stack
@@ -30,6 +32,7 @@ from tests.images import png_bytes
 pytestmark = pytest.mark.e2e
 
 EXAMPLES = 50
+ADMIN_KEY = "admin-key-of-the-schemathesis-run"
 DEADLINE_SECONDS = 600.0
 HERE = Path(__file__).parent
 
@@ -40,14 +43,21 @@ async def test_schemathesis_finds_nothing(
     api_for: Callable[[Stack, str], Awaitable[Api]],
     tmp_path: Path,
 ) -> None:
-    stack = await start_stack(make_settings())
+    stack = await start_stack(make_settings(gateway=GatewaySettings(admin_key=ADMIN_KEY)))
     api = await api_for(stack, "alice")
     config = tmp_path / "schemathesis.toml"
     config.write_text((HERE / "schemathesis.toml").read_text() + _dictionaries(await _seed(api)))
-    key = api.session.headers["Authorization"]
-    report, returncode = await _schemathesis(config, stack.url, key, tmp_path)
-    print(report)
-    assert returncode == 0, report
+    tenant = api.session.headers["Authorization"]
+    # Two runs: with the admin key loose among the tenant's calls, schemathesis would
+    # revoke the tenant's own key early and test the rest against 401s only.
+    runs = [
+        (tenant, "--exclude-path-regex=^/v1/(events|admin/)"),
+        (f"Bearer {ADMIN_KEY}", "--include-path-regex=^/v1/admin/"),
+    ]
+    for auth, selection in runs:
+        report, returncode = await _schemathesis(config, stack.url, auth, selection, tmp_path)
+        print(report)
+        assert returncode == 0, report
 
 
 async def _seed(api: Api) -> dict[str, list[str]]:
@@ -81,7 +91,9 @@ def _dictionaries(seeds: dict[str, list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-async def _schemathesis(config: Path, url: str, auth: str, reports: Path) -> tuple[str, int]:
+async def _schemathesis(
+    config: Path, url: str, auth: str, selection: str, reports: Path
+) -> tuple[str, int]:
     command = [
         str(Path(sys.executable).parent / "schemathesis"),
         f"--config-file={config}",
@@ -89,8 +101,10 @@ async def _schemathesis(config: Path, url: str, auth: str, reports: Path) -> tup
         f"{url}/openapi.json",
         f"--header=Authorization: {auth}",
         f"--max-examples={EXAMPLES}",
-        "--exclude-path=/v1/events",  # endless by design
-        "--workers=2",
+        selection,
+        # One worker: with two, hypothesis's ast.parse in threads trips CPython 3.11's
+        # "AST constructor recursion depth mismatch" now and then (an error, not a finding).
+        "--workers=1",
         # Fixed, so a run is repeatable; set another to explore (the report prints it).
         f"--seed={os.environ.get('GALLERY_SCHEMATHESIS_SEED', '1')}",
         "--suppress-health-check=all",

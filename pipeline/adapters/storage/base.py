@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from pipeline.domain.errors import InputError
+from pipeline.domain.objects import StoredObject
 
 DEFAULT_CHUNK_SIZE = 256 * 1024
 #: S3's own limit on key length, in UTF-8 bytes.
@@ -125,6 +126,14 @@ class ObjectStore(Protocol):
 
     async def list_keys(self, prefix: str) -> list[str]:
         """Every key starting with ``prefix``, sorted."""
+        ...
+
+    async def list_objects(self, prefix: str) -> list[StoredObject]:
+        """Every object under ``prefix`` with its size and last-modified time (UTC), by key.
+
+        The filesystem store reports the file's mtime, S3 the listing's ``LastModified``;
+        reconcile uses it to leave young objects alone.
+        """
         ...
 
     async def presigned_get(self, key: str, expires_seconds: int | None = None) -> str | None:

@@ -20,6 +20,7 @@ import json
 import os
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterable, Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, ParamSpec, TypeVar
 
@@ -32,6 +33,7 @@ from pipeline.domain.errors import (
     PipelineError,
     StorageError,
 )
+from pipeline.domain.objects import StoredObject
 
 _META = ".meta"
 _TMP = ".tmp"
@@ -42,6 +44,14 @@ _DEFAULT_TYPE = "application/octet-stream"
 _PUBLIC_MESSAGE = "object storage is unavailable"
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
+
+
+def _hash_and_write(digest: hashlib._Hash, handle: BinaryIO, data: bytearray) -> None:
+    # In the I/O thread: MD5 costs ~1.3 ms per MiB, and hashlib releases the GIL, so the
+    # event loop keeps reading the socket meanwhile (a 1 GB upload ran at 0.6 x a bare
+    # aiohttp-to-file server with the hash on the loop).
+    digest.update(data)
+    handle.write(data)
 
 
 class FilesystemObjectStore:
@@ -91,10 +101,9 @@ class FilesystemObjectStore:
                 pending += chunk
                 if len(pending) >= _WRITE_BUFFER:
                     data, pending = pending, bytearray()
-                    digest.update(data)
                     total += len(data)
-                    await _io(handle.write, data)
-            digest.update(pending)
+                    await _io(_hash_and_write, digest, handle, data)
+            await _io(digest.update, pending)
             total += len(pending)
             await _io(
                 self._finish,
@@ -213,6 +222,10 @@ class FilesystemObjectStore:
         check_prefix(prefix)
         return await _io(self._list_sync, prefix)
 
+    async def list_objects(self, prefix: str) -> list[StoredObject]:
+        check_prefix(prefix)
+        return await _io(self._list_objects_sync, prefix)
+
     async def presigned_get(self, key: str, expires_seconds: int | None = None) -> str | None:
         """Always ``None``: there is no URL to hand out; the gateway streams the object."""
         check_key(key)
@@ -319,6 +332,17 @@ class FilesystemObjectStore:
             except OSError:  # not empty (or already gone): stop climbing
                 return
             folder = folder.parent
+
+    def _list_objects_sync(self, prefix: str) -> list[StoredObject]:
+        listed: list[StoredObject] = []
+        for key in self._list_sync(prefix):
+            try:
+                stat = self._path(key).stat()
+            except FileNotFoundError:  # deleted since the walk saw it
+                continue
+            modified = datetime.fromtimestamp(stat.st_mtime, UTC)
+            listed.append(StoredObject(key=key, size=stat.st_size, modified=modified))
+        return listed
 
     def _list_sync(self, prefix: str) -> list[str]:
         head = prefix.rpartition("/")[0]

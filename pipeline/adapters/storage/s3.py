@@ -12,6 +12,7 @@ import io
 import logging
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterable, Iterator, Sequence
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
@@ -29,6 +30,7 @@ from pipeline.domain.errors import (
     PipelineError,
     StorageError,
 )
+from pipeline.domain.objects import StoredObject
 from pipeline.runtime.settings import S3Settings
 
 if TYPE_CHECKING:
@@ -392,6 +394,24 @@ class S3ObjectStore:
         keys.sort()
         return keys
 
+    async def list_objects(self, prefix: str) -> list[StoredObject]:
+        check_prefix(prefix)
+        listed: list[StoredObject] = []
+        with self._errors("list_objects_v2", prefix):
+            paginator = self._s3.get_paginator("list_objects_v2")
+            async for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix):
+                listed.extend(
+                    StoredObject(
+                        key=item["Key"],
+                        size=int(item.get("Size", 0)),
+                        modified=_aware(item["LastModified"]),
+                    )
+                    for item in page.get("Contents", [])
+                    if "Key" in item and "LastModified" in item
+                )
+        listed.sort(key=lambda o: o.key)
+        return listed
+
     async def presigned_get(self, key: str, expires_seconds: int | None = None) -> str | None:
         check_key(key)
         expires = expires_seconds if expires_seconds is not None else self._settings.presign_seconds
@@ -400,3 +420,9 @@ class S3ObjectStore:
             return await presigner.generate_presigned_url(
                 "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=expires
             )
+
+
+def _aware(moment: datetime) -> datetime:
+    """botocore parses ``LastModified`` as an aware datetime; a naive one is UTC (S3 API
+    reference, ListObjectsV2: timestamps are ISO 8601 in UTC)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
