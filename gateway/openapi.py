@@ -49,7 +49,7 @@ _IMAGE_BODY = {
     },
 }
 _NAME_BODY = {"required": True, "content": {JSON: {"schema": ref("schemas", "AlbumName")}}}
-_ADMIN = [{"adminKey": []}]
+_ADMIN: list[dict[str, list[str]]] = [{"adminKey": []}]
 _KEY_BODY = {"required": True, "content": {JSON: {"schema": ref("schemas", "KeyRequest")}}}
 _UPLOAD_ERRORS = ("400", "403", "408", "413", "415", "422", "429")
 _REDIRECT = empty("elsewhere", {"Location": {"schema": {"type": "string"}, "required": True}})
