@@ -13,7 +13,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 
 from pipeline.adapters.bus import Bus
 from pipeline.adapters.catalog import Catalog
@@ -85,7 +84,7 @@ def reconcile_service(backends: Backends, settings: Settings) -> ReconcileServic
         backends.catalog.uploads,
         backends.store,
         backends.bus,
-        min_age=timedelta(seconds=settings.reconcile.min_age_seconds),
+        settings.reconcile,
     )
 
 

@@ -25,6 +25,7 @@ from pipeline.domain import names
 from pipeline.domain.messages import utcnow
 from pipeline.domain.models import ImageRecord
 from pipeline.domain.objects import StoredObject
+from pipeline.runtime.settings import ReconcileSettings
 from pipeline.services.ports import Bus, ImageScan, ObjectStore, UploadCatalog
 
 log = logging.getLogger(__name__)
@@ -60,15 +61,15 @@ class ReconcileService:
         uploads: UploadCatalog,
         store: ObjectStore,
         bus: Bus,
+        settings: ReconcileSettings,
         *,
-        min_age: timedelta,
         now: Callable[[], datetime] = utcnow,
     ) -> None:
         self._catalog = catalog
         self._uploads = uploads
         self._store = store
         self._bus = bus
-        self._min_age = min_age
+        self._min_age = timedelta(seconds=settings.min_age_seconds)
         self._now = now
 
     async def run(self, *, dry_run: bool = False) -> ReconcileReport:

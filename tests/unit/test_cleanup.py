@@ -19,7 +19,7 @@ from pipeline.domain.models import ImageRecord
 from pipeline.domain.outcomes import Ack, Delivery
 from pipeline.domain.uploads import UploadRecord
 from pipeline.imaging.spec import DEFAULT_SPEC
-from pipeline.runtime.settings import LimitsSettings
+from pipeline.runtime.settings import LimitsSettings, ReconcileSettings, load_settings
 from pipeline.services.delete import CleanupService
 from pipeline.services.reconcile import MISSING_ORIGINAL, ReconcileService
 from pipeline.services.render import RenderService
@@ -61,13 +61,17 @@ def age_everything(world: World, by: timedelta = 2 * HOUR) -> None:
         )
 
 
-def reconciler(world: World, uploads: FakeUploadCatalog | None = None) -> ReconcileService:
+def reconciler(
+    world: World,
+    uploads: FakeUploadCatalog | None = None,
+    settings: ReconcileSettings | None = None,
+) -> ReconcileService:
     return ReconcileService(
         FakeImageScan(world.catalog),
         uploads or FakeUploadCatalog(),
         world.store,
         world.bus,
-        min_age=HOUR,
+        settings or ReconcileSettings(),  # the default: an hour
     )
 
 
@@ -229,3 +233,16 @@ async def test_reconcile_dry_run_counts_and_changes_nothing(world: World) -> Non
     assert (report.counts["orphan_originals"], report.counts["missing_originals"]) == (1, 1)
     assert (world.store.objects, world.catalog.images) == (objects, images)
     assert len(world.bus.jobs) == jobs
+
+
+async def test_the_minimum_age_is_a_setting(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    young = "originals/acme/01JUSTNOW"
+    await world.store.put_bytes(young, b"x", content_type="image/jpeg")
+    world.store.modified[young] = utcnow() - timedelta(seconds=90)
+    assert (await reconciler(world).run()).counts["skipped_young"] == 1, "default: an hour"
+    monkeypatch.setenv("GALLERY_RECONCILE_MIN_AGE_SECONDS", "60")
+    settings = load_settings().reconcile
+    assert settings.min_age_seconds == 60
+    report = await reconciler(world, settings=settings).run()
+    assert report.counts["orphan_originals"] == 1
+    assert young not in world.store.objects
