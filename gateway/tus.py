@@ -143,6 +143,10 @@ def _metadata(header: str) -> dict[str, str]:
     pairs: dict[str, str] = {}
     for item in filter(None, (part.strip() for part in header.split(","))):
         key, _, value = item.partition(" ")
+        if not (key.isascii() and key.isprintable()):  # tus: keys are ASCII, no spaces or commas
+            raise InputError(
+                "bad Upload-Metadata key", public_message="Upload-Metadata keys must be ASCII"
+            )
         try:
             pairs[key] = base64.b64decode(value.strip(), validate=True).decode()
         except (binascii.Error, UnicodeDecodeError):

@@ -1,7 +1,7 @@
-"""schemathesis hooks for tests/integration/test_openapi.py (loaded via SCHEMATHESIS_HOOKS).
+"""schemathesis hooks (loaded through SCHEMATHESIS_HOOKS by tests/e2e/test_openapi.py).
 
-tus PATCH bodies are ``application/offset+octet-stream`` (tus 1.0, "PATCH"): raw bytes,
-sent as schemathesis sends ``application/octet-stream``.
+tus PATCH bodies are ``application/offset+octet-stream``: raw bytes, serialized like
+``application/octet-stream``.
 """
 
 from __future__ import annotations
