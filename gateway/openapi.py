@@ -31,7 +31,7 @@ from gateway.openapi_parts import (
     query,
     upload_paths,
 )
-from gateway.openapi_schemas import SCHEMAS
+from gateway.openapi_schemas import SCHEMAS, STATUSES
 
 
 def _paths() -> dict[str, Any]:
@@ -110,6 +110,7 @@ def _image_paths() -> dict[str, Any]:
                 parameters=[
                     *PAGING,
                     query("album", {"type": "string"}, "only this album's images"),
+                    query("status", {"enum": STATUSES}, "only images in this status"),
                 ],
             ),
             "post": op(
