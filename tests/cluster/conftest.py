@@ -1,0 +1,202 @@
+"""A real single-node Kubernetes cluster for the session, and the test overlay running on it.
+
+scripts/cluster/prepare.sh (tox env ``cluster``, before pytest) has built every binary and
+image. Here: cluster-up.sh once per session, cluster-down.sh always afterwards (finalizer,
+registered before the cluster starts, so a half-started cluster is stopped too), then the
+overlay deploy/kustomize/overlays/test with what a real cluster gets out of band (Secrets,
+StorageClass and PersistentVolumes, CRDs). Root only: the node needs containerd and iptables.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.cluster.crds import crds
+from tests.cluster.kube import Kube, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = ROOT / "scripts" / "cluster"
+STATE = Path(os.environ.get("GALLERY_CLUSTER_STATE", "/var/tmp/gallery-cluster"))
+NAMESPACE = "gallery-dev"
+OVERLAY = ROOT / "deploy" / "kustomize" / "overlays" / "test"
+S3_KEY, S3_SECRET = "gallery-test", "gallery-test-secret-key"
+PV_COUNT = 8
+
+
+def script(name: str, *args: str, timeout: float = 900) -> str:
+    """Run scripts/cluster/NAME; its stderr goes to the test output as it comes."""
+    result = subprocess.run(
+        [str(SCRIPTS / name), *args],
+        stdout=subprocess.PIPE,
+        stderr=sys.stderr,
+        text=True,
+        timeout=timeout,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+def kustomize_build(path: Path) -> str:
+    kustomize = shutil.which("kustomize") or str(ROOT / ".tools" / "bin" / "kustomize")
+    return subprocess.run(
+        [kustomize, "build", str(path)], capture_output=True, text=True, check=True
+    ).stdout
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[Kube]:
+    if os.geteuid() != 0:
+        pytest.fail("the cluster tests need root (containerd, iptables); in CI run them with sudo")
+    script("cluster-down.sh", str(STATE), timeout=300)  # leftovers of an interrupted run
+    try:  # the finally also stops a half-started cluster
+        script("cluster-up.sh", str(STATE), timeout=600)
+        bindir = Path(script("build-k8s.sh", "kubectl").splitlines()[-1])
+        yield Kube(bindir / "kubectl", STATE / "kubeconfig")
+    finally:
+        script("cluster-down.sh", str(STATE), timeout=300)
+
+
+def storage(kube: Kube) -> None:
+    """StorageClass openebs-hostpath (the name the manifests use) and static hostPath PVs.
+
+    No dynamic provisioner: the PVs exist before the claims and bind to them. The directories
+    are world-writable because hostPath volumes ignore fsGroup.
+    """
+    docs: list[dict[str, object]] = [
+        {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {"name": "openebs-hostpath"},
+            "provisioner": "kubernetes.io/no-provisioner",
+            "volumeBindingMode": "Immediate",
+            "reclaimPolicy": "Retain",
+        }
+    ]
+    for index in range(PV_COUNT):
+        path = STATE / "volumes" / f"pv{index}"
+        path.mkdir(parents=True, exist_ok=True)
+        path.chmod(0o1777)
+        docs.append(
+            {
+                "apiVersion": "v1",
+                "kind": "PersistentVolume",
+                "metadata": {"name": f"gallery-pv{index}"},
+                "spec": {
+                    "capacity": {"storage": "64Gi"},
+                    "accessModes": ["ReadWriteOnce"],
+                    "persistentVolumeReclaimPolicy": "Retain",
+                    "storageClassName": "openebs-hostpath",
+                    "hostPath": {"path": str(path), "type": "Directory"},
+                },
+            }
+        )
+    kube.apply(yaml.safe_dump_all(docs))
+
+
+def secrets(kube: Kube) -> None:
+    """The Secrets the manifests expect out of band (docs/operations.md)."""
+    s3_config = {
+        "identities": [
+            {
+                "name": "gallery",
+                "credentials": [{"accessKey": S3_KEY, "secretKey": S3_SECRET}],
+                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+            }
+        ]
+    }
+    uri = f"mongodb://gallery-mongo-svc.{NAMESPACE}.svc.cluster.local:27017/?directConnection=true"
+
+    def secret(name: str, data: dict[str, str]) -> dict[str, object]:
+        encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
+        return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "data": encoded}
+
+    docs = [
+        secret("gallery-mongo-uri", {"connectionString.standard": uri}),
+        secret(
+            "gallery-s3",
+            {
+                "access-key-id": S3_KEY,
+                "secret-access-key": S3_SECRET,
+                "s3.json": json.dumps(s3_config),
+            },
+        ),
+    ]
+    kube.in_namespace(NAMESPACE).apply(yaml.safe_dump_all(docs))
+
+
+@dataclass
+class Deployed:
+    """The test overlay running: kubectl in its namespace and a tenant's API key."""
+
+    kube: Kube
+    api_key: str
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://{self.kube.service_ip('gallery-gateway')}"
+
+
+def wait_ready(kube: Kube) -> None:
+    for workload in ("statefulset/nats", "statefulset/seaweedfs", "statefulset/gallery-mongo"):
+        kube.rollout(workload, timeout=300)
+    for workload in ("deployment/gallery-gateway", "deployment/gallery-worker"):
+        kube.rollout(workload, timeout=300)
+
+
+@pytest.fixture(scope="session")
+def deployed(cluster: Kube) -> Iterator[Deployed]:
+    script("images.sh", "load", "app", "nats", "catalog", "seaweedfs", timeout=900)
+    storage(cluster)
+    cluster.apply(yaml.safe_dump_all(crds()))
+    for crd in crds():
+        cluster.run(
+            "wait",
+            "--for=condition=Established",
+            f"crd/{crd['metadata']['name']}",
+            "--timeout=60s",
+            namespaced=False,
+        )
+    cluster.run("create", "namespace", NAMESPACE, namespaced=False)
+    kube = cluster.in_namespace(NAMESPACE)
+    secrets(kube)
+    kube.apply(kustomize_build(OVERLAY))
+    try:
+        wait_ready(kube)
+    except (AssertionError, subprocess.CalledProcessError):
+        print(kube.run("get", "pods,pvc,events", "-o", "wide"))
+        print(kube.logs("app.kubernetes.io/part-of=gallery-pipeline"))
+        raise
+    key = wait_for(
+        "an API key from `gallery keys create` in the gateway pod",
+        lambda: (
+            kube.run(
+                "exec",
+                "deploy/gallery-gateway",
+                "--",
+                "gallery",
+                "keys",
+                "create",
+                "--tenant",
+                "cluster-test",
+                "--name",
+                "pytest",
+            )
+            .strip()
+            .splitlines()[-1]
+        ),
+        timeout=120,
+        every=3,
+    )
+    yield Deployed(kube, key)
+    print(kube.run("get", "pods", "-o", "wide"))
