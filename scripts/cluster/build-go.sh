@@ -3,6 +3,8 @@
 # build-k8s.sh) through the Go module proxy into the tools cache, keyed by version.
 # Usage: scripts/cluster/build-go.sh NAME            build if missing, print the binary's path
 #        scripts/cluster/build-go.sh --version NAME  print the pinned version
+#        scripts/cluster/build-go.sh --module NAME   print the module path
+#        scripts/cluster/build-go.sh --path NAME     print the binary's path if built (else exit 1)
 # A module whose go.mod has replace directives cannot be `go install`ed; it is built from a
 # wrapper module that requires it and repeats its (module-to-module) replaces.
 set -euo pipefail
@@ -65,8 +67,15 @@ build() {
   echo "$out"
 }
 
-if [[ "${1:-}" == --version ]]; then
-  IFS='|' read -r _ _ version _ _ <<<"$(row_of "$2")"; echo "$version"; exit 0
-fi
+case "${1:-}" in
+  --version | --module | --path)
+    IFS='|' read -r name module version _ _ <<<"$(row_of "$2")"
+    case "$1" in
+      --version) echo "$version" ;;
+      --module) echo "$module" ;;
+      --path) [[ -x "$CACHE/$name-$version" ]] && echo "$CACHE/$name-$version" ;;
+    esac
+    exit $? ;;
+esac
 [[ $# -gt 0 ]] || { echo "usage: $0 [--version] NAME" >&2; exit 2; }
 for n in "$@"; do build "$n"; done

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds the pinned Kubernetes node binaries (and CoreDNS) through the Go module proxy into the
-# tools cache, keyed by version, so only the first run on a machine pays for it (~12 min cold on
-# 2 cores, seconds warm). Usage: scripts/cluster/build-k8s.sh [component...]
+# Builds the pinned Kubernetes node binaries through the Go module proxy into the tools cache,
+# keyed by version, so only the first run on a machine pays for it (~12 min cold on 2 cores,
+# seconds warm). Prints the directory holding them. Usage: scripts/cluster/build-k8s.sh [component...]
 #
 # `go install k8s.io/kubernetes/cmd/...` is refused because k8s.io/kubernetes' go.mod replaces its
 # staging modules with local paths; a wrapper module that requires k8s.io/kubernetes and replaces
@@ -9,11 +9,10 @@
 set -euo pipefail
 command -v go >/dev/null || export PATH="$PATH:/usr/local/go/bin"
 K8S_VERSION="${GALLERY_K8S_VERSION:-1.34.4}"
-COREDNS_VERSION="${GALLERY_COREDNS_VERSION:-v1.14.7}"
 CACHE="${GALLERY_TOOLS_CACHE:-$HOME/.cache/gallery-pipeline/tools}"
 OUT="$CACHE/k8s-v$K8S_VERSION"
 COMPONENTS=("$@")
-[[ ${#COMPONENTS[@]} -gt 0 ]] || COMPONENTS=(kube-apiserver kubectl kubelet kube-scheduler kube-controller-manager kube-proxy coredns)
+[[ ${#COMPONENTS[@]} -gt 0 ]] || COMPONENTS=(kube-apiserver kubectl kubelet kube-scheduler kube-controller-manager kube-proxy)
 mkdir -p "$OUT"
 
 build_wrapper_module() {
@@ -51,22 +50,9 @@ build_k8s() {
   echo "build-k8s: built $c in $(($(date +%s) - start)) s" >&2
 }
 
-build_coredns() {
-  local tmp start
-  tmp=$(mktemp -d); start=$(date +%s)
-  # CoreDNS' go.mod has no replace directives: a plain go install works.
-  GOBIN="$tmp" go install -trimpath -ldflags "-s -w" "github.com/coredns/coredns@$COREDNS_VERSION"
-  mv "$tmp/coredns" "$OUT/coredns"; rm -rf "$tmp"
-  echo "build-k8s: built coredns $COREDNS_VERSION in $(($(date +%s) - start)) s" >&2
-}
-
 for c in "${COMPONENTS[@]}"; do
   [[ -x "$OUT/$c" ]] && continue
-  if [[ "$c" == coredns ]]; then
-    build_coredns
-  else
-    build_wrapper_module
-    build_k8s "$c"
-  fi
+  build_wrapper_module
+  build_k8s "$c"
 done
 echo "$OUT"

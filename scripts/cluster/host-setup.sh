@@ -63,8 +63,11 @@ C
 if ! ip link show k8snode0 >/dev/null 2>&1; then
   ip link add k8snode0 type bridge
 fi
-ip addr show dev k8snode0 | grep -q "10.250.0.1/32" || ip addr add 10.250.0.1/32 dev k8snode0
+[[ "$(ip -o addr show dev k8snode0)" == *"10.250.0.1/32"* ]] || ip addr add 10.250.0.1/32 dev k8snode0
 ip link set k8snode0 up
+# MetalLB's pool in the tests (10.250.0.240/28) is routed onto that bridge, so LoadBalancer
+# addresses stay on this machine instead of following the default route out.
+ip route replace 10.250.0.240/28 dev k8snode0 src 10.250.0.1
 # kube-proxy's iptables rules see bridged pod traffic only with br_netfilter (if loadable).
 modprobe br_netfilter 2>/dev/null || true
 [[ -w /proc/sys/net/bridge/bridge-nf-call-iptables ]] && echo 1 >/proc/sys/net/bridge/bridge-nf-call-iptables || true

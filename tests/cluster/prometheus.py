@@ -201,7 +201,11 @@ class PrometheusApi:
 
     def alert_state(self, name: str) -> str:
         """``inactive``, ``pending`` or ``firing`` for alert ``name`` (any label set)."""
-        states = {a["state"] for a in self.get("/api/v1/alerts")["alerts"] if a["labels"]["alertname"] == name}
+        states = {
+            a["state"]
+            for a in self.get("/api/v1/alerts")["alerts"]
+            if a["labels"]["alertname"] == name
+        }
         for state in ("firing", "pending"):
             if state in states:
                 return state

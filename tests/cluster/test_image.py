@@ -14,8 +14,8 @@ from collections.abc import Iterator
 import pytest
 
 from gallery.servers import ManagedProcess, free_port
-from tests.cluster.conftest import script
 from tests.cluster.kube import wait_for
+from tests.cluster.tools import script
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300)]
 
