@@ -4,6 +4,7 @@
 # twice or after a half-finished cluster-up. Usage: scripts/cluster/cluster-down.sh STATEDIR
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+source scripts/cluster/common.sh
 S=${1:?statedir}
 [[ -d "$S" ]] || exit 0
 S=$(cd "$S" && pwd)
@@ -40,11 +41,13 @@ fi
 for c in containerd kube-apiserver etcd; do stop "$c" 15; done
 # Pod sandboxes' network namespaces and the kubelet's volume mounts (deepest first).
 grep -o " $S/[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
-grep -o " /run/containerd/[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
+grep -o " /run/gallery-containerd/[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
 grep -o " /run/netns/cni-[^ ]*" /proc/mounts | xargs -r -n1 umount -l 2>/dev/null
 rm -f /run/netns/cni-* 2>/dev/null
 # host-local IPAM keeps an address file per sandbox; killed sandboxes never released theirs.
 rm -rf /var/lib/cni/networks/gallery-pods
 ip link del cni-gallery0 2>/dev/null
+# The component logs outlive the state (STATEDIR.logs), for a failed run's report.
+rm -rf "$S.logs"; [[ -d "$S/logs" ]] && mv "$S/logs" "$S.logs"
 rm -rf "$S"
-echo "cluster-down: done" >&2
+echo "cluster-down: done (logs in $S.logs)" >&2

@@ -8,9 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
+source scripts/cluster/common.sh
 S=${1:?statedir}
-NODE_IP=10.250.0.1
-NODE_NAME=gallery-node
 B=$("$ROOT/scripts/cluster/build-k8s.sh" | tail -n 1)
 mkdir -p "$S/pki" "$S/logs"
 S=$(cd "$S" && pwd)
@@ -101,7 +100,7 @@ start kube-scheduler "$B/kube-scheduler" --kubeconfig="$S/kubeconfig" --leader-e
   --authentication-kubeconfig="$S/kubeconfig" --authorization-kubeconfig="$S/kubeconfig"
 
 # --- containerd and the images the node needs before any pod (the pause sandbox)
-start containerd containerd --config /etc/containerd/config.toml
+start containerd containerd --config "$CONTAINERD_CONFIG"
 wait_for 60 "containerd" ctr version
 "$ROOT/scripts/cluster/images.sh" load pause coredns
 
@@ -114,7 +113,7 @@ readOnlyPort: 0
 authentication: {anonymous: {enabled: true}, webhook: {enabled: false}}
 authorization: {mode: AlwaysAllow}
 cgroupDriver: cgroupfs
-containerRuntimeEndpoint: unix:///run/containerd/containerd.sock
+containerRuntimeEndpoint: unix://$CONTAINERD_SOCK
 failSwapOn: false
 resolvConf: /etc/resolv.conf
 clusterDomain: cluster.local

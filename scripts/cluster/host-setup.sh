@@ -4,6 +4,7 @@
 # step checks before it changes anything, so running it again takes a second.
 # Pitfalls behind each setting: docs/operations.md#cluster-tests and the recipe they come from.
 set -euo pipefail
+source "$(dirname "$0")/common.sh"
 [[ $(id -u) -eq 0 ]] || { echo "host-setup: must run as root (CI: sudo)" >&2; exit 1; }
 export DEBIAN_FRONTEND=noninteractive
 
@@ -20,7 +21,6 @@ if [[ ${#missing[@]} -gt 0 ]]; then
 fi
 # etcd-server's package starts a system etcd on 2379; the cluster runs its own.
 if systemctl is-active --quiet etcd 2>/dev/null; then systemctl disable --now etcd >/dev/null 2>&1 || true; fi
-if systemctl is-active --quiet containerd 2>/dev/null; then systemctl disable --now containerd >/dev/null 2>&1 || true; fi
 
 write_if_changed() {  # path, content on stdin
   local tmp; tmp=$(mktemp)
@@ -37,8 +37,8 @@ default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
 runtime = "runc"
 C
 
-# containerd for the kubelet: the locally built pause image, Debian's CNI plugin dir, and
-# restrict_oom_score_adj (lowering oom_score_adj needs CAP_SYS_RESOURCE; without it runc
+# The cluster's own containerd (common.sh): the locally built pause image, the distribution's
+# CNI plugin dir, and restrict_oom_score_adj (lowering oom_score_adj needs CAP_SYS_RESOURCE; without it runc
 # fails with "can't get final child's PID from pipe: EOF").
 CNI_BIN=/usr/lib/cni
 [[ -x $CNI_BIN/bridge ]] || CNI_BIN=/opt/cni/bin
@@ -46,7 +46,10 @@ containerd config default | sed \
   -e 's#sandbox_image = ".*"#sandbox_image = "registry.k8s.io/pause:3.10"#' \
   -e "s#bin_dir = \"/opt/cni/bin\"#bin_dir = \"$CNI_BIN\"#" \
   -e 's#restrict_oom_score_adj = false#restrict_oom_score_adj = true#' \
-  | write_if_changed /etc/containerd/config.toml
+  -e 's#^root = ".*"#root = "/var/lib/gallery-containerd"#' \
+  -e 's#^state = ".*"#state = "/run/gallery-containerd"#' \
+  -e "s#address = \"/run/containerd/containerd.sock\"#address = \"$CONTAINERD_SOCK\"#" \
+  | write_if_changed "$CONTAINERD_CONFIG"
 
 # Pods on a bridge of their own, 10.244.0.0/24, masqueraded when they leave it.
 write_if_changed /etc/cni/net.d/10-gallery.conflist <<'C'

@@ -16,6 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
+source scripts/cluster/common.sh
 command -v go >/dev/null || export PATH="$PATH:/usr/local/go/bin"
 CACHE="${GALLERY_TOOLS_CACHE:-$HOME/.cache/gallery-pipeline/tools}"
 SUITE=bookworm
@@ -76,9 +77,15 @@ build_base() {
     --change "ENV SSL_CERT_FILE=$HOST_CA" "$tar" "$BASE_TAG" >/dev/null
 }
 
+# GALLERY_PYTHON_IMAGE (e.g. docker.io/library/python:3.11.13-slim-bookworm where a registry is
+# reachable, as in GitHub Actions) replaces the locally made base for the Python images.
+python_base() {
+  if [[ -n "${GALLERY_PYTHON_IMAGE:-}" ]]; then echo "$GALLERY_PYTHON_IMAGE"; else build_base; echo "$BASE_TAG"; fi
+}
+
 build_app() {
-  build_base
-  podman build -q --build-arg "PYTHON_IMAGE=$BASE_TAG" -t "$APP_TAG" -f Dockerfile . >/dev/null
+  local base; base=$(python_base)
+  podman build -q --build-arg "PYTHON_IMAGE=$base" -t "$APP_TAG" -f Dockerfile . >/dev/null
 }
 
 scratch_image() {  # tag, binary, path in the image, user
@@ -97,10 +104,9 @@ build_nats() {
 
 build_catalog() {
   local tag; tag=$(tag_of catalog); have "$tag" && return 0
-  build_base
-  local dir; dir=$(mktemp -d)
+  local base dir; base=$(python_base); dir=$(mktemp -d)
   cat >"$dir/Containerfile" <<C
-FROM $BASE_TAG
+FROM $base
 RUN python3 -m venv /opt/secantus && /opt/secantus/bin/pip install --no-cache-dir "secantusdb==$SECANTUS_VERSION"
 ENV PATH=/opt/secantus/bin:/usr/bin:/bin HOME=/tmp
 USER 10004:10004
@@ -136,7 +142,7 @@ build_pause() {
 
 build_one() {
   case "$1" in
-    base) timed build_base ;;
+    base) [[ -n "${GALLERY_PYTHON_IMAGE:-}" ]] || timed build_base ;;
     app) timed build_app ;;
     nats) timed build_nats ;;
     catalog) timed build_catalog ;;
@@ -155,8 +161,7 @@ load_one() {
   if [[ -n "$stamp" ]] && [[ -f "/run/gallery-cluster-images/$1.$id" ]]; then return 0; fi
   dir=$(mktemp -d)
   podman save --format oci-archive -o "$dir/image.tar" "$tag" >/dev/null
-  ctr -n k8s.io images import --base-name "${tag%%:*}" "$dir/image.tar" >/dev/null 2>&1 \
-    || ctr -n k8s.io images import "$dir/image.tar" >/dev/null
+  ctr -n k8s.io images import "$dir/image.tar" >/dev/null
   rm -rf "$dir"
   mkdir -p /run/gallery-cluster-images; rm -f "/run/gallery-cluster-images/$1".*; touch "/run/gallery-cluster-images/$1.$id"
 }
