@@ -104,6 +104,10 @@ start containerd containerd --config "$CONTAINERD_CONFIG"
 wait_for 60 "containerd" ctr version
 "$ROOT/scripts/cluster/images.sh" load pause coredns
 
+# Pods (and CoreDNS's forwarding) need a real upstream resolver, not systemd-resolved's stub
+# on 127.0.0.53, which CoreDNS's loop check would refuse.
+RESOLV=/etc/resolv.conf
+grep -q '^nameserver 127\.' /etc/resolv.conf && [[ -f /run/systemd/resolve/resolv.conf ]] && RESOLV=/run/systemd/resolve/resolv.conf
 cat >"$S/kubelet.yaml" <<KC
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
@@ -115,7 +119,7 @@ authorization: {mode: AlwaysAllow}
 cgroupDriver: cgroupfs
 containerRuntimeEndpoint: unix://$CONTAINERD_SOCK
 failSwapOn: false
-resolvConf: /etc/resolv.conf
+resolvConf: $RESOLV
 clusterDomain: cluster.local
 clusterDNS: [10.96.0.10]
 serializeImagePulls: false

@@ -160,7 +160,7 @@ load_one() {
   stamp=$(ctr -n k8s.io images ls -q "name==$tag" 2>/dev/null | head -n 1)
   if [[ -n "$stamp" ]] && [[ -f "/run/gallery-cluster-images/$1.$id" ]]; then return 0; fi
   dir=$(mktemp -d)
-  podman save --format oci-archive -o "$dir/image.tar" "$tag" >/dev/null
+  podman save -q --format oci-archive -o "$dir/image.tar" "$tag" >/dev/null
   ctr -n k8s.io images import "$dir/image.tar" >/dev/null
   rm -rf "$dir"
   mkdir -p /run/gallery-cluster-images; rm -f "/run/gallery-cluster-images/$1".*; touch "/run/gallery-cluster-images/$1.$id"
