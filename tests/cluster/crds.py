@@ -25,6 +25,10 @@ def structural(schema: Any) -> Any:
         return [structural(item) for item in schema]
     if not isinstance(schema, dict):
         return schema
+    branches = schema.get("anyOf") or schema.get("oneOf") or []
+    if sorted(b.get("type", "") for b in branches) == ["integer", "string"]:
+        # IntOrString: structural schemas spell it as an extension, not as a union of types.
+        return {"x-kubernetes-int-or-string": True}
     out: dict[str, Any] = {}
     for key, value in schema.items():
         if key in _DROPPED or (key == "additionalProperties" and value is False):
