@@ -16,6 +16,7 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -126,6 +127,24 @@ class Deployed:
         return f"http://{self.kube.service_ip('gallery-gateway')}"
 
 
+def apply_in_waves(kube: Kube, rendered: str) -> None:
+    """Apply like ArgoCD syncs: by ``argocd.argoproj.io/sync-wave``, each wave's StatefulSets
+    rolled out before the next wave (the processes fail fast while NATS, S3 or the catalog
+    are missing, and a crash-looping pod's back-off would outlast the test's patience)."""
+    waves: dict[int, list[dict[str, Any]]] = {}
+    for doc in yaml.safe_load_all(rendered):
+        if doc:
+            annotations = doc["metadata"].get("annotations", {})
+            waves.setdefault(int(annotations.get("argocd.argoproj.io/sync-wave", "0")), []).append(
+                doc
+            )
+    for wave in sorted(waves):
+        kube.apply(yaml.safe_dump_all(waves[wave]))
+        for doc in waves[wave]:
+            if doc["kind"] == "StatefulSet":
+                kube.rollout(f"statefulset/{doc['metadata']['name']}", timeout=300)
+
+
 def wait_ready(kube: Kube) -> None:
     for workload in ("statefulset/nats", "statefulset/seaweedfs", "statefulset/gallery-mongo"):
         kube.rollout(workload, timeout=300)
@@ -138,8 +157,8 @@ def deploy_overlay(cluster: Kube, namespace: str, overlay: Path) -> Deployed:
     cluster.run("create", "namespace", namespace, namespaced=False)
     kube = cluster.in_namespace(namespace)
     secrets(kube)
-    kube.apply(kustomize_build(overlay))
     try:
+        apply_in_waves(kube, kustomize_build(overlay))
         wait_ready(kube)
     except (AssertionError, subprocess.CalledProcessError):
         print(kube.run("get", "pods,pvc,events", "-o", "wide"))
