@@ -123,6 +123,10 @@ resolvConf: $RESOLV
 clusterDomain: cluster.local
 clusterDNS: [10.96.0.10]
 serializeImagePulls: false
+# No registry to pull from again: image garbage collection would delete the local images (the
+# pause sandbox first) once the disk looks 85 % full, and pods could never start again.
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
 evictionHard: {memory.available: "100Mi", nodefs.available: "1%", imagefs.available: "1%"}
 KC
 start kubelet "$B/kubelet" --config="$S/kubelet.yaml" --kubeconfig="$S/kubeconfig" \
