@@ -6,6 +6,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,20 +51,18 @@ class Gallery:
         return doc
 
     def upload_photos(
-        self, count: int, *, seed: int, width: int = 2400, height: int = 1600
+        self, count: int, *, seed: int, width: int = 2400, height: int = 1600, parallel: int = 4
     ) -> list[str]:
-        """``count`` distinct camera-like JPEGs (EXIF, some rotated); their image ids."""
-        ids = []
-        for index in range(count):
-            photo = jpeg_bytes(
-                width,
-                height,
-                seed=seed + index,
-                camera=True,
-                orientation=(6 if index % 3 == 0 else 1),
+        """``count`` distinct camera-like JPEGs (EXIF, every third rotated), made first and then
+        sent ``parallel`` at a time, so the workers face a real backlog; their image ids."""
+        photos = [
+            jpeg_bytes(
+                width, height, seed=seed + i, camera=True, orientation=6 if i % 3 == 0 else 1
             )
-            ids.append(self.upload(photo)["id"])
-        return ids
+            for i in range(count)
+        ]
+        with ThreadPoolExecutor(max_workers=parallel) as pool:
+            return [doc["id"] for doc in pool.map(self.upload, photos)]
 
     def image(self, image_id: str) -> dict[str, Any]:
         status, payload, _ = self.request("GET", f"/v1/images/{image_id}")
