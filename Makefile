@@ -16,6 +16,7 @@ bootstrap:
 
 tools:
 	@scripts/tools.sh
+	@scripts/npm.sh
 	@scripts/browser.sh
 
 lint type unit integration e2e: bootstrap tools

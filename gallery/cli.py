@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from pipeline.domain.errors import ConfigurationError, PipelineError
+from pipeline.domain.messages import StoredDeadLetter
 from pipeline.runtime.process import configure_logging
 from pipeline.runtime.settings import Settings, load_settings
 
@@ -51,7 +52,11 @@ def _parser() -> argparse.ArgumentParser:
     dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
     dlq_sub.add_parser("list", help="list dead-lettered jobs")
     redrive = dlq_sub.add_parser(
-        "redrive", help="requeue dead-lettered images (after fixing the cause)"
+        "redrive",
+        help=(
+            "after fixing the cause: requeue each dead letter's image (failed ones reset),"
+            " drop letters of ready or deleted images; prints what it did per letter"
+        ),
     )
     redrive.add_argument("image_ids", nargs="*", help="only these images (default: all)")
     return parser
@@ -63,31 +68,46 @@ def _local_key() -> str | None:
 
 
 async def _dead_letters(settings: Settings, command: str, image_ids: list[str]) -> None:
+    # Each command imports what it runs: `gallery upload` and `--help` must not pay for
+    # loading libvips, NATS, PyMongo and aioboto3 (about a second) that they never use.
     from pipeline.adapters.bus import Bus
     from pipeline.adapters.catalog import Catalog
-    from workers.dlq import redrive
+    from pipeline.services.redrive import redrive
 
     async with Bus.connect(settings.nats, name="gallery-cli") as bus:
         if command == "list":
             letters = await bus.dead_letters()
-        else:
-            async with Catalog.connect(settings.mongo) as catalog:
-                letters = await redrive(bus, catalog, image_ids)
-        for stored in letters:
-            letter = stored.letter
-            print(
-                f"{letter.at.isoformat()} {letter.job.tenant}/{letter.job.image_id} "
-                f"attempts={letter.attempts} {letter.reason}"
-            )
-        done = "listed" if command == "list" else "redriven"
-        print(f"{len(letters)} dead letter(s) {done}", file=sys.stderr)
+            for stored in letters:
+                print(_letter_line(stored))
+            print(f"{len(letters)} dead letter(s) listed", file=sys.stderr)
+            return
+        actions: dict[str, int] = {}
+        async with Catalog.connect(settings.mongo) as catalog:
+            async for done in redrive(bus, catalog, image_ids):
+                print(f"{_letter_line(done.stored)} -> {done.status}: {done.action}")
+                actions[done.action] = actions.get(done.action, 0) + 1
+        summary = ", ".join(f"{n} {action}" for action, n in sorted(actions.items()))
+        count = sum(actions.values())
+        print(
+            f"{count} dead letter(s) redriven" + (f": {summary}" if summary else ""),
+            file=sys.stderr,
+        )
+
+
+def _letter_line(stored: StoredDeadLetter) -> str:
+    letter = stored.letter
+    return (
+        f"{letter.at.isoformat()} {letter.job.tenant}/{letter.job.image_id} "
+        f"attempts={letter.attempts} {letter.reason}"
+    )
 
 
 async def _backfill(settings: Settings, dry_run: bool) -> None:
+    # Imported here: see _dead_letters.
     from pipeline.adapters.bus import Bus
     from pipeline.adapters.catalog import Catalog
     from pipeline.imaging.spec import parse_spec
-    from workers.backfill import plan_backfill
+    from pipeline.services.backfill import plan_backfill
 
     def show(done: int, total: int) -> None:
         print(f"\rbackfill: {done}/{total} image(s) planned", end="", file=sys.stderr, flush=True)
@@ -107,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "up":
-            from gallery.embedded import UpOptions, run_up
+            from gallery.embedded import UpOptions, run_up  # per command, see _dead_letters
 
             return run_up(
                 UpOptions(
@@ -120,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
         if args.command == "upload":
-            from gallery.uploader import upload
+            from gallery.uploader import upload  # per command, see _dead_letters
 
             key = args.key or _local_key()
             if not key:
@@ -137,17 +157,17 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         configure_logging(settings.log_level)
         if args.command == "gateway":
-            from gateway.main import run_gateway
+            from gateway.main import run_gateway  # per command, see _dead_letters
 
             asyncio.run(run_gateway(settings))
         elif args.command == "worker":
-            from workers.main import run_worker
+            from workers.main import run_worker  # per command, see _dead_letters
 
             asyncio.run(run_worker(settings))
         elif args.command == "backfill":
             asyncio.run(_backfill(settings, args.dry_run))
         elif args.command == "keys":
-            from pipeline.adapters.catalog import issue_api_key
+            from pipeline.adapters.catalog import issue_api_key  # per command, see _dead_letters
 
             print(asyncio.run(issue_api_key(settings.mongo, args.tenant, args.name)))
         elif args.command == "dlq":

@@ -7,10 +7,9 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.keys import BACKENDS, SETTINGS, TENANT_KEY
-from pipeline.domain import names
-from pipeline.domain.errors import Conflict, InputError, NotFound
-from pipeline.domain.messages import ImageEvent
+from gateway.keys import ALBUMS, BACKENDS, DELETE, TENANT_KEY
+from gateway.paging import next_cursor, page_params
+from pipeline.domain.errors import Conflict, NotFound
 from pipeline.domain.models import ImageRecord
 
 # Renditions live under content-addressed keys, so a URL's bytes never change.
@@ -45,6 +44,7 @@ def image_json(record: ImageRecord) -> dict[str, Any]:
             for name, r in sorted(record.renditions.items())
         },
         "links": {"self": base, "original": f"{base}/original"},
+        "albums": list(record.albums),
     }
 
 
@@ -59,22 +59,21 @@ async def _image(request: web.Request) -> ImageRecord:
 
 
 async def list_images(request: web.Request) -> web.Response:
-    settings = request.app[SETTINGS]
-    try:
-        limit = int(request.query.get("limit", settings.gateway.page_size))
-    except ValueError:
-        raise InputError(
-            "limit is not a number", public_message="limit must be an integer"
-        ) from None
-    if not 1 <= limit <= 500:
-        raise InputError("limit out of range", public_message="limit must be between 1 and 500")
-    cursor = request.query.get("cursor") or None
-    records = await request.app[BACKENDS].catalog.list_images(
-        request[TENANT_KEY], limit=limit + 1, before=cursor
+    """``?album=ID`` lists that album's images (404 for an unknown album), same paging."""
+    limit, cursor = page_params(request)
+    tenant, album = request[TENANT_KEY], request.query.get("album")
+    if album is not None:
+        records = await request.app[ALBUMS].images(tenant, album, limit=limit + 1, before=cursor)
+    else:
+        records = await request.app[BACKENDS].catalog.list_images(
+            tenant, limit=limit + 1, before=cursor
+        )
+    return web.json_response(
+        {
+            "items": [image_json(r) for r in records[:limit]],
+            "next_cursor": next_cursor([r.id for r in records], limit),
+        }
     )
-    page, more = records[:limit], len(records) > limit
-    next_cursor = page[-1].id if more and page else None
-    return web.json_response({"items": [image_json(r) for r in page], "next_cursor": next_cursor})
 
 
 async def get_image(request: web.Request) -> web.Response:
@@ -125,14 +124,5 @@ async def get_original(request: web.Request) -> web.StreamResponse:
 
 
 async def delete_image(request: web.Request) -> web.Response:
-    backends = request.app[BACKENDS]
-    tenant = request[TENANT_KEY]
-    record = await backends.catalog.delete_image(tenant, request.match_info["image_id"])
-    if record is None:
-        raise NotFound("no such image", public_message="no such image")
-    # The document goes first: from then on nobody can reach the objects, and a worker that
-    # finishes a render afterwards removes its own renditions (see workers.render).
-    await backends.store.delete(record.original_key)
-    await backends.store.delete_prefix(names.rendition_prefix(tenant, record.id))
-    await backends.bus.publish_event(ImageEvent(type="deleted", image_id=record.id, tenant=tenant))
+    await request.app[DELETE].delete(request[TENANT_KEY], request.match_info["image_id"])
     return web.Response(status=204)

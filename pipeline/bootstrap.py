@@ -2,23 +2,31 @@
 
 ``open_backends`` is the one place that connects to the bus, the catalog and the object
 store, declares what the pipeline needs (streams, indexes, the bucket check) and closes all
-of it on exit. Entry points (``gateway``, ``workers``, the ``gallery`` command) call it;
-services never do: they receive the backends through their ports.
+of it on exit. Entry points (``gateway``, ``workers``, the ``gallery`` command) call it and
+build their services with the functions below; services never import this module: they
+receive the backends through their ports.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from pipeline.adapters.bus import Bus
 from pipeline.adapters.catalog import Catalog
 from pipeline.adapters.storage import open_object_store
 from pipeline.adapters.storage.base import ObjectStore
+from pipeline.imaging.spec import RenditionSpec
 from pipeline.runtime.health import ReadinessCheck
 from pipeline.runtime.settings import Settings
+from pipeline.services.albums import AlbumService
+from pipeline.services.delete import DeleteService
+from pipeline.services.ingest import IngestService
+from pipeline.services.lease import lease_for
+from pipeline.services.render import RenderPolicy, RenderService, worker_identity
+from pipeline.services.renderer import ThreadRenderer
 
 log = logging.getLogger(__name__)
 
@@ -51,3 +59,36 @@ async def open_backends(settings: Settings, *, name: str) -> AsyncIterator[Backe
             settings.storage.backend,
         )
         yield Backends(bus=bus, catalog=catalog, store=store)
+
+
+def ingest_service(backends: Backends, settings: Settings) -> IngestService:
+    return IngestService(backends.catalog, backends.store, backends.bus, settings.limits)
+
+
+def delete_service(backends: Backends) -> DeleteService:
+    return DeleteService(backends.catalog, backends.store, backends.bus)
+
+
+def album_service(backends: Backends) -> AlbumService:
+    return AlbumService(backends.catalog.albums, backends.catalog, backends.bus)
+
+
+def render_service(
+    backends: Backends, settings: Settings, spec: Sequence[RenditionSpec]
+) -> RenderService:
+    """The render service with the default renderer (libvips in a thread)."""
+    renderer = ThreadRenderer(spec, settings.limits, store_gps=settings.worker.store_gps)
+    return RenderService(
+        backends.catalog, backends.store, backends.bus, renderer, policy=render_policy(settings)
+    )
+
+
+def render_policy(settings: Settings) -> RenderPolicy:
+    """The lifecycle limits of docs/architecture.md step 5, from the settings."""
+    return RenderPolicy(
+        max_deliver=settings.nats.max_deliver,
+        lease=lease_for(settings.nats.ack_wait_seconds),
+        max_crashes=settings.worker.max_crashes,
+        max_rounds=settings.worker.max_rounds,
+        worker=worker_identity(),
+    )

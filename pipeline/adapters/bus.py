@@ -31,10 +31,13 @@ from pipeline.domain import names
 from pipeline.domain.errors import BusError, ConfigurationError
 from pipeline.domain.messages import (
     DeadLetter,
-    ImageEvent,
+    Event,
     RenderJob,
     StoredDeadLetter,
     decode,
+    decode_event,
+    event_msg_id,
+    event_subject_parts,
     utcnow,
 )
 from pipeline.runtime import metrics
@@ -63,7 +66,7 @@ def stream_configs(settings: NatsSettings) -> list[StreamConfig]:
         ),
         StreamConfig(
             name=names.EVENTS_STREAM,
-            subjects=[names.EVENTS_SUBJECTS],
+            subjects=list(names.EVENTS_SUBJECTS),
             retention=RetentionPolicy.LIMITS,
             max_age=7 * _DAY,
             duplicate_window=settings.duplicate_window_seconds,
@@ -187,27 +190,27 @@ class Bus:
     async def publish_job(self, job: RenderJob) -> None:
         subject = names.BACKFILL_SUBJECT if job.reason == "backfill" else names.RENDER_SUBJECT
         if job.reason in ("upload", "outbox"):
-            # The same id for the upload and every outbox republish: JetStream keeps one.
-            msg_id = job.image_id
+            # The same id for the upload and every republish of an image nobody claimed yet:
+            # JetStream keeps one. Once claimed (a worker died, or a retry round ended), the
+            # claim count tells the new job from the one JetStream already delivered.
+            msg_id = job.image_id if job.claims == 0 else f"{job.image_id}:{job.claims}"
         else:
             # A redrive or backfill is a deliberate new run of an image that already ran.
             msg_id = f"{job.image_id}:{job.reason}:{utcnow().timestamp()}"
         await self._publish(subject, job.to_bytes(), msg_id)
 
-    async def publish_event(self, event: ImageEvent) -> None:
+    async def publish_event(self, event: Event) -> None:
         """Tell listeners; a failure is logged, not raised.
 
         Events are notifications: the catalog is the source of truth, so a lost event must
         neither fail an upload or delete nor make a finished render run again.
         """
+        kind, action = event_subject_parts(event)
+        subject = names.event_subject(kind, action, event.tenant)
         try:
-            await self._publish(
-                f"gallery.image.{event.type}",
-                event.to_bytes(),
-                f"{event.image_id}:{event.type}:{event.at.timestamp()}",
-            )
+            await self._publish(subject, event.to_bytes(), event_msg_id(event))
         except BusError as exc:
-            log.warning("could not publish %s event for %s: %s", event.type, event.image_id, exc)
+            log.warning("could not publish %s: %s", subject, exc)
 
     async def dead_letter(self, letter: DeadLetter) -> None:
         await self._publish(
@@ -237,16 +240,21 @@ class Bus:
             raise BusError(f"cannot remove dead letter {seq}: {exc}") from exc
 
     async def subscribe_events(
-        self, callback: Callable[[ImageEvent], Awaitable[None]]
+        self, callback: Callable[[Event], Awaitable[None]]
     ) -> Callable[[], Awaitable[None]]:
-        """Core-NATS subscription to live image events; returns an unsubscribe function."""
+        """Core-NATS subscription to live events; returns an unsubscribe function."""
 
         async def on_msg(msg: Msg) -> None:
             with contextlib.suppress(Exception):
-                await callback(decode(ImageEvent, msg.data))
+                await callback(decode_event(msg.data))
 
-        sub = await self._nc.subscribe(names.EVENTS_SUBJECTS, cb=on_msg)
-        return sub.unsubscribe
+        subs = [await self._nc.subscribe(s, cb=on_msg) for s in names.EVENTS_SUBJECTS]
+
+        async def unsubscribe() -> None:
+            for sub in subs:
+                await sub.unsubscribe()
+
+        return unsubscribe
 
     @contextlib.asynccontextmanager
     async def pull(self, consumer: str) -> AsyncIterator[JetStreamContext.PullSubscription]:

@@ -17,9 +17,11 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import DuplicateKeyError
 
-from pipeline.domain.errors import CatalogError, DuplicateImage
+from pipeline.adapters.albums import AlbumCatalog
+from pipeline.adapters.mongo_errors import translated as _translated
+from pipeline.domain.errors import DuplicateImage
 from pipeline.domain.messages import utcnow
 from pipeline.domain.models import ImageRecord, Rendition
 from pipeline.runtime.settings import MongoSettings
@@ -41,6 +43,7 @@ class Catalog:
         db = client[settings.database]
         self.images: AsyncCollection[Document] = db["images"]
         self.api_keys: AsyncCollection[Document] = db["api_keys"]
+        self.albums = AlbumCatalog(self.images, db["albums"])
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -68,7 +71,15 @@ class Catalog:
             await self.images.create_index(
                 [("status", ASCENDING), ("updated_at", ASCENDING)], name="status_updated"
             )
+            await self.images.create_index(
+                [("status", ASCENDING), ("lease_expires_at", ASCENDING)], name="status_lease"
+            )
             await self.api_keys.create_index([("tenant", ASCENDING)], name="tenant")
+            await self.images.create_index(
+                [("tenant", ASCENDING), ("albums", ASCENDING), ("_id", DESCENDING)],
+                name="tenant_albums_id",
+            )
+        await self.albums.ensure_indexes()
 
     async def ping(self) -> None:
         with _translated("ping"):
@@ -85,7 +96,7 @@ class Catalog:
             existing = await self.find_by_hash(record.tenant, record.sha256)
             if existing is None:  # deleted in between: the caller may simply try again
                 raise
-            raise DuplicateImage(existing) from None
+            raise DuplicateImage(existing, existing.id) from None
 
     async def find_by_hash(self, tenant: str, sha256: str) -> ImageRecord | None:
         with _translated("find image"):
@@ -98,26 +109,101 @@ class Catalog:
         return _record(doc)
 
     async def list_images(
-        self, tenant: str, *, limit: int, before: str | None = None
+        self, tenant: str, *, limit: int, before: str | None = None, album: str | None = None
     ) -> list[ImageRecord]:
-        """Newest first; ``before`` is the cursor (the last id of the previous page)."""
+        """Newest first; ``before`` is the cursor (the last id of the previous page);
+        ``album`` keeps only the images in that album."""
         query: Document = {"tenant": tenant}
+        if album is not None:
+            query["albums"] = album  # matches an element of the array
         if before:
             query["_id"] = {"$lt": before}
         with _translated("list images"):
             cursor = self.images.find(query).sort("_id", DESCENDING).limit(limit)
             return [ImageRecord.model_validate(doc) async for doc in cursor]
 
-    async def claim(self, tenant: str, image_id: str) -> ImageRecord | None:
-        """Move a queued (or abandoned processing) image to processing; None if not claimable.
+    async def claim(
+        self, tenant: str, image_id: str, *, owner: str, lease: timedelta
+    ) -> ImageRecord | None:
+        """Take the image's lease for ``owner`` until now + ``lease``; None if not claimable.
 
-        ``processing`` is claimable again because a worker that died mid-job leaves it there,
-        and JetStream's redelivery is what tells us to take over.
+        Claimable: ``queued``, ``processing`` with no lease (released after a retry), or
+        ``processing`` under an expired lease, whose holder died mid-render: that takeover
+        also counts a crash. A live lease, or a ready, failed or deleted image, is refused,
+        so a republished job never renders an image twice at once. ``attempts`` counts claims.
         """
+        now = utcnow()
+        taken = {
+            "status": "processing",
+            "lease_owner": owner,
+            "lease_expires_at": now + lease,
+            "updated_at": now,
+        }
+        mine = {"_id": image_id, "tenant": tenant}
+        free = {
+            **mine,
+            "$or": [{"status": "queued"}, {"status": "processing", "lease_owner": None}],
+        }
+        abandoned = {
+            **mine,
+            "status": "processing",
+            "lease_owner": {"$ne": None},
+            "lease_expires_at": {"$lt": now},
+        }
         with _translated("claim image"):
             doc = await self.images.find_one_and_update(
-                {"_id": image_id, "tenant": tenant, "status": {"$in": ["queued", "processing"]}},
-                {"$set": {"status": "processing", "updated_at": utcnow()}, "$inc": {"attempts": 1}},
+                free, {"$set": taken, "$inc": {"attempts": 1}}, return_document=ReturnDocument.AFTER
+            )
+            if doc is None:
+                doc = await self.images.find_one_and_update(
+                    abandoned,
+                    {"$set": taken, "$inc": {"attempts": 1, "crashes": 1}},
+                    return_document=ReturnDocument.AFTER,
+                )
+        return _record(doc)
+
+    async def renew(self, tenant: str, image_id: str, *, owner: str, lease: timedelta) -> bool:
+        """Extend ``owner``'s lease to now + ``lease``; False if the lease is no longer theirs."""
+        with _translated("renew lease"):
+            result = await self.images.update_one(
+                _held(tenant, image_id, owner), {"$set": {"lease_expires_at": utcnow() + lease}}
+            )
+        return bool(result.matched_count)
+
+    async def release(
+        self, tenant: str, image_id: str, *, owner: str, error: str, crashed: bool = False
+    ) -> ImageRecord | None:
+        """Give the lease back after a failed try (the image stays ``processing`` until the
+        job's next delivery claims it); ``crashed`` counts a render process that died."""
+        now = utcnow()
+        with _translated("release lease"):
+            doc = await self.images.find_one_and_update(
+                _held(tenant, image_id, owner),
+                {
+                    "$set": {**_NO_LEASE, "lease_expires_at": now, "last_error": error},
+                    "$inc": {"crashes": int(crashed)},
+                },
+                return_document=ReturnDocument.AFTER,
+            )
+        return _record(doc)
+
+    async def requeue_round(
+        self, tenant: str, image_id: str, *, owner: str, error: str
+    ) -> ImageRecord | None:
+        """``processing -> queued`` after a round of retries ran out (``rounds`` + 1): the
+        sweeper republishes it once the dependency is back."""
+        with _translated("requeue image"):
+            doc = await self.images.find_one_and_update(
+                _held(tenant, image_id, owner),
+                {
+                    "$set": {
+                        **_NO_LEASE,
+                        "status": "queued",
+                        "last_error": error,
+                        "updated_at": utcnow(),
+                    },
+                    "$inc": {"rounds": 1},
+                },
                 return_document=ReturnDocument.AFTER,
             )
         return _record(doc)
@@ -133,9 +219,11 @@ class Catalog:
         frames: int,
         metadata: dict[str, Any],
         thumbhash: str,
+        owner: str | None = None,
         rerender: bool = False,
     ) -> ImageRecord | None:
-        """``processing -> ready``; with ``rerender``, replace the renditions of a ready image.
+        """``processing -> ready`` under ``owner``'s lease (released); with ``rerender``,
+        replace the renditions of a ready image.
 
         A backfill's re-render keeps ``ready_at``: the photo was ready all along.
         """
@@ -153,10 +241,14 @@ class Catalog:
         }
         if not rerender:
             fields["ready_at"] = now
-        expected = "ready" if rerender else "processing"
+        if rerender:
+            guard: Document = {"_id": image_id, "tenant": tenant, "status": "ready"}
+        else:
+            guard = _held(tenant, image_id, owner)
+            fields.update(_NO_LEASE)
         with _translated("mark ready"):
             doc = await self.images.find_one_and_update(
-                {"_id": image_id, "tenant": tenant, "status": expected},
+                guard,
                 {"$set": fields},
                 return_document=ReturnDocument.AFTER,
             )
@@ -187,28 +279,38 @@ class Catalog:
             cursor = self.images.find(query).sort("_id", ASCENDING).limit(limit)
             return [ImageRecord.model_validate(doc) async for doc in cursor]
 
-    async def mark_failed(self, tenant: str, image_id: str, reason: str) -> ImageRecord | None:
+    async def mark_failed(
+        self, tenant: str, image_id: str, reason: str, *, owner: str | None = None
+    ) -> ImageRecord | None:
+        """``queued|processing -> failed`` (only under ``owner``'s lease when given)."""
+        guard: Document = (
+            _held(tenant, image_id, owner)
+            if owner is not None
+            else {"_id": image_id, "tenant": tenant, "status": {"$in": ["queued", "processing"]}}
+        )
         with _translated("mark failed"):
             doc = await self.images.find_one_and_update(
-                {"_id": image_id, "tenant": tenant, "status": {"$in": ["queued", "processing"]}},
-                {"$set": {"status": "failed", "failure": reason, "updated_at": utcnow()}},
+                guard,
+                {
+                    "$set": {
+                        **_NO_LEASE,
+                        "status": "failed",
+                        "failure": reason,
+                        "updated_at": utcnow(),
+                    }
+                },
                 return_document=ReturnDocument.AFTER,
             )
         return _record(doc)
 
     async def requeue(self, tenant: str, image_id: str) -> ImageRecord | None:
-        """``failed -> queued`` for an operator's redrive; None unless the image had failed."""
+        """``failed -> queued`` for an operator's redrive, with every counter reset; None
+        unless the image had failed."""
+        fresh = {"status": "queued", "failure": None, "last_error": None, "updated_at": utcnow()}
         with _translated("requeue image"):
             doc = await self.images.find_one_and_update(
                 {"_id": image_id, "tenant": tenant, "status": "failed"},
-                {
-                    "$set": {
-                        "status": "queued",
-                        "failure": None,
-                        "attempts": 0,
-                        "updated_at": utcnow(),
-                    }
-                },
+                {"$set": {**fresh, **_NO_LEASE, "attempts": 0, "crashes": 0, "rounds": 0}},
                 return_document=ReturnDocument.AFTER,
             )
         return _record(doc)
@@ -218,25 +320,36 @@ class Catalog:
             doc = await self.images.find_one_and_delete({"_id": image_id, "tenant": tenant})
         return _record(doc)
 
-    async def stale_queued(self, older_than: timedelta, limit: int = 500) -> list[ImageRecord]:
-        """Images left in ``queued`` longer than ``older_than``, across tenants.
+    async def stale_unfinished(self, older_than: timedelta, limit: int = 500) -> list[ImageRecord]:
+        """Images the sweeper must republish, across tenants: ``queued`` and untouched for
+        ``older_than``, or ``processing`` under a lease expired for ``older_than``.
 
-        The one query not scoped to a tenant: the outbox sweeper is a system task and
-        republishes jobs, it never returns image data to a client.
+        The one query not scoped to a tenant: the sweeper is a system task and republishes
+        jobs, it never returns image data to a client.
         """
         cutoff: datetime = utcnow() - older_than
+        query = {
+            "$or": [
+                {"status": "queued", "updated_at": {"$lt": cutoff}},
+                {"status": "processing", "lease_expires_at": {"$lt": cutoff}},
+            ]
+        }
         with _translated("find stale images"):
-            cursor = self.images.find({"status": "queued", "updated_at": {"$lt": cutoff}}).limit(
-                limit
-            )
+            cursor = self.images.find(query).limit(limit)
             return [ImageRecord.model_validate(doc) async for doc in cursor]
 
     async def touch(self, tenant: str, image_id: str) -> None:
-        """Restart the sweeper's clock on a queued image after republishing it."""
+        """Restart the sweeper's clock on an image it just republished."""
+        now = utcnow()
+        mine = {"_id": image_id, "tenant": tenant}
         with _translated("touch image"):
             await self.images.update_one(
-                {"_id": image_id, "tenant": tenant, "status": "queued"},
-                {"$set": {"updated_at": utcnow()}},
+                {**mine, "status": "queued"}, {"$set": {"updated_at": now}}
+            )
+            # An expired lease stays the dead holder's (the next claim counts the crash).
+            await self.images.update_one(
+                {**mine, "status": "processing", "lease_expires_at": {"$lt": now}},
+                {"$set": {"lease_expires_at": now}},
             )
 
     # --- API keys ----------------------------------------------------------------------
@@ -263,16 +376,13 @@ async def issue_api_key(settings: MongoSettings, tenant: str, name: str) -> str:
         return await catalog.create_api_key(tenant, name)
 
 
+_NO_LEASE: Document = {"lease_owner": None, "lease_expires_at": None}
+
+
+def _held(tenant: str, image_id: str, owner: str | None) -> Document:
+    """The filter of an image in ``processing`` under ``owner``'s lease."""
+    return {"_id": image_id, "tenant": tenant, "status": "processing", "lease_owner": owner}
+
+
 def _record(doc: Document | None) -> ImageRecord | None:
     return None if doc is None else ImageRecord.model_validate(doc)
-
-
-@contextlib.contextmanager
-def _translated(action: str) -> Any:
-    """Turn driver errors into CatalogError (retryable) with what we were doing."""
-    try:
-        yield
-    except DuplicateKeyError:
-        raise
-    except PyMongoError as exc:
-        raise CatalogError(f"catalog: cannot {action}: {exc}") from exc

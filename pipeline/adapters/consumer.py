@@ -129,12 +129,12 @@ class JobConsumer:
             case Ack():
                 await msg.ack()
                 metrics.JOBS.labels(outcome="ack").inc()
-            case Retry(reason) if attempt < self._bus.settings.max_deliver:
-                delay = backoff_delay(self._bus.settings, attempt)
+            case Retry(reason, wanted) if attempt < self._bus.settings.max_deliver:
+                delay = backoff_delay(self._bus.settings, attempt) if wanted is None else wanted
                 log.warning("retrying job in %.1fs (attempt %d): %s", delay, attempt, reason)
                 await msg.nak(delay=delay)
                 metrics.JOBS.labels(outcome="retry").inc()
-            case Retry(reason) | Terminal(reason):
+            case Retry(reason, _) | Terminal(reason):
                 await self._dead_letter(msg, reason, attempt)
 
     async def _dead_letter(self, msg: Msg, reason: str, attempt: int) -> None:

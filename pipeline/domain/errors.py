@@ -8,10 +8,10 @@ still works where that is the natural thing to write.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Generic, TypeVar
 
-if TYPE_CHECKING:  # models import messages, which import this tree: type-only, no cycle
-    from pipeline.domain.models import ImageRecord
+# The tree imports nothing of ours: models import messages, which import this module.
+RecordT = TypeVar("RecordT")
 
 
 class PipelineError(Exception):
@@ -76,6 +76,12 @@ class UndecodableImage(ImageRejected):
     code = "undecodable"
 
 
+class TooManyScans(ImageRejected):
+    """A progressive JPEG with more scans than any encoder writes: each costs a full decode pass."""
+
+    code = "too_many_scans"
+
+
 class RenderTimeout(ImageRejected, TimeoutError):
     """The render deadline passed; the same input would take as long again."""
 
@@ -118,6 +124,17 @@ class GatewayBusy(PipelineError):
     code = "busy"
 
 
+class RenderCrashed(PipelineError):
+    """The render process died (killed by the OOM killer, a crash in a decoder).
+
+    Retryable: the machine may have been short of memory; the delivery limit bounds how often
+    the same image is tried.
+    """
+
+    retryable = True
+    code = "render_crashed"
+
+
 class StorageError(DependencyError):
     code = "storage_unavailable"
 
@@ -147,13 +164,14 @@ class Conflict(PipelineError):
     code = "conflict"
 
 
-class DuplicateImage(Conflict):
-    """The tenant already has an image with this SHA-256; ``existing`` is that image."""
+class DuplicateImage(Conflict, Generic[RecordT]):
+    """The tenant already has an image with this SHA-256; ``existing`` is that image
+    (the catalog's ``ImageRecord``)."""
 
     code = "duplicate"
 
-    def __init__(self, existing: ImageRecord) -> None:
-        super().__init__(existing.id)
+    def __init__(self, existing: RecordT, image_id: str) -> None:
+        super().__init__(image_id)
         self.existing = existing
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from pipeline.domain.errors import BadMessage
 
@@ -40,6 +40,10 @@ class RenderJob(_Message):
     original_key: str
     uploaded_at: datetime
     reason: JobReason = "upload"
+    # Claims of the image when the job was published: with the id it names the job for
+    # JetStream's de-duplication, so a sweep after a crash is not dropped as a duplicate
+    # of the upload while an unchanged image is republished only once per window.
+    claims: int = 0
 
 
 class ImageEvent(_Message):
@@ -51,6 +55,42 @@ class ImageEvent(_Message):
     at: datetime = Field(default_factory=utcnow)
     reason: str | None = None
     renditions: list[str] = Field(default_factory=list)
+
+
+AlbumAction = Literal["created", "renamed", "deleted", "image_added", "image_removed"]
+
+
+class AlbumEvent(_Message):
+    """Something happened to an album; ``image_id`` names the image added or removed."""
+
+    type: Literal["album"] = "album"
+    album_id: str
+    tenant: str
+    action: AlbumAction
+    image_id: str | None = None
+    at: datetime = Field(default_factory=utcnow)
+
+
+Event = ImageEvent | AlbumEvent
+"""Everything on the events stream."""
+
+_EVENT: TypeAdapter[Event] = TypeAdapter(
+    Annotated[ImageEvent | AlbumEvent, Field(discriminator="type")]  # type: ignore[arg-type]
+)
+
+
+def event_subject_parts(event: Event) -> tuple[str, str]:
+    """(kind, action) of ``event``'s subject: ("image", "ready") or ("album", "renamed")."""
+    if isinstance(event, AlbumEvent):
+        return "album", event.action
+    return "image", event.type
+
+
+def event_msg_id(event: Event) -> str:
+    """The de-duplication id: a retried publish of the same event is stored once."""
+    if isinstance(event, AlbumEvent):
+        return f"{event.album_id}:{event.action}:{event.image_id}:{event.at.timestamp()}"
+    return f"{event.image_id}:{event.type}:{event.at.timestamp()}"
 
 
 class DeadLetter(_Message):
@@ -79,3 +119,11 @@ def decode(model: type[M], data: bytes) -> M:
         return model.model_validate_json(data)
     except ValidationError as exc:
         raise BadMessage(f"cannot decode {model.__name__}: {exc.errors()[0]['msg']}") from exc
+
+
+def decode_event(data: bytes) -> Event:
+    """Parse an events-stream message (image or album event); raises BadMessage."""
+    try:
+        return _EVENT.validate_json(data)
+    except ValidationError as exc:
+        raise BadMessage(f"cannot decode event: {exc.errors()[0]['msg']}") from exc

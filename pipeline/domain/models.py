@@ -2,34 +2,49 @@
 
 from __future__ import annotations
 
-import os
-import time
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
+from ulid import LaxMonotonicPolicy, ULIDGenerator
 
 from pipeline.domain.messages import JobReason, RenderJob, utcnow
 
 Status = Literal["queued", "processing", "ready", "failed"]
 
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# Monotonic within a millisecond: ids made in the same millisecond still sort in creation
+# order (the lax policy draws fresh randomness instead of failing on the 2**80th).
+_IDS = ULIDGenerator(policy=LaxMonotonicPolicy())
 
 
 def new_image_id() -> str:
-    """A ULID: 48 bits of milliseconds then 80 random bits, Crockford base32 (26 chars).
+    """A ULID (26 Crockford base32 characters: 48 bits of milliseconds, 80 more).
 
     Ids sort by creation time, so the newest-first listing pages by ``_id`` alone.
     """
-    value = (int(time.time() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
-    chars = []
-    for _ in range(26):
-        chars.append(_CROCKFORD[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
+    return str(_IDS.generate())
+
+
+class Rendered(Protocol):
+    """What a renderer produced for one rendition (e.g. imaging's ``RenderedRendition``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def spec_hash(self) -> str: ...
+    @property
+    def width(self) -> int: ...
+    @property
+    def height(self) -> int: ...
+    @property
+    def content_type(self) -> str: ...
+    @property
+    def data(self) -> bytes: ...
 
 
 class Rendition(BaseModel):
+    """A stored rendition as the catalog records it (``bytes`` = encoded size)."""
+
     model_config = ConfigDict(frozen=True)
 
     name: str
@@ -39,6 +54,19 @@ class Rendition(BaseModel):
     height: int
     content_type: str
     bytes: int
+
+    @classmethod
+    def from_rendered(cls, out: Rendered, key: str) -> Rendition:
+        """The record of ``out`` once stored under ``key``."""
+        return cls(
+            name=out.name,
+            key=key,
+            spec_hash=out.spec_hash,
+            width=out.width,
+            height=out.height,
+            content_type=out.content_type,
+            bytes=len(out.data),
+        )
 
 
 class ImageRecord(BaseModel):
@@ -60,11 +88,22 @@ class ImageRecord(BaseModel):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     ready_at: datetime | None = None
+    # The lifecycle (docs/architecture.md, "Every image reaches a terminal state"):
+    # ``attempts`` counts claims; a claim is a lease (owner, expiry) renewed while the
+    # render runs; ``crashes`` counts leases taken over after their holder died; ``rounds``
+    # counts retry rounds a dependency outage exhausted; ``last_error`` says why.
     attempts: int = 0
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    crashes: int = 0
+    rounds: int = 0
+    last_error: str | None = None
     failure: str | None = None
     renditions: dict[str, Rendition] = Field(default_factory=dict)
     metadata: dict[str, Any] = Field(default_factory=dict)
     thumbhash: str | None = None
+    albums: list[str] = Field(default_factory=list)
+    """Ids of the tenant's albums this image is in (an image may be in several)."""
 
     def to_document(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True)
@@ -77,4 +116,5 @@ class ImageRecord(BaseModel):
             original_key=self.original_key,
             uploaded_at=self.created_at,
             reason=reason,
+            claims=self.attempts,
         )

@@ -6,21 +6,43 @@ values; ``tests/deploy`` keeps them equal.
 
 from __future__ import annotations
 
+import hashlib
+
 JOBS_STREAM = "GALLERY_JOBS"
 RENDER_SUBJECT = "gallery.job.render"
 BACKFILL_SUBJECT = "gallery.job.backfill"
 RENDER_CONSUMER = "render"
 BACKFILL_CONSUMER = "backfill"
 
+# Events: gallery.{image|album}.{type or action}.{tenant token}, e.g.
+# gallery.image.ready.3f2a9c0d1e4b5a67. The tenant token lets a replay of one tenant's
+# events filter on the server (gallery.*.*.{token}) instead of reading every tenant's.
 EVENTS_STREAM = "GALLERY_EVENTS"
-EVENTS_SUBJECTS = "gallery.image.>"
-UPLOADED_SUBJECT = "gallery.image.uploaded"
-READY_SUBJECT = "gallery.image.ready"
-FAILED_SUBJECT = "gallery.image.failed"
-DELETED_SUBJECT = "gallery.image.deleted"
+IMAGE_EVENTS_SUBJECTS = "gallery.image.>"
+ALBUM_EVENTS_SUBJECTS = "gallery.album.>"
+EVENTS_SUBJECTS = (IMAGE_EVENTS_SUBJECTS, ALBUM_EVENTS_SUBJECTS)
 
 DLQ_STREAM = "GALLERY_DLQ"
 DLQ_SUBJECT = "gallery.dlq.render"
+
+
+def tenant_token(tenant: str) -> str:
+    """The tenant as one subject token: 16 hex digits of its SHA-256.
+
+    Tenant names are free text, and a NATS token may not hold ``.``, ``*``, ``>`` or
+    spaces; a fixed-length hash always fits. Consumers still check the decoded tenant.
+    """
+    return hashlib.sha256(tenant.encode()).hexdigest()[:16]
+
+
+def event_subject(kind: str, action: str, tenant: str) -> str:
+    """``gallery.image.ready.{token}`` or ``gallery.album.renamed.{token}``."""
+    return f"gallery.{kind}.{action}.{tenant_token(tenant)}"
+
+
+def tenant_events_filter(tenant: str) -> str:
+    """The filter subject matching every event (image and album) of one tenant."""
+    return f"gallery.*.*.{tenant_token(tenant)}"
 
 
 def original_key(tenant: str, image_id: str) -> str:

@@ -19,9 +19,10 @@ class Ack:
 
 @dataclass(frozen=True)
 class Retry:
-    """A transient failure: deliver again after an exponential backoff."""
+    """A transient failure: deliver again after ``delay`` seconds (None: exponential backoff)."""
 
     reason: str
+    delay: float | None = None
 
 
 @dataclass(frozen=True)

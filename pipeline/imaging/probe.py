@@ -1,13 +1,14 @@
 """Header probe: type, size and frame count of an upload before anything is stored.
 
+Superseded by :class:`pipeline.imaging.scan.HeaderScanner` (one pass over the whole upload);
+kept until the ingest gate is switched over. Shares its :class:`ImageHeader`.
+
 Only headers are read - libvips opens images lazily and a header read decodes no pixels - so
 a decompression bomb (a few KB declaring 50000 x 50000) is rejected in well under a
 millisecond, before a byte of it is stored or decoded.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from pipeline.domain.errors import (
     ImageTooLarge,
@@ -17,18 +18,11 @@ from pipeline.domain.errors import (
 )
 from pipeline.imaging import vips
 from pipeline.imaging.header import partial_dimensions
+from pipeline.imaging.scan import ImageHeader
 from pipeline.imaging.sniff import sniff_mime
 from pipeline.runtime.settings import LimitsSettings
 
-
-@dataclass(frozen=True)
-class ImageHeader:
-    """What the probe learned: sniffed MIME type, stored (un-rotated) size, frame count."""
-
-    mime: str
-    width: int
-    height: int
-    frames: int
+__all__ = ["ImageHeader", "check_limits", "probe_header"]  # ImageHeader: for the old gate
 
 
 def probe_header(head: bytes, limits: LimitsSettings, *, complete: bool) -> ImageHeader:

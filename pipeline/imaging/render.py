@@ -1,9 +1,10 @@
 """Render an original into every rendition of a spec: a short, named list of steps.
 
 Like imgproxy's processing pipeline, :func:`render_image` runs :data:`STEPS` in order over one
-:class:`Job` and checks the deadline between steps::
+:class:`RenderContext` and checks the deadline between steps::
 
-    probe -> decode -> orient -> colour -> placeholder -> renditions (resize, encode each)
+    probe (scan_header) -> decode (libvips, pi-heif or LibRaw) -> orient -> colour
+      -> placeholder -> renditions (resize, encode each)
 
 The original is decoded ONCE, shrunk on load to the largest size any rendition needs (a JPEG
 decodes at 1/2, 1/4 or 1/8 scale for almost no cost), and that master is kept in memory; every
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pipeline.domain.errors import ConfigurationError, RenderTimeout, UndecodableImage
 from pipeline.imaging import vips
@@ -23,7 +24,9 @@ from pipeline.imaging.decode import decode_heic, decode_master
 from pipeline.imaging.encode import encode
 from pipeline.imaging.exif import parse_exif
 from pipeline.imaging.geometry import Plan, master_box, plan
-from pipeline.imaging.probe import ImageHeader, probe_header
+from pipeline.imaging.raw import decode_raw, raw_size
+from pipeline.imaging.scan import ImageHeader, scan_header
+from pipeline.imaging.scan.tally import check_size
 from pipeline.imaging.spec import RenditionSpec
 from pipeline.imaging.thumbhash import encode_base64, rgba_to_thumbhash
 from pipeline.runtime.settings import LimitsSettings
@@ -62,7 +65,7 @@ class RenderResult:
 
 
 @dataclass
-class Job:
+class RenderContext:
     """The context the steps share and fill in."""
 
     original: bytes
@@ -93,40 +96,54 @@ class Job:
         return (h, w) if self.orientation >= 5 else (w, h)
 
 
-def _probe(job: Job) -> None:
-    # The gateway probed only the first bytes; check the limits again on the whole file.
-    job.header = probe_header(job.original, job.limits, complete=True)
-    meta = vips.Image.new_from_buffer(job.original, "", access="sequential")
+def _probe(ctx: RenderContext) -> None:
+    # Check the limits again on the whole file, with the gateway's scanner: same verdicts.
+    ctx.header = scan_header(ctx.original, ctx.limits)
+    if ctx.header.raw is not None:
+        _probe_raw(ctx, ctx.header.raw)
+        return
+    meta = vips.Image.new_from_buffer(ctx.original, "", access="sequential")
     exif = meta.get("exif-data") if meta.get_typeof("exif-data") else None
-    job.metadata = parse_exif(exif, store_gps=job.store_gps)
-    if job.header.mime != "image/heic":  # HEIF rotates by its irot/imir boxes, not EXIF
+    ctx.metadata = parse_exif(exif, store_gps=ctx.store_gps)
+    if ctx.header.mime != "image/heic":  # HEIF rotates by its irot/imir boxes, not EXIF
         orientation = meta.get("orientation") if meta.get_typeof("orientation") else 1
-        job.orientation = orientation if 1 <= orientation <= 8 else 1
-    job.metadata["orientation"] = job.orientation
+        ctx.orientation = orientation if 1 <= orientation <= 8 else 1
+    ctx.metadata["orientation"] = ctx.orientation
 
 
-def _decode(job: Job) -> None:
-    assert job.header is not None
+def _probe_raw(ctx: RenderContext, name: str) -> None:
+    # LibRaw's size of the rendered sensor image (upright: it applies the orientation itself).
+    width, height, orientation = raw_size(ctx.original, name)
+    check_size(width, height, ctx.limits)
+    assert ctx.header is not None
+    ctx.header = replace(ctx.header, width=width, height=height)
+    ctx.metadata = {"orientation": orientation, "raw_format": name}
+
+
+def _decode(ctx: RenderContext) -> None:
+    assert ctx.header is not None
     started = time.perf_counter()
-    box = master_box(job.upright_size, job.spec)
-    if job.header.mime == "image/heic":
-        job.image = decode_heic(job.original, box)
+    box = master_box(ctx.upright_size, ctx.spec)
+    if ctx.header.raw is not None:
+        ctx.image = decode_raw(ctx.original, box, ctx.header.raw)
+    elif ctx.header.mime == "image/heic":
+        ctx.image = decode_heic(ctx.original, box)
     else:
-        stored_box = (box[1], box[0]) if job.orientation >= 5 else box
-        job.image = decode_master(job.original, stored_box)
-    job.decode_seconds = time.perf_counter() - started
+        stored_box = (box[1], box[0]) if ctx.orientation >= 5 else box
+        ctx.image = decode_master(ctx.original, stored_box)
+    ctx.decode_seconds = time.perf_counter() - started
 
 
-def _orient(job: Job) -> None:
-    assert job.image is not None
-    image = job.image.copy()
-    image.set_type(vips.GValueInt, "orientation", job.orientation)
-    job.image = image.autorot()
+def _orient(ctx: RenderContext) -> None:
+    assert ctx.image is not None
+    image = ctx.image.copy()
+    image.set_type(vips.GValueInt, "orientation", ctx.orientation)
+    ctx.image = image.autorot()
 
 
-def _colour(job: Job) -> None:
-    assert job.image is not None
-    image = job.image
+def _colour(ctx: RenderContext) -> None:
+    assert ctx.image is not None
+    image = ctx.image
     if image.get_typeof("icc-profile-data"):
         # Honour the embedded profile (Display P3 phones, Adobe RGB cameras, CMYK print
         # files). thumbnail already did this for the libvips path; HEIC arrives here raw.
@@ -145,29 +162,29 @@ def _colour(job: Job) -> None:
             image.remove(name)
     # Materialise the master once: every rendition and the placeholder read it from memory
     # instead of re-running the decode pipeline (libvips is lazy).
-    job.image = image.copy_memory()
+    ctx.image = image.copy_memory()
 
 
-def _placeholder(job: Job) -> None:
-    assert job.image is not None
-    small = job.image.thumbnail_image(PLACEHOLDER_SIDE, height=PLACEHOLDER_SIDE)
+def _placeholder(ctx: RenderContext) -> None:
+    assert ctx.image is not None
+    small = ctx.image.thumbnail_image(PLACEHOLDER_SIDE, height=PLACEHOLDER_SIDE)
     if not small.hasalpha():
         small = small.bandjoin(255)
     rgba = bytes(small.write_to_memory())
-    job.thumbhash = encode_base64(rgba_to_thumbhash(small.width, small.height, rgba))
+    ctx.thumbhash = encode_base64(rgba_to_thumbhash(small.width, small.height, rgba))
 
 
-def _renditions(job: Job) -> None:
-    assert job.image is not None
-    upright = job.upright_size
-    for rendition in job.spec:
-        job.check_deadline(f"rendition {rendition.name}")
+def _renditions(ctx: RenderContext) -> None:
+    assert ctx.image is not None
+    upright = ctx.upright_size
+    for rendition in ctx.spec:
+        ctx.check_deadline(f"rendition {rendition.name}")
         started = time.perf_counter()
         todo = plan(upright, rendition)
-        image = _resize(job.image, todo)
-        job.check_deadline(f"encode {rendition.name}")
+        image = _resize(ctx.image, todo)
+        ctx.check_deadline(f"encode {rendition.name}")
         data = encode(image, rendition)
-        job.renditions.append(
+        ctx.renditions.append(
             RenderedRendition(
                 name=rendition.name,
                 spec_hash=rendition.spec_hash,
@@ -191,7 +208,7 @@ def _resize(master: vips.Image, todo: Plan) -> vips.Image:
     return image
 
 
-STEPS: tuple[tuple[str, Callable[[Job], None]], ...] = (
+STEPS: tuple[tuple[str, Callable[[RenderContext], None]], ...] = (
     ("probe", _probe),
     ("decode", _decode),
     ("orient", _orient),
@@ -213,30 +230,31 @@ def render_image(
 
     Synchronous and CPU-bound (libvips releases the GIL): call it through
     ``asyncio.to_thread``. ``deadline`` is a :func:`time.monotonic` timestamp, checked between
-    steps. Raises :class:`UnsupportedMediaType`, :class:`UndecodableImage` (corrupt or
-    truncated data), :class:`ImageTooLarge`, :class:`TooManyFrames` and :class:`RenderTimeout`.
-    Animated images render their first frame.
+    steps. Raises :class:`UnsupportedMediaType` (also for a camera RAW variant LibRaw cannot
+    read), :class:`UndecodableImage` (corrupt or truncated data), :class:`ImageTooLarge`,
+    :class:`TooManyFrames`, :class:`TooManyScans` and :class:`RenderTimeout`. Animated images
+    render their first frame; camera RAW renders the sensor image (:mod:`.raw`).
     """
-    job = Job(original, spec, limits, store_gps, deadline)
+    ctx = RenderContext(original, spec, limits, store_gps, deadline)
     for name, step in STEPS:
-        job.check_deadline(name)
+        ctx.check_deadline(name)
         try:
-            step(job)
+            step(ctx)
         except vips.Error as exc:
             raise UndecodableImage(
                 f"{name}: {vips.error_reason(exc)}",
                 public_message="the image data is corrupt or truncated",
             ) from exc
-    assert job.header is not None
-    width, height = job.upright_size
+    assert ctx.header is not None
+    width, height = ctx.upright_size
     return RenderResult(
         width=width,
         height=height,
-        frames=job.header.frames,
-        metadata=job.metadata,
-        thumbhash=job.thumbhash,
-        renditions=tuple(job.renditions),
-        decode_seconds=job.decode_seconds,
+        frames=ctx.header.frames,
+        metadata=ctx.metadata,
+        thumbhash=ctx.thumbhash,
+        renditions=tuple(ctx.renditions),
+        decode_seconds=ctx.decode_seconds,
     )
 
 

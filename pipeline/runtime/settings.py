@@ -92,6 +92,12 @@ class LimitsSettings(_Section):
     )
     max_side: int = Field(30_000, ge=1, description="Largest width or height in pixels")
     max_frames: int = Field(200, ge=1, description="Most frames (pages) an animated image may have")
+    max_jpeg_scans: int = Field(
+        100,
+        ge=1,
+        description="Most scans a progressive JPEG may have (422 above): each scan is another "
+        "decode pass over the whole image",
+    )
     probe_bytes: int = Field(
         1024 * 1024,
         ge=4096,
@@ -131,14 +137,32 @@ class WorkerSettings(_Section):
         25.0, gt=0, description="On SIGTERM, wait this long for in-flight jobs (< grace period)"
     )
     store_gps: bool = Field(False, description="Keep GPS coordinates in extracted metadata")
+    max_crashes: int = Field(
+        3,
+        ge=1,
+        description=(
+            "Renders of one image that may kill their worker (or render process) before the"
+            " image fails; below GALLERY_NATS_MAX_DELIVER it fails within one round"
+        ),
+    )
+    max_rounds: int = Field(
+        10,
+        ge=1,
+        description=(
+            "Rounds of retries (GALLERY_NATS_MAX_DELIVER deliveries each) a dependency outage"
+            " may take before the image fails with the last error; between rounds it is queued"
+        ),
+    )
 
 
 class SweeperSettings(_Section):
-    """The outbox sweeper that republishes images stuck in `queued`."""
+    """The sweeper that republishes images stuck in `queued` or under an expired lease."""
 
     interval_seconds: float = Field(30.0, gt=0, description="Seconds between sweeps")
     stale_after_seconds: float = Field(
-        60.0, gt=0, description="Age after which a queued image is republished"
+        60.0,
+        gt=0,
+        description="Age after which a queued image (or an expired lease) is republished",
     )
 
 

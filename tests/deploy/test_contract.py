@@ -173,9 +173,9 @@ def test_nack_streams_equal_the_code(
     jobs = nack_spec(build, "Stream", "name", names.JOBS_STREAM)
     assert jobs["subjects"] == [names.RENDER_SUBJECT, names.BACKFILL_SUBJECT]
     assert nack_spec(build, "Stream", "name", names.DLQ_STREAM)["subjects"] == [names.DLQ_SUBJECT]
-    assert nack_spec(build, "Stream", "name", names.EVENTS_STREAM)["subjects"] == [
+    assert nack_spec(build, "Stream", "name", names.EVENTS_STREAM)["subjects"] == list(
         names.EVENTS_SUBJECTS
-    ]
+    )
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

@@ -40,7 +40,10 @@ def record(tenant: str = "alice", sha: str | None = None) -> ImageRecord:
     )
 
 
-async def ready(catalog: Catalog, image: ImageRecord) -> ImageRecord | None:
+LEASE = timedelta(minutes=5)
+
+
+async def ready(catalog: Catalog, image: ImageRecord, owner: str = "w/1") -> ImageRecord | None:
     rendition = Rendition(
         name="thumb", key="k", spec_hash="h", width=1, height=1, content_type="image/webp", bytes=1
     )
@@ -53,26 +56,81 @@ async def ready(catalog: Catalog, image: ImageRecord) -> ImageRecord | None:
         frames=1,
         metadata={},
         thumbhash="x",
+        owner=owner,
     )
+
+
+async def expire_lease(catalog: Catalog, image: ImageRecord) -> None:
+    """What time does to the lease of a worker that died."""
+    gone = utcnow() - timedelta(hours=1)
+    await catalog.images.update_one({"_id": image.id}, {"$set": {"lease_expires_at": gone}})
 
 
 async def test_status_moves_only_forward(catalog: Catalog) -> None:
     image = record()
     await catalog.insert_image(image)
     assert await ready(catalog, image) is None, "queued cannot jump to ready"
-    claimed = await catalog.claim(image.tenant, image.id)
+    claimed = await catalog.claim(image.tenant, image.id, owner="w/1", lease=LEASE)
     assert claimed is not None
-    assert claimed.status == "processing"
-    assert claimed.attempts == 1
-    again = await catalog.claim(image.tenant, image.id)  # a redelivery after a worker died
-    assert again is not None
-    assert again.attempts == 2
+    assert (claimed.status, claimed.attempts, claimed.lease_owner) == ("processing", 1, "w/1")
     done = await ready(catalog, image)
     assert done is not None
-    assert done.status == "ready"
+    assert (done.status, done.lease_owner, done.lease_expires_at) == ("ready", None, None)
     assert done.ready_at is not None
-    assert await catalog.claim(image.tenant, image.id) is None, "ready is final"
+    assert await catalog.claim(image.tenant, image.id, owner="w/2", lease=LEASE) is None, "final"
     assert await catalog.mark_failed(image.tenant, image.id, "late failure") is None
+
+
+async def test_a_live_lease_is_refused_and_an_expired_one_taken_over_as_a_crash(
+    catalog: Catalog,
+) -> None:
+    image = record()
+    await catalog.insert_image(image)
+    assert await catalog.claim(image.tenant, image.id, owner="w/1", lease=LEASE) is not None
+    assert await catalog.claim(image.tenant, image.id, owner="w/2", lease=LEASE) is None
+    assert await catalog.renew(image.tenant, image.id, owner="w/1", lease=LEASE)
+    assert not await catalog.renew(image.tenant, image.id, owner="w/2", lease=LEASE)
+
+    await expire_lease(catalog, image)  # w/1 died mid-render
+    taken = await catalog.claim(image.tenant, image.id, owner="w/2", lease=LEASE)
+    assert taken is not None
+    assert (taken.lease_owner, taken.attempts, taken.crashes) == ("w/2", 2, 1)
+    assert await ready(catalog, image, owner="w/1") is None, "the dead holder cannot finish it"
+    assert not await catalog.renew(image.tenant, image.id, owner="w/1", lease=LEASE)
+
+    released = await catalog.release(image.tenant, image.id, owner="w/2", error="storage: away")
+    assert released is not None
+    assert (released.status, released.lease_owner, released.last_error) == (
+        "processing",
+        None,
+        "storage: away",
+    )
+    again = await catalog.claim(image.tenant, image.id, owner="w/3", lease=LEASE)
+    assert again is not None
+    assert again.crashes == 1, "a released lease is no crash"
+
+
+async def test_a_round_requeues_and_a_redrive_resets_every_counter(catalog: Catalog) -> None:
+    image = record()
+    await catalog.insert_image(image)
+    await catalog.claim(image.tenant, image.id, owner="w/1", lease=LEASE)
+    assert await catalog.requeue_round(image.tenant, image.id, owner="w/2", error="e") is None
+    queued = await catalog.requeue_round(image.tenant, image.id, owner="w/1", error="e")
+    assert queued is not None
+    assert (queued.status, queued.rounds, queued.lease_owner) == ("queued", 1, None)
+    await catalog.claim(image.tenant, image.id, owner="w/3", lease=LEASE)
+    failed = await catalog.mark_failed(image.tenant, image.id, "gave up", owner="w/3")
+    assert failed is not None
+    assert (failed.status, failed.lease_owner) == ("failed", None)
+    reset = await catalog.requeue(image.tenant, image.id)
+    assert reset is not None
+    assert (reset.status, reset.attempts, reset.rounds, reset.crashes, reset.failure) == (
+        "queued",
+        0,
+        0,
+        0,
+        None,
+    )
 
 
 async def test_same_content_for_the_same_tenant_is_one_image(catalog: Catalog) -> None:
@@ -89,7 +147,7 @@ async def test_every_query_is_scoped_to_the_tenant(catalog: Catalog) -> None:
     await catalog.insert_image(image)
     assert await catalog.get_image("bob", image.id) is None
     assert await catalog.list_images("bob", limit=10) == []
-    assert await catalog.claim("bob", image.id) is None
+    assert await catalog.claim("bob", image.id, owner="w/1", lease=LEASE) is None
     assert await catalog.delete_image("bob", image.id) is None
     assert await catalog.get_image("alice", image.id) is not None
 
@@ -106,18 +164,27 @@ async def test_listing_pages_newest_first(catalog: Catalog) -> None:
     assert [r.id for r in first + second + third] == list(reversed(ids))
 
 
-async def test_stale_queued_images_are_found_for_the_sweeper(catalog: Catalog) -> None:
+async def test_stale_queued_images_and_expired_leases_are_found_for_the_sweeper(
+    catalog: Catalog,
+) -> None:
     an_hour_ago = utcnow() - timedelta(hours=1)
     stale = record().model_copy(update={"updated_at": an_hour_ago})
     claimed = record().model_copy(update={"updated_at": an_hour_ago})
+    abandoned = record().model_copy(update={"updated_at": an_hour_ago})
     fresh = record()
-    for image in (stale, claimed, fresh):
+    for image in (stale, claimed, abandoned, fresh):
         await catalog.insert_image(image)
-    await catalog.claim(claimed.tenant, claimed.id)
-    found = await catalog.stale_queued(timedelta(minutes=5))
-    assert [r.id for r in found] == [stale.id]
+    await catalog.claim(claimed.tenant, claimed.id, owner="alive", lease=LEASE)
+    await catalog.claim(abandoned.tenant, abandoned.id, owner="dead", lease=LEASE)
+    await expire_lease(catalog, abandoned)
+    found = await catalog.stale_unfinished(timedelta(minutes=5))
+    assert sorted(r.id for r in found) == sorted([stale.id, abandoned.id])
     await catalog.touch(stale.tenant, stale.id)
-    assert await catalog.stale_queued(timedelta(minutes=5)) == []
+    await catalog.touch(abandoned.tenant, abandoned.id)
+    assert await catalog.stale_unfinished(timedelta(minutes=5)) == []
+    still_dead = await catalog.get_image(abandoned.tenant, abandoned.id)
+    assert still_dead is not None
+    assert still_dead.lease_owner == "dead", "the next claim still counts the crash"
 
 
 async def test_api_keys_are_stored_hashed(catalog: Catalog) -> None:

@@ -171,6 +171,28 @@ async def test_events_stream_only_the_tenants_own_images(gateway: tuple[TestClie
     bob_events.close()
 
 
+async def test_a_stream_carries_every_event_in_order(gateway: tuple[TestClient, str]) -> None:
+    client, key = gateway
+    events = await client.get("/v1/events", headers=auth(key))
+    ids = []
+    for side in (30, 31, 32):
+        response = await client.post("/v1/images", data=png_bytes(side, side), headers=auth(key))
+        ids.append((await response.json())["id"])
+    received: list[tuple[str, str]] = []
+    buffer = b""
+    while len(received) < len(ids):
+        buffer += await asyncio.wait_for(events.content.readany(), 10)
+        *frames, buffer = buffer.split(b"\n\n")
+        for frame in frames:
+            fields = dict(line.split(": ", 1) for line in frame.decode().splitlines())
+            if "data" in fields:
+                event = json.loads(fields["data"])
+                received.append((fields["event"], event["image_id"]))
+                assert event["type"] == fields["event"]
+    assert received == [("uploaded", i) for i in ids]
+    events.close()
+
+
 async def test_header_beyond_the_probe_limit_is_refused_with_the_reason(
     make_settings: SettingsFactory,
 ) -> None:

@@ -12,8 +12,8 @@ from pipeline.domain import names
 from pipeline.domain.messages import utcnow
 from pipeline.domain.models import ImageRecord, new_image_id
 from pipeline.runtime.settings import SweeperSettings
+from pipeline.services.outbox import republish_stuck
 from tests.conftest import SettingsFactory
-from workers.sweeper import sweep_once
 
 pytestmark = pytest.mark.integration
 AN_HOUR_AGO = utcnow() - timedelta(hours=1)
@@ -42,10 +42,10 @@ async def test_sweeper_republishes_stale_queued_images_once(make_settings: Setti
             )
         )
         sweeper = SweeperSettings(stale_after_seconds=60)
-        assert await sweep_once(bus, catalog, sweeper) == 1
-        assert await sweep_once(bus, catalog, sweeper) == 0, "republishing restarts the clock"
+        assert await republish_stuck(bus, catalog, sweeper) == 1
+        assert await republish_stuck(bus, catalog, sweeper) == 0, "republishing restarts the clock"
         # Stale again (no worker took it): within the duplicate window the bus keeps one job.
         await catalog.images.update_one({"_id": image_id}, {"$set": {"updated_at": AN_HOUR_AGO}})
-        assert await sweep_once(bus, catalog, sweeper) == 1
+        assert await republish_stuck(bus, catalog, sweeper) == 1
         info = await bus.js.consumer_info(names.JOBS_STREAM, names.RENDER_CONSUMER)
         assert info.num_pending == 1

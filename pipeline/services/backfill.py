@@ -1,5 +1,7 @@
-"""``gallery backfill``: after a rendition spec change, queue a re-render of every ready image
-whose renditions are missing or out of date, on the backfill lane, so new uploads keep priority.
+"""Backfill: after a rendition spec change, queue a re-render of every ready image whose
+renditions are missing or out of date, on the backfill lane, so new uploads keep priority.
+
+Images whose renditions already carry the current spec hashes are not queued.
 """
 
 from __future__ import annotations
@@ -7,9 +9,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
-from pipeline.adapters.bus import Bus
-from pipeline.adapters.catalog import Catalog
 from pipeline.imaging.spec import RenditionSpec, spec_hashes
+from pipeline.services.ports import Bus, Catalog
 
 log = logging.getLogger(__name__)
 PAGE = 500

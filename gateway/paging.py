@@ -1,0 +1,39 @@
+"""``limit`` and ``cursor`` of the paged listings (images, albums), checked once for all."""
+
+from __future__ import annotations
+
+import re
+
+from aiohttp import web
+
+from gateway.keys import SETTINGS
+from pipeline.domain.errors import InputError
+
+MAX_LIMIT = 500
+# Cursors are the last id of the previous page: ULIDs (26 Crockford base32 characters).
+_CURSOR = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
+
+
+def page_params(request: web.Request) -> tuple[int, str | None]:
+    """(limit, cursor) from the query; InputError (400) naming whichever is wrong."""
+    raw = request.query.get("limit")
+    limit = request.app[SETTINGS].gateway.page_size
+    if raw is not None:
+        if not raw.isdigit():
+            raise InputError("limit is not a number", public_message="limit must be an integer")
+        limit = int(raw)
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InputError(
+            "limit out of range", public_message=f"limit must be between 1 and {MAX_LIMIT}"
+        )
+    cursor = request.query.get("cursor") or None
+    if cursor is not None and not _CURSOR.fullmatch(cursor):
+        raise InputError(
+            "bad cursor", public_message="cursor must be the next_cursor of a previous page"
+        )
+    return limit, cursor
+
+
+def next_cursor(ids: list[str], limit: int) -> str | None:
+    """The cursor of the next page, given ``limit + 1`` ids fetched: None on the last page."""
+    return ids[limit - 1] if len(ids) > limit else None

@@ -1,0 +1,105 @@
+"""Albums in MongoDB: the ``albums`` collection, and membership as an array on each image.
+
+``images.albums`` holds the ids of the albums an image is in. ``$addToSet``/``$pull`` make
+adding and removing idempotent without a read first, and the ``(tenant, albums, _id)``
+index serves an album's newest-first listing exactly like the plain one. Counts and covers
+are read from the images when asked, so deleting an image needs no album bookkeeping.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+
+from pipeline.adapters.mongo_errors import translated
+from pipeline.domain.albums import AlbumRecord
+from pipeline.domain.messages import utcnow
+
+Document = dict[str, Any]
+
+
+class AlbumCatalog:
+    """Typed access to albums; every query carries the tenant in its filter."""
+
+    def __init__(self, images: AsyncCollection[Document], albums: AsyncCollection[Document]):
+        self._images = images
+        self._albums = albums
+
+    async def ensure_indexes(self) -> None:
+        with translated("create album indexes"):
+            await self._albums.create_index(
+                [("tenant", ASCENDING), ("_id", DESCENDING)], name="tenant_id"
+            )
+
+    async def insert_album(self, record: AlbumRecord) -> None:
+        with translated("insert album"):
+            await self._albums.insert_one(record.to_document())
+
+    async def get_album(self, tenant: str, album_id: str) -> AlbumRecord | None:
+        with translated("get album"):
+            doc = await self._albums.find_one({"_id": album_id, "tenant": tenant})
+        return _album(doc)
+
+    async def list_albums(
+        self, tenant: str, *, limit: int, before: str | None = None
+    ) -> list[AlbumRecord]:
+        """Newest first; ``before`` is the last id of the previous page."""
+        query: Document = {"tenant": tenant}
+        if before:
+            query["_id"] = {"$lt": before}
+        with translated("list albums"):
+            cursor = self._albums.find(query).sort("_id", DESCENDING).limit(limit)
+            return [AlbumRecord.model_validate(doc) async for doc in cursor]
+
+    async def rename_album(self, tenant: str, album_id: str, name: str) -> AlbumRecord | None:
+        with translated("rename album"):
+            doc = await self._albums.find_one_and_update(
+                {"_id": album_id, "tenant": tenant},
+                {"$set": {"name": name, "updated_at": utcnow()}},
+                return_document=ReturnDocument.AFTER,
+            )
+        return _album(doc)
+
+    async def delete_album(self, tenant: str, album_id: str) -> AlbumRecord | None:
+        """The album goes first (nobody can add to it then), then it comes off its images."""
+        with translated("delete album"):
+            doc = await self._albums.find_one_and_delete({"_id": album_id, "tenant": tenant})
+            if doc is not None:
+                await self._images.update_many(
+                    {"tenant": tenant, "albums": album_id}, {"$pull": {"albums": album_id}}
+                )
+        return _album(doc)
+
+    async def add_to_album(self, tenant: str, album_id: str, image_id: str) -> bool | None:
+        """True when added, False when it was in already, None when the tenant has no such image."""
+        with translated("add to album"):
+            result = await self._images.update_one(
+                {"_id": image_id, "tenant": tenant}, {"$addToSet": {"albums": album_id}}
+            )
+        if result.matched_count == 0:
+            return None
+        return result.modified_count == 1
+
+    async def remove_from_album(self, tenant: str, album_id: str, image_id: str) -> bool:
+        with translated("remove from album"):
+            result = await self._images.update_one(
+                {"_id": image_id, "tenant": tenant, "albums": album_id},
+                {"$pull": {"albums": album_id}},
+            )
+        return result.modified_count == 1
+
+    async def album_stats(self, tenant: str, album_id: str) -> tuple[int, str | None]:
+        """(images in the album, id of the newest one): its count and its cover."""
+        query = {"tenant": tenant, "albums": album_id}
+        with translated("count album images"):
+            count = int(await self._images.count_documents(query))
+            newest = await self._images.find_one(
+                query, projection={"_id": 1}, sort=[("_id", DESCENDING)]
+            )
+        return count, None if newest is None else str(newest["_id"])
+
+
+def _album(doc: Document | None) -> AlbumRecord | None:
+    return None if doc is None else AlbumRecord.model_validate(doc)

@@ -1,0 +1,102 @@
+"""Albums: create, list, rename and delete a tenant's albums; put images in and take them out.
+
+Every call is scoped to one tenant: another tenant's album or image answers
+:class:`NotFound` exactly like one that does not exist. Each change that happened is an
+``album`` event (created, renamed, deleted, image_added, image_removed); an idempotent
+repeat that changes nothing publishes nothing.
+"""
+
+from __future__ import annotations
+
+from pipeline.domain.albums import AlbumRecord, AlbumView, album_name
+from pipeline.domain.errors import NotFound
+from pipeline.domain.messages import AlbumAction, AlbumEvent
+from pipeline.domain.models import ImageRecord, new_image_id
+from pipeline.services.ports import Albums, Catalog, EventPublisher
+
+
+def _no_album() -> NotFound:
+    return NotFound("no such album", public_message="no such album")
+
+
+def _no_image() -> NotFound:
+    return NotFound("no such image", public_message="no such image")
+
+
+class AlbumService:
+    def __init__(self, albums: Albums, catalog: Catalog, bus: EventPublisher) -> None:
+        self._albums = albums
+        self._catalog = catalog
+        self._bus = bus
+
+    async def create(self, tenant: str, name: object) -> AlbumView:
+        """A new empty album; raises InputError for a name that is not 1..200 characters."""
+        record = AlbumRecord(id=new_image_id(), tenant=tenant, name=album_name(name))
+        await self._albums.insert_album(record)
+        await self._tell(record, "created")
+        return AlbumView(record, image_count=0, cover_image_id=None)
+
+    async def get(self, tenant: str, album_id: str) -> AlbumView:
+        return await self._view(await self._album(tenant, album_id))
+
+    async def page(self, tenant: str, *, limit: int, before: str | None) -> list[AlbumView]:
+        """Newest first; ``before`` is the last id of the previous page."""
+        records = await self._albums.list_albums(tenant, limit=limit, before=before)
+        return [await self._view(record) for record in records]
+
+    async def rename(self, tenant: str, album_id: str, name: object) -> AlbumView:
+        record = await self._albums.rename_album(tenant, album_id, album_name(name))
+        if record is None:
+            raise _no_album()
+        await self._tell(record, "renamed")
+        return await self._view(record)
+
+    async def delete(self, tenant: str, album_id: str) -> None:
+        """Delete the album; its images stay (and stay in their other albums)."""
+        record = await self._albums.delete_album(tenant, album_id)
+        if record is None:
+            raise _no_album()
+        await self._tell(record, "deleted")
+
+    async def add_image(self, tenant: str, album_id: str, image_id: str) -> None:
+        """Idempotent: adding an image that is in the album already changes nothing."""
+        record = await self._album(tenant, album_id)
+        added = await self._albums.add_to_album(tenant, album_id, image_id)
+        if added is None:
+            raise _no_image()
+        if await self._albums.get_album(tenant, album_id) is None:
+            # The album was deleted while we added to it: take the dangling id back off.
+            await self._albums.remove_from_album(tenant, album_id, image_id)
+            raise _no_album()
+        if added:
+            await self._tell(record, "image_added", image_id)
+
+    async def remove_image(self, tenant: str, album_id: str, image_id: str) -> None:
+        """Idempotent: removing an image that is not in the album changes nothing."""
+        record = await self._album(tenant, album_id)
+        if await self._albums.remove_from_album(tenant, album_id, image_id):
+            await self._tell(record, "image_removed", image_id)
+
+    async def images(
+        self, tenant: str, album_id: str, *, limit: int, before: str | None
+    ) -> list[ImageRecord]:
+        """The album's images, newest first, paged like the plain listing."""
+        await self._album(tenant, album_id)
+        return await self._catalog.list_images(tenant, limit=limit, before=before, album=album_id)
+
+    async def _album(self, tenant: str, album_id: str) -> AlbumRecord:
+        record = await self._albums.get_album(tenant, album_id)
+        if record is None:
+            raise _no_album()
+        return record
+
+    async def _view(self, record: AlbumRecord) -> AlbumView:
+        count, cover = await self._albums.album_stats(record.tenant, record.id)
+        return AlbumView(record, image_count=count, cover_image_id=cover)
+
+    async def _tell(
+        self, record: AlbumRecord, action: AlbumAction, image_id: str | None = None
+    ) -> None:
+        await self._bus.publish_event(
+            AlbumEvent(album_id=record.id, tenant=record.tenant, action=action, image_id=image_id)
+        )

@@ -1,0 +1,182 @@
+"""What the services need from the backends: small protocols, one per role.
+
+The adapters (:mod:`pipeline.adapters`) satisfy them structurally; the services unit tests
+pass in-memory fakes typed against the same protocols. Each lists only the methods some
+service calls, so a fake stays short and a new adapter knows what it must provide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, Sequence
+from datetime import timedelta
+from typing import Any, Protocol
+
+from pipeline.domain.albums import AlbumRecord
+from pipeline.domain.messages import Event, RenderJob, StoredDeadLetter
+from pipeline.domain.models import ImageRecord, Rendition
+from pipeline.imaging.render import RenderResult
+from pipeline.imaging.spec import RenditionSpec
+
+
+class Catalog(Protocol):
+    """Image documents with guarded status transitions (``queued -> processing -> ready|failed``).
+
+    ``processing`` is held under a lease (owner, expiry): see ``claim``.
+
+    Every method that returns ``ImageRecord | None`` returns None when the guard did not
+    match (no such image for that tenant, or not in the expected status). Backend failures
+    raise :class:`~pipeline.domain.errors.CatalogError` (retryable).
+    """
+
+    async def insert_image(self, record: ImageRecord) -> None:
+        """Raises :class:`~pipeline.domain.errors.DuplicateImage` for a known SHA-256."""
+        ...
+
+    async def get_image(self, tenant: str, image_id: str) -> ImageRecord | None: ...
+
+    async def list_images(
+        self, tenant: str, *, limit: int, before: str | None = None, album: str | None = None
+    ) -> list[ImageRecord]:
+        """Newest first, ids below ``before``; only images in ``album`` when given."""
+        ...
+
+    async def claim(
+        self, tenant: str, image_id: str, *, owner: str, lease: timedelta
+    ) -> ImageRecord | None:
+        """Take the lease: ``queued``, released or expired ``processing`` -> ``processing``
+        (an expired lease's takeover counts a crash); None for a live lease or a final status."""
+        ...
+
+    async def renew(self, tenant: str, image_id: str, *, owner: str, lease: timedelta) -> bool: ...
+
+    async def release(
+        self, tenant: str, image_id: str, *, owner: str, error: str, crashed: bool = False
+    ) -> ImageRecord | None: ...
+
+    async def requeue_round(
+        self, tenant: str, image_id: str, *, owner: str, error: str
+    ) -> ImageRecord | None: ...
+
+    async def mark_ready(
+        self,
+        tenant: str,
+        image_id: str,
+        *,
+        renditions: dict[str, Rendition],
+        width: int,
+        height: int,
+        frames: int,
+        metadata: dict[str, Any],
+        thumbhash: str,
+        owner: str | None = None,
+        rerender: bool = False,
+    ) -> ImageRecord | None: ...
+
+    async def mark_failed(
+        self, tenant: str, image_id: str, reason: str, *, owner: str | None = None
+    ) -> ImageRecord | None: ...
+
+    async def requeue(self, tenant: str, image_id: str) -> ImageRecord | None: ...
+
+    async def delete_image(self, tenant: str, image_id: str) -> ImageRecord | None: ...
+
+    async def stale_unfinished(
+        self, older_than: timedelta, limit: int = 500
+    ) -> list[ImageRecord]: ...
+
+    async def touch(self, tenant: str, image_id: str) -> None: ...
+
+    async def count_outdated(self, current: dict[str, str]) -> int: ...
+
+    async def outdated(
+        self, current: dict[str, str], *, after: str | None, limit: int
+    ) -> list[ImageRecord]: ...
+
+
+class Albums(Protocol):
+    """Album documents and image membership, always scoped to one tenant.
+
+    Membership lives on the image document, so these methods also touch images.
+    Backend failures raise :class:`~pipeline.domain.errors.CatalogError` (retryable).
+    """
+
+    async def insert_album(self, record: AlbumRecord) -> None: ...
+
+    async def get_album(self, tenant: str, album_id: str) -> AlbumRecord | None: ...
+
+    async def list_albums(
+        self, tenant: str, *, limit: int, before: str | None = None
+    ) -> list[AlbumRecord]:
+        """Newest first, ids below ``before``."""
+        ...
+
+    async def rename_album(self, tenant: str, album_id: str, name: str) -> AlbumRecord | None: ...
+
+    async def delete_album(self, tenant: str, album_id: str) -> AlbumRecord | None:
+        """Delete the album and take it off every image (the images stay)."""
+        ...
+
+    async def add_to_album(self, tenant: str, album_id: str, image_id: str) -> bool | None:
+        """True when added, False when it was there already, None when no such image."""
+        ...
+
+    async def remove_from_album(self, tenant: str, album_id: str, image_id: str) -> bool:
+        """True when the image was in the album."""
+        ...
+
+    async def album_stats(self, tenant: str, album_id: str) -> tuple[int, str | None]:
+        """(number of images, id of the newest image or None)."""
+        ...
+
+
+class ObjectStore(Protocol):
+    """Objects under slash-separated keys (see :mod:`pipeline.domain.names`).
+
+    Raises :class:`~pipeline.domain.errors.ObjectNotFound` for a missing key on read and
+    :class:`~pipeline.domain.errors.StorageError` (retryable) when the backend fails.
+    Deleting a missing key is not an error.
+    """
+
+    async def put_stream(
+        self, key: str, chunks: AsyncIterable[bytes], *, content_type: str
+    ) -> int: ...
+
+    async def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None: ...
+
+    async def get_bytes(self, key: str) -> bytes: ...
+
+    async def delete(self, key: str) -> None: ...
+
+    async def delete_prefix(self, prefix: str) -> int: ...
+
+    async def list_keys(self, prefix: str) -> list[str]: ...
+
+
+class EventPublisher(Protocol):
+    async def publish_event(self, event: Event) -> None:
+        """Tell listeners; never raises (events are notifications, the catalog is the truth)."""
+        ...
+
+
+class Bus(EventPublisher, Protocol):
+    """Jobs, events and dead letters. Failures raise :class:`~pipeline.domain.errors.BusError`."""
+
+    async def publish_job(self, job: RenderJob) -> None: ...
+
+    async def dead_letters(self, limit: int = 1000) -> list[StoredDeadLetter]: ...
+
+    async def remove_dead_letter(self, seq: int) -> None: ...
+
+
+class Renderer(Protocol):
+    """Turns an original into every rendition of ``spec``, off the event loop.
+
+    The default (:class:`pipeline.services.renderer.ThreadRenderer`) runs libvips in a thread;
+    a process-pool renderer can be injected instead. Raises
+    :class:`~pipeline.domain.errors.ImageRejected` subclasses for input that cannot render.
+    """
+
+    @property
+    def spec(self) -> Sequence[RenditionSpec]: ...
+
+    async def render(self, original: bytes) -> RenderResult: ...

@@ -1,0 +1,282 @@
+"""Render: one job in, every rendition of one image stored, the image ready (or failed).
+
+The lifecycle rule (docs/architecture.md, step 5): an image is ``ready``, ``failed`` with a
+reason, or being worked on under a lease. Steps for an upload's job: claim the image (take
+its lease; a live lease is refused, so nothing renders twice at once), fail it once its
+renders have crashed ``max_crashes`` workers, render the original through the
+:class:`Renderer` port while the lease is renewed, store each rendition under its
+content-addressed key, mark the image ready, drop renditions of an older spec, tell
+listeners. Input that cannot render fails the image (terminal). A dependency error releases
+the lease and retries with backoff; on the job's last delivery (``max_deliver``) the round
+is over: the image goes back to ``queued`` for the sweeper, and fails with the last error
+only after ``max_rounds`` rounds. Every job ends in one structured log line.
+A backfill job re-renders a ready image that is not current; it stays ready meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from pipeline.domain import names
+from pipeline.domain.errors import DependencyError, ImageRejected, ObjectNotFound, PipelineError
+from pipeline.domain.messages import ImageEvent, RenderJob, utcnow
+from pipeline.domain.models import ImageRecord, Rendition
+from pipeline.domain.outcomes import Ack, Delivery, Outcome, Retry, Terminal
+from pipeline.imaging.render import RenderResult
+from pipeline.runtime import metrics
+from pipeline.runtime.joblog import log_outcome
+from pipeline.services.delete import remove_orphaned_renditions
+from pipeline.services.lease import HeldLease
+from pipeline.services.ports import Bus, Catalog, ObjectStore, Renderer
+
+log = logging.getLogger(__name__)
+
+
+def worker_identity() -> str:
+    """``host/pid``: who holds a lease, for an operator reading the catalog."""
+    return f"{socket.gethostname()}/{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class RenderPolicy:
+    """The lifecycle's limits (from the settings; see docs/architecture.md step 5).
+
+    ``max_deliver``: JetStream's deliveries of one job; ``lease``: how long a claim holds
+    without renewal; ``max_crashes``: renders that killed their worker before the image
+    fails; ``max_rounds``: retry rounds a dependency outage may exhaust before it fails.
+    """
+
+    max_deliver: int
+    lease: timedelta
+    max_crashes: int
+    max_rounds: int
+    worker: str = ""
+
+
+@dataclass(frozen=True)
+class _Done:
+    """How a job ended: the outcome for the bus and the words for the log line."""
+
+    outcome: Outcome
+    label: str
+    reason: str | None = None
+
+
+class RenderService:
+    """``handle`` is the consumer's handler for both lanes (render and backfill)."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        store: ObjectStore,
+        bus: Bus,
+        renderer: Renderer,
+        *,
+        policy: RenderPolicy,
+    ) -> None:
+        self._catalog = catalog
+        self._store = store
+        self._bus = bus
+        self._renderer = renderer
+        self._policy = policy
+
+    async def handle(self, delivery: Delivery) -> Outcome:
+        """Run one delivery to an outcome; log one line for it. Raises only for bugs."""
+        started = time.monotonic()
+        try:
+            if delivery.job.reason == "backfill":
+                done = await self._rerender(delivery.job)
+            else:
+                done = await self._render(delivery)
+        except DependencyError as exc:
+            done = self._outage(delivery, exc)
+        except Exception as exc:
+            self._log(delivery, _Done(Retry(str(exc)), "error", _reason(exc)), started)
+            raise
+        self._log(delivery, done, started)
+        return done.outcome
+
+    def _log(self, delivery: Delivery, done: _Done, started: float) -> None:
+        job = delivery.job
+        log_outcome(
+            image_id=job.image_id,
+            tenant=job.tenant,
+            outcome=done.label,
+            attempt=delivery.attempt,
+            seconds=time.monotonic() - started,
+            reason=done.reason,
+        )
+
+    async def _render(self, delivery: Delivery) -> _Done:
+        job = delivery.job
+        owner = f"{self._policy.worker}/{uuid.uuid4().hex[:8]}"
+        lease = self._policy.lease
+        record = await self._catalog.claim(job.tenant, job.image_id, owner=owner, lease=lease)
+        if record is None:
+            return await self._not_claimed(delivery)
+        if record.crashes >= self._policy.max_crashes:
+            # Each crash is a lease whose holder died mid-render (SIGKILL, OOM, a segfault).
+            return await self._fail(
+                record, owner, f"render crashed the worker {record.crashes} times"
+            )
+        async with HeldLease(self._catalog, record, owner, lease):
+            try:
+                return await self._render_claimed(record, owner)
+            except DependencyError as exc:
+                return await self._retry(delivery, record, owner, _reason(exc))
+            except Exception as exc:
+                metrics.UNEXPECTED_ERRORS.labels(component="worker").inc()
+                log.exception("unexpected error rendering %s", record.id)
+                return await self._retry(delivery, record, owner, f"unexpected: {_reason(exc)}")
+
+    async def _render_claimed(self, record: ImageRecord, owner: str) -> _Done:
+        try:
+            result = await self._render_original(record)
+        except ImageRejected as exc:
+            return await self._fail(record, owner, f"{exc.code}: {exc.public_message}")
+        except ObjectNotFound:
+            return await self._fail(record, owner, "original object is missing")
+        if not await self._complete(record, result, owner=owner):
+            return _Done(Ack(), "superseded", "deleted or taken over while rendering")
+        metrics.UPLOAD_TO_READY.observe((utcnow() - record.created_at).total_seconds())
+        return _Done(Ack(), "ready")
+
+    def _last_delivery(self, delivery: Delivery) -> bool:
+        return delivery.attempt >= self._policy.max_deliver
+
+    def _outage(self, delivery: Delivery, exc: DependencyError) -> _Done:
+        """A dependency failed before (or instead of) a lease could be used or released."""
+        reason = _reason(exc)
+        if self._last_delivery(delivery) and delivery.job.reason != "backfill":
+            # No delivery is left, but nothing is stranded: the image is queued or under a
+            # lease that expires, and the sweeper republishes both.
+            return _Done(Ack(), "left_for_sweeper", reason)
+        return _Done(Retry(reason), "retry", reason)
+
+    async def _not_claimed(self, delivery: Delivery) -> _Done:
+        """A duplicate or a redelivery: already final, deleted, or someone holds the lease."""
+        job = delivery.job
+        record = await self._catalog.get_image(job.tenant, job.image_id)
+        if record is None or record.status in ("ready", "failed"):
+            return _Done(Ack(), "skipped", "deleted" if record is None else record.status)
+        expires = record.lease_expires_at or utcnow()
+        reason = f"lease held by {record.lease_owner} until {expires.isoformat()}"
+        if self._last_delivery(delivery):
+            return _Done(Ack(), "left_for_sweeper", reason)
+        # Look again once that lease could have lapsed: the holder finishes, or it died.
+        wait = max((expires - utcnow()).total_seconds(), 0.0) + 1.0
+        return _Done(Retry(reason, delay=wait), "busy", reason)
+
+    async def _retry(
+        self, delivery: Delivery, record: ImageRecord, owner: str, reason: str
+    ) -> _Done:
+        """A dependency failed mid-job: retry with backoff, or end the round on the last try."""
+        catalog = self._catalog
+        if not self._last_delivery(delivery):
+            await catalog.release(record.tenant, record.id, owner=owner, error=reason)
+            return _Done(Retry(reason), "retry", reason)
+        rounds = record.rounds + 1
+        if rounds >= self._policy.max_rounds:
+            return await self._fail(
+                record, owner, f"gave up after {rounds} rounds of retries: {reason}"
+            )
+        # An outage is not the photo's fault: back to queued, the sweeper tries again later.
+        await catalog.requeue_round(record.tenant, record.id, owner=owner, error=reason)
+        metrics.JOBS.labels(outcome="requeued").inc()
+        return _Done(Ack(), "requeued", f"round {rounds} of {self._policy.max_rounds}: {reason}")
+
+    async def _rerender(self, job: RenderJob) -> _Done:
+        """Backfill: render a ready image again with the current spec; it stays ready meanwhile."""
+        record = await self._catalog.get_image(job.tenant, job.image_id)
+        if record is None or record.status != "ready" or self._is_current(record):
+            return _Done(Ack(), "skipped", "not ready or already current")
+        try:
+            result = await self._render_original(record)
+        except (ImageRejected, ObjectNotFound) as exc:
+            # The old renditions stay served; the letter tells the operator why.
+            return _Done(Terminal(f"backfill: {exc}"), "backfill_failed", str(exc))
+        await self._complete(record, result, rerender=True)
+        return _Done(Ack(), "rerendered")
+
+    def _is_current(self, record: ImageRecord) -> bool:
+        stored = {name: r.spec_hash for name, r in record.renditions.items()}
+        return stored == {s.name: s.spec_hash for s in self._renderer.spec}
+
+    async def _render_original(self, record: ImageRecord) -> RenderResult:
+        original = await self._store.get_bytes(record.original_key)
+        return await self._renderer.render(original)
+
+    async def _complete(
+        self,
+        record: ImageRecord,
+        result: RenderResult,
+        *,
+        owner: str | None = None,
+        rerender: bool = False,
+    ) -> bool:
+        """Store the renditions, mark the image ready, drop older renditions, tell listeners.
+
+        False when the image was no longer there to mark (deleted while rendering, or its
+        lease taken over by a worker that renders the same content-addressed keys)."""
+        renditions = await self._store_renditions(record, result)
+        ready = await self._catalog.mark_ready(
+            record.tenant,
+            record.id,
+            renditions=renditions,
+            width=result.width,
+            height=result.height,
+            frames=result.frames,
+            metadata=result.metadata,
+            thumbhash=result.thumbhash,
+            owner=owner,
+            rerender=rerender,
+        )
+        if ready is None:
+            await remove_orphaned_renditions(self._catalog, self._store, record.tenant, record.id)
+            return False
+        await self._drop_outdated(record, renditions)
+        event = ImageEvent(
+            type="ready", image_id=record.id, tenant=record.tenant, renditions=sorted(renditions)
+        )
+        await self._bus.publish_event(event)
+        return True
+
+    async def _store_renditions(
+        self, record: ImageRecord, result: RenderResult
+    ) -> dict[str, Rendition]:
+        stored: dict[str, Rendition] = {}
+        for out in result.renditions:
+            # Content-addressed by spec hash: a redelivered job overwrites the same keys,
+            # so a worker killed mid-job never leaves a second copy behind.
+            key = names.rendition_key(
+                record.tenant, record.id, out.name, out.spec_hash, out.extension
+            )
+            await self._store.put_bytes(key, out.data, content_type=out.content_type)
+            stored[out.name] = Rendition.from_rendered(out, key)
+        return stored
+
+    async def _drop_outdated(self, record: ImageRecord, current: dict[str, Rendition]) -> None:
+        """Remove renditions of an older spec (after a spec change and re-render)."""
+        keep = {r.key for r in current.values()}
+        for key in await self._store.list_keys(names.rendition_prefix(record.tenant, record.id)):
+            if key not in keep:
+                await self._store.delete(key)
+
+    async def _fail(self, record: ImageRecord, owner: str, reason: str) -> _Done:
+        await self._catalog.mark_failed(record.tenant, record.id, reason, owner=owner)
+        await self._bus.publish_event(
+            ImageEvent(type="failed", image_id=record.id, tenant=record.tenant, reason=reason)
+        )
+        metrics.JOBS.labels(outcome="failed").inc()
+        return _Done(Terminal(reason), "failed", reason)
+
+
+def _reason(exc: Exception) -> str:
+    code = exc.code if isinstance(exc, PipelineError) else type(exc).__name__
+    return f"{code}: {exc}"

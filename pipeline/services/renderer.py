@@ -1,0 +1,48 @@
+"""The default :class:`~pipeline.services.ports.Renderer`: libvips in a worker thread.
+
+libvips releases the GIL, so ``asyncio.to_thread`` renders in parallel with the event loop
+(heartbeats and other jobs keep running). A process-pool renderer can replace it by
+implementing the same port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+
+from pipeline.imaging.render import RenderResult, render_image
+from pipeline.imaging.spec import RenditionSpec
+from pipeline.runtime import metrics
+from pipeline.runtime.settings import LimitsSettings
+
+
+class ThreadRenderer:
+    """Renders with :func:`~pipeline.imaging.render.render_image` through ``asyncio.to_thread``.
+
+    ``limits.render_timeout_seconds`` bounds each render (checked between steps).
+    """
+
+    def __init__(
+        self, spec: Sequence[RenditionSpec], limits: LimitsSettings, *, store_gps: bool
+    ) -> None:
+        self._spec = tuple(spec)
+        self._limits = limits
+        self._store_gps = store_gps
+
+    @property
+    def spec(self) -> Sequence[RenditionSpec]:
+        return self._spec
+
+    async def render(self, original: bytes) -> RenderResult:
+        return await asyncio.to_thread(self._render, original)
+
+    def _render(self, original: bytes) -> RenderResult:
+        deadline = time.monotonic() + self._limits.render_timeout_seconds
+        result = render_image(
+            original, self._spec, self._limits, store_gps=self._store_gps, deadline=deadline
+        )
+        metrics.DECODE_SECONDS.observe(result.decode_seconds)
+        for rendition in result.renditions:
+            metrics.RENDER_SECONDS.labels(rendition=rendition.name).observe(rendition.seconds)
+        return result

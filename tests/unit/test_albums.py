@@ -1,0 +1,172 @@
+"""Albums through the service, on in-memory fakes: what a user of the album routes notices.
+
+An image can be in several albums; deleting an album keeps its images; adding twice is one
+change; another tenant's albums and images do not exist; every change is one event.
+The same flows run through the gateway on real servers in ``tests/integration``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from pipeline.domain.errors import InputError, NotFound
+from pipeline.domain.messages import AlbumEvent
+from pipeline.domain.models import ImageRecord, new_image_id
+from pipeline.services.albums import AlbumService
+from tests.fakes import FakeAlbums, FakeBus, FakeCatalog
+
+pytestmark = pytest.mark.unit
+TENANT = "acme"
+
+
+@dataclass
+class World:
+    catalog: FakeCatalog
+    albums: FakeAlbums
+    bus: FakeBus
+    service: AlbumService
+
+    def image(self, tenant: str = TENANT) -> str:
+        image_id = new_image_id()
+        self.catalog.images[image_id] = ImageRecord(
+            id=image_id,
+            tenant=tenant,
+            status="ready",
+            sha256=image_id,
+            content_type="image/jpeg",
+            bytes=10,
+            width=4,
+            height=3,
+            original_key=f"originals/{tenant}/{image_id}",
+        )
+        return image_id
+
+    def actions(self) -> list[tuple[str, str | None]]:
+        return [(e.action, e.image_id) for e in self.bus.events if isinstance(e, AlbumEvent)]
+
+
+@pytest.fixture
+def world() -> World:
+    catalog, bus = FakeCatalog(), FakeBus()
+    albums = FakeAlbums(catalog)
+    return World(catalog, albums, bus, AlbumService(albums, catalog, bus))
+
+
+async def test_an_album_is_created_named_and_empty(world: World) -> None:
+    view = await world.service.create(TENANT, "  Holiday 2026 ")
+    assert (view.record.name, view.image_count, view.cover_image_id) == ("Holiday 2026", 0, None)
+    assert (await world.service.get(TENANT, view.record.id)).record == view.record
+    assert world.actions() == [("created", None)]
+
+
+@pytest.mark.parametrize("name", ["", "   ", None, 42, "x" * 201])
+async def test_a_bad_name_is_refused_and_nothing_is_created(world: World, name: object) -> None:
+    with pytest.raises(InputError) as refused:
+        await world.service.create(TENANT, name)
+    assert "1 to 200 characters" in refused.value.public_message
+    assert world.albums.albums == {}
+    assert world.bus.events == []
+
+
+async def test_an_image_can_be_in_several_albums(world: World) -> None:
+    first = await world.service.create(TENANT, "Holiday")
+    second = await world.service.create(TENANT, "Best of")
+    photo, other = world.image(), world.image()
+    for album in (first, second):
+        await world.service.add_image(TENANT, album.record.id, photo)
+    await world.service.add_image(TENANT, first.record.id, other)
+    assert sorted(world.catalog.images[photo].albums) == sorted([first.record.id, second.record.id])
+    listed = await world.service.images(TENANT, first.record.id, limit=10, before=None)
+    assert [r.id for r in listed] == [other, photo]  # newest first
+    view = await world.service.get(TENANT, first.record.id)
+    assert (view.image_count, view.cover_image_id) == (2, other)
+
+
+async def test_album_images_page_with_a_cursor(world: World) -> None:
+    album = (await world.service.create(TENANT, "Many")).record.id
+    ids = [world.image() for _ in range(5)]
+    for image_id in ids:
+        await world.service.add_image(TENANT, album, image_id)
+    world.image()  # not in the album
+    seen: list[str] = []
+    before: str | None = None
+    while True:
+        page = await world.service.images(TENANT, album, limit=2, before=before)
+        seen += [r.id for r in page]
+        if len(page) < 2:
+            break
+        before = page[-1].id
+    assert seen == list(reversed(ids))
+
+
+async def test_adding_and_removing_twice_is_one_change(world: World) -> None:
+    album = (await world.service.create(TENANT, "Once")).record.id
+    photo = world.image()
+    await world.service.add_image(TENANT, album, photo)
+    await world.service.add_image(TENANT, album, photo)
+    await world.service.remove_image(TENANT, album, photo)
+    await world.service.remove_image(TENANT, album, photo)
+    assert world.actions() == [("created", None), ("image_added", photo), ("image_removed", photo)]
+    assert world.catalog.images[photo].albums == []
+
+
+async def test_deleting_an_album_keeps_its_images_and_their_other_albums(world: World) -> None:
+    doomed = (await world.service.create(TENANT, "Doomed")).record.id
+    kept = (await world.service.create(TENANT, "Kept")).record.id
+    photo = world.image()
+    await world.service.add_image(TENANT, doomed, photo)
+    await world.service.add_image(TENANT, kept, photo)
+    await world.service.delete(TENANT, doomed)
+    assert world.catalog.images[photo].albums == [kept]
+    with pytest.raises(NotFound):
+        await world.service.get(TENANT, doomed)
+    with pytest.raises(NotFound):
+        await world.service.images(TENANT, doomed, limit=10, before=None)
+    assert world.actions()[-1] == ("deleted", None)
+
+
+async def test_rename_changes_the_name_and_tells_listeners(world: World) -> None:
+    album = (await world.service.create(TENANT, "Old")).record.id
+    renamed = await world.service.rename(TENANT, album, "New")
+    assert renamed.record.name == "New"
+    assert (await world.service.page(TENANT, limit=10, before=None))[0].record.name == "New"
+    assert world.actions()[-1] == ("renamed", None)
+    with pytest.raises(InputError):
+        await world.service.rename(TENANT, album, "")
+
+
+async def test_another_tenants_albums_and_images_do_not_exist(world: World) -> None:
+    mine = (await world.service.create(TENANT, "Mine")).record.id
+    theirs = (await world.service.create("bob", "Theirs")).record.id
+    their_photo = world.image("bob")
+    for call in (
+        world.service.get(TENANT, theirs),
+        world.service.rename(TENANT, theirs, "Taken"),
+        world.service.delete(TENANT, theirs),
+        world.service.add_image(TENANT, theirs, world.image()),
+        world.service.add_image(TENANT, mine, their_photo),
+        world.service.remove_image(TENANT, theirs, their_photo),
+    ):
+        with pytest.raises(NotFound):
+            await call
+    assert [v.record.id for v in await world.service.page(TENANT, limit=10, before=None)] == [mine]
+    assert world.catalog.images[their_photo].albums == []
+    assert world.albums.albums[theirs].name == "Theirs"
+
+
+async def test_an_album_deleted_during_an_add_leaves_no_dangling_id(world: World) -> None:
+    album = (await world.service.create(TENANT, "Racing")).record.id
+    photo = world.image()
+    real_add = world.albums.add_to_album
+
+    async def add_while_deleted(tenant: str, album_id: str, image_id: str) -> bool | None:
+        added = await real_add(tenant, album_id, image_id)
+        del world.albums.albums[album_id]  # another request deleted the album meanwhile
+        return added
+
+    world.albums.add_to_album = add_while_deleted  # type: ignore[method-assign]
+    with pytest.raises(NotFound):
+        await world.service.add_image(TENANT, album, photo)
+    assert world.catalog.images[photo].albums == []

@@ -1,0 +1,324 @@
+"""Every image reaches a terminal state: the lease, crash and round rules, on in-memory fakes.
+
+An image is ``ready``, ``failed`` with a reason, or being worked on under a lease
+(docs/architecture.md step 5). What a user would notice: a republished job never renders an
+image twice at once; an outage longer than a job's retries puts the photo back in the queue
+instead of stranding it, and fails it only after ``max_rounds``; a photo that kills its
+worker every time ends failed with that reason; the sweeper picks up what nobody finishes;
+a redrive says what it did with each letter; every job leaves one log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+import pytest
+
+from pipeline.bootstrap import render_policy
+from pipeline.domain.errors import CatalogError, StorageError
+from pipeline.domain.messages import DeadLetter, StoredDeadLetter, utcnow
+from pipeline.domain.models import ImageRecord
+from pipeline.domain.outcomes import Ack, Retry, Terminal
+from pipeline.runtime.settings import SweeperSettings, load_settings
+from pipeline.services.lease import lease_for
+from pipeline.services.outbox import republish_stuck
+from pipeline.services.redrive import Redriven, redrive
+from pipeline.services.render import RenderPolicy
+from tests.images import jpeg_bytes
+from tests.unit.test_services import POLICY, TENANT, World, world
+
+pytestmark = pytest.mark.unit
+__all__ = ["world"]  # the fixture, imported for this module's tests
+SWEEP = SweeperSettings(stale_after_seconds=60)
+AN_HOUR = timedelta(hours=1)
+
+
+async def uploaded(world: World, seed: int = 1) -> ImageRecord:
+    return await world.upload(jpeg_bytes(64, 64, seed=seed))
+
+
+def age(world: World, record: ImageRecord, **update: object) -> None:
+    """Move an image's clocks an hour back (and set ``update``), as time passing would."""
+    current = world.image(record.id)
+    expiry = current.lease_expires_at
+    world.catalog.images[record.id] = current.model_copy(
+        update={
+            "updated_at": current.updated_at - AN_HOUR,
+            "lease_expires_at": None if expiry is None else expiry - AN_HOUR,
+            **update,
+        }
+    )
+
+
+# --- the lease ---------------------------------------------------------------------------
+
+
+async def test_a_live_lease_refuses_a_second_claim_and_the_job_waits_for_it(world: World) -> None:
+    record = await uploaded(world)
+    held = await world.catalog.claim(
+        TENANT, record.id, owner="other/1", lease=timedelta(seconds=60)
+    )
+    assert held is not None
+
+    outcome = await world.run_job(record)
+    assert isinstance(outcome, Retry), "a republish never renders an image twice at once"
+    assert outcome.delay is not None
+    assert outcome.delay > 30
+    assert world.renderer.calls == 0
+    assert world.image(record.id).lease_owner == "other/1"
+
+
+async def test_a_live_lease_on_the_last_delivery_is_left_to_its_holder(world: World) -> None:
+    record = await uploaded(world)
+    await world.catalog.claim(TENANT, record.id, owner="other/1", lease=timedelta(seconds=60))
+    assert await world.run_job(record, attempt=POLICY.max_deliver) == Ack()
+    assert world.renderer.calls == 0
+
+
+async def test_the_lease_is_renewed_while_a_long_render_runs(world: World) -> None:
+    world.policy = RenderPolicy(
+        max_deliver=4, lease=timedelta(seconds=0.3), max_crashes=2, max_rounds=3, worker="w"
+    )
+    record = await uploaded(world)
+    claims_meanwhile: list[ImageRecord | None] = []
+
+    async def render_past_the_lease() -> None:
+        first = world.image(record.id).lease_expires_at
+        assert first is not None
+        deadline = asyncio.get_running_loop().time() + 10
+        # Wait (bounded) until the lease was renewed twice: longer than one lease term.
+        while (world.image(record.id).lease_expires_at or first) < first + timedelta(seconds=0.2):
+            assert asyncio.get_running_loop().time() < deadline, "the lease was never renewed"
+            await asyncio.sleep(0.02)
+        lease = timedelta(seconds=5)
+        claims_meanwhile.append(
+            await world.catalog.claim(TENANT, record.id, owner="x", lease=lease)
+        )
+
+    world.renderer.during = render_past_the_lease
+    assert await world.run_job(record) == Ack()
+    assert claims_meanwhile == [None], "a renewed lease stays live"
+    ready = world.image(record.id)
+    assert (ready.status, ready.lease_owner, ready.crashes) == ("ready", None, 0)
+
+
+async def test_a_render_interrupted_by_drain_hands_the_lease_back(world: World) -> None:
+    record = await uploaded(world)
+    started = asyncio.Event()
+
+    async def hang() -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    world.renderer.during = hang
+    job = asyncio.create_task(world.run_job(record))
+    await asyncio.wait_for(started.wait(), 10)
+    job.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await job
+    image = world.image(record.id)
+    assert (image.status, image.lease_owner) == ("processing", None)
+    world.renderer.during = None
+    await world.run_job(record, attempt=2)
+    assert (world.image(record.id).status, world.image(record.id).crashes) == ("ready", 0)
+
+
+# --- crashes -------------------------------------------------------------------------------
+
+
+async def test_a_photo_that_kills_its_worker_every_time_fails_with_the_crash_count(
+    world: World,
+) -> None:
+    record = await uploaded(world)
+    # A worker claimed it and died mid-render, twice: each time its lease ran out.
+    for crash in range(POLICY.max_crashes):
+        claimed = await world.catalog.claim(TENANT, record.id, owner=f"dead/{crash}", lease=AN_HOUR)
+        assert claimed is not None
+        assert claimed.crashes == crash
+        age(world, record)
+        world.catalog.images[record.id] = world.image(record.id).model_copy(
+            update={"lease_expires_at": utcnow() - timedelta(seconds=1)}
+        )
+
+    outcome = await world.run_job(record, attempt=POLICY.max_crashes + 1)
+    reason = f"render crashed the worker {POLICY.max_crashes} times"
+    assert outcome == Terminal(reason)
+    assert world.renderer.calls == 0, "not rendered a third time"
+    failed = world.image(record.id)
+    assert (failed.status, failed.failure, failed.lease_owner) == ("failed", reason, None)
+    assert world.bus.event_types(record.id)[-1] == "failed"
+
+
+async def test_one_crash_below_the_limit_is_taken_over_and_rendered(world: World) -> None:
+    record = await uploaded(world)
+    await world.catalog.claim(TENANT, record.id, owner="dead/1", lease=AN_HOUR)
+    age(world, record)
+    assert await world.run_job(record, attempt=2) == Ack()
+    ready = world.image(record.id)
+    assert (ready.status, ready.crashes, ready.attempts) == ("ready", 1, 2)
+
+
+# --- retries and rounds ------------------------------------------------------------------
+
+
+async def test_a_retry_gives_the_lease_back_with_the_error(world: World) -> None:
+    record = await uploaded(world)
+    world.store.fail_with = StorageError("store away")
+    assert isinstance(await world.run_job(record), Retry)
+    image = world.image(record.id)
+    assert (image.status, image.lease_owner) == ("processing", None)
+    assert image.last_error == "storage_unavailable: store away"
+    world.store.fail_with = None
+    assert await world.run_job(record, attempt=2) == Ack()
+    assert world.image(record.id).crashes == 0, "a released lease is not a crash"
+
+
+async def test_an_outage_past_the_retries_requeues_the_photo_for_the_sweeper(
+    world: World,
+) -> None:
+    record = await uploaded(world)
+    world.store.fail_with = StorageError("store away")
+    assert await world.run_job(record, attempt=POLICY.max_deliver) == Ack()
+    image = world.image(record.id)
+    assert (image.status, image.rounds, image.lease_owner) == ("queued", 1, None)
+    assert image.failure is None, "an outage is not the photo's fault"
+
+    # The dependency comes back; the sweeper republishes the photo as a new job.
+    world.store.fail_with = None
+    world.bus.jobs.clear()
+    age(world, record)
+    assert await republish_stuck(world.bus, world.catalog, SWEEP) == 1
+    [job] = world.bus.jobs
+    assert (job.image_id, job.claims) == (record.id, 1), "a new id for JetStream's window"
+    assert await world.run_job(world.image(record.id)) == Ack()
+    assert world.image(record.id).status == "ready"
+
+
+async def test_the_photo_fails_with_the_last_error_after_max_rounds(world: World) -> None:
+    record = await uploaded(world)
+    world.store.fail_with = StorageError("store away")
+    for _ in range(POLICY.max_rounds - 1):
+        assert await world.run_job(record, attempt=POLICY.max_deliver) == Ack()
+        assert world.image(record.id).status == "queued"
+    outcome = await world.run_job(record, attempt=POLICY.max_deliver)
+    reason = f"gave up after {POLICY.max_rounds} rounds of retries: storage_unavailable: store away"
+    assert outcome == Terminal(reason)
+    assert (world.image(record.id).status, world.image(record.id).failure) == ("failed", reason)
+
+
+async def test_a_catalog_down_at_claim_retries_then_leaves_the_photo_to_the_sweeper(
+    world: World,
+) -> None:
+    record = await uploaded(world)
+
+    async def catalog_down(*args: object, **kwargs: object) -> ImageRecord | None:
+        raise CatalogError("connection refused")
+
+    world.catalog.claim = catalog_down  # type: ignore[method-assign]
+    assert isinstance(await world.run_job(record), Retry)
+    assert await world.run_job(record, attempt=POLICY.max_deliver) == Ack()
+    assert world.image(record.id).status == "queued", "queued: the sweeper covers it"
+
+
+async def test_an_unexpected_error_is_retried_like_an_outage(world: World) -> None:
+    record = await uploaded(world)
+    world.renderer.fail_with = None
+
+    async def bug() -> None:
+        raise KeyError("oops")
+
+    world.renderer.during = bug
+    outcome = await world.run_job(record)
+    assert isinstance(outcome, Retry)
+    assert outcome.reason.startswith("unexpected: KeyError")
+    assert world.image(record.id).lease_owner is None
+
+
+# --- the sweeper -------------------------------------------------------------------------
+
+
+async def test_the_sweeper_covers_expired_leases_but_not_live_ones(world: World) -> None:
+    live = await uploaded(world, seed=1)
+    dead = await uploaded(world, seed=2)
+    await world.catalog.claim(TENANT, live.id, owner="alive/1", lease=AN_HOUR * 3)
+    await world.catalog.claim(TENANT, dead.id, owner="dead/1", lease=timedelta(seconds=5))
+    age(world, live)
+    age(world, dead)
+    world.bus.jobs.clear()
+
+    assert await republish_stuck(world.bus, world.catalog, SWEEP) == 1
+    assert [(j.image_id, j.claims) for j in world.bus.jobs] == [(dead.id, 1)]
+    assert await republish_stuck(world.bus, world.catalog, SWEEP) == 0, "the clock restarts"
+    assert await world.run_job(world.image(dead.id)) == Ack()
+    taken_over = world.image(dead.id)
+    assert (taken_over.status, taken_over.crashes) == ("ready", 1)
+
+
+# --- redrive -----------------------------------------------------------------------------
+
+
+async def test_redrive_says_what_it_does_for_every_status(world: World) -> None:
+    images = {name: await uploaded(world, seed=i) for i, name in enumerate(STATUSES)}
+    await world.run_job(images["ready"])
+    world.renderer.fail_with = StorageError("x")
+    await world.catalog.claim(TENANT, images["processing"].id, owner="o", lease=AN_HOUR)
+    world.catalog.images[images["failed"].id] = images["failed"].model_copy(
+        update={"status": "failed", "failure": "undecodable", "crashes": 2, "rounds": 1}
+    )
+    await world.delete().delete(TENANT, images["deleted"].id)
+    world.bus.letters = [
+        StoredDeadLetter(seq, DeadLetter(job=images[name].render_job(), reason="r", attempts=1))
+        for seq, name in enumerate(STATUSES)
+    ]
+    world.bus.jobs.clear()
+
+    done: list[Redriven] = [d async for d in redrive(world.bus, world.catalog)]
+    assert {d.status: d.action for d in done} == STATUSES
+    assert world.bus.letters == [], "every letter answered for"
+    requeued = sorted(j.image_id for j in world.bus.jobs)
+    expected = sorted(images[n].id for n in ("queued", "processing", "failed"))
+    assert requeued == expected
+    reset = world.image(images["failed"].id)
+    assert (reset.status, reset.crashes, reset.rounds, reset.failure) == ("queued", 0, 0, None)
+
+
+STATUSES = {
+    "queued": "requeued",
+    "processing": "requeued",
+    "failed": "reset and requeued",
+    "ready": "letter dropped: the image is ready",
+    "deleted": "letter dropped: the image was deleted",
+}
+
+
+# --- the log line and the settings -------------------------------------------------------
+
+
+async def test_every_job_outcome_is_one_structured_log_line(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    record = await uploaded(world)
+    world.store.fail_with = StorageError("store away")
+    with caplog.at_level(logging.INFO, logger="gallery.jobs"):
+        await world.run_job(record)
+        world.store.fail_with = None
+        await world.run_job(record, attempt=2)
+    lines = [r.getMessage() for r in caplog.records if r.name == "gallery.jobs"]
+    assert len(lines) == 2
+    assert lines[0].startswith(f"job image={record.id} tenant={TENANT} outcome=retry attempt=1 ")
+    assert 'reason="storage_unavailable: store away"' in lines[0]
+    assert f"image={record.id} tenant={TENANT} outcome=ready attempt=2 duration_s=" in lines[1]
+    fields = caplog.records[-1].__dict__["job"]
+    assert set(fields) == {"image", "tenant", "outcome", "attempt", "duration_s"}
+
+
+def test_the_lifecycle_limits_come_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GALLERY_WORKER_MAX_CRASHES", "5")
+    monkeypatch.setenv("GALLERY_WORKER_MAX_ROUNDS", "7")
+    monkeypatch.setenv("GALLERY_NATS_MAX_DELIVER", "9")
+    monkeypatch.setenv("GALLERY_NATS_ACK_WAIT_SECONDS", "12")
+    policy = render_policy(load_settings())
+    assert (policy.max_crashes, policy.max_rounds, policy.max_deliver) == (5, 7, 9)
+    assert policy.lease == lease_for(12) == timedelta(seconds=8)
