@@ -21,6 +21,8 @@ PROGRAMS=(
   "metallb-speaker|go.universe.tf/metallb|v0.16.2|go.universe.tf/metallb/speaker|install"
   "keda-operator|github.com/kedacore/keda/v2|v2.21.0|github.com/kedacore/keda/v2/cmd/operator|wrapper"
   "keda-adapter|github.com/kedacore/keda/v2|v2.21.0|github.com/kedacore/keda/v2/cmd/adapter|wrapper"
+  # v3.1 as the vendored schemas; later 3.x replace gitops-engine with a local path.
+  "argocd|github.com/argoproj/argo-cd/v3|v3.1.9|github.com/argoproj/argo-cd/v3/cmd|wrapper"
 )
 
 row_of() {
