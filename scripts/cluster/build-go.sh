@@ -17,8 +17,10 @@ PROGRAMS=(
   "weed|github.com/seaweedfs/seaweedfs|v0.0.0-20261109003541-7506e5f91cd6|github.com/seaweedfs/seaweedfs/weed|wrapper"
   "coredns|github.com/coredns/coredns|v1.14.7|github.com/coredns/coredns|install"
   "prometheus|github.com/prometheus/prometheus|v0.316.0|github.com/prometheus/prometheus/cmd/prometheus|install"
-  "metallb-controller|go.universe.tf/metallb|v0.16.2|go.universe.tf/metallb/controller|install"
-  "metallb-speaker|go.universe.tf/metallb|v0.16.2|go.universe.tf/metallb/speaker|install"
+  # Not v0.16.2: it needs github.com/metallb/frr-k8s v0.0.27, which the proxy refuses (403
+  # "This module version is not available"); v0.16.1 needs v0.0.25, which it serves.
+  "metallb-controller|go.universe.tf/metallb|v0.16.1|go.universe.tf/metallb/controller|install"
+  "metallb-speaker|go.universe.tf/metallb|v0.16.1|go.universe.tf/metallb/speaker|install"
   "keda-operator|github.com/kedacore/keda/v2|v2.21.0|github.com/kedacore/keda/v2/cmd/operator|wrapper"
   "keda-adapter|github.com/kedacore/keda/v2|v2.21.0|github.com/kedacore/keda/v2/cmd/adapter|wrapper"
   # v3.1 as the vendored schemas; later 3.x replace gitops-engine with a local path.

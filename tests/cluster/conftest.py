@@ -199,7 +199,7 @@ def prometheus(deployed: Deployed) -> PrometheusApi:
     """Prometheus scraping the gallery pods with the shipped rules."""
     script("images.sh", "load", "prometheus", timeout=600)
     image = script("images.sh", "tag", "prometheus")
-    deployed.kube.in_namespace("default").apply(yaml.safe_dump_all(prometheus_manifests(image)))
+    deployed.kube.apply(yaml.safe_dump_all(prometheus_manifests(image)), namespaced=False)
     api = PrometheusApi(deployed.kube)
     api.kube.rollout("deployment/prometheus", timeout=300)
     return api

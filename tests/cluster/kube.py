@@ -37,6 +37,13 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float, every: fl
         time.sleep(every)
 
 
+class KubectlError(subprocess.CalledProcessError):
+    """A failed kubectl call; its message carries kubectl's own error output."""
+
+    def __str__(self) -> str:
+        return f"{super().__str__()}: {str(self.stderr).strip()[-2000:]}"
+
+
 @dataclass
 class Kube:
     """kubectl against one cluster; ``namespace`` is the default for namespaced calls."""
@@ -61,9 +68,7 @@ class Kube:
             check=False,
         )
         if result.returncode != 0:
-            raise subprocess.CalledProcessError(
-                result.returncode, result.args, result.stdout, result.stderr
-            )
+            raise KubectlError(result.returncode, result.args, result.stdout, result.stderr)
         return result.stdout
 
     def get(self, *args: str, namespaced: bool = True) -> dict[str, Any]:
@@ -72,9 +77,17 @@ class Kube:
         )
         return data
 
-    def apply(self, manifest: str, *extra: str) -> str:
+    def apply(self, manifest: str, *extra: str, namespaced: bool = True) -> str:
+        """Server-side apply; ``namespaced=False`` for documents naming their own namespaces."""
         return self.run(
-            "apply", "--server-side", "--force-conflicts", "-f", "-", *extra, stdin=manifest
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "-f",
+            "-",
+            *extra,
+            stdin=manifest,
+            namespaced=namespaced,
         )
 
     def in_namespace(self, namespace: str) -> Kube:

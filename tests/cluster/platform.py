@@ -77,7 +77,7 @@ def install_keda(kube: Kube) -> Kube:
         if doc["kind"] == "Deployment" and doc["metadata"]["name"] == "keda-operator":
             # The upstream port is named http; Prometheus finds the operator by port name.
             doc["spec"]["template"]["spec"]["containers"][0]["ports"][0]["name"] = "metrics"
-    kube.apply(yaml.safe_dump_all(docs))
+    kube.apply(yaml.safe_dump_all(docs), namespaced=False)
     keda = kube.in_namespace("keda")
     keda.rollout("deployment/keda-operator", timeout=300)
     keda.rollout("deployment/keda-operator-metrics-apiserver", timeout=300)
@@ -122,7 +122,7 @@ def install_metallb(kube: Kube) -> Kube:
             container["env"] = [
                 e for e in container["env"] if not e["name"].startswith("METALLB_ML_")
             ]
-    kube.apply(yaml.safe_dump_all(docs))
+    kube.apply(yaml.safe_dump_all(docs), namespaced=False)
     metallb = kube.in_namespace("metallb-system")
     metallb.rollout("deployment/controller", timeout=300)
     metallb.rollout("daemonset/speaker", timeout=300)

@@ -25,7 +25,12 @@ def test_gateway_gets_a_pool_address_announced_by_the_speaker_and_answers_on_it(
     kube = deployed.kube
     metallb = install_metallb(kube)
     # The pool goes through MetalLB's validating webhook, which needs the controller's certs.
-    wait_for("the pool accepted", lambda: kube.apply(kustomize_build(POOL)), 180, every=3)
+    wait_for(
+        "the pool accepted",
+        lambda: kube.apply(kustomize_build(POOL), namespaced=False),
+        180,
+        every=3,
+    )
 
     def ingress_ip() -> str | None:
         ingress = kube.get("service", "gallery-gateway")["status"]["loadBalancer"].get("ingress")
