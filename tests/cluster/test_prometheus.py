@@ -26,10 +26,13 @@ def test_upload_to_ready_and_counters_are_read_through_prometheus(
     gallery.wait_all_ready(ids, timeout=600)
 
     count = 'sum(gallery_upload_to_ready_seconds_count{namespace="gallery-dev"})'
+    # Scrapes run every 5 s: wait until every photo has been counted.
     observed = wait_for(
-        "upload_to_ready_seconds in Prometheus", lambda: prometheus.value(count), 120, 3
+        f"{len(ids)} upload_to_ready_seconds observations in Prometheus",
+        lambda: (prometheus.value(count) or 0) >= len(ids) and prometheus.value(count),
+        120,
+        3,
     )
-    assert observed >= len(ids)
     median = prometheus.value(
         "histogram_quantile(0.5, sum by (le) (gallery_upload_to_ready_seconds_bucket))"
     )
