@@ -205,7 +205,14 @@ def prometheus(deployed: Deployed) -> PrometheusApi:
     return api
 
 
-ORDER = ("test_image", "test_dev_overlay", "test_metallb", "test_keda", "test_prometheus")
+ORDER = (
+    "test_image",
+    "test_argocd",
+    "test_dev_overlay",
+    "test_metallb",
+    "test_keda",
+    "test_prometheus",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
