@@ -39,17 +39,17 @@ def stream_info(kube: Kube, pod: str, name: str) -> dict[str, Any] | None:
 
 
 def replicated(kube: Kube, name: str) -> dict[str, Any] | None:
-    """The stream's info once it has three replicas, all current, and a leader."""
-    info = stream_info(kube, "nats-0", name)
-    if not info or info["config"].get("num_replicas") != 3:
+    """The stream's info from its leader once it has three replicas, all current.
+
+    Only the leader knows whether every follower is current, so ask it (found from nats-0).
+    """
+    seen = stream_info(kube, "nats-0", name)
+    leader = (seen or {}).get("cluster", {}).get("leader")
+    if not seen or seen["config"].get("num_replicas") != 3 or not leader:
         return None
-    cluster = info.get("cluster", {})
-    replicas = cluster.get("replicas", [])
-    if (
-        not cluster.get("leader")
-        or len(replicas) != 2
-        or not all(r.get("current") for r in replicas)
-    ):
+    info = stream_info(kube, leader, name)
+    replicas = (info or {}).get("cluster", {}).get("replicas", [])
+    if len(replicas) != 2 or not all(r.get("current") for r in replicas):
         return None
     return info
 
