@@ -19,7 +19,7 @@ mkdir -p .tools
 : >.tools/cluster-unavailable
 for program in ${GALLERY_CLUSTER_OPTIONAL-metallb-controller metallb-speaker keda-operator keda-adapter}; do
   if step scripts/cluster/build-go.sh "$program" >/dev/null 2>.tools/build-$program.log; then
-    step scripts/cluster/images.sh build "${IMAGE[$program]}"
+    [[ -z "${IMAGE[$program]:-}" ]] || step scripts/cluster/images.sh build "${IMAGE[$program]}"
   else
     echo "prepare: $program did not build (its tests skip): $(tail -n 3 .tools/build-$program.log | tr '\n' ' ')" >&2
     echo "$program: $(tail -n 3 .tools/build-$program.log | tr '\n' ' ')" >>.tools/cluster-unavailable
