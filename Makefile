@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: up test bootstrap tools lint type unit integration e2e deploy-check terraform-check bench bench-upload clean
+.PHONY: up test bootstrap tools lint type unit integration e2e deploy-check terraform-check bench bench-upload bench-throughput clean
 
 up: bootstrap
 	$(BIN)/gallery up
@@ -34,6 +34,11 @@ bench: bootstrap
 bench-upload: bootstrap
 	@scripts/tools.sh minio
 	$(BIN)/python -m bench.upload
+
+# Ratio to the ideal and CPU per photo against the libvips floor, on `gallery up`'s defaults.
+# Real photos too: `.venv/bin/python -m bench.throughput --corpus wallpapers`.
+bench-throughput: bootstrap
+	$(BIN)/python -m bench.throughput
 
 clean:
 	rm -rf .tox .gallery bench/out .mypy_cache .ruff_cache .pytest_cache

@@ -8,7 +8,12 @@ sampled from ``/proc``. Prints the median peak RSS growth and throughput per siz
 of the largest to the smallest, writes ``bench/out/upload.json`` and draws
 ``bench/out/upload.png``.
 
-    python -m bench.upload [--sizes-mb 1 16 64 256] [--repeat 3] [--backend s3|filesystem]
+    python -m bench.upload [--sizes-mb 1 16 64 256 1024] [--repeat 3] [--backend s3|filesystem]
+        [--baseline]
+
+``--baseline`` also uploads the same bodies, in the same run, to a bare aiohttp server that
+streams each body to a file (:mod:`bench.baseline_server`) and prints the gateway's
+throughput as a fraction of that baseline's.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import contextlib
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -52,6 +58,13 @@ from tests.s3server import start_s3_server
 
 OUT = Path(__file__).parent / "out"
 CHUNK = 256 * 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` (all threads), from /proc (proc(5) stat 14-15)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_bytes(pid: int) -> int:
@@ -157,10 +170,12 @@ async def measure(
     await one_upload(url, key, 1024 * 1024, pid)  # warm-up: imports, connection pools
     rows = []
     for size_mb in sizes_mb:
-        growth, rates = [], []
+        growth, rates, cpu = [], [], []
         for _ in range(repeat):
             baseline = rss_bytes(pid)
+            cpu_before = cpu_seconds(pid)
             peak, seconds = await one_upload(url, key, size_mb * 1024 * 1024, pid)
+            cpu.append((cpu_seconds(pid) - cpu_before) * 1000 / size_mb)
             growth.append((peak - baseline) / 1024**2)
             rates.append(size_mb / seconds)
         rows.append(
@@ -169,6 +184,8 @@ async def measure(
                 "rss_growth_mb_median": statistics.median(growth),
                 "rss_growth_mb_max": max(growth),
                 "throughput_mb_s_median": statistics.median(rates),
+                # CPU is what a loaded machine makes scarce: the robust figure of the two.
+                "server_cpu_ms_per_mb_median": statistics.median(cpu),
                 "gateway_rss_mb_after": rss_bytes(pid) / 1024**2,
             }
         )
@@ -179,6 +196,42 @@ async def measure(
             flush=True,
         )
     return rows
+
+
+@contextlib.contextmanager
+def baseline_server(tmp: Path) -> Iterator[tuple[int, str]]:
+    """The bare aiohttp-to-file server as a child process: (pid, url)."""
+    port = free_port()
+    args = [sys.executable, "-m", "bench.baseline_server", "--port", str(port)]
+    proc = subprocess.Popen([*args, "--dir", str(tmp / "baseline")])
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while not http_ok(f"{url}/readyz"):
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("the baseline server did not start")
+            time.sleep(0.05)
+        yield proc.pid, url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def compare(rows: list[dict[str, float]], base: list[dict[str, float]]) -> None:
+    for row, ref in zip(rows, base, strict=True):
+        row["baseline_throughput_mb_s_median"] = ref["throughput_mb_s_median"]
+        row["baseline_rss_growth_mb_max"] = ref["rss_growth_mb_max"]
+        row["baseline_cpu_ms_per_mb_median"] = ref["server_cpu_ms_per_mb_median"]
+        row["throughput_vs_baseline"] = (
+            row["throughput_mb_s_median"] / ref["throughput_mb_s_median"]
+        )
+        print(
+            f"{row['size_mb']:>6} MB  gateway {row['throughput_mb_s_median']:6.1f} MB/s, "
+            f"bare aiohttp-to-file {ref['throughput_mb_s_median']:6.1f} MB/s: "
+            f"{row['throughput_vs_baseline']:.2f} x the baseline; server CPU "
+            f"{row['server_cpu_ms_per_mb_median']:.1f} vs {ref['server_cpu_ms_per_mb_median']:.1f}"
+            " ms per MB"
+        )
 
 
 def plot(rows: list[dict[str, float]], backend: str, path: Path) -> None:
@@ -207,7 +260,8 @@ def plot(rows: list[dict[str, float]], backend: str, path: Path) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes-mb", type=int, nargs="+", default=[1, 16, 64, 256])
+    parser.add_argument("--sizes-mb", type=int, nargs="+", default=[1, 16, 64, 256, 1024])
+    parser.add_argument("--baseline", action="store_true", help="also measure a bare server")
     parser.add_argument("--repeat", type=int, default=3)
     minio = Path(__file__).parents[1] / ".tools" / "bin" / "minio"
     parser.add_argument(
@@ -230,6 +284,11 @@ def main() -> int:
                 )
             finally:
                 gateway.stop()
+        if args.baseline:
+            with baseline_server(tmp) as (pid, base_url):
+                print(f"baseline: bare aiohttp-to-file server, pid {pid}")
+                base = asyncio.run(measure(base_url, key, pid, args.sizes_mb, args.repeat))
+            compare(rows, base)
     # The baseline is the body itself: what a gateway that buffers the upload would hold.
     for row in rows:
         row["growth_vs_body"] = row["rss_growth_mb_max"] / row["size_mb"]
@@ -238,7 +297,11 @@ def main() -> int:
         f"largest upload {largest['size_mb']} MB: worst peak RSS growth "
         f"{largest['rss_growth_mb_max']:.1f} MB = {largest['growth_vs_body']:.4f} x the body"
     )
-    (OUT / "upload.json").write_text(json.dumps({"backend": args.backend, "rows": rows}, indent=2))
+    (OUT / "upload.json").write_text(
+        json.dumps(
+            {"backend": args.backend, "rows": rows, "load_average": os.getloadavg()}, indent=2
+        )
+    )
     plot(rows, args.backend, OUT / "upload.png")
     print(f"wrote {OUT / 'upload.json'} and {OUT / 'upload.png'}")
     return 0

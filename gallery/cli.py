@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from pathlib import Path
 
-from pipeline.domain.errors import ConfigurationError, PipelineError
+from gallery import exitcodes
+from gallery.commands import images, keys, reconcile, status, upload
+from pipeline.domain.errors import PipelineError
 from pipeline.domain.messages import StoredDeadLetter
 from pipeline.runtime.process import configure_logging
 from pipeline.runtime.settings import Settings, load_settings
-
-DEFAULT_URL = "http://127.0.0.1:8080"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -27,26 +26,23 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, default=8080)
     up.add_argument("--workers", type=int, default=2)
     up.add_argument("--nats-port", type=int, default=4222)
+    up.add_argument("--nats-monitor-port", type=int, default=8222)
     up.add_argument("--mongo-port", type=int, default=27017)
-    up.add_argument("--metrics-port", type=int, default=9100)
+    up.add_argument(
+        "--metrics-port", type=int, default=9100, help="gateway's; workers' follow it (+1, +2...)"
+    )
 
-    upload = sub.add_parser("upload", help="upload photos (files or folders) and wait until ready")
-    upload.add_argument("paths", nargs="+", type=Path)
-    upload.add_argument("--url", default=os.environ.get("GALLERY_URL", DEFAULT_URL))
-    upload.add_argument("--key", default=os.environ.get("GALLERY_API_KEY"))
-    upload.add_argument("--parallel", type=int, default=4)
-    upload.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for ready")
+    upload.add_parser(sub)
+    images.add_parsers(sub)
+    status.add_parser(sub)
 
     backfill = sub.add_parser(
         "backfill", help="re-render images whose renditions are missing or out of date"
     )
     backfill.add_argument("--dry-run", action="store_true", help="only count them")
+    reconcile.add_parser(sub)
 
-    keys = sub.add_parser("keys", help="manage API keys")
-    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
-    create = keys_sub.add_parser("create", help="create an API key for a tenant (printed once)")
-    create.add_argument("--tenant", required=True)
-    create.add_argument("--name", default="default")
+    keys.add_parsers(sub)
 
     dlq = sub.add_parser("dlq", help="dead letters")
     dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
@@ -60,11 +56,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     redrive.add_argument("image_ids", nargs="*", help="only these images (default: all)")
     return parser
-
-
-def _local_key() -> str | None:
-    path = Path(".gallery/api-key")
-    return path.read_text().strip() if path.exists() else None
 
 
 async def _dead_letters(settings: Settings, command: str, image_ids: list[str]) -> None:
@@ -126,59 +117,56 @@ async def _backfill(settings: Settings, dry_run: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        if args.command == "up":
-            from gallery.embedded import UpOptions, run_up  # per command, see _dead_letters
-
-            return run_up(
-                UpOptions(
-                    args.data_dir,
-                    args.port,
-                    args.workers,
-                    args.nats_port,
-                    args.mongo_port,
-                    args.metrics_port,
-                )
-            )
-        if args.command == "upload":
-            from gallery.uploader import upload  # per command, see _dead_letters
-
-            key = args.key or _local_key()
-            if not key:
-                raise ConfigurationError("no API key: pass --key or set GALLERY_API_KEY")
-            return asyncio.run(
-                upload(
-                    args.paths,
-                    url=args.url.rstrip("/"),
-                    key=key,
-                    parallel=args.parallel,
-                    timeout=args.timeout,
-                )
-            )
-        settings = load_settings()
-        configure_logging(settings.log_level)
-        if args.command == "gateway":
-            from gateway.main import run_gateway  # per command, see _dead_letters
-
-            asyncio.run(run_gateway(settings))
-        elif args.command == "worker":
-            from workers.main import run_worker  # per command, see _dead_letters
-
-            asyncio.run(run_worker(settings))
-        elif args.command == "backfill":
-            asyncio.run(_backfill(settings, args.dry_run))
-        elif args.command == "keys":
-            from pipeline.adapters.catalog import issue_api_key  # per command, see _dead_letters
-
-            print(asyncio.run(issue_api_key(settings.mongo, args.tenant, args.name)))
-        elif args.command == "dlq":
-            asyncio.run(_dead_letters(settings, args.dlq_command, getattr(args, "image_ids", [])))
-        return 0
-    except PipelineError as exc:
+        return _run(args)
+    except KeyboardInterrupt:
+        return exitcodes.INTERRUPTED
+    except (PipelineError, OSError) as exc:
         print(f"gallery: {exc}", file=sys.stderr)
-        return 2
-    except FileNotFoundError as exc:
-        print(f"gallery: {exc}", file=sys.stderr)
-        return 2
+        return exitcodes.for_error(exc)
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "up":
+        from gallery.embedded import UpOptions, run_up  # per command, see _dead_letters
+
+        return run_up(
+            UpOptions(
+                args.data_dir,
+                args.port,
+                args.workers,
+                args.nats_port,
+                args.mongo_port,
+                args.metrics_port,
+                args.nats_monitor_port,
+            )
+        )
+    if args.command == "upload":
+        return upload.run(args)
+    if args.command == "ls":
+        return asyncio.run(images.run_ls(args))
+    if args.command == "show":
+        return asyncio.run(images.run_show(args))
+    if args.command == "status":
+        return status.run(args)
+    if args.command == "reconcile":
+        return reconcile.run(args)
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    if args.command == "gateway":
+        from gateway.main import run_gateway  # per command, see _dead_letters
+
+        asyncio.run(run_gateway(settings))
+    elif args.command == "worker":
+        from workers.main import run_worker  # per command, see _dead_letters
+
+        asyncio.run(run_worker(settings))
+    elif args.command == "backfill":
+        asyncio.run(_backfill(settings, args.dry_run))
+    elif args.command == "keys":
+        asyncio.run(keys.run(settings, args))
+    elif args.command == "dlq":
+        asyncio.run(_dead_letters(settings, args.dlq_command, getattr(args, "image_ids", [])))
+    return exitcodes.OK
 
 
 if __name__ == "__main__":

@@ -8,14 +8,16 @@ keeps every photo. Ctrl-C stops everything in order: gateway and workers drain f
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from gallery import stackfile
+from gallery.childenv import child_env
 from gallery.servers import (
     ManagedProcess,
-    gallery_env,
     http_ok,
     mongo_uri,
     port_open,
@@ -25,6 +27,7 @@ from gallery.servers import (
     terminate_all,
     wait_until_ready,
 )
+from gallery.stackfile import Endpoint, StackFile
 from pipeline.adapters.catalog import issue_api_key
 from pipeline.domain.errors import ConfigurationError
 from pipeline.runtime.settings import MongoSettings
@@ -40,24 +43,50 @@ class UpOptions:
     nats_port: int = 4222
     mongo_port: int = 27017
     metrics_port: int = 9100
+    nats_monitor_port: int = 8222
 
-
-def _child_env(opts: UpOptions, nats_port: int, mongo_port: int) -> dict[str, str]:
-    return gallery_env(
-        {
-            "GALLERY_NATS_URL": f"nats://127.0.0.1:{nats_port}",
-            "GALLERY_MONGO_URI": mongo_uri(mongo_port),
-            "GALLERY_STORAGE_BACKEND": "filesystem",
-            "GALLERY_STORAGE_ROOT": str(opts.data_dir / "objects"),
-            "GALLERY_GATEWAY_HOST": "127.0.0.1",
-            "GALLERY_GATEWAY_PORT": str(opts.port),
-            "GALLERY_GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{opts.port}",
-            "GALLERY_METRICS_HOST": "127.0.0.1",
-            # One process per worker: spread libvips' threads over the cores instead.
-            "GALLERY_WORKER_CONCURRENCY": "1",
-            "GALLERY_SWEEPER_STALE_AFTER_SECONDS": "30",
+    def ports(self) -> dict[str, int]:
+        """Every port this stack listens on, by what listens there."""
+        ports = {
+            "gateway": self.port,
+            "nats": self.nats_port,
+            "nats monitoring": self.nats_monitor_port,
+            "mongo": self.mongo_port,
+            "gateway metrics": self.metrics_port,
         }
-    )
+        for index in range(self.workers):
+            ports[f"worker {index + 1} metrics"] = self.worker_metrics_port(index)
+        return ports
+
+    def worker_metrics_port(self, index: int) -> int:
+        return self.metrics_port + 1 + index
+
+
+def _owned_env(opts: UpOptions) -> dict[str, str]:
+    """The settings gallery up must own: where its servers are and where it listens."""
+    return {
+        "GALLERY_NATS_URL": f"nats://127.0.0.1:{opts.nats_port}",
+        "GALLERY_MONGO_URI": mongo_uri(opts.mongo_port),
+        "GALLERY_STORAGE_BACKEND": "filesystem",
+        "GALLERY_STORAGE_ROOT": str(opts.data_dir / "objects"),
+        "GALLERY_GATEWAY_HOST": "127.0.0.1",
+        "GALLERY_GATEWAY_PORT": str(opts.port),
+        "GALLERY_GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{opts.port}",
+        "GALLERY_METRICS_HOST": "127.0.0.1",
+        "GALLERY_METRICS_PORT": str(opts.metrics_port),
+    }
+
+
+def _check_ports(opts: UpOptions) -> None:
+    ports = opts.ports()
+    taken = [f"{port} ({what})" for what, port in ports.items() if port_open(port)]
+    clashes = len(set(ports.values())) != len(ports)
+    if clashes:
+        raise ConfigurationError(f"two of gallery up's ports are the same: {ports}")
+    if taken:
+        raise ConfigurationError(
+            f"port(s) in use: {', '.join(taken)}; stop what holds them or pass other ports"
+        )
 
 
 def _api_key(data_dir: Path, uri: str) -> str:
@@ -72,15 +101,12 @@ def _api_key(data_dir: Path, uri: str) -> str:
 
 
 def run_up(opts: UpOptions) -> int:
-    data = opts.data_dir.resolve()
-    opts = UpOptions(
-        data, opts.port, opts.workers, opts.nats_port, opts.mongo_port, opts.metrics_port
-    )
-    for port in (opts.port, opts.nats_port, opts.mongo_port):
-        if port_open(port):
-            raise ConfigurationError(
-                f"port {port} is in use; stop what holds it or pass another port"
-            )
+    opts = replace(opts, data_dir=opts.data_dir.resolve())
+    data = opts.data_dir
+    _check_ports(opts)
+    child = child_env(_owned_env(opts))
+    for line in child.report():
+        print(line, flush=True)
     servers: list[ManagedProcess] = []
     apps: list[ManagedProcess] = []
     stopping = False
@@ -93,18 +119,20 @@ def run_up(opts: UpOptions) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         print(f"gallery: starting servers under {data}", flush=True)
-        servers.append(start_nats(data / "nats", port=opts.nats_port, monitor_port=8222))
+        servers.append(
+            start_nats(data / "nats", port=opts.nats_port, monitor_port=opts.nats_monitor_port)
+        )
         servers.append(start_secantus(data / "mongo", port=opts.mongo_port))
-        env = _child_env(opts, opts.nats_port, opts.mongo_port)
+        env = child.env
         key = _api_key(data, env["GALLERY_MONGO_URI"])
         logs = data / "logs"
-        gateway_env = {**env, "GALLERY_METRICS_PORT": str(opts.metrics_port)}
-        apps.append(start_gallery(["gateway"], gateway_env, logs / "gateway.log"))
+        apps.append(start_gallery(["gateway"], env, logs / "gateway.log"))
         for index in range(opts.workers):
-            worker_env = {**env, "GALLERY_METRICS_PORT": str(opts.metrics_port + 1 + index)}
+            worker_env = {**env, "GALLERY_METRICS_PORT": str(opts.worker_metrics_port(index))}
             apps.append(start_gallery(["worker"], worker_env, logs / f"worker-{index + 1}.log"))
         ready_url = f"http://127.0.0.1:{opts.port}/readyz"
         wait_until_ready(apps[0], lambda: http_ok(ready_url), seconds=60)
+        _stack_file(opts).write(data)
         _banner(opts, key, logs)
         while not stopping:
             dead = [p for p in servers + apps if not p.alive()]
@@ -117,9 +145,29 @@ def run_up(opts: UpOptions) -> int:
         return 0
     finally:
         print("gallery: stopping (gateway and workers drain first)", flush=True)
+        stackfile.remove(data)
         terminate_all(apps, timeout=40)
         terminate_all(servers, timeout=20)
         print("gallery: stopped; your photos stay in", data, flush=True)
+
+
+def _stack_file(opts: UpOptions) -> StackFile:
+    def metrics(port: int) -> str:
+        return f"http://127.0.0.1:{port}/metrics"
+
+    endpoints = [Endpoint("gateway", "gateway", metrics(opts.metrics_port))]
+    endpoints += [
+        Endpoint(f"worker-{i + 1}", "worker", metrics(opts.worker_metrics_port(i)))
+        for i in range(opts.workers)
+    ]
+    return StackFile(
+        pid=os.getpid(),
+        gateway_url=f"http://127.0.0.1:{opts.port}",
+        nats_url=f"nats://127.0.0.1:{opts.nats_port}",
+        nats_monitoring_url=f"http://127.0.0.1:{opts.nats_monitor_port}",
+        mongo_uri=mongo_uri(opts.mongo_port),
+        endpoints=endpoints,
+    )
 
 
 def _banner(opts: UpOptions, key: str, logs: Path) -> None:
@@ -131,6 +179,7 @@ gallery is up: gateway {url}, {opts.workers} worker(s)
   upload photos:   gallery upload --url {url} --key {key} PATH...
   or:              curl -H 'Authorization: Bearer {key}' --data-binary @photo.jpg {url}/v1/images
   metrics:         http://127.0.0.1:{opts.metrics_port}/metrics
+  pipeline state:  gallery status --data-dir {opts.data_dir}
   logs:            {logs}
 Press Ctrl-C to stop.""",
         flush=True,

@@ -1,43 +1,39 @@
-"""``gallery upload PATH...``: upload files and folders, show progress, wait until ready."""
+"""``gallery upload PATH...``: send files and folders, show progress, wait until ready.
+
+Files below ``tus_threshold`` bytes go in one streamed ``POST /v1/images`` (retried after a
+503's ``Retry-After``); larger ones through tus (gallery/tus.py), resumable after Ctrl-C by
+running the same command again. With ``album`` every photo (duplicates too) is added to the
+album of that name, created if missing. Then the images are polled until ready or failed.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 
+from gallery.api import Api, http_error, json_body
+from gallery.progress import FileResult, UploadDisplay
+from gallery.tus import DEFAULT_STATE_FILE, TusClient, UploadState
+from pipeline.domain.errors import DependencyError, InputError, PipelineError
+
 RETRIES = 5
+READ_BYTES = 256 * 1024
+POLL_SECONDS = 0.5
 
 
-@dataclass
-class Progress:
-    total_files: int
-    total_bytes: int
-    sent_bytes: int = 0
-    uploaded: int = 0
-    ready: int = 0
-    failed: list[str] = field(default_factory=list)
-    rejected: list[str] = field(default_factory=list)
-    started: float = field(default_factory=time.monotonic)
-
-    def render(self, final: bool = False) -> None:
-        width = 30
-        done = self.ready + len(self.failed) + len(self.rejected)
-        filled = int(width * done / max(self.total_files, 1))
-        rate = self.sent_bytes / max(time.monotonic() - self.started, 1e-6) / 1e6
-        line = (
-            f"\r[{'#' * filled}{'.' * (width - filled)}]"
-            f" {self.uploaded}/{self.total_files} uploaded"
-            f" ({self.sent_bytes / 1e6:.1f}/{self.total_bytes / 1e6:.1f} MB, {rate:.1f} MB/s),"
-            f" {self.ready} ready, {len(self.failed)} failed, {len(self.rejected)} rejected"
-        )
-        sys.stderr.write(line + ("\n" if final else ""))
-        sys.stderr.flush()
+@dataclass(frozen=True)
+class UploadOptions:
+    parallel: int = 4
+    timeout: float = 600.0  # seconds to wait for ready after the last byte
+    album: str | None = None
+    tus_threshold: int = 64 * 1024 * 1024
+    tus_chunk: int = 8 * 1024 * 1024
+    state_file: Path = DEFAULT_STATE_FILE
 
 
 def collect(paths: Iterable[Path]) -> list[Path]:
@@ -58,87 +54,123 @@ def collect(paths: Iterable[Path]) -> list[Path]:
     return files
 
 
-async def _upload_one(
-    session: aiohttp.ClientSession, url: str, path: Path, size: int, progress: Progress
-) -> str | None:
-    for attempt in range(1, RETRIES + 1):
-        with path.open("rb") as body:
-            async with session.post(
-                f"{url}/v1/images",
-                data=body,
-                params={"filename": path.name},
-                headers={"Content-Type": "application/octet-stream"},
-            ) as response:
-                payload = await response.json(content_type=None)
-                retry_after = response.headers.get("Retry-After")
-        # 503 with Retry-After: the gateway is busy or a backend blinked; the upload is not lost.
-        if response.status != 503 or retry_after is None or attempt == RETRIES:
-            break
-        await asyncio.sleep(float(retry_after) * attempt)
-    progress.sent_bytes += size
-    if response.status in (200, 202):
-        progress.uploaded += 1
-        if payload["status"] == "ready":
-            progress.ready += 1
-            return None
-        return str(payload["id"])
-    message = (
-        payload.get("error", {}).get("message", response.reason)
-        if isinstance(payload, dict)
-        else ""
-    )
-    progress.rejected.append(f"{path}: HTTP {response.status} {message}")
-    return None
+class Uploader:
+    def __init__(self, api: Api, opts: UploadOptions, display: UploadDisplay) -> None:
+        self.api = api
+        self.opts = opts
+        self.display = display
+        state = UploadState(opts.state_file)
+        self.tus = TusClient(api.session, api.url, state, opts.tus_chunk)
+        self.album_id: str | None = None
+        self.pending: dict[str, FileResult] = {}
 
+    async def run(self, results: list[FileResult]) -> None:
+        """Fills in each result's outcome; unfinished ones stay ``interrupted``."""
+        if self.opts.album:
+            album = await self.api.album_named(self.opts.album, create=True)
+            assert album is not None
+            self.album_id = str(album["id"])
+        slots = asyncio.Semaphore(self.opts.parallel)
 
-async def _wait_ready(
-    session: aiohttp.ClientSession,
-    url: str,
-    pending: dict[str, Path],
-    progress: Progress,
-    timeout: float,
-) -> None:
-    deadline = time.monotonic() + timeout
-    while pending and time.monotonic() < deadline:
-        for image_id, path in list(pending.items()):
-            async with session.get(f"{url}/v1/images/{image_id}") as response:
-                doc = await response.json()
-            if doc.get("status") == "ready":
-                progress.ready += 1
-                del pending[image_id]
-            elif doc.get("status") == "failed":
-                progress.failed.append(f"{path}: {doc.get('failure')}")
-                del pending[image_id]
-        progress.render()
-        if pending:
-            await asyncio.sleep(0.5)
-
-
-async def upload(
-    paths: list[Path], *, url: str, key: str, parallel: int = 4, timeout: float = 600
-) -> int:
-    files = collect(paths)
-    sizes = {p: p.stat().st_size for p in files}
-    progress = Progress(len(files), sum(sizes.values()))
-    pending: dict[str, Path] = {}
-    slots = asyncio.Semaphore(parallel)
-    headers = {"Authorization": f"Bearer {key}"}
-    async with aiohttp.ClientSession(
-        headers=headers, timeout=aiohttp.ClientTimeout(total=None)
-    ) as session:
-
-        async def one(path: Path) -> None:
+        async def one(result: FileResult) -> None:
             async with slots:
-                image_id = await _upload_one(session, url, path, sizes[path], progress)
-                if image_id:
-                    pending[image_id] = path
-                progress.render()
+                await self._send(result)
 
-        await asyncio.gather(*(one(p) for p in files))
-        await _wait_ready(session, url, pending, progress, timeout)
-    progress.render(final=True)
-    for line in progress.rejected + progress.failed:
-        print(f"  {line}", file=sys.stderr)
-    for path in pending.values():
-        print(f"  {path}: not ready after {timeout:.0f}s", file=sys.stderr)
-    return 1 if progress.failed or progress.rejected or pending else 0
+        await asyncio.gather(*(one(r) for r in results))
+        await self._wait_ready()
+
+    async def _send(self, result: FileResult) -> None:
+        self.display.sending(result)
+        try:
+            if result.via == "tus":
+                image_id, duplicate = await self._tus(result)
+            else:
+                image_id, duplicate = await self._post(result)
+            result.image_id = image_id
+            if self.album_id:
+                await self.api.add_to_album(self.album_id, image_id)
+        except (PipelineError, aiohttp.ClientError) as exc:
+            result.outcome, result.reason = "rejected", str(exc) or type(exc).__name__
+            self.display.finished(result)
+            return
+        if duplicate:
+            result.outcome, result.reason = "duplicate", "already uploaded"
+            self.display.finished(result)
+            return
+        self.display.processing(result.path)
+        self.pending[image_id] = result
+
+    async def _tus(self, result: FileResult) -> tuple[str, bool]:
+        metadata = {"filename": result.path.name}
+        if self.album_id:
+            metadata["album"] = self.album_id
+        done = await self.tus.upload(result.path, metadata, self._on_sent(result.path))
+        result.resumed_from = done.resumed_from
+        return done.image_id, done.duplicate
+
+    async def _post(self, result: FileResult) -> tuple[str, bool]:
+        path, on_sent = result.path, self._on_sent(result.path)
+        for attempt in range(1, RETRIES + 1):
+            on_sent(0)
+            async with self.api.session.post(
+                f"{self.api.url}/v1/images",
+                data=_chunks(path, on_sent),
+                params={"filename": path.name},
+                headers={
+                    "Content-Type": "application/octet-stream",
+                    "Content-Length": str(result.size),
+                },
+            ) as response:
+                payload = await json_body(response)
+                retry_after = response.headers.get("Retry-After")
+                duplicate = response.headers.get("X-Gallery-Duplicate", "") == "true"
+            if response.status in (200, 202) and isinstance(payload, dict):
+                return str(payload["id"]), duplicate
+            # 503 (busy, a backend blinked) or 429 (this key's rate): nothing was kept; wait.
+            if response.status not in (429, 503) or retry_after is None or attempt == RETRIES:
+                raise http_error(response.status, payload, "")
+            await asyncio.sleep(float(retry_after) * attempt)
+        raise AssertionError("unreachable")
+
+    def _on_sent(self, path: Path) -> Callable[[int], None]:
+        return lambda count: self.display.sent_bytes(path, count)
+
+    async def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self.opts.timeout
+        while self.pending and time.monotonic() < deadline:
+            for image_id, result in list(self.pending.items()):
+                try:
+                    doc = await self.api.image(image_id)
+                except DependencyError:
+                    continue  # the gateway blinked: ask again on the next round
+                if doc.get("status") in ("ready", "failed"):
+                    result.outcome = str(doc["status"])
+                    result.reason = str(doc.get("failure") or "")
+                    del self.pending[image_id]
+                    self.display.finished(result)
+            if self.pending:
+                await asyncio.sleep(POLL_SECONDS)
+        for result in self.pending.values():
+            result.outcome = "not ready"
+            result.reason = f"not ready after {self.opts.timeout:.0f}s"
+
+
+def plan(files: list[Path], opts: UploadOptions) -> list[FileResult]:
+    """One result per file, each marked with how it will be sent."""
+    results = []
+    for path in files:
+        size = path.stat().st_size
+        via = "tus" if size >= opts.tus_threshold else "post"
+        results.append(FileResult(path, size, via=via))
+    if not files:
+        raise InputError("no files to upload")
+    return results
+
+
+async def _chunks(path: Path, on_sent: Callable[[int], None]) -> AsyncIterator[bytes]:
+    sent = 0
+    with path.open("rb") as file:
+        while chunk := file.read(READ_BYTES):
+            yield chunk
+            sent += len(chunk)
+            on_sent(sent)

@@ -6,11 +6,31 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from gateway import albums, images, upload, web_ui
-from gateway.keys import ALBUMS, BACKENDS, DELETE, INGEST, SETTINGS
-from gateway.middleware import auth_middleware, errors_middleware, metrics_middleware
-from gateway.sse import EVENT_HUB, EventHub, stream_events
-from pipeline.bootstrap import album_service, delete_service, ingest_service, open_backends
+from gateway import admin, albums, images, tus, upload, web_ui
+from gateway.auth import KEY_CACHE, KeyCache, auth_middleware
+from gateway.keys import (
+    ALBUMS,
+    BACKENDS,
+    DELETE,
+    EVENTS,
+    INGEST,
+    KEYS,
+    LIMITS,
+    SETTINGS,
+    UPLOADS,
+)
+from gateway.middleware import errors_middleware, metrics_middleware
+from gateway.sse import stream_events
+from pipeline.bootstrap import (
+    album_service,
+    delete_service,
+    event_feed,
+    ingest_service,
+    key_service,
+    open_backends,
+    upload_limits,
+    upload_service,
+)
 from pipeline.imaging.spec import parse_spec
 from pipeline.runtime.health import healthz, readiness_response
 from pipeline.runtime.settings import Settings
@@ -18,11 +38,14 @@ from pipeline.runtime.settings import Settings
 
 def make_app(settings: Settings) -> web.Application:
     parse_spec(settings.renditions)  # a bad spec fails here, at start, not on the first upload
-    app = web.Application(middlewares=[errors_middleware, metrics_middleware, auth_middleware()])
+    # metrics outermost: it counts every answer, the errors middleware's and tus's too.
+    app = web.Application(
+        middlewares=[metrics_middleware, tus.tus_middleware, errors_middleware, auth_middleware]
+    )
     app[SETTINGS] = settings
     app[upload.UPLOAD_SLOTS] = upload.UploadSlots(settings.gateway.max_concurrent_uploads)
-    app[EVENT_HUB] = EventHub()
-    app.cleanup_ctx.extend([_backends_ctx, _events_ctx])
+    app[KEY_CACHE] = KeyCache(settings.gateway.key_cache_seconds)
+    app.cleanup_ctx.extend([_backends_ctx, _events_ctx, _revocations_ctx])
     app.on_shutdown.append(_close_streams)
     _add_routes(app.router)
     return app
@@ -36,21 +59,38 @@ async def _backends_ctx(app: web.Application) -> AsyncIterator[None]:
         app[INGEST] = ingest_service(backends, settings)
         app[DELETE] = delete_service(backends)
         app[ALBUMS] = album_service(backends)
+        app[UPLOADS] = upload_service(backends, settings)
+        app[LIMITS] = upload_limits(backends, settings)
+        app[KEYS] = key_service(backends)
         yield
 
 
 async def _events_ctx(app: web.Application) -> AsyncIterator[None]:
-    unsubscribe = await app[BACKENDS].bus.subscribe_events(app[EVENT_HUB].publish)
+    """One follower of the events stream per process feeds every open ``/v1/events``."""
+    app[EVENTS] = event_feed(app[BACKENDS], app[SETTINGS])
+    stop = await app[BACKENDS].bus.events.follow(app[EVENTS].publish)
     yield
-    await unsubscribe()
+    await stop()
+
+
+async def _revocations_ctx(app: web.Application) -> AsyncIterator[None]:
+    """A key revoked anywhere leaves this process's cache at once."""
+    stop = await app[BACKENDS].bus.subscribe_key_revocations(app[KEY_CACHE].forget)
+    yield
+    await stop()
 
 
 async def _close_streams(app: web.Application) -> None:
-    app[EVENT_HUB].closing.set()  # open event streams end now instead of holding up the shutdown
+    app[EVENTS].close()  # open event streams end now instead of holding up the shutdown
 
 
 async def _readyz(request: web.Request) -> web.Response:
     return await readiness_response(request.app[BACKENDS].readiness_checks())
+
+
+async def _events_head(request: web.Request) -> web.Response:
+    """HEAD of the event stream: its headers, without opening an endless body."""
+    return web.Response(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
 
 
 def _add_routes(router: web.UrlDispatcher) -> None:
@@ -58,11 +98,17 @@ def _add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/readyz", _readyz)
     router.add_get("/", web_ui.index)
     router.add_static("/static/", web_ui.STATIC_DIR, append_version=True)
-    router.add_get("/v1/events", stream_events)
-    router.add_post("/v1/images", upload.post_image)
+    router.add_get("/v1/events", stream_events, allow_head=False)
+    router.add_route("HEAD", "/v1/events", _events_head)
+    router.add_post("/v1/images", upload.post_image, expect_handler=upload.expect_continue)
     router.add_get("/v1/images", images.list_images)
     router.add_get("/v1/images/{image_id}", images.get_image)
     router.add_delete("/v1/images/{image_id}", images.delete_image)
     router.add_get("/v1/images/{image_id}/original", images.get_original)
     router.add_get("/v1/images/{image_id}/renditions/{name}", images.get_rendition)
+    router.add_get(
+        "/v1/images/{image_id}/renditions/{name}/{version}", images.get_rendition_version
+    )
     albums.add_routes(router)
+    admin.add_routes(router)
+    tus.add_routes(router)

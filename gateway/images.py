@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 from aiohttp import web
 
+from gateway.delivery import StoredObject, deliver
 from gateway.keys import ALBUMS, BACKENDS, DELETE, TENANT_KEY
 from gateway.paging import next_cursor, page_params
 from pipeline.domain.errors import Conflict, NotFound
-from pipeline.domain.models import ImageRecord
+from pipeline.domain.models import ImageRecord, Rendition
 
-# Renditions live under content-addressed keys, so a URL's bytes never change.
-IMMUTABLE = "private, max-age=31536000, immutable"
+
+def rendition_url(image_id: str, name: str, rendition: Rendition) -> str:
+    """The versioned URL: its last segment changes whenever the rendition's bytes do."""
+    return f"/v1/images/{image_id}/renditions/{name}/{rendition.version}"
 
 
 def image_json(record: ImageRecord) -> dict[str, Any]:
@@ -39,7 +41,7 @@ def image_json(record: ImageRecord) -> dict[str, Any]:
                 "height": r.height,
                 "content_type": r.content_type,
                 "bytes": r.bytes,
-                "url": f"{base}/renditions/{name}",
+                "url": rendition_url(record.id, name, r),
             }
             for name, r in sorted(record.renditions.items())
         },
@@ -80,46 +82,48 @@ async def get_image(request: web.Request) -> web.Response:
     return web.json_response(image_json(await _image(request)))
 
 
-async def _stream_object(
-    request: web.Request, key: str, content_type: str, etag: str
-) -> web.StreamResponse:
-    if request.headers.get("If-None-Match") == etag:
-        return web.Response(status=304, headers={"ETag": etag, "Cache-Control": IMMUTABLE})
-    store = request.app[BACKENDS].store
-    info = await store.stat(key)
-    response = web.StreamResponse(
-        headers={"Content-Type": content_type, "ETag": etag, "Cache-Control": IMMUTABLE}
-    )
-    response.content_length = info.size
-    await response.prepare(request)
-    # aclosing: a client that hangs up mid-download must not leave the S3 body open.
-    async with contextlib.aclosing(store.stream(key)) as chunks:
-        async for chunk in chunks:
-            await response.write(chunk)
-    await response.write_eof()
-    return response
-
-
-async def get_rendition(request: web.Request) -> web.StreamResponse:
-    record = await _image(request)
-    name = request.match_info["name"]
+def _rendition(record: ImageRecord, name: str) -> Rendition:
     rendition = record.renditions.get(name)
     if rendition is None:
         if record.status != "ready":
             raise Conflict("not ready", public_message=f"image is {record.status}, not ready")
         raise NotFound("no such rendition", public_message=f"no rendition named {name!r}")
-    return await _stream_object(
-        request,
-        rendition.key,
-        rendition.content_type,
-        f'"{rendition.spec_hash}-{record.sha256[:16]}"',
-    )
+    return rendition
+
+
+def _to_current(request: web.Request, record: ImageRecord, rendition: Rendition) -> web.Response:
+    """302 to the current versioned URL (query kept, e.g. ``?redirect=1``); not cached,
+    since it changes on a re-render."""
+    location = rendition_url(record.id, rendition.name, rendition)
+    if request.query_string:
+        location += f"?{request.query_string}"
+    return web.Response(status=302, headers={"Location": location, "Cache-Control": "no-cache"})
+
+
+async def get_rendition(request: web.Request) -> web.StreamResponse:
+    """The unversioned URL: a redirect to the versioned one (which caches keep)."""
+    record = await _image(request)
+    name = request.match_info["name"]
+    return _to_current(request, record, _rendition(record, name))
+
+
+async def get_rendition_version(request: web.Request) -> web.StreamResponse:
+    """A versioned URL: the bytes, immutable; an outdated version redirects to the current."""
+    record = await _image(request)
+    name = request.match_info["name"]
+    rendition = _rendition(record, name)
+    if request.match_info["version"] != rendition.version:
+        return _to_current(request, record, rendition)
+    # Strong: the SHA-256 of these very bytes (old records: spec and original hashes).
+    fallback = f"{rendition.spec_hash}-{record.sha256[:16]}"
+    etag = f'"{rendition.sha256 or fallback}"'
+    return await deliver(request, StoredObject(rendition.key, rendition.content_type, etag))
 
 
 async def get_original(request: web.Request) -> web.StreamResponse:
     record = await _image(request)
-    return await _stream_object(
-        request, record.original_key, record.content_type, f'"{record.sha256}"'
+    return await deliver(
+        request, StoredObject(record.original_key, record.content_type, f'"{record.sha256}"')
     )
 
 

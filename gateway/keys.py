@@ -8,12 +8,22 @@ from pipeline.bootstrap import Backends
 from pipeline.runtime.settings import Settings
 from pipeline.services.albums import AlbumService
 from pipeline.services.delete import DeleteService
+from pipeline.services.events import EventFeed
 from pipeline.services.ingest import IngestService
+from pipeline.services.keys import KeyService
+from pipeline.services.limits import UploadLimits
+from pipeline.services.tus import UploadService
 
 SETTINGS = web.AppKey("settings", Settings)
 BACKENDS = web.AppKey("backends", Backends)
 INGEST = web.AppKey("ingest", IngestService)
 DELETE = web.AppKey("delete", DeleteService)
 ALBUMS = web.AppKey("albums", AlbumService)
+EVENTS = web.AppKey("events", EventFeed)
+UPLOADS = web.AppKey("uploads", UploadService)
+LIMITS = web.AppKey("limits", UploadLimits)
+KEYS = web.AppKey("keys", KeyService)
 TENANT_KEY = web.RequestKey("tenant", str)
 """Request key under which the auth middleware stores the caller's tenant."""
+KEY_ID = web.RequestKey("key_id", str)
+"""The caller's API key id (its stored hash): per-key limits count by it."""

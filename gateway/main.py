@@ -9,6 +9,7 @@ from aiohttp import web
 
 from gateway.app import make_app
 from gateway.keys import BACKENDS
+from gateway.protocol import GatewayRunner
 from pipeline.runtime.health import serve_ops
 from pipeline.runtime.process import stop_on_signals
 from pipeline.runtime.settings import Settings
@@ -20,7 +21,7 @@ async def run_gateway(settings: Settings, stop: asyncio.Event | None = None) -> 
     stop = stop or asyncio.Event()
     stop_on_signals(stop)
     app = make_app(settings)
-    runner = web.AppRunner(app, shutdown_timeout=settings.gateway.shutdown_timeout_seconds)
+    runner = GatewayRunner(app, shutdown_timeout=settings.gateway.shutdown_timeout_seconds)
     await runner.setup()  # opens the backends (cleanup_ctx)
     try:
         async with serve_ops(settings.metrics, app[BACKENDS].readiness_checks()):

@@ -1,93 +1,101 @@
-"""``GET /v1/events``: live image events (uploaded, ready, failed, deleted) as SSE.
+"""``GET /v1/events``: the tenant's live events as Server-Sent Events, resumable by id.
 
-The framing, keepalive pings and the timeout on a stalled client are aiohttp-sse's.
-One core-NATS subscription per gateway process feeds an in-process hub; each open stream
-gets a bounded queue of its own tenant's events. A slow browser loses its oldest events
-rather than growing the gateway's memory; it can always re-read the image list.
+Framing follows https://html.spec.whatwg.org/multipage/server-sent-events.html: every
+event carries ``id:`` (its sequence in the events stream), ``event:`` (its type) and
+``data:`` (its JSON). A client that reconnects with ``Last-Event-ID`` gets what it missed
+first (:class:`~pipeline.services.events.EventFeed`). A client too far behind gets a last
+``event: error`` naming the reason, and the stream ends. Framing, keepalive pings and the
+timeout on a stalled client are aiohttp-sse's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import defaultdict
-from collections.abc import Iterator
+import json
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from aiohttp import web
 from aiohttp_sse import EventSourceResponse, sse_response
 
-from gateway.keys import TENANT_KEY
-from pipeline.domain.messages import Event
+from gateway.keys import EVENTS, TENANT_KEY
+from pipeline.domain.errors import InputError, PipelineError
+from pipeline.domain.messages import StreamedEvent
 
 KEEPALIVE_SECONDS = 15.0
-QUEUE_SIZE = 256
 
 
-class EventHub:
-    """Fans bus events out to the open streams of the event's tenant."""
-
-    def __init__(self) -> None:
-        self._queues: dict[str, set[asyncio.Queue[Event]]] = defaultdict(set)
-        self.closing = asyncio.Event()
-
-    async def publish(self, event: Event) -> None:
-        for queue in list(self._queues.get(event.tenant, ())):
-            if queue.full():
-                queue.get_nowait()
-            queue.put_nowait(event)
-
-    @contextlib.contextmanager
-    def subscribe(self, tenant: str) -> Iterator[asyncio.Queue[Event]]:
-        queue: asyncio.Queue[Event] = asyncio.Queue(QUEUE_SIZE)
-        self._queues[tenant].add(queue)
-        try:
-            yield queue
-        finally:
-            self._queues[tenant].discard(queue)
-            if not self._queues[tenant]:
-                del self._queues[tenant]
-
-
-EVENT_HUB = web.AppKey("event_hub", EventHub)
+def last_event_id(request: web.Request) -> int | None:
+    """The sequence a reconnecting client saw last; InputError (400) if it is not one of ours."""
+    raw = request.headers.get("Last-Event-ID", "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise InputError(
+            "bad Last-Event-ID", public_message="Last-Event-ID must be an id from this stream"
+        )
+    return int(raw)
 
 
 async def stream_events(request: web.Request) -> web.StreamResponse:
-    hub = request.app[EVENT_HUB]
+    after = last_event_id(request)  # checked before the stream opens, so it can answer 400
+    feed = request.app[EVENTS]
+    # Subscribed before the stream opens: every event after ": connected" reaches the client.
     # sep="\n": the same framing as before the library, which the browser page parses.
-    async with sse_response(request, sep="\n", ping_interval=KEEPALIVE_SECONDS) as sse:
-        # A comment at once: the client sees the stream open before the first event.
+    async with (
+        feed.open(request[TENANT_KEY], after) as events,
+        sse_response(request, sep="\n", ping_interval=KEEPALIVE_SECONDS) as sse,
+    ):
         await sse.write(b": connected\n\n")
-        with hub.subscribe(request[TENANT_KEY]) as queue, _ending(hub.closing, sse) as ended:
-            while (event := await _next_event(queue, ended)) is not None:
-                await sse.send(event.model_dump_json(), event=event.type)
+        try:
+            await _send_events(sse, events)
+        except PipelineError as exc:  # too slow, or the replay could not read the stream
+            body = json.dumps({"code": exc.code, "message": exc.public_message})
+            await sse.send(body, event="error")
     return sse
 
 
+async def _send_events(sse: EventSourceResponse, events: AsyncIterator[StreamedEvent]) -> None:
+    with _ending(sse) as ended:
+        while (item := await _next_event(events, ended)) is not None:
+            await sse.send(item.event.model_dump_json(), id=str(item.seq), event=item.event.type)
+
+
 @contextlib.contextmanager
-def _ending(closing: asyncio.Event, sse: EventSourceResponse) -> Iterator[asyncio.Future[Any]]:
-    """One future for the whole stream: done once the gateway closes or the client has gone
-    (the library's keepalive ping ends when a write fails). Made once, never cancelled
-    mid-stream: cancelling a wait on the ping task would cancel the pings themselves."""
-    waits: list[asyncio.Future[Any]] = [
-        asyncio.ensure_future(closing.wait()),
-        asyncio.ensure_future(sse.wait()),
-    ]
-    ended: asyncio.Future[Any] = asyncio.ensure_future(
-        asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-    )
+def _ending(sse: EventSourceResponse) -> Iterator[asyncio.Future[Any]]:
+    """Done once the client has gone (the library's keepalive ping ends when a write fails).
+    Made once, never cancelled mid-stream: cancelling a wait on the ping task would cancel
+    the pings themselves."""
+    ended: asyncio.Future[Any] = asyncio.ensure_future(sse.wait())
     try:
         yield ended
     finally:
-        for task in (*waits, ended):
-            task.cancel()
+        ended.cancel()
 
 
-async def _next_event(queue: asyncio.Queue[Event], ended: asyncio.Future[Any]) -> Event | None:
-    """The next event for this stream, or None once it has ``ended``."""
-    getter: asyncio.Future[Event] = asyncio.ensure_future(queue.get())
-    done, _ = await asyncio.wait({getter, ended}, return_when=asyncio.FIRST_COMPLETED)
+async def _next_event(
+    events: AsyncIterator[StreamedEvent], ended: asyncio.Future[Any]
+) -> StreamedEvent | None:
+    """The next event for this stream, or None once it or the client has ``ended``."""
+    getter: asyncio.Future[StreamedEvent] = asyncio.ensure_future(anext(events))
+    try:
+        done, _ = await asyncio.wait({getter, ended}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:  # the gateway is stopping this handler
+        _discard(getter)
+        raise
     if getter in done:
-        return getter.result()
-    getter.cancel()
+        try:
+            return getter.result()
+        except StopAsyncIteration:  # the feed closed: the gateway is stopping
+            return None
+    _discard(getter)  # the client has gone: stop the feed where it waits
+    with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+        await getter
     return None
+
+
+def _discard(task: asyncio.Future[Any]) -> None:
+    """Cancel ``task`` and mark its outcome seen (asyncio logs an exception nobody read)."""
+    task.cancel()
+    task.add_done_callback(lambda t: t.cancelled() or t.exception())

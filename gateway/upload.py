@@ -10,13 +10,26 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Iterator
 
-from aiohttp import BodyPartReader, web
+from aiohttp import BodyPartReader, HttpVersion11, hdrs, web
 from aiohttp.client_exceptions import ClientPayloadError
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
+from gateway.auth import tenant_of
+from gateway.forms import file_part
 from gateway.images import image_json
-from gateway.keys import INGEST, TENANT_KEY
-from pipeline.domain.errors import GatewayBusy, InputError, UploadInterrupted
+from gateway.keys import INGEST, KEY_ID, LIMITS, SETTINGS, TENANT_KEY
+from gateway.middleware import refusal
+from pipeline.domain.errors import (
+    GatewayBusy,
+    MalformedRequest,
+    PipelineError,
+    UploadInterrupted,
+    UploadTooLarge,
+)
+from pipeline.domain.filenames import clean_filename
 from pipeline.runtime import metrics
+from pipeline.services.ingest import FRAMING_ALLOWANCE
 
 READ_CHUNK = 256 * 1024
 
@@ -28,9 +41,13 @@ class UploadSlots:
         self.limit = limit
         self.in_use = 0
 
+    @property
+    def full(self) -> bool:
+        return self.in_use >= self.limit
+
     @contextlib.contextmanager
     def take(self) -> Iterator[None]:
-        if self.in_use >= self.limit:
+        if self.full:
             metrics.UPLOADS.labels(outcome=GatewayBusy.code).inc()
             raise GatewayBusy(
                 "upload slots full",
@@ -46,10 +63,44 @@ class UploadSlots:
 UPLOAD_SLOTS = web.AppKey("upload_slots", UploadSlots)
 
 
+async def expect_continue(request: web.Request) -> web.StreamResponse | None:
+    """``Expect: 100-continue`` (RFC 9110 section 10.1.1): refuse before the body is sent.
+
+    When the key is unknown or missing (401), the declared ``Content-Length`` is over the
+    upload limit (413) or this gateway is full (503), answer that final status at once,
+    without ``100 Continue``, so a client does not send 500 MB for nothing. Otherwise send
+    ``100 Continue`` and let the request go on through the middlewares as usual.
+    """
+    if request.headers.get(hdrs.EXPECT, "").lower() != "100-continue":
+        return None  # an expectation we do not know: ignore it (RFC 9110 allows that)
+    try:
+        await tenant_of(request)
+        _check_declared(request)
+        if request.app[UPLOAD_SLOTS].full:
+            raise GatewayBusy("upload slots full", public_message="this gateway is busy")
+    except PipelineError as exc:
+        return refusal(request, exc)
+    if request.version >= HttpVersion11:
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    return None
+
+
+def _check_declared(request: web.Request) -> None:
+    limit = request.app[SETTINGS].limits.max_upload_bytes
+    declared = request.content_length
+    # The same bound the ingest service applies to a declared length.
+    if declared is not None and declared > limit + FRAMING_ALLOWANCE:
+        raise UploadTooLarge(
+            "declared Content-Length over the limit",
+            public_message=f"upload exceeds the limit of {limit} bytes",
+        )
+
+
 async def post_image(request: web.Request) -> web.Response:
     async def open_body() -> tuple[AsyncIterator[bytes], str | None]:
         return await _body(request)
 
+    await request.app[LIMITS].admit(request[TENANT_KEY], request[KEY_ID], request.content_length)
     with request.app[UPLOAD_SLOTS].take():
         ingested = await request.app[INGEST].ingest(
             request[TENANT_KEY], open_body, declared_bytes=request.content_length
@@ -67,22 +118,17 @@ async def post_image(request: web.Request) -> web.Response:
 async def _body(request: web.Request) -> tuple[AsyncIterator[bytes], str | None]:
     """The upload's bytes and file name: a raw body, or the first file part of a multipart form."""
     if request.content_type.startswith("multipart/"):
-        reader = await request.multipart()
-        while (part := await reader.next()) is not None:
-            if isinstance(part, BodyPartReader) and part.filename is not None:
-                return _part_chunks(part), part.filename
-            if isinstance(part, BodyPartReader):
-                await part.release()
-        raise InputError(
-            "multipart body has no file part", public_message="no file part in the form"
-        )
-    return _raw_chunks(request), request.query.get("filename")
+        part, filename = await file_part(request)
+        return _part_chunks(part), filename
+    return raw_chunks(request), clean_filename(request.query.get("filename"))
 
 
-async def _raw_chunks(request: web.Request) -> AsyncIterator[bytes]:
+async def raw_chunks(request: web.Request) -> AsyncIterator[bytes]:
     try:
         async for chunk in request.content.iter_chunked(READ_CHUNK):
             yield chunk
+    except (HttpProcessingError, RequestPayloadError) as exc:
+        raise _bad_framing(exc) from exc
     except (ClientPayloadError, ConnectionError) as exc:
         raise UploadInterrupted(
             f"body incomplete: {exc}", public_message="upload interrupted"
@@ -93,7 +139,16 @@ async def _part_chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
     try:
         while chunk := await part.read_chunk(READ_CHUNK):
             yield chunk
+    except (HttpProcessingError, RequestPayloadError) as exc:
+        raise _bad_framing(exc) from exc
     except (ClientPayloadError, ConnectionError, ValueError) as exc:
         raise UploadInterrupted(
             f"multipart body incomplete: {exc}", public_message="upload interrupted"
         ) from exc
+
+
+def _bad_framing(exc: Exception) -> MalformedRequest:
+    return MalformedRequest(
+        f"body framing: {exc}",
+        public_message="malformed request body (invalid chunked transfer encoding)",
+    )

@@ -22,11 +22,16 @@ from pipeline.imaging.spec import RenditionSpec
 from pipeline.runtime.health import ReadinessCheck
 from pipeline.runtime.settings import Settings
 from pipeline.services.albums import AlbumService
-from pipeline.services.delete import DeleteService
+from pipeline.services.delete import CleanupService, DeleteService
+from pipeline.services.events import EventFeed
 from pipeline.services.ingest import IngestService
+from pipeline.services.keys import KeyService
 from pipeline.services.lease import lease_for
+from pipeline.services.limits import UploadLimits
+from pipeline.services.reconcile import ReconcileService
 from pipeline.services.render import RenderPolicy, RenderService, worker_identity
 from pipeline.services.renderer import ThreadRenderer
+from pipeline.services.tus import UploadService
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +74,31 @@ def delete_service(backends: Backends) -> DeleteService:
     return DeleteService(backends.catalog, backends.store, backends.bus)
 
 
+def cleanup_service(backends: Backends) -> CleanupService:
+    return CleanupService(backends.store)
+
+
+def reconcile_service(backends: Backends, settings: Settings) -> ReconcileService:
+    return ReconcileService(
+        backends.catalog.scan,
+        backends.catalog.uploads,
+        backends.store,
+        backends.bus,
+        settings.reconcile,
+    )
+
+
 def album_service(backends: Backends) -> AlbumService:
     return AlbumService(backends.catalog.albums, backends.catalog, backends.bus)
+
+
+def key_service(backends: Backends) -> KeyService:
+    return KeyService(backends.catalog.keys, backends.bus)
+
+
+def event_feed(backends: Backends, settings: Settings) -> EventFeed:
+    """Live events for ``/v1/events``, replayed from the events stream on reconnect."""
+    return EventFeed(backends.bus.events, queue_size=settings.gateway.event_queue_size)
 
 
 def render_service(
@@ -92,3 +120,19 @@ def render_policy(settings: Settings) -> RenderPolicy:
         max_rounds=settings.worker.max_rounds,
         worker=worker_identity(),
     )
+
+
+def upload_service(backends: Backends, settings: Settings) -> UploadService:
+    """Resumable uploads, finishing through the same ingest service as plain uploads."""
+    return UploadService(
+        backends.catalog.uploads,
+        backends.store,
+        ingest_service(backends, settings),
+        settings.limits,
+        settings.tus,
+        albums=album_service(backends),
+    )
+
+
+def upload_limits(backends: Backends, settings: Settings) -> UploadLimits:
+    return UploadLimits(backends.catalog.usage, settings.quota)

@@ -17,6 +17,8 @@ TOOLS=(
   "kustomize|sigs.k8s.io/kustomize/kustomize/v5|v5.7.1"
   "minio|github.com/minio/minio|v0.0.0-20260212201848-7aac2a2c5b7c"
   "promtool|github.com/prometheus/prometheus/cmd/promtool|v0.316.0"
+  # `gallery status --prometheus` is tested against a real Prometheus scraping `gallery up`.
+  "prometheus|github.com/prometheus/prometheus/cmd/prometheus|v0.316.0"
   "actionlint|github.com/rhysd/actionlint/cmd/actionlint|v1.7.12"
   "tofu|github.com/opentofu/opentofu/cmd/tofu|v1.6.3"
 )

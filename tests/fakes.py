@@ -8,15 +8,34 @@ breaks a backend by setting ``fail_with`` to the error the adapter would raise.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+import hashlib
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Sequence,
+)
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from pipeline.domain.albums import AlbumRecord
 from pipeline.domain.errors import BusError, DuplicateImage, ObjectNotFound, PipelineError
-from pipeline.domain.messages import Event, ImageEvent, RenderJob, StoredDeadLetter, utcnow
+from pipeline.domain.keys import ApiKeyInfo, NewApiKey, hash_api_key, key_id_of
+from pipeline.domain.messages import (
+    CleanupJob,
+    Event,
+    ImageEvent,
+    RenderJob,
+    StoredDeadLetter,
+    StreamedEvent,
+    utcnow,
+)
 from pipeline.domain.models import ImageRecord, Rendition, Status
+from pipeline.domain.objects import StoredObject
+from pipeline.domain.uploads import UploadRecord
 from pipeline.imaging.render import RenderedRendition, RenderResult
 from pipeline.imaging.spec import RenditionSpec
 from pipeline.services import ports
@@ -221,6 +240,26 @@ class FakeCatalog:
         return [r for r in self._outdated(current) if after is None or r.id > after][:limit]
 
 
+@dataclass
+class FakeImageScan:
+    """Reconcile's view of a :class:`FakeCatalog`: every tenant's images by id."""
+
+    catalog: FakeCatalog
+
+    async def scan_images(self, *, after: str | None, limit: int) -> list[ImageRecord]:
+        ordered = sorted(self.catalog.images.values(), key=lambda r: r.id)
+        return [r for r in ordered if after is None or r.id > after][:limit]
+
+    async def fail_lost(
+        self, tenant: str, image_id: str, reason: str, *, unchanged_since: datetime
+    ) -> ImageRecord | None:
+        record = await self.catalog.get_image(tenant, image_id)
+        if record is None or record.status == "failed" or record.updated_at > unchanged_since:
+            return None
+        update = {**_NO_LEASE, "status": "failed", "failure": reason}
+        return self.catalog._update(record, **update)
+
+
 class FakeAlbums:
     """Albums over a :class:`FakeCatalog`: membership lives on its image records."""
 
@@ -290,6 +329,14 @@ class FakeAlbums:
 class FakeObjectStore:
     objects: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     fail_with: PipelineError | None = None
+    multipart: dict[str, dict[int, tuple[str, bytes]]] = field(default_factory=dict)
+    completed: list[str] = field(default_factory=list)
+    # Last-modified time per key (set on every write; a test backdates it to age an object).
+    modified: dict[str, datetime] = field(default_factory=dict)
+
+    def _stored(self, key: str, data: bytes, content_type: str) -> None:
+        self.objects[key] = (data, content_type)
+        self.modified[key] = utcnow()
 
     def _check(self) -> None:
         if self.fail_with is not None:
@@ -298,12 +345,12 @@ class FakeObjectStore:
     async def put_stream(self, key: str, chunks: AsyncIterable[bytes], *, content_type: str) -> int:
         self._check()
         data = b"".join([chunk async for chunk in chunks])
-        self.objects[key] = (data, content_type)
+        self._stored(key, data, content_type)
         return len(data)
 
     async def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None:
         self._check()
-        self.objects[key] = (data, content_type)
+        self._stored(key, data, content_type)
 
     async def get_bytes(self, key: str) -> bytes:
         self._check()
@@ -312,9 +359,11 @@ class FakeObjectStore:
         return self.objects[key][0]
 
     async def delete(self, key: str) -> None:
+        self._check()
         self.objects.pop(key, None)
 
     async def delete_prefix(self, prefix: str) -> int:
+        self._check()
         keys = await self.list_keys(prefix)
         for key in keys:
             del self.objects[key]
@@ -323,13 +372,143 @@ class FakeObjectStore:
     async def list_keys(self, prefix: str) -> list[str]:
         return sorted(k for k in self.objects if k.startswith(prefix))
 
+    async def list_objects(self, prefix: str) -> list[StoredObject]:
+        self._check()
+        return [
+            StoredObject(key, len(self.objects[key][0]), self.modified.get(key, utcnow()))
+            for key in await self.list_keys(prefix)
+        ]
+
+    async def stream(self, key: str, chunk_size: int = 65536) -> AsyncGenerator[bytes, None]:
+        data = await self.get_bytes(key)
+        for start in range(0, len(data), chunk_size):
+            yield data[start : start + chunk_size]
+
+    # Multipart uploads: parts per upload id, joined on completion (S3's rules kept: a part
+    # but the last under 5 MiB, or an unknown ETag, fails the completion).
+    async def create_multipart(self, key: str, *, content_type: str) -> str:
+        self._check()
+        upload_id = f"mp{len(self.multipart) + len(self.completed) + 1}"
+        self.multipart[upload_id] = {}
+        return upload_id
+
+    async def upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> str:
+        self._check()
+        if upload_id not in self.multipart:
+            raise ObjectNotFound(f"no multipart upload {upload_id}")
+        etag = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        self.multipart[upload_id][number] = (etag, data)
+        return etag
+
+    async def complete_multipart(
+        self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]
+    ) -> None:
+        self._check()
+        stored = self.multipart.pop(upload_id)
+        chosen = [stored[n] for n, _ in parts]
+        assert [etag for etag, _ in chosen] == [etag for _, etag in parts], "InvalidPart"
+        assert all(len(data) >= 5 * 1024 * 1024 for _, data in chosen[:-1]), "EntityTooSmall"
+        self._stored(key, b"".join(data for _, data in chosen), "application/octet-stream")
+        self.completed.append(upload_id)
+
+    async def abort_multipart(self, key: str, upload_id: str) -> None:
+        self.multipart.pop(upload_id, None)
+
+
+class FakeUploadCatalog:
+    """Upload records with the adapter's lock rule (open, unexpired, at offset, lock free)."""
+
+    def __init__(self) -> None:
+        self.uploads: dict[str, UploadRecord] = {}
+
+    async def insert_upload(self, record: UploadRecord) -> None:
+        self.uploads[record.id] = record
+
+    async def get_upload(self, tenant: str, upload_id: str) -> UploadRecord | None:
+        record = self.uploads.get(upload_id)
+        return record if record is not None and record.tenant == tenant else None
+
+    async def lock_upload(
+        self,
+        tenant: str,
+        upload_id: str,
+        *,
+        offset: int,
+        token: str,
+        until: datetime,
+        now: datetime,
+    ) -> UploadRecord | None:
+        record = await self.get_upload(tenant, upload_id)
+        free = record is not None and (record.lock is None or (record.lock_until or now) < now)
+        if record is None or not free or record.state != "open" or record.offset != offset:
+            return None
+        if record.expires_at <= now:
+            return None
+        locked = record.model_copy(update={"lock": token, "lock_until": until})
+        self.uploads[upload_id] = locked
+        return locked
+
+    async def renew_lock(self, tenant: str, upload_id: str, token: str, until: datetime) -> bool:
+        record = await self.get_upload(tenant, upload_id)
+        if record is None or record.lock != token:
+            return False
+        self.uploads[upload_id] = record.model_copy(update={"lock_until": until})
+        return True
+
+    async def save_upload(self, record: UploadRecord, token: str) -> bool:
+        current = await self.get_upload(record.tenant, record.id)
+        if current is None or current.lock != token:
+            return False
+        self.uploads[record.id] = record
+        return True
+
+    async def release_lock(self, tenant: str, upload_id: str, token: str) -> None:
+        record = await self.get_upload(tenant, upload_id)
+        if record is not None and record.lock == token:
+            self.uploads[upload_id] = record.model_copy(update={"lock": None, "lock_until": None})
+
+    async def delete_upload(self, tenant: str, upload_id: str) -> UploadRecord | None:
+        record = await self.get_upload(tenant, upload_id)
+        if record is not None:
+            del self.uploads[upload_id]
+        return record
+
+    async def expired_uploads(self, now: datetime, limit: int = 500) -> list[UploadRecord]:
+        return [r for r in self.uploads.values() if r.expires_at < now][:limit]
+
+    async def open_upload_keys(self) -> set[str]:
+        return {r.key for r in self.uploads.values() if r.state == "open"}
+
+
+@dataclass
+class FakeUsageCatalog:
+    """Upload counters per (key, window) and a tenant's usage from a FakeCatalog."""
+
+    catalog: FakeCatalog
+    windows: dict[tuple[str, int], int] = field(default_factory=dict)
+
+    async def count_upload(self, key_id: str, window: int, expires_at: datetime) -> int:
+        self.windows[key_id, window] = self.windows.get((key_id, window), 0) + 1
+        return self.windows[key_id, window]
+
+    async def tenant_usage(self, tenant: str) -> tuple[int, int]:
+        mine = [r for r in self.catalog.images.values() if r.tenant == tenant]
+        return len(mine), sum(r.bytes for r in mine)
+
 
 @dataclass
 class FakeBus:
     jobs: list[RenderJob] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     letters: list[StoredDeadLetter] = field(default_factory=list)
+    cleanups: list[CleanupJob] = field(default_factory=list)
+    revoked: list[str] = field(default_factory=list)
     down: bool = False
+
+    async def publish_cleanup(self, job: CleanupJob) -> None:
+        if self.down:
+            raise BusError("bus is down")
+        self.cleanups.append(job)
 
     async def publish_job(self, job: RenderJob) -> None:
         if self.down:
@@ -346,8 +525,60 @@ class FakeBus:
     async def remove_dead_letter(self, seq: int) -> None:
         self.letters = [s for s in self.letters if s.seq != seq]
 
+    async def publish_key_revoked(self, key_hash: str) -> None:
+        if not self.down:
+            self.revoked.append(key_hash)
+
     def event_types(self, image_id: str) -> list[str]:
         return [e.type for e in self.events if isinstance(e, ImageEvent) and e.image_id == image_id]
+
+
+class FakeApiKeys:
+    """Keys by hash, as the catalog keeps them; ``revoke_key`` keeps the first revocation."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, ApiKeyInfo] = {}
+
+    async def create_key(self, tenant: str, name: str = "default") -> NewApiKey:
+        key = f"gk_{len(self.keys)}_{tenant}"
+        digest = hash_api_key(key)
+        info = ApiKeyInfo(key_id_of(digest), tenant, name, utcnow(), None, digest)
+        self.keys[digest] = info
+        return NewApiKey(key, info)
+
+    async def list_keys(self, tenant: str | None = None) -> list[ApiKeyInfo]:
+        return [k for k in self.keys.values() if tenant is None or k.tenant == tenant]
+
+    async def revoke_key(self, key_id: str) -> ApiKeyInfo | None:
+        info = next((k for k in self.keys.values() if k.id == key_id), None)
+        if info is not None and info.revoked_at is None:
+            info = self.keys[info.key_hash] = replace(info, revoked_at=utcnow())
+        return info
+
+
+@dataclass
+class FakeEventLog:
+    """The events stream: ``append`` gives each event the next sequence. ``during_replay``
+    runs after each replayed event (to publish live events while a replay is under way)."""
+
+    events: list[StreamedEvent] = field(default_factory=list)
+    during_replay: Callable[[StreamedEvent], Awaitable[None]] | None = None
+    fail_with: PipelineError | None = None
+
+    def append(self, event: Event) -> StreamedEvent:
+        item = StreamedEvent(len(self.events) + 1, event)
+        self.events.append(item)
+        return item
+
+    async def replay_events(self, tenant: str, after: int) -> AsyncIterator[StreamedEvent]:
+        if self.fail_with is not None:
+            raise self.fail_with
+        end = len(self.events)  # up to the end of the log when called, as on the bus
+        for item in self.events[after:end]:
+            if item.event.tenant == tenant:
+                yield item
+                if self.during_replay is not None:
+                    await self.during_replay(item)
 
 
 @dataclass
@@ -394,4 +625,11 @@ _catalog: ports.Catalog = FakeCatalog()
 _albums: ports.Albums = FakeAlbums(FakeCatalog())
 _store: ports.ObjectStore = FakeObjectStore()
 _bus: ports.Bus = FakeBus()
+_cleanup_bus: ports.CleanupPublisher = FakeBus()
+_scan: ports.ImageScan = FakeImageScan(FakeCatalog())
+_uploads: ports.UploadCatalog = FakeUploadCatalog()
+_usage: ports.UsageCatalog = FakeUsageCatalog(FakeCatalog())
 _renderer: ports.Renderer = FakeRenderer(spec=())
+_log: ports.EventLog = FakeEventLog()
+_keys: ports.ApiKeys = FakeApiKeys()
+_revocations: ports.KeyRevocations = FakeBus()

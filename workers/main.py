@@ -1,6 +1,8 @@
-"""``gallery worker``: the render and backfill lanes and the outbox sweeper in one process.
+"""``gallery worker``: the render, backfill and cleanup lanes and the sweepers in one process.
 
-Wiring only: both lanes hand each delivery to :class:`pipeline.services.render.RenderService`.
+Wiring only: the render and backfill lanes hand each delivery to
+:class:`pipeline.services.render.RenderService`, the cleanup lane to
+:class:`pipeline.services.delete.CleanupService`.
 """
 
 from __future__ import annotations
@@ -10,33 +12,51 @@ import logging
 import os
 from collections.abc import Sequence
 
-from pipeline.adapters.consumer import JobConsumer
-from pipeline.bootstrap import Backends, open_backends, render_service
+from pipeline.adapters.consumer import CleanupConsumer, JobConsumer
+from pipeline.bootstrap import (
+    Backends,
+    cleanup_service,
+    open_backends,
+    render_service,
+    upload_service,
+)
 from pipeline.domain import names
+from pipeline.imaging import vips
 from pipeline.imaging.render import check_capabilities
 from pipeline.imaging.spec import RenditionSpec, parse_spec
 from pipeline.runtime.health import serve_ops
 from pipeline.runtime.process import stop_on_signals
 from pipeline.runtime.settings import Settings
-from workers.sweeper import run_sweeper
+from workers.sweeper import run_sweeper, run_upload_sweeper
 
 log = logging.getLogger(__name__)
+# Cleanup jobs are a few deletes each (I/O, no CPU): a few slots keep up with bulk deletes.
+CLEANUP_SLOTS = 4
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
     stop = stop or asyncio.Event()
     stop_on_signals(stop)
     spec = parse_spec(settings.renditions)
+    vips.set_threads(settings.worker.vips_concurrency)
     check_capabilities(spec)
     async with (
         open_backends(settings, name="gallery-worker") as backends,
         serve_ops(settings.metrics, backends.readiness_checks()),
     ):
         render_lane, backfill_lane = _lanes(settings, backends, spec)
+        cleanup_lane = CleanupConsumer(
+            backends.bus,
+            cleanup_service(backends).handle,
+            concurrency=CLEANUP_SLOTS,
+            drain_timeout=settings.worker.drain_timeout_seconds,
+        )
         await asyncio.gather(
             render_lane.run(stop),
             backfill_lane.run(stop),
+            cleanup_lane.run(stop),
             run_sweeper(backends.bus, backends.catalog, settings.sweeper, stop),
+            run_upload_sweeper(upload_service(backends, settings), settings.tus, stop),
         )
     log.info("worker stopped")
 

@@ -1,6 +1,8 @@
-"""The outbox sweeper: every ``interval_seconds``, republish jobs of images stuck in ``queued``.
+"""Periodic tasks of every worker process.
 
-The rule lives in :mod:`pipeline.services.outbox`; this is the periodic task around it.
+The outbox sweeper republishes jobs of images stuck in ``queued`` every ``interval_seconds``
+(the rule lives in :mod:`pipeline.services.outbox`); the upload sweeper removes expired
+resumable uploads and what they stored (:meth:`pipeline.services.tus.UploadService.expire`).
 """
 
 from __future__ import annotations
@@ -10,9 +12,10 @@ import logging
 
 from pipeline.domain.errors import DependencyError
 from pipeline.runtime.process import wait_or_stop
-from pipeline.runtime.settings import SweeperSettings
+from pipeline.runtime.settings import SweeperSettings, TusSettings
 from pipeline.services.outbox import republish_stuck
 from pipeline.services.ports import Bus, Catalog
+from pipeline.services.tus import UploadService
 
 log = logging.getLogger(__name__)
 
@@ -26,3 +29,14 @@ async def run_sweeper(
         except DependencyError as exc:
             log.warning("outbox sweep failed, will retry: %s", exc)
         await wait_or_stop(stop, settings.interval_seconds)
+
+
+async def run_upload_sweeper(
+    uploads: UploadService, settings: TusSettings, stop: asyncio.Event
+) -> None:
+    while not stop.is_set():
+        try:
+            await uploads.expire()
+        except DependencyError as exc:
+            log.warning("expired-upload sweep failed, will retry: %s", exc)
+        await wait_or_stop(stop, settings.sweep_interval_seconds)

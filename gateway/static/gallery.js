@@ -1,159 +1,271 @@
-// The browser gallery: lists the tenant's photos, uploads with progress, updates live from
-// the gateway's event stream. Images need the API key, so they are fetched as blobs.
+// The browser gallery's entry point: sign-in, the grid with infinite scroll, uploads, the
+// lightbox, albums and the live event stream, wired together. Every module talks to the
+// same HTTP API as the command line (docs/api.md); nothing here is fetched from elsewhere.
+
+import { Albums } from "./albums.js";
+import { ApiError, apiJson, config, forgetBlobs, session } from "./api.js";
+import { askConfirm, wireDialogs } from "./dialogs.js";
+import { EventStream } from "./events.js";
+import { Grid } from "./grid.js";
+import { Lightbox } from "./lightbox.js";
+import { Uploader } from "./uploads.js";
+
 const $ = (id) => document.getElementById(id);
-const state = { key: localStorage.getItem("gallery.key") || "", cursor: null, tiles: new Map(), stream: null };
+const CATCH_UP_PAGES = 5;
+const state = { cursor: null, loading: false, generation: 0 };
 
-function headers() { return { Authorization: `Bearer ${state.key}` }; }
-
-function say(text) { $("message").textContent = text || ""; }
-
-async function api(path, options = {}) {
-  const response = await fetch(path, { ...options, headers: { ...headers(), ...(options.headers || {}) } });
-  if (!response.ok) {
-    const body = await response.json().catch(() => ({}));
-    throw new Error(body.error ? body.error.message : `HTTP ${response.status}`);
-  }
-  return response;
+let toastTimer;
+function say(text) {
+  const toast = $("toast");
+  toast.textContent = text;
+  toast.classList.toggle("show", Boolean(text));
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => toast.classList.remove("show"), 5000);
 }
 
-async function blobUrl(path) {
-  const response = await api(path);
-  return URL.createObjectURL(await response.blob());
+const grid = new Grid($("grid"), { onOpen: (id) => lightbox.open(id), onSelect: selectionChanged });
+const lightbox = new Lightbox({ grid, onDeleted: (id) => removed(id), say });
+const albums = new Albums({ onBrowse: () => reload().catch(showError), say });
+const uploader = new Uploader($("uploads"), { onImage: showImage, currentAlbum: () => albums.current });
+const stream = new EventStream({
+  onEvent: (event) => handleEvent(event).catch(() => {}),
+  onState: (connection) => {
+    $("live").dataset.state = connection;
+    $("live-text").textContent = { live: "Live", connecting: "Connecting…", offline: "Reconnecting…" }[connection];
+  },
+  // Also on the first connection: events between the first listing and now were not heard.
+  onConnected: () => catchUp().catch(() => {}),
+  onUnauthorized: () => signOut("Your API key is no longer accepted. Sign in again."),
+});
+
+// ---- sign in / out -------------------------------------------------------------------
+
+async function signIn(key) {
+  session.key = key;
+  $("signin-error").textContent = "";
+  $("signin-submit").disabled = true;
+  try {
+    await reload();
+  } catch (error) {
+    session.key = "";
+    $("signin-error").textContent =
+      error instanceof ApiError && error.status === 401
+        ? "That API key was not accepted. Check it and try again."
+        : `Could not open the gallery: ${error.message}`;
+    $("api-key").focus();
+    return;
+  } finally {
+    $("signin-submit").disabled = false;
+  }
+  $("api-key").value = "";
+  document.body.dataset.view = "gallery";
+  $("signin").hidden = true;
+  $("app").hidden = false;
+  $("upload-button").focus();
+  stream.start();
+  albums.load().catch(showError);
 }
 
-function tileFor(image) {
-  let tile = state.tiles.get(image.id);
-  if (!tile) {
-    tile = document.createElement("button");
-    tile.className = "tile";
-    tile.dataset.id = image.id;
-    tile.innerHTML = '<img alt=""><span class="status"></span>';
-    tile.addEventListener("click", () => view(tile.dataset.id));
-    state.tiles.set(image.id, tile);
-  }
-  return tile;
+function signOut(message = "") {
+  stream.stop();
+  state.generation += 1;
+  session.key = "";
+  grid.clear();
+  uploader.reset();
+  albums.reset();
+  forgetBlobs();
+  if (lightbox.isOpen) $("lightbox").close();
+  document.body.dataset.view = "signin";
+  $("app").hidden = true;
+  $("signin").hidden = false;
+  $("signin-error").textContent = message;
+  $("api-key").focus();
 }
 
-async function render(image, { prepend = false } = {}) {
-  const tile = tileFor(image);
-  if (!tile.isConnected) {
-    if (prepend) $("grid").prepend(tile); else $("grid").append(tile);
-  }
-  tile.dataset.status = image.status;
-  tile.title = image.filename || image.id;
-  tile.querySelector(".status").textContent = image.status === "ready" ? "" : image.status;
-  tile.querySelector(".status").hidden = image.status === "ready";
-  if (image.status === "failed") tile.querySelector(".status").textContent = `failed: ${image.failure || ""}`;
-  const img = tile.querySelector("img");
-  if (image.status === "ready" && !img.src) {
-    img.alt = image.filename || image.id;
-    img.src = await blobUrl(image.renditions.thumb.url);
-  }
+// ---- listing, infinite scroll, catching up ----------------------------------------------
+
+function listPath(cursor, limit = config.pageSize) {
+  const query = new URLSearchParams({ limit: String(limit) });
+  if (cursor) query.set("cursor", cursor);
+  if (albums.current) query.set("album", albums.current);
+  return `/v1/images?${query}`;
+}
+
+async function reload() {
+  state.generation += 1;
+  state.cursor = null;
+  state.loading = false;
+  grid.clear();
+  await loadPage();
 }
 
 async function loadPage() {
-  const query = state.cursor ? `?cursor=${encodeURIComponent(state.cursor)}` : "";
-  const page = await (await api(`/v1/images${query}`)).json();
-  for (const image of page.items) await render(image);
-  state.cursor = page.next_cursor;
-  $("more").hidden = !state.cursor;
-}
-
-async function refresh(id, prepend) {
-  const image = await (await api(`/v1/images/${id}`)).json();
-  await render(image, { prepend });
-}
-
-async function view(id) {
-  const image = await (await api(`/v1/images/${id}`)).json();
-  if (image.status !== "ready") return;
-  $("viewer-img").src = await blobUrl(image.renditions.preview.url);
-  const meta = image.metadata || {};
-  $("viewer-meta").textContent = [image.filename, `${image.width} x ${image.height}`, meta.camera_model, meta.capture_time]
-    .filter(Boolean).join(" · ");
-  $("viewer").showModal();
-}
-
-// Server-Sent Events read through fetch, because EventSource cannot send the API key.
-async function listen() {
-  if (state.stream) state.stream.abort();
-  state.stream = new AbortController();
+  if (state.loading) return;
+  state.loading = true;
+  const generation = state.generation;
+  $("sentinel").dataset.loading = "true";
   try {
-    const response = await api("/v1/events", { signal: state.stream.signal });
-    $("live").hidden = false;
-    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-    let buffer = "";
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffer += value;
-      let end;
-      while ((end = buffer.indexOf("\n\n")) >= 0) {
-        const frame = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const data = frame.split("\n").find((line) => line.startsWith("data: "));
-        if (!data) continue;
-        const event = JSON.parse(data.slice(6));
-        if (event.type === "deleted") { state.tiles.get(event.image_id)?.remove(); continue; }
-        await refresh(event.image_id, !state.tiles.has(event.image_id));
-      }
-    }
-  } catch (error) {
-    if (error.name === "AbortError") return;
+    const page = await apiJson(listPath(state.cursor));
+    if (generation !== state.generation) return;
+    page.items.forEach(showImage);
+    state.cursor = page.next_cursor;
+  } finally {
+    if (generation === state.generation) state.loading = false;
+    $("sentinel").dataset.loading = "false";
+    updateEmpty();
   }
-  $("live").hidden = true;
-  setTimeout(listen, 2000); // the gateway restarted or the network blinked: reconnect
+  // A tall screen may still show the end of the grid after this page: keep filling it.
+  if (state.cursor && nearTheEnd()) loadPage().catch(showError);
 }
 
-function upload(file) {
-  const row = document.createElement("li");
-  row.innerHTML = `<span></span><progress max="1" value="0"></progress><span class="result"></span>`;
-  row.firstChild.textContent = file.name;
-  $("uploads").append(row);
-  return new Promise((resolve) => {
-    const xhr = new XMLHttpRequest();
-    xhr.open("POST", `/v1/images?filename=${encodeURIComponent(file.name)}`);
-    xhr.setRequestHeader("Authorization", `Bearer ${state.key}`);
-    xhr.setRequestHeader("Content-Type", "application/octet-stream");
-    xhr.upload.onprogress = (e) => { if (e.lengthComputable) row.querySelector("progress").value = e.loaded / e.total; };
-    xhr.onload = async () => {
-      const body = JSON.parse(xhr.responseText || "{}");
-      row.querySelector(".result").textContent = xhr.status < 300 ? body.status : body.error?.message || xhr.status;
-      if (xhr.status < 300) await refresh(body.id, true);
-      resolve();
-    };
-    xhr.onerror = () => { row.querySelector(".result").textContent = "network error"; resolve(); };
-    xhr.send(file);
+function nearTheEnd() {
+  if ($("app").hidden) return false; // signing in: the observer fires once the grid shows
+  const top = $("sentinel").getBoundingClientRect().top;
+  return top < window.innerHeight + config.scrollMarginPx;
+}
+
+new IntersectionObserver(
+  ([entry]) => {
+    if (entry.isIntersecting && state.cursor && session.key) loadPage().catch(showError);
+  },
+  { rootMargin: `${config.scrollMarginPx}px` },
+).observe($("sentinel"));
+
+// Once the stream is (re)connected: re-read the newest pages so photos uploaded, finished or
+// deleted while nobody listened show up (a server replay may have covered them; this makes
+// sure).
+async function catchUp() {
+  const generation = state.generation;
+  const seen = new Set();
+  let cursor = null;
+  for (let pages = 0; pages < CATCH_UP_PAGES; pages++) {
+    const page = await apiJson(listPath(cursor));
+    if (generation !== state.generation) return;
+    const fresh = page.items.filter((image) => !grid.image(image.id) || grid.image(image.id).status !== image.status);
+    for (const image of page.items) {
+      seen.add(image.id);
+      showImage(image);
+    }
+    cursor = page.next_cursor;
+    if (!cursor || !fresh.length) break;
+  }
+  const oldest = [...seen].sort()[0] || "";
+  for (const id of grid.ids()) if (!seen.has(id) && (!cursor || id >= oldest)) grid.remove(id);
+  updateEmpty();
+}
+
+function showImage(image) {
+  const shown = grid.upsert(image);
+  uploader.imageChanged(shown);
+  updateEmpty();
+  return shown;
+}
+
+function updateEmpty() {
+  $("empty").hidden = grid.size > 0 || state.loading || Boolean(state.cursor);
+  $("photo-count").textContent = grid.size ? `${grid.size}${state.cursor ? "+" : ""} photos` : "";
+}
+
+// ---- live events -------------------------------------------------------------------
+
+async function handleEvent({ type, data }) {
+  if (type === "deleted") return removed(data.image_id);
+  if (type === "album") return albumEvent(data);
+  if (!["uploaded", "ready", "failed"].includes(type) || !data.image_id) return;
+  let image;
+  try {
+    image = await apiJson(`/v1/images/${data.image_id}`);
+  } catch (error) {
+    if (error.status === 404) removed(data.image_id);
+    return;
+  }
+  const inView = !albums.current || (image.albums || []).includes(albums.current);
+  if (!inView && !grid.image(image.id)) return;
+  const before = grid.image(image.id);
+  showImage(image);
+  if (lightbox.id === image.id && before && before.status !== image.status) lightbox.show(image.id);
+}
+
+function removed(id) {
+  lightbox.forget(id); // before the tile goes: its neighbours are found through the grid
+  grid.remove(id);
+  updateEmpty();
+}
+
+async function albumEvent(data) {
+  if (data.album_id) await albums.refresh(data.album_id);
+  if (data.album_id !== albums.current || !data.image_id) return;
+  if (String(data.action || "").includes("remove")) removed(data.image_id);
+  else showImage(await apiJson(`/v1/images/${data.image_id}`));
+}
+
+// ---- selection -----------------------------------------------------------------------
+
+function selectionChanged(ids) {
+  $("selection").hidden = ids.length === 0;
+  $("selection-count").textContent = `${ids.length} selected`;
+}
+
+async function deleteSelected() {
+  const ids = [...grid.selected];
+  const noun = ids.length === 1 ? "photo" : "photos";
+  const ok = await askConfirm({ title: `Delete ${ids.length} ${noun}?`, message: "They will be deleted with all their sizes. This cannot be undone.", action: "Delete" });
+  if (!ok) return;
+  for (const id of ids) {
+    try {
+      await apiJson(`/v1/images/${id}`, { method: "DELETE" });
+      removed(id);
+    } catch (error) {
+      say(`Could not delete: ${error.message}`);
+      return;
+    }
+  }
+  grid.setSelection([]);
+  say(`Deleted ${ids.length} ${noun}`);
+}
+
+// ---- uploads: picker and drag-and-drop --------------------------------------------------
+
+function wireUploads() {
+  $("upload-button").addEventListener("click", () => $("files").click());
+  $("empty-upload").addEventListener("click", () => $("files").click());
+  $("files").addEventListener("change", (event) => {
+    uploader.add([...event.target.files]);
+    event.target.value = "";
+  });
+  let depth = 0; // dragenter/dragleave fire for every child element crossed
+  const hasFiles = (event) => [...(event.dataTransfer?.types || [])].includes("Files");
+  const overlay = (on) => ($("dropzone").hidden = !on);
+  document.addEventListener("dragenter", (e) => hasFiles(e) && session.key && (depth++, overlay(true)));
+  document.addEventListener("dragleave", (e) => hasFiles(e) && --depth <= 0 && ((depth = 0), overlay(false)));
+  document.addEventListener("dragover", (e) => hasFiles(e) && e.preventDefault());
+  document.addEventListener("drop", (e) => {
+    if (!hasFiles(e)) return;
+    e.preventDefault();
+    depth = 0;
+    overlay(false);
+    if (session.key) uploader.add([...e.dataTransfer.files]);
   });
 }
 
-async function uploadAll(files) {
-  const queue = [...files];
-  const worker = async () => { while (queue.length) await upload(queue.shift()); };
-  await Promise.all([worker(), worker()]);
+function showError(error) {
+  if (error instanceof ApiError && error.status === 401) signOut("Your API key is no longer accepted. Sign in again.");
+  else say(error.message);
 }
 
-async function openGallery() {
-  say("");
-  $("grid").replaceChildren();
-  state.tiles.clear();
-  state.cursor = null;
-  try {
-    await loadPage();
-  } catch (error) {
-    say(error.message);
-    return;
-  }
-  localStorage.setItem("gallery.key", state.key);
-  $("drop").hidden = false;
-  listen();
-}
+// ---- start -----------------------------------------------------------------------------
 
-$("key-form").addEventListener("submit", (e) => { e.preventDefault(); state.key = $("api-key").value.trim(); openGallery(); });
-$("more").addEventListener("click", () => loadPage().catch((e) => say(e.message)));
-$("files").addEventListener("change", (e) => uploadAll(e.target.files));
-const drop = $("drop");
-drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
-drop.addEventListener("dragleave", () => drop.classList.remove("over"));
-drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); uploadAll(e.dataTransfer.files); });
-if (state.key) { $("api-key").value = state.key; openGallery(); }
+wireDialogs();
+wireUploads();
+$("signin-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const key = $("api-key").value.trim();
+  if (key) signIn(key);
+  else $("signin-error").textContent = "Enter your API key.";
+});
+$("signout").addEventListener("click", () => signOut());
+$("selection-add").addEventListener("click", async () => (await albums.addSelected([...grid.selected])) && grid.setSelection([]));
+$("selection-delete").addEventListener("click", () => deleteSelected());
+$("selection-clear").addEventListener("click", () => grid.setSelection([]));
+if (session.key) signIn(session.key);
+else $("api-key").focus();

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 
 import nats
 import nats.errors
@@ -27,15 +28,17 @@ from nats.js.api import (
     StreamConfig,
 )
 
+from pipeline.adapters.events import JetStreamEvents
 from pipeline.domain import names
 from pipeline.domain.errors import BusError, ConfigurationError
 from pipeline.domain.messages import (
+    RERENDER_REASONS,
+    CleanupJob,
     DeadLetter,
     Event,
     RenderJob,
     StoredDeadLetter,
     decode,
-    decode_event,
     event_msg_id,
     event_subject_parts,
     utcnow,
@@ -50,6 +53,28 @@ _DAY = 24 * 3600.0
 # only this many unacknowledged jobs across all workers.
 BACKFILL_MAX_ACK_PENDING = 8
 RENDER_MAX_ACK_PENDING = 1000
+# Cleanup jobs are a few deletes each; a store outage holds them all unacknowledged.
+CLEANUP_MAX_ACK_PENDING = 1000
+# A cleanup job is retried until the store answers: losing it would leave its objects
+# behind (reconcile would still find them, but only after its minimum age).
+UNLIMITED_DELIVERIES = -1
+
+
+@dataclass(frozen=True)
+class ConsumerState:
+    """One durable consumer as JetStream reports it (``$JS.API.CONSUMER.INFO``)."""
+
+    name: str
+    pending: int  # messages not yet delivered to any worker
+    ack_pending: int  # delivered, not yet acknowledged: being worked on or about to be redelivered
+    redelivered: int  # messages delivered more than once, still unacknowledged
+    waiting: int  # pull requests waiting for messages: idle worker slots
+
+
+@dataclass(frozen=True)
+class BusState:
+    consumers: list[ConsumerState]
+    dead_letters: int  # messages held in the dead-letter stream
 
 
 def stream_configs(settings: NatsSettings) -> list[StreamConfig]:
@@ -58,7 +83,7 @@ def stream_configs(settings: NatsSettings) -> list[StreamConfig]:
     return [
         StreamConfig(
             name=names.JOBS_STREAM,
-            subjects=[names.RENDER_SUBJECT, names.BACKFILL_SUBJECT],
+            subjects=list(names.JOBS_SUBJECTS),
             retention=RetentionPolicy.WORK_QUEUE,
             duplicate_window=settings.duplicate_window_seconds,
             storage=storage,
@@ -85,10 +110,17 @@ def stream_configs(settings: NatsSettings) -> list[StreamConfig]:
 
 
 def consumer_configs(settings: NatsSettings) -> list[ConsumerConfig]:
-    """Durable pull consumers of the jobs stream: the render lane and the backfill lane."""
+    """Durable pull consumers of the jobs stream: the render, backfill and cleanup lanes."""
+    retries = settings.max_deliver
     lanes = [
-        (names.RENDER_CONSUMER, names.RENDER_SUBJECT, RENDER_MAX_ACK_PENDING),
-        (names.BACKFILL_CONSUMER, names.BACKFILL_SUBJECT, BACKFILL_MAX_ACK_PENDING),
+        (names.RENDER_CONSUMER, names.RENDER_SUBJECT, RENDER_MAX_ACK_PENDING, retries),
+        (names.BACKFILL_CONSUMER, names.BACKFILL_SUBJECT, BACKFILL_MAX_ACK_PENDING, retries),
+        (
+            names.CLEANUP_CONSUMER,
+            names.CLEANUP_SUBJECT,
+            CLEANUP_MAX_ACK_PENDING,
+            UNLIMITED_DELIVERIES,
+        ),
     ]
     return [
         ConsumerConfig(
@@ -98,9 +130,9 @@ def consumer_configs(settings: NatsSettings) -> list[ConsumerConfig]:
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
             ack_wait=settings.ack_wait_seconds,
-            max_deliver=settings.max_deliver,
+            max_deliver=max_deliver,
         )
-        for durable, subject, max_ack_pending in lanes
+        for durable, subject, max_ack_pending, max_deliver in lanes
     ]
 
 
@@ -118,6 +150,7 @@ class Bus:
         self.settings = settings
         self._nc = nc
         self.js: JetStreamContext = nc.jetstream()
+        self.events = JetStreamEvents(self.js)
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -188,7 +221,8 @@ class Bus:
             raise BusError(f"cannot publish to {subject}: {exc}") from exc
 
     async def publish_job(self, job: RenderJob) -> None:
-        subject = names.BACKFILL_SUBJECT if job.reason == "backfill" else names.RENDER_SUBJECT
+        rerender = job.reason in RERENDER_REASONS
+        subject = names.BACKFILL_SUBJECT if rerender else names.RENDER_SUBJECT
         if job.reason in ("upload", "outbox"):
             # The same id for the upload and every republish of an image nobody claimed yet:
             # JetStream keeps one. Once claimed (a worker died, or a retry round ended), the
@@ -198,6 +232,14 @@ class Bus:
             # A redrive or backfill is a deliberate new run of an image that already ran.
             msg_id = f"{job.image_id}:{job.reason}:{utcnow().timestamp()}"
         await self._publish(subject, job.to_bytes(), msg_id)
+
+    async def publish_cleanup(self, job: CleanupJob) -> None:
+        """Queue the removal of a deleted image's objects; raises BusError.
+
+        The id names the image: a retried publish (lost PubAck) is stored once, and image
+        ids are never reused, so no later delete shares it.
+        """
+        await self._publish(names.CLEANUP_SUBJECT, job.to_bytes(), f"cleanup:{job.image_id}")
 
     async def publish_event(self, event: Event) -> None:
         """Tell listeners; a failure is logged, not raised.
@@ -239,22 +281,25 @@ class Bus:
         except nats.errors.Error as exc:
             raise BusError(f"cannot remove dead letter {seq}: {exc}") from exc
 
-    async def subscribe_events(
-        self, callback: Callable[[Event], Awaitable[None]]
+    async def publish_key_revoked(self, key_hash: str) -> None:
+        """Tell every gateway to forget this key now (core NATS: gateways listening now are
+        the ones with caches; one that misses it drops the key when its cache entry ends)."""
+        try:
+            await self._nc.publish(names.KEYS_REVOKED_SUBJECT, key_hash.encode())
+            await self._nc.flush(timeout=5)
+        except (nats.errors.Error, OSError) as exc:
+            log.warning("could not announce a key revocation: %s", exc)
+
+    async def subscribe_key_revocations(
+        self, callback: Callable[[str], Awaitable[None]]
     ) -> Callable[[], Awaitable[None]]:
-        """Core-NATS subscription to live events; returns an unsubscribe function."""
+        """Call ``callback`` with the hash of each key revoked from now on."""
 
         async def on_msg(msg: Msg) -> None:
-            with contextlib.suppress(Exception):
-                await callback(decode_event(msg.data))
+            await callback(msg.data.decode())
 
-        subs = [await self._nc.subscribe(s, cb=on_msg) for s in names.EVENTS_SUBJECTS]
-
-        async def unsubscribe() -> None:
-            for sub in subs:
-                await sub.unsubscribe()
-
-        return unsubscribe
+        sub = await self._nc.subscribe(names.KEYS_REVOKED_SUBJECT, cb=on_msg)
+        return sub.unsubscribe
 
     @contextlib.asynccontextmanager
     async def pull(self, consumer: str) -> AsyncIterator[JetStreamContext.PullSubscription]:
@@ -264,3 +309,23 @@ class Bus:
         finally:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
+
+    async def state(self) -> BusState:
+        """The job consumers' backlog and the dead-letter count; raises BusError."""
+        consumers = []
+        try:
+            for durable in names.JOB_CONSUMERS:
+                info = await self.js.consumer_info(names.JOBS_STREAM, durable, timeout=5)
+                consumers.append(
+                    ConsumerState(
+                        durable,
+                        info.num_pending or 0,
+                        info.num_ack_pending or 0,
+                        info.num_redelivered or 0,
+                        info.num_waiting or 0,
+                    )
+                )
+            dlq = await self.js.stream_info(names.DLQ_STREAM)
+        except (TimeoutError, nats.errors.Error) as exc:
+            raise BusError(f"cannot read JetStream state: {exc}") from exc
+        return BusState(consumers, dlq.state.messages)

@@ -9,8 +9,6 @@ nothing to update instead of overwriting a newer state.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import secrets
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,19 +18,17 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from pipeline.adapters.albums import AlbumCatalog
+from pipeline.adapters.keys import ApiKeyCatalog
 from pipeline.adapters.mongo_errors import translated as _translated
+from pipeline.adapters.scan import ImageScanCatalog
+from pipeline.adapters.uploads import UploadCatalog
+from pipeline.adapters.usage import UsageCatalog
 from pipeline.domain.errors import DuplicateImage
 from pipeline.domain.messages import utcnow
 from pipeline.domain.models import ImageRecord, Rendition
 from pipeline.runtime.settings import MongoSettings
 
 Document = dict[str, Any]
-API_KEY_PREFIX = "gk_"
-
-
-def hash_api_key(key: str) -> str:
-    # Keys are 256-bit random tokens, so a fast hash is enough: no dictionary to defend.
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 class Catalog:
@@ -44,6 +40,10 @@ class Catalog:
         self.images: AsyncCollection[Document] = db["images"]
         self.api_keys: AsyncCollection[Document] = db["api_keys"]
         self.albums = AlbumCatalog(self.images, db["albums"])
+        self.keys = ApiKeyCatalog(self.api_keys)
+        self.uploads = UploadCatalog(db["uploads"])
+        self.usage = UsageCatalog(db["rate_windows"], self.images)
+        self.scan = ImageScanCatalog(self.images)
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -53,6 +53,9 @@ class Catalog:
             settings.uri,
             serverSelectionTimeoutMS=timeout_ms,
             connectTimeoutMS=timeout_ms,
+            # Client-side operation timeout: a hung server fails each call after this long
+            # (CatalogError, 503) instead of holding requests and workers without limit.
+            timeoutMS=timeout_ms,
             tz_aware=True,
         )
         try:
@@ -74,12 +77,14 @@ class Catalog:
             await self.images.create_index(
                 [("status", ASCENDING), ("lease_expires_at", ASCENDING)], name="status_lease"
             )
-            await self.api_keys.create_index([("tenant", ASCENDING)], name="tenant")
             await self.images.create_index(
                 [("tenant", ASCENDING), ("albums", ASCENDING), ("_id", DESCENDING)],
                 name="tenant_albums_id",
             )
         await self.albums.ensure_indexes()
+        await self.keys.ensure_indexes()
+        await self.uploads.ensure_indexes()
+        await self.usage.ensure_indexes()
 
     async def ping(self) -> None:
         with _translated("ping"):
@@ -352,21 +357,15 @@ class Catalog:
                 {"$set": {"lease_expires_at": now}},
             )
 
-    # --- API keys ----------------------------------------------------------------------
+    # --- API keys (kept here for callers that hold the catalog; see adapters/keys.py) ----
 
     async def create_api_key(self, tenant: str, name: str = "default") -> str:
         """Create a key for ``tenant``; only its hash is stored, so show it to the user once."""
-        key = API_KEY_PREFIX + secrets.token_urlsafe(32)
-        with _translated("create api key"):
-            await self.api_keys.insert_one(
-                {"_id": hash_api_key(key), "tenant": tenant, "name": name, "created_at": utcnow()}
-            )
-        return key
+        return (await self.keys.create_key(tenant, name)).key
 
     async def tenant_for_key(self, key: str) -> str | None:
-        with _translated("look up api key"):
-            doc = await self.api_keys.find_one({"_id": hash_api_key(key)})
-        return None if doc is None else str(doc["tenant"])
+        """The tenant of a valid key; None for an unknown or revoked one."""
+        return await self.keys.tenant_for_key(key)
 
 
 async def issue_api_key(settings: MongoSettings, tenant: str, name: str) -> str:

@@ -14,31 +14,44 @@ import nats.errors
 from nats.aio.msg import Msg
 
 from pipeline.adapters.bus import Bus, backoff_delay
+from pipeline.domain import names
 from pipeline.domain.errors import BadMessage, PipelineError
-from pipeline.domain.messages import DeadLetter, RenderJob, decode
-from pipeline.domain.outcomes import Ack, Delivery, Handler, Outcome, Retry, Terminal
+from pipeline.domain.messages import CleanupJob, DeadLetter, RenderJob, decode
+from pipeline.domain.outcomes import (
+    Ack,
+    CleanupHandler,
+    Delivery,
+    Handler,
+    Outcome,
+    Retry,
+    Terminal,
+)
 from pipeline.runtime import metrics
 from pipeline.runtime.process import wait_or_stop
 
 log = logging.getLogger(__name__)
 
 
-class JobConsumer:
-    """Runs ``handler`` over one durable consumer until ``stop`` is set."""
+class _PullLoop:
+    """Fetch from one durable consumer until ``stop``; subclasses decode and run each job.
+
+    ``max_deliver`` <= 0 means the job is retried for ever (the consumer allows unlimited
+    deliveries); otherwise the last failed delivery is dead-lettered.
+    """
 
     def __init__(
         self,
         bus: Bus,
         consumer: str,
-        handler: Handler,
         *,
         concurrency: int,
         fetch_batch: int,
         drain_timeout: float,
+        max_deliver: int,
     ) -> None:
         self._bus = bus
         self._consumer = consumer
-        self._handler = handler
+        self._max_deliver = max_deliver
         self._concurrency = concurrency
         self._fetch_batch = fetch_batch
         self._drain_timeout = drain_timeout
@@ -111,17 +124,22 @@ class JobConsumer:
     async def _run_handler(self, msg: Msg) -> Outcome:
         attempt = msg.metadata.num_delivered or 1
         try:
-            job = decode(RenderJob, msg.data)
+            return await self._call(msg, attempt)
         except BadMessage as exc:
             return Terminal(f"bad message: {exc}")
-        try:
-            return await self._handler(Delivery(job=job, attempt=attempt, subject=msg.subject))
         except PipelineError as exc:
             return Retry(f"{exc.code}: {exc}") if exc.retryable else Terminal(f"{exc.code}: {exc}")
         except Exception as exc:
             metrics.UNEXPECTED_ERRORS.labels(component="worker").inc()
-            log.exception("unexpected error rendering %s", job.image_id)
+            log.exception("unexpected error in a %s job", self._consumer)
             return Retry(f"unexpected: {type(exc).__name__}: {exc}")
+
+    async def _call(self, msg: Msg, attempt: int) -> Outcome:
+        """Decode the job (BadMessage if malformed) and run the handler on it."""
+        raise NotImplementedError
+
+    def _retries_left(self, attempt: int) -> bool:
+        return self._max_deliver <= 0 or attempt < self._max_deliver
 
     async def _settle(self, msg: Msg, outcome: Outcome) -> None:
         attempt = msg.metadata.num_delivered or 1
@@ -129,7 +147,7 @@ class JobConsumer:
             case Ack():
                 await msg.ack()
                 metrics.JOBS.labels(outcome="ack").inc()
-            case Retry(reason, wanted) if attempt < self._bus.settings.max_deliver:
+            case Retry(reason, wanted) if self._retries_left(attempt):
                 delay = backoff_delay(self._bus.settings, attempt) if wanted is None else wanted
                 log.warning("retrying job in %.1fs (attempt %d): %s", delay, attempt, reason)
                 await msg.nak(delay=delay)
@@ -138,9 +156,65 @@ class JobConsumer:
                 await self._dead_letter(msg, reason, attempt)
 
     async def _dead_letter(self, msg: Msg, reason: str, attempt: int) -> None:
+        await msg.term()
+        metrics.JOBS.labels(outcome="dead_letter").inc()
+        log.warning("%s job dropped after %d attempt(s): %s", self._consumer, attempt, reason)
+
+
+class JobConsumer(_PullLoop):
+    """Runs a render ``handler`` over one durable consumer (render or backfill lane)."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        consumer: str,
+        handler: Handler,
+        *,
+        concurrency: int,
+        fetch_batch: int,
+        drain_timeout: float,
+    ) -> None:
+        super().__init__(
+            bus,
+            consumer,
+            concurrency=concurrency,
+            fetch_batch=fetch_batch,
+            drain_timeout=drain_timeout,
+            max_deliver=bus.settings.max_deliver,
+        )
+        self._handler = handler
+
+    async def _call(self, msg: Msg, attempt: int) -> Outcome:
+        job = decode(RenderJob, msg.data)
+        return await self._handler(Delivery(job=job, attempt=attempt, subject=msg.subject))
+
+    async def _dead_letter(self, msg: Msg, reason: str, attempt: int) -> None:
         with contextlib.suppress(BadMessage):
             job = decode(RenderJob, msg.data)
             await self._bus.dead_letter(DeadLetter(job=job, reason=reason, attempts=attempt))
         await msg.term()
         metrics.JOBS.labels(outcome="dead_letter").inc()
         log.warning("job dead-lettered after %d attempt(s): %s", attempt, reason)
+
+
+class CleanupConsumer(_PullLoop):
+    """The cleanup lane: each job is retried with backoff until the store answers.
+
+    Only a malformed job ends early (dropped with a log line: it names no objects to keep).
+    """
+
+    def __init__(
+        self, bus: Bus, handler: CleanupHandler, *, concurrency: int, drain_timeout: float
+    ) -> None:
+        super().__init__(
+            bus,
+            names.CLEANUP_CONSUMER,
+            concurrency=concurrency,
+            fetch_batch=concurrency,
+            drain_timeout=drain_timeout,
+            max_deliver=0,
+        )
+        self._handler = handler
+
+    async def _call(self, msg: Msg, attempt: int) -> Outcome:
+        return await self._handler(decode(CleanupJob, msg.data), attempt)

@@ -20,6 +20,8 @@ class PipelineError(Exception):
     http_status: int = 500
     retryable: bool = False
     code: str = "internal"
+    #: Seconds a client should wait before retrying a retryable error (``Retry-After``).
+    retry_after_seconds: int = 1
 
     def __init__(self, message: str, *, public_message: str | None = None) -> None:
         super().__init__(message)
@@ -157,6 +159,14 @@ class BusError(DependencyError):
     code = "bus_unavailable"
 
 
+class SlowConsumer(PipelineError):
+    """A live-event client fell too far behind; its stream ends and it resumes by id."""
+
+    http_status = 503
+    retryable = True
+    code = "slow_consumer"
+
+
 class Conflict(PipelineError):
     """A guarded status transition did not match: another actor got there first."""
 
@@ -192,3 +202,79 @@ class BadMessage(InputError):
     """A message that does not parse as the schema we know."""
 
     code = "bad_message"
+
+
+# --- resumable uploads (tus 1.0, https://tus.io/protocols/resumable-upload) and limits ---
+
+
+class ChecksumMismatch(InputError):
+    """The PATCH body does not match its ``Upload-Checksum``; its bytes were discarded.
+
+    460 is the status the tus checksum extension defines for it.
+    """
+
+    http_status = 460
+    code = "checksum_mismatch"
+
+
+class UnsupportedChecksum(InputError):
+    """``Upload-Checksum`` names an algorithm other than sha256, or is malformed."""
+
+    code = "checksum_algorithm"
+
+
+class UnsupportedTusVersion(InputError):
+    """``Tus-Resumable`` is missing or not 1.0.0 (tus core: 412 Precondition Failed)."""
+
+    http_status = 412
+    code = "tus_version"
+
+
+class OffsetMismatch(Conflict):
+    """``Upload-Offset`` is not the upload's current offset (tus core: 409)."""
+
+    code = "offset_mismatch"
+
+
+class UploadLocked(PipelineError):
+    """Another request is writing to this upload right now; retry after it finished."""
+
+    http_status = 423
+    retryable = True
+    code = "upload_locked"
+
+
+class UploadExpired(PipelineError, LookupError):
+    """The upload passed its ``Upload-Expires`` and can no longer be continued."""
+
+    http_status = 410
+    code = "upload_expired"
+
+
+class RateLimited(PipelineError):
+    """The key sent more uploads than its rate allows; ``retry_after_seconds`` says when."""
+
+    http_status = 429
+    retryable = True
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, public_message: str, retry_after_seconds: int) -> None:
+        super().__init__(message, public_message=public_message)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class QuotaExceeded(PipelineError, PermissionError):
+    """The tenant's quota (``quota`` names which: bytes or images) would be exceeded."""
+
+    http_status = 403
+    code = "quota_exceeded"
+
+    def __init__(self, quota: str, *, public_message: str) -> None:
+        super().__init__(f"quota {quota} exceeded", public_message=public_message)
+        self.quota = quota
+
+
+class MalformedRequest(InputError):
+    """The request breaks HTTP or multipart syntax (a folded or invalid header, bad framing)."""
+
+    code = "malformed_request"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Literal, TypeVar
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -29,7 +29,10 @@ class _Message(BaseModel):
         return self.model_dump_json().encode()
 
 
-JobReason = Literal["upload", "outbox", "backfill", "redrive"]
+# "reconcile": a ready image whose renditions are missing from the store; rendered again on
+# the backfill lane even though its spec is current.
+JobReason = Literal["upload", "outbox", "backfill", "redrive", "reconcile"]
+RERENDER_REASONS: tuple[JobReason, ...] = ("backfill", "reconcile")
 
 
 class RenderJob(_Message):
@@ -44,6 +47,20 @@ class RenderJob(_Message):
     # JetStream's de-duplication, so a sweep after a crash is not dropped as a duplicate
     # of the upload while an unchanged image is republished only once per window.
     claims: int = 0
+
+
+class CleanupJob(_Message):
+    """Remove a deleted image's objects: every key in ``keys`` and every key under ``prefixes``.
+
+    Published once the document is gone (so no one can reach the objects any more); the
+    cleanup lane retries it with backoff until the store answers.
+    """
+
+    image_id: str
+    tenant: str
+    keys: list[str]
+    prefixes: list[str] = Field(default_factory=list)
+    deleted_at: datetime = Field(default_factory=utcnow)
 
 
 class ImageEvent(_Message):
@@ -74,9 +91,8 @@ class AlbumEvent(_Message):
 Event = ImageEvent | AlbumEvent
 """Everything on the events stream."""
 
-_EVENT: TypeAdapter[Event] = TypeAdapter(
-    Annotated[ImageEvent | AlbumEvent, Field(discriminator="type")]  # type: ignore[arg-type]
-)
+# The ``type`` literal tells the two apart (pydantic's smart union picks the one that fits).
+_EVENT: TypeAdapter[Event] = TypeAdapter(Event)  # type: ignore[arg-type]
 
 
 def event_subject_parts(event: Event) -> tuple[str, str]:
@@ -108,6 +124,14 @@ class StoredDeadLetter:
 
     seq: int
     letter: DeadLetter
+
+
+@dataclass(frozen=True)
+class StreamedEvent:
+    """An event and its sequence in the events stream: the SSE ``id`` a client resumes from."""
+
+    seq: int
+    event: Event
 
 
 M = TypeVar("M", bound="_Message")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
@@ -43,7 +44,11 @@ class Rendered(Protocol):
 
 
 class Rendition(BaseModel):
-    """A stored rendition as the catalog records it (``bytes`` = encoded size)."""
+    """A stored rendition as the catalog records it (``bytes`` = encoded size).
+
+    ``sha256`` is the hex SHA-256 of the stored bytes (None for renditions recorded before
+    it was kept); :attr:`version` is what the rendition's URL and ETag carry.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -54,6 +59,13 @@ class Rendition(BaseModel):
     height: int
     content_type: str
     bytes: int
+    sha256: str | None = None
+
+    @property
+    def version(self) -> str:
+        """Changes whenever the bytes do: the first 20 hex digits of their SHA-256 (80 bits,
+        plenty to tell one image's renditions apart), or the spec hash for old records."""
+        return self.sha256[:20] if self.sha256 else self.spec_hash
 
     @classmethod
     def from_rendered(cls, out: Rendered, key: str) -> Rendition:
@@ -66,6 +78,7 @@ class Rendition(BaseModel):
             height=out.height,
             content_type=out.content_type,
             bytes=len(out.data),
+            sha256=hashlib.sha256(out.data).hexdigest(),
         )
 
 

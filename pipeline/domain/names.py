@@ -11,8 +11,13 @@ import hashlib
 JOBS_STREAM = "GALLERY_JOBS"
 RENDER_SUBJECT = "gallery.job.render"
 BACKFILL_SUBJECT = "gallery.job.backfill"
+# Removing a deleted image's objects: its own lane, retried until the store answers.
+CLEANUP_SUBJECT = "gallery.job.cleanup"
+JOBS_SUBJECTS = (RENDER_SUBJECT, BACKFILL_SUBJECT, CLEANUP_SUBJECT)
 RENDER_CONSUMER = "render"
 BACKFILL_CONSUMER = "backfill"
+CLEANUP_CONSUMER = "cleanup"
+JOB_CONSUMERS = (RENDER_CONSUMER, BACKFILL_CONSUMER, CLEANUP_CONSUMER)
 
 # Events: gallery.{image|album}.{type or action}.{tenant token}, e.g.
 # gallery.image.ready.3f2a9c0d1e4b5a67. The tenant token lets a replay of one tenant's
@@ -21,6 +26,9 @@ EVENTS_STREAM = "GALLERY_EVENTS"
 IMAGE_EVENTS_SUBJECTS = "gallery.image.>"
 ALBUM_EVENTS_SUBJECTS = "gallery.album.>"
 EVENTS_SUBJECTS = (IMAGE_EVENTS_SUBJECTS, ALBUM_EVENTS_SUBJECTS)
+
+# Core NATS only (no stream): a revoked key's hash, so every gateway drops it from its cache.
+KEYS_REVOKED_SUBJECT = "gallery.keys.revoked"
 
 DLQ_STREAM = "GALLERY_DLQ"
 DLQ_SUBJECT = "gallery.dlq.render"
@@ -45,6 +53,13 @@ def tenant_events_filter(tenant: str) -> str:
     return f"gallery.*.*.{tenant_token(tenant)}"
 
 
+# The top-level folders of the object store: what reconcile compares with the catalog, and
+# where resumable uploads keep bytes that no image document names yet.
+ORIGINALS_ROOT = "originals/"
+RENDITIONS_ROOT = "renditions/"
+UPLOADS_ROOT = "uploads/"
+
+
 def original_key(tenant: str, image_id: str) -> str:
     return f"originals/{tenant}/{image_id}"
 
@@ -55,3 +70,13 @@ def rendition_prefix(tenant: str, image_id: str) -> str:
 
 def rendition_key(tenant: str, image_id: str, name: str, spec_hash: str, ext: str) -> str:
     return f"{rendition_prefix(tenant, image_id)}{name}-{spec_hash}.{ext}"
+
+
+def upload_prefix(tenant: str, upload_id: str) -> str:
+    """Where a resumable upload keeps its tail object (the bytes short of a part)."""
+    return f"uploads/{tenant}/{upload_id}/"
+
+
+def upload_tail_key(tenant: str, upload_id: str, token: str) -> str:
+    """A new name per PATCH (``token``), so a PATCH never overwrites the tail it continues."""
+    return f"{upload_prefix(tenant, upload_id)}tail-{token}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from pipeline.domain.messages import RenderJob
+from pipeline.domain.messages import CleanupJob, RenderJob
 
 
 @dataclass(frozen=True)
@@ -45,3 +45,6 @@ class Delivery:
 
 
 Handler = Callable[[Delivery], Awaitable[Outcome]]
+
+CleanupHandler = Callable[[CleanupJob, int], Awaitable[Outcome]]
+"""Runs one cleanup job; the int is the delivery attempt (from 1)."""

@@ -15,6 +15,8 @@ in libvips itself, so there is nothing per-call to configure):
 
 from __future__ import annotations
 
+import os
+
 import pyvips
 
 # Class names of the loaders allowed to run (libvips matches sub-classes: the buffer, file
@@ -74,3 +76,15 @@ def error_reason(exc: pyvips.Error) -> str:
 def version() -> str:
     """libvips version, e.g. ``8.18.7``."""
     return ".".join(str(pyvips.version(i)) for i in range(3))
+
+
+def set_threads(threads: int) -> None:
+    """Run each libvips pipeline on ``threads`` threads (0 leaves libvips' default).
+
+    Also exported as ``VIPS_CONCURRENCY``, which render child processes started later read
+    when libvips starts in them. libvips' default is one thread per CPU of the machine; in a
+    container limited to fewer cores, every render then competes with itself.
+    """
+    if threads > 0:
+        os.environ["VIPS_CONCURRENCY"] = str(threads)
+        pyvips.concurrency_set(threads)

@@ -23,6 +23,14 @@ UPLOAD_SIZE = Histogram(
 HTTP_REQUESTS = Counter(
     "gallery_http_requests_total", "Gateway HTTP requests", ["method", "route", "status"]
 )
+# Gateway requests: a cached JSON answer in milliseconds, a 100 MB upload in tens of seconds.
+_HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 120.0)
+HTTP_DURATION = Histogram(
+    "gallery_http_request_duration_seconds",
+    "Gateway request duration by route template (errors included)",
+    ["method", "route"],
+    buckets=_HTTP_BUCKETS,
+)
 JOBS = Counter(
     "gallery_jobs_total", "Render jobs by outcome (ack, retry, failed, dead_letter)", ["outcome"]
 )
@@ -51,11 +59,20 @@ UNEXPECTED_ERRORS = Counter(
     "gallery_unexpected_errors_total", "Exceptions outside the error tree", ["component"]
 )
 
+# Labelled series exist only once used; a series born at 1 shows no increase to rate(),
+# so the first upload and the first render after a start would be lost to dashboards and
+# `gallery status --prometheus`. Export the outcomes that rates are built on from the start.
+for _outcome in ("accepted", "duplicate"):
+    UPLOADS.labels(outcome=_outcome)
+for _outcome in ("ack", "retry", "failed", "dead_letter"):
+    JOBS.labels(outcome=_outcome)
+
 EXPORTED = (
     "gallery_uploads_total",
     "gallery_upload_bytes_total",
     "gallery_upload_size_bytes",
     "gallery_http_requests_total",
+    "gallery_http_request_duration_seconds",
     "gallery_jobs_total",
     "gallery_jobs_in_flight",
     "gallery_render_seconds",

@@ -52,7 +52,12 @@ class MongoSettings(_Section):
 
     uri: str = Field("mongodb://127.0.0.1:27017/?directConnection=true", description="MongoDB URI")
     database: str = Field("gallery", description="Database name")
-    timeout_seconds: float = Field(5.0, gt=0, description="Server selection and socket timeout")
+    timeout_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="Server selection, connect and per-operation timeout (`timeoutMS`): "
+        "a hung catalog answers 503 after this long",
+    )
 
 
 class StorageSettings(_Section):
@@ -76,6 +81,11 @@ class S3Settings(_Section):
         description="Multipart upload part size (S3 minimum 5 MiB)",
     )
     presign_seconds: int = Field(900, ge=1, description="Lifetime of presigned GET URLs")
+    public_endpoint: str = Field(
+        "",
+        description="S3 endpoint URL browsers can reach, used in presigned URLs "
+        "(empty = the endpoint)",
+    )
     create_bucket: bool = Field(False, description="Create the bucket at start if it is missing")
 
 
@@ -111,6 +121,45 @@ class LimitsSettings(_Section):
     )
 
 
+class TusSettings(_Section):
+    """Resumable uploads (tus 1.0) at ``/v1/uploads``; the size limit is ``max_upload_bytes``."""
+
+    expire_seconds: float = Field(
+        24 * 3600.0,
+        gt=0,
+        description="An unfinished resumable upload expires this long after its last PATCH",
+    )
+    part_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=5 * 1024 * 1024,
+        description="Part size of a resumable upload in the object store (S3 minimum 5 MiB)",
+    )
+    lock_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="Lease of the lock a PATCH holds (renewed while it runs; frees a crashed one)",
+    )
+    sweep_interval_seconds: float = Field(
+        300.0, gt=0, description="Seconds between sweeps that remove expired uploads"
+    )
+
+
+class QuotaSettings(_Section):
+    """Per-key upload rate and per-tenant quota, shared by every gateway replica (catalog)."""
+
+    uploads_per_minute: int = Field(
+        600,
+        ge=0,
+        description="Uploads one API key may start a minute (429 above); 0 = no limit",
+    )
+    max_bytes: int = Field(
+        0, ge=0, description="Bytes of originals a key's tenant may store (403 above); 0 = no quota"
+    )
+    max_images: int = Field(
+        0, ge=0, description="Images a key's tenant may have (403 above); 0 = no quota"
+    )
+
+
 class GatewaySettings(_Section):
     """The HTTP gateway."""
 
@@ -126,6 +175,28 @@ class GatewaySettings(_Section):
     shutdown_timeout_seconds: float = Field(
         20.0, gt=0, description="Grace for open requests on stop"
     )
+    key_cache_seconds: float = Field(
+        4.0,
+        gt=0,
+        description="How long a gateway trusts a key it looked up; bounds how long a revoked "
+        "key works if the bus announcement is missed",
+    )
+    admin_key: str = Field(
+        "",
+        description="Bearer key of the /v1/admin/ routes (API key management); empty = "
+        "admin routes refuse every call",
+    )
+    redirect_downloads: bool = Field(
+        False,
+        description="Answer originals and renditions with a 302 to a presigned S3 URL "
+        "(as `?redirect=1` does per request); the filesystem store always streams",
+    )
+    event_queue_size: int = Field(
+        256,
+        ge=1,
+        description="Live events held for one /v1/events stream; a client further behind is "
+        "disconnected with event: error and resumes with Last-Event-ID",
+    )
 
 
 class WorkerSettings(_Section):
@@ -137,6 +208,12 @@ class WorkerSettings(_Section):
         25.0, gt=0, description="On SIGTERM, wait this long for in-flight jobs (< grace period)"
     )
     store_gps: bool = Field(False, description="Keep GPS coordinates in extracted metadata")
+    vips_concurrency: int = Field(
+        0,
+        ge=0,
+        description="libvips threads per render; 0 = libvips' default (every CPU of the "
+        "machine, not of the pod: set it in containers)",
+    )
     max_crashes: int = Field(
         3,
         ge=1,
@@ -166,6 +243,19 @@ class SweeperSettings(_Section):
     )
 
 
+class ReconcileSettings(_Section):
+    """`gallery reconcile`: store and catalog compared, mismatches fixed."""
+
+    min_age_seconds: float = Field(
+        3600.0,
+        ge=0,
+        description=(
+            "Objects and documents younger than this are never touched (uploads, resumable"
+            " uploads and renders in flight)"
+        ),
+    )
+
+
 class MetricsSettings(_Section):
     """Prometheus exposition."""
 
@@ -191,8 +281,11 @@ class Settings(BaseSettings):
     s3: S3Settings = S3Settings()
     limits: LimitsSettings = LimitsSettings()
     gateway: GatewaySettings = GatewaySettings()
+    tus: TusSettings = TusSettings()
+    quota: QuotaSettings = QuotaSettings()
     worker: WorkerSettings = WorkerSettings()
     sweeper: SweeperSettings = SweeperSettings()
+    reconcile: ReconcileSettings = ReconcileSettings()
     metrics: MetricsSettings = MetricsSettings()
     renditions: str = Field(
         "", description="Rendition spec as JSON (empty = the default thumb/preview/large spec)"

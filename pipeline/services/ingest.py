@@ -10,6 +10,7 @@ nothing stored.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -82,6 +83,32 @@ class IngestService:
             metrics.UPLOADS.labels(outcome=exc.code).inc()
             raise
         return await self._record(tenant, stored)
+
+    async def adopt(
+        self, tenant: str, *, key: str, image_id: str, filename: str | None
+    ) -> Ingested:
+        """An original already assembled in the store (a finished resumable upload) becomes
+        an image: the gate and the SHA-256 read it back from ``key``, then it is recorded and
+        published like any upload (same de-duplication).
+
+        Raises :class:`InputError` subclasses after deleting the object, and dependency errors.
+        """
+        try:
+            header, body = await self._scan_stored(key)
+        except InputError as exc:
+            metrics.UPLOADS.labels(outcome=exc.code).inc()
+            await self._store.delete(key)
+            raise
+        return await self._record(tenant, _Stored(key, image_id, header, body, filename))
+
+    async def _scan_stored(self, key: str) -> tuple[ImageHeader, CountedBody]:
+        # aclosing: a refusal from the first bytes must not leave the S3 body open.
+        async with contextlib.aclosing(self._store.stream(key)) as source:
+            body = CountedBody(source, self._limits.max_upload_bytes)
+            admitted = await self._gate.admit(body.chunks())
+            async for _ in admitted.chunks:
+                pass  # the gate and the hash see every byte; nothing is written
+            return admitted.verdict(), body
 
     async def _store_original(
         self, tenant: str, open_body: BodyOpener, declared_bytes: int | None

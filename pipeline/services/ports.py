@@ -7,13 +7,16 @@ service calls, so a fake stays short and a new adapter knows what it must provid
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Sequence
-from datetime import timedelta
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Sequence
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from pipeline.domain.albums import AlbumRecord
-from pipeline.domain.messages import Event, RenderJob, StoredDeadLetter
+from pipeline.domain.keys import ApiKeyInfo, NewApiKey
+from pipeline.domain.messages import CleanupJob, Event, RenderJob, StoredDeadLetter, StreamedEvent
 from pipeline.domain.models import ImageRecord, Rendition
+from pipeline.domain.objects import StoredObject
+from pipeline.domain.uploads import UploadRecord
 from pipeline.imaging.render import RenderResult
 from pipeline.imaging.spec import RenditionSpec
 
@@ -93,6 +96,22 @@ class Catalog(Protocol):
     ) -> list[ImageRecord]: ...
 
 
+class ImageScan(Protocol):
+    """Every tenant's images for reconcile (a system task that never returns image data to
+    a client). Failures raise :class:`~pipeline.domain.errors.CatalogError`."""
+
+    async def scan_images(self, *, after: str | None, limit: int) -> list[ImageRecord]:
+        """A page of images by ``_id`` ascending, ids above ``after``."""
+        ...
+
+    async def fail_lost(
+        self, tenant: str, image_id: str, reason: str, *, unchanged_since: datetime
+    ) -> ImageRecord | None:
+        """Any status but ``failed`` -> ``failed`` with ``reason``, only if the document was
+        not updated after ``unchanged_since`` (None otherwise: it moved on meanwhile)."""
+        ...
+
+
 class Albums(Protocol):
     """Album documents and image membership, always scoped to one tenant.
 
@@ -129,6 +148,26 @@ class Albums(Protocol):
         ...
 
 
+class ApiKeys(Protocol):
+    """API keys, stored as hashes. Failures raise :class:`~pipeline.domain.errors.CatalogError`."""
+
+    async def create_key(self, tenant: str, name: str = "default") -> NewApiKey: ...
+
+    async def list_keys(self, tenant: str | None = None) -> list[ApiKeyInfo]:
+        """Oldest first, revoked keys included; every tenant's when ``tenant`` is None."""
+        ...
+
+    async def revoke_key(self, key_id: str) -> ApiKeyInfo | None:
+        """Mark revoked (idempotent); None when no key has that id."""
+        ...
+
+
+class KeyRevocations(Protocol):
+    async def publish_key_revoked(self, key_hash: str) -> None:
+        """Tell every gateway to drop the key now; never raises (caches expire anyway)."""
+        ...
+
+
 class ObjectStore(Protocol):
     """Objects under slash-separated keys (see :mod:`pipeline.domain.names`).
 
@@ -145,16 +184,94 @@ class ObjectStore(Protocol):
 
     async def get_bytes(self, key: str) -> bytes: ...
 
+    def stream(self, key: str, chunk_size: int = ...) -> AsyncGenerator[bytes, None]: ...
+
+    async def create_multipart(self, key: str, *, content_type: str) -> str: ...
+
+    async def upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> str: ...
+
+    async def complete_multipart(
+        self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]
+    ) -> None: ...
+
+    async def abort_multipart(self, key: str, upload_id: str) -> None: ...
+
     async def delete(self, key: str) -> None: ...
 
     async def delete_prefix(self, prefix: str) -> int: ...
 
     async def list_keys(self, prefix: str) -> list[str]: ...
 
+    async def list_objects(self, prefix: str) -> list[StoredObject]:
+        """Every object under ``prefix`` with its size and last-modified time, by key."""
+        ...
+
+
+class UploadCatalog(Protocol):
+    """Resumable uploads (:class:`~pipeline.domain.uploads.UploadRecord`), tenant-scoped.
+
+    ``lock_upload`` returns None unless the upload is open, unexpired, at ``offset`` and
+    unlocked (or its lock lapsed); ``save_upload`` and ``renew_lock`` return False when
+    ``token`` no longer holds the lock. Failures raise
+    :class:`~pipeline.domain.errors.CatalogError`.
+    """
+
+    async def insert_upload(self, record: UploadRecord) -> None: ...
+
+    async def get_upload(self, tenant: str, upload_id: str) -> UploadRecord | None: ...
+
+    async def lock_upload(
+        self,
+        tenant: str,
+        upload_id: str,
+        *,
+        offset: int,
+        token: str,
+        until: datetime,
+        now: datetime,
+    ) -> UploadRecord | None: ...
+
+    async def renew_lock(
+        self, tenant: str, upload_id: str, token: str, until: datetime
+    ) -> bool: ...
+
+    async def save_upload(self, record: UploadRecord, token: str) -> bool: ...
+
+    async def release_lock(self, tenant: str, upload_id: str, token: str) -> None: ...
+
+    async def delete_upload(self, tenant: str, upload_id: str) -> UploadRecord | None: ...
+
+    async def expired_uploads(self, now: datetime, limit: int = 500) -> list[UploadRecord]: ...
+
+    async def open_upload_keys(self) -> set[str]:
+        """Object keys that open uploads will complete into (reconcile leaves them alone)."""
+        ...
+
+
+class UsageCatalog(Protocol):
+    """Shared upload counters and tenant usage (see :mod:`pipeline.services.limits`)."""
+
+    async def count_upload(self, key_id: str, window: int, expires_at: datetime) -> int: ...
+
+    async def tenant_usage(self, tenant: str) -> tuple[int, int]: ...
+
 
 class EventPublisher(Protocol):
     async def publish_event(self, event: Event) -> None:
         """Tell listeners; never raises (events are notifications, the catalog is the truth)."""
+        ...
+
+
+class CleanupPublisher(EventPublisher, Protocol):
+    async def publish_cleanup(self, job: CleanupJob) -> None:
+        """Queue a deleted image's objects for removal; raises BusError."""
+        ...
+
+
+class EventLog(Protocol):
+    def replay_events(self, tenant: str, after: int) -> AsyncIterator[StreamedEvent]:
+        """``tenant``'s events with a sequence above ``after``, oldest first, up to the end
+        of the log when called; raises :class:`~pipeline.domain.errors.BusError`."""
         ...
 
 

@@ -25,7 +25,7 @@ from datetime import timedelta
 
 from pipeline.domain import names
 from pipeline.domain.errors import DependencyError, ImageRejected, ObjectNotFound, PipelineError
-from pipeline.domain.messages import ImageEvent, RenderJob, utcnow
+from pipeline.domain.messages import RERENDER_REASONS, ImageEvent, RenderJob, utcnow
 from pipeline.domain.models import ImageRecord, Rendition
 from pipeline.domain.outcomes import Ack, Delivery, Outcome, Retry, Terminal
 from pipeline.imaging.render import RenderResult
@@ -90,7 +90,7 @@ class RenderService:
         """Run one delivery to an outcome; log one line for it. Raises only for bugs."""
         started = time.monotonic()
         try:
-            if delivery.job.reason == "backfill":
+            if delivery.job.reason in RERENDER_REASONS:
                 done = await self._rerender(delivery.job)
             else:
                 done = await self._render(delivery)
@@ -153,7 +153,7 @@ class RenderService:
     def _outage(self, delivery: Delivery, exc: DependencyError) -> _Done:
         """A dependency failed before (or instead of) a lease could be used or released."""
         reason = _reason(exc)
-        if self._last_delivery(delivery) and delivery.job.reason != "backfill":
+        if self._last_delivery(delivery) and delivery.job.reason not in RERENDER_REASONS:
             # No delivery is left, but nothing is stranded: the image is queued or under a
             # lease that expires, and the sweeper republishes both.
             return _Done(Ack(), "left_for_sweeper", reason)
@@ -192,9 +192,12 @@ class RenderService:
         return _Done(Ack(), "requeued", f"round {rounds} of {self._policy.max_rounds}: {reason}")
 
     async def _rerender(self, job: RenderJob) -> _Done:
-        """Backfill: render a ready image again with the current spec; it stays ready meanwhile."""
+        """Backfill: render a ready image again with the current spec; it stays ready meanwhile.
+
+        A reconcile job re-renders even a current image: its renditions went missing."""
         record = await self._catalog.get_image(job.tenant, job.image_id)
-        if record is None or record.status != "ready" or self._is_current(record):
+        current = job.reason == "backfill" and record is not None and self._is_current(record)
+        if record is None or record.status != "ready" or current:
             return _Done(Ack(), "skipped", "not ready or already current")
         try:
             result = await self._render_original(record)

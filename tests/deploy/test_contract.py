@@ -28,7 +28,12 @@ REQUIRED_IN_CLUSTER = {
     "GALLERY_S3_ACCESS_KEY_ID",
     "GALLERY_S3_SECRET_ACCESS_KEY",
 }
-FROM_SECRET = {"GALLERY_MONGO_URI", "GALLERY_S3_ACCESS_KEY_ID", "GALLERY_S3_SECRET_ACCESS_KEY"}
+FROM_SECRET = {
+    "GALLERY_MONGO_URI",
+    "GALLERY_S3_ACCESS_KEY_ID",
+    "GALLERY_S3_SECRET_ACCESS_KEY",
+    "GALLERY_GATEWAY_ADMIN_KEY",
+}
 SECRET_PLACEHOLDER = "from-a-secret"
 
 
@@ -171,7 +176,7 @@ def test_nack_streams_equal_the_code(
         if config.duplicate_window:
             assert go_duration_seconds(spec["duplicateWindow"]) == config.duplicate_window
     jobs = nack_spec(build, "Stream", "name", names.JOBS_STREAM)
-    assert jobs["subjects"] == [names.RENDER_SUBJECT, names.BACKFILL_SUBJECT]
+    assert jobs["subjects"] == [names.RENDER_SUBJECT, names.BACKFILL_SUBJECT, names.CLEANUP_SUBJECT]
     assert nack_spec(build, "Stream", "name", names.DLQ_STREAM)["subjects"] == [names.DLQ_SUBJECT]
     assert nack_spec(build, "Stream", "name", names.EVENTS_STREAM)["subjects"] == list(
         names.EVENTS_SUBJECTS
@@ -201,6 +206,9 @@ def test_nack_consumers_equal_the_code(
     render = nack_spec(build, "Consumer", "durableName", names.RENDER_CONSUMER)
     backfill = nack_spec(build, "Consumer", "durableName", names.BACKFILL_CONSUMER)
     assert backfill["maxAckPending"] < render["maxAckPending"]
+    cleanup = nack_spec(build, "Consumer", "durableName", names.CLEANUP_CONSUMER)
+    assert cleanup["filterSubject"] == names.CLEANUP_SUBJECT
+    assert cleanup["maxDeliver"] == -1, "a cleanup job is retried until the store answers"
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

@@ -32,6 +32,7 @@ class Stack:
         self.url = f"http://127.0.0.1:{self.port}"
         self.gateway: ManagedProcess | None = None
         self.workers: list[ManagedProcess] = []
+        self.extra: list[ManagedProcess] = []
         self._env = gallery_env(
             {
                 **to_env(settings),
@@ -57,6 +58,17 @@ class Stack:
         self.workers.append(worker)
         return worker
 
+    async def add_gateway(self, timeout: float = 60.0) -> str:
+        """Start one more gateway process (a replica) on its own port; return its URL."""
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        env = {"GALLERY_GATEWAY_PORT": str(port)}
+        gateway = self._start("gateway", f"gateway-{port}.log", env)
+        self.extra.append(gateway)
+        ready = f"{url}/readyz"
+        await asyncio.to_thread(wait_until_ready, gateway, lambda: http_ok(ready), timeout)
+        return url
+
     async def wait_ready(self, timeout: float = 60.0) -> None:
         assert self.gateway is not None
         ready = f"{self.url}/readyz"
@@ -77,6 +89,11 @@ class Stack:
             check=False,
         )
 
+    def stop_gateway(self) -> None:
+        """Stop the first gateway process (SIGTERM, as a rollout would)."""
+        assert self.gateway is not None
+        terminate_all([self.gateway], timeout=20)
+
     def kill_worker(self, index: int = 0) -> None:
         os.kill(self.workers[index].process.pid, signal.SIGKILL)
         self.workers[index].process.wait()
@@ -85,8 +102,9 @@ class Stack:
         return await issue_api_key(self.settings.mongo, tenant, "test")
 
     def logs(self) -> str:
-        parts = [p for p in [self.gateway, *self.workers] if p is not None]
+        parts = [p for p in [self.gateway, *self.extra, *self.workers] if p is not None]
         return "\n".join(f"--- {p.log_path.name}\n{p.log_tail(30)}" for p in parts)
 
     def stop(self) -> None:
-        terminate_all([p for p in [self.gateway, *self.workers] if p is not None], timeout=20)
+        processes = [self.gateway, *self.extra, *self.workers]
+        terminate_all([p for p in processes if p is not None], timeout=20)

@@ -37,6 +37,8 @@ def start_up(data_dir: Path, ports: dict[str, int], log: Path) -> subprocess.Pop
         str(ports["mongo"]),
         "--metrics-port",
         str(ports["metrics"]),
+        "--nats-monitor-port",
+        str(ports["monitor"]),
     ]
     with log.open("ab") as out:
         return subprocess.Popen(
@@ -75,7 +77,7 @@ def test_up_upload_folder_stop_and_restart(tmp_path: Path) -> None:
     (photos / "2026" / "b.jpg").write_bytes(jpeg_bytes(900, 1200, orientation=8, seed=2))
     (photos / "2026" / "summer" / "c.png").write_bytes(png_bytes(500, 400, seed=3))
     data_dir = tmp_path / "gallery-data"
-    ports = {name: free_port() for name in ("http", "nats", "mongo", "metrics")}
+    ports = {name: free_port() for name in ("http", "nats", "mongo", "metrics", "monitor")}
     url = f"http://127.0.0.1:{ports['http']}"
     log = tmp_path / "up.log"
 
@@ -102,8 +104,8 @@ def test_up_upload_folder_stop_and_restart(tmp_path: Path) -> None:
             check=False,
         )
         assert upload.returncode == 0, upload.stderr
-        assert "3/3 uploaded" in upload.stderr
-        assert "3 ready, 0 failed, 0 rejected" in upload.stderr
+        assert "3/3 files" in upload.stderr
+        assert "3 file(s): 3 ready, 0 duplicate, 0 failed, 0 rejected" in upload.stderr
     finally:
         assert stop(up) == 0, log.read_text()
     assert "stopped" in log.read_text()

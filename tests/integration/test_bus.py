@@ -76,7 +76,7 @@ async def test_declare_is_idempotent_and_matches_the_shared_names(bus: Bus) -> N
     await bus.declare()
     await bus.declare()
     jobs = await bus.js.stream_info(names.JOBS_STREAM)
-    assert set(jobs.config.subjects or []) == {names.RENDER_SUBJECT, names.BACKFILL_SUBJECT}
+    assert set(jobs.config.subjects or []) == set(names.JOBS_SUBJECTS)
     assert jobs.config.retention == RetentionPolicy.WORK_QUEUE
     render = await bus.js.consumer_info(names.JOBS_STREAM, names.RENDER_CONSUMER)
     backfill = await bus.js.consumer_info(names.JOBS_STREAM, names.BACKFILL_CONSUMER)

@@ -199,6 +199,17 @@ async def test_stream_yields_same_bytes_in_chunks(store: ObjectStore) -> None:
     assert b"".join(chunks) == data
 
 
+@pytest.mark.parametrize(
+    ("start", "end"), [(0, 10), (5, None), (CHUNK - 1, CHUNK + 2), (1000, 3 * CHUNK + 9)]
+)
+async def test_stream_a_byte_range(store: ObjectStore, start: int, end: int | None) -> None:
+    data = body_of(3 * CHUNK + 9)
+    await store.put_bytes("ranged", data, content_type="application/octet-stream")
+    chunks = [c async for c in store.stream("ranged", chunk_size=CHUNK, start=start, end=end)]
+    assert all(0 < len(chunk) <= CHUNK for chunk in chunks)
+    assert b"".join(chunks) == data[start:end]
+
+
 async def test_stream_closed_early_releases_everything(store: ObjectStore) -> None:
     data = body_of(2 * 1024 * 1024)
     await store.put_bytes("partial", data, content_type="application/octet-stream")

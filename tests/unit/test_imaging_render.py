@@ -15,6 +15,7 @@ from pipeline.domain.errors import (
     UndecodableImage,
 )
 from pipeline.imaging import render as render_module
+from pipeline.imaging.icc import is_srgb
 from pipeline.imaging.render import check_capabilities, render_image
 from pipeline.imaging.sniff import sniff_mime
 from pipeline.imaging.spec import DEFAULT_SPEC, RenditionSpec, parse_spec
@@ -129,6 +130,35 @@ def test_embedded_icc_profile_is_honoured() -> None:
     raw_error = max(abs(a - b) for a, b in zip(raw, srgb, strict=True))
     assert error < 3
     assert raw_error > 10
+
+
+def _tagged(profile: str) -> bytes:
+    """The test scene as a JPEG carrying libvips' built-in ``profile`` (pixels in that space)."""
+    scene = pyvips.Image.new_from_buffer(images.png_bytes(200, 150), "")
+    tagged = scene.icc_transform(profile, input_profile="srgb")
+    return bytes(tagged.jpegsave_buffer(Q=95, keep="icc"))
+
+
+def test_srgb_tagged_photo_renders_like_untagged() -> None:
+    # An sRGB profile skips the transform (same pixels, less CPU); a P3 one does not.
+    srgb, p3 = _tagged("srgb"), _tagged("p3")
+    assert is_srgb(pyvips.Image.new_from_buffer(srgb, "").get("icc-profile-data"))
+    assert not is_srgb(pyvips.Image.new_from_buffer(p3, "").get("icc-profile-data"))
+    plain = pyvips.Image.new_from_buffer(srgb, "").jpegsave_buffer(Q=95, keep="none")
+    for tagged in (srgb, p3):
+        for a, b in zip(
+            render_image(tagged, DEFAULT_SPEC, LIMITS).renditions,
+            render_image(plain, DEFAULT_SPEC, LIMITS).renditions,
+            strict=True,
+        ):
+            assert images.similarity(a.data, b.data) > 0.99, a.name
+    tagged_large, plain_large = (
+        by_name(render_image(data, DEFAULT_SPEC, LIMITS))["large"].data for data in (srgb, plain)
+    )
+    error = max(
+        abs(x - y) for x, y in zip(_mean_rgb(tagged_large), _mean_rgb(plain_large), strict=True)
+    )
+    assert error < 1
 
 
 @pytest.mark.parametrize(

@@ -30,7 +30,7 @@ from pipeline.domain.outcomes import Ack, Delivery, Outcome, Retry, Terminal
 from pipeline.imaging.spec import DEFAULT_SPEC, RenditionSpec
 from pipeline.runtime.settings import LimitsSettings, SweeperSettings
 from pipeline.services.backfill import plan_backfill
-from pipeline.services.delete import DeleteService
+from pipeline.services.delete import CleanupService, DeleteService
 from pipeline.services.ingest import BodyOpener, IngestService
 from pipeline.services.outbox import republish_stuck
 from pipeline.services.render import RenderPolicy, RenderService
@@ -74,6 +74,11 @@ class World:
 
     def delete(self) -> DeleteService:
         return DeleteService(self.catalog, self.store, self.bus)
+
+    async def run_cleanups(self) -> None:
+        """What the worker's cleanup lane does with the jobs deletes published."""
+        while self.bus.cleanups:
+            await CleanupService(self.store).handle(self.bus.cleanups.pop(0), attempt=1)
 
     async def upload(self, data: bytes) -> ImageRecord:
         return (await self.ingest().ingest(TENANT, body(data))).record
@@ -255,6 +260,7 @@ async def test_a_delete_racing_a_render_leaves_nothing_behind(world: World) -> N
 
     world.renderer.during = delete_meanwhile
     assert await world.run_job(record) == Ack()
+    await world.run_cleanups()
     assert world.catalog.images == {}
     assert world.store.objects == {}, "renditions stored after the delete are removed"
     assert world.bus.event_types(record.id) == ["uploaded", "deleted"]
@@ -264,6 +270,7 @@ async def test_delete_removes_the_document_and_every_object(world: World) -> Non
     record = await world.upload(jpeg_bytes(64, 64))
     await world.run_job(record)
     await world.delete().delete(TENANT, record.id)
+    await world.run_cleanups()
     assert (world.catalog.images, world.store.objects) == ({}, {})
 
 

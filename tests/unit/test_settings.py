@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,21 @@ def test_readme_configuration_table_matches_the_model() -> None:
     assert text[start:end].strip() == markdown_table(), (
         "regenerate the README table from markdown_table()"
     )
+
+
+def test_vips_concurrency_sets_the_threads_of_each_render(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A worker in a 3-core pod on a 64-core node must not start 64 libvips threads per render.
+    import pyvips
+
+    from pipeline.imaging import vips
+
+    monkeypatch.setenv("GALLERY_WORKER_VIPS_CONCURRENCY", "1")
+    monkeypatch.delenv("VIPS_CONCURRENCY", raising=False)
+    before = pyvips.concurrency_get()
+    try:
+        vips.set_threads(load_settings().worker.vips_concurrency)
+        assert pyvips.concurrency_get() == 1
+        assert os.environ["VIPS_CONCURRENCY"] == "1"  # for render processes started later
+    finally:
+        pyvips.concurrency_set(before)
+        os.environ.pop("VIPS_CONCURRENCY", None)

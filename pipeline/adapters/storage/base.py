@@ -8,11 +8,12 @@ one works on the other.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterable
+from collections.abc import AsyncGenerator, AsyncIterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from pipeline.domain.errors import InputError
+from pipeline.domain.objects import StoredObject
 
 DEFAULT_CHUNK_SIZE = 256 * 1024
 #: S3's own limit on key length, in UTF-8 bytes.
@@ -54,6 +55,33 @@ class ObjectStore(Protocol):
         """
         ...
 
+    async def create_multipart(self, key: str, *, content_type: str) -> str:
+        """Start a multipart upload that outlives one request; return its id.
+
+        With :meth:`upload_part`, :meth:`complete_multipart` and :meth:`abort_multipart` it
+        follows S3's multipart API (the filesystem store keeps part files): parts are numbered
+        from 1, every part but the last is at least 5 MiB, the object appears only on
+        completion. Resumable uploads use it; :meth:`put_stream` does it within one call.
+        """
+        ...
+
+    async def upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> str:
+        """Store part ``number``, replacing an earlier part of that number; return its ETag.
+
+        :class:`~pipeline.domain.errors.ObjectNotFound` if the upload is gone.
+        """
+        ...
+
+    async def complete_multipart(
+        self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]
+    ) -> None:
+        """Join ``parts`` ((number, ETag), in order) into ``key``; unlisted parts are dropped."""
+        ...
+
+    async def abort_multipart(self, key: str, upload_id: str) -> None:
+        """Drop the upload and its parts; an upload already gone is not an error."""
+        ...
+
     async def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None:
         """Store ``data`` under ``key``, replacing any existing object."""
         ...
@@ -62,8 +90,17 @@ class ObjectStore(Protocol):
         """Return the whole object; :class:`~pipeline.domain.errors.ObjectNotFound` if missing."""
         ...
 
-    def stream(self, key: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> AsyncGenerator[bytes, None]:
-        """Yield the object in chunks of at most ``chunk_size`` bytes.
+    def stream(
+        self,
+        key: str,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        *,
+        start: int = 0,
+        end: int | None = None,
+    ) -> AsyncGenerator[bytes, None]:
+        """Yield the object's bytes ``start`` (inclusive) to ``end`` (exclusive; None = the
+        end of the object) in chunks of at most ``chunk_size`` bytes. The caller keeps the
+        range inside the object (a ``stat`` first): past the end, fewer bytes come back.
 
         An async generator: :class:`~pipeline.domain.errors.ObjectNotFound` is raised on the first
         iteration if the object is missing. If you stop early, close it (``aclose()``, or
@@ -89,6 +126,14 @@ class ObjectStore(Protocol):
 
     async def list_keys(self, prefix: str) -> list[str]:
         """Every key starting with ``prefix``, sorted."""
+        ...
+
+    async def list_objects(self, prefix: str) -> list[StoredObject]:
+        """Every object under ``prefix`` with its size and last-modified time (UTC), by key.
+
+        The filesystem store reports the file's mtime, S3 the listing's ``LastModified``;
+        reconcile uses it to leave young objects alone.
+        """
         ...
 
     async def presigned_get(self, key: str, expires_seconds: int | None = None) -> str | None:

@@ -11,7 +11,8 @@ import contextlib
 import io
 import logging
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterable, Iterator, Sequence
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
@@ -22,7 +23,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from pipeline.adapters.storage.base import DEFAULT_CHUNK_SIZE, ObjectInfo, check_key, check_prefix
 from pipeline.adapters.storage.s3errors import client_error_code, client_error_status, translate
-from pipeline.domain.errors import ConfigurationError, InputError, PipelineError, StorageError
+from pipeline.domain.errors import (
+    ConfigurationError,
+    InputError,
+    ObjectNotFound,
+    PipelineError,
+    StorageError,
+)
+from pipeline.domain.objects import StoredObject
 from pipeline.runtime.settings import S3Settings
 
 if TYPE_CHECKING:
@@ -74,29 +82,35 @@ class S3ObjectStore:
         )
         self._stack: contextlib.AsyncExitStack | None = None
         self._client: S3Client | None = None
+        self._presigner: S3Client | None = None
 
     async def __aenter__(self) -> Self:
         stack = contextlib.AsyncExitStack()
         session: Any = aioboto3.Session()
+        endpoint = self._settings.endpoint
         try:
-            self._client = await stack.enter_async_context(
-                session.client(
-                    "s3",
-                    endpoint_url=self._settings.endpoint,
-                    region_name=self._settings.region,
-                    # Empty keys fall back to botocore's chain (env, web identity ...).
-                    aws_access_key_id=self._settings.access_key_id or None,
-                    aws_secret_access_key=self._settings.secret_access_key or None,
-                    config=self._config,
-                )
-            )
+            self._client = await stack.enter_async_context(self._new_client(session, endpoint))
+            # Presigned URLs are signed for the host in them, so they are built by a client
+            # on the address browsers reach (the in-cluster endpoint is not); it never
+            # connects anywhere: presigning is local computation.
+            endpoint = self._settings.public_endpoint or endpoint
+            self._presigner = await stack.enter_async_context(self._new_client(session, endpoint))
         except ValueError as exc:  # a malformed endpoint URL
             await stack.aclose()
-            raise ConfigurationError(
-                f"invalid S3 endpoint {self._settings.endpoint!r}: {exc}"
-            ) from exc
+            raise ConfigurationError(f"invalid S3 endpoint {endpoint!r}: {exc}") from exc
         self._stack = stack
         return self
+
+    def _new_client(self, session: Any, endpoint: str) -> Any:
+        return session.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name=self._settings.region,
+            # Empty keys fall back to botocore's chain (env, web identity ...).
+            aws_access_key_id=self._settings.access_key_id or None,
+            aws_secret_access_key=self._settings.secret_access_key or None,
+            config=self._config,
+        )
 
     async def __aexit__(
         self,
@@ -104,7 +118,7 @@ class S3ObjectStore:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        stack, self._stack, self._client = self._stack, None, None
+        stack, self._stack, self._client, self._presigner = self._stack, None, None, None
         if stack is not None:
             await stack.aclose()
 
@@ -243,6 +257,47 @@ class S3ObjectStore:
         except Exception:
             log.warning("could not abort multipart upload %s of %s", upload_id, key, exc_info=True)
 
+    # --- multipart uploads that outlive a request (resumable uploads) ------------------
+
+    async def create_multipart(self, key: str, *, content_type: str) -> str:
+        """Start a multipart upload to ``key``; return its id (S3 CreateMultipartUpload)."""
+        check_key(key)
+        return await self._create_upload(key, content_type)
+
+    async def upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> str:
+        """Store part ``number`` (1..10000; every part but the last at least 5 MiB); its ETag.
+
+        Uploading a number again replaces that part (S3 UploadPart).
+        """
+        check_key(key)
+        part = await self._upload_part(key, upload_id, number, io.BytesIO(data))
+        return part["ETag"]
+
+    async def complete_multipart(
+        self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]
+    ) -> None:
+        """Join ``parts`` ((number, ETag) in order) into the object ``key``; parts not listed
+        are dropped (S3 CompleteMultipartUpload)."""
+        check_key(key)
+        with self._errors("complete_multipart_upload", key):
+            await self._s3.complete_multipart_upload(
+                Bucket=self._bucket,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": [{"PartNumber": n, "ETag": e} for n, e in parts]},
+            )
+
+    async def abort_multipart(self, key: str, upload_id: str) -> None:
+        """Drop the upload and every part stored for it; an unknown upload is not an error."""
+        check_key(key)
+        try:
+            with self._errors("abort_multipart_upload", key):
+                await self._s3.abort_multipart_upload(
+                    Bucket=self._bucket, Key=key, UploadId=upload_id
+                )
+        except ObjectNotFound:  # NoSuchUpload: already completed or aborted
+            return
+
     async def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None:
         check_key(key)
         with self._errors("put_object", key):
@@ -262,11 +317,19 @@ class S3ObjectStore:
         return data
 
     async def stream(
-        self, key: str, chunk_size: int = DEFAULT_CHUNK_SIZE
+        self,
+        key: str,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        *,
+        start: int = 0,
+        end: int | None = None,
     ) -> AsyncGenerator[bytes, None]:
         check_key(key)
+        extra: dict[str, Any] = {}
+        if start or end is not None:  # an HTTP Range on GetObject: last byte inclusive
+            extra["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
         with self._errors("get_object", key):
-            response = await self._s3.get_object(Bucket=self._bucket, Key=key)
+            response = await self._s3.get_object(Bucket=self._bucket, Key=key, **extra)
         body = response["Body"]
         try:
             while True:
@@ -331,10 +394,35 @@ class S3ObjectStore:
         keys.sort()
         return keys
 
+    async def list_objects(self, prefix: str) -> list[StoredObject]:
+        check_prefix(prefix)
+        listed: list[StoredObject] = []
+        with self._errors("list_objects_v2", prefix):
+            paginator = self._s3.get_paginator("list_objects_v2")
+            async for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix):
+                listed.extend(
+                    StoredObject(
+                        key=item["Key"],
+                        size=int(item.get("Size", 0)),
+                        modified=_aware(item["LastModified"]),
+                    )
+                    for item in page.get("Contents", [])
+                    if "Key" in item and "LastModified" in item
+                )
+        listed.sort(key=lambda o: o.key)
+        return listed
+
     async def presigned_get(self, key: str, expires_seconds: int | None = None) -> str | None:
         check_key(key)
         expires = expires_seconds if expires_seconds is not None else self._settings.presign_seconds
+        presigner = self._presigner or self._s3
         with self._errors("presign", key):
-            return await self._s3.generate_presigned_url(
+            return await presigner.generate_presigned_url(
                 "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=expires
             )
+
+
+def _aware(moment: datetime) -> datetime:
+    """botocore parses ``LastModified`` as an aware datetime; a naive one is UTC (S3 API
+    reference, ListObjectsV2: timestamps are ISO 8601 in UTC)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -28,7 +28,7 @@ from pipeline.domain.errors import (
 )
 
 PUBLIC_MESSAGE = "object storage is unavailable"
-_NOT_FOUND_CODES = frozenset({"NoSuchKey", "NotFound", "404"})
+_NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchUpload", "NotFound", "404"})
 _THROTTLING_CODES = frozenset(
     {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests"}
 )

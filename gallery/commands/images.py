@@ -1,0 +1,134 @@
+"""``gallery ls`` and ``gallery show ID``: the tenant's photos as tables, or JSON."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from rich.table import Table
+
+from gallery import output
+from gallery.api import Api, Json
+from gallery.exitcodes import OK
+from gallery.options import ClientOptions
+from pipeline.domain.errors import NotFound
+
+STATUSES = ("queued", "processing", "ready", "failed")
+STYLE = {"ready": "green", "failed": "red", "queued": "yellow", "processing": "cyan"}
+
+
+def add_parsers(sub: Any) -> None:
+    ls = sub.add_parser("ls", help="list photos as a table (newest first)")
+    ClientOptions.add_arguments(ls)
+    ls.add_argument("--album", help="only photos of the album with this name")
+    ls.add_argument("--status", choices=STATUSES, help="only photos in this state")
+    ls.add_argument("--limit", type=int, default=1000, help="at most this many rows")
+    ls.add_argument("--json", action="store_true", help="a JSON array of image documents")
+
+    show = sub.add_parser("show", help="one photo: renditions, metadata, state")
+    ClientOptions.add_arguments(show)
+    show.add_argument("image_id")
+    show.add_argument("--json", action="store_true", help="the image document as JSON")
+
+
+async def run_ls(args: argparse.Namespace) -> int:
+    client = ClientOptions.from_args(args)
+    async with Api.open(client.url, client.key) as api:
+        album_id = None
+        if args.album:
+            album = await api.album_named(args.album, create=False)
+            if album is None:
+                raise NotFound(f"no album named {args.album!r}")
+            album_id = str(album["id"])
+        rows: list[Json] = []
+        async for image in api.images(album=album_id, status=args.status):
+            rows.append(image)
+            if len(rows) >= args.limit:
+                break
+    if args.json:
+        output.print_json(rows)
+    else:
+        output.stdout().print(_images_table(rows))
+        output.stderr().print(f"{len(rows)} photo(s)")
+    return OK
+
+
+def _images_table(rows: list[Json]) -> Table:
+    table = Table(box=None, pad_edge=False)
+    for column in ("id", "status", "file", "size", "pixels", "created", "note"):
+        table.add_column(column, no_wrap=column != "note")
+    for image in rows:
+        status = str(image.get("status"))
+        pixels = f"{image.get('width')}x{image.get('height')}" if image.get("width") else "-"
+        table.add_row(
+            str(image["id"]),
+            f"[{STYLE.get(status, '')}]{status}[/]" if status in STYLE else status,
+            str(image.get("filename") or "-"),
+            output.human_bytes(image.get("bytes")),
+            pixels,
+            str(image.get("created_at", ""))[:19].replace("T", " "),
+            str(image.get("failure") or ""),
+        )
+    return table
+
+
+async def run_show(args: argparse.Namespace) -> int:
+    client = ClientOptions.from_args(args)
+    async with Api.open(client.url, client.key) as api:
+        try:
+            image = await api.image(args.image_id)
+        except NotFound as exc:
+            raise NotFound(f"no image {args.image_id} for this key") from exc
+        names = [(await api.album(album_id))["name"] for album_id in image.get("albums") or []]
+    if args.json:
+        output.print_json(image)
+        return OK
+    console = output.stdout()
+    console.print(_summary(image, names))
+    console.print(_renditions(image, client.url))
+    metadata = {k: v for k, v in (image.get("metadata") or {}).items() if v is not None}
+    if metadata:
+        console.print(_pairs("metadata", metadata))
+    return OK
+
+
+def _summary(image: Json, albums: list[str]) -> Table:
+    fields = {
+        "id": image["id"],
+        "status": image.get("status"),
+        "file": image.get("filename"),
+        "type": image.get("content_type"),
+        "size": output.human_bytes(image.get("bytes")),
+        "pixels": f"{image.get('width')} x {image.get('height')}, {image.get('frames')} frame(s)",
+        "sha256": image.get("sha256"),
+        "created": image.get("created_at"),
+        "ready": image.get("ready_at"),
+        "albums": ", ".join(albums) or None,
+        "failure": image.get("failure"),
+        "original": (image.get("links") or {}).get("original"),
+    }
+    return _pairs("photo", {k: v for k, v in fields.items() if v is not None})
+
+
+def _renditions(image: Json, url: str) -> Table:
+    table = Table(title="renditions", title_justify="left", box=None, pad_edge=False)
+    for column in ("name", "pixels", "type", "size", "url"):
+        table.add_column(column, no_wrap=True)
+    for name, rendition in sorted((image.get("renditions") or {}).items()):
+        table.add_row(
+            name,
+            f"{rendition.get('width')}x{rendition.get('height')}",
+            str(rendition.get("content_type")),
+            output.human_bytes(rendition.get("bytes")),
+            f"{url}{rendition.get('url')}",
+        )
+    return table
+
+
+def _pairs(title: str, values: dict[str, Any]) -> Table:
+    table = Table(title=title, title_justify="left", box=None, show_header=False, pad_edge=False)
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    for key, value in values.items():
+        table.add_row(key, str(value))
+    return table

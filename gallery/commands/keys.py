@@ -1,0 +1,49 @@
+"""``gallery keys create|list|revoke``: API keys, straight against the catalog and the bus.
+
+``list`` never shows a key (only its id, the first 16 hex digits of its hash); ``revoke``
+stores the revocation and announces it, so every gateway refuses the key within seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from pipeline.runtime.settings import Settings
+
+
+def add_parsers(sub: Any) -> None:
+    keys = sub.add_parser("keys", help="manage API keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser("create", help="create an API key for a tenant (printed once)")
+    create.add_argument("--tenant", required=True)
+    create.add_argument("--name", default="default")
+    listing = keys_sub.add_parser("list", help="list API keys by id (never the keys)")
+    listing.add_argument("--tenant", help="only this tenant's keys")
+    revoke = keys_sub.add_parser("revoke", help="revoke a key: every gateway refuses it")
+    revoke.add_argument("key_id", help="the id `gallery keys list` shows")
+
+
+async def run(settings: Settings, args: argparse.Namespace) -> None:
+    # Per command, as in gallery.cli: the client libraries load only when a command needs them.
+    from pipeline.adapters.bus import Bus
+    from pipeline.adapters.catalog import Catalog
+    from pipeline.services.keys import KeyService
+
+    async with (
+        Catalog.connect(settings.mongo) as catalog,
+        Bus.connect(settings.nats, name="gallery-cli") as bus,
+    ):
+        await catalog.ensure_indexes()
+        service = KeyService(catalog.keys, bus)
+        if args.keys_command == "create":
+            print((await service.create(args.tenant, args.name)).key)
+        elif args.keys_command == "list":
+            for key in await service.list_keys(args.tenant):
+                revoked = f"revoked {key.revoked_at.isoformat()}" if key.revoked_at else "active"
+                print(
+                    f"{key.id}  {key.tenant}  {key.name}  {key.created_at.isoformat()}  {revoked}"
+                )
+        else:
+            key = await service.revoke(args.key_id)
+            print(f"revoked {key.id} ({key.tenant}/{key.name})")

@@ -1,0 +1,52 @@
+"""``gallery reconcile [--dry-run]``: make the object store and the catalog agree again.
+
+Finds objects without a document (deleted) and documents without their objects (original
+gone: the image fails with the reason; renditions gone: rendered again), leaves anything
+younger than ``GALLERY_RECONCILE_MIN_AGE_SECONDS`` alone, and prints the counts per kind.
+``--dry-run`` only counts. Exit code 0 when the pass completed (whatever it found), 3 when
+a backend did not answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from typing import Any
+
+from gallery import exitcodes
+from pipeline.runtime.settings import Settings, load_settings
+
+
+def add_parser(sub: Any) -> None:
+    reconcile = sub.add_parser(
+        "reconcile",
+        help="remove objects without a document, fail or re-render documents without objects",
+    )
+    reconcile.add_argument("--dry-run", action="store_true", help="only count, change nothing")
+    reconcile.add_argument("--json", action="store_true", help="print the counts as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    counts = asyncio.run(_reconcile(settings, dry_run=args.dry_run))
+    if args.json:
+        print(json.dumps({"dry_run": args.dry_run, "counts": counts}))
+        return exitcodes.OK
+    verb = "would fix" if args.dry_run else "fixed"
+    print(f"reconcile ({'dry run' if args.dry_run else 'applied'}):")
+    for kind, count in counts.items():
+        label = kind.replace("_", " ")
+        note = "" if kind.startswith("skipped") else f"  ({verb})"
+        print(f"  {label:<22} {count:>6}{note if count else ''}")
+    return exitcodes.OK
+
+
+async def _reconcile(settings: Settings, *, dry_run: bool) -> dict[str, int]:
+    # Imported here: the adapters load nats-py, pymongo and aioboto3, which `--help` and
+    # the other commands do not need.
+    from pipeline.bootstrap import open_backends, reconcile_service
+
+    async with open_backends(settings, name="gallery-reconcile") as backends:
+        report = await reconcile_service(backends, settings).run(dry_run=dry_run)
+    return report.as_dict()

@@ -1,0 +1,54 @@
+"""Admin routes (``/v1/admin/``, the admin key): API keys of every tenant.
+
+``GET /v1/admin/keys?tenant=T`` lists keys (never a key itself), ``POST /v1/admin/keys``
+``{"tenant", "name"}`` creates one (the key is in this answer only), ``DELETE
+/v1/admin/keys/{key_id}`` revokes one: every gateway refuses it within seconds.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from gateway.keys import KEYS
+from pipeline.domain.errors import InputError
+from pipeline.domain.keys import ApiKeyInfo
+
+
+def key_json(info: ApiKeyInfo) -> dict[str, Any]:
+    return {
+        "id": info.id,
+        "tenant": info.tenant,
+        "name": info.name,
+        "created_at": info.created_at.isoformat(),
+        "revoked_at": info.revoked_at.isoformat() if info.revoked_at else None,
+    }
+
+
+async def list_keys(request: web.Request) -> web.Response:
+    keys = await request.app[KEYS].list_keys(request.query.get("tenant") or None)
+    return web.json_response({"items": [key_json(k) for k in keys]})
+
+
+async def create_key(request: web.Request) -> web.Response:
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = None
+    if not isinstance(body, dict):
+        raise InputError("body is not an object", public_message='send {"tenant": "..."}')
+    made = await request.app[KEYS].create(body.get("tenant"), body.get("name", "default"))
+    return web.json_response(key_json(made.info) | {"key": made.key}, status=201)
+
+
+async def revoke_key(request: web.Request) -> web.Response:
+    await request.app[KEYS].revoke(request.match_info["key_id"])
+    return web.Response(status=204)
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/v1/admin/keys", list_keys)
+    router.add_post("/v1/admin/keys", create_key)
+    router.add_delete("/v1/admin/keys/{key_id}", revoke_key)

@@ -1,0 +1,140 @@
+// The photo grid: one tile per image, newest first (ids are ULIDs, so id order is upload
+// order). A tile paints the ThumbHash placeholder at once and fades the thumb rendition in
+// when the image is ready and the tile is near the viewport; failed images show why.
+
+import { blobUrl, el } from "./api.js";
+import { thumbHashToDataURL } from "./thumbhash.js";
+
+// Status only moves forward; a late response must not paint "queued" over "ready".
+const RANK = { queued: 0, processing: 1, ready: 2, failed: 2 };
+const LABEL = { queued: "Queued", processing: "Processing" };
+
+export class Grid {
+  /** onOpen(id): a tile was activated; onSelect(ids): the selection changed. */
+  constructor(container, { onOpen, onSelect }) {
+    this.container = container;
+    this.onOpen = onOpen;
+    this.onSelect = onSelect;
+    this.tiles = new Map(); // id -> {node, image}
+    this.selected = new Set();
+    this.visible = new IntersectionObserver((entries) => this.reveal(entries), { rootMargin: "600px" });
+  }
+
+  get size() {
+    return this.tiles.size;
+  }
+
+  image(id) {
+    return this.tiles.get(id)?.image;
+  }
+
+  ids() {
+    return [...this.container.children].map((node) => node.dataset.id);
+  }
+
+  clear() {
+    this.visible.disconnect();
+    this.tiles.clear();
+    this.container.replaceChildren();
+    this.setSelection([]);
+  }
+
+  // Show or update `image`; returns the image as the grid now holds it.
+  upsert(image) {
+    const known = this.tiles.get(image.id);
+    if (known && RANK[image.status] < RANK[known.image.status]) return known.image;
+    if (known) {
+      known.image = image;
+      this.paint(known.node, image);
+      return image;
+    }
+    const node = this.tile(image);
+    this.tiles.set(image.id, { node, image });
+    const after = [...this.container.children].find((other) => other.dataset.id < image.id);
+    this.container.insertBefore(node, after || null);
+    this.paint(node, image);
+    this.visible.observe(node);
+    return image;
+  }
+
+  remove(id) {
+    const known = this.tiles.get(id);
+    if (!known) return;
+    this.visible.unobserve(known.node);
+    known.node.remove();
+    this.tiles.delete(id);
+    if (this.selected.delete(id)) this.onSelect([...this.selected]);
+  }
+
+  tile(image) {
+    const name = image.filename || "Untitled photo";
+    const open = el(
+      "button",
+      { class: "tile-open", type: "button", "aria-label": `Open ${name}`, onclick: () => this.onOpen(image.id) },
+      el("img", { class: "placeholder", alt: "", "aria-hidden": "true" }),
+      el("img", { class: "thumb", alt: name, decoding: "async" }),
+    );
+    const check = el("input", { type: "checkbox", class: "tile-select", "aria-label": `Select ${name}` });
+    check.addEventListener("change", () => this.toggle(image.id, check.checked));
+    return el(
+      "li",
+      { class: "tile", "data-id": image.id },
+      open,
+      check,
+      el("span", { class: "badge", "aria-hidden": "true" }),
+      el("p", { class: "failure" }),
+    );
+  }
+
+  paint(node, image) {
+    node.dataset.status = image.status;
+    node.title = image.filename || image.id;
+    const placeholder = node.querySelector(".placeholder");
+    if (!placeholder.src && image.thumbhash) placeholder.src = thumbHashToDataURL(image.thumbhash);
+    node.querySelector(".badge").textContent = LABEL[image.status] || "";
+    node.querySelector(".failure").textContent =
+      image.status === "failed" ? `Failed: ${image.failure || "unknown reason"}` : "";
+    const state = image.status === "ready" ? "" : `, ${image.status}`;
+    node.querySelector(".tile-open").setAttribute("aria-label", `Open ${image.filename || "photo"}${state}`);
+    if (node.dataset.near === "true") this.loadThumb(node, image);
+  }
+
+  reveal(entries) {
+    for (const entry of entries) {
+      if (!entry.isIntersecting) continue;
+      entry.target.dataset.near = "true";
+      this.visible.unobserve(entry.target);
+      const known = this.tiles.get(entry.target.dataset.id);
+      if (known) this.loadThumb(known.node, known.image);
+    }
+  }
+
+  async loadThumb(node, image) {
+    const thumb = image.renditions && image.renditions.thumb;
+    const img = node.querySelector(".thumb");
+    if (image.status !== "ready" || !thumb || img.dataset.src === thumb.url) return;
+    img.dataset.src = thumb.url;
+    img.onload = () => node.classList.add("loaded");
+    try {
+      img.src = await blobUrl(thumb.url);
+    } catch {
+      delete img.dataset.src; // try again on the next update
+    }
+  }
+
+  toggle(id, on) {
+    if (on) this.selected.add(id);
+    else this.selected.delete(id);
+    this.container.classList.toggle("selecting", this.selected.size > 0);
+    this.onSelect([...this.selected]);
+  }
+
+  setSelection(ids) {
+    this.selected = new Set(ids);
+    for (const { node } of this.tiles.values()) {
+      node.querySelector(".tile-select").checked = this.selected.has(node.dataset.id);
+    }
+    this.container.classList.toggle("selecting", this.selected.size > 0);
+    this.onSelect([...this.selected]);
+  }
+}

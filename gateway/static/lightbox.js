@@ -1,0 +1,180 @@
+// The lightbox: one photo at a time in a modal <dialog> (Escape closes it, focus returns to
+// the tile). The `preview` rendition shows at once over the ThumbHash; zoom swaps in `large`.
+// Arrow keys step through the grid's order; the side panel shows when and with what camera
+// the photo was taken; download fetches the original; delete asks first.
+
+import { api, apiJson, blobUrl, el, formatBytes } from "./api.js";
+import { askConfirm } from "./dialogs.js";
+import { thumbHashToDataURL } from "./thumbhash.js";
+
+const $ = (id) => document.getElementById(id);
+
+// EXIF times are wall-clock times where the photo was taken: show them as written.
+function takenAt(meta) {
+  const stamp = meta.taken_at || meta.capture_time;
+  if (!stamp || stamp.length < 16) return "";
+  const date = new Date(`${stamp.slice(0, 19)}Z`);
+  if (Number.isNaN(date.getTime())) return stamp;
+  return new Intl.DateTimeFormat(undefined, { dateStyle: "long", timeStyle: "short", timeZone: "UTC" }).format(date);
+}
+
+function camera(meta) {
+  const make = meta.camera_make || "";
+  const model = meta.camera_model || "";
+  return model.toLowerCase().startsWith(make.toLowerCase()) ? model : [make, model].filter(Boolean).join(" ");
+}
+
+function exposure(meta) {
+  const parts = [];
+  if (meta.f_number) parts.push(`ƒ/${meta.f_number}`);
+  if (meta.exposure) parts.push(meta.exposure < 1 ? `1/${Math.round(1 / meta.exposure)} s` : `${meta.exposure} s`);
+  if (meta.focal_length) parts.push(`${meta.focal_length} mm`);
+  if (meta.iso) parts.push(`ISO ${meta.iso}`);
+  return parts.join(" · ");
+}
+
+export class Lightbox {
+  /** grid: the Grid (order and documents); onDeleted(id): the photo is gone; say(text). */
+  constructor({ grid, onDeleted, say }) {
+    Object.assign(this, { grid, onDeleted, say });
+    this.dialog = $("lightbox");
+    this.photo = $("lb-photo");
+    this.id = null;
+    this.zoomed = false;
+    $("lb-prev").addEventListener("click", () => this.step(-1));
+    $("lb-next").addEventListener("click", () => this.step(1));
+    $("lb-close").addEventListener("click", () => this.dialog.close());
+    $("lb-zoom").addEventListener("click", () => this.zoom(!this.zoomed));
+    $("lb-download").addEventListener("click", () => this.download());
+    $("lb-delete").addEventListener("click", () => this.remove());
+    this.photo.addEventListener("click", () => this.zoom(!this.zoomed));
+    // The ThumbHash's aspect ratio is approximate: hide it once the photo itself is painted.
+    this.photo.addEventListener("load", () => this.dialog.classList.add("painted"));
+    this.dialog.addEventListener("keydown", (event) => this.key(event));
+    this.dialog.addEventListener("close", () => {
+      this.id = null;
+      this.photo.removeAttribute("src");
+    });
+  }
+
+  get isOpen() {
+    return this.dialog.open;
+  }
+
+  open(id) {
+    if (!this.dialog.open) this.dialog.showModal();
+    this.show(id);
+  }
+
+  key(event) {
+    if (event.target.closest && event.target.closest("input, select, textarea")) return;
+    const actions = { ArrowLeft: () => this.step(-1), ArrowRight: () => this.step(1), z: () => this.zoom(!this.zoomed) };
+    if (actions[event.key]) {
+      event.preventDefault();
+      actions[event.key]();
+    }
+  }
+
+  step(delta) {
+    const ids = this.grid.ids();
+    const next = ids[ids.indexOf(this.id) + delta];
+    if (next) this.show(next);
+  }
+
+  async show(id) {
+    this.id = id;
+    this.zoom(false, { load: false });
+    const image = this.grid.image(id) || (await apiJson(`/v1/images/${id}`));
+    const ids = this.grid.ids();
+    $("lb-prev").disabled = ids.indexOf(id) <= 0;
+    $("lb-next").disabled = ids.indexOf(id) >= ids.length - 1;
+    $("lightbox-title").textContent = image.filename || "Untitled photo";
+    $("lb-placeholder").src = thumbHashToDataURL(image.thumbhash) || "";
+    this.photo.removeAttribute("src");
+    this.dialog.classList.remove("painted");
+    this.photo.alt = image.filename || "photo";
+    this.dialog.dataset.status = image.status;
+    this.info(image);
+    const preview = image.renditions && image.renditions.preview;
+    if (image.status === "ready" && preview) await this.load(id, preview.url);
+  }
+
+  async load(id, url) {
+    try {
+      const src = await blobUrl(url);
+      if (this.id !== id) return; // the user stepped on meanwhile
+      this.photo.src = src;
+      this.photo.dataset.rendition = url;
+    } catch (error) {
+      this.say(error.message);
+    }
+  }
+
+  zoom(on, { load = true } = {}) {
+    this.zoomed = on;
+    this.dialog.classList.toggle("zoomed", on);
+    $("lb-zoom").setAttribute("aria-pressed", String(on));
+    $("lb-zoom").setAttribute("aria-label", on ? "Zoom out" : "Zoom in");
+    const image = this.id && this.grid.image(this.id);
+    if (!load || !image || image.status !== "ready") return;
+    const rendition = image.renditions[on ? "large" : "preview"];
+    this.load(this.id, rendition ? rendition.url : image.links.original);
+  }
+
+  info(image) {
+    const meta = image.metadata || {};
+    const rows = [
+      ["Taken", takenAt(meta)],
+      ["Camera", camera(meta)],
+      ["Lens", meta.lens],
+      ["Exposure", exposure(meta)],
+      ["Size", image.width ? `${image.width} × ${image.height} · ${formatBytes(image.bytes)}` : formatBytes(image.bytes)],
+      ["Uploaded", new Date(image.created_at).toLocaleString()],
+      ["Status", image.status === "failed" ? `Failed: ${image.failure || "unknown reason"}` : image.status === "ready" ? "" : image.status],
+    ];
+    $("lb-info").replaceChildren(
+      ...rows.filter(([, value]) => value).flatMap(([term, value]) => [el("dt", { text: term }), el("dd", { text: value, "data-term": term.toLowerCase() })]),
+    );
+  }
+
+  async download() {
+    const image = this.grid.image(this.id);
+    if (!image) return;
+    try {
+      const blob = await (await api(image.links.original)).blob();
+      const url = URL.createObjectURL(blob);
+      const link = el("a", { href: url, download: image.filename || `${image.id}` });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60000);
+    } catch (error) {
+      this.say(`Download failed: ${error.message}`);
+    }
+  }
+
+  async remove() {
+    const id = this.id;
+    const image = this.grid.image(id);
+    const name = (image && image.filename) || "this photo";
+    const ok = await askConfirm({ title: "Delete photo?", message: `${name} and all its sizes will be deleted. This cannot be undone.`, action: "Delete" });
+    if (!ok || this.id !== id) return;
+    try {
+      await api(`/v1/images/${id}`, { method: "DELETE" });
+    } catch (error) {
+      this.say(`Could not delete: ${error.message}`);
+      return;
+    }
+    this.onDeleted(id); // the page calls forget(id), unless the `deleted` event came first
+    this.say(`Deleted ${name}`);
+  }
+
+  // The photo `id` is gone (deleted here or elsewhere): show its neighbour, or close.
+  forget(id) {
+    if (!this.dialog.open || this.id !== id) return;
+    const ids = this.grid.ids();
+    const neighbour = ids[ids.indexOf(id) + 1] || ids[ids.indexOf(id) - 1];
+    if (neighbour) this.show(neighbour);
+    else this.dialog.close();
+  }
+}

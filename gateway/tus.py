@@ -1,0 +1,175 @@
+"""tus 1.0 resumable uploads at ``/v1/uploads`` (https://tus.io/protocols/resumable-upload).
+
+Core (HEAD, PATCH, OPTIONS) plus the creation, creation-with-upload, termination, expiration
+and checksum (sha256) extensions. The routes parse and write tus headers only;
+:class:`pipeline.services.tus.UploadService` does the rest. A completed upload's PATCH (and
+HEAD) carries ``Gallery-Image-Id`` and, for bytes the tenant had already, ``Gallery-Duplicate``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import AsyncIterator
+from datetime import UTC
+from email.utils import format_datetime
+
+from aiohttp import web
+
+from gateway.keys import KEY_ID, LIMITS, SETTINGS, TENANT_KEY, UPLOADS
+from gateway.middleware import Handler
+from gateway.upload import UPLOAD_SLOTS, raw_chunks
+from pipeline.domain.errors import (
+    InputError,
+    UnsupportedChecksum,
+    UnsupportedMediaType,
+    UnsupportedTusVersion,
+)
+from pipeline.domain.uploads import UploadRecord
+
+TUS_VERSION = "1.0.0"
+EXTENSIONS = "creation,creation-with-upload,termination,expiration,checksum"
+OFFSET_STREAM = "application/offset+octet-stream"
+PREFIX = "/v1/uploads"
+_EXPOSED = (
+    "Location, Upload-Offset, Upload-Length, Upload-Expires, Upload-Metadata, Tus-Resumable, "
+    "Tus-Version, Tus-Extension, Tus-Max-Size, Gallery-Image-Id, Gallery-Duplicate"
+)
+
+
+@web.middleware
+async def tus_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every tus answer (errors too) names the protocol version; requests must name it."""
+    if not request.path.startswith(PREFIX):
+        return await handler(request)
+    if request.method != "OPTIONS" and request.headers.get("Tus-Resumable") != TUS_VERSION:
+        response: web.StreamResponse = web.json_response(
+            {"error": {"code": UnsupportedTusVersion.code, "message": "send Tus-Resumable: 1.0.0"}},
+            status=UnsupportedTusVersion.http_status,
+        )
+    else:
+        response = await handler(request)
+    response.headers["Tus-Resumable"] = TUS_VERSION
+    response.headers.setdefault("Tus-Version", TUS_VERSION)
+    response.headers["Access-Control-Expose-Headers"] = _EXPOSED
+    return response
+
+
+async def options(request: web.Request) -> web.Response:
+    limits = request.app[SETTINGS].limits
+    return web.Response(
+        status=204,
+        headers={
+            "Tus-Version": TUS_VERSION,
+            "Tus-Extension": EXTENSIONS,
+            "Tus-Max-Size": str(limits.max_upload_bytes),
+            "Tus-Checksum-Algorithm": "sha256",
+        },
+    )
+
+
+async def create(request: web.Request) -> web.Response:
+    """creation (+ creation-with-upload when the POST carries a body)."""
+    length = _int_header(request, "Upload-Length")
+    meta = _metadata(request.headers.get("Upload-Metadata", ""))
+    await request.app[LIMITS].admit(request[TENANT_KEY], request[KEY_ID], length)
+    service = request.app[UPLOADS]
+    record = await service.create(
+        request[TENANT_KEY], length, filename=meta.get("filename"), album=meta.get("album")
+    )
+    if request.content_type == OFFSET_STREAM and request.body_exists:
+        record = await _append(request, record.id, 0)
+    headers = _state_headers(record)
+    headers["Location"] = f"{PREFIX}/{record.id}"
+    return web.Response(status=201, headers=headers)
+
+
+async def head(request: web.Request) -> web.Response:
+    record = await request.app[UPLOADS].get(request[TENANT_KEY], request.match_info["upload_id"])
+    headers = _state_headers(record)
+    headers["Upload-Length"] = str(record.length)
+    headers["Cache-Control"] = "no-store"
+    if record.filename is not None:
+        encoded = base64.b64encode(record.filename.encode()).decode()
+        headers["Upload-Metadata"] = f"filename {encoded}"
+    return web.Response(status=200, headers=headers)
+
+
+async def patch(request: web.Request) -> web.Response:
+    if request.content_type != OFFSET_STREAM:
+        raise UnsupportedMediaType(
+            "PATCH without offset stream", public_message=f"Content-Type must be {OFFSET_STREAM}"
+        )
+    offset = _int_header(request, "Upload-Offset")
+    record = await _append(request, request.match_info["upload_id"], offset)
+    return web.Response(status=204, headers=_state_headers(record))
+
+
+async def terminate(request: web.Request) -> web.Response:
+    await request.app[UPLOADS].terminate(request[TENANT_KEY], request.match_info["upload_id"])
+    return web.Response(status=204)
+
+
+async def _append(request: web.Request, upload_id: str, offset: int) -> UploadRecord:
+    checksum = _checksum(request.headers.get("Upload-Checksum"))
+    chunks: AsyncIterator[bytes] = raw_chunks(request)
+    with request.app[UPLOAD_SLOTS].take():
+        return await request.app[UPLOADS].append(
+            request[TENANT_KEY], upload_id, offset=offset, chunks=chunks, checksum=checksum
+        )
+
+
+def _state_headers(record: UploadRecord) -> dict[str, str]:
+    headers = {"Upload-Offset": str(record.offset)}
+    if record.state == "complete":
+        headers["Gallery-Image-Id"] = record.image_id
+        if record.duplicate:
+            headers["Gallery-Duplicate"] = "true"
+    else:
+        headers["Upload-Expires"] = format_datetime(record.expires_at.astimezone(UTC), usegmt=True)
+    return headers
+
+
+def _int_header(request: web.Request, name: str) -> int:
+    value = request.headers.get(name, "")
+    if not value.isdigit():
+        raise InputError(f"bad {name}", public_message=f"{name} must be a non-negative integer")
+    return int(value)
+
+
+def _metadata(header: str) -> dict[str, str]:
+    """``Upload-Metadata``: comma-separated ``key base64value`` pairs (value optional)."""
+    pairs: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in header.split(","))):
+        key, _, value = item.partition(" ")
+        try:
+            pairs[key] = base64.b64decode(value.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise InputError(
+                "bad Upload-Metadata", public_message=f"Upload-Metadata {key!r} is not base64"
+            ) from None
+    return pairs
+
+
+def _checksum(header: str | None) -> bytes | None:
+    """``Upload-Checksum: sha256 <base64 digest>`` (tus checksum extension)."""
+    if header is None:
+        return None
+    algorithm, _, encoded = header.partition(" ")
+    try:
+        digest = base64.b64decode(encoded.strip(), validate=True)
+    except binascii.Error:
+        digest = b""
+    if algorithm.lower() != "sha256" or len(digest) != 32:
+        raise UnsupportedChecksum(
+            f"Upload-Checksum {algorithm}", public_message="Upload-Checksum must be sha256 <base64>"
+        )
+    return digest
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_route("OPTIONS", PREFIX, options)
+    router.add_post(PREFIX, create)
+    router.add_route("HEAD", f"{PREFIX}/{{upload_id}}", head)
+    router.add_patch(f"{PREFIX}/{{upload_id}}", patch)
+    router.add_delete(f"{PREFIX}/{{upload_id}}", terminate)

@@ -1,0 +1,43 @@
+"""API keys: create, list (never the key itself), revoke with every gateway told at once.
+
+A revocation is stored first (from then on no gateway accepts the key once its cache entry
+ends, ``GALLERY_GATEWAY_KEY_CACHE_SECONDS``), then announced on the bus so gateways drop
+the key from their caches at once.
+"""
+
+from __future__ import annotations
+
+from pipeline.domain.errors import InputError, NotFound
+from pipeline.domain.keys import ApiKeyInfo, NewApiKey
+from pipeline.services.ports import ApiKeys, KeyRevocations
+
+MAX_LABEL_CHARS = 200
+
+
+def _label(value: object, what: str) -> str:
+    if not isinstance(value, str) or not 1 <= len(value.strip()) <= MAX_LABEL_CHARS:
+        raise InputError(
+            f"bad {what}", public_message=f"{what} must be a string of 1 to 200 characters"
+        )
+    return value.strip()
+
+
+class KeyService:
+    def __init__(self, keys: ApiKeys, revocations: KeyRevocations) -> None:
+        self._keys = keys
+        self._revocations = revocations
+
+    async def create(self, tenant: object, name: object = "default") -> NewApiKey:
+        """A new key; InputError when tenant or name is not a string of 1..200 characters."""
+        return await self._keys.create_key(_label(tenant, "tenant"), _label(name, "name"))
+
+    async def list_keys(self, tenant: str | None = None) -> list[ApiKeyInfo]:
+        return await self._keys.list_keys(tenant)
+
+    async def revoke(self, key_id: str) -> ApiKeyInfo:
+        """Revoke (idempotent); raises NotFound for an id no key has."""
+        info = await self._keys.revoke_key(key_id)
+        if info is None:
+            raise NotFound("no such key", public_message="no such key")
+        await self._revocations.publish_key_revoked(info.key_hash)
+        return info

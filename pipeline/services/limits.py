@@ -1,0 +1,71 @@
+"""Per-key upload limits: a rate (429 + Retry-After) and an optional tenant quota (403).
+
+Checked when an upload starts (``POST /v1/images``, tus creation), before a byte is stored.
+The counters live in the catalog, so every gateway replica enforces the same limit.
+Rate: a fixed one-minute window per API key (simple and shared; a burst of twice the rate
+across a window boundary is possible, which is fine for a guard against runaway clients).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from pipeline.domain.errors import QuotaExceeded, RateLimited
+from pipeline.runtime.settings import QuotaSettings
+from pipeline.services.ports import UsageCatalog
+
+WINDOW_SECONDS = 60
+
+
+class UploadLimits:
+    def __init__(
+        self,
+        usage: UsageCatalog,
+        settings: QuotaSettings,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._usage = usage
+        self._settings = settings
+        self._clock = clock
+
+    async def admit(self, tenant: str, key_id: str, incoming_bytes: int | None) -> None:
+        """Count one upload of ``key_id``; raise RateLimited or QuotaExceeded (``quota`` =
+        ``images`` or ``bytes``). ``incoming_bytes`` is the upload's size when known."""
+        await self._check_rate(key_id)
+        await self._check_quota(tenant, incoming_bytes or 0)
+
+    async def _check_rate(self, key_id: str) -> None:
+        limit = self._settings.uploads_per_minute
+        if limit == 0:
+            return
+        now = self._clock()
+        window = int(now // WINDOW_SECONDS)
+        window_end = (window + 1) * WINDOW_SECONDS
+        expires = datetime.fromtimestamp(window_end + WINDOW_SECONDS, UTC)
+        count = await self._usage.count_upload(key_id, window, expires)
+        if count > limit:
+            raise RateLimited(
+                f"{count} uploads in this minute, limit {limit}",
+                public_message=f"at most {limit} uploads a minute per API key",
+                retry_after_seconds=max(1, math.ceil(window_end - now)),
+            )
+
+    async def _check_quota(self, tenant: str, incoming: int) -> None:
+        max_images, max_bytes = self._settings.max_images, self._settings.max_bytes
+        if max_images == 0 and max_bytes == 0:
+            return
+        images, stored = await self._usage.tenant_usage(tenant)
+        if max_images and images + 1 > max_images:
+            raise QuotaExceeded(
+                "images", public_message=f"quota of {max_images} images reached (images)"
+            )
+        if max_bytes and stored + incoming > max_bytes:
+            raise QuotaExceeded(
+                "bytes",
+                public_message=f"quota of {max_bytes} bytes would be exceeded (bytes: "
+                f"{stored} stored, {incoming} more)",
+            )

@@ -1,0 +1,158 @@
+"""Reconcile: make the object store and the catalog agree again.
+
+Two kinds of mess, each fixed (or, with ``dry_run``, only counted):
+
+- **objects without a document** under ``originals/`` and ``renditions/`` (a delete whose
+  cleanup could not run, a crash between storing and recording): deleted. ``uploads/`` and
+  the keys open resumable uploads will complete into are never touched.
+- **documents without their objects**: an image whose original is gone is marked
+  ``failed`` with the reason; a ready image whose renditions are gone is rendered again
+  (a ``reconcile`` job on the backfill lane).
+
+Nothing younger than ``min_age`` is touched (by the object's last-modified time, the
+document's ``updated_at``): uploads and renders in flight are safe.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from pipeline.domain import names
+from pipeline.domain.messages import utcnow
+from pipeline.domain.models import ImageRecord
+from pipeline.domain.objects import StoredObject
+from pipeline.runtime.settings import ReconcileSettings
+from pipeline.services.ports import Bus, ImageScan, ObjectStore, UploadCatalog
+
+log = logging.getLogger(__name__)
+PAGE = 500
+MISSING_ORIGINAL = "original object is missing from the store (found by reconcile)"
+
+#: The counts a report carries, in the order the CLI prints them.
+KINDS = (
+    "orphan_originals",
+    "orphan_renditions",
+    "missing_originals",
+    "missing_renditions",
+    "skipped_young",
+    "skipped_open_uploads",
+)
+
+
+@dataclass
+class ReconcileReport:
+    """Counts per kind (see :data:`KINDS`); ``dry_run``: nothing was changed."""
+
+    dry_run: bool
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, int]:
+        return {kind: self.counts[kind] for kind in KINDS}
+
+
+class ReconcileService:
+    def __init__(
+        self,
+        catalog: ImageScan,
+        uploads: UploadCatalog,
+        store: ObjectStore,
+        bus: Bus,
+        settings: ReconcileSettings,
+        *,
+        now: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._catalog = catalog
+        self._uploads = uploads
+        self._store = store
+        self._bus = bus
+        self._min_age = timedelta(seconds=settings.min_age_seconds)
+        self._now = now
+
+    async def run(self, *, dry_run: bool = False) -> ReconcileReport:
+        """One pass over store and catalog. Raises DependencyError when a backend fails
+        (what was fixed before stays fixed; a new run continues)."""
+        report = ReconcileReport(dry_run)
+        cutoff = self._now() - self._min_age
+        # Objects first: an object stored after this listing is younger than the cutoff.
+        objects = await self._objects()
+        referenced: set[str] = set()
+        async for record in self._documents():
+            referenced.add(record.original_key)
+            referenced.update(r.key for r in record.renditions.values())
+            await self._check_document(record, objects, cutoff, report)
+        open_keys = await self._uploads.open_upload_keys()
+        for obj in objects.values():
+            if obj.key not in referenced:
+                await self._check_orphan(obj, open_keys, cutoff, report)
+        log.info("reconcile%s: %s", " (dry run)" if dry_run else "", report.as_dict())
+        return report
+
+    async def _objects(self) -> dict[str, StoredObject]:
+        listed: dict[str, StoredObject] = {}
+        for root in (names.ORIGINALS_ROOT, names.RENDITIONS_ROOT):
+            listed.update((o.key, o) for o in await self._store.list_objects(root))
+        return listed
+
+    async def _documents(self) -> AsyncIterator[ImageRecord]:
+        after: str | None = None
+        while page := await self._catalog.scan_images(after=after, limit=PAGE):
+            for record in page:
+                yield record
+            after = page[-1].id
+
+    async def _check_document(
+        self,
+        record: ImageRecord,
+        objects: dict[str, StoredObject],
+        cutoff: datetime,
+        report: ReconcileReport,
+    ) -> None:
+        if record.status == "failed":
+            return  # nothing is expected of it; a redrive finds the original if it is there
+        if record.original_key not in objects:
+            kind = "missing_originals"
+        elif record.status == "ready" and any(
+            r.key not in objects for r in record.renditions.values()
+        ):
+            kind = "missing_renditions"
+        else:
+            return
+        if record.updated_at > cutoff:
+            report.counts["skipped_young"] += 1
+            return
+        if not report.dry_run and not await self._fix_document(record, kind):
+            return  # it changed meanwhile: not this run's business
+        report.counts[kind] += 1
+
+    async def _fix_document(self, record: ImageRecord, kind: str) -> bool:
+        if kind == "missing_originals":
+            failed = await self._catalog.fail_lost(
+                record.tenant, record.id, MISSING_ORIGINAL, unchanged_since=record.updated_at
+            )
+            return failed is not None
+        await self._bus.publish_job(record.render_job("reconcile"))
+        return True
+
+    async def _check_orphan(
+        self,
+        obj: StoredObject,
+        open_keys: set[str],
+        cutoff: datetime,
+        report: ReconcileReport,
+    ) -> None:
+        if obj.key in open_keys:
+            report.counts["skipped_open_uploads"] += 1
+            return
+        if obj.modified > cutoff:
+            report.counts["skipped_young"] += 1
+            return
+        if not report.dry_run:
+            await self._store.delete(obj.key)
+        kind = (
+            "orphan_originals" if obj.key.startswith(names.ORIGINALS_ROOT) else "orphan_renditions"
+        )
+        report.counts[kind] += 1

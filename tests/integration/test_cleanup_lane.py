@@ -1,0 +1,129 @@
+"""The cleanup lane against a real NATS server, and what reconcile reads from the real
+catalog and stores: listings with last-modified times, every tenant's images, the guarded
+``fail_lost``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from pipeline.adapters.bus import Bus
+from pipeline.adapters.catalog import Catalog
+from pipeline.adapters.consumer import CleanupConsumer
+from pipeline.adapters.storage import open_object_store
+from pipeline.domain import names
+from pipeline.domain.errors import StorageError
+from pipeline.domain.messages import CleanupJob, utcnow
+from pipeline.domain.outcomes import Ack, Outcome
+from pipeline.runtime.settings import MongoSettings, NatsSettings, Settings, StorageSettings
+from tests.conftest import SettingsFactory, unique
+from tests.integration.test_catalog import record
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def bus(make_settings: SettingsFactory) -> AsyncIterator[Bus]:
+    nats: NatsSettings = make_settings().nats
+    async with Bus.connect(nats) as connected:
+        await connected.declare()
+        yield connected
+
+
+@pytest.fixture
+async def catalog(mongo_server_uri: str) -> AsyncIterator[Catalog]:
+    settings = MongoSettings(uri=mongo_server_uri, database=unique("scan").replace("-", "_"))
+    async with Catalog.connect(settings) as opened:
+        await opened.ensure_indexes()
+        yield opened
+
+
+async def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_cleanup_job_is_retried_until_the_store_answers(bus: Bus) -> None:
+    """More failed attempts than max_deliver, then success: the job was never dropped."""
+    attempts: list[int] = []
+    healthy_from = bus.settings.max_deliver + 2
+
+    async def handler(job: CleanupJob, attempt: int) -> Outcome:
+        attempts.append(attempt)
+        if attempt < healthy_from:
+            raise StorageError("store away")
+        return Ack()
+
+    stop = asyncio.Event()
+    lane = CleanupConsumer(bus, handler, concurrency=2, drain_timeout=3.0)
+    task = asyncio.create_task(lane.run(stop))
+    try:
+        job = CleanupJob(image_id="img-1", tenant="t", keys=["originals/t/img-1"])
+        await bus.publish_cleanup(job)
+        await bus.publish_cleanup(job)  # a retried publish: the same Nats-Msg-Id, one job
+        await until(lambda: healthy_from in attempts, timeout=60)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 15)
+    assert attempts == list(range(1, healthy_from + 1))
+    info = await bus.js.consumer_info(names.JOBS_STREAM, names.CLEANUP_CONSUMER)
+    assert (info.num_pending, info.num_ack_pending) == (0, 0)
+    assert info.config.max_deliver == -1
+
+
+async def test_scan_pages_through_every_tenant(catalog: Catalog) -> None:
+    made = [record("alice"), record("bob"), record("alice")]
+    for image in made:
+        await catalog.insert_image(image)
+    first = await catalog.scan.scan_images(after=None, limit=2)
+    rest = await catalog.scan.scan_images(after=first[-1].id, limit=2)
+    assert [r.id for r in first + rest] == sorted(r.id for r in made)
+
+
+async def test_fail_lost_only_when_the_document_did_not_move_on(catalog: Catalog) -> None:
+    image = record("alice")
+    await catalog.insert_image(image)
+    stored = await catalog.get_image("alice", image.id)
+    assert stored is not None
+    before = stored.updated_at - timedelta(seconds=1)
+    assert await catalog.scan.fail_lost("alice", image.id, "gone", unchanged_since=before) is None
+    failed = await catalog.scan.fail_lost(
+        "alice", image.id, "gone", unchanged_since=stored.updated_at
+    )
+    assert failed is not None
+    assert (failed.status, failed.failure) == ("failed", "gone")
+    again = await catalog.scan.fail_lost("alice", image.id, "gone", unchanged_since=utcnow())
+    assert again is None, "already failed"
+
+
+@pytest.mark.parametrize("backend", ["s3", "filesystem"])
+async def test_listings_report_size_and_last_modified(
+    backend: str, make_settings: SettingsFactory, tmp_path: Path
+) -> None:
+    settings: Settings = make_settings(
+        storage=StorageSettings(backend=backend, root=tmp_path / "objects")
+    )
+    async with open_object_store(settings) as store:
+        await store.check()
+        before = utcnow()
+        await store.put_bytes("renditions/t/a/thumb-h.webp", b"12345", content_type="image/webp")
+        await store.put_bytes("originals/t/a", b"xyz", content_type="image/jpeg")
+        (listed,) = await store.list_objects("renditions/")
+        assert (listed.key, listed.size) == ("renditions/t/a/thumb-h.webp", 5)
+        # Clocks of store and test agree to well within a minute (same machine).
+        assert before - timedelta(minutes=1) <= listed.modified <= utcnow() + timedelta(minutes=1)
+        assert listed.modified.tzinfo is not None
+        if backend == "filesystem":
+            path = tmp_path / "objects" / "originals/t/a"
+            old = (utcnow() - timedelta(hours=3)).timestamp()
+            os.utime(path, (old, old))
+            (original,) = await store.list_objects("originals/")
+            assert original.modified < utcnow() - timedelta(hours=2), "mtime is what it reports"

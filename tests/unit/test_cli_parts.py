@@ -1,0 +1,156 @@
+"""The command line's arithmetic and decisions without servers: percentiles from histogram
+buckets, rates across a process restart, what ``gallery up`` passes to its processes, sizes,
+the tus state file, and PromQL that Prometheus's own checker accepts."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from gallery.childenv import child_env
+from gallery.commands.upload import size_arg
+from gallery.progress import FileResult, totals_line
+from gallery.scrape import Scrape, parse, quantile, throughput
+from gallery.stackfile import Endpoint
+from gallery.status import promql
+from gallery.tus import UploadState
+from pipeline.domain.errors import ConfigurationError
+
+pytestmark = pytest.mark.unit
+
+WORKER = Endpoint("worker-1", "worker", "http://127.0.0.1:1/metrics")
+GATEWAY = Endpoint("gateway", "gateway", "http://127.0.0.1:2/metrics")
+
+
+def exposition(acks: int, latency: dict[str, int], uploads: int = 0) -> str:
+    lines = [
+        f'gallery_jobs_total{{outcome="ack"}} {acks}',
+        'gallery_jobs_total{outcome="retry"} 7',
+        f'gallery_uploads_total{{outcome="accepted"}} {uploads}',
+        "gallery_jobs_in_flight 1",
+    ]
+    lines += [
+        f'gallery_upload_to_ready_seconds_bucket{{le="{le}"}} {count}'
+        for le, count in latency.items()
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def test_quantile_interpolates_inside_the_bucket_like_prometheus() -> None:
+    buckets = {1.0: 0.0, 2.0: 50.0, 5.0: 100.0, float("inf"): 100.0}
+    assert quantile(0.5, buckets) == pytest.approx(2.0)
+    assert quantile(0.95, buckets) == pytest.approx(2.0 + 3.0 * 45 / 50)
+    assert quantile(0.5, {1.0: 0.0, float("inf"): 0.0}) is None
+    # Everything beyond the last finite bound: that bound is the honest answer.
+    assert quantile(0.5, {1.0: 0.0, float("inf"): 4.0}) == 1.0
+
+
+def test_rates_and_percentiles_come_from_the_difference_of_two_scrapes() -> None:
+    first = [
+        parse(WORKER, exposition(10, {"1.0": 10, "2.0": 10, "+Inf": 10}), at=100.0),
+        parse(GATEWAY, exposition(0, {}, uploads=5), at=100.0),
+    ]
+    last = [
+        parse(WORKER, exposition(30, {"1.0": 10, "2.0": 30, "+Inf": 30}), at=110.0),
+        parse(GATEWAY, exposition(0, {}, uploads=25), at=110.0),
+    ]
+    work = throughput(first, last, "test")
+    assert work.renders_per_s == pytest.approx(2.0)
+    assert work.uploads_per_s == pytest.approx(2.0)
+    # The 20 new observations all fell between 1 s and 2 s.
+    assert work.p50_seconds == pytest.approx(1.5)
+    assert work.p50_since_start is not None
+    assert work.p50_since_start < work.p50_seconds, "older fast renders pull it down"
+    assert (work.workers_alive, work.workers_known, work.gateways_alive) == (1, 1, 1)
+
+
+def test_a_restarted_worker_counts_from_zero_and_a_silent_one_is_not_alive() -> None:
+    first = [parse(WORKER, exposition(100, {"+Inf": 100}), at=0.0)]
+    last = [parse(WORKER, exposition(6, {"+Inf": 6}), at=3.0)]
+    assert throughput(first, last, "t").renders_per_s == pytest.approx(2.0)
+    down = [Scrape(WORKER, 3.0, up=False)]
+    work = throughput(first, down, "t")
+    assert (work.workers_alive, work.workers_known, work.renders_per_s) == (0, 1, None)
+
+
+def test_up_passes_the_users_settings_and_reports_what_it_overrides() -> None:
+    user = {
+        "PATH": "/bin",
+        "GALLERY_LIMITS_MAX_UPLOAD_BYTES": "2000000000",
+        "gallery_renditions": "",
+        "GALLERY_WORKER_CONCURRENCY": "3",
+        "GALLERY_GATEWAY_PORT": "1",
+        "GALLERY_TYPO_SETTING": "x",
+        "GALLERY_API_KEY": "gk_client_only",
+    }
+    child = child_env({"GALLERY_GATEWAY_PORT": "8080", "GALLERY_NATS_URL": "nats://n"}, user)
+    assert child.env["GALLERY_LIMITS_MAX_UPLOAD_BYTES"] == "2000000000"
+    assert child.env["GALLERY_RENDITIONS"] == ""
+    assert child.env["GALLERY_WORKER_CONCURRENCY"] == "3", "the user's value beats up's default"
+    assert child.env["GALLERY_GATEWAY_PORT"] == "8080"
+    assert child.env["PATH"] == "/bin"
+    assert "GALLERY_TYPO_SETTING" not in child.env
+    assert "GALLERY_API_KEY" not in child.env
+    assert child.report() == [
+        "gallery up: GALLERY_GATEWAY_PORT='1' overridden by '8080' (gallery up owns it)",
+        "gallery up: GALLERY_TYPO_SETTING is not a setting; not passed on",
+    ]
+
+
+def test_up_refuses_invalid_settings_before_starting_anything() -> None:
+    bad = {"GALLERY_LIMITS_MAX_UPLOAD_BYTES": "lots", "GALLERY_NATS_MAX_DELIVER": "0"}
+    with pytest.raises(ConfigurationError) as caught:
+        child_env({}, bad)
+    assert "GALLERY_LIMITS_MAX_UPLOAD_BYTES" in str(caught.value)
+    assert "GALLERY_NATS_MAX_DELIVER" in str(caught.value)
+
+
+def test_sizes_read_like_people_write_them() -> None:
+    assert size_arg("64M") == 64 * 1024**2
+    assert size_arg("1g") == 1024**3
+    assert size_arg("500kB") == 500 * 1024
+    assert size_arg("1234") == 1234
+    with pytest.raises(argparse.ArgumentTypeError):
+        size_arg("big")
+
+
+def test_totals_name_every_outcome_that_happened() -> None:
+    results = [
+        FileResult(Path("a"), 1, "ready"),
+        FileResult(Path("b"), 1, "rejected", reason="HTTP 415"),
+        FileResult(Path("c"), 1, "not ready"),
+    ]
+    assert totals_line(results) == (
+        "3 file(s): 1 ready, 0 duplicate, 0 failed, 1 rejected, 1 not ready"
+    )
+
+
+def test_tus_state_forgets_an_upload_when_the_file_changes(tmp_path: Path) -> None:
+    photo = tmp_path / "big.jpg"
+    photo.write_bytes(b"x" * 10)
+    state = UploadState(tmp_path / "state" / "uploads.json")
+    key = state.key("http://gw", photo)
+    state.put(key, "/v1/uploads/abc")
+    assert UploadState(state.path).get(key) == "/v1/uploads/abc", "kept across runs"
+    photo.write_bytes(b"y" * 11)
+    assert state.get(state.key("http://gw", photo)) is None
+    state.put(key, None)
+    assert state.get(key) is None
+
+
+def test_status_promql_passes_promtool(tmp_path: Path) -> None:
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool comes from scripts/tools.sh (tox puts .tools/bin on PATH)"
+    rules = ["groups:", "  - name: gallery-status", "    rules:"]
+    for name, query in promql(300).items():
+        rules += [f"      - record: gallery_status:{name}", f"        expr: '{query}'"]
+    path = tmp_path / "rules.yaml"
+    path.write_text("\n".join(rules) + "\n")
+    checked = subprocess.run(
+        [promtool, "check", "rules", str(path)], capture_output=True, text=True, check=False
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -1,0 +1,56 @@
+"""API keys through the service on fakes: listing never shows a key; a revocation is stored
+and announced to every gateway; revoking twice is one revocation. Through two gateway
+processes: ``tests/e2e/test_keys.py``."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.domain.errors import InputError, NotFound
+from pipeline.services.keys import KeyService
+from tests.fakes import FakeApiKeys, FakeBus
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture
+def world() -> tuple[KeyService, FakeApiKeys, FakeBus]:
+    keys, bus = FakeApiKeys(), FakeBus()
+    return KeyService(keys, bus), keys, bus
+
+
+async def test_a_listing_names_keys_by_id_and_never_shows_one(
+    world: tuple[KeyService, FakeApiKeys, FakeBus],
+) -> None:
+    service, _, _ = world
+    made = [await service.create("alice", "laptop"), await service.create("bob")]
+    listed = await service.list_keys("alice")
+    assert [(k.id, k.name, k.revoked_at) for k in listed] == [(made[0].info.id, "laptop", None)]
+    everything = await service.list_keys()
+    assert all(m.key not in repr(k) for m in made for k in everything)
+    assert len(made[0].info.id) == 16
+
+
+async def test_revoking_stores_it_and_tells_every_gateway_once(
+    world: tuple[KeyService, FakeApiKeys, FakeBus],
+) -> None:
+    service, _, bus = world
+    made = await service.create("alice")
+    first = await service.revoke(made.info.id)
+    again = await service.revoke(made.info.id)
+    assert first.revoked_at is not None
+    assert again.revoked_at == first.revoked_at, "the first revocation time stays"
+    assert bus.revoked == [made.info.key_hash, made.info.key_hash]
+
+
+async def test_unknown_ids_and_bad_labels_are_refused(
+    world: tuple[KeyService, FakeApiKeys, FakeBus],
+) -> None:
+    service, keys, bus = world
+    with pytest.raises(NotFound):
+        await service.revoke("0123456789abcdef")
+    for tenant, name in [("", "x"), ("alice", " "), (None, "x"), ("alice", 7)]:
+        with pytest.raises(InputError):
+            await service.create(tenant, name)
+    assert keys.keys == {}
+    assert bus.revoked == []
