@@ -34,8 +34,8 @@ row_of() {
 }
 
 wrapper_module() {  # module version -> prints the wrapper dir (tidied once, then reused)
-  local module="$1" version="$2" dir gomod
-  dir="$CACHE/wrappers/$(tr '/' '_' <<<"$module")-$version"
+  local module="$1" version="$2" dir gomod r m v p
+  dir="$CACHE/wrappers/$(tr '/' '_' <<<"$module")-$version-v2"
   if [[ ! -f "$dir/go.sum" ]]; then
     rm -rf "$dir"; mkdir -p "$dir"
     gomod=$(go mod download -json "$module@$version" | sed -n 's/.*"GoMod": "\(.*\)",/\1/p')
@@ -45,7 +45,15 @@ wrapper_module() {  # module version -> prints the wrapper dir (tidied once, the
       awk '/^replace \(/{b=1;next} b&&/^\)/{b=0;next} b{print "replace " $0; next} /^replace /{print}' "$gomod" \
         | grep -v -E '=> *\.{0,2}/' || true
     } >"$dir/go.mod"
-    printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$3" >"$dir/tools.go"
+    # Every program built from this module, so go.sum covers all of them.
+    {
+      printf '//go:build tools\n\npackage tools\n\nimport (\n'
+      for r in "${PROGRAMS[@]}"; do
+        IFS='|' read -r _ m v p _ <<<"$r"
+        [[ "$m" == "$module" && "$v" == "$version" ]] && printf '\t_ "%s"\n' "$p"
+      done
+      printf ')\n'
+    } >"$dir/tools.go"
     (cd "$dir" && go mod tidy >&2) || { rm -rf "$dir"; return 1; }
   fi
   echo "$dir"
@@ -62,7 +70,7 @@ build() {
       CGO_ENABLED=0 GOBIN="$tmp" go install -trimpath -ldflags "-s -w" "$package@$version" >&2
       mv "$tmp/$(basename "$package")" "$out.tmp"
     else
-      dir=$(wrapper_module "$module" "$version" "$package")
+      dir=$(wrapper_module "$module" "$version")
       (cd "$dir" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$out.tmp" "$package" >&2)
     fi
     mv "$out.tmp" "$out"; rm -rf "$tmp"
