@@ -85,7 +85,7 @@ def install_keda(kube: Kube) -> Kube:
     kube.apply(yaml.safe_dump_all(docs), namespaced=False)
     keda = kube.in_namespace("keda")
     keda.rollout("deployment/keda-operator", timeout=300)
-    keda.rollout("deployment/keda-operator-metrics-apiserver", timeout=300)
+    keda.rollout("deployment/keda-metrics-apiserver", timeout=300)
     wait_for(
         "the external metrics API served through the aggregation layer",
         lambda: (
