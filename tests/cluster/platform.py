@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.cluster.kube import Kube, wait_for
+from tests.cluster.kube import Kube
 from tests.cluster.tools import ROOT, kustomize_build, script
 
 GO = os.environ.get("GO", "/usr/local/go/bin/go")
@@ -86,21 +86,14 @@ def install_keda(kube: Kube) -> Kube:
     keda = kube.in_namespace("keda")
     keda.rollout("deployment/keda-operator", timeout=300)
     keda.rollout("deployment/keda-metrics-apiserver", timeout=300)
-    wait_for(
-        "the external metrics API served through the aggregation layer",
-        lambda: (
-            '"Available","status":"True"'
-            in kube.run(
-                "get",
-                "apiservice",
-                "v1beta1.external.metrics.k8s.io",
-                "-o",
-                "jsonpath={.status.conditions}",
-                namespaced=False,
-            ).replace(" ", "")
-        ),
-        timeout=300,
-        every=3,
+    # The external metrics API, served by the adapter through the aggregation layer.
+    kube.run(
+        "wait",
+        "--for=condition=Available",
+        "apiservice/v1beta1.external.metrics.k8s.io",
+        "--timeout=300s",
+        namespaced=False,
+        timeout=330,
     )
     return keda
 
