@@ -34,24 +34,34 @@ class ReplicaRecorder:
 
     def run(self) -> None:
         while not self.stop.wait(2.0):
-            try:
-                status = self.kube.get("deployment", "gallery-worker")["status"]
-            except Exception:
-                continue
-            self.samples.append(
-                {
-                    "t": round(time.monotonic() - self.started, 1),
-                    "replicas": float(status.get("replicas", 0)),
-                    "ready": float(status.get("readyReplicas", 0)),
-                }
-            )
+            self.sample()
+
+    def sample(self) -> None:
+        try:
+            status = self.kube.get("deployment", "gallery-worker")["status"]
+        except Exception:
+            return
+        self.samples.append(
+            {
+                "t": round(time.monotonic() - self.started, 1),
+                "replicas": float(status.get("replicas", 0)),
+                "ready": float(status.get("readyReplicas", 0)),
+            }
+        )
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.samples, indent=1))
 
     def table(self) -> str:
-        changes = [s for i, s in enumerate(self.samples) if i == 0 or s != self.samples[i - 1]]
+        def counts(sample: dict[str, float]) -> tuple[float, float]:
+            return sample["replicas"], sample["ready"]
+
+        changes = [
+            s
+            for i, s in enumerate(self.samples)
+            if i == 0 or counts(s) != counts(self.samples[i - 1])
+        ]
         return "\n".join(
             f"  t={s['t']:6.1f}s replicas={s['replicas']:.0f} ready={s['ready']:.0f}"
             for s in changes
@@ -65,6 +75,7 @@ def recorder(keda: Kube, deployed: Deployed) -> Iterator[ReplicaRecorder]:
     yield rec
     rec.stop.set()
     rec.thread.join(timeout=10)
+    rec.sample()  # the scale-in the test just saw
     rec.save(TIMELINE)
     print(f"\nworker replicas over time (also in {TIMELINE}):\n{rec.table()}")
 
