@@ -123,6 +123,7 @@ def derive(run: dict[str, Any], floor_cpu: float, floor_wall: dict[str, float]) 
     foreign = max(run["machine_busy_seconds"] - ours, 0.0)
     run["foreign_cpu_seconds"] = foreign
     run["cores_busy_fraction"] = run["machine_busy_seconds"] / run["machine_total_seconds"]
+    run["stack_cores_fraction"] = sum(run["cpu_seconds"].values()) / (run["wall_seconds"] * cores)
     available = cores - foreign / run["wall_seconds"]
     run["ratio_to_available"] = run["photos_per_second"] / (max(available, 0.1) / floor_cpu)
     margins = [i["latency"] - floor_wall[i["name"].split("#")[0]] for i in run["idle"]]
@@ -146,6 +147,7 @@ def summarise(runs: list[dict[str, Any]], floor_cpu: float) -> dict[str, Any]:
         "cpu_per_photo": {k: statistics.median(r["cpu_per_photo"][k] for r in runs) for k in roles},
         "loadgen_cpu_per_photo": med("loadgen_cpu_per_photo"),
         "cores_busy_fraction": med("cores_busy_fraction"),
+        "stack_cores_fraction": med("stack_cores_fraction"),
         "idle_latency_median": med("idle_latency_median"),
         "idle_margin_over_floor_median": med("idle_margin_over_floor_median"),
         "load_average": [r["load_average_start"] for r in runs],
@@ -179,7 +181,10 @@ def report(summary: dict[str, Any], runs: list[dict[str, Any]], label: str) -> N
     for role_name, value in s["cpu_per_photo"].items():
         print(f"  {role_name:12}          {value * ms:7.1f} ms")
     print(f"  load generator (apart) {s['loadgen_cpu_per_photo'] * ms:7.1f} ms")
-    print(f"cores busy              {s['cores_busy_fraction'] * 100:7.0f} %  (whole machine)")
+    print(
+        f"cores busy              {s['cores_busy_fraction'] * 100:7.0f} %  (whole machine; "
+        f"the stack's share {s['stack_cores_fraction'] * 100:.0f} %)"
+    )
     print(
         f"idle upload-to-ready    {s['idle_latency_median'] * ms:7.0f} ms  "
         f"= floor wall + {s['idle_margin_over_floor_median'] * ms:.0f} ms"

@@ -2,7 +2,9 @@
 
 nats-server (JetStream on disk), SecantusDB (on disk), the filesystem object store, the
 gateway and N worker processes, all under one data folder (``./.gallery``), so a restart
-keeps every photo. Ctrl-C stops everything in order: gateway and workers drain first.
+keeps every photo. A process that exits is restarted with backoff (:mod:`gallery.supervisor`)
+instead of taking the rest down. Ctrl-C stops everything in order: gateway and workers drain
+first.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import signal
 import time
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 from gallery import stackfile
@@ -28,6 +31,7 @@ from gallery.servers import (
     wait_until_ready,
 )
 from gallery.stackfile import Endpoint, StackFile
+from gallery.supervisor import Supervisor
 from pipeline.adapters.catalog import issue_api_key
 from pipeline.domain.errors import ConfigurationError
 from pipeline.runtime.settings import MongoSettings
@@ -44,6 +48,9 @@ class UpOptions:
     mongo_port: int = 27017
     metrics_port: int = 9100
     nats_monitor_port: int = 8222
+    # Restart backoff of a process that exits: base, 2 x base ... up to the cap (seconds).
+    restart_base_seconds: float = 1.0
+    restart_max_seconds: float = 30.0
 
     def ports(self) -> dict[str, int]:
         """Every port this stack listens on, by what listens there."""
@@ -106,9 +113,7 @@ def run_up(opts: UpOptions) -> int:
     _check_ports(opts)
     child = child_env(_owned_env(opts))
     for line in child.report():
-        print(line, flush=True)
-    servers: list[ManagedProcess] = []
-    apps: list[ManagedProcess] = []
+        _say(line)
     stopping = False
 
     def on_signal(_sig: int, _frame: object) -> None:
@@ -117,38 +122,57 @@ def run_up(opts: UpOptions) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    servers = Supervisor(say=_say, base=opts.restart_base_seconds, cap=opts.restart_max_seconds)
+    apps = Supervisor(say=_say, base=opts.restart_base_seconds, cap=opts.restart_max_seconds)
     try:
-        print(f"gallery: starting servers under {data}", flush=True)
-        servers.append(
-            start_nats(data / "nats", port=opts.nats_port, monitor_port=opts.nats_monitor_port)
-        )
-        servers.append(start_secantus(data / "mongo", port=opts.mongo_port))
-        env = child.env
-        key = _api_key(data, env["GALLERY_MONGO_URI"])
-        logs = data / "logs"
-        apps.append(start_gallery(["gateway"], env, logs / "gateway.log"))
-        for index in range(opts.workers):
-            worker_env = {**env, "GALLERY_METRICS_PORT": str(opts.worker_metrics_port(index))}
-            apps.append(start_gallery(["worker"], worker_env, logs / f"worker-{index + 1}.log"))
+        _say(f"gallery: starting servers under {data}")
+        _start_servers(opts, servers)
+        gateway, key, logs = _start_apps(opts, child.env, apps)
         ready_url = f"http://127.0.0.1:{opts.port}/readyz"
-        wait_until_ready(apps[0], lambda: http_ok(ready_url), seconds=60)
+        wait_until_ready(gateway, lambda: http_ok(ready_url), seconds=60)
         _stack_file(opts).write(data)
         _banner(opts, key, logs)
         while not stopping:
-            dead = [p for p in servers + apps if not p.alive()]
-            if dead:
-                print(
-                    f"gallery: {dead[0].name} exited; log {dead[0].log_path}:\n{dead[0].log_tail()}"
-                )
-                return 1
+            # A process that exits is restarted (with backoff) instead of stopping the rest:
+            # the data folders keep every photo and job, and the others reconnect.
+            servers.check()
+            apps.check()
             time.sleep(0.3)
         return 0
     finally:
-        print("gallery: stopping (gateway and workers drain first)", flush=True)
+        _say("gallery: stopping (gateway and workers drain first)")
         stackfile.remove(data)
-        terminate_all(apps, timeout=40)
-        terminate_all(servers, timeout=20)
-        print("gallery: stopped; your photos stay in", data, flush=True)
+        terminate_all(apps.processes(), timeout=40)
+        terminate_all(servers.processes(), timeout=20)
+        _say(f"gallery: stopped; your photos stay in {data}")
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _start_servers(opts: UpOptions, servers: Supervisor) -> None:
+    data = opts.data_dir
+    servers.add(
+        "nats-server",
+        partial(
+            start_nats, data / "nats", port=opts.nats_port, monitor_port=opts.nats_monitor_port
+        ),
+    )
+    servers.add("secantusd", partial(start_secantus, data / "mongo", port=opts.mongo_port))
+
+
+def _start_apps(
+    opts: UpOptions, env: dict[str, str], apps: Supervisor
+) -> tuple[ManagedProcess, str, Path]:
+    key = _api_key(opts.data_dir, env["GALLERY_MONGO_URI"])
+    logs = opts.data_dir / "logs"
+    gateway = apps.add("gateway", partial(start_gallery, ["gateway"], env, logs / "gateway.log"))
+    for index in range(opts.workers):
+        worker_env = {**env, "GALLERY_METRICS_PORT": str(opts.worker_metrics_port(index))}
+        log_path = logs / f"worker-{index + 1}.log"
+        apps.add(f"worker {index + 1}", partial(start_gallery, ["worker"], worker_env, log_path))
+    return gateway, key, logs
 
 
 def _stack_file(opts: UpOptions) -> StackFile:

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from pipeline.domain.errors import ConfigurationError
 
-_STARTUP_SECONDS = 30.0
+# Generous: a server starting on a machine loaded far past its cores can take tens of seconds.
+_STARTUP_SECONDS = 60.0
 
 
 def executable(name: str) -> str:

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from gateway import admin, albums, images, tus, upload, web_ui
+from gateway import admin, albums, images, openapi, tus, upload, web_ui
 from gateway.auth import KEY_CACHE, KeyCache, auth_middleware
 from gateway.keys import (
     ALBUMS,
@@ -97,6 +97,7 @@ def _add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/healthz", healthz)
     router.add_get("/readyz", _readyz)
     router.add_get("/", web_ui.index)
+    router.add_get("/openapi.json", openapi.openapi_json)
     router.add_static("/static/", web_ui.STATIC_DIR, append_version=True)
     router.add_get("/v1/events", stream_events, allow_head=False)
     router.add_route("HEAD", "/v1/events", _events_head)

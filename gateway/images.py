@@ -8,7 +8,7 @@ from aiohttp import web
 
 from gateway.delivery import StoredObject, deliver
 from gateway.keys import ALBUMS, BACKENDS, DELETE, TENANT_KEY
-from gateway.paging import next_cursor, page_params
+from gateway.paging import next_cursor, page_params, status_param
 from pipeline.domain.errors import Conflict, NotFound
 from pipeline.domain.models import ImageRecord, Rendition
 
@@ -61,14 +61,17 @@ async def _image(request: web.Request) -> ImageRecord:
 
 
 async def list_images(request: web.Request) -> web.Response:
-    """``?album=ID`` lists that album's images (404 for an unknown album), same paging."""
+    """``?album=ID`` lists that album's images (404 for an unknown album), ``?status=S``
+    only images in that status; same paging."""
     limit, cursor = page_params(request)
-    tenant, album = request[TENANT_KEY], request.query.get("album")
+    tenant, album, status = request[TENANT_KEY], request.query.get("album"), status_param(request)
     if album is not None:
-        records = await request.app[ALBUMS].images(tenant, album, limit=limit + 1, before=cursor)
+        records = await request.app[ALBUMS].images(
+            tenant, album, limit=limit + 1, before=cursor, status=status
+        )
     else:
         records = await request.app[BACKENDS].catalog.list_images(
-            tenant, limit=limit + 1, before=cursor
+            tenant, limit=limit + 1, before=cursor, status=status
         )
     return web.json_response(
         {
@@ -95,8 +98,10 @@ def _to_current(request: web.Request, record: ImageRecord, rendition: Rendition)
     """302 to the current versioned URL (query kept, e.g. ``?redirect=1``); not cached,
     since it changes on a re-render."""
     location = rendition_url(record.id, rendition.name, rendition)
-    if request.query_string:
-        location += f"?{request.query_string}"
+    # The raw (still percent-encoded) query: decoded, a %0A or %1F would be a control
+    # character in the Location header, which aiohttp refuses by dropping the connection.
+    if raw_query := request.rel_url.raw_query_string:
+        location += f"?{raw_query}"
     return web.Response(status=302, headers={"Location": location, "Cache-Control": "no-cache"})
 
 

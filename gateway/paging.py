@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from typing import get_args
 
 from aiohttp import web
 
 from gateway.keys import SETTINGS
 from pipeline.domain.errors import InputError
+from pipeline.domain.models import Status
 
 MAX_LIMIT = 500
 # Cursors are the last id of the previous page: ULIDs (26 Crockford base32 characters).
@@ -32,6 +34,16 @@ def page_params(request: web.Request) -> tuple[int, str | None]:
             "bad cursor", public_message="cursor must be the next_cursor of a previous page"
         )
     return limit, cursor
+
+
+def status_param(request: web.Request) -> str | None:
+    """``status`` of the image listing: one of the image statuses, or InputError (400)."""
+    status = request.query.get("status") or None
+    if status is not None and status not in get_args(Status):
+        raise InputError(
+            "bad status", public_message="status must be queued, processing, ready or failed"
+        )
+    return status
 
 
 def next_cursor(ids: list[str], limit: int) -> str | None:

@@ -72,6 +72,7 @@ async def create(request: web.Request) -> web.Response:
     """creation (+ creation-with-upload when the POST carries a body)."""
     length = _int_header(request, "Upload-Length")
     meta = _metadata(request.headers.get("Upload-Metadata", ""))
+    _checksum(request.headers.get("Upload-Checksum"))  # a bad one is refused before creating
     await request.app[LIMITS].admit(request[TENANT_KEY], request[KEY_ID], length)
     service = request.app[UPLOADS]
     record = await service.create(
@@ -142,6 +143,10 @@ def _metadata(header: str) -> dict[str, str]:
     pairs: dict[str, str] = {}
     for item in filter(None, (part.strip() for part in header.split(","))):
         key, _, value = item.partition(" ")
+        if not (key.isascii() and key.isprintable()):  # tus: keys are ASCII, no spaces or commas
+            raise InputError(
+                "bad Upload-Metadata key", public_message="Upload-Metadata keys must be ASCII"
+            )
         try:
             pairs[key] = base64.b64decode(value.strip(), validate=True).decode()
         except (binascii.Error, UnicodeDecodeError):

@@ -28,9 +28,9 @@ from pipeline.services.ingest import IngestService
 from pipeline.services.keys import KeyService
 from pipeline.services.lease import lease_for
 from pipeline.services.limits import UploadLimits
+from pipeline.services.process_renderer import ProcessRenderer
 from pipeline.services.reconcile import ReconcileService
 from pipeline.services.render import RenderPolicy, RenderService, worker_identity
-from pipeline.services.renderer import ThreadRenderer
 from pipeline.services.tus import UploadService
 
 log = logging.getLogger(__name__)
@@ -101,14 +101,24 @@ def event_feed(backends: Backends, settings: Settings) -> EventFeed:
     return EventFeed(backends.bus.events, queue_size=settings.gateway.event_queue_size)
 
 
-def render_service(
-    backends: Backends, settings: Settings, spec: Sequence[RenditionSpec]
-) -> RenderService:
-    """The render service with the default renderer (libvips in a thread)."""
-    renderer = ThreadRenderer(spec, settings.limits, store_gps=settings.worker.store_gps)
-    return RenderService(
-        backends.catalog, backends.store, backends.bus, renderer, policy=render_policy(settings)
+@contextlib.asynccontextmanager
+async def render_service(
+    backends: Backends, settings: Settings, spec: Sequence[RenditionSpec], *, slots: int
+) -> AsyncIterator[RenderService]:
+    """The render service over ``slots`` render processes (:class:`ProcessRenderer`): a
+    decode that overruns ``render_timeout_seconds`` is killed with its process, and one that
+    crashes its process costs that process, not the worker."""
+    renderer = ProcessRenderer(
+        spec, settings.limits, store_gps=settings.worker.store_gps, slots=slots
     )
+    async with renderer:
+        yield RenderService(
+            backends.catalog,
+            backends.store,
+            backends.bus,
+            renderer,
+            policy=render_policy(settings),
+        )
 
 
 def render_policy(settings: Settings) -> RenderPolicy:

@@ -72,7 +72,13 @@ class FakeCatalog:
         return record if record is not None and record.tenant == tenant else None
 
     async def list_images(
-        self, tenant: str, *, limit: int, before: str | None = None, album: str | None = None
+        self,
+        tenant: str,
+        *,
+        limit: int,
+        before: str | None = None,
+        album: str | None = None,
+        status: str | None = None,
     ) -> list[ImageRecord]:
         found = [
             r
@@ -80,6 +86,7 @@ class FakeCatalog:
             if r.tenant == tenant
             and (before is None or r.id < before)
             and (album is None or album in r.albums)
+            and (status is None or r.status == status)
         ]
         return sorted(found, key=lambda r: r.id, reverse=True)[:limit]
 

@@ -55,53 +55,68 @@ def start_s3_server(tmp_dir: Path) -> contextlib.AbstractContextManager[S3Endpoi
     return _serve(tmp_dir, kind)
 
 
-@contextlib.contextmanager
-def _serve(tmp_dir: Path, kind: str) -> Iterator[S3Endpoint]:
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    env = dict(os.environ)
-    if kind == "minio":
-        if not os.access(MINIO_BINARY, os.X_OK):
-            raise S3ServerError(
-                f"{MINIO_BINARY} is missing: run `scripts/tools.sh minio` "
-                f"(or set {ENV_KIND}=moto to use moto's emulator)"
-            )
-        user, password = "gallery-test", secrets.token_hex(16)
-        data = tmp_dir / "minio-data"
-        data.mkdir(exist_ok=True)
-        command = [
-            str(MINIO_BINARY),
-            "server",
-            str(data),
-            "--address",
-            f"127.0.0.1:{port}",
-            "--console-address",
-            f"127.0.0.1:{free_port()}",
-            "--quiet",
-        ]
-        env |= {
-            "MINIO_ROOT_USER": user,
-            "MINIO_ROOT_PASSWORD": password,
-            "MINIO_BROWSER": "off",
-            "MINIO_UPDATE": "off",
-            # The data folder sits on the root disk in CI and containers; MinIO refuses
-            # that outside CI mode.
-            "MINIO_CI_CD": "1",
-        }
-        health = "/minio/health/live"
-    else:
-        user, password = "testing", "testing"
-        moto = Path(sys.executable).with_name("moto_server")
-        command = [str(moto), "-H", "127.0.0.1", "-p", str(port)]
-        health = "/moto-api/"
-    endpoint = f"http://127.0.0.1:{port}"
-    log_path = tmp_dir / f"{kind}.log"
+def start_minio(data: Path, port: int, user: str, password: str, log_path: Path) -> ManagedProcess:
+    """MinIO on 127.0.0.1:``port`` over ``data``, waited for until healthy.
+
+    Starting it again with the same arguments serves the same objects (the fault tests stop
+    the store and bring it back this way).
+    """
+    if not os.access(MINIO_BINARY, os.X_OK):
+        raise S3ServerError(
+            f"{MINIO_BINARY} is missing: run `scripts/tools.sh minio` "
+            f"(or set {ENV_KIND}=moto to use moto's emulator)"
+        )
+    data.mkdir(parents=True, exist_ok=True)
+    command = [
+        str(MINIO_BINARY),
+        "server",
+        str(data),
+        "--address",
+        f"127.0.0.1:{port}",
+        "--console-address",
+        f"127.0.0.1:{free_port()}",
+        "--quiet",
+    ]
+    env = dict(os.environ) | {
+        "MINIO_ROOT_USER": user,
+        "MINIO_ROOT_PASSWORD": password,
+        "MINIO_BROWSER": "off",
+        "MINIO_UPDATE": "off",
+        # The data folder sits on the root disk in CI and containers; MinIO refuses
+        # that outside CI mode.
+        "MINIO_CI_CD": "1",
+    }
+    return _started("minio", command, env, port, log_path=log_path, health="/minio/health/live")
+
+
+def _started(
+    kind: str, command: list[str], env: dict[str, str], port: int, *, log_path: Path, health: str
+) -> ManagedProcess:
     server = ManagedProcess(kind, spawn(command, log_path, env), port, log_path)
+    endpoint = f"http://127.0.0.1:{port}"
     try:
         wait_until_ready(server, lambda: http_ok(endpoint + health), START_TIMEOUT_SECONDS)
     except ConfigurationError as exc:
         raise S3ServerError(str(exc)) from exc
+    return server
+
+
+@contextlib.contextmanager
+def _serve(tmp_dir: Path, kind: str) -> Iterator[S3Endpoint]:
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log_path = tmp_dir / f"{kind}.log"
+    if kind == "minio":
+        user, password = "gallery-test", secrets.token_hex(16)
+        server = start_minio(tmp_dir / "minio-data", port, user, password, log_path)
+    else:
+        user, password = "testing", "testing"
+        moto = Path(sys.executable).with_name("moto_server")
+        command = [str(moto), "-H", "127.0.0.1", "-p", str(port)]
+        server = _started(
+            kind, command, dict(os.environ), port, log_path=log_path, health="/moto-api/"
+        )
     try:
-        yield S3Endpoint(endpoint, user, password, kind)
+        yield S3Endpoint(f"http://127.0.0.1:{port}", user, password, kind)
     finally:
         server.stop(STOP_TIMEOUT_SECONDS)

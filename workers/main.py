@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Sequence
 
 from pipeline.adapters.consumer import CleanupConsumer, JobConsumer
 from pipeline.bootstrap import (
@@ -21,9 +20,10 @@ from pipeline.bootstrap import (
     upload_service,
 )
 from pipeline.domain import names
+from pipeline.domain.outcomes import Handler
 from pipeline.imaging import vips
 from pipeline.imaging.render import check_capabilities
-from pipeline.imaging.spec import RenditionSpec, parse_spec
+from pipeline.imaging.spec import parse_spec
 from pipeline.runtime.health import serve_ops
 from pipeline.runtime.process import stop_on_signals
 from pipeline.runtime.settings import Settings
@@ -40,16 +40,24 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     spec = parse_spec(settings.renditions)
     vips.set_threads(settings.worker.vips_concurrency)
     check_capabilities(spec)
+    concurrency = settings.worker.concurrency or os.cpu_count() or 1
     async with (
         open_backends(settings, name="gallery-worker") as backends,
+        # One render process per render slot plus the backfill lane's (see _lanes).
+        render_service(backends, settings, spec, slots=concurrency + 1) as service,
         serve_ops(settings.metrics, backends.readiness_checks()),
     ):
-        render_lane, backfill_lane = _lanes(settings, backends, spec)
+        render_lane, backfill_lane = _lanes(settings, backends, service.handle, concurrency)
         cleanup_lane = CleanupConsumer(
             backends.bus,
             cleanup_service(backends).handle,
             concurrency=CLEANUP_SLOTS,
             drain_timeout=settings.worker.drain_timeout_seconds,
+        )
+        log.info(
+            "worker ready: concurrency %d, spec %s",
+            concurrency,
+            ", ".join(f"{s.name}-{s.spec_hash}" for s in spec),
         )
         await asyncio.gather(
             render_lane.run(stop),
@@ -62,10 +70,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
 
 
 def _lanes(
-    settings: Settings, backends: Backends, spec: Sequence[RenditionSpec]
+    settings: Settings, backends: Backends, handler: Handler, concurrency: int
 ) -> tuple[JobConsumer, JobConsumer]:
-    handler = render_service(backends, settings, spec).handle
-    concurrency = settings.worker.concurrency or os.cpu_count() or 1
     drain = settings.worker.drain_timeout_seconds
     render_lane = JobConsumer(
         backends.bus,
@@ -85,10 +91,5 @@ def _lanes(
         concurrency=1,
         fetch_batch=1,
         drain_timeout=drain,
-    )
-    log.info(
-        "worker ready: concurrency %d, spec %s",
-        concurrency,
-        ", ".join(f"{s.name}-{s.spec_hash}" for s in spec),
     )
     return render_lane, backfill_lane

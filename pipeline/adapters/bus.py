@@ -224,10 +224,9 @@ class Bus:
         rerender = job.reason in RERENDER_REASONS
         subject = names.BACKFILL_SUBJECT if rerender else names.RENDER_SUBJECT
         if job.reason in ("upload", "outbox"):
-            # The same id for the upload and every republish of an image nobody claimed yet:
-            # JetStream keeps one. Once claimed (a worker died, or a retry round ended), the
-            # claim count tells the new job from the one JetStream already delivered.
-            msg_id = job.image_id if job.claims == 0 else f"{job.image_id}:{job.claims}"
+            # The upload's job is named by the image id; a sweep's by the stale state it saw
+            # (see RenderJob.sweep), so concurrent sweepers publish one job between them.
+            msg_id = f"{job.image_id}:{job.sweep}" if job.sweep else job.image_id
         else:
             # A redrive or backfill is a deliberate new run of an image that already ran.
             msg_id = f"{job.image_id}:{job.reason}:{utcnow().timestamp()}"

@@ -114,13 +114,21 @@ class Catalog:
         return _record(doc)
 
     async def list_images(
-        self, tenant: str, *, limit: int, before: str | None = None, album: str | None = None
+        self,
+        tenant: str,
+        *,
+        limit: int,
+        before: str | None = None,
+        album: str | None = None,
+        status: str | None = None,
     ) -> list[ImageRecord]:
         """Newest first; ``before`` is the cursor (the last id of the previous page);
         ``album`` keeps only the images in that album."""
         query: Document = {"tenant": tenant}
         if album is not None:
             query["albums"] = album  # matches an element of the array
+        if status is not None:
+            query["status"] = status
         if before:
             query["_id"] = {"$lt": before}
         with _translated("list images"):

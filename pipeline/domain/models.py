@@ -121,6 +121,13 @@ class ImageRecord(BaseModel):
     def to_document(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True)
 
+    def _sweep_mark(self) -> str:
+        """What makes this stale state distinct: claims so far and the clock the sweeper read
+        (the lease expiry of an abandoned claim, else when the image was last touched)."""
+        clock = self.lease_expires_at if self.status == "processing" else self.updated_at
+        stamp = int((clock or self.updated_at).timestamp() * 1000)
+        return f"a{self.attempts}-{stamp}"
+
     def render_job(self, reason: JobReason = "upload") -> RenderJob:
         """The job that (re-)renders this image; ``reason`` picks the lane and de-duplication."""
         return RenderJob(
@@ -129,5 +136,5 @@ class ImageRecord(BaseModel):
             original_key=self.original_key,
             uploaded_at=self.created_at,
             reason=reason,
-            claims=self.attempts,
+            sweep=self._sweep_mark() if reason == "outbox" else "",
         )

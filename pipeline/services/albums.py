@@ -78,11 +78,20 @@ class AlbumService:
             await self._tell(record, "image_removed", image_id)
 
     async def images(
-        self, tenant: str, album_id: str, *, limit: int, before: str | None
+        self,
+        tenant: str,
+        album_id: str,
+        *,
+        limit: int,
+        before: str | None,
+        status: str | None = None,
     ) -> list[ImageRecord]:
-        """The album's images, newest first, paged like the plain listing."""
+        """The album's images (in ``status`` when given), newest first, paged like the plain
+        listing."""
         await self._album(tenant, album_id)
-        return await self._catalog.list_images(tenant, limit=limit, before=before, album=album_id)
+        return await self._catalog.list_images(
+            tenant, limit=limit, before=before, album=album_id, status=status
+        )
 
     async def _album(self, tenant: str, album_id: str) -> AlbumRecord:
         record = await self._albums.get_album(tenant, album_id)

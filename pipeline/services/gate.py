@@ -1,12 +1,12 @@
-"""The ingest gate: decide from an upload's first bytes whether it may be stored at all.
+"""The ingest gate: decide, as an upload streams past, whether it may be kept.
 
-This is the one seam between the ingest service and how an upload is inspected. Today's
-gate buffers the first ``probe_bytes``, sniffs the magic bytes and probes the header (so
-bombs and non-images are refused before a byte is stored), then replays the buffer and
-streams the rest. A one-pass streaming scanner can replace it by implementing
-:class:`IngestGate`: pass chunks through while feeding them to the scanner, and give its
-final answer in :attr:`Admitted.verdict` (the service deletes a stored body that the verdict
-refuses).
+This is the one seam between the ingest service and how an upload is inspected. The default,
+:class:`ScanningGate`, feeds every chunk to the one-pass header scanner
+(:class:`~pipeline.imaging.scan.HeaderScanner`: sniff, header, limits) on its way to the
+store, so metadata of any size before the header never gets a valid photo refused, and the
+memory held stays bounded. Its final answer is :attr:`Admitted.verdict`; the service deletes
+a stored body that the verdict refuses ("a refused upload keeps nothing").
+:class:`HeadProbeGate` is the older gate (buffer ``probe_bytes``, probe, then stream).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pipeline.domain.errors import (
     UploadTooLarge,
 )
 from pipeline.imaging.probe import ImageHeader, probe_header
+from pipeline.imaging.scan import HeaderScanner
 from pipeline.imaging.sniff import sniff_mime
 from pipeline.runtime.settings import LimitsSettings
 
@@ -65,6 +66,46 @@ class CountedBody:
                 )
             self.sha256.update(chunk)
             yield chunk
+
+
+class ScanningGate:
+    """Scan every chunk on its way to the store; hold the first ones until the header is known.
+
+    Up to ``limits.probe_bytes`` are held before anything is stored, so the usual refusals
+    (not an image, a pixel bomb, a file too large for its declared size) come before a byte
+    is kept; a header further in, or a count known only at the end (JPEG scans, frames), is
+    decided by the verdict once the body has streamed, and the service deletes what it stored.
+    """
+
+    def __init__(self, limits: LimitsSettings) -> None:
+        self._limits = limits
+
+    async def admit(self, body: AsyncIterator[bytes]) -> Admitted:
+        scanner = HeaderScanner(self._limits)
+        head: list[bytes] = []
+        held = 0
+        while scanner.header is None and held < self._limits.probe_bytes:
+            chunk = await anext(body, None)
+            if chunk is None:
+                break
+            scanner.feed(chunk)  # raises an InputError as soon as a limit breaks
+            head.append(chunk)
+            held += len(chunk)
+        if held == 0:
+            raise EmptyUpload("empty body", public_message="the upload is empty")
+        # The record's type comes from the verdict; this only labels the stored object.
+        mime = scanner.header.mime if scanner.header else "application/octet-stream"
+        return Admitted(mime, _scanned(head, body, scanner), scanner.finish)
+
+
+async def _scanned(
+    head: list[bytes], rest: AsyncIterator[bytes], scanner: HeaderScanner
+) -> AsyncIterator[bytes]:
+    for chunk in head:
+        yield chunk
+    async for chunk in rest:
+        scanner.feed(chunk)
+        yield chunk
 
 
 class HeadProbeGate:

@@ -28,7 +28,7 @@ from pipeline.domain.models import ImageRecord, new_image_id
 from pipeline.imaging.probe import ImageHeader
 from pipeline.runtime import metrics
 from pipeline.runtime.settings import LimitsSettings
-from pipeline.services.gate import CountedBody, HeadProbeGate, IngestGate
+from pipeline.services.gate import CountedBody, IngestGate, ScanningGate
 from pipeline.services.ports import Bus, Catalog, ObjectStore
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ class IngestService:
         self._store = store
         self._bus = bus
         self._limits = limits
-        self._gate = gate or HeadProbeGate(limits)
+        self._gate = gate or ScanningGate(limits)
 
     async def ingest(
         self, tenant: str, open_body: BodyOpener, *, declared_bytes: int | None = None

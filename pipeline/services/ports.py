@@ -38,9 +38,16 @@ class Catalog(Protocol):
     async def get_image(self, tenant: str, image_id: str) -> ImageRecord | None: ...
 
     async def list_images(
-        self, tenant: str, *, limit: int, before: str | None = None, album: str | None = None
+        self,
+        tenant: str,
+        *,
+        limit: int,
+        before: str | None = None,
+        album: str | None = None,
+        status: str | None = None,
     ) -> list[ImageRecord]:
-        """Newest first, ids below ``before``; only images in ``album`` when given."""
+        """Newest first, ids below ``before``; only images in ``album`` and in ``status``
+        when given."""
         ...
 
     async def claim(

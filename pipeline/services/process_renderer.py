@@ -22,6 +22,7 @@ import contextlib
 import importlib
 import os
 import pickle
+import signal
 import sys
 import time
 import traceback
@@ -55,6 +56,9 @@ class _Child:
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             limit=2**20,
+            # Its own session: a Ctrl-C meant for the worker (which drains) must not kill
+            # the renders it is draining.
+            start_new_session=True,
         )
         return cls(process)
 
@@ -244,8 +248,22 @@ def _serve(requests: BinaryIO, replies: BinaryIO) -> None:
         replies.flush()
 
 
+def _die_with_parent() -> None:
+    """Linux: SIGKILL this child when the worker dies, so a SIGKILLed (or OOM-killed) worker
+    leaves no decode running on (prctl PR_SET_PDEATHSIG, prctl(2))."""
+    if sys.platform != "linux":
+        return
+    import ctypes  # only here: the child's one use of it
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() == 1:  # the parent died before the call
+        os._exit(1)
+
+
 def child_main() -> None:
     """Run in the child process (started as ``python -c``; pipeline/ has no entry points)."""
+    _die_with_parent()
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything else written to stdout lands on stderr
     with contextlib.suppress(KeyboardInterrupt, BrokenPipeError):

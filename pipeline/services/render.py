@@ -24,7 +24,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from pipeline.domain import names
-from pipeline.domain.errors import DependencyError, ImageRejected, ObjectNotFound, PipelineError
+from pipeline.domain.errors import (
+    DependencyError,
+    ImageRejected,
+    ObjectNotFound,
+    PipelineError,
+    RenderCrashed,
+)
 from pipeline.domain.messages import RERENDER_REASONS, ImageEvent, RenderJob, utcnow
 from pipeline.domain.models import ImageRecord, Rendition
 from pipeline.domain.outcomes import Ack, Delivery, Outcome, Retry, Terminal
@@ -130,6 +136,8 @@ class RenderService:
                 return await self._render_claimed(record, owner)
             except DependencyError as exc:
                 return await self._retry(delivery, record, owner, _reason(exc))
+            except RenderCrashed as exc:
+                return await self._crashed(delivery, record, owner, _reason(exc))
             except Exception as exc:
                 metrics.UNEXPECTED_ERRORS.labels(component="worker").inc()
                 log.exception("unexpected error rendering %s", record.id)
@@ -190,6 +198,20 @@ class RenderService:
         await catalog.requeue_round(record.tenant, record.id, owner=owner, error=reason)
         metrics.JOBS.labels(outcome="requeued").inc()
         return _Done(Ack(), "requeued", f"round {rounds} of {self._policy.max_rounds}: {reason}")
+
+    async def _crashed(
+        self, delivery: Delivery, record: ImageRecord, owner: str, reason: str
+    ) -> _Done:
+        """The render process died under this image (the worker survived): one more crash."""
+        crashes = record.crashes + 1
+        if crashes >= self._policy.max_crashes:
+            return await self._fail(record, owner, f"render crashed the worker {crashes} times")
+        await self._catalog.release(
+            record.tenant, record.id, owner=owner, error=reason, crashed=True
+        )
+        if self._last_delivery(delivery):
+            return _Done(Ack(), "left_for_sweeper", reason)
+        return _Done(Retry(reason), "retry", reason)
 
     async def _rerender(self, job: RenderJob) -> _Done:
         """Backfill: render a ready image again with the current spec; it stays ready meanwhile.

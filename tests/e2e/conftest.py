@@ -41,12 +41,12 @@ class Api:
             return response.status
 
     async def wait_status(
-        self, image_id: str, statuses: set[str], timeout: float = 60.0
+        self, image_id: str, statuses: set[str], timeout: float = 120.0
     ) -> dict[str, Any]:
         return await self.wait_until(image_id, lambda doc: doc["status"] in statuses, timeout)
 
     async def wait_until(
-        self, image_id: str, condition: Callable[[dict[str, Any]], bool], timeout: float = 60.0
+        self, image_id: str, condition: Callable[[dict[str, Any]], bool], timeout: float = 120.0
     ) -> dict[str, Any]:
         """Poll the image until ``condition`` holds (the gateway is another process)."""
         loop = asyncio.get_running_loop()

@@ -41,20 +41,20 @@ class Stack:
             }
         )
 
-    def _start(
+    def launch(
         self, command: str, log_name: str, env: dict[str, str] | None = None
     ) -> ManagedProcess:
         return start_gallery([command], {**self._env, **(env or {})}, self.log_dir / log_name)
 
     async def start(self, workers: int = 1) -> None:
-        self.gateway = self._start("gateway", "gateway.log")
+        self.gateway = self.launch("gateway", "gateway.log")
         for _ in range(workers):
             self.add_worker()
         await self.wait_ready()
 
     def add_worker(self, env: dict[str, str] | None = None) -> ManagedProcess:
         """Start one more worker; ``env`` overrides settings for this worker only."""
-        worker = self._start("worker", f"worker-{len(self.workers) + 1}.log", env)
+        worker = self.launch("worker", f"worker-{len(self.workers) + 1}.log", env)
         self.workers.append(worker)
         return worker
 
@@ -63,13 +63,13 @@ class Stack:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         env = {"GALLERY_GATEWAY_PORT": str(port)}
-        gateway = self._start("gateway", f"gateway-{port}.log", env)
+        gateway = self.launch("gateway", f"gateway-{port}.log", env)
         self.extra.append(gateway)
         ready = f"{url}/readyz"
         await asyncio.to_thread(wait_until_ready, gateway, lambda: http_ok(ready), timeout)
         return url
 
-    async def wait_ready(self, timeout: float = 60.0) -> None:
+    async def wait_ready(self, timeout: float = 120.0) -> None:
         assert self.gateway is not None
         ready = f"{self.url}/readyz"
         await asyncio.to_thread(wait_until_ready, self.gateway, lambda: http_ok(ready), timeout)

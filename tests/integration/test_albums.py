@@ -91,6 +91,14 @@ async def test_an_image_in_several_albums_and_albums_paged(make_settings: Settin
         assert await alice.all_pages(f"/v1/images?album={albums[0]}", limit=1) == [other, photo]
         assert await alice.all_pages(f"/v1/images?album={albums[2]}") == [photo]
         assert await alice.all_pages(f"/v1/images?album={albums[4]}") == []
+        # Nothing renders here (no worker): every image is queued.
+        assert await alice.all_pages(f"/v1/images?album={albums[0]}&status=queued") == [
+            other,
+            photo,
+        ]
+        assert await alice.all_pages(f"/v1/images?album={albums[0]}&status=ready") == []
+        assert await alice.all_pages("/v1/images?status=failed") == []
+        assert len(await alice.all_pages("/v1/images?status=queued")) == 2
 
 
 async def test_tenants_cannot_see_or_touch_each_others_albums(
@@ -127,11 +135,14 @@ async def test_bad_album_requests_answer_400_naming_the_problem(
         status, answer = await alice.call("POST", "/v1/albums", json={"name": " "})
         assert status == 400
         assert "name" in answer["error"]["message"]
-        for query, named in [("limit=0", "limit"), ("limit=x", "limit"), ("cursor=zz", "cursor")]:
+        bad = [("limit=0", "limit"), ("limit=x", "limit"), ("cursor=zz", "cursor")]
+        for query, named in bad:
             for path in ("/v1/albums", "/v1/images"):
                 status, answer = await alice.call("GET", f"{path}?{query}")
                 assert status == 400
                 assert named in answer["error"]["message"]
+        status, answer = await alice.call("GET", "/v1/images?status=lost")
+        assert (status, "status" in answer["error"]["message"]) == (400, True)
 
 
 async def test_album_changes_are_live_events(make_settings: SettingsFactory) -> None:

@@ -18,6 +18,7 @@ from pipeline.domain.errors import StorageError
 from pipeline.domain.messages import RenderJob, utcnow
 from pipeline.domain.outcomes import Ack, Delivery, Outcome, Retry, Terminal
 from pipeline.runtime.settings import NatsSettings
+from tests.waiting import GENEROUS, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -64,7 +65,7 @@ async def consuming(
         yield stop
     finally:
         stop.set()
-        await asyncio.wait_for(task, 15)
+        await asyncio.wait_for(task, GENEROUS)
 
 
 async def pending(bus: Bus) -> int:
@@ -105,7 +106,7 @@ async def test_ack_removes_the_job(bus: Bus) -> None:
 
     await bus.publish_job(job("a"))
     async with consuming(bus, handler):
-        await asyncio.wait_for(done.wait(), 10)
+        await asyncio.wait_for(done.wait(), GENEROUS)
     assert seen == ["a"]
     assert await pending(bus) == 0
 
@@ -123,8 +124,12 @@ async def test_retry_redelivers_with_backoff_then_dead_letters(bus: Bus) -> None
 
     await bus.publish_job(job("flaky"))
     async with consuming(bus, handler):
-        await asyncio.wait_for(exhausted.wait(), 15)
-        await asyncio.sleep(0.3)
+        await asyncio.wait_for(exhausted.wait(), GENEROUS)
+
+        async def lettered() -> bool:
+            return bool(await bus.dead_letters())
+
+        await eventually(lettered, "the dead letter")
     assert len(attempts) == bus.settings.max_deliver
     gaps = [b - a for a, b in itertools.pairwise(attempts)]
     assert gaps[0] >= backoff_delay(bus.settings, 1) * 0.9
@@ -144,11 +149,12 @@ async def test_terminal_goes_to_dead_letters_at_once(bus: Bus) -> None:
         return Terminal("undecodable: not a JPEG")
 
     await bus.publish_job(job("broken"))
+
+    async def lettered() -> bool:
+        return bool(await bus.dead_letters())
+
     async with consuming(bus, handler):
-        for _ in range(100):
-            if await bus.dead_letters():
-                break
-            await asyncio.sleep(0.05)
+        await eventually(lettered, "the dead letter")
     assert calls == 1
     assert (await bus.dead_letters())[0].letter.reason == "undecodable: not a JPEG"
 
@@ -164,28 +170,33 @@ async def test_retryable_errors_retry_and_bad_messages_dead_letter(bus: Bus) -> 
 
     await bus.js.publish(names.RENDER_SUBJECT, b"{not json", headers={"Nats-Msg-Id": "junk"})
     await bus.publish_job(job("retry-me"))
+
+    async def retried() -> bool:
+        return calls[-1:] == [2]
+
     async with consuming(bus, handler):
-        for _ in range(200):
-            if calls[-1:] == [2]:
-                break
-            await asyncio.sleep(0.05)
+        await eventually(retried, "the second delivery")
     assert calls == [1, 2]
     assert await pending(bus) == 0
 
 
 async def test_slow_jobs_send_heartbeats_instead_of_being_redelivered(bus: Bus) -> None:
     deliveries = 0
+    finished = asyncio.Event()
 
     async def handler(_: Delivery) -> Outcome:
         nonlocal deliveries
         deliveries += 1
+        # A job that works for longer than ack_wait (2.5 times it).
         await asyncio.sleep(bus.settings.ack_wait_seconds * 2.5)
+        finished.set()
         return Ack()
 
     await bus.publish_job(job("slow"))
     async with consuming(bus, handler):
-        await asyncio.sleep(bus.settings.ack_wait_seconds * 3)
+        await asyncio.wait_for(finished.wait(), GENEROUS)
     assert deliveries == 1
+    assert await pending(bus) == 0
 
 
 async def test_stop_drains_in_flight_jobs(bus: Bus) -> None:
@@ -199,6 +210,6 @@ async def test_stop_drains_in_flight_jobs(bus: Bus) -> None:
 
     await bus.publish_job(job("draining"))
     async with consuming(bus, handler):
-        await asyncio.wait_for(started.wait(), 10)
+        await asyncio.wait_for(started.wait(), GENEROUS)
     assert finished.is_set()
     assert await pending(bus) == 0

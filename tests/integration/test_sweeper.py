@@ -44,7 +44,7 @@ async def test_sweeper_republishes_stale_queued_images_once(make_settings: Setti
         sweeper = SweeperSettings(stale_after_seconds=60)
         assert await republish_stuck(bus, catalog, sweeper) == 1
         assert await republish_stuck(bus, catalog, sweeper) == 0, "republishing restarts the clock"
-        # Stale again (no worker took it): within the duplicate window the bus keeps one job.
+        # Another worker's sweeper saw the same stale state: the bus keeps one job.
         await catalog.images.update_one({"_id": image_id}, {"$set": {"updated_at": AN_HOUR_AGO}})
         assert await republish_stuck(bus, catalog, sweeper) == 1
         info = await bus.js.consumer_info(names.JOBS_STREAM, names.RENDER_CONSUMER)

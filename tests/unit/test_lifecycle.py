@@ -17,7 +17,7 @@ from datetime import timedelta
 import pytest
 
 from pipeline.bootstrap import render_policy
-from pipeline.domain.errors import CatalogError, StorageError
+from pipeline.domain.errors import CatalogError, RenderCrashed, StorageError
 from pipeline.domain.messages import DeadLetter, StoredDeadLetter, utcnow
 from pipeline.domain.models import ImageRecord
 from pipeline.domain.outcomes import Ack, Retry, Terminal
@@ -114,7 +114,7 @@ async def test_a_render_interrupted_by_drain_hands_the_lease_back(world: World) 
 
     world.renderer.during = hang
     job = asyncio.create_task(world.run_job(record))
-    await asyncio.wait_for(started.wait(), 10)
+    await asyncio.wait_for(started.wait(), 60)
     job.cancel()
     with pytest.raises(asyncio.CancelledError):
         await job
@@ -160,6 +160,17 @@ async def test_one_crash_below_the_limit_is_taken_over_and_rendered(world: World
     assert (ready.status, ready.crashes, ready.attempts) == ("ready", 1, 2)
 
 
+async def test_a_render_process_that_dies_every_time_fails_the_photo(world: World) -> None:
+    record = await uploaded(world)
+    world.renderer.fail_with = RenderCrashed("render process died (exit status -9)")
+    first = await world.run_job(record)
+    assert isinstance(first, Retry)
+    assert (world.image(record.id).crashes, world.image(record.id).lease_owner) == (1, None)
+    reason = f"render crashed the worker {POLICY.max_crashes} times"
+    assert await world.run_job(record, attempt=2) == Terminal(reason)
+    assert (world.image(record.id).status, world.image(record.id).failure) == ("failed", reason)
+
+
 # --- retries and rounds ------------------------------------------------------------------
 
 
@@ -191,7 +202,8 @@ async def test_an_outage_past_the_retries_requeues_the_photo_for_the_sweeper(
     age(world, record)
     assert await republish_stuck(world.bus, world.catalog, SWEEP) == 1
     [job] = world.bus.jobs
-    assert (job.image_id, job.claims) == (record.id, 1), "a new id for JetStream's window"
+    assert job.image_id == record.id
+    assert job.sweep.startswith("a1-"), "named by the state it saw, not the upload's id"
     assert await world.run_job(world.image(record.id)) == Ack()
     assert world.image(record.id).status == "ready"
 
@@ -249,7 +261,7 @@ async def test_the_sweeper_covers_expired_leases_but_not_live_ones(world: World)
     world.bus.jobs.clear()
 
     assert await republish_stuck(world.bus, world.catalog, SWEEP) == 1
-    assert [(j.image_id, j.claims) for j in world.bus.jobs] == [(dead.id, 1)]
+    assert [(j.image_id, j.sweep[:3]) for j in world.bus.jobs] == [(dead.id, "a1-")]
     assert await republish_stuck(world.bus, world.catalog, SWEEP) == 0, "the clock restarts"
     assert await world.run_job(world.image(dead.id)) == Ack()
     taken_over = world.image(dead.id)

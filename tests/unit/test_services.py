@@ -9,7 +9,7 @@ re-renders only what is out of date. The same flows run against real servers in
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -20,6 +20,7 @@ from pipeline.domain.errors import (
     ImageTooLarge,
     InputError,
     StorageError,
+    TooManyScans,
     UndecodableImage,
     UnsupportedMediaType,
     UploadTooLarge,
@@ -37,6 +38,7 @@ from pipeline.services.render import RenderPolicy, RenderService
 from pipeline.services.renderer import ThreadRenderer
 from tests.fakes import FakeBus, FakeCatalog, FakeObjectStore, FakeRenderer
 from tests.images import jpeg_bomb_header_bytes, jpeg_bytes, png_bytes
+from tests.unit.scanning import case
 
 pytestmark = pytest.mark.unit
 TENANT = "acme"
@@ -317,3 +319,31 @@ async def test_a_backfill_job_rerenders_an_outdated_image_and_skips_a_current_on
     calls = world.renderer.calls
     assert await world.run_job(record, reason="backfill") == Ack()
     assert world.renderer.calls == calls, "a current image is not rendered again"
+
+
+# --- the ingest gate, wired: one pass, a refusal keeps nothing -----------------------------
+
+
+async def test_a_megabyte_of_metadata_before_the_header_is_accepted(world: World) -> None:
+    record = await world.upload(case("c06_extended_xmp.jpg"))
+    assert (record.status, record.width, record.height) == ("queued", 400, 300)
+
+
+async def test_a_refusal_known_only_after_streaming_deletes_what_was_stored(
+    world: World,
+) -> None:
+    # The scan count of a progressive JPEG is known at its end, after the body was stored.
+    stored_meanwhile: list[int] = []
+    put_stream = world.store.put_stream
+
+    async def watching_put(key: str, chunks: AsyncIterable[bytes], *, content_type: str) -> int:
+        size = await put_stream(key, chunks, content_type=content_type)
+        stored_meanwhile.append(len(world.store.objects))
+        return size
+
+    world.store.put_stream = watching_put  # type: ignore[method-assign]
+    with pytest.raises(TooManyScans) as caught:
+        await world.upload(case("c14_scan_bomb.jpg"))
+    assert "scans" in caught.value.public_message
+    assert stored_meanwhile == [1], "the body did reach the store"
+    assert (world.store.objects, world.catalog.images, world.bus.jobs) == ({}, {}, [])

@@ -1,0 +1,172 @@
+"""``GET /openapi.json``: the gateway's routes as an OpenAPI 3.1 document.
+
+OpenAPI 3.1.0: https://spec.openapis.org/oas/v3.1.0. Written out per route;
+``tests/unit/test_openapi.py`` fails when a route of the app is missing here (or this
+names a route the app lacks), and schemathesis checks the live gateway's answers against
+it (``tests/e2e/test_openapi.py``).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aiohttp import web
+
+from gateway.openapi_parts import (
+    BINARY,
+    DIGITS,
+    EMPTY,
+    IMAGE_ID,
+    OK_JSON,
+    PAGING,
+    PUBLIC,
+    admin_paths,
+    album_paths,
+    body,
+    download,
+    header,
+    op,
+    path_param,
+    query,
+    upload_paths,
+)
+from gateway.openapi_schemas import SCHEMAS, STATUSES
+
+
+def _paths() -> dict[str, Any]:
+    return {
+        **_public_paths(),
+        **_image_paths(),
+        **album_paths(),
+        **upload_paths(),
+        **admin_paths(),
+    }
+
+
+def _public_paths() -> dict[str, Any]:
+    return {
+        "/healthz": {"get": op("Liveness", {200: OK_JSON}, errors=(), security=PUBLIC)},
+        "/readyz": {
+            "get": op(
+                "Readiness of bus, catalog and storage",
+                {200: OK_JSON, 503: OK_JSON},
+                errors=(),
+                security=PUBLIC,
+            )
+        },
+        "/openapi.json": {"get": op("This document", {200: OK_JSON}, errors=(), security=PUBLIC)},
+        "/": {
+            "get": op(
+                "The browser gallery",
+                {200: {"content": {"text/html": {"schema": {"type": "string"}}}}},
+                errors=(),
+                security=PUBLIC,
+            )
+        },
+        "/static/{filename}": {
+            "get": op(
+                "Files of the browser page (aiohttp's static files: a missing one is an empty 404)",
+                {200: {"content": {"*/*": BINARY}}, 304: EMPTY, 403: EMPTY, 404: EMPTY},
+                errors=(),
+                security=PUBLIC,
+                parameters=[path_param("filename")],
+            )
+        },
+        "/v1/events": {
+            "get": op(
+                "Live events (Server-Sent Events; Last-Event-ID resumes)",
+                {200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}},
+                errors=(400, 401, 503),
+                parameters=[header("Last-Event-ID", DIGITS, required=False)],
+                operationId="streamEvents",
+            ),
+            "head": op("The event stream's headers", {200: EMPTY}, errors=(401,)),
+        },
+    }
+
+
+UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        "application/octet-stream": BINARY,
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {"file": {"type": "string", "format": "binary"}},
+                "required": ["file"],
+            }
+        },
+    },
+}
+
+
+def _image_paths() -> dict[str, Any]:
+    return {
+        "/v1/images": {
+            "get": op(
+                "The tenant's images, newest first",
+                {200: body("ImagePage")},
+                parameters=[
+                    *PAGING,
+                    query("album", {"type": "string"}, "only this album's images"),
+                    query("status", {"enum": STATUSES}, "only images in this status"),
+                ],
+            ),
+            "post": op(
+                "Upload one photo (raw bytes or a multipart form)",
+                {200: body("Image"), 202: body("Image")},
+                errors=(400, 401, 403, 404, 408, 413, 415, 422, 429, 503),
+                parameters=[query("filename", {"type": "string"})],
+                requestBody=UPLOAD_BODY,
+            ),
+        },
+        "/v1/images/{image_id}": {
+            "get": op("One image", {200: body("Image")}, parameters=[IMAGE_ID]),
+            "delete": op(
+                "Delete an image, its objects and its album memberships",
+                {204: EMPTY},
+                parameters=[IMAGE_ID],
+            ),
+        },
+        "/v1/images/{image_id}/original": download("The original bytes", [IMAGE_ID]),
+        "/v1/images/{image_id}/renditions/{name}": download(
+            "Redirect to the current version of a rendition", [IMAGE_ID, path_param("name")]
+        ),
+        "/v1/images/{image_id}/renditions/{name}/{version}": download(
+            "A rendition's bytes (immutable)", [IMAGE_ID, path_param("name"), path_param("version")]
+        ),
+    }
+
+
+@cache
+def document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Gallery pipeline API",
+            "version": "1",
+            "description": 'See docs/api.md. Errors: {"error": {"code", "message"}}.',
+        },
+        "security": [{"apiKey": []}],
+        "paths": _paths(),
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "apiKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "a tenant's API key (gallery keys create)",
+                },
+                "adminKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "GALLERY_GATEWAY_ADMIN_KEY",
+                },
+            },
+        },
+    }
+
+
+async def openapi_json(_: web.Request) -> web.Response:
+    return web.json_response(document())

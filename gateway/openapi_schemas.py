@@ -1,0 +1,133 @@
+"""The JSON Schemas of ``/openapi.json`` (OpenAPI 3.1, JSON Schema 2020-12): bodies and errors.
+
+Each mirrors the function that writes it (``image_json``, ``album_json``, ``key_json``, the
+errors middleware's ``error_body``); schemathesis checks every answer of the live gateway
+against them (``tests/e2e/test_openapi.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Schema = dict[str, Any]
+
+ULID_PATTERN = "^[0-9A-HJKMNP-TV-Z]{26}$"
+STATUSES = ["queued", "processing", "ready", "failed"]
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(schema: Schema) -> Schema:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _object(properties: dict[str, Schema], *, optional: tuple[str, ...] = ()) -> Schema:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": [name for name in properties if name not in optional],
+    }
+
+
+STRING: Schema = {"type": "string"}
+INTEGER: Schema = {"type": "integer", "minimum": 0}
+TIME: Schema = {"type": "string", "format": "date-time"}
+
+ERROR = _object(
+    {
+        "error": _object(
+            {
+                "code": {"type": "string", "description": "snake_case, stable; see docs/api.md"},
+                "message": {"type": "string", "description": "for people"},
+            }
+        )
+    }
+)
+
+RENDITION = _object(
+    {
+        "width": INTEGER,
+        "height": INTEGER,
+        "content_type": STRING,
+        "bytes": INTEGER,
+        "url": {
+            "type": "string",
+            "description": "versioned: /v1/images/{id}/renditions/{name}/{version}",
+        },
+    }
+)
+
+IMAGE = _object(
+    {
+        "id": {"type": "string", "pattern": ULID_PATTERN},
+        "status": {"enum": STATUSES},
+        "content_type": STRING,
+        "bytes": INTEGER,
+        "width": INTEGER,
+        "height": INTEGER,
+        "frames": INTEGER,
+        "filename": nullable(STRING),
+        "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+        "created_at": TIME,
+        "ready_at": nullable(TIME),
+        "failure": nullable(STRING),
+        "metadata": {"type": "object", "description": "taken_at, camera_make, camera_model…"},
+        "thumbhash": nullable(STRING),
+        "renditions": {"type": "object", "additionalProperties": ref("Rendition")},
+        "links": _object({"self": STRING, "original": STRING}),
+        "albums": {"type": "array", "items": STRING},
+    }
+)
+
+ALBUM = _object(
+    {
+        "id": {"type": "string", "pattern": ULID_PATTERN},
+        "name": STRING,
+        "image_count": INTEGER,
+        "cover_image_id": nullable(STRING),
+        "created_at": TIME,
+        "updated_at": TIME,
+    }
+)
+
+# A name with something besides spaces: the service trims it, then wants 1..200 characters.
+NAME: Schema = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"\S"}
+
+API_KEY = _object(
+    {
+        "id": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
+        "tenant": STRING,
+        "name": STRING,
+        "created_at": TIME,
+        "revoked_at": nullable(TIME),
+    }
+)
+
+
+def page(item: str) -> Schema:
+    return _object(
+        {
+            "items": {"type": "array", "items": ref(item)},
+            "next_cursor": nullable({"type": "string", "pattern": ULID_PATTERN}),
+        }
+    )
+
+
+SCHEMAS: dict[str, Schema] = {
+    "Error": ERROR,
+    "Rendition": RENDITION,
+    "Image": IMAGE,
+    "ImagePage": page("Image"),
+    "Album": ALBUM,
+    "AlbumPage": page("Album"),
+    "AlbumName": {**_object({"name": NAME}), "additionalProperties": True},
+    "ApiKey": API_KEY,
+    "ApiKeyList": _object({"items": {"type": "array", "items": ref("ApiKey")}}),
+    "NewApiKey": {
+        "allOf": [ref("ApiKey"), _object({"key": {"type": "string", "pattern": "^gk_"}})]
+    },
+    "NewApiKeyRequest": _object({"tenant": NAME, "name": NAME}, optional=("name",)),
+    "Health": {"type": "object"},
+}
