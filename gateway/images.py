@@ -98,8 +98,10 @@ def _to_current(request: web.Request, record: ImageRecord, rendition: Rendition)
     """302 to the current versioned URL (query kept, e.g. ``?redirect=1``); not cached,
     since it changes on a re-render."""
     location = rendition_url(record.id, rendition.name, rendition)
-    if request.query_string:
-        location += f"?{request.query_string}"
+    # The raw (still percent-encoded) query: decoded, a %0A or %1F would be a control
+    # character in the Location header, which aiohttp refuses by dropping the connection.
+    if raw_query := request.rel_url.raw_query_string:
+        location += f"?{raw_query}"
     return web.Response(status=302, headers={"Location": location, "Cache-Control": "no-cache"})
 
 

@@ -72,6 +72,7 @@ async def create(request: web.Request) -> web.Response:
     """creation (+ creation-with-upload when the POST carries a body)."""
     length = _int_header(request, "Upload-Length")
     meta = _metadata(request.headers.get("Upload-Metadata", ""))
+    _checksum(request.headers.get("Upload-Checksum"))  # a bad one is refused before creating
     await request.app[LIMITS].admit(request[TENANT_KEY], request[KEY_ID], length)
     service = request.app[UPLOADS]
     record = await service.create(

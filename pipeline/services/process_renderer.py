@@ -53,6 +53,9 @@ class _Child:
             sys.executable,
             "-c",
             "from pipeline.services.process_renderer import child_main; child_main()",
+            # The parent's pid: in a container the worker is pid 1, so "my parent is pid 1"
+            # cannot mean "my parent died" there.
+            str(os.getpid()),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             limit=2**20,
@@ -248,22 +251,23 @@ def _serve(requests: BinaryIO, replies: BinaryIO) -> None:
         replies.flush()
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(parent: int | None) -> None:
     """Linux: SIGKILL this child when the worker dies, so a SIGKILLed (or OOM-killed) worker
-    leaves no decode running on (prctl PR_SET_PDEATHSIG, prctl(2))."""
+    leaves no decode running on (prctl PR_SET_PDEATHSIG, prctl(2)). ``parent`` is the pid
+    the worker passed; the child exits at once if it was reparented before the call."""
     if sys.platform != "linux":
         return
     import ctypes  # only here: the child's one use of it
 
     pr_set_pdeathsig = 1
     ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
-    if os.getppid() == 1:  # the parent died before the call
+    if parent is not None and os.getppid() != parent:  # the parent died before the call
         os._exit(1)
 
 
 def child_main() -> None:
     """Run in the child process (started as ``python -c``; pipeline/ has no entry points)."""
-    _die_with_parent()
+    _die_with_parent(int(sys.argv[1]) if len(sys.argv) > 1 else None)
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything else written to stdout lands on stderr
     with contextlib.suppress(KeyboardInterrupt, BrokenPipeError):

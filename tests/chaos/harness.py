@@ -29,6 +29,7 @@ from pipeline.runtime.settings import (
     MetricsSettings,
     MongoSettings,
     NatsSettings,
+    QuotaSettings,
     S3Settings,
     Settings,
     StorageSettings,
@@ -158,6 +159,9 @@ class ChaosStack:
             "worker": WorkerSettings(concurrency=1, drain_timeout_seconds=15.0),
             "sweeper": SweeperSettings(interval_seconds=1.0, stale_after_seconds=3.0),
             "metrics": MetricsSettings(port=0),
+            # The faults are the subject here, not the per-key rate policy: 200 clients make
+            # far more than the default 600 uploads a minute (its 429s are tested elsewhere).
+            "quota": QuotaSettings(uploads_per_minute=0),
         }
         values.update(self.sections)
         return Settings(**values)

@@ -105,6 +105,19 @@ async def test_versioned_rendition_urls(gateway: Gateway) -> None:
     assert (stale.status, stale.headers["Location"]) == (302, url)
 
 
+async def test_the_redirect_keeps_the_query_percent_encoded(gateway: Gateway) -> None:
+    """Found by schemathesis: a decoded %1F in Location made aiohttp drop the connection."""
+    image_id = await upload(gateway, png_bytes(60, 40, seed=2))
+    await make_ready(gateway, image_id, webp_bytes(16, 16, seed=2))
+    response = await gateway.client.get(
+        f"/v1/images/{image_id}/renditions/thumb?redirect=%1F&x=a%0Ab",
+        headers=gateway.auth,
+        allow_redirects=False,
+    )
+    assert response.status == 302
+    assert response.headers["Location"].endswith("?redirect=%1F&x=a%0Ab")
+
+
 async def test_conditional_get_with_weak_tags_lists_and_star(gateway: Gateway) -> None:
     image_id = await upload(gateway, png_bytes(61, 40, seed=2))
     thumb = webp_bytes(16, 16, seed=2)

@@ -135,6 +135,18 @@ async def test_a_wrong_checksum_answers_460_and_discards_the_part(
     assert "Gallery-Image-Id" in (await head(first, key, honest.url or "")).headers
 
 
+async def test_a_creation_with_a_malformed_checksum_is_refused_before_creating(
+    replicas: tuple[TestClient, TestClient, str],
+) -> None:
+    """Found by schemathesis: without a body the bad Upload-Checksum went unchecked (201)."""
+    first, _, key = replicas
+    headers = auth(key) | TUS | {"Upload-Length": "7", "Upload-Checksum": "y.;ZAaw &"}
+    response = await first.post("/v1/uploads", headers=headers)
+    assert response.status == 400
+    assert (await response.json())["error"]["code"] == "checksum_algorithm"
+    assert "Location" not in response.headers
+
+
 async def test_options_creation_with_upload_and_a_later_plain_duplicate(
     replicas: tuple[TestClient, TestClient, str],
 ) -> None:

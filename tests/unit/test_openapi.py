@@ -6,6 +6,7 @@ import json
 
 import pytest
 from aiohttp import web
+from openapi_spec_validator import validate
 
 from gateway.app import make_app
 from gateway.openapi import document
@@ -52,3 +53,7 @@ def test_it_is_openapi_3_1_with_an_error_body_on_every_failure() -> None:
                 if int(status) >= 400 and path not in {"/readyz", STATIC}:
                     schema = answer["content"]["application/json"]["schema"]
                     assert schema == {"$ref": "#/components/schemas/Error"}, (method, path)
+
+
+def test_it_is_valid_against_the_openapi_3_1_schema() -> None:
+    validate(json.loads(json.dumps(document())))  # raises naming the bad node

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 
 import pytest
@@ -78,3 +80,30 @@ async def test_a_cancelled_render_leaves_a_working_slot() -> None:
             await task
         result = await renderer.render(images.jpeg_bytes(64, 48))  # the services' Renderer port
         assert result.width == 64
+
+
+def test_renders_when_the_worker_is_pid_1_as_in_a_container() -> None:
+    # In a container the worker is pid 1, so its render children see ppid 1 from the start;
+    # that must not read as "the parent died" (every render crashed in the cluster test).
+    script = (
+        "import asyncio, os\n"
+        "from pipeline.imaging.spec import DEFAULT_SPEC\n"
+        "from pipeline.runtime.settings import LimitsSettings\n"
+        "from pipeline.services.process_renderer import ProcessRenderer\n"
+        "from tests import images\n"
+        "async def main():\n"
+        "    assert os.getpid() == 1\n"
+        "    async with ProcessRenderer(DEFAULT_SPEC, LimitsSettings(), store_gps=False,"
+        " slots=1) as r:\n"
+        "        print((await r.render(images.jpeg_bytes(64, 48))).width)\n"
+        "asyncio.run(main())\n"
+    )
+    done = subprocess.run(
+        ["unshare", "--pid", "--fork", "--kill-child", sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "64"

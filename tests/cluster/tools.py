@@ -1,0 +1,31 @@
+"""The project's cluster scripts (scripts/cluster) and kustomize, called from the tests."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = ROOT / "scripts" / "cluster"
+
+
+def script(name: str, *args: str, timeout: float = 900) -> str:
+    """Run scripts/cluster/NAME and return its stdout; its stderr goes to the test output."""
+    result = subprocess.run(
+        [str(SCRIPTS / name), *args],
+        stdout=subprocess.PIPE,
+        stderr=sys.stderr,
+        text=True,
+        timeout=timeout,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+def kustomize_build(path: Path) -> str:
+    kustomize = shutil.which("kustomize") or str(ROOT / ".tools" / "bin" / "kustomize")
+    return subprocess.run(
+        [kustomize, "build", str(path)], capture_output=True, text=True, check=True
+    ).stdout
