@@ -78,6 +78,12 @@ class Server:
         assert self.proc is not None
         await asyncio.to_thread(self.proc.process.wait)
 
+    async def shut_down(self) -> None:
+        """Stop it the way an orchestrator does (SIGTERM, then wait): it refuses connections
+        until started again."""
+        assert self.proc is not None
+        await asyncio.to_thread(self.proc.stop, 30)
+
     def stop(self) -> None:
         if self.proc is not None:
             with contextlib.suppress(ProcessLookupError):
@@ -96,8 +102,11 @@ class Upload:
 class ChaosStack:
     """Servers + gateway + workers under ``root``; ``settings`` overrides by section."""
 
-    def __init__(self, root: Path, workers: int = 2, **sections: Any) -> None:
+    def __init__(
+        self, root: Path, workers: int = 2, *, mongo_timeout: float = 2.0, **sections: Any
+    ) -> None:
         self.root = root
+        self.mongo_timeout = mongo_timeout
         self.worker_count = workers
         self.sections = sections
         user, password = "chaos", secrets.token_hex(12)
@@ -135,7 +144,9 @@ class ChaosStack:
                 backoff_base_seconds=0.5,
                 backoff_max_seconds=2.0,
             ),
-            "mongo": MongoSettings(uri=mongo_uri(self.mongo.port), timeout_seconds=2.0),
+            "mongo": MongoSettings(
+                uri=mongo_uri(self.mongo.port), timeout_seconds=self.mongo_timeout
+            ),
             "storage": StorageSettings(backend="s3"),
             "s3": S3Settings(
                 endpoint=f"http://127.0.0.1:{self.s3.port}",

@@ -26,6 +26,10 @@ ARTIFACTS = Path(
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 READY_MS = 60_000
+# Playwright's expect waits 5 s by default: on a machine loaded past its cores a page can take
+# longer than that to answer a click (seen: "Sign out" not yet visible). A generous bound for
+# every expect that does not give its own; a passing run does not wait any longer for it.
+expect.set_options(timeout=30_000)
 
 
 @asynccontextmanager
