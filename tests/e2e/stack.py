@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import signal
 import subprocess
@@ -51,6 +52,14 @@ class Stack:
         for _ in range(workers):
             self.add_worker()
         await self.wait_ready()
+        await self.wait_workers_ready()
+
+    async def wait_workers_ready(self, timeout: float = 120.0) -> None:
+        """Wait until every worker has declared its streams and pulls (its "worker ready" log
+        line): a test that stops NATS right after start must not catch a worker mid-start."""
+        for worker in self.workers:
+            ready = functools.partial(_logged_ready, worker)
+            await asyncio.to_thread(wait_until_ready, worker, ready, timeout)
 
     def add_worker(self, env: dict[str, str] | None = None) -> ManagedProcess:
         """Start one more worker; ``env`` overrides settings for this worker only."""
@@ -108,3 +117,7 @@ class Stack:
     def stop(self) -> None:
         processes = [self.gateway, *self.extra, *self.workers]
         terminate_all([p for p in processes if p is not None], timeout=20)
+
+
+def _logged_ready(worker: ManagedProcess) -> bool:
+    return "worker ready" in worker.log_path.read_text(errors="replace")
