@@ -3,13 +3,16 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: up test bootstrap tools lint type unit integration e2e deploy-check terraform-check bench bench-upload bench-throughput clean
+.PHONY: up test test-cluster bootstrap tools lint type unit integration e2e deploy-check terraform-check bench bench-upload bench-throughput clean
 
 up: bootstrap
 	$(BIN)/gallery up
 
 test: bootstrap tools
 	$(BIN)/tox run
+
+test-cluster: bootstrap tools
+	$(BIN)/tox run -e cluster
 
 bootstrap:
 	@scripts/bootstrap.sh
