@@ -157,7 +157,7 @@ build_argocd() {
   cp "$(readlink -f "$ROOT/.tools/bin/kustomize")" "$dir/kustomize"
   {
     echo "FROM $base"
-    echo "RUN apt-get update && apt-get install -y --no-install-recommends git gpg tini \\"
+    echo "RUN apt-get update && apt-get install -y --no-install-recommends git gpg gpg-agent tini \\"
     echo "  && rm -rf /var/lib/apt/lists/* && groupadd -g 999 argocd && useradd -r -u 999 -g argocd -m -d /home/argocd argocd"
     echo "COPY argocd kustomize /usr/local/bin/"
     printf 'RUN cd /usr/local/bin'

@@ -34,6 +34,8 @@ WORKLOADS = (
     "statefulset/argocd-application-controller",
     "deployment/argocd-applicationset-controller",
 )
+# Their pods, by the only label upstream's pod templates carry.
+PODS = f"app.kubernetes.io/name in ({','.join(w.split('/')[1] for w in WORKLOADS)})"
 
 
 def argocd_manifests() -> str:
@@ -52,8 +54,13 @@ def install_argocd(kube: Kube) -> Kube:
     script("images.sh", "load", "argocd", "argocd-redis", timeout=900)
     kube.apply(argocd_manifests(), namespaced=False)
     argocd = kube.in_namespace("argocd")
-    for workload in WORKLOADS:
-        argocd.rollout(workload, timeout=300)
+    try:
+        for workload in WORKLOADS:
+            argocd.rollout(workload, timeout=300)
+    except subprocess.CalledProcessError:
+        print(argocd.run("get", "pods,events", "-o", "wide"))
+        print(argocd.logs(PODS, tail=30))
+        raise
     return argocd
 
 

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from tests.cluster.argocd import (
+    PODS,
     GitServer,
     gallery_applicationset,
     install_argocd,
@@ -47,7 +48,12 @@ def git_server(tmp_path: Path) -> Iterator[GitServer]:
 def argocd(deployed: Deployed, keda: Kube) -> Iterator[Kube]:
     """MetalLB and KEDA, then ArgoCD; ArgoCD is removed afterwards (the workloads stay)."""
     install_metallb(deployed.kube)
-    wait_for("the pool accepted", lambda: deployed.kube.apply(kustomize_build(POOL)), 180, every=3)
+    wait_for(
+        "the pool accepted",
+        lambda: deployed.kube.apply(kustomize_build(POOL), namespaced=False),
+        180,
+        every=3,
+    )
     argocd = install_argocd(deployed.kube)
     yield argocd
     uninstall_argocd(argocd)
@@ -72,7 +78,7 @@ def wait_synced_healthy(argocd: Kube, revision: str) -> float:
         )
     except AssertionError:
         print(yaml.safe_dump(argocd.get("application", APPLICATION).get("status", {})))
-        print(argocd.logs("app.kubernetes.io/part-of=argocd", tail=30))
+        print(argocd.logs(PODS, tail=30))
         raise
     return time.monotonic() - started
 
