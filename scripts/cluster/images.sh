@@ -151,15 +151,19 @@ build_pause() {
 # every component a symlink to the one binary, which picks its role by argv[0].
 build_argocd() {
   local tag; tag=$(tag_of argocd); have "$tag" && return 0
-  local base dir name; base=$(python_base); dir=$(mktemp -d)
+  local base dir name src; base=$(python_base); dir=$(mktemp -d)
   cp "$(go_binary argocd)" "$dir/argocd"
+  # The repo-server runs these two scripts of upstream's image (GnuPG keyring, signed commits).
+  src=$(go mod download -json "$("$ROOT/scripts/cluster/build-go.sh" --module argocd)@$(go_version argocd)" \
+    | sed -n 's/.*"Dir": "\(.*\)",/\1/p')
+  install -m 0755 "$src/hack/gpg-wrapper.sh" "$src/hack/git-verify-wrapper.sh" "$dir/"
   "$ROOT/scripts/tools.sh" kustomize
   cp "$(readlink -f "$ROOT/.tools/bin/kustomize")" "$dir/kustomize"
   {
     echo "FROM $base"
     echo "RUN apt-get update && apt-get install -y --no-install-recommends git gpg gpg-agent tini \\"
     echo "  && rm -rf /var/lib/apt/lists/* && groupadd -g 999 argocd && useradd -r -u 999 -g argocd -m -d /home/argocd argocd"
-    echo "COPY argocd kustomize /usr/local/bin/"
+    echo "COPY argocd kustomize gpg-wrapper.sh git-verify-wrapper.sh /usr/local/bin/"
     printf 'RUN cd /usr/local/bin'
     for name in server repo-server cmp-server application-controller applicationset-controller \
       notifications k8s-auth commit-server git-ask-pass; do printf ' && ln -s argocd argocd-%s' "$name"; done
