@@ -9,6 +9,7 @@ reach through their default route; it serves a bare clone of this checkout's HEA
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import socket
 import subprocess
@@ -48,11 +49,22 @@ def argocd_manifests() -> str:
         return kustomize_build(copy)
 
 
+def with_server_key(manifests: str) -> str:
+    """``manifests`` with a random ``server.secretkey`` in argocd-secret. argocd-server makes
+    it at its first start; without that server the controllers refuse every destination
+    ("server.secretkey is missing")."""
+    docs = [d for d in yaml.safe_load_all(manifests) if d]
+    for doc in docs:
+        if doc["kind"] == "Secret" and doc["metadata"]["name"] == "argocd-secret":
+            doc["stringData"] = {"server.secretkey": secrets.token_urlsafe(32)}
+    return yaml.safe_dump_all(docs)
+
+
 def install_argocd(kube: Kube) -> Kube:
     """ArgoCD running in namespace argocd (skips the test when it did not build)."""
     require_built("argocd")
     script("images.sh", "load", "argocd", "argocd-redis", timeout=900)
-    kube.apply(argocd_manifests(), namespaced=False)
+    kube.apply(with_server_key(argocd_manifests()), namespaced=False)
     argocd = kube.in_namespace("argocd")
     try:
         for workload in WORKLOADS:
