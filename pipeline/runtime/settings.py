@@ -58,6 +58,11 @@ class MongoSettings(_Section):
         description="Server selection, connect and per-operation timeout (`timeoutMS`): "
         "a hung catalog answers 503 after this long",
     )
+    journal: bool = Field(
+        True,
+        description="Acknowledge a catalog write only once it is in the server's journal "
+        "(write concern `w=1, j=true`): a catalog killed right after loses none of them",
+    )
 
 
 class StorageSettings(_Section):
