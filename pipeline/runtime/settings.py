@@ -113,14 +113,6 @@ class LimitsSettings(_Section):
         description="Most scans a progressive JPEG may have (422 above): each scan is another "
         "decode pass over the whole image",
     )
-    probe_bytes: int = Field(
-        1024 * 1024,
-        ge=4096,
-        description=(
-            "Bytes held to find the header before storing starts (a header further in is"
-            " found while the body streams; a refusal then deletes what was stored)"
-        ),
-    )
     render_timeout_seconds: float = Field(120.0, gt=0, description="Deadline of one render job")
     upload_timeout_seconds: float = Field(
         600.0,
