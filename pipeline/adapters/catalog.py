@@ -56,6 +56,11 @@ class Catalog:
             # Client-side operation timeout: a hung server fails each call after this long
             # (CatalogError, 503) instead of holding requests and workers without limit.
             timeoutMS=timeout_ms,
+            # j=true: the server acknowledges after its journal is on disk. MongoDB and
+            # SecantusDB both honour it per write; without it a SIGKILLed SecantusDB drops its
+            # last acknowledged writes (a ready image back to processing, an upload gone).
+            w=1,
+            journal=settings.journal,
             tz_aware=True,
         )
         try:
