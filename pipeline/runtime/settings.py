@@ -92,6 +92,12 @@ class S3Settings(_Section):
         "(empty = the endpoint)",
     )
     create_bucket: bool = Field(False, description="Create the bucket at start if it is missing")
+    max_attempts: int = Field(
+        4,
+        ge=1,
+        description="Tries per S3 request (botocore's standard mode: backoff with jitter on "
+        "5xx, throttling and connection errors); 1 = no retry",
+    )
 
 
 class LimitsSettings(_Section):
