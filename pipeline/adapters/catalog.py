@@ -25,7 +25,7 @@ from pipeline.adapters.uploads import UploadCatalog
 from pipeline.adapters.usage import UsageCatalog
 from pipeline.domain.errors import DuplicateImage
 from pipeline.domain.messages import utcnow
-from pipeline.domain.models import ImageRecord, Rendition
+from pipeline.domain.models import ImageRecord, ReadyImage
 from pipeline.runtime.settings import MongoSettings
 
 Document = dict[str, Any]
@@ -230,13 +230,8 @@ class Catalog:
         self,
         tenant: str,
         image_id: str,
+        ready: ReadyImage,
         *,
-        renditions: dict[str, Rendition],
-        width: int,
-        height: int,
-        frames: int,
-        metadata: dict[str, Any],
-        thumbhash: str,
         owner: str | None = None,
         rerender: bool = False,
     ) -> ImageRecord | None:
@@ -248,12 +243,7 @@ class Catalog:
         now = utcnow()
         fields: Document = {
             "status": "ready",
-            "renditions": {k: v.model_dump() for k, v in renditions.items()},
-            "width": width,
-            "height": height,
-            "frames": frames,
-            "metadata": metadata,
-            "thumbhash": thumbhash,
+            **ready.model_dump(),
             "failure": None,
             "updated_at": now,
         }
