@@ -2,8 +2,9 @@
 
 The cluster test samples the worker Deployment every 2 s while KEDA scales it on the render
 consumer's lag and writes ``bench/out/keda-replicas.json`` ([{"t": s, "replicas": n,
-"ready": n}, ...]); this draws it into ``docs/img/cluster-keda-scaling.png`` for
-docs/operations.md. Usage: ``python -m bench.cluster_scaling [path]``.
+"ready": n, "lag": n}, ...]; ``lag`` is what KEDA served the HPA, -1 when unreadable); this
+draws it into ``docs/img/cluster-keda-scaling.png`` for docs/operations.md.
+Usage: ``python -m bench.cluster_scaling [path]``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,12 @@ def plot(samples: list[dict[str, float]], path: Path) -> None:
     ax.set_ylabel("worker pods")
     ax.set_yticks(range(int(max(s["replicas"] for s in samples)) + 2))
     ax.set_title("KEDA scaling gallery-worker on the render consumer's lag (test cluster)")
+    lags = [(s["t"], s["lag"]) for s in samples if s.get("lag", -1) >= 0]
+    if lags:
+        lag_axis = ax.twinx()
+        lag_axis.plot(*zip(*lags, strict=True), color="tab:red", marker=".", label="lag (KEDA)")
+        lag_axis.set_ylabel("pending renders")
+        lag_axis.legend(loc="center right")
     ax.legend(loc="upper right")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

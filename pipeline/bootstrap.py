@@ -9,6 +9,7 @@ receive the backends through their ports.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
@@ -18,8 +19,10 @@ from pipeline.adapters.bus import Bus
 from pipeline.adapters.catalog import Catalog
 from pipeline.adapters.storage import open_object_store
 from pipeline.adapters.storage.base import ObjectStore
+from pipeline.domain.errors import DependencyError
 from pipeline.imaging.spec import RenditionSpec
 from pipeline.runtime.health import ReadinessCheck
+from pipeline.runtime.process import wait_or_stop
 from pipeline.runtime.settings import Settings
 from pipeline.services.albums import AlbumService
 from pipeline.services.delete import CleanupService, DeleteService
@@ -48,10 +51,17 @@ class Backends:
 
 
 @contextlib.asynccontextmanager
-async def open_backends(settings: Settings, *, name: str) -> AsyncIterator[Backends]:
-    """Connect to bus, catalog and store, declare what the pipeline needs, and close all on exit."""
+async def open_backends(
+    settings: Settings, *, name: str, wait_for_bus: bool = True
+) -> AsyncIterator[Backends]:
+    """Connect to bus, catalog and store, declare what the pipeline needs, and close all on exit.
+
+    ``wait_for_bus``: keep trying a NATS that is not up yet (else raise :class:`BusError`).
+    """
     async with contextlib.AsyncExitStack() as stack:
-        bus = await stack.enter_async_context(Bus.connect(settings.nats, name=name))
+        bus = await stack.enter_async_context(
+            Bus.connect(settings.nats, name=name, wait_at_start=wait_for_bus)
+        )
         catalog = await stack.enter_async_context(Catalog.connect(settings.mongo))
         store = await stack.enter_async_context(open_object_store(settings))
         await bus.declare()
@@ -64,6 +74,46 @@ async def open_backends(settings: Settings, *, name: str) -> AsyncIterator[Backe
             settings.storage.backend,
         )
         yield Backends(bus=bus, catalog=catalog, store=store)
+
+
+START_RETRY_BASE_SECONDS = 1.0
+START_RETRY_CAP_SECONDS = 30.0
+
+
+@contextlib.asynccontextmanager
+async def open_backends_patiently(
+    settings: Settings, *, name: str, stop: asyncio.Event
+) -> AsyncIterator[Backends | None]:
+    """:func:`open_backends`, tried again while a dependency is unreachable at start.
+
+    A process started before its NATS (or catalog, or store) waits 1 s, 2 s, 4 s ... 30 s
+    between tries, logging each, as a supervisor would restart it - instead of exiting.
+    Yields ``None`` when ``stop`` is set before the backends could be opened.
+    """
+    async with contextlib.AsyncExitStack() as stack:
+        yield await _first_open(stack, settings, name, stop)
+
+
+async def _first_open(
+    stack: contextlib.AsyncExitStack, settings: Settings, name: str, stop: asyncio.Event
+) -> Backends | None:
+    delay = START_RETRY_BASE_SECONDS
+    attempt = 1
+    while not stop.is_set():
+        try:
+            opening = open_backends(settings, name=name, wait_for_bus=False)
+            return await stack.enter_async_context(opening)
+        except DependencyError as exc:
+            log.warning(
+                "backends not reachable at start (%s); retrying in %.0fs (attempt %d)",
+                exc,
+                delay,
+                attempt,
+            )
+        await wait_or_stop(stop, delay)
+        delay = min(delay * 2, START_RETRY_CAP_SECONDS)
+        attempt += 1
+    return None
 
 
 def ingest_service(backends: Backends, settings: Settings) -> IngestService:

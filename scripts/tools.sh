@@ -12,25 +12,30 @@ CACHE="${GALLERY_TOOLS_CACHE:-$HOME/.cache/gallery-pipeline/tools}"
 BIN="$PWD/.tools/bin"
 mkdir -p "$CACHE" "$BIN"
 
-# name|module path to install|version
+# name|module path to install|version[|build tags]
+# Prometheus and promtool: only the Kubernetes service discovery (the test cluster's scrape
+# configs use nothing else). Prometheus' own build tags (plugins/plugin_*.go) leave out the
+# cloud SDKs (AWS, Azure, GCE, ...), which were most of its compile time. The cache name
+# carries the tags, so the binaries of both scripts are the same file.
+PROM_TAGS="remove_all_sd,enable_kubernetes_sd"
 TOOLS=(
   "kustomize|sigs.k8s.io/kustomize/kustomize/v5|v5.7.1"
   "minio|github.com/minio/minio|v0.0.0-20260212201848-7aac2a2c5b7c"
-  "promtool|github.com/prometheus/prometheus/cmd/promtool|v0.316.0"
+  "promtool|github.com/prometheus/prometheus/cmd/promtool|v0.316.0|$PROM_TAGS"
   # `gallery status --prometheus` is tested against a real Prometheus scraping `gallery up`.
-  "prometheus|github.com/prometheus/prometheus/cmd/prometheus|v0.316.0"
+  "prometheus|github.com/prometheus/prometheus/cmd/prometheus|v0.316.0|$PROM_TAGS"
   "actionlint|github.com/rhysd/actionlint/cmd/actionlint|v1.7.12"
   "tofu|github.com/opentofu/opentofu/cmd/tofu|v1.6.3"
 )
 
 install_one() {
-  local name="$1" module="$2" version="$3"
-  local cached="$CACHE/$name-$version"
+  local name="$1" module="$2" version="$3" tags="${4:-}"
+  local cached="$CACHE/$name-$version${tags:+-${tags//,/-}}"
   if [[ ! -x "$cached" ]]; then
     echo "tools: building $name $version (first time on this machine, cached in $CACHE)" >&2
     local tmp
     tmp="$(mktemp -d)"
-    if ! GOBIN="$tmp" GOFLAGS="-trimpath" go install "$module@$version" >"$tmp/build.log" 2>&1; then
+    if ! GOBIN="$tmp" GOFLAGS="-trimpath" go install -tags "$tags" "$module@$version" >"$tmp/build.log" 2>&1; then
       echo "tools: building $name failed; last lines:" >&2
       tail -n 20 "$tmp/build.log" >&2
       rm -rf "$tmp"
@@ -63,11 +68,11 @@ install_py_one() {
 wanted=("$@")
 status=0
 for row in "${TOOLS[@]}"; do
-  IFS='|' read -r name module version <<<"$row"
+  IFS='|' read -r name module version tags <<<"$row"
   if [[ ${#wanted[@]} -gt 0 && ! " ${wanted[*]} " =~ " $name " ]]; then
     continue
   fi
-  install_one "$name" "$module" "$version" || status=1
+  install_one "$name" "$module" "$version" "$tags" || status=1
 done
 for row in "${PY_TOOLS[@]}"; do
   IFS='|' read -r name version <<<"$row"

@@ -33,7 +33,7 @@ from pipeline.domain.messages import (
     StreamedEvent,
     utcnow,
 )
-from pipeline.domain.models import ImageRecord, Rendition, Status
+from pipeline.domain.models import ImageRecord, ReadyImage, Status
 from pipeline.domain.objects import StoredObject
 from pipeline.domain.uploads import UploadRecord
 from pipeline.imaging.render import RenderedRendition, RenderResult
@@ -155,26 +155,12 @@ class FakeCatalog:
         self,
         tenant: str,
         image_id: str,
+        ready: ReadyImage,
         *,
-        renditions: dict[str, Rendition],
-        width: int,
-        height: int,
-        frames: int,
-        metadata: dict[str, Any],
-        thumbhash: str,
         owner: str | None = None,
         rerender: bool = False,
     ) -> ImageRecord | None:
-        fields: dict[str, Any] = {
-            "status": "ready",
-            "renditions": renditions,
-            "width": width,
-            "height": height,
-            "frames": frames,
-            "metadata": metadata,
-            "thumbhash": thumbhash,
-            "failure": None,
-        }
+        fields: dict[str, Any] = {"status": "ready", **dict(ready), "failure": None}
         if rerender:
             return self._guarded(tenant, image_id, ("ready",), **fields)
         record = self._held(tenant, image_id, owner)

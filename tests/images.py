@@ -21,6 +21,10 @@ import zlib
 
 import pyvips
 
+from pipeline.domain.errors import InputError
+from pipeline.imaging.scan import scan_header
+from pipeline.runtime.settings import LimitsSettings
+
 HEIC_ENCODER = importlib.util.find_spec("pillow_heif") is not None
 
 _ORIENT_INVERSE = {  # orientation -> how to store an upright scene so a viewer undoes it
@@ -339,3 +343,11 @@ def jpeg_with_big_header(width: int, height: int, *, padding: int) -> bytes:
         segments.append(b"\xff\xfe" + (size + 2).to_bytes(2, "big") + b"c" * size)
         remaining -= size
     return data[:2] + b"".join(segments) + data[2:]
+
+
+def sniffed(data: bytes) -> str | None:
+    """The MIME type the gateway's scanner reads from ``data`` (a whole file), or ``None``."""
+    try:
+        return scan_header(data, LimitsSettings()).mime
+    except InputError:
+        return None

@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Sequence
 
 from pipeline.adapters.consumer import CleanupConsumer, JobConsumer
 from pipeline.bootstrap import (
     Backends,
     cleanup_service,
-    open_backends,
+    open_backends_patiently,
     render_service,
     upload_service,
 )
@@ -23,7 +24,7 @@ from pipeline.domain import names
 from pipeline.domain.outcomes import Handler
 from pipeline.imaging import vips
 from pipeline.imaging.render import check_capabilities
-from pipeline.imaging.spec import parse_spec
+from pipeline.imaging.spec import RenditionSpec, parse_spec
 from pipeline.runtime.health import serve_ops
 from pipeline.runtime.process import stop_on_signals
 from pipeline.runtime.settings import Settings
@@ -40,9 +41,18 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     spec = parse_spec(settings.renditions)
     vips.set_threads(settings.worker.vips_concurrency)
     check_capabilities(spec)
+    # Started before its NATS (a bare `gallery worker`, a pod before the bus): wait for it.
+    async with open_backends_patiently(settings, name="gallery-worker", stop=stop) as backends:
+        if backends is not None:
+            await _serve(settings, backends, spec, stop)
+    log.info("worker stopped")
+
+
+async def _serve(
+    settings: Settings, backends: Backends, spec: Sequence[RenditionSpec], stop: asyncio.Event
+) -> None:
     concurrency = settings.worker.concurrency or os.cpu_count() or 1
     async with (
-        open_backends(settings, name="gallery-worker") as backends,
         # One render process per render slot plus the backfill lane's (see _lanes).
         render_service(backends, settings, spec, slots=concurrency + 1) as service,
         serve_ops(settings.metrics, backends.readiness_checks()),
@@ -66,7 +76,6 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
             run_sweeper(backends.bus, backends.catalog, settings.sweeper, stop),
             run_upload_sweeper(upload_service(backends, settings), settings.tus, stop),
         )
-    log.info("worker stopped")
 
 
 def _lanes(

@@ -154,7 +154,15 @@ class Bus:
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def connect(cls, settings: NatsSettings, *, name: str = "gallery") -> AsyncIterator[Bus]:
+    async def connect(
+        cls, settings: NatsSettings, *, name: str = "gallery", wait_at_start: bool = True
+    ) -> AsyncIterator[Bus]:
+        """Connect; once connected, reconnect without limit (every 0.5 s) after any loss.
+
+        ``wait_at_start``: the first connection is tried the same way, forever; without it, each
+        server is tried twice and :class:`BusError` raised, so the caller can back off (and
+        stop) on its own terms.
+        """
         closing = asyncio.Event()
 
         async def on_disconnect() -> None:
@@ -173,13 +181,15 @@ class Bus:
                 name=name,
                 connect_timeout=5,
                 reconnect_time_wait=0.5,
-                max_reconnect_attempts=-1,
+                # nats-py counts the first connection's tries as reconnects: 1 means two tries.
+                max_reconnect_attempts=-1 if wait_at_start else 1,
                 disconnected_cb=on_disconnect,
                 reconnected_cb=on_reconnect,
                 error_cb=on_error,
             )
         except (OSError, nats.errors.Error) as exc:
             raise BusError(f"cannot connect to NATS at {settings.url}: {exc}") from exc
+        nc.options["max_reconnect_attempts"] = -1  # connected: never give up on it again
         try:
             yield cls(settings, nc)
         finally:

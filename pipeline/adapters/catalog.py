@@ -25,7 +25,7 @@ from pipeline.adapters.uploads import UploadCatalog
 from pipeline.adapters.usage import UsageCatalog
 from pipeline.domain.errors import DuplicateImage
 from pipeline.domain.messages import utcnow
-from pipeline.domain.models import ImageRecord, Rendition
+from pipeline.domain.models import ImageRecord, ReadyImage
 from pipeline.runtime.settings import MongoSettings
 
 Document = dict[str, Any]
@@ -56,6 +56,11 @@ class Catalog:
             # Client-side operation timeout: a hung server fails each call after this long
             # (CatalogError, 503) instead of holding requests and workers without limit.
             timeoutMS=timeout_ms,
+            # j=true: the server acknowledges after its journal is on disk. MongoDB and
+            # SecantusDB both honour it per write; without it a SIGKILLed SecantusDB drops its
+            # last acknowledged writes (a ready image back to processing, an upload gone).
+            w=1,
+            journal=settings.journal,
             tz_aware=True,
         )
         try:
@@ -225,13 +230,8 @@ class Catalog:
         self,
         tenant: str,
         image_id: str,
+        ready: ReadyImage,
         *,
-        renditions: dict[str, Rendition],
-        width: int,
-        height: int,
-        frames: int,
-        metadata: dict[str, Any],
-        thumbhash: str,
         owner: str | None = None,
         rerender: bool = False,
     ) -> ImageRecord | None:
@@ -243,12 +243,7 @@ class Catalog:
         now = utcnow()
         fields: Document = {
             "status": "ready",
-            "renditions": {k: v.model_dump() for k, v in renditions.items()},
-            "width": width,
-            "height": height,
-            "frames": frames,
-            "metadata": metadata,
-            "thumbhash": thumbhash,
+            **ready.model_dump(),
             "failure": None,
             "updated_at": now,
         }

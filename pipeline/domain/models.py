@@ -82,6 +82,24 @@ class Rendition(BaseModel):
         )
 
 
+class ReadyImage(BaseModel):
+    """What a finished render records on its image when it becomes ``ready``.
+
+    ``renditions`` by name; ``width`` x ``height`` the upright size in pixels; ``frames``
+    the page/frame count; ``metadata`` what was kept of the EXIF (JSON-safe); ``thumbhash``
+    the placeholder, base64.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    renditions: dict[str, Rendition]
+    width: int
+    height: int
+    frames: int
+    metadata: dict[str, Any]
+    thumbhash: str
+
+
 class ImageRecord(BaseModel):
     """One uploaded photo and everything derived from it."""
 

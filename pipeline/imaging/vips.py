@@ -5,8 +5,8 @@ in libvips itself, so there is nothing per-call to configure):
 
 * **Only the loaders we sniff for can run.** libvips picks a loader from the bytes, and it has
   loaders for formats we never want to parse from a stranger (SVG via librsvg, the ``.vips``
-  and matrix formats, CSV ...). We block every loader, then unblock the six whose types
-  :data:`~pipeline.imaging.sniff.SUPPORTED_MIME` admits; on top, ``block_untrusted_set`` blocks
+  and matrix formats, CSV ...). We block every loader, then unblock those of the types the
+  gate's scanner (:mod:`pipeline.imaging.scan`) admits; on top, ``block_untrusted_set`` blocks
   whatever libvips itself marks as not fuzzed for hostile input.
 * **No operation cache.** Every job is a different image, so the cache never hits, yet by
   default it keeps up to 100 MB / 100 operations alive - and with them references to whole

@@ -58,6 +58,11 @@ class MongoSettings(_Section):
         description="Server selection, connect and per-operation timeout (`timeoutMS`): "
         "a hung catalog answers 503 after this long",
     )
+    journal: bool = Field(
+        True,
+        description="Acknowledge a catalog write only once it is in the server's journal "
+        "(write concern `w=1, j=true`): a catalog killed right after loses none of them",
+    )
 
 
 class StorageSettings(_Section):
@@ -87,6 +92,12 @@ class S3Settings(_Section):
         "(empty = the endpoint)",
     )
     create_bucket: bool = Field(False, description="Create the bucket at start if it is missing")
+    max_attempts: int = Field(
+        4,
+        ge=1,
+        description="Tries per S3 request (botocore's standard mode: backoff with jitter on "
+        "5xx, throttling and connection errors); 1 = no retry",
+    )
 
 
 class LimitsSettings(_Section):
@@ -107,14 +118,6 @@ class LimitsSettings(_Section):
         ge=1,
         description="Most scans a progressive JPEG may have (422 above): each scan is another "
         "decode pass over the whole image",
-    )
-    probe_bytes: int = Field(
-        1024 * 1024,
-        ge=4096,
-        description=(
-            "Bytes held to find the header before storing starts (a header further in is"
-            " found while the body streams; a refusal then deletes what was stored)"
-        ),
     )
     render_timeout_seconds: float = Field(120.0, gt=0, description="Deadline of one render job")
     upload_timeout_seconds: float = Field(

@@ -6,7 +6,6 @@ This is the one seam between the ingest service and how an upload is inspected. 
 store, so metadata of any size before the header never gets a valid photo refused, and the
 memory held stays bounded. Its final answer is :attr:`Admitted.verdict`; the service deletes
 a stored body that the verdict refuses ("a refused upload keeps nothing").
-:class:`HeadProbeGate` is the older gate (buffer ``probe_bytes``, probe, then stream).
 """
 
 from __future__ import annotations
@@ -16,16 +15,13 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from pipeline.domain.errors import (
-    EmptyUpload,
-    UndecodableImage,
-    UnsupportedMediaType,
-    UploadTooLarge,
-)
-from pipeline.imaging.probe import ImageHeader, probe_header
-from pipeline.imaging.scan import HeaderScanner
-from pipeline.imaging.sniff import sniff_mime
+from pipeline.domain.errors import EmptyUpload, UploadTooLarge
+from pipeline.imaging.scan import BUFFER_BOUND, HeaderScanner, ImageHeader
 from pipeline.runtime.settings import LimitsSettings
+
+HELD_BYTES = BUFFER_BOUND
+"""At most this much of an upload (plus one chunk) is held before storing starts: the bound
+the scanner keeps for itself, so an upload in flight costs two of it whatever the file."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +67,7 @@ class CountedBody:
 class ScanningGate:
     """Scan every chunk on its way to the store; hold the first ones until the header is known.
 
-    Up to ``limits.probe_bytes`` are held before anything is stored, so the usual refusals
+    Up to :data:`HELD_BYTES` are held before anything is stored, so the usual refusals
     (not an image, a pixel bomb, a file too large for its declared size) come before a byte
     is kept; a header further in, or a count known only at the end (JPEG scans, frames), is
     decided by the verdict once the body has streamed, and the service deletes what it stored.
@@ -84,7 +80,7 @@ class ScanningGate:
         scanner = HeaderScanner(self._limits)
         head: list[bytes] = []
         held = 0
-        while scanner.header is None and held < self._limits.probe_bytes:
+        while scanner.header is None and held < HELD_BYTES:
             chunk = await anext(body, None)
             if chunk is None:
                 break
@@ -106,60 +102,3 @@ async def _scanned(
     async for chunk in rest:
         scanner.feed(chunk)
         yield chunk
-
-
-class HeadProbeGate:
-    """Buffer ``limits.probe_bytes``, sniff and probe them, then stream everything through."""
-
-    def __init__(self, limits: LimitsSettings) -> None:
-        self._limits = limits
-
-    async def admit(self, body: AsyncIterator[bytes]) -> Admitted:
-        head, exhausted = await _read_head(body, self._limits.probe_bytes)
-        # Chunks may overshoot probe_bytes; the probe sees exactly the configured limit.
-        probed = head[: self._limits.probe_bytes]
-        header = _probe(probed, exhausted and len(probed) == len(head), self._limits)
-        return Admitted(header.mime, _replay(head, body, exhausted), lambda: header)
-
-
-async def _read_head(body: AsyncIterator[bytes], wanted: int) -> tuple[bytes, bool]:
-    """At least ``wanted`` bytes (whole chunks), and whether the body ended first."""
-    parts: list[bytes] = []
-    got = 0
-    while got < wanted:
-        chunk = await anext(body, None)
-        if chunk is None:
-            return b"".join(parts), True
-        parts.append(chunk)
-        got += len(chunk)
-    return b"".join(parts), False
-
-
-async def _replay(head: bytes, rest: AsyncIterator[bytes], exhausted: bool) -> AsyncIterator[bytes]:
-    if head:
-        yield head
-    if exhausted:
-        return
-    async for chunk in rest:
-        yield chunk
-
-
-def _probe(head: bytes, complete: bool, limits: LimitsSettings) -> ImageHeader:
-    if not head:
-        raise EmptyUpload("empty body", public_message="the upload is empty")
-    if sniff_mime(head) is None:
-        raise UnsupportedMediaType(
-            "unknown magic bytes",
-            public_message="not a supported image (JPEG, PNG, GIF, WebP, AVIF, HEIC, TIFF)",
-        )
-    try:
-        return probe_header(head, limits, complete=complete)
-    except UndecodableImage as exc:
-        if complete:
-            raise
-        # Only the first probe_bytes were read: say so, it may be the limit, not the file.
-        raise UndecodableImage(
-            str(exc),
-            public_message=f"{exc.public_message} within its first {limits.probe_bytes} bytes"
-            " (the gateway's header probe limit)",
-        ) from exc

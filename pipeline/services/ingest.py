@@ -25,7 +25,7 @@ from pipeline.domain.errors import (
 )
 from pipeline.domain.messages import ImageEvent
 from pipeline.domain.models import ImageRecord, new_image_id
-from pipeline.imaging.probe import ImageHeader
+from pipeline.imaging.scan import ImageHeader
 from pipeline.runtime import metrics
 from pipeline.runtime.settings import LimitsSettings
 from pipeline.services.gate import CountedBody, IngestGate, ScanningGate

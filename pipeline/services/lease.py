@@ -43,6 +43,7 @@ class HeldLease:
         self._lease = lease
         self.lost = False
         self._task: asyncio.Task[None] | None = None
+        self._done = asyncio.Event()
 
     async def __aenter__(self) -> HeldLease:
         self._task = asyncio.create_task(self._renew_forever())
@@ -52,9 +53,12 @@ class HeldLease:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         if self._task is not None:
+            self._done.set()
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # Not `await self._task`: a driver call can swallow the cancellation (seen with
+            # PyMongo's async client mid-outage, turned into a connection error), and the job
+            # then waited on its renewer forever. The loop also ends on _done, within a renewal.
+            await asyncio.wait({self._task}, timeout=self._lease.total_seconds())
         if kind is not None and issubclass(kind, asyncio.CancelledError):
             # Drain gave up on this render and hands the job back: hand the lease back too,
             # or the next worker would wait for it to lapse and count a crash.
@@ -69,8 +73,10 @@ class HeldLease:
     async def _renew_forever(self) -> None:
         every = self._lease.total_seconds() / 3
         record = self._record
-        while True:
+        while not self._done.is_set():
             await asyncio.sleep(every)
+            if self._done.is_set():
+                return
             try:
                 held = await self._catalog.renew(
                     record.tenant, record.id, owner=self.owner, lease=self._lease

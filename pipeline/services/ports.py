@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from pipeline.domain.albums import AlbumRecord
 from pipeline.domain.keys import ApiKeyInfo, NewApiKey
 from pipeline.domain.messages import CleanupJob, Event, RenderJob, StoredDeadLetter, StreamedEvent
-from pipeline.domain.models import ImageRecord, Rendition
+from pipeline.domain.models import ImageRecord, ReadyImage
 from pipeline.domain.objects import StoredObject
 from pipeline.domain.uploads import UploadRecord
 from pipeline.imaging.render import RenderResult
@@ -71,13 +71,8 @@ class Catalog(Protocol):
         self,
         tenant: str,
         image_id: str,
+        ready: ReadyImage,
         *,
-        renditions: dict[str, Rendition],
-        width: int,
-        height: int,
-        frames: int,
-        metadata: dict[str, Any],
-        thumbhash: str,
         owner: str | None = None,
         rerender: bool = False,
     ) -> ImageRecord | None: ...

@@ -32,7 +32,7 @@ from pipeline.domain.errors import (
     RenderCrashed,
 )
 from pipeline.domain.messages import RERENDER_REASONS, ImageEvent, RenderJob, utcnow
-from pipeline.domain.models import ImageRecord, Rendition
+from pipeline.domain.models import ImageRecord, ReadyImage, Rendition
 from pipeline.domain.outcomes import Ack, Delivery, Outcome, Retry, Terminal
 from pipeline.imaging.render import RenderResult
 from pipeline.runtime import metrics
@@ -250,17 +250,16 @@ class RenderService:
         False when the image was no longer there to mark (deleted while rendering, or its
         lease taken over by a worker that renders the same content-addressed keys)."""
         renditions = await self._store_renditions(record, result)
-        ready = await self._catalog.mark_ready(
-            record.tenant,
-            record.id,
+        done = ReadyImage(
             renditions=renditions,
             width=result.width,
             height=result.height,
             frames=result.frames,
             metadata=result.metadata,
             thumbhash=result.thumbhash,
-            owner=owner,
-            rerender=rerender,
+        )
+        ready = await self._catalog.mark_ready(
+            record.tenant, record.id, done, owner=owner, rerender=rerender
         )
         if ready is None:
             await remove_orphaned_renditions(self._catalog, self._store, record.tenant, record.id)

@@ -1,67 +1,42 @@
 """The header check on the first bytes of a resumable upload (refuse early, as a plain
 upload does), without the whole file at hand.
 
-A PATCH that starts at offset 0 shows its first ``probe_bytes`` to :class:`HeadCheck`. Non-
-images and headers that break a limit are refused there (415/422), before more is stored.
-When that PATCH carries fewer bytes than the probe wants, an unreadable header is not yet a
-refusal (it may lie further on): the full ingest gate decides once the upload completes.
+The first PATCH (offset 0) streams through the one-pass header scanner
+(:class:`~pipeline.imaging.scan.HeaderScanner`) on its way to the store: non-images and
+headers that break a limit are refused there (415/422), before more is stored. A header that
+lies beyond that PATCH is not a refusal: the ingest gate scans the whole upload once it
+completes.
 """
 
 from __future__ import annotations
 
-from pipeline.domain.errors import UndecodableImage, UnsupportedMediaType
-from pipeline.imaging.probe import probe_header
-from pipeline.imaging.sniff import SNIFF_BYTES, sniff_mime
+from pipeline.imaging.scan import HeaderScanner
 from pipeline.runtime.settings import LimitsSettings
 
 
 class HeadCheck:
-    """Collects the first bytes of an upload's first PATCH and checks them once.
+    """Scans the bytes of an upload's first PATCH as they pass.
 
-    ``mime`` is the sniffed type once known. Raises
-    :class:`~pipeline.domain.errors.InputError` subclasses from :meth:`feed` (as soon as
-    ``probe_bytes`` arrived) or :meth:`finish`.
+    ``mime`` is the detected type once the header is known. :meth:`feed` raises an
+    :class:`~pipeline.domain.errors.InputError` as soon as the bytes break a limit;
+    :meth:`finish` raises one for an upload that arrived whole in this PATCH and is not
+    acceptable (no header, too many frames or scans).
     """
 
     def __init__(self, limits: LimitsSettings, *, length: int, active: bool) -> None:
-        self._limits = limits
+        self._scanner = HeaderScanner(limits) if active else None
         self._length = length
-        self._wanted = min(limits.probe_bytes, length)
-        self._head = bytearray()
-        self._pending = active
+        self._fed = 0
         self.mime: str | None = None
 
     def feed(self, chunk: bytes) -> None:
-        if not self._pending:
+        if self._scanner is None:
             return
-        self._head += chunk[: self._wanted - len(self._head)]
-        if len(self._head) >= self._wanted:
-            self._check()
+        self._scanner.feed(chunk)
+        self._fed += len(chunk)
+        if self.mime is None and self._scanner.header is not None:
+            self.mime = self._scanner.header.mime
 
     def finish(self) -> None:
-        if self._pending:
-            self._check()
-
-    def _check(self) -> None:
-        self._pending = False
-        head = bytes(self._head)
-        whole = len(head) == self._length
-        window = len(head) >= self._wanted
-        if len(head) < SNIFF_BYTES and not whole:
-            return  # too few bytes to tell: the gate decides on completion
-        if sniff_mime(head) is None:
-            raise UnsupportedMediaType(
-                "unknown magic bytes",
-                public_message="not a supported image (JPEG, PNG, GIF, WebP, AVIF, HEIC, TIFF)",
-            )
-        try:
-            self.mime = probe_header(head, self._limits, complete=whole).mime
-        except UndecodableImage as exc:
-            if whole:
-                raise
-            if window:
-                raise UndecodableImage(
-                    str(exc),
-                    public_message=f"{exc.public_message} within its first {len(head)} bytes"
-                    " (the gateway's header probe limit)",
-                ) from exc
+        if self._scanner is not None and self._fed == self._length:
+            self.mime = self._scanner.finish().mime

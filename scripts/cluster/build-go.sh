@@ -11,12 +11,15 @@ set -euo pipefail
 command -v go >/dev/null || export PATH="$PATH:/usr/local/go/bin"
 CACHE="${GALLERY_TOOLS_CACHE:-$HOME/.cache/gallery-pipeline/tools}"
 
-# name|module|version|package to build|how (install = go install, wrapper = wrapper module)
+# name|module|version|package to build|how (install = go install, wrapper = wrapper module)[|tags]
+# Prometheus with only the Kubernetes service discovery: the same tags and cache file as
+# scripts/tools.sh (which builds it for `make test` first).
+PROM_TAGS="remove_all_sd,enable_kubernetes_sd"
 PROGRAMS=(
   # SeaweedFS tags releases without a "v" (3.97), so the proxy knows only pseudo-versions.
   "weed|github.com/seaweedfs/seaweedfs|v0.0.0-20261109003541-7506e5f91cd6|github.com/seaweedfs/seaweedfs/weed|wrapper"
   "coredns|github.com/coredns/coredns|v1.14.7|github.com/coredns/coredns|install"
-  "prometheus|github.com/prometheus/prometheus|v0.316.0|github.com/prometheus/prometheus/cmd/prometheus|install"
+  "prometheus|github.com/prometheus/prometheus|v0.316.0|github.com/prometheus/prometheus/cmd/prometheus|install|$PROM_TAGS"
   # Not v0.16.2: it needs github.com/metallb/frr-k8s v0.0.27, which the proxy refuses (403
   # "This module version is not available"); v0.16.1 needs v0.0.25, which it serves.
   "metallb-controller|go.universe.tf/metallb|v0.16.1|go.universe.tf/metallb/controller|install"
@@ -63,18 +66,18 @@ wrapper_module() {  # module version -> prints the wrapper dir (tidied once, the
 }
 
 build() {
-  local name module version package how out tmp start dir
-  IFS='|' read -r name module version package how <<<"$(row_of "$1")"
-  out="$CACHE/$name-$version"
+  local name module version package how tags out tmp start dir
+  IFS='|' read -r name module version package how tags <<<"$(row_of "$1")"
+  out="$CACHE/$name-$version${tags:+-${tags//,/-}}"
   if [[ ! -x "$out" ]]; then
     start=$(date +%s); tmp=$(mktemp -d)
     echo "build-go: building $name $version (first time on this machine)" >&2
     if [[ "$how" == install ]]; then
-      CGO_ENABLED=0 GOBIN="$tmp" go install -trimpath -ldflags "-s -w" "$package@$version" >&2
+      CGO_ENABLED=0 GOBIN="$tmp" go install -trimpath -tags "$tags" -ldflags "-s -w" "$package@$version" >&2
       mv "$tmp/$(basename "$package")" "$out.tmp"
     else
       dir=$(wrapper_module "$module" "$version")
-      (cd "$dir" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$out.tmp" "$package" >&2)
+      (cd "$dir" && CGO_ENABLED=0 go build -trimpath -tags "$tags" -ldflags "-s -w" -o "$out.tmp" "$package" >&2)
     fi
     mv "$out.tmp" "$out"; rm -rf "$tmp"
     echo "build-go: built $name in $(($(date +%s) - start)) s" >&2
@@ -84,11 +87,12 @@ build() {
 
 case "${1:-}" in
   --version | --module | --path)
-    IFS='|' read -r name module version _ _ <<<"$(row_of "$2")"
+    IFS='|' read -r name module version _ _ tags <<<"$(row_of "$2")"
+    out="$CACHE/$name-$version${tags:+-${tags//,/-}}"
     case "$1" in
       --version) echo "$version" ;;
       --module) echo "$module" ;;
-      --path) [[ -x "$CACHE/$name-$version" ]] && echo "$CACHE/$name-$version" ;;
+      --path) [[ -x "$out" ]] && echo "$out" ;;
     esac
     exit $? ;;
 esac

@@ -252,6 +252,12 @@ class ChaosStack:
                 counts[doc["status"]] = counts.get(doc["status"], 0) + 1
         return counts
 
+    async def status_of(self, ids: list[str]) -> dict[str, str]:
+        """Image id -> status, as the catalog has it (a missing image is left out)."""
+        async with self.catalog() as catalog:
+            cursor = catalog.images.find({"_id": {"$in": ids}}, {"status": 1})
+            return {doc["_id"]: doc["status"] async for doc in cursor}
+
     async def wait_ready(self, ids: list[str], timeout: float) -> float:
         """Seconds until every image of ``ids`` is ready (AssertionError if one fails)."""
 

@@ -35,3 +35,4 @@ def test_a_dependency_outage_is_answered_503_and_nothing_is_lost(
     assert "" not in measured["retry_after"], "every 503 says when to come back"
     assert outage.dependency in measured["readyz_named"], measured
     assert measured["readyz_after"] == 200
+    assert measured["lost"] == [], "nothing acknowledged before the fault was lost"

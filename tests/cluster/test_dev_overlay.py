@@ -11,11 +11,10 @@ from typing import Any
 
 import pytest
 
-from pipeline.imaging.sniff import sniff_mime
 from tests.cluster.client import Gallery
 from tests.cluster.conftest import Deployed
 from tests.cluster.kube import Kube, wait_for
-from tests.images import size_of
+from tests.images import size_of, sniffed
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(900)]
 
@@ -47,7 +46,7 @@ def test_photos_uploaded_through_the_gateway_service_become_ready(gallery: Galle
             ("large", "image/jpeg"),
         ):
             body, _ = gallery.rendition(doc, name)
-            assert sniff_mime(body) == mime, name
+            assert sniffed(body) == mime, name
             info = doc["renditions"][name]
             assert size_of(body) == (info["width"], info["height"]), name
         # Orientation 6 was stored sideways: the renditions come out upright (landscape).

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,31 @@ from tests.cluster.tools import ROOT
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(1500)]
 
 TIMELINE = ROOT / "bench" / "out" / "keda-replicas.json"
+# The external metric KEDA names after the trigger (s<index>-<scaler>-<stream>).
+METRIC = "s0-nats-jetstream-GALLERY_JOBS"
+
+
+def _quantity(value: str) -> float:
+    """A Kubernetes quantity as the metrics API writes it ("29", "1500m")."""
+    return float(value[:-1]) / 1000 if value.endswith("m") else float(value)
+
+
+def _diagnose(kube: Kube) -> str:
+    """What KEDA and the HPA said, for a failure message."""
+    keda = kube.in_namespace("keda")
+    sources: list[tuple[str, Callable[[], str]]] = [
+        ("ScaledObject", lambda: json.dumps(kube.get("scaledobject", "gallery-worker")["status"])),
+        ("HPA", lambda: kube.run("describe", "hpa", "keda-hpa-gallery-worker")),
+        ("keda-operator", lambda: keda.logs("app=keda-operator", tail=30)),
+        ("keda-metrics-apiserver", lambda: keda.logs("app=keda-metrics-apiserver", tail=30)),
+    ]
+    parts = []
+    for label, call in sources:
+        try:
+            parts.append(f"--- {label}:\n{call()}")
+        except Exception as exc:
+            parts.append(f"--- {label}: unavailable ({exc})")
+    return "\n".join(parts)
 
 
 class ReplicaRecorder:
@@ -46,16 +71,29 @@ class ReplicaRecorder:
                 "t": round(time.monotonic() - self.started, 1),
                 "replicas": float(status.get("replicas", 0)),
                 "ready": float(status.get("readyReplicas", 0)),
+                "lag": self.lag(),
             }
         )
+
+    def lag(self) -> float:
+        """The lag KEDA serves to the HPA (external metrics API), -1 if it cannot be read."""
+        path = (
+            f"/apis/external.metrics.k8s.io/v1beta1/namespaces/{self.kube.namespace}/"
+            f"{METRIC}?labelSelector=scaledobject.keda.sh%2Fname%3Dgallery-worker"
+        )
+        try:
+            items = json.loads(self.kube.run("get", "--raw", path, namespaced=False))["items"]
+            return float(_quantity(items[0]["value"])) if items else -1.0
+        except Exception:
+            return -1.0
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.samples, indent=1))
 
     def table(self) -> str:
-        def counts(sample: dict[str, float]) -> tuple[float, float]:
-            return sample["replicas"], sample["ready"]
+        def counts(sample: dict[str, float]) -> tuple[float, float, float]:
+            return sample["replicas"], sample["ready"], sample.get("lag", -1.0)
 
         changes = [
             s
@@ -64,8 +102,31 @@ class ReplicaRecorder:
         ]
         return "\n".join(
             f"  t={s['t']:6.1f}s replicas={s['replicas']:.0f} ready={s['ready']:.0f}"
+            f" lag={s.get('lag', -1.0):.0f}"
             for s in changes
         )
+
+
+# Photos are uploaded in bursts until KEDA has scaled out: one burst of 30 small photos can
+# drain (lag 26 -> 0 in ~6 s on a quiet machine) between two of the HPA's 15 s syncs, and then
+# nothing scales. Bounded: at most MAX_PHOTOS, and the wait below.
+BURST = 15
+MAX_PHOTOS = 300
+
+
+def _backlog_until_scaled(kube: Kube, gallery: Gallery, maximum: int) -> list[str]:
+    """Upload bursts until the worker Deployment asks for ``maximum`` replicas; the ids."""
+    ids: list[str] = []
+
+    def scaled() -> bool:
+        if kube.get("deployment", "gallery-worker")["spec"]["replicas"] >= maximum:
+            return True
+        if len(ids) < MAX_PHOTOS:
+            ids.extend(gallery.upload_photos(BURST, seed=500 + len(ids)))
+        return False
+
+    wait_for(f"KEDA to scale the workers to {maximum}", scaled, timeout=300, every=2)
+    return ids
 
 
 @pytest.fixture
@@ -92,14 +153,10 @@ def test_keda_scales_workers_up_on_consumer_lag_and_back_down(
     )
     maximum = int(kube.get("scaledobject", "gallery-worker")["spec"]["maxReplicaCount"])
     gallery = Gallery(deployed.gateway_url, deployed.api_key)
-    ids = gallery.upload_photos(30, seed=500)
-
-    wait_for(
-        f"KEDA to scale the workers to {maximum}",
-        lambda: kube.get("deployment", "gallery-worker")["spec"]["replicas"] >= maximum,
-        timeout=300,
-        every=2,
-    )
+    try:
+        ids = _backlog_until_scaled(kube, gallery, maximum)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{recorder.table()}\n{_diagnose(kube)}") from None
     gallery.wait_all_ready(ids, timeout=900)
     wait_for(
         "KEDA to scale the workers back to 1",

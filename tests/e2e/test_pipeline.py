@@ -8,11 +8,17 @@ import pytest
 
 from gallery.servers import ManagedProcess, start_nats
 from pipeline.adapters.storage import open_object_store
-from pipeline.imaging.sniff import sniff_mime
 from pipeline.runtime.settings import LimitsSettings
 from tests.conftest import SettingsFactory
 from tests.e2e.conftest import StackFactory
-from tests.images import bright_corner, jpeg_bytes, png_bomb_bytes, png_bytes, truncated_jpeg_bytes
+from tests.images import (
+    bright_corner,
+    jpeg_bytes,
+    png_bomb_bytes,
+    png_bytes,
+    sniffed,
+    truncated_jpeg_bytes,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -41,7 +47,7 @@ async def test_upload_becomes_ready_with_every_rendition(
         assert (info["width"], info["height"]) == (width, height), name
         status, body = await api.get(info["url"])
         assert status == 200
-        assert sniff_mime(body) == mime, name
+        assert sniffed(body) == mime, name
 
 
 async def test_exif_rotated_photo_comes_out_upright(

@@ -10,7 +10,7 @@ import pytest
 from pipeline.adapters.catalog import Catalog
 from pipeline.domain.errors import DuplicateImage
 from pipeline.domain.messages import utcnow
-from pipeline.domain.models import ImageRecord, Rendition, new_image_id
+from pipeline.domain.models import ImageRecord, ReadyImage, Rendition, new_image_id
 from pipeline.runtime.settings import MongoSettings
 from tests.conftest import unique
 
@@ -47,17 +47,10 @@ async def ready(catalog: Catalog, image: ImageRecord, owner: str = "w/1") -> Ima
     rendition = Rendition(
         name="thumb", key="k", spec_hash="h", width=1, height=1, content_type="image/webp", bytes=1
     )
-    return await catalog.mark_ready(
-        image.tenant,
-        image.id,
-        renditions={"thumb": rendition},
-        width=4,
-        height=3,
-        frames=1,
-        metadata={},
-        thumbhash="x",
-        owner=owner,
+    done = ReadyImage(
+        renditions={"thumb": rendition}, width=4, height=3, frames=1, metadata={}, thumbhash="x"
     )
+    return await catalog.mark_ready(image.tenant, image.id, done, owner=owner)
 
 
 async def expire_lease(catalog: Catalog, image: ImageRecord) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from gateway.keys import BACKENDS
 from pipeline.domain import names
-from pipeline.domain.models import Rendition
+from pipeline.domain.models import ReadyImage, Rendition
 from pipeline.runtime.settings import GatewaySettings, S3Settings, StorageSettings
 from tests.conftest import SettingsFactory
 from tests.images import png_bytes, webp_bytes
@@ -59,17 +59,15 @@ async def make_ready(gateway: Gateway, image_id: str, thumb: bytes) -> Rendition
         bytes=len(thumb),
         sha256=hashlib.sha256(thumb).hexdigest(),
     )
-    ready = await backends.catalog.mark_ready(
-        "alice",
-        image_id,
+    done = ReadyImage(
         renditions={"thumb": rendition},
         width=record.width,
         height=record.height,
         frames=1,
         metadata={},
         thumbhash="",
-        owner="test",
     )
+    ready = await backends.catalog.mark_ready("alice", image_id, done, owner="test")
     assert ready is not None
     return rendition
 

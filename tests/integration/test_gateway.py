@@ -16,6 +16,7 @@ from gateway.app import make_app
 from gateway.keys import BACKENDS
 from pipeline.runtime.health import ops_app
 from pipeline.runtime.settings import GatewaySettings, LimitsSettings, Settings
+from pipeline.services.gate import HELD_BYTES
 from tests.conftest import SettingsFactory
 from tests.images import jpeg_bytes, jpeg_with_big_header, png_bytes
 from tests.waiting import GENEROUS
@@ -198,12 +199,9 @@ async def test_a_header_beyond_the_lookahead_is_found_while_the_body_streams(
     make_settings: SettingsFactory,
 ) -> None:
     # Metadata before the header never gets a valid photo refused: the scanner reads on
-    # past probe_bytes (only how much is held before storing starts) in the same pass.
-    photo = jpeg_with_big_header(300, 200, padding=100_000)  # size header after 100 KB
-    async with gateway_client(make_settings(limits=LimitsSettings(probe_bytes=64 * 1024))) as (
-        client,
-        key,
-    ):
+    # past what is held before storing starts (HELD_BYTES) in the same pass.
+    photo = jpeg_with_big_header(300, 200, padding=4 * HELD_BYTES)
+    async with gateway_client(make_settings()) as (client, key):
         response = await client.post("/v1/images", data=photo, headers=auth(key))
         body = await response.json()
         assert response.status == 202, body

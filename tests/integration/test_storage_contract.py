@@ -23,6 +23,8 @@ import aioboto3
 import aiohttp
 import pytest
 from aiobotocore.config import AioConfig  # type: ignore[import-untyped]
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from pipeline.adapters.storage import (
     FilesystemObjectStore,
@@ -416,14 +418,43 @@ async def test_unreachable_endpoint_is_retryable_storage_error() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # bound, never listening: connection refused
         settings = S3Settings(
-            endpoint=f"http://127.0.0.1:{port}", access_key_id="a", secret_access_key="b"
+            endpoint=f"http://127.0.0.1:{port}",
+            access_key_id="a",
+            secret_access_key="b",
+            max_attempts=1,
         )
-        async with S3ObjectStore(settings, max_attempts=1, connect_timeout=2) as store:
+        async with S3ObjectStore(settings, connect_timeout=2) as store:
             with pytest.raises(StorageError) as caught:
                 await store.check()
             assert caught.value.retryable
             with pytest.raises(StorageError):
                 await store.get_bytes("k")
+
+
+@pytest.mark.parametrize("attempts", [1, 3])
+async def test_max_attempts_is_the_number_of_tries_per_request(attempts: int) -> None:
+    # A server that answers every request 503 (as an overloaded S3 does): each store call
+    # is tried GALLERY_S3_MAX_ATTEMPTS times, then fails with a retryable StorageError.
+    seen: list[str] = []
+
+    async def unavailable(request: web.Request) -> web.Response:
+        seen.append(request.method)
+        return web.Response(status=503, text="<Error><Code>SlowDown</Code></Error>")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", unavailable)
+    async with TestServer(app, host="127.0.0.1") as server:
+        settings = S3Settings(
+            endpoint=str(server.make_url("")).rstrip("/"),
+            access_key_id="a",
+            secret_access_key="b",
+            max_attempts=attempts,
+        )
+        async with S3ObjectStore(settings) as store:
+            with pytest.raises(StorageError) as caught:
+                await store.get_bytes("k")
+    assert caught.value.retryable
+    assert seen == ["GET"] * attempts
 
 
 async def test_check_filesystem_root_not_a_folder(tmp_path: Path) -> None:

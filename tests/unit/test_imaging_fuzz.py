@@ -1,4 +1,4 @@
-"""Mangled files never crash the probe or the renderer: every outcome is a clear InputError.
+"""Mangled files never crash the header scanner or the renderer: every outcome is an InputError.
 
 A bounded, seeded mutation fuzz (bit flips, truncations, spliced garbage) over one valid file
 of each type. Whatever a client sends, the gateway answers 4xx and the worker fails the image
@@ -12,8 +12,8 @@ import random
 import pytest
 
 from pipeline.domain.errors import InputError
-from pipeline.imaging.probe import probe_header
 from pipeline.imaging.render import render_image
+from pipeline.imaging.scan import scan_header
 from pipeline.imaging.spec import DEFAULT_SPEC
 from pipeline.runtime.settings import LimitsSettings
 from tests.images import gif_bytes, jpeg_bytes, png_bytes, tiff_bytes, webp_bytes
@@ -57,7 +57,7 @@ def test_mangled_files_give_clear_errors_or_images(kind: str) -> None:
     for _ in range(CASES_PER_TYPE):
         data = mutate(original, rng)
         try:
-            probe_header(data, LIMITS, complete=True)
+            scan_header(data, LIMITS)
             result = render_image(data, DEFAULT_SPEC, LIMITS)
         except InputError as exc:
             outcomes[exc.code] = outcomes.get(exc.code, 0) + 1

@@ -17,10 +17,10 @@ from pipeline.domain.errors import (
 from pipeline.imaging import render as render_module
 from pipeline.imaging.icc import is_srgb
 from pipeline.imaging.render import check_capabilities, render_image
-from pipeline.imaging.sniff import sniff_mime
 from pipeline.imaging.spec import DEFAULT_SPEC, RenditionSpec, parse_spec
 from pipeline.runtime.settings import LimitsSettings
 from tests import images
+from tests.images import sniffed
 
 pytestmark = pytest.mark.unit
 
@@ -47,7 +47,7 @@ def test_twelve_megapixel_jpeg_gets_three_renditions() -> None:
     for name, rendition in out.items():
         assert (rendition.width, rendition.height) == expected[name]
         assert images.size_of(rendition.data) == expected[name]
-        assert sniff_mime(rendition.data) == mimes[name] == rendition.content_type
+        assert sniffed(rendition.data) == mimes[name] == rendition.content_type
         assert not images.has_exif(rendition.data), f"{name} kept metadata"
         assert images.bright_corner(rendition.data) == "top-left"
         spec = next(s for s in DEFAULT_SPEC if s.name == name)
@@ -96,7 +96,7 @@ def test_heic_is_decoded_through_pi_heif_upright(orientation: int | None) -> Non
     original = images.heic_bytes(360, 240, orientation=orientation)
     if original is None:
         pytest.skip("no HEIC encoder (pillow-heif) installed to make a test HEIC")
-    assert sniff_mime(original) == "image/heic"
+    assert sniffed(original) == "image/heic"
     result = render_image(original, DEFAULT_SPEC, LIMITS)
     assert (result.width, result.height) == (360, 240)
     for rendition in result.renditions:
@@ -204,7 +204,7 @@ def test_every_output_format_is_sniffable() -> None:
         ' {"name": "w", "width": 64, "height": 64, "format": "webp"}]'
     )
     out = by_name(render_image(images.png_bytes(200, 100, alpha=True), spec, LIMITS))
-    assert {n: sniff_mime(r.data) for n, r in out.items()} == {
+    assert {n: sniffed(r.data) for n, r in out.items()} == {
         "a": "image/avif",
         "p": "image/png",
         "j": "image/jpeg",

@@ -92,6 +92,47 @@ def test_big_jpeg_scans_fast() -> None:
     assert header.scans == 1
 
 
+@pytest.mark.parametrize("mime", ["image/jpeg", "image/webp", "image/avif", "image/heic"])
+def test_the_header_comes_from_the_first_part_of_a_bigger_file(mime: str) -> None:
+    # A third of the file (at least 4 KiB) is enough: the size is known before the body ends.
+    data = {
+        "image/jpeg": lambda: images.jpeg_bytes(900, 700),
+        "image/webp": lambda: images.webp_bytes(900, 700),
+        "image/avif": lambda: images.avif_bytes(900, 700),
+        "image/heic": lambda: images.heic_bytes(900, 700),
+    }[mime]()
+    if data is None:
+        pytest.skip("no HEIC encoder (pillow-heif) installed")
+    scanner = HeaderScanner(LIMITS)
+    scanner.feed(data[: max(4096, len(data) // 3)])
+    assert scanner.header is not None
+    assert (scanner.header.mime, scanner.header.width, scanner.header.height) == (mime, 900, 700)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"hello world, this is text",
+        b"%PDF-1.7\n" + b"\x00" * 60,
+        b'<svg xmlns="http://www.w3.org/2000/svg"/>' + b" " * 30,
+        b"BM" + b"\x00" * 62,  # BMP: not supported
+        b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 40,  # an MP4 video
+        b"RIFF\x00\x00\x00\x00WAVEfmt " + b"\x00" * 50,
+    ],
+)
+def test_other_files_are_unsupported(data: bytes) -> None:
+    with pytest.raises(UnsupportedMediaType) as info:
+        scan(data, LIMITS)
+    assert info.value.http_status == 415
+
+
+def test_zero_size_png_header_is_undecodable() -> None:
+    data = bytearray(images.png_bytes(8, 8))
+    data[16:24] = b"\x00" * 8  # IHDR width and height = 0
+    with pytest.raises(UndecodableImage):
+        scan(bytes(data), LIMITS)
+
+
 def test_png_bomb_is_refused_on_the_first_chunk() -> None:
     scanner = HeaderScanner(LIMITS)
     with pytest.raises(ImageTooLarge, match="50000x50000") as info:

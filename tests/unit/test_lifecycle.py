@@ -104,6 +104,34 @@ async def test_the_lease_is_renewed_while_a_long_render_runs(world: World) -> No
     assert (ready.status, ready.lease_owner, ready.crashes) == ("ready", None, 0)
 
 
+async def test_a_renewal_stuck_in_the_driver_does_not_hold_the_job(world: World) -> None:
+    # Seen with SIGKILLed SecantusDB: PyMongo turned the renewer's cancellation into a
+    # connection error, the renewer looped on, and the job waited for it forever while
+    # its slot stayed taken (every other photo of that worker stayed queued).
+    world.policy = RenderPolicy(
+        max_deliver=4, lease=timedelta(seconds=0.3), max_crashes=2, max_rounds=3, worker="w"
+    )
+    record = await uploaded(world)
+    renewing = asyncio.Event()
+
+    async def renew_swallowing_cancel(*args: object, **kwargs: object) -> bool:
+        renewing.set()
+        try:
+            await asyncio.sleep(3600)  # the outage: the driver waits
+        except asyncio.CancelledError:
+            raise CatalogError("connection closed") from None
+        return True
+
+    world.catalog.renew = renew_swallowing_cancel  # type: ignore[method-assign]
+
+    async def render_while_renewing() -> None:
+        await asyncio.wait_for(renewing.wait(), 10)
+
+    world.renderer.during = render_while_renewing
+    assert await asyncio.wait_for(world.run_job(record), 30) == Ack()
+    assert world.image(record.id).status == "ready"
+
+
 async def test_a_render_interrupted_by_drain_hands_the_lease_back(world: World) -> None:
     record = await uploaded(world)
     started = asyncio.Event()

@@ -34,7 +34,12 @@ from pipeline.services.ingest import BodyOpener, IngestService
 from pipeline.services.tus import UploadService
 from pipeline.services.tus_writer import MIN_PART_BYTES
 from tests.fakes import FakeBus, FakeCatalog, FakeObjectStore, FakeUploadCatalog
-from tests.images import jpeg_bomb_header_bytes, jpeg_bytes, truncated_jpeg_bytes
+from tests.images import (
+    jpeg_bomb_header_bytes,
+    jpeg_bytes,
+    jpeg_with_big_header,
+    truncated_jpeg_bytes,
+)
 
 pytestmark = pytest.mark.unit
 TENANT = "acme"
@@ -169,6 +174,18 @@ async def test_a_bomb_header_is_refused_before_the_rest_arrives(world: World) ->
     record = await world.service.create(TENANT, len(data))
     with pytest.raises(ImageTooLarge):
         await world.patch(record, data[: len(bomb) + 100])
+
+
+async def test_a_header_beyond_the_first_patch_is_found_on_completion(world: World) -> None:
+    # 2 MiB of metadata before the size header: the first PATCH shows none of it, and that
+    # is no reason to refuse a valid photo.
+    data = jpeg_with_big_header(320, 240, padding=2 * MiB)
+    record = await world.service.create(TENANT, len(data))
+    record = await world.patch(record, data[:MiB])
+    record = await world.patch(record, data[MiB:])
+    assert record.state == "complete"
+    image = world.catalog.images[record.image_id]
+    assert (image.width, image.height) == (320, 240)
 
 
 async def test_the_full_gate_runs_on_completion(world: World) -> None:

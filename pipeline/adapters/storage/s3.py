@@ -44,9 +44,6 @@ CONNECT_TIMEOUT_SECONDS = 5.0
 # A read timeout bounds the wait for each socket read, not a whole transfer, so a 60 s
 # value only fires on a stalled server, never on a large object.
 READ_TIMEOUT_SECONDS = 60.0
-# "standard" retry mode: exponential backoff with jitter on 5xx, throttling and connection
-# errors, and a client-side retry quota so an outage does not multiply the load.
-MAX_ATTEMPTS = 4
 # S3 caps DeleteObjects at 1000 keys a request.
 DELETE_BATCH = 1000
 _CHECK_PREFIX = ".gallery-check/"
@@ -63,14 +60,17 @@ class S3ObjectStore:
         *,
         connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
         read_timeout: float = READ_TIMEOUT_SECONDS,
-        max_attempts: int = MAX_ATTEMPTS,
     ) -> None:
         self._settings = settings
         self._bucket = settings.bucket
         self._config = AioConfig(
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
-            retries={"max_attempts": max_attempts, "mode": "standard"},
+            # "standard" mode: exponential backoff with jitter on 5xx, throttling and
+            # connection errors, and a client-side retry quota so an outage does not
+            # multiply the load. total_max_attempts counts the first try; botocore's
+            # max_attempts would count only the retries (4 meant 5 tries).
+            retries={"total_max_attempts": settings.max_attempts, "mode": "standard"},
             # MinIO, SeaweedFS and Garage serve buckets by path, not by virtual host.
             s3={"addressing_style": "path"},
             signature_version="s3v4",
