@@ -91,6 +91,18 @@ def app_images(kube: Kube) -> set[str]:
     }
 
 
+def ready_images(kube: Kube) -> set[str]:
+    """Images of the gateway and worker pods that are Ready and not terminating."""
+    selector = "app.kubernetes.io/name=gallery"
+    ready = set(kube.ready_pods(selector))
+    return {
+        container["image"]
+        for pod in kube.pods(selector)
+        if pod["metadata"]["name"] in ready
+        for container in pod["spec"]["containers"]
+    }
+
+
 def test_a_commit_changing_the_image_tag_rolls_out_through_argocd(
     deployed: Deployed, argocd: Kube, git_server: GitServer
 ) -> None:
@@ -105,14 +117,11 @@ def test_a_commit_changing_the_image_tag_rolls_out_through_argocd(
     assert app_images(kube) == {f"localhost/gallery-pipeline:{NEW_TAG}"}
     for workload in ("deployment/gallery-gateway", "deployment/gallery-worker"):
         kube.rollout(workload, timeout=300)
-    pods = kube.pods("app.kubernetes.io/part-of=gallery-pipeline")
-    running = {
-        c["image"]
-        for p in pods
-        for c in p["spec"]["containers"]
-        if p["status"].get("phase") == "Running"
-    }
-    assert f"localhost/gallery-pipeline:{NEW_TAG}" in running
+    wait_for(
+        "only the new tag in the ready gateway and worker pods",
+        lambda: ready_images(kube) == {f"localhost/gallery-pipeline:{NEW_TAG}"},
+        timeout=120,
+    )
     print(
         f"\nArgoCD: first sync Synced/Healthy in {first_sync:.0f} s; "
         f"commit {commit[:12]} ({NEW_TAG}) Synced/Healthy {rollout:.0f} s after the push"
