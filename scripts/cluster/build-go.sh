@@ -45,7 +45,10 @@ wrapper_module() {  # module version -> prints the wrapper dir (tidied once, the
     {
       printf 'module localbuild/wrapper\n\ngo %s\n\nrequire %s %s\n\n' "$(sed -n 's/^go //p' "$gomod")" "$module" "$version"
       # Only replaces that point at another module version; local paths do not exist here.
-      awk '/^replace \(/{b=1;next} b&&/^\)/{b=0;next} b{print "replace " $0; next} /^replace /{print}' "$gomod" \
+      # (Blank and comment lines inside a replace block are dropped: as single-line
+      # directives they would not parse, argo-cd's go.mod has both.)
+      awk '/^replace \(/{b=1;next} b&&/^\)/{b=0;next} b&&/^[[:space:]]*(\/\/.*)?$/{next}
+        b{print "replace " $0; next} /^replace /{print}' "$gomod" \
         | grep -v -E '=> *\.{0,2}/' || true
     } >"$dir/go.mod"
     # Every program built from this module, so go.sum covers all of them.

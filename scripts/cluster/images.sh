@@ -3,6 +3,8 @@
 # loads them into the cluster's containerd. Usage:
 #   scripts/cluster/images.sh build [image...]   build into podman's store (default: all)
 #   scripts/cluster/images.sh load [image...]    podman save | ctr import (containerd running)
+#   scripts/cluster/images.sh retag IMAGE TAG     the loaded IMAGE under another tag in containerd
+#                                                 (a new tag of the same content, for rollouts)
 # Images (all tagged localhost/NAME:TAG, run with imagePullPolicy: Never):
 #   base       Debian bookworm minbase + python3, made with debootstrap + podman import; the
 #              project Dockerfile's PYTHON_IMAGE here (GitHub Actions uses python:*-slim)
@@ -13,6 +15,9 @@
 #              static binaries from scripts/cluster/build-go.sh, FROM scratch, at the path the
 #              upstream manifests run (/keda, /keda-adapter, /controller, /speaker)
 #   pause      the pod sandbox, compiled from pause.c in the k8s.io/kubernetes module zip
+#   argocd     the multi-call argocd binary (build-go.sh) on base with git, gpg and tini, plus
+#              the pinned kustomize, as upstream's image lays them out (/usr/local/bin/argocd-*)
+#   argocd-redis  redis-server from Debian (apt in the build) on base: ArgoCD's cache
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -49,6 +54,8 @@ tag_of() {
     metallb-controller) echo "localhost/metallb-controller:$(go_version metallb-controller)" ;;
     metallb-speaker) echo "localhost/metallb-speaker:$(go_version metallb-speaker)" ;;
     pause) echo "registry.k8s.io/pause:3.10" ;;
+    argocd) echo "localhost/argocd:$(go_version argocd)" ;;
+    argocd-redis) echo "localhost/argocd-redis:$SUITE" ;;
     *) log "unknown image $1"; return 1 ;;
   esac
 }
@@ -140,6 +147,52 @@ build_pause() {
   rm -rf "$dir"
 }
 
+# Upstream's image (argo-cd's Dockerfile): Ubuntu with git, gpg and tini, user argocd (999),
+# every component a symlink to the one binary, which picks its role by argv[0].
+build_argocd() {
+  local tag; tag=$(tag_of argocd); have "$tag" && return 0
+  local base dir name src; base=$(python_base); dir=$(mktemp -d)
+  cp "$(go_binary argocd)" "$dir/argocd"
+  # The repo-server runs these two scripts of upstream's image (GnuPG keyring, signed commits).
+  src=$(go mod download -json "$("$ROOT/scripts/cluster/build-go.sh" --module argocd)@$(go_version argocd)" \
+    | sed -n 's/.*"Dir": "\(.*\)",/\1/p')
+  install -m 0755 "$src/hack/gpg-wrapper.sh" "$src/hack/git-verify-wrapper.sh" "$dir/"
+  "$ROOT/scripts/tools.sh" kustomize
+  cp "$(readlink -f "$ROOT/.tools/bin/kustomize")" "$dir/kustomize"
+  {
+    echo "FROM $base"
+    echo "RUN apt-get update && apt-get install -y --no-install-recommends git gpg gpg-agent tini \\"
+    echo "  && rm -rf /var/lib/apt/lists/* && groupadd -g 999 argocd && useradd -r -u 999 -g argocd -m -d /home/argocd argocd"
+    echo "COPY argocd kustomize gpg-wrapper.sh git-verify-wrapper.sh /usr/local/bin/"
+    printf 'RUN cd /usr/local/bin'
+    for name in server repo-server cmp-server application-controller applicationset-controller \
+      notifications k8s-auth commit-server git-ask-pass; do printf ' && ln -s argocd argocd-%s' "$name"; done
+    echo
+    echo "ENV PATH=/usr/local/bin:/usr/bin:/bin USER=argocd HOME=/home/argocd"
+    echo "USER 999"
+    echo "WORKDIR /home/argocd"
+    echo 'ENTRYPOINT ["/usr/bin/tini", "--"]'
+  } >"$dir/Containerfile"
+  podman build -q -t "$tag" "$dir" >/dev/null
+  rm -rf "$dir"
+}
+
+# ArgoCD's manifests use redis:7.2-alpine from a registry; Debian's redis-server does the same
+# job (a cache without persistence, password from the argocd-redis Secret).
+build_argocd_redis() {
+  local tag; tag=$(tag_of argocd-redis); have "$tag" && return 0
+  local base dir; base=$(python_base); dir=$(mktemp -d)
+  cat >"$dir/Containerfile" <<C
+FROM $base
+RUN apt-get update && apt-get install -y --no-install-recommends redis-server && rm -rf /var/lib/apt/lists/*
+ENV PATH=/usr/bin:/bin
+USER 999
+ENTRYPOINT ["redis-server"]
+C
+  podman build -q -t "$tag" "$dir" >/dev/null
+  rm -rf "$dir"
+}
+
 build_one() {
   case "$1" in
     base) [[ -n "${GALLERY_PYTHON_IMAGE:-}" ]] || timed build_base ;;
@@ -148,6 +201,8 @@ build_one() {
     catalog) timed build_catalog ;;
     seaweedfs | coredns | prometheus | keda | keda-adapter | metallb-*) timed build_static "$1" ;;
     pause) timed build_pause ;;
+    argocd) timed build_argocd ;;
+    argocd-redis) timed build_argocd_redis ;;
     *) log "unknown image $1"; return 1 ;;
   esac
 }
@@ -173,5 +228,6 @@ case "$cmd" in
   build) for n in "${names[@]}"; do build_one "$n"; done ;;
   load) for n in "${names[@]}"; do build_one "$n"; load_one "$n"; done ;;
   tag) for n in "${names[@]}"; do tag_of "$n"; done ;;
-  *) log "usage: $0 build|load|tag [image...]"; exit 2 ;;
+  retag) tag=$(tag_of "${names[0]}"); ctr -n k8s.io images tag --force "$tag" "${tag%:*}:${names[1]:?tag}" >/dev/null ;;
+  *) log "usage: $0 build|load|tag [image...] | retag IMAGE TAG"; exit 2 ;;
 esac

@@ -14,12 +14,13 @@ step scripts/cluster/build-k8s.sh >/dev/null
 for program in coredns weed prometheus; do step scripts/cluster/build-go.sh "$program" >/dev/null; done
 step scripts/cluster/images.sh build
 declare -A IMAGE=([metallb-controller]=metallb-controller [metallb-speaker]=metallb-speaker
-  [keda-operator]=keda [keda-adapter]=keda-adapter)
+  [keda-operator]=keda [keda-adapter]=keda-adapter [argocd]="argocd argocd-redis")
 mkdir -p .tools
 : >.tools/cluster-unavailable
-for program in ${GALLERY_CLUSTER_OPTIONAL-metallb-controller metallb-speaker keda-operator keda-adapter}; do
+for program in ${GALLERY_CLUSTER_OPTIONAL-metallb-controller metallb-speaker keda-operator keda-adapter argocd}; do
   if step scripts/cluster/build-go.sh "$program" >/dev/null 2>.tools/build-$program.log; then
-    [[ -z "${IMAGE[$program]:-}" ]] || step scripts/cluster/images.sh build "${IMAGE[$program]}"
+    # shellcheck disable=SC2086 # a list of image names
+    [[ -z "${IMAGE[$program]:-}" ]] || step scripts/cluster/images.sh build ${IMAGE[$program]}
   else
     echo "prepare: $program did not build (its tests skip): $(tail -n 3 .tools/build-$program.log | tr '\n' ' ')" >&2
     echo "$program: $(tail -n 3 .tools/build-$program.log | tr '\n' ' ')" >>.tools/cluster-unavailable

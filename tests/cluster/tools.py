@@ -24,8 +24,12 @@ def script(name: str, *args: str, timeout: float = 900) -> str:
     return result.stdout.strip()
 
 
+def kustomize() -> str:
+    """The pinned kustomize (scripts/tools.sh links it into .tools/bin)."""
+    return shutil.which("kustomize") or str(ROOT / ".tools" / "bin" / "kustomize")
+
+
 def kustomize_build(path: Path) -> str:
-    kustomize = shutil.which("kustomize") or str(ROOT / ".tools" / "bin" / "kustomize")
     return subprocess.run(
-        [kustomize, "build", str(path)], capture_output=True, text=True, check=True
+        [kustomize(), "build", str(path)], capture_output=True, text=True, check=True
     ).stdout
