@@ -1,9 +1,10 @@
-"""A TCP relay that a test can stall: the client's bytes stop flowing on command.
+"""A TCP relay that a test can stall: a client's upload stops flowing on command.
 
 Used where a test must interrupt a client mid-upload: waiting for "the upload has started"
 and then signalling races the upload itself on a fast or busy machine (a 110 MB upload to
-loopback takes ~4 s). Behind a stalled relay the client blocks in ``send`` once the socket
-buffers are full, so it is certainly mid-upload when the test signals it.
+loopback takes ~4 s). ``stall()`` stops the client-to-server bytes of the connections open
+at that moment (a stuck upload connection); answers still flow back, and connections opened
+later flow normally, as on a real network where one transfer hangs.
 """
 
 from __future__ import annotations
@@ -15,16 +16,16 @@ from types import TracebackType
 
 
 class StallableRelay:
-    """Relays 127.0.0.1:``port`` to ``target``; ``stall()`` stops copying, ``flow()`` resumes."""
+    """Relays 127.0.0.1:``port`` to ``target``; ``stall()``/``flow()`` (see the module doc)."""
 
     def __init__(self, target: tuple[str, int]) -> None:
         self._target = target
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._listener.getsockname()[1]
-        self._flowing = threading.Event()
-        self._flowing.set()
         self._closed = threading.Event()
+        self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
+        self._gates: list[threading.Event] = []  # one per connection: set = flowing
 
     def __enter__(self) -> StallableRelay:
         threading.Thread(target=self._accept, daemon=True).start()
@@ -34,32 +35,50 @@ class StallableRelay:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self._closed.set()
-        self._flowing.set()
-        for sock in [self._listener, *self._sockets]:
+        self.flow()
+        with self._lock:
+            sockets = [self._listener, *self._sockets]
+        for sock in sockets:
             with contextlib.suppress(OSError):
                 sock.close()
 
     def stall(self) -> None:
-        self._flowing.clear()
+        with self._lock:
+            for gate in self._gates:
+                gate.clear()
 
     def flow(self) -> None:
-        self._flowing.set()
+        with self._lock:
+            for gate in self._gates:
+                gate.set()
 
     def _accept(self) -> None:
         while not self._closed.is_set():
             try:
                 client, _ = self._listener.accept()
-                upstream = socket.create_connection(self._target)
             except OSError:
                 return
-            self._sockets += [client, upstream]
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._copy, args=(source, sink), daemon=True).start()
+            try:
+                upstream = socket.create_connection(self._target)
+            except OSError:
+                client.close()
+                continue
+            gate = threading.Event()
+            gate.set()
+            with self._lock:
+                self._sockets += [client, upstream]
+                self._gates.append(gate)
+            threading.Thread(target=self._copy, args=(client, upstream, gate), daemon=True).start()
+            threading.Thread(target=self._copy, args=(upstream, client, None), daemon=True).start()
 
-    def _copy(self, source: socket.socket, sink: socket.socket) -> None:
+    def _copy(
+        self, source: socket.socket, sink: socket.socket, gate: threading.Event | None
+    ) -> None:
         with contextlib.suppress(OSError):
             while data := source.recv(65536):
-                self._flowing.wait()
+                while gate is not None and not gate.wait(0.5):
+                    if self._closed.is_set():
+                        return
                 sink.sendall(data)
         with contextlib.suppress(OSError):
             sink.shutdown(socket.SHUT_WR)

@@ -361,8 +361,9 @@ def test_ctrl_c_during_a_tus_upload_then_the_same_command_finishes_it(
                    "--json"]  # fmt: skip
         first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         wait_for(lambda: state.exists() and bool(json.loads(state.read_text())), "upload created")
-        # Stalled, the client is certainly mid-upload when Ctrl-C comes (the upload would
-        # otherwise be done in ~4 s, before a busy machine got round to signalling).
+        # With its upload connection stalled, the client is certainly mid-upload when Ctrl-C
+        # comes (the upload would otherwise be done in ~4 s, before a busy machine got round
+        # to signalling). Ctrl-C must end it even though that connection hangs.
         relay.stall()
         first.send_signal(signal.SIGINT)  # what Ctrl-C sends
         out, err = first.communicate(timeout=60)
