@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline.domain.labels import NOT_BLANK_PATTERN
+
 Schema = dict[str, Any]
 
 ULID_PATTERN = "^[0-9A-HJKMNP-TV-Z]{26}$"
@@ -93,7 +95,7 @@ ALBUM = _object(
 )
 
 # A name with something besides spaces: the service trims it, then wants 1..200 characters.
-NAME: Schema = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"\S"}
+NAME: Schema = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": NOT_BLANK_PATTERN}
 
 API_KEY = _object(
     {

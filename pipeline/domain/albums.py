@@ -13,6 +13,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.domain.errors import InputError
+from pipeline.domain.labels import trimmed
 from pipeline.domain.messages import utcnow
 
 MAX_NAME_CHARS = 200
@@ -44,9 +45,10 @@ class AlbumView:
 
 def album_name(value: object) -> str:
     """A clean album name: a string of 1..200 characters once trimmed; else InputError."""
-    if not isinstance(value, str) or not 1 <= len(value.strip()) <= MAX_NAME_CHARS:
+    name = trimmed(value) if isinstance(value, str) else ""
+    if not 1 <= len(name) <= MAX_NAME_CHARS:
         raise InputError(
             "bad album name",
             public_message=f"name must be a string of 1 to {MAX_NAME_CHARS} characters",
         )
-    return value.strip()
+    return name

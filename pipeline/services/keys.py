@@ -9,17 +9,19 @@ from __future__ import annotations
 
 from pipeline.domain.errors import InputError, NotFound
 from pipeline.domain.keys import ApiKeyInfo, NewApiKey
+from pipeline.domain.labels import trimmed
 from pipeline.services.ports import ApiKeys, KeyRevocations
 
 MAX_LABEL_CHARS = 200
 
 
 def _label(value: object, what: str) -> str:
-    if not isinstance(value, str) or not 1 <= len(value.strip()) <= MAX_LABEL_CHARS:
+    label = trimmed(value) if isinstance(value, str) else ""
+    if not 1 <= len(label) <= MAX_LABEL_CHARS:
         raise InputError(
             f"bad {what}", public_message=f"{what} must be a string of 1 to 200 characters"
         )
-    return value.strip()
+    return label
 
 
 class KeyService:

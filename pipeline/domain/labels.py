@@ -1,0 +1,22 @@
+"""Names people give things (album names, API key tenants and names): trimmed, never blank.
+
+"Blank" must mean the same to the server and to the OpenAPI document, whose ``pattern`` is
+an ECMA-262 regular expression (JSON Schema 2020-12, section 6.3.3). ECMA's ``\\s`` lacks
+five characters Python's ``str.isspace`` counts as space (U+001C-U+001F and U+0085, NEL),
+and Python's lacks one of ECMA's (U+FEFF). Both sides therefore use the union: a label is
+blank when it holds nothing but characters of either set (a schema fuzzer found the gap by
+sending a tenant of a single U+0085).
+"""
+
+from __future__ import annotations
+
+import re
+
+# For the OpenAPI document: at least one character that is space in neither definition.
+NOT_BLANK_PATTERN = r"[^\s\u001c-\u001f\u0085]"
+_EDGES = re.compile(r"^[\s\ufeff]+|[\s\ufeff]+$")
+
+
+def trimmed(value: str) -> str:
+    """``value`` without leading and trailing space of either definition (may be "")."""
+    return _EDGES.sub("", value)
