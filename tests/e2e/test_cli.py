@@ -366,7 +366,12 @@ def test_ctrl_c_during_a_tus_upload_then_the_same_command_finishes_it(
         # to signalling). Ctrl-C must end it even though that connection hangs.
         relay.stall()
         first.send_signal(signal.SIGINT)  # what Ctrl-C sends
-        out, err = first.communicate(timeout=60)
+        try:
+            out, err = first.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            first.kill()  # leave no process (nor its pipes) to the next test
+            out, err = first.communicate()
+            pytest.fail(f"Ctrl-C did not end the upload within 60 s: {out} {err}")
         relay.flow()
         assert first.returncode == 130, out + err
         assert "run the same command again" in err
