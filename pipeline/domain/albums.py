@@ -12,11 +12,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.domain.errors import InputError
-from pipeline.domain.labels import trimmed
+from pipeline.domain.labels import label
 from pipeline.domain.messages import utcnow
-
-MAX_NAME_CHARS = 200
 
 
 class AlbumRecord(BaseModel):
@@ -45,10 +42,4 @@ class AlbumView:
 
 def album_name(value: object) -> str:
     """A clean album name: a string of 1..200 characters once trimmed; else InputError."""
-    name = trimmed(value) if isinstance(value, str) else ""
-    if not 1 <= len(name) <= MAX_NAME_CHARS:
-        raise InputError(
-            "bad album name",
-            public_message=f"name must be a string of 1 to {MAX_NAME_CHARS} characters",
-        )
-    return name
+    return label(value, "name", "bad album name")

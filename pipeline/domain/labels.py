@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import re
 
+from pipeline.domain.errors import InputError
+
+MAX_LABEL_CHARS = 200
 # For the OpenAPI document: at least one character that is space in neither definition.
 NOT_BLANK_PATTERN = r"[^\s\u001c-\u001f\u0085]"
 _EDGES = re.compile(r"^[\s\ufeff]+|[\s\ufeff]+$")
@@ -20,3 +23,17 @@ _EDGES = re.compile(r"^[\s\ufeff]+|[\s\ufeff]+$")
 def trimmed(value: str) -> str:
     """``value`` without leading and trailing space of either definition (may be "")."""
     return _EDGES.sub("", value)
+
+
+def label(value: object, what: str, error: str) -> str:
+    """``value`` trimmed, if it is a string of 1..MAX_LABEL_CHARS characters then.
+
+    Raises InputError (``error`` for the log, "<what> must be a string of 1 to 200
+    characters" for the client) otherwise.
+    """
+    text = trimmed(value) if isinstance(value, str) else ""
+    if not 1 <= len(text) <= MAX_LABEL_CHARS:
+        raise InputError(
+            error, public_message=f"{what} must be a string of 1 to {MAX_LABEL_CHARS} characters"
+        )
+    return text

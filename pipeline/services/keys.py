@@ -7,21 +7,10 @@ the key from their caches at once.
 
 from __future__ import annotations
 
-from pipeline.domain.errors import InputError, NotFound
+from pipeline.domain.errors import NotFound
 from pipeline.domain.keys import ApiKeyInfo, NewApiKey
-from pipeline.domain.labels import trimmed
+from pipeline.domain.labels import label
 from pipeline.services.ports import ApiKeys, KeyRevocations
-
-MAX_LABEL_CHARS = 200
-
-
-def _label(value: object, what: str) -> str:
-    label = trimmed(value) if isinstance(value, str) else ""
-    if not 1 <= len(label) <= MAX_LABEL_CHARS:
-        raise InputError(
-            f"bad {what}", public_message=f"{what} must be a string of 1 to 200 characters"
-        )
-    return label
 
 
 class KeyService:
@@ -31,7 +20,8 @@ class KeyService:
 
     async def create(self, tenant: object, name: object = "default") -> NewApiKey:
         """A new key; InputError when tenant or name is not a string of 1..200 characters."""
-        return await self._keys.create_key(_label(tenant, "tenant"), _label(name, "name"))
+        tenant_label = label(tenant, "tenant", "bad tenant")
+        return await self._keys.create_key(tenant_label, label(name, "name", "bad name"))
 
     async def list_keys(self, tenant: str | None = None) -> list[ApiKeyInfo]:
         return await self._keys.list_keys(tenant)
