@@ -30,6 +30,11 @@ PROGRAMS=(
   "argocd|github.com/argoproj/argo-cd/v3|v3.1.9|github.com/argoproj/argo-cd/v3/cmd|wrapper"
 )
 
+cached_binary() {  # name version [tags] -> the binary's path in the cache (tags are part of it)
+  local tags="${3:-}"
+  echo "$CACHE/$1-$2${tags:+-${tags//,/-}}"
+}
+
 row_of() {
   local r
   for r in "${PROGRAMS[@]}"; do [[ "${r%%|*}" == "$1" ]] && { echo "$r"; return 0; }; done
@@ -68,7 +73,7 @@ wrapper_module() {  # module version -> prints the wrapper dir (tidied once, the
 build() {
   local name module version package how tags out tmp start dir
   IFS='|' read -r name module version package how tags <<<"$(row_of "$1")"
-  out="$CACHE/$name-$version${tags:+-${tags//,/-}}"
+  out=$(cached_binary "$name" "$version" "$tags")
   if [[ ! -x "$out" ]]; then
     start=$(date +%s); tmp=$(mktemp -d)
     echo "build-go: building $name $version (first time on this machine)" >&2
@@ -88,7 +93,7 @@ build() {
 case "${1:-}" in
   --version | --module | --path)
     IFS='|' read -r name module version _ _ tags <<<"$(row_of "$2")"
-    out="$CACHE/$name-$version${tags:+-${tags//,/-}}"
+    out=$(cached_binary "$name" "$version" "$tags")
     case "$1" in
       --version) echo "$version" ;;
       --module) echo "$module" ;;
