@@ -66,10 +66,13 @@ class _PullLoop:
                     break
                 try:
                     msgs = await sub.fetch(min(free, self._fetch_batch), timeout=1.0)
-                except nats.errors.TimeoutError:
+                except TimeoutError:
+                    # No message within the fetch window. nats-py raises its own TimeoutError
+                    # or, when the server's no-wait answer comes just before the deadline, a
+                    # bare asyncio.TimeoutError (an OSError): both mean "empty", not a fault.
                     continue
                 except (nats.errors.Error, OSError) as exc:
-                    log.warning("fetch from %s failed: %s", self._consumer, exc)
+                    log.warning("fetch from %s failed: %r", self._consumer, exc)
                     await wait_or_stop(stop, 1.0)
                     continue
                 for msg in msgs:
