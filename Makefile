@@ -9,7 +9,7 @@ up: bootstrap
 	$(BIN)/gallery up
 
 test: bootstrap tools
-	$(BIN)/tox run
+	@scripts/test.sh
 
 test-cluster: bootstrap tools
 	$(BIN)/tox run -e cluster
