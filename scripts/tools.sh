@@ -2,6 +2,7 @@
 # Builds the pinned Go dev tools through the Go module proxy into a cache outside the
 # checkout (so a fresh clone on the same machine, and CI, reuse them) and links them into
 # .tools/bin. Usage: scripts/tools.sh [tool...]   (no argument: every tool)
+#        scripts/tools.sh --path TOOL     the cached binary's path (built or not)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -28,14 +29,23 @@ TOOLS=(
   "tofu|github.com/opentofu/opentofu/cmd/tofu|v1.6.3"
 )
 
+# Static binaries (CGO_ENABLED=0): Prometheus also runs in the test cluster from a FROM scratch
+# image (scripts/cluster/images.sh), which has no libc to load; cgo's resolver made it a
+# dynamic binary. The name says so, so a cache from before (dynamic builds) is not reused.
+cached_path() {  # name version [tags]
+  local tags="${3:-}"
+  echo "$CACHE/$1-$2${tags:+-${tags//,/-}}-static"
+}
+
 install_one() {
   local name="$1" module="$2" version="$3" tags="${4:-}"
-  local cached="$CACHE/$name-$version${tags:+-${tags//,/-}}"
+  local cached
+  cached="$(cached_path "$name" "$version" "$tags")"
   if [[ ! -x "$cached" ]]; then
     echo "tools: building $name $version (first time on this machine, cached in $CACHE)" >&2
     local tmp
     tmp="$(mktemp -d)"
-    if ! GOBIN="$tmp" GOFLAGS="-trimpath" go install -tags "$tags" "$module@$version" >"$tmp/build.log" 2>&1; then
+    if ! CGO_ENABLED=0 GOBIN="$tmp" GOFLAGS="-trimpath" go install -tags "$tags" -ldflags "-s -w" "$module@$version" >"$tmp/build.log" 2>&1; then
       echo "tools: building $name failed; last lines:" >&2
       tail -n 20 "$tmp/build.log" >&2
       rm -rf "$tmp"
@@ -64,6 +74,15 @@ install_py_one() {
   fi
   ln -sf "$venv/bin/$name" "$BIN/$name"
 }
+
+# scripts/cluster/build-go.sh asks for the path of the Prometheus it puts into an image.
+if [[ "${1:-}" == --path ]]; then
+  for row in "${TOOLS[@]}"; do
+    IFS='|' read -r name module version tags <<<"$row"
+    [[ "$name" == "${2:-}" ]] && { cached_path "$name" "$version" "$tags"; exit 0; }
+  done
+  echo "tools: unknown tool ${2:-}" >&2; exit 2
+fi
 
 wanted=("$@")
 status=0

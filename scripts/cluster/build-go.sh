@@ -10,10 +10,11 @@
 set -euo pipefail
 command -v go >/dev/null || export PATH="$PATH:/usr/local/go/bin"
 CACHE="${GALLERY_TOOLS_CACHE:-$HOME/.cache/gallery-pipeline/tools}"
+TOOLS_SH="$(cd "$(dirname "$0")/../.." && pwd)/scripts/tools.sh"
 
 # name|module|version|package to build|how (install = go install, wrapper = wrapper module)[|tags]
-# Prometheus with only the Kubernetes service discovery: the same tags and cache file as
-# scripts/tools.sh (which builds it for `make test` first).
+# Prometheus (only the Kubernetes service discovery) is built by scripts/tools.sh, which pins
+# it for `make test` too: one builder, one binary. The row here gives its version for images.sh.
 PROM_TAGS="remove_all_sd,enable_kubernetes_sd"
 PROGRAMS=(
   # SeaweedFS tags releases without a "v" (3.97), so the proxy knows only pseudo-versions.
@@ -32,6 +33,7 @@ PROGRAMS=(
 
 cached_binary() {  # name version [tags] -> the binary's path in the cache (tags are part of it)
   local tags="${3:-}"
+  if [[ "$1" == prometheus ]]; then "$TOOLS_SH" --path prometheus; return; fi
   echo "$CACHE/$1-$2${tags:+-${tags//,/-}}"
 }
 
@@ -74,6 +76,7 @@ build() {
   local name module version package how tags out tmp start dir
   IFS='|' read -r name module version package how tags <<<"$(row_of "$1")"
   out=$(cached_binary "$name" "$version" "$tags")
+  if [[ "$name" == prometheus ]]; then "$TOOLS_SH" prometheus >&2 && echo "$out"; return; fi
   if [[ ! -x "$out" ]]; then
     start=$(date +%s); tmp=$(mktemp -d)
     echo "build-go: building $name $version (first time on this machine)" >&2

@@ -96,6 +96,12 @@ build_app() {
 }
 
 scratch_image() {  # tag, binary, path in the image, user
+  # FROM scratch has no dynamic loader: a binary linked against libc would only fail in its
+  # pod ("exec ...: no such file or directory"), so refuse it here, by name.
+  if ldd "$2" >/dev/null 2>&1; then
+    log "$2 is dynamically linked; an image FROM scratch needs a static (CGO_ENABLED=0) build"
+    return 1
+  fi
   local dir; dir=$(mktemp -d)
   cp "$2" "$dir/binary"
   printf 'FROM scratch\nCOPY binary %s\nENV PATH=/usr/local/bin:/\nUSER %s\nENTRYPOINT ["%s"]\n' \
