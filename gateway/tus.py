@@ -14,13 +14,15 @@ from collections.abc import AsyncIterator
 from datetime import UTC
 from email.utils import format_datetime
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
+from gateway.auth import tenant_of
 from gateway.keys import KEY_ID, LIMITS, SETTINGS, TENANT_KEY, UPLOADS
-from gateway.middleware import Handler
-from gateway.upload import UPLOAD_SLOTS, raw_chunks
+from gateway.middleware import Handler, refusal
+from gateway.upload import UPLOAD_SLOTS, check_slots, raw_chunks, send_continue
 from pipeline.domain.errors import (
     InputError,
+    PipelineError,
     UnsupportedChecksum,
     UnsupportedMediaType,
     UnsupportedTusVersion,
@@ -96,11 +98,43 @@ async def head(request: web.Request) -> web.Response:
     return web.Response(status=200, headers=headers)
 
 
+async def expect_continue(request: web.Request) -> web.StreamResponse | None:
+    """``Expect: 100-continue`` on a creation or PATCH (RFC 9110 section 10.1.1).
+
+    What the headers and the stored state already decide is answered before the body is sent,
+    without ``100 Continue``: an unknown key (401), a missing ``Tus-Resumable`` (412), a PATCH
+    that is not an offset stream (415), a bad ``Upload-Offset`` (400), an unknown or expired
+    upload (404/410), an offset that is not the upload's (409), an ``Upload-Length`` of 0 or
+    over the limit (400/413) and a full gateway (503). Otherwise ``100 Continue``, and the
+    request goes on through the middlewares as usual. Per-key rate limits and quotas are
+    decided there, once (deciding them here too would count the request twice).
+    """
+    if request.headers.get(hdrs.EXPECT, "").lower() != "100-continue":
+        return None  # an expectation we do not know: ignore it (RFC 9110 allows that)
+    try:
+        if request.headers.get("Tus-Resumable") != TUS_VERSION:
+            raise UnsupportedTusVersion(
+                "no Tus-Resumable", public_message="send Tus-Resumable: 1.0.0"
+            )
+        tenant = await tenant_of(request)
+        if request.method == "PATCH":
+            _check_offset_stream(request)
+            offset = _int_header(request, "Upload-Offset")
+            await request.app[UPLOADS].check_append(tenant, request.match_info["upload_id"], offset)
+        else:
+            request.app[UPLOADS].check_length(_int_header(request, "Upload-Length"))
+        check_slots(request)
+    except PipelineError as exc:
+        response = refusal(request, exc)
+        response.headers["Tus-Resumable"] = TUS_VERSION
+        response.headers["Access-Control-Expose-Headers"] = _EXPOSED
+        return response
+    await send_continue(request)
+    return None
+
+
 async def patch(request: web.Request) -> web.Response:
-    if request.content_type != OFFSET_STREAM:
-        raise UnsupportedMediaType(
-            "PATCH without offset stream", public_message=f"Content-Type must be {OFFSET_STREAM}"
-        )
+    _check_offset_stream(request)
     offset = _int_header(request, "Upload-Offset")
     record = await _append(request, request.match_info["upload_id"], offset)
     return web.Response(status=204, headers=_state_headers(record))
@@ -129,6 +163,13 @@ def _state_headers(record: UploadRecord) -> dict[str, str]:
     else:
         headers["Upload-Expires"] = format_datetime(record.expires_at.astimezone(UTC), usegmt=True)
     return headers
+
+
+def _check_offset_stream(request: web.Request) -> None:
+    if request.content_type != OFFSET_STREAM:
+        raise UnsupportedMediaType(
+            "PATCH without offset stream", public_message=f"Content-Type must be {OFFSET_STREAM}"
+        )
 
 
 def _int_header(request: web.Request, name: str) -> int:
@@ -174,7 +215,7 @@ def _checksum(header: str | None) -> bytes | None:
 
 def add_routes(router: web.UrlDispatcher) -> None:
     router.add_route("OPTIONS", PREFIX, options)
-    router.add_post(PREFIX, create)
+    router.add_post(PREFIX, create, expect_handler=expect_continue)
     router.add_route("HEAD", f"{PREFIX}/{{upload_id}}", head)
-    router.add_patch(f"{PREFIX}/{{upload_id}}", patch)
+    router.add_patch(f"{PREFIX}/{{upload_id}}", patch, expect_handler=expect_continue)
     router.add_delete(f"{PREFIX}/{{upload_id}}", terminate)

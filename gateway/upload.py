@@ -76,13 +76,23 @@ async def expect_continue(request: web.Request) -> web.StreamResponse | None:
     try:
         await tenant_of(request)
         _check_declared(request)
-        if request.app[UPLOAD_SLOTS].full:
-            raise GatewayBusy("upload slots full", public_message="this gateway is busy")
+        check_slots(request)
     except PipelineError as exc:
         return refusal(request, exc)
+    await send_continue(request)
+    return None
+
+
+async def send_continue(request: web.Request) -> None:
+    """The interim ``100 Continue`` (HTTP/1.1 only: an HTTP/1.0 client never waits for it)."""
     if request.version >= HttpVersion11:
         await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-    return None
+
+
+def check_slots(request: web.Request) -> None:
+    """GatewayBusy (503) when every upload slot of this gateway is taken."""
+    if request.app[UPLOAD_SLOTS].full:
+        raise GatewayBusy("upload slots full", public_message="this gateway is busy")
 
 
 def _check_declared(request: web.Request) -> None:

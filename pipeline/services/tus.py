@@ -67,10 +67,9 @@ class UploadService:
         self._settings = settings
         self._clock = clock
 
-    async def create(
-        self, tenant: str, length: int, *, filename: str | None = None, album: str | None = None
-    ) -> UploadRecord:
-        """Start an upload of ``length`` bytes; raises EmptyUpload (0) or UploadTooLarge."""
+    def check_length(self, length: int) -> None:
+        """EmptyUpload (0 bytes) or UploadTooLarge (over ``max_upload_bytes``) for an
+        ``Upload-Length`` in bytes; also the ``Expect: 100-continue`` answer of a creation."""
         if length <= 0:
             raise EmptyUpload("Upload-Length 0", public_message="the upload is empty")
         if length > self._limits.max_upload_bytes:
@@ -78,6 +77,12 @@ class UploadService:
                 f"Upload-Length {length}",
                 public_message=f"upload exceeds the limit of {self._limits.max_upload_bytes} bytes",
             )
+
+    async def create(
+        self, tenant: str, length: int, *, filename: str | None = None, album: str | None = None
+    ) -> UploadRecord:
+        """Start an upload of ``length`` bytes; raises EmptyUpload (0) or UploadTooLarge."""
+        self.check_length(length)
         if album is not None and self._albums is not None:
             await self._albums.get(tenant, album)  # NotFound now, not after the upload
         image_id = new_image_id()
@@ -136,6 +141,13 @@ class UploadService:
             with contextlib.suppress(Exception):
                 await self._uploads.release_lock(tenant, upload_id, token)
 
+    async def check_append(self, tenant: str, upload_id: str, offset: int) -> None:
+        """Whether a PATCH at ``offset`` would be taken, from the stored state alone (the
+        answer to ``Expect: 100-continue`` before the body is sent). Raises NotFound,
+        UploadExpired or OffsetMismatch; a lock held by another request is not checked (it may
+        be gone by the time the body arrives)."""
+        _check_offset(await self.get(tenant, upload_id), offset)
+
     async def terminate(self, tenant: str, upload_id: str) -> None:
         """tus termination: forget the upload and remove what it stored (not its image)."""
         record = await self._uploads.delete_upload(tenant, upload_id)
@@ -170,11 +182,7 @@ class UploadService:
         if locked is not None:
             return locked
         record = await self.get(tenant, upload_id)  # NotFound, UploadExpired
-        if record.offset != offset:
-            raise OffsetMismatch(
-                f"offset {offset} != {record.offset}",
-                public_message=f"Upload-Offset is {record.offset}, not {offset}",
-            )
+        _check_offset(record, offset)
         if record.state == "complete":
             return record
         raise UploadLocked("upload locked", public_message="another request is writing to it")
@@ -315,3 +323,12 @@ class UploadService:
         if record.multipart_id is not None:
             await self._store.abort_multipart(record.key, record.multipart_id)
         await self._store.delete_prefix(names.upload_prefix(record.tenant, record.id))
+
+
+def _check_offset(record: UploadRecord, offset: int) -> None:
+    """OffsetMismatch (409) unless ``offset`` is where the upload stands (tus core, PATCH)."""
+    if record.offset != offset:
+        raise OffsetMismatch(
+            f"offset {offset} != {record.offset}",
+            public_message=f"Upload-Offset is {record.offset}, not {offset}",
+        )

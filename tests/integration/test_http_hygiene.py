@@ -325,9 +325,11 @@ async def test_a_valid_cursor_still_pages(gateway: Gateway) -> None:
 # --- Expect: 100-continue -----------------------------------------------------------------
 
 
-async def _expect(gateway: Gateway, headers: dict[str, str]) -> tuple[RawConnection, RawResponse]:
+async def _expect(
+    gateway: Gateway, headers: dict[str, str], target: str = "POST /v1/images"
+) -> tuple[RawConnection, RawResponse]:
     connection = await RawConnection.open(gateway.client.host, gateway.client.port)
-    lines = ["POST /v1/images HTTP/1.1", "Host: x", "Expect: 100-continue"]
+    lines = [f"{target} HTTP/1.1", "Host: x", "Expect: 100-continue"]
     lines += [f"{k}: {v}" for k, v in headers.items()]
     await connection.send(("\r\n".join(lines) + "\r\n\r\n").encode())
     return connection, await connection.response()
@@ -368,6 +370,82 @@ async def test_expect_for_a_valid_upload_gets_100_then_202(gateway: Gateway) -> 
         await connection.send(photo)
         final = await connection.response()
         assert final.status == 202, final.body
+    finally:
+        await connection.close()
+
+
+# tus (creation and PATCH): what the headers and the stored upload decide comes before the body.
+TUS = {"Tus-Resumable": "1.0.0"}
+OFFSET_STREAM = {**TUS, "Content-Type": "application/offset+octet-stream"}
+
+
+async def _tus_upload(gateway: Gateway, length: int) -> str:
+    headers = {**gateway.auth, **TUS, "Upload-Length": str(length)}
+    response = await gateway.client.post("/v1/uploads", headers=headers)
+    assert response.status == 201, await response.text()
+    return response.headers["Location"]
+
+
+async def _expect_refused(
+    gateway: Gateway, target: str, headers: dict[str, str], status: int
+) -> dict[str, str]:
+    connection, first = await _expect(gateway, headers, target)
+    await connection.close()
+    error = assert_json_error(first, status)
+    assert first.headers["tus-resumable"] == "1.0.0"
+    return error
+
+
+async def test_expect_on_a_tus_patch_at_the_wrong_offset_gets_409_without_100(
+    gateway: Gateway,
+) -> None:
+    location = await _tus_upload(gateway, 1000)
+    headers = {**gateway.auth, **OFFSET_STREAM, "Upload-Offset": "500", "Content-Length": "500"}
+    error = await _expect_refused(gateway, f"PATCH {location}", headers, 409)
+    assert "Upload-Offset is 0" in error["message"]
+
+
+async def test_expect_on_a_tus_patch_refuses_what_its_headers_decide(gateway: Gateway) -> None:
+    location = await _tus_upload(gateway, 1000)
+    patch = f"PATCH {location}"
+    body = {"Upload-Offset": "0", "Content-Length": "1000"}
+    await _expect_refused(gateway, patch, {**OFFSET_STREAM, **body}, 401)
+    await _expect_refused(gateway, patch, {**gateway.auth, **body}, 412)  # no Tus-Resumable
+    await _expect_refused(gateway, patch, {**gateway.auth, **TUS, **body}, 415)  # content type
+    await _expect_refused(
+        gateway, patch, {**gateway.auth, **OFFSET_STREAM, **body, "Upload-Offset": "x"}, 400
+    )
+    unknown = "PATCH /v1/uploads/no-such-upload"
+    await _expect_refused(gateway, unknown, {**gateway.auth, **OFFSET_STREAM, **body}, 404)
+
+
+async def test_expect_on_a_tus_creation_over_the_limit_gets_413_without_100(
+    make_settings: SettingsFactory,
+) -> None:
+    settings = make_settings(limits=LimitsSettings(max_upload_bytes=1_000_000))
+    async with open_gateway(settings) as gateway:
+        headers = {**gateway.auth, **OFFSET_STREAM, "Upload-Length": str(500 * 1024 * 1024)}
+        headers["Content-Length"] = str(500 * 1024 * 1024)
+        await _expect_refused(gateway, "POST /v1/uploads", headers, 413)
+
+
+async def test_expect_on_a_valid_tus_patch_gets_100_then_204(gateway: Gateway) -> None:
+    photo = png_bytes(30, 30, seed=4)
+    location = await _tus_upload(gateway, len(photo))
+    headers = {
+        **gateway.auth,
+        **OFFSET_STREAM,
+        "Upload-Offset": "0",
+        "Content-Length": str(len(photo)),
+    }
+    connection, first = await _expect(gateway, headers, f"PATCH {location}")
+    try:
+        assert first.status == 100
+        await connection.send(photo)
+        final = await connection.response()
+        assert final.status == 204, final.body
+        assert final.headers["upload-offset"] == str(len(photo))
+        assert final.headers["gallery-image-id"]
     finally:
         await connection.close()
 

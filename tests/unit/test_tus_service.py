@@ -222,6 +222,22 @@ async def test_a_patch_past_the_length_is_refused(world: World) -> None:
         await world.patch(record, data)
 
 
+async def test_the_expect_checks_read_the_stored_state_and_change_nothing(world: World) -> None:
+    data = photo(2 * MiB)
+    record = await world.patch(await world.service.create(TENANT, len(data)), data[:MiB])
+    await world.service.check_append(TENANT, record.id, MiB)  # where it stands: taken
+    with pytest.raises(OffsetMismatch):
+        await world.service.check_append(TENANT, record.id, 0)
+    with pytest.raises(NotFound):
+        await world.service.check_append("someone-else", record.id, MiB)
+    with pytest.raises(UploadTooLarge):
+        world.service.check_length(LimitsSettings().max_upload_bytes + 1)
+    assert (await world.service.get(TENANT, record.id)).offset == MiB
+    world.now += timedelta(hours=2)
+    with pytest.raises(UploadExpired):
+        await world.service.check_append(TENANT, record.id, MiB)
+
+
 async def test_a_second_writer_is_told_the_upload_is_locked(world: World) -> None:
     data = photo(2 * MiB)
     record = await world.service.create(TENANT, len(data))
