@@ -75,6 +75,8 @@ async def _serve(
             cleanup_lane.run(stop),
             run_sweeper(backends.bus, backends.catalog, settings.sweeper, stop),
             run_upload_sweeper(upload_service(backends, settings), settings.tus, stop),
+            # Leases a catalog outage kept this worker from handing back (not crashes).
+            service.handbacks.run(stop),
         )
 
 

@@ -38,6 +38,7 @@ from pipeline.imaging.render import RenderResult
 from pipeline.runtime import metrics
 from pipeline.runtime.joblog import log_outcome
 from pipeline.services.delete import remove_orphaned_renditions
+from pipeline.services.handback import Handback, PendingHandbacks
 from pipeline.services.lease import HeldLease
 from pipeline.services.ports import Bus, Catalog, ObjectStore, Renderer
 
@@ -91,11 +92,14 @@ class RenderService:
         self._bus = bus
         self._renderer = renderer
         self._policy = policy
+        self.handbacks = PendingHandbacks(catalog)
 
     async def handle(self, delivery: Delivery) -> Outcome:
         """Run one delivery to an outcome; log one line for it. Raises only for bugs."""
         started = time.monotonic()
         try:
+            if self.handbacks:
+                await self.handbacks.flush()  # before a claim that could take one over
             if delivery.job.reason in RERENDER_REASONS:
                 done = await self._rerender(delivery.job)
             else:
@@ -187,7 +191,7 @@ class RenderService:
         """A dependency failed mid-job: retry with backoff, or end the round on the last try."""
         catalog = self._catalog
         if not self._last_delivery(delivery):
-            await catalog.release(record.tenant, record.id, owner=owner, error=reason)
+            await self.handbacks.release(Handback(record.tenant, record.id, owner, reason))
             return _Done(Retry(reason), "retry", reason)
         rounds = record.rounds + 1
         if rounds >= self._policy.max_rounds:
@@ -206,8 +210,8 @@ class RenderService:
         crashes = record.crashes + 1
         if crashes >= self._policy.max_crashes:
             return await self._fail(record, owner, f"render crashed the worker {crashes} times")
-        await self._catalog.release(
-            record.tenant, record.id, owner=owner, error=reason, crashed=True
+        await self.handbacks.release(
+            Handback(record.tenant, record.id, owner, reason, crashed=True)
         )
         if self._last_delivery(delivery):
             return _Done(Ack(), "left_for_sweeper", reason)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -20,7 +21,7 @@ from pipeline.bootstrap import render_policy
 from pipeline.domain.errors import CatalogError, RenderCrashed, StorageError
 from pipeline.domain.messages import DeadLetter, StoredDeadLetter, utcnow
 from pipeline.domain.models import ImageRecord
-from pipeline.domain.outcomes import Ack, Retry, Terminal
+from pipeline.domain.outcomes import Ack, Delivery, Retry, Terminal
 from pipeline.runtime.settings import SweeperSettings, load_settings
 from pipeline.services.lease import lease_for
 from pipeline.services.outbox import republish_stuck
@@ -212,6 +213,63 @@ async def test_a_retry_gives_the_lease_back_with_the_error(world: World) -> None
     world.store.fail_with = None
     assert await world.run_job(record, attempt=2) == Ack()
     assert world.image(record.id).crashes == 0, "a released lease is not a crash"
+
+
+async def test_a_lease_the_catalog_could_not_take_back_is_handed_back_not_counted_a_crash(
+    world: World,
+) -> None:
+    record = await uploaded(world)
+    service = world.render()  # one worker: what it could not hand back, it remembers
+    release = world.catalog.release
+
+    async def catalog_down(*args: object, **kwargs: object) -> ImageRecord | None:
+        raise CatalogError("connection refused")
+
+    world.store.fail_with = StorageError("store away")  # the render fails on the store...
+    world.catalog.release = catalog_down  # type: ignore[method-assign]  # ...and the catalog
+    job = Delivery(job=record.render_job("upload"), attempt=1, subject="test")
+    assert isinstance(await service.handle(job), Retry)
+    assert world.image(record.id).lease_owner is not None, "the release could not get through"
+    assert len(service.handbacks) == 1
+
+    world.catalog.release = release  # type: ignore[method-assign]  # the catalog is back
+    world.store.fail_with = None
+    stop = asyncio.Event()
+    flusher = asyncio.create_task(service.handbacks.run(stop, every=0.01))
+    try:
+        for _ in range(200):
+            if world.image(record.id).lease_owner is None:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        stop.set()
+        await flusher
+    assert world.image(record.id).lease_owner is None, "handed back in the background"
+    assert len(service.handbacks) == 0
+
+    assert await service.handle(replace(job, attempt=2)) == Ack()
+    ready = world.image(record.id)
+    assert (ready.status, ready.crashes) == ("ready", 0), "an outage is not a crash"
+
+
+async def test_a_pending_hand_back_goes_first_when_the_next_job_starts(world: World) -> None:
+    record = await uploaded(world)
+    service = world.render()
+    release = world.catalog.release
+
+    async def catalog_down(*args: object, **kwargs: object) -> ImageRecord | None:
+        raise CatalogError("connection refused")
+
+    world.store.fail_with = StorageError("store away")
+    world.catalog.release = catalog_down  # type: ignore[method-assign]
+    job = Delivery(job=record.render_job("upload"), attempt=1, subject="test")
+    assert isinstance(await service.handle(job), Retry)
+    world.catalog.release = release  # type: ignore[method-assign]
+    world.store.fail_with = None
+    # The redelivery comes before the lease lapsed: without the hand-back it would wait for
+    # the lease, then take it over as a crash.
+    assert await service.handle(replace(job, attempt=2)) == Ack()
+    assert (world.image(record.id).status, world.image(record.id).crashes) == ("ready", 0)
 
 
 async def test_an_outage_past_the_retries_requeues_the_photo_for_the_sweeper(
