@@ -54,12 +54,16 @@ class PendingHandbacks:
         try:
             await self._send(handback)
         except DependencyError:
-            self._pending[(handback.tenant, handback.image_id)] = handback
-            log.warning(
-                "cannot hand back the lease on %s now; handing it back once the catalog answers",
-                handback.image_id,
-            )
+            self.remember(handback)
             raise
+
+    def remember(self, handback: Handback) -> None:
+        """Hand this lease back once the catalog answers (another write on it just failed)."""
+        self._pending[(handback.tenant, handback.image_id)] = handback
+        log.warning(
+            "cannot hand back the lease on %s now; handing it back once the catalog answers",
+            handback.image_id,
+        )
 
     async def flush(self) -> int:
         """Hand back what is pending, oldest first; stop at the first DependencyError (the

@@ -199,7 +199,13 @@ class RenderService:
                 record, owner, f"gave up after {rounds} rounds of retries: {reason}"
             )
         # An outage is not the photo's fault: back to queued, the sweeper tries again later.
-        await catalog.requeue_round(record.tenant, record.id, owner=owner, error=reason)
+        try:
+            await catalog.requeue_round(record.tenant, record.id, owner=owner, error=reason)
+        except DependencyError:
+            # The catalog is away on the last delivery: hand the lease back once it answers,
+            # so the sweeper's republish is not taken for a crash (it finds the lease expired).
+            self.handbacks.remember(Handback(record.tenant, record.id, owner, reason))
+            raise
         metrics.JOBS.labels(outcome="requeued").inc()
         return _Done(Ack(), "requeued", f"round {rounds} of {self._policy.max_rounds}: {reason}")
 

@@ -272,6 +272,34 @@ async def test_a_pending_hand_back_goes_first_when_the_next_job_starts(world: Wo
     assert (world.image(record.id).status, world.image(record.id).crashes) == ("ready", 0)
 
 
+async def test_a_catalog_down_on_the_last_delivery_is_not_counted_a_crash_later(
+    world: World,
+) -> None:
+    record = await uploaded(world)
+    service = world.render()
+    requeue_round = world.catalog.requeue_round
+
+    async def catalog_down(*args: object, **kwargs: object) -> ImageRecord | None:
+        raise CatalogError("connection refused")
+
+    world.store.fail_with = StorageError("store away")
+    world.catalog.requeue_round = catalog_down  # type: ignore[method-assign]
+    last = Delivery(job=record.render_job("upload"), attempt=POLICY.max_deliver, subject="test")
+    assert await service.handle(last) == Ack(), "no delivery left: the sweeper covers it"
+    assert len(service.handbacks) == 1
+
+    world.catalog.requeue_round = requeue_round  # type: ignore[method-assign]
+    world.store.fail_with = None
+    assert await service.handbacks.flush() == 1
+    age(world, record)
+    world.bus.jobs.clear()
+    assert await republish_stuck(world.bus, world.catalog, SWEEP) == 1
+    [job] = world.bus.jobs
+    assert await service.handle(Delivery(job=job, attempt=1, subject="test")) == Ack()
+    ready = world.image(record.id)
+    assert (ready.status, ready.crashes) == ("ready", 0), "the outage was not a crash"
+
+
 async def test_an_outage_past_the_retries_requeues_the_photo_for_the_sweeper(
     world: World,
 ) -> None:
