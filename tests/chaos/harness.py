@@ -37,6 +37,7 @@ from pipeline.runtime.settings import (
     WorkerSettings,
 )
 from tests.e2e.stack import Stack
+from tests.freezing import freeze, thaw
 from tests.s3server import start_minio
 
 HOOK = Path(__file__).resolve().parent / "hook"
@@ -72,6 +73,15 @@ class Server:
     def signal(self, sig: int) -> None:
         assert self.proc is not None
         os.kill(self.proc.process.pid, sig)
+
+    async def freeze(self) -> None:
+        """SIGSTOP, returning once every thread has stopped (tests/freezing.py)."""
+        assert self.proc is not None
+        await asyncio.to_thread(freeze, self.proc.process.pid)
+
+    def thaw(self) -> None:
+        assert self.proc is not None
+        thaw(self.proc.process.pid)
 
     async def kill(self) -> None:
         self.signal(signal.SIGKILL)
@@ -257,6 +267,13 @@ class ChaosStack:
         async with self.catalog() as catalog:
             cursor = catalog.images.find({"_id": {"$in": ids}}, {"status": 1})
             return {doc["_id"]: doc["status"] async for doc in cursor}
+
+    async def crashes(self, ids: list[str]) -> int:
+        """Crashes the catalog counted on the images of ``ids`` (the worker is alive in an
+        outage, so each one would be a photo one step closer to failing for nothing)."""
+        async with self.catalog() as catalog:
+            cursor = catalog.images.find({"_id": {"$in": ids}}, {"crashes": 1})
+            return sum([doc.get("crashes", 0) async for doc in cursor])
 
     async def wait_ready(self, ids: list[str], timeout: float) -> float:
         """Seconds until every image of ``ids`` is ready (AssertionError if one fails)."""

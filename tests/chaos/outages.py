@@ -9,7 +9,6 @@ their outage, so the suite runs them side by side (see conftest).
 from __future__ import annotations
 
 import asyncio
-import signal
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -76,6 +75,7 @@ async def _scenario(root: Path, outage: Outage) -> dict[str, Any]:
             "ready_after_heal_s": round(time.monotonic() - healed, 1),
             "ready_wait_s": round(ready_seconds, 1),
             "images": len(in_flight) + len(after),
+            "crashes_counted": await stack.crashes(in_flight + after),
             "readyz_after": status,
         }
     finally:
@@ -88,10 +88,10 @@ def _fault(
     if how == "freeze":
 
         async def freeze() -> None:
-            server.signal(signal.SIGSTOP)
+            await server.freeze()
 
         async def thaw() -> None:
-            server.signal(signal.SIGCONT)
+            server.thaw()
 
         return freeze, thaw
     if how == "kill":  # no shutdown: what the catalog acknowledged must be in its journal

@@ -36,3 +36,4 @@ def test_a_dependency_outage_is_answered_503_and_nothing_is_lost(
     assert outage.dependency in measured["readyz_named"], measured
     assert measured["readyz_after"] == 200
     assert measured["lost"] == [], "nothing acknowledged before the fault was lost"
+    assert measured["crashes_counted"] == 0, "an outage is not a crash (leases handed back)"

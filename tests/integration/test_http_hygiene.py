@@ -4,9 +4,7 @@ HEAD, cursors, Expect: 100-continue, metrics of every response, a hung catalog."
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from gateway.keys import BACKENDS
 from gateway.protocol import GatewayRunner
 from pipeline.runtime.settings import LimitsSettings, MongoSettings, Settings
 from tests.conftest import SettingsFactory
+from tests.freezing import freeze, thaw
 from tests.images import png_bytes
 from tests.rawhttp import RawConnection, RawResponse, request
 from tests.waiting import eventually
@@ -514,7 +513,7 @@ async def test_a_frozen_catalog_answers_503_within_the_timeout(
         async with open_gateway(settings) as gateway:
             warm = await gateway.client.get("/v1/images", headers=gateway.auth)  # key cached
             assert warm.status == 200
-            os.kill(server.process.pid, signal.SIGSTOP)
+            await asyncio.to_thread(freeze, server.process.pid)  # every thread stopped
             try:
                 # Bounded: without an operation timeout this waits forever.
                 response = await asyncio.wait_for(
@@ -525,7 +524,7 @@ async def test_a_frozen_catalog_answers_503_within_the_timeout(
                 assert body["error"]["code"] == "catalog_unavailable"
                 assert response.headers["Retry-After"] == "1"
             finally:
-                os.kill(server.process.pid, signal.SIGCONT)
+                thaw(server.process.pid)
 
             async def recovered() -> bool:
                 # The driver re-selects the thawed server first: on a loaded machine that can
