@@ -38,7 +38,7 @@ from pipeline.imaging.render import RenderResult
 from pipeline.runtime import metrics
 from pipeline.runtime.joblog import log_outcome
 from pipeline.services.delete import remove_orphaned_renditions
-from pipeline.services.handback import Handback, PendingHandbacks
+from pipeline.services.handback import CLAIM_LINGER, Handback, PendingHandbacks
 from pipeline.services.lease import HeldLease
 from pipeline.services.ports import Bus, Catalog, ObjectStore, Renderer
 
@@ -127,7 +127,15 @@ class RenderService:
         job = delivery.job
         owner = f"{self._policy.worker}/{uuid.uuid4().hex[:8]}"
         lease = self._policy.lease
-        record = await self._catalog.claim(job.tenant, job.image_id, owner=owner, lease=lease)
+        try:
+            record = await self._catalog.claim(job.tenant, job.image_id, owner=owner, lease=lease)
+        except DependencyError:
+            # A frozen catalog may still apply this claim once it thaws, leaving a lease that
+            # no job holds (its takeover would count a crash): hand it back if it appears.
+            self.handbacks.remember(
+                Handback(job.tenant, job.image_id, owner, "claim timed out", linger=CLAIM_LINGER)
+            )
+            raise
         if record is None:
             return await self._not_claimed(delivery)
         if record.crashes >= self._policy.max_crashes:

@@ -14,6 +14,7 @@ import asyncio
 import logging
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -23,6 +24,7 @@ from pipeline.domain.messages import DeadLetter, StoredDeadLetter, utcnow
 from pipeline.domain.models import ImageRecord
 from pipeline.domain.outcomes import Ack, Delivery, Retry, Terminal
 from pipeline.runtime.settings import SweeperSettings, load_settings
+from pipeline.services.handback import CLAIM_LINGER, Handback, PendingHandbacks
 from pipeline.services.lease import lease_for
 from pipeline.services.outbox import republish_stuck
 from pipeline.services.redrive import Redriven, redrive
@@ -298,6 +300,46 @@ async def test_a_catalog_down_on_the_last_delivery_is_not_counted_a_crash_later(
     assert await service.handle(Delivery(job=job, attempt=1, subject="test")) == Ack()
     ready = world.image(record.id)
     assert (ready.status, ready.crashes) == ("ready", 0), "the outage was not a crash"
+
+
+async def test_a_timed_out_claim_that_the_catalog_applies_later_is_handed_back(
+    world: World,
+) -> None:
+    """A frozen catalog applies a claim after the worker gave up on it (the request waited in
+    its socket buffer): the lease has no job, and its takeover must not count a crash."""
+    record = await uploaded(world)
+    service = world.render()
+    claim = world.catalog.claim
+    zombie: list[object] = []
+
+    async def applied_after_the_timeout(*args: Any, **kwargs: Any) -> ImageRecord | None:
+        zombie.append(await claim(*args, **kwargs))  # the thawed catalog applies it...
+        raise CatalogError("timed out")  # ...after the client had given up
+
+    world.catalog.claim = applied_after_the_timeout  # type: ignore[method-assign]
+    job = Delivery(job=record.render_job("upload"), attempt=1, subject="test")
+    assert isinstance(await service.handle(job), Retry)
+    assert zombie
+    assert world.image(record.id).lease_owner is not None, "a lease that no job holds"
+
+    world.catalog.claim = claim  # type: ignore[method-assign]
+    assert await service.handle(replace(job, attempt=2)) == Ack()
+    ready = world.image(record.id)
+    assert (ready.status, ready.crashes) == ("ready", 0), "handed back first, not taken over"
+
+
+async def test_a_timed_out_claim_that_never_arrived_is_given_up_after_the_linger(
+    world: World,
+) -> None:
+    record = await uploaded(world)
+    now = [0.0]
+    handbacks = PendingHandbacks(world.catalog, clock=lambda: now[0])
+    handbacks.remember(Handback("t", record.id, "w/never", "claim timed out", linger=CLAIM_LINGER))
+    assert await handbacks.flush() == 0
+    assert len(handbacks) == 1, "the claim may still be applied: kept"
+    now[0] += CLAIM_LINGER.total_seconds() + 1
+    assert await handbacks.flush() == 0
+    assert len(handbacks) == 0, "given up after the linger"
 
 
 async def test_an_outage_past_the_retries_requeues_the_photo_for_the_sweeper(
