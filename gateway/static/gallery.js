@@ -263,6 +263,7 @@ $("signin-form").addEventListener("submit", (event) => {
   if (key) signIn(key);
   else $("signin-error").textContent = "Enter your API key.";
 });
+$("signin-submit").disabled = false; // index.html ships it disabled until this handler exists
 $("signout").addEventListener("click", () => signOut());
 $("selection-add").addEventListener("click", async () => (await albums.addSelected([...grid.selected])) && grid.setSelection([]));
 $("selection-delete").addEventListener("click", () => deleteSelected());
