@@ -42,6 +42,11 @@ async def uploaded(world: World, seed: int = 1) -> ImageRecord:
     return await world.upload(jpeg_bytes(64, 64, seed=seed))
 
 
+async def catalog_down(*args: object, **kwargs: object) -> ImageRecord | None:
+    """Stands in for a catalog method while the catalog refuses connections."""
+    raise CatalogError("connection refused")
+
+
 def age(world: World, record: ImageRecord, **update: object) -> None:
     """Move an image's clocks an hour back (and set ``update``), as time passing would."""
     current = world.image(record.id)
@@ -224,9 +229,6 @@ async def test_a_lease_the_catalog_could_not_take_back_is_handed_back_not_counte
     service = world.render()  # one worker: what it could not hand back, it remembers
     release = world.catalog.release
 
-    async def catalog_down(*args: object, **kwargs: object) -> ImageRecord | None:
-        raise CatalogError("connection refused")
-
     world.store.fail_with = StorageError("store away")  # the render fails on the store...
     world.catalog.release = catalog_down  # type: ignore[method-assign]  # ...and the catalog
     job = Delivery(job=record.render_job("upload"), attempt=1, subject="test")
@@ -259,9 +261,6 @@ async def test_a_pending_hand_back_goes_first_when_the_next_job_starts(world: Wo
     service = world.render()
     release = world.catalog.release
 
-    async def catalog_down(*args: object, **kwargs: object) -> ImageRecord | None:
-        raise CatalogError("connection refused")
-
     world.store.fail_with = StorageError("store away")
     world.catalog.release = catalog_down  # type: ignore[method-assign]
     job = Delivery(job=record.render_job("upload"), attempt=1, subject="test")
@@ -280,9 +279,6 @@ async def test_a_catalog_down_on_the_last_delivery_is_not_counted_a_crash_later(
     record = await uploaded(world)
     service = world.render()
     requeue_round = world.catalog.requeue_round
-
-    async def catalog_down(*args: object, **kwargs: object) -> ImageRecord | None:
-        raise CatalogError("connection refused")
 
     world.store.fail_with = StorageError("store away")
     world.catalog.requeue_round = catalog_down  # type: ignore[method-assign]
@@ -380,9 +376,6 @@ async def test_a_catalog_down_at_claim_retries_then_leaves_the_photo_to_the_swee
     world: World,
 ) -> None:
     record = await uploaded(world)
-
-    async def catalog_down(*args: object, **kwargs: object) -> ImageRecord | None:
-        raise CatalogError("connection refused")
 
     world.catalog.claim = catalog_down  # type: ignore[method-assign]
     assert isinstance(await world.run_job(record), Retry)
