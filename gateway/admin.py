@@ -1,7 +1,8 @@
 """Admin routes (``/v1/admin/``, the admin key): API keys of every tenant.
 
-``GET /v1/admin/keys?tenant=T`` lists keys (never a key itself), ``POST /v1/admin/keys``
-``{"tenant", "name"}`` creates one (the key is in this answer only), ``DELETE
+``GET /v1/admin/keys?tenant=T`` lists keys with their scopes (never a key itself),
+``POST /v1/admin/keys`` ``{"tenant", "name", "scopes"}`` creates one (the key is in this
+answer only; ``scopes`` defaults to read, upload, delete, share), ``DELETE
 /v1/admin/keys/{key_id}`` revokes one: every gateway refuses it within seconds.
 """
 
@@ -12,7 +13,8 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.keys import KEYS
+from gateway.keys import KEYS, PRINCIPAL
+from pipeline.domain.access import sorted_scopes
 from pipeline.domain.errors import InputError
 from pipeline.domain.keys import ApiKeyInfo
 
@@ -22,13 +24,15 @@ def key_json(info: ApiKeyInfo) -> dict[str, Any]:
         "id": info.id,
         "tenant": info.tenant,
         "name": info.name,
+        "scopes": sorted_scopes(info.scopes),
         "created_at": info.created_at.isoformat(),
         "revoked_at": info.revoked_at.isoformat() if info.revoked_at else None,
     }
 
 
 async def list_keys(request: web.Request) -> web.Response:
-    keys = await request.app[KEYS].list_keys(request.query.get("tenant") or None)
+    tenant = request.query.get("tenant") or None
+    keys = await request.app[KEYS].list_keys(request[PRINCIPAL], tenant)
     return web.json_response({"items": [key_json(k) for k in keys]})
 
 
@@ -39,12 +43,14 @@ async def create_key(request: web.Request) -> web.Response:
         body = None
     if not isinstance(body, dict):
         raise InputError("body is not an object", public_message='send {"tenant": "..."}')
-    made = await request.app[KEYS].create(body.get("tenant"), body.get("name", "default"))
+    made = await request.app[KEYS].create(
+        request[PRINCIPAL], body.get("tenant"), body.get("name", "default"), body.get("scopes")
+    )
     return web.json_response(key_json(made.info) | {"key": made.key}, status=201)
 
 
 async def revoke_key(request: web.Request) -> web.Response:
-    await request.app[KEYS].revoke(request.match_info["key_id"])
+    await request.app[KEYS].revoke(request[PRINCIPAL], request.match_info["key_id"])
     return web.Response(status=204)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.keys import ALBUMS, TENANT_KEY
+from gateway.keys import ALBUMS, PRINCIPAL
 from gateway.paging import next_cursor, page_params
 from pipeline.domain.albums import AlbumView
 from pipeline.domain.errors import InputError
@@ -41,7 +41,7 @@ async def _name(request: web.Request) -> object:
 
 
 async def create_album(request: web.Request) -> web.Response:
-    view = await request.app[ALBUMS].create(request[TENANT_KEY], await _name(request))
+    view = await request.app[ALBUMS].create(request[PRINCIPAL], await _name(request))
     return web.json_response(
         album_json(view), status=201, headers={"Location": f"/v1/albums/{view.record.id}"}
     )
@@ -49,7 +49,7 @@ async def create_album(request: web.Request) -> web.Response:
 
 async def list_albums(request: web.Request) -> web.Response:
     limit, cursor = page_params(request)
-    views = await request.app[ALBUMS].page(request[TENANT_KEY], limit=limit + 1, before=cursor)
+    views = await request.app[ALBUMS].page(request[PRINCIPAL], limit=limit + 1, before=cursor)
     return web.json_response(
         {
             "items": [album_json(v) for v in views[:limit]],
@@ -59,34 +59,32 @@ async def list_albums(request: web.Request) -> web.Response:
 
 
 async def get_album(request: web.Request) -> web.Response:
-    view = await request.app[ALBUMS].get(request[TENANT_KEY], request.match_info["album_id"])
+    view = await request.app[ALBUMS].get(request[PRINCIPAL], request.match_info["album_id"])
     return web.json_response(album_json(view))
 
 
 async def rename_album(request: web.Request) -> web.Response:
     name = await _name(request)
     view = await request.app[ALBUMS].rename(
-        request[TENANT_KEY], request.match_info["album_id"], name
+        request[PRINCIPAL], request.match_info["album_id"], name
     )
     return web.json_response(album_json(view))
 
 
 async def delete_album(request: web.Request) -> web.Response:
-    await request.app[ALBUMS].delete(request[TENANT_KEY], request.match_info["album_id"])
+    await request.app[ALBUMS].delete(request[PRINCIPAL], request.match_info["album_id"])
     return web.Response(status=204)
 
 
 async def add_image(request: web.Request) -> web.Response:
     match = request.match_info
-    await request.app[ALBUMS].add_image(request[TENANT_KEY], match["album_id"], match["image_id"])
+    await request.app[ALBUMS].add_image(request[PRINCIPAL], match["album_id"], match["image_id"])
     return web.Response(status=204)
 
 
 async def remove_image(request: web.Request) -> web.Response:
     match = request.match_info
-    await request.app[ALBUMS].remove_image(
-        request[TENANT_KEY], match["album_id"], match["image_id"]
-    )
+    await request.app[ALBUMS].remove_image(request[PRINCIPAL], match["album_id"], match["image_id"])
     return web.Response(status=204)
 
 

@@ -16,6 +16,7 @@ from gateway.keys import (
     INGEST,
     KEYS,
     LIMITS,
+    QUERIES,
     SETTINGS,
     UPLOADS,
 )
@@ -25,6 +26,7 @@ from pipeline.bootstrap import (
     album_service,
     delete_service,
     event_feed,
+    image_queries,
     ingest_service,
     key_service,
     open_backends,
@@ -62,6 +64,7 @@ async def _backends_ctx(app: web.Application) -> AsyncIterator[None]:
         app[UPLOADS] = upload_service(backends, settings)
         app[LIMITS] = upload_limits(backends, settings)
         app[KEYS] = key_service(backends)
+        app[QUERIES] = image_queries(backends)
         yield
 
 

@@ -1,10 +1,13 @@
-"""Who is calling: tenant API keys on ``/v1/``, the admin key on ``/v1/admin/``.
+"""Who is calling: every ``/v1/`` request resolves to a principal before its handler runs.
 
-Key lookups hit the catalog, so each process caches a key's tenant for
+A tenant API key (``Authorization: Bearer``) becomes a key principal with the key's scopes;
+the admin key (``GALLERY_GATEWAY_ADMIN_KEY``, compared in constant time; while it is empty
+the admin routes answer 401) on ``/v1/admin/`` becomes the admin principal. What a
+principal may do is decided by the services (:mod:`pipeline.services.access`), not here.
+
+Key lookups hit the catalog, so each process caches a key's principal for
 ``GALLERY_GATEWAY_KEY_CACHE_SECONDS``; a revocation announced on the bus drops the key from
 every gateway's cache at once, and the short lifetime bounds a missed announcement.
-The admin key (``GALLERY_GATEWAY_ADMIN_KEY``) is a setting, compared in constant time;
-while it is empty the admin routes answer 401.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from gateway.keys import BACKENDS, KEY_ID, SETTINGS, TENANT_KEY
+from gateway.keys import KEYS, PRINCIPAL, SETTINGS
+from pipeline.domain.access import Principal
 from pipeline.domain.errors import Unauthorized
 from pipeline.domain.keys import hash_api_key
 
@@ -24,20 +28,20 @@ ADMIN_PREFIX = "/v1/admin/"
 
 
 class KeyCache:
-    """Tenant by key hash, each entry for ``seconds``."""
+    """Principals by key hash (or share token hash), each entry for ``seconds``."""
 
     def __init__(self, seconds: float) -> None:
         self._seconds = seconds
-        self._entries: dict[str, tuple[str, float]] = {}
+        self._entries: dict[str, tuple[Principal, float]] = {}
 
-    def get(self, key_hash: str) -> str | None:
+    def get(self, key_hash: str) -> Principal | None:
         entry = self._entries.get(key_hash)
         if entry is None or entry[1] <= time.monotonic():
             return None
         return entry[0]
 
-    def put(self, key_hash: str, tenant: str) -> None:
-        self._entries[key_hash] = (tenant, time.monotonic() + self._seconds)
+    def put(self, key_hash: str, principal: Principal) -> None:
+        self._entries[key_hash] = (principal, time.monotonic() + self._seconds)
 
     async def forget(self, key_hash: str) -> None:
         self._entries.pop(key_hash, None)
@@ -55,27 +59,26 @@ def _bearer(request: web.Request) -> str:
     return key
 
 
-async def _tenant(request: web.Request, key: str) -> str:
+async def _key_principal(request: web.Request, key: str) -> Principal:
     cache, digest = request.app[KEY_CACHE], hash_api_key(key)
-    tenant = cache.get(digest)
-    if tenant is None:
-        tenant = await request.app[BACKENDS].catalog.tenant_for_key(key)
-        if tenant is None:
-            raise Unauthorized("unknown api key", public_message="invalid api key")
-        cache.put(digest, tenant)
-    return tenant
+    principal = cache.get(digest)
+    if principal is None:
+        principal = await request.app[KEYS].authenticate(digest)
+        cache.put(digest, principal)
+    return principal
 
 
-async def tenant_of(request: web.Request) -> str:
-    """The caller's tenant from its bearer key; raises Unauthorized (401). For checks that
-    run before the middlewares (an ``Expect: 100-continue`` answer)."""
-    return await _tenant(request, _bearer(request))
+async def principal_of(request: web.Request) -> Principal:
+    """The caller's principal from its bearer key; raises Unauthorized (401). For checks
+    that run before the middlewares (an ``Expect: 100-continue`` answer)."""
+    return await _key_principal(request, _bearer(request))
 
 
-def _check_admin(request: web.Request, key: str) -> None:
+def _admin(request: web.Request, key: str) -> Principal:
     admin = request.app[SETTINGS].gateway.admin_key
     if not admin or not hmac.compare_digest(key.encode(), admin.encode()):
         raise Unauthorized("bad admin key", public_message="invalid admin key")
+    return Principal.admin()
 
 
 @web.middleware
@@ -85,8 +88,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         return await handler(request)
     key = _bearer(request)
     if request.path.startswith(ADMIN_PREFIX):
-        _check_admin(request, key)
-        return await handler(request)
-    request[TENANT_KEY] = await _tenant(request, key)
-    request[KEY_ID] = hash_api_key(key)
+        request[PRINCIPAL] = _admin(request, key)
+    else:
+        request[PRINCIPAL] = await _key_principal(request, key)
     return await handler(request)

@@ -6,11 +6,11 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.delivery import StoredObject, deliver
-from gateway.keys import ALBUMS, BACKENDS, DELETE, TENANT_KEY
-from gateway.paging import next_cursor, page_params, status_param
-from pipeline.domain.errors import Conflict, NotFound
+from gateway.delivery import deliver
+from gateway.keys import DELETE, PRINCIPAL, QUERIES
+from gateway.paging import page_params, status_param
 from pipeline.domain.models import ImageRecord, Rendition
+from pipeline.services.images import ObjectRef
 
 
 def rendition_url(image_id: str, name: str, rendition: Rendition) -> str:
@@ -50,48 +50,25 @@ def image_json(record: ImageRecord) -> dict[str, Any]:
     }
 
 
-async def _image(request: web.Request) -> ImageRecord:
-    record = await request.app[BACKENDS].catalog.get_image(
-        request[TENANT_KEY], request.match_info["image_id"]
-    )
-    if record is None:
-        # Same answer for "not yours" and "does not exist": ids are not an oracle.
-        raise NotFound("no such image", public_message="no such image")
-    return record
-
-
 async def list_images(request: web.Request) -> web.Response:
     """``?album=ID`` lists that album's images (404 for an unknown album), ``?status=S``
     only images in that status; same paging."""
     limit, cursor = page_params(request)
-    tenant, album, status = request[TENANT_KEY], request.query.get("album"), status_param(request)
-    if album is not None:
-        records = await request.app[ALBUMS].images(
-            tenant, album, limit=limit + 1, before=cursor, status=status
-        )
-    else:
-        records = await request.app[BACKENDS].catalog.list_images(
-            tenant, limit=limit + 1, before=cursor, status=status
-        )
+    page = await request.app[QUERIES].page(
+        request[PRINCIPAL],
+        limit=limit,
+        before=cursor,
+        album=request.query.get("album"),
+        status=status_param(request),
+    )
     return web.json_response(
-        {
-            "items": [image_json(r) for r in records[:limit]],
-            "next_cursor": next_cursor([r.id for r in records], limit),
-        }
+        {"items": [image_json(r) for r in page.items], "next_cursor": page.next_cursor}
     )
 
 
 async def get_image(request: web.Request) -> web.Response:
-    return web.json_response(image_json(await _image(request)))
-
-
-def _rendition(record: ImageRecord, name: str) -> Rendition:
-    rendition = record.renditions.get(name)
-    if rendition is None:
-        if record.status != "ready":
-            raise Conflict("not ready", public_message=f"image is {record.status}, not ready")
-        raise NotFound("no such rendition", public_message=f"no rendition named {name!r}")
-    return rendition
+    record = await request.app[QUERIES].get(request[PRINCIPAL], request.match_info["image_id"])
+    return web.json_response(image_json(record))
 
 
 def _to_current(request: web.Request, record: ImageRecord, rendition: Rendition) -> web.Response:
@@ -105,33 +82,35 @@ def _to_current(request: web.Request, record: ImageRecord, rendition: Rendition)
     return web.Response(status=302, headers={"Location": location, "Cache-Control": "no-cache"})
 
 
+async def _rendition(request: web.Request) -> tuple[ImageRecord, Rendition]:
+    match = request.match_info
+    return await request.app[QUERIES].rendition(
+        request[PRINCIPAL], match["image_id"], match["name"]
+    )
+
+
 async def get_rendition(request: web.Request) -> web.StreamResponse:
     """The unversioned URL: a redirect to the versioned one (which caches keep)."""
-    record = await _image(request)
-    name = request.match_info["name"]
-    return _to_current(request, record, _rendition(record, name))
+    record, rendition = await _rendition(request)
+    return _to_current(request, record, rendition)
 
 
 async def get_rendition_version(request: web.Request) -> web.StreamResponse:
     """A versioned URL: the bytes, immutable; an outdated version redirects to the current."""
-    record = await _image(request)
-    name = request.match_info["name"]
-    rendition = _rendition(record, name)
+    record, rendition = await _rendition(request)
     if request.match_info["version"] != rendition.version:
         return _to_current(request, record, rendition)
     # Strong: the SHA-256 of these very bytes (old records: spec and original hashes).
     fallback = f"{rendition.spec_hash}-{record.sha256[:16]}"
     etag = f'"{rendition.sha256 or fallback}"'
-    return await deliver(request, StoredObject(rendition.key, rendition.content_type, etag))
+    return await deliver(request, ObjectRef(rendition.key, rendition.content_type, etag))
 
 
 async def get_original(request: web.Request) -> web.StreamResponse:
-    record = await _image(request)
-    return await deliver(
-        request, StoredObject(record.original_key, record.content_type, f'"{record.sha256}"')
-    )
+    ref = await request.app[QUERIES].original(request[PRINCIPAL], request.match_info["image_id"])
+    return await deliver(request, ref)
 
 
 async def delete_image(request: web.Request) -> web.Response:
-    await request.app[DELETE].delete(request[TENANT_KEY], request.match_info["image_id"])
+    await request.app[DELETE].delete(request[PRINCIPAL], request.match_info["image_id"])
     return web.Response(status=204)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from pipeline.bootstrap import Backends
+from pipeline.domain.access import Principal
 from pipeline.runtime.settings import Settings
 from pipeline.services.albums import AlbumService
 from pipeline.services.delete import DeleteService
 from pipeline.services.events import EventFeed
+from pipeline.services.images import ImageQueries
 from pipeline.services.ingest import IngestService
 from pipeline.services.keys import KeyService
 from pipeline.services.limits import UploadLimits
@@ -23,7 +25,7 @@ EVENTS = web.AppKey("events", EventFeed)
 UPLOADS = web.AppKey("uploads", UploadService)
 LIMITS = web.AppKey("limits", UploadLimits)
 KEYS = web.AppKey("keys", KeyService)
-TENANT_KEY = web.RequestKey("tenant", str)
-"""Request key under which the auth middleware stores the caller's tenant."""
-KEY_ID = web.RequestKey("key_id", str)
-"""The caller's API key id (its stored hash): per-key limits count by it."""
+QUERIES = web.AppKey("queries", ImageQueries)
+PRINCIPAL = web.RequestKey("principal", Principal)
+"""Who is calling: set by the auth middleware on every ``/v1/`` request; services decide
+what it may do (:mod:`pipeline.services.access`)."""

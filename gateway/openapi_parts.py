@@ -20,7 +20,7 @@ _DESCRIPTIONS = {
     304: "Not modified",
     400: "Bad request: the message names the parameter",
     401: "Missing or invalid key",
-    403: "Forbidden (a quota is exceeded; a static path outside its folder)",
+    403: "Forbidden: the key lacks the scope, a quota is exceeded, a static path is outside",
     404: "No such resource (or another tenant's)",
     405: "Method not allowed",
     408: "The body did not arrive in time",
@@ -35,7 +35,7 @@ _DESCRIPTIONS = {
     460: "Checksum mismatch (tus)",
     503: "A backend is unavailable or the gateway is busy: retry after Retry-After",
 }
-_COMMON_ERRORS = (400, 401, 404, 503)
+_COMMON_ERRORS = (400, 401, 403, 404, 503)
 
 
 def as_json(schema: Schema) -> dict[str, Any]:
@@ -109,7 +109,7 @@ BINARY = {"schema": {"type": "string", "format": "binary"}}
 OK_JSON = {"content": as_json({"type": "object"})}
 EMPTY: dict[str, Any] = {}
 DOWNLOAD = {"content": {"*/*": BINARY}}
-DOWNLOAD_ERRORS = (400, 401, 404, 409, 416, 503)
+DOWNLOAD_ERRORS = (400, 401, 403, 404, 409, 416, 503)
 
 
 def download(summary: str, params: list[dict[str, Any]]) -> dict[str, Any]:
@@ -215,14 +215,14 @@ def admin_paths() -> dict[str, Any]:
             "get": op(
                 "API keys (never the keys themselves)",
                 {200: body("ApiKeyList")},
-                errors=(401, 503),
+                errors=(401, 403, 503),
                 security=ADMIN,
                 parameters=[query("tenant", {"type": "string"}, "only this tenant's keys")],
             ),
             "post": op(
                 "Create an API key (shown in this answer only)",
                 {201: body("NewApiKey")},
-                errors=(400, 401, 503),
+                errors=(400, 401, 403, 503),
                 security=ADMIN,
                 requestBody={"required": True, **body("NewApiKeyRequest")},
             ),
@@ -231,7 +231,7 @@ def admin_paths() -> dict[str, Any]:
             "delete": op(
                 "Revoke a key: every gateway refuses it within seconds",
                 {204: EMPTY},
-                errors=(401, 404, 503),
+                errors=(401, 403, 404, 503),
                 security=ADMIN,
                 parameters=[path_param("key_id")],
             ),

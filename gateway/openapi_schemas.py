@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline.domain.access import SCOPES
 from pipeline.domain.labels import NOT_BLANK_PATTERN
 
 Schema = dict[str, Any]
@@ -102,6 +103,7 @@ API_KEY = _object(
         "id": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
         "tenant": STRING,
         "name": STRING,
+        "scopes": {"type": "array", "items": {"enum": list(SCOPES)}},
         "created_at": TIME,
         "revoked_at": nullable(TIME),
     }
@@ -130,6 +132,18 @@ SCHEMAS: dict[str, Schema] = {
     "NewApiKey": {
         "allOf": [ref("ApiKey"), _object({"key": {"type": "string", "pattern": "^gk_"}})]
     },
-    "NewApiKeyRequest": _object({"tenant": NAME, "name": NAME}, optional=("name",)),
+    "NewApiKeyRequest": _object(
+        {
+            "tenant": NAME,
+            "name": NAME,
+            "scopes": {
+                "type": "array",
+                "minItems": 1,
+                "items": {"enum": list(SCOPES)},
+                "description": "default: read, upload, delete, share; admin holds them all",
+            },
+        },
+        optional=("name", "scopes"),
+    ),
     "Health": {"type": "object"},
 }

@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp_sse import EventSourceResponse, sse_response
 
-from gateway.keys import EVENTS, TENANT_KEY
+from gateway.keys import EVENTS, PRINCIPAL
 from pipeline.domain.errors import InputError, PipelineError
 from pipeline.domain.messages import StreamedEvent
 
@@ -44,7 +44,7 @@ async def stream_events(request: web.Request) -> web.StreamResponse:
     # Subscribed before the stream opens: every event after ": connected" reaches the client.
     # sep="\n": the same framing as before the library, which the browser page parses.
     async with (
-        feed.open(request[TENANT_KEY], after) as events,
+        feed.open(request[PRINCIPAL], after) as events,
         sse_response(request, sep="\n", ping_interval=KEEPALIVE_SECONDS) as sse,
     ):
         await sse.write(b": connected\n\n")

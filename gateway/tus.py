@@ -16,8 +16,8 @@ from email.utils import format_datetime
 
 from aiohttp import hdrs, web
 
-from gateway.auth import tenant_of
-from gateway.keys import KEY_ID, LIMITS, SETTINGS, TENANT_KEY, UPLOADS
+from gateway.auth import principal_of
+from gateway.keys import LIMITS, PRINCIPAL, SETTINGS, UPLOADS
 from gateway.middleware import Handler, refusal
 from gateway.upload import UPLOAD_SLOTS, check_slots, raw_chunks, send_continue
 from pipeline.domain.errors import (
@@ -75,10 +75,10 @@ async def create(request: web.Request) -> web.Response:
     length = _int_header(request, "Upload-Length")
     meta = _metadata(request.headers.get("Upload-Metadata", ""))
     _checksum(request.headers.get("Upload-Checksum"))  # a bad one is refused before creating
-    await request.app[LIMITS].admit(request[TENANT_KEY], request[KEY_ID], length)
+    await request.app[LIMITS].admit(request[PRINCIPAL], length)
     service = request.app[UPLOADS]
     record = await service.create(
-        request[TENANT_KEY], length, filename=meta.get("filename"), album=meta.get("album")
+        request[PRINCIPAL], length, filename=meta.get("filename"), album=meta.get("album")
     )
     if request.content_type == OFFSET_STREAM and request.body_exists:
         record = await _append(request, record.id, 0)
@@ -88,7 +88,7 @@ async def create(request: web.Request) -> web.Response:
 
 
 async def head(request: web.Request) -> web.Response:
-    record = await request.app[UPLOADS].get(request[TENANT_KEY], request.match_info["upload_id"])
+    record = await request.app[UPLOADS].get(request[PRINCIPAL], request.match_info["upload_id"])
     headers = _state_headers(record)
     headers["Upload-Length"] = str(record.length)
     headers["Cache-Control"] = "no-store"
@@ -103,9 +103,10 @@ async def expect_continue(request: web.Request) -> web.StreamResponse | None:
 
     What the headers and the stored state already decide is answered before the body is sent,
     without ``100 Continue``: an unknown key (401), a missing ``Tus-Resumable`` (412), a PATCH
-    that is not an offset stream (415), a bad ``Upload-Offset`` (400), an unknown or expired
-    upload (404/410), an offset that is not the upload's (409), an ``Upload-Length`` of 0 or
-    over the limit (400/413) and a full gateway (503). Otherwise ``100 Continue``, and the
+    that is not an offset stream (415), a key that may not upload (403), a bad
+    ``Upload-Offset`` (400), an unknown or expired upload (404/410), an offset that is not the
+    upload's (409), an ``Upload-Length`` of 0 or over the limit (400/413) and a full gateway
+    (503). Otherwise ``100 Continue``, and the
     request goes on through the middlewares as usual. Per-key rate limits and quotas are
     decided there, once (deciding them here too would count the request twice).
     """
@@ -116,12 +117,13 @@ async def expect_continue(request: web.Request) -> web.StreamResponse | None:
             raise UnsupportedTusVersion(
                 "no Tus-Resumable", public_message="send Tus-Resumable: 1.0.0"
             )
-        tenant = await tenant_of(request)
+        who = await principal_of(request)
         if request.method == "PATCH":
             _check_offset_stream(request)
             offset = _int_header(request, "Upload-Offset")
-            await request.app[UPLOADS].check_append(tenant, request.match_info["upload_id"], offset)
+            await request.app[UPLOADS].check_append(who, request.match_info["upload_id"], offset)
         else:
+            request.app[LIMITS].check_scope(who)
             request.app[UPLOADS].check_length(_int_header(request, "Upload-Length"))
         check_slots(request)
     except PipelineError as exc:
@@ -141,7 +143,7 @@ async def patch(request: web.Request) -> web.Response:
 
 
 async def terminate(request: web.Request) -> web.Response:
-    await request.app[UPLOADS].terminate(request[TENANT_KEY], request.match_info["upload_id"])
+    await request.app[UPLOADS].terminate(request[PRINCIPAL], request.match_info["upload_id"])
     return web.Response(status=204)
 
 
@@ -150,7 +152,7 @@ async def _append(request: web.Request, upload_id: str, offset: int) -> UploadRe
     chunks: AsyncIterator[bytes] = raw_chunks(request)
     with request.app[UPLOAD_SLOTS].take():
         return await request.app[UPLOADS].append(
-            request[TENANT_KEY], upload_id, offset=offset, chunks=chunks, checksum=checksum
+            request[PRINCIPAL], upload_id, offset=offset, chunks=chunks, checksum=checksum
         )
 
 

@@ -15,10 +15,10 @@ from aiohttp.client_exceptions import ClientPayloadError
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 
-from gateway.auth import tenant_of
+from gateway.auth import principal_of
 from gateway.forms import file_part
 from gateway.images import image_json
-from gateway.keys import INGEST, KEY_ID, LIMITS, SETTINGS, TENANT_KEY
+from gateway.keys import INGEST, LIMITS, PRINCIPAL, SETTINGS
 from gateway.middleware import refusal
 from pipeline.domain.errors import (
     GatewayBusy,
@@ -66,15 +66,16 @@ UPLOAD_SLOTS = web.AppKey("upload_slots", UploadSlots)
 async def expect_continue(request: web.Request) -> web.StreamResponse | None:
     """``Expect: 100-continue`` (RFC 9110 section 10.1.1): refuse before the body is sent.
 
-    When the key is unknown or missing (401), the declared ``Content-Length`` is over the
-    upload limit (413) or this gateway is full (503), answer that final status at once,
+    When the key is unknown or missing (401) or may not upload (403), the declared
+    ``Content-Length`` is over the upload limit (413) or this gateway is full (503), answer
+    that final status at once,
     without ``100 Continue``, so a client does not send 500 MB for nothing. Otherwise send
     ``100 Continue`` and let the request go on through the middlewares as usual.
     """
     if request.headers.get(hdrs.EXPECT, "").lower() != "100-continue":
         return None  # an expectation we do not know: ignore it (RFC 9110 allows that)
     try:
-        await tenant_of(request)
+        request.app[LIMITS].check_scope(await principal_of(request))
         _check_declared(request)
         check_slots(request)
     except PipelineError as exc:
@@ -110,10 +111,10 @@ async def post_image(request: web.Request) -> web.Response:
     async def open_body() -> tuple[AsyncIterator[bytes], str | None]:
         return await _body(request)
 
-    await request.app[LIMITS].admit(request[TENANT_KEY], request[KEY_ID], request.content_length)
+    tenant = await request.app[LIMITS].admit(request[PRINCIPAL], request.content_length)
     with request.app[UPLOAD_SLOTS].take():
         ingested = await request.app[INGEST].ingest(
-            request[TENANT_KEY], open_body, declared_bytes=request.content_length
+            tenant, open_body, declared_bytes=request.content_length
         )
     record = ingested.record
     if ingested.duplicate:

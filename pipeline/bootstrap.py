@@ -27,6 +27,7 @@ from pipeline.runtime.settings import Settings
 from pipeline.services.albums import AlbumService
 from pipeline.services.delete import CleanupService, DeleteService
 from pipeline.services.events import EventFeed
+from pipeline.services.images import ImageQueries
 from pipeline.services.ingest import IngestService
 from pipeline.services.keys import KeyService
 from pipeline.services.lease import lease_for
@@ -139,7 +140,12 @@ def reconcile_service(backends: Backends, settings: Settings) -> ReconcileServic
 
 
 def album_service(backends: Backends) -> AlbumService:
-    return AlbumService(backends.catalog.albums, backends.catalog, backends.bus)
+    return AlbumService(backends.catalog.albums, backends.bus)
+
+
+def image_queries(backends: Backends) -> ImageQueries:
+    """The read side of images and their bytes, as a principal may see them."""
+    return ImageQueries(backends.catalog, backends.catalog.albums, backends.store)
 
 
 def key_service(backends: Backends) -> KeyService:

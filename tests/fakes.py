@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from pipeline.domain.access import DEFAULT_SCOPES, Principal, Scope
 from pipeline.domain.albums import AlbumRecord
 from pipeline.domain.errors import BusError, DuplicateImage, ObjectNotFound, PipelineError
 from pipeline.domain.keys import ApiKeyInfo, NewApiKey, hash_api_key, key_id_of
@@ -39,6 +40,13 @@ from pipeline.domain.uploads import UploadRecord
 from pipeline.imaging.render import RenderedRendition, RenderResult
 from pipeline.imaging.spec import RenditionSpec
 from pipeline.services import ports
+
+
+def key_principal(tenant: str, *scopes: Scope, key: str | None = None) -> Principal:
+    """A tenant's API key ``key`` (the default scopes unless ``scopes`` are given), as the
+    gateway resolves it."""
+    return Principal.key(tenant, key or f"key-of-{tenant}", scopes or DEFAULT_SCOPES)
+
 
 _NO_LEASE: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
 
@@ -372,10 +380,19 @@ class FakeObjectStore:
             for key in await self.list_keys(prefix)
         ]
 
-    async def stream(self, key: str, chunk_size: int = 65536) -> AsyncGenerator[bytes, None]:
+    async def stream(
+        self, key: str, chunk_size: int = 65536, *, start: int = 0, end: int | None = None
+    ) -> AsyncGenerator[bytes, None]:
+        data = (await self.get_bytes(key))[start:end]
+        for at in range(0, len(data), chunk_size):
+            yield data[at : at + chunk_size]
+
+    async def stat(self, key: str) -> StoredObject:
         data = await self.get_bytes(key)
-        for start in range(0, len(data), chunk_size):
-            yield data[start : start + chunk_size]
+        return StoredObject(key, len(data), self.modified.get(key, utcnow()))
+
+    async def presigned_get(self, key: str, expires_seconds: int | None = None) -> str | None:
+        return None  # like the filesystem store: no URLs to hand out
 
     # Multipart uploads: parts per upload id, joined on completion (S3's rules kept: a part
     # but the last under 5 MiB, or an unknown ETag, fails the completion).
@@ -532,12 +549,17 @@ class FakeApiKeys:
     def __init__(self) -> None:
         self.keys: dict[str, ApiKeyInfo] = {}
 
-    async def create_key(self, tenant: str, name: str = "default") -> NewApiKey:
+    async def create_key(
+        self, tenant: str, name: str = "default", scopes: frozenset[Scope] = DEFAULT_SCOPES
+    ) -> NewApiKey:
         key = f"gk_{len(self.keys)}_{tenant}"
         digest = hash_api_key(key)
-        info = ApiKeyInfo(key_id_of(digest), tenant, name, utcnow(), None, digest)
+        info = ApiKeyInfo(key_id_of(digest), tenant, name, utcnow(), None, digest, scopes)
         self.keys[digest] = info
         return NewApiKey(key, info)
+
+    async def find_key(self, key_hash: str) -> ApiKeyInfo | None:
+        return self.keys.get(key_hash)
 
     async def list_keys(self, tenant: str | None = None) -> list[ApiKeyInfo]:
         return [k for k in self.keys.values() if tenant is None or k.tenant == tenant]

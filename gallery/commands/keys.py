@@ -1,6 +1,8 @@
 """``gallery keys create|list|revoke``: API keys, straight against the catalog and the bus.
 
-``list`` never shows a key (only its id, the first 16 hex digits of its hash); ``revoke``
+``create --scope read --scope upload`` limits what the key may do (default: read, upload,
+delete, share); ``list`` shows each key's scopes but never a key (only its id, the first
+16 hex digits of its hash); ``revoke``
 stores the revocation and announces it, so every gateway refuses the key within seconds.
 """
 
@@ -9,6 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from pipeline.domain.access import SCOPES, Principal, sorted_scopes
 from pipeline.runtime.settings import Settings
 
 
@@ -18,6 +21,13 @@ def add_parsers(sub: Any) -> None:
     create = keys_sub.add_parser("create", help="create an API key for a tenant (printed once)")
     create.add_argument("--tenant", required=True)
     create.add_argument("--name", default="default")
+    create.add_argument(
+        "--scope",
+        action="append",
+        choices=SCOPES,
+        dest="scopes",
+        help="what the key may do (repeat; default: read, upload, delete, share)",
+    )
     listing = keys_sub.add_parser("list", help="list API keys by id (never the keys)")
     listing.add_argument("--tenant", help="only this tenant's keys")
     revoke = keys_sub.add_parser("revoke", help="revoke a key: every gateway refuses it")
@@ -36,14 +46,16 @@ async def run(settings: Settings, args: argparse.Namespace) -> None:
     ):
         await catalog.ensure_indexes()
         service = KeyService(catalog.keys, bus)
+        # Whoever reaches the catalog and the bus directly is the operator.
+        operator = Principal.admin()
         if args.keys_command == "create":
-            print((await service.create(args.tenant, args.name)).key)
+            print((await service.create(operator, args.tenant, args.name, args.scopes)).key)
         elif args.keys_command == "list":
-            for key in await service.list_keys(args.tenant):
+            for key in await service.list_keys(operator, args.tenant):
                 revoked = f"revoked {key.revoked_at.isoformat()}" if key.revoked_at else "active"
-                print(
-                    f"{key.id}  {key.tenant}  {key.name}  {key.created_at.isoformat()}  {revoked}"
-                )
+                scopes = ",".join(sorted_scopes(key.scopes))
+                created = key.created_at.isoformat()
+                print(f"{key.id}  {key.tenant}  {key.name}  {scopes}  {created}  {revoked}")
         else:
-            key = await service.revoke(args.key_id)
+            key = await service.revoke(operator, args.key_id)
             print(f"revoked {key.id} ({key.tenant}/{key.name})")

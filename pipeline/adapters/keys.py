@@ -14,6 +14,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
 from pipeline.adapters.mongo_errors import translated
+from pipeline.domain.access import DEFAULT_SCOPES, SCOPES, Scope, sorted_scopes
 from pipeline.domain.keys import ApiKeyInfo, NewApiKey, hash_api_key, key_id_of
 from pipeline.domain.messages import utcnow
 
@@ -30,8 +31,11 @@ class ApiKeyCatalog:
             await self._keys.create_index([("tenant", ASCENDING)], name="tenant")
             await self._keys.create_index([("key_id", ASCENDING)], name="key_id")
 
-    async def create_key(self, tenant: str, name: str = "default") -> NewApiKey:
-        """A new key for ``tenant``; only its hash is stored, so show ``key`` once."""
+    async def create_key(
+        self, tenant: str, name: str = "default", scopes: frozenset[Scope] = DEFAULT_SCOPES
+    ) -> NewApiKey:
+        """A new key for ``tenant`` with ``scopes``; only its hash is stored, so show ``key``
+        once."""
         key = API_KEY_PREFIX + secrets.token_urlsafe(32)
         digest = hash_api_key(key)
         doc = {
@@ -39,6 +43,7 @@ class ApiKeyCatalog:
             "key_id": key_id_of(digest),
             "tenant": tenant,
             "name": name,
+            "scopes": sorted_scopes(scopes),
             "created_at": utcnow(),
             "revoked_at": None,
         }
@@ -48,11 +53,14 @@ class ApiKeyCatalog:
 
     async def tenant_for_key(self, key: str) -> str | None:
         """The tenant of a valid key; None for an unknown or revoked one."""
+        info = await self.find_key(hash_api_key(key))
+        return None if info is None or info.revoked_at is not None else info.tenant
+
+    async def find_key(self, key_hash: str) -> ApiKeyInfo | None:
+        """The key stored under ``key_hash`` (revoked or not); None for an unknown one."""
         with translated("look up api key"):
-            doc = await self._keys.find_one({"_id": hash_api_key(key)})
-        if doc is None or doc.get("revoked_at") is not None:
-            return None
-        return str(doc["tenant"])
+            doc = await self._keys.find_one({"_id": key_hash})
+        return None if doc is None else _info(doc)
 
     async def list_keys(self, tenant: str | None = None) -> list[ApiKeyInfo]:
         """Every key (of ``tenant`` when given), oldest first, revoked ones included."""
@@ -94,4 +102,12 @@ def _info(doc: Document) -> ApiKeyInfo:
         created_at=doc["created_at"],
         revoked_at=doc.get("revoked_at"),
         key_hash=digest,
+        scopes=_scopes(doc.get("scopes")),
     )
+
+
+def _scopes(stored: object) -> frozenset[Scope]:
+    """The stored scopes; a key made before scopes existed has the defaults."""
+    if not isinstance(stored, list):
+        return DEFAULT_SCOPES
+    return frozenset(s for s in SCOPES if s in stored)

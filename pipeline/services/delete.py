@@ -15,10 +15,12 @@ from __future__ import annotations
 import logging
 
 from pipeline.domain import names
+from pipeline.domain.access import Principal
 from pipeline.domain.errors import BusError, NotFound, StorageError
 from pipeline.domain.messages import CleanupJob, ImageEvent
 from pipeline.domain.models import ImageRecord
 from pipeline.domain.outcomes import Ack, Outcome
+from pipeline.services.access import AccessPolicy
 from pipeline.services.ports import Catalog, CleanupPublisher, ObjectStore
 
 log = logging.getLogger(__name__)
@@ -48,16 +50,25 @@ async def remove_objects(store: ObjectStore, job: CleanupJob) -> int:
 
 
 class DeleteService:
-    def __init__(self, catalog: Catalog, store: ObjectStore, bus: CleanupPublisher) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        store: ObjectStore,
+        bus: CleanupPublisher,
+        policy: AccessPolicy | None = None,
+    ) -> None:
         self._catalog = catalog
         self._store = store
         self._bus = bus
+        self._policy = policy or AccessPolicy()
 
-    async def delete(self, tenant: str, image_id: str) -> ImageRecord:
-        """Delete one image of ``tenant``; raises :class:`NotFound` (also for another tenant's).
+    async def delete(self, who: Principal, image_id: str) -> ImageRecord:
+        """Delete one image of ``who``'s tenant; raises :class:`NotFound` (also for another
+        tenant's), Forbidden without the ``delete`` scope.
 
         Succeeds once the document is gone: the objects follow through the cleanup job.
         """
+        tenant = self._policy.tenant(who, "delete")
         record = await self._catalog.delete_image(tenant, image_id)
         if record is None:
             raise NotFound("no such image", public_message="no such image")

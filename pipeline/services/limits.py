@@ -13,8 +13,10 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from pipeline.domain.access import Principal
 from pipeline.domain.errors import QuotaExceeded, RateLimited
 from pipeline.runtime.settings import QuotaSettings
+from pipeline.services.access import AccessPolicy
 from pipeline.services.ports import UsageCatalog
 
 WINDOW_SECONDS = 60
@@ -27,16 +29,26 @@ class UploadLimits:
         settings: QuotaSettings,
         *,
         clock: Callable[[], float] = time.time,
+        policy: AccessPolicy | None = None,
     ) -> None:
+        self._policy = policy or AccessPolicy()
         self._usage = usage
         self._settings = settings
         self._clock = clock
 
-    async def admit(self, tenant: str, key_id: str, incoming_bytes: int | None) -> None:
-        """Count one upload of ``key_id``; raise RateLimited or QuotaExceeded (``quota`` =
-        ``images`` or ``bytes``). ``incoming_bytes`` is the upload's size when known."""
-        await self._check_rate(key_id)
+    async def admit(self, who: Principal, incoming_bytes: int | None) -> str:
+        """Count one upload of ``who``; the tenant it uploads to. Raises Forbidden without
+        the ``upload`` scope, RateLimited, or QuotaExceeded (``quota`` = ``images`` or
+        ``bytes``). ``incoming_bytes`` is the upload's size when known."""
+        tenant = self._policy.tenant(who, "upload")
+        await self._check_rate(who.id)
         await self._check_quota(tenant, incoming_bytes or 0)
+        return tenant
+
+    def check_scope(self, who: Principal) -> None:
+        """Forbidden (403) unless ``who`` may upload: the early answer to ``Expect:
+        100-continue``, which counts nothing."""
+        self._policy.tenant(who, "upload")
 
     async def _check_rate(self, key_id: str) -> None:
         limit = self._settings.uploads_per_minute

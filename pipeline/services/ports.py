@@ -11,6 +11,7 @@ from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Sequen
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from pipeline.domain.access import DEFAULT_SCOPES, Scope
 from pipeline.domain.albums import AlbumRecord
 from pipeline.domain.keys import ApiKeyInfo, NewApiKey
 from pipeline.domain.messages import CleanupJob, Event, RenderJob, StoredDeadLetter, StreamedEvent
@@ -153,7 +154,13 @@ class Albums(Protocol):
 class ApiKeys(Protocol):
     """API keys, stored as hashes. Failures raise :class:`~pipeline.domain.errors.CatalogError`."""
 
-    async def create_key(self, tenant: str, name: str = "default") -> NewApiKey: ...
+    async def create_key(
+        self, tenant: str, name: str = "default", scopes: frozenset[Scope] = DEFAULT_SCOPES
+    ) -> NewApiKey: ...
+
+    async def find_key(self, key_hash: str) -> ApiKeyInfo | None:
+        """The key stored under ``key_hash``, revoked or not; None for an unknown one."""
+        ...
 
     async def list_keys(self, tenant: str | None = None) -> list[ApiKeyInfo]:
         """Oldest first, revoked keys included; every tenant's when ``tenant`` is None."""
@@ -206,6 +213,26 @@ class ObjectStore(Protocol):
 
     async def list_objects(self, prefix: str) -> list[StoredObject]:
         """Every object under ``prefix`` with its size and last-modified time, by key."""
+        ...
+
+
+class ObjectSize(Protocol):
+    @property
+    def size(self) -> int: ...
+
+
+class ObjectReader(Protocol):
+    """The read side of the store, for serving bytes to clients. Raises
+    :class:`~pipeline.domain.errors.ObjectNotFound` for a missing key."""
+
+    async def stat(self, key: str) -> ObjectSize: ...
+
+    def stream(
+        self, key: str, chunk_size: int = ..., *, start: int = 0, end: int | None = None
+    ) -> AsyncGenerator[bytes, None]: ...
+
+    async def presigned_get(self, key: str, expires_seconds: int | None = None) -> str | None:
+        """A URL anyone may GET until it expires, or None when the store has none."""
         ...
 
 

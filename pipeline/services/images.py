@@ -1,0 +1,129 @@
+"""The read side: images and their bytes, as one principal may see them.
+
+Every read of an image document or of a stored object by the gateway goes through
+:class:`ImageQueries`, which asks the :class:`~pipeline.services.access.AccessPolicy`
+first. An image out of reach answers NotFound exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+
+from pipeline.domain.access import Principal
+from pipeline.domain.errors import Conflict, Forbidden, NotFound
+from pipeline.domain.models import ImageRecord, Rendition
+from pipeline.services.access import AccessPolicy, Reader, no_album
+from pipeline.services.ports import Albums, Catalog, ObjectReader
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    """Bytes the caller may read: store key, content type, strong ETag (quoted)."""
+
+    key: str
+    content_type: str
+    etag: str
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of images and the cursor of the next (None on the last page)."""
+
+    items: list[ImageRecord]
+    next_cursor: str | None
+
+
+class ImageQueries:
+    def __init__(
+        self,
+        catalog: Catalog,
+        albums: Albums,
+        store: ObjectReader,
+        policy: AccessPolicy | None = None,
+    ) -> None:
+        self._catalog = catalog
+        self._albums = albums
+        self._store = store
+        self._policy = policy or AccessPolicy()
+
+    async def page(
+        self,
+        who: Principal,
+        *,
+        limit: int,
+        before: str | None = None,
+        album: str | None = None,
+        status: str | None = None,
+    ) -> Page:
+        """Newest first, ``limit`` at most, ids below ``before``; only ``album``'s images and
+        only those in ``status`` when given. NotFound for an album out of reach."""
+        reader = self._policy.reader(who)
+        album = await self._album_filter(reader, album)
+        if reader.image_id is not None:
+            records = await self._one(reader.tenant, reader.image_id, before, status)
+        else:
+            records = await self._catalog.list_images(
+                reader.tenant, limit=limit + 1, before=before, album=album, status=status
+            )
+        shown = [reader.shown(r) for r in records[:limit]]
+        more = len(records) > limit and bool(shown)
+        return Page(shown, shown[-1].id if more else None)
+
+    async def get(self, who: Principal, image_id: str) -> ImageRecord:
+        """One image; NotFound when it does not exist or is out of reach."""
+        reader = self._policy.reader(who)
+        return self._policy.visible(who, await self._catalog.get_image(reader.tenant, image_id))
+
+    async def original(self, who: Principal, image_id: str) -> ObjectRef:
+        """The original's bytes; Forbidden for a share link that does not allow downloads."""
+        record = await self.get(who, image_id)
+        if not self._policy.reader(who).originals:
+            raise Forbidden("download", public_message="this link does not allow downloads")
+        return ObjectRef(record.original_key, record.content_type, f'"{record.sha256}"')
+
+    async def rendition(
+        self, who: Principal, image_id: str, name: str
+    ) -> tuple[ImageRecord, Rendition]:
+        """The image and its rendition ``name``; Conflict (409) while the image is not
+        ready, NotFound for a name the image does not have."""
+        record = await self.get(who, image_id)
+        rendition = record.renditions.get(name)
+        if rendition is None:
+            if record.status != "ready":
+                raise Conflict("not ready", public_message=f"image is {record.status}, not ready")
+            raise NotFound("no such rendition", public_message=f"no rendition named {name!r}")
+        return record, rendition
+
+    async def size(self, ref: ObjectRef) -> int:
+        """Bytes stored under ``ref``; ObjectNotFound (404) when they are gone."""
+        return (await self._store.stat(ref.key)).size
+
+    def stream(self, ref: ObjectRef, *, start: int, end: int) -> AsyncGenerator[bytes, None]:
+        """Bytes ``start`` up to ``end`` (exclusive) of ``ref``."""
+        return self._store.stream(ref.key, start=start, end=end)
+
+    async def presigned(self, ref: ObjectRef) -> str | None:
+        """A URL for the store's bytes, or None when the store has none to hand out."""
+        return await self._store.presigned_get(ref.key)
+
+    async def _album_filter(self, reader: Reader, album: str | None) -> str | None:
+        if reader.album_id is not None:
+            if album is not None and album != reader.album_id:
+                raise no_album()
+            return reader.album_id
+        if album is not None and (
+            reader.image_id is not None
+            or await self._albums.get_album(reader.tenant, album) is None
+        ):
+            raise no_album()
+        return album
+
+    async def _one(
+        self, tenant: str, image_id: str, before: str | None, status: str | None
+    ) -> list[ImageRecord]:
+        """A link to one image lists that image, on the first page only."""
+        record = await self._catalog.get_image(tenant, image_id)
+        if record is None or before is not None or (status and record.status != status):
+            return []
+        return [record]
