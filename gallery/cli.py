@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from gallery import exitcodes
-from gallery.commands import images, keys, reconcile, status, upload
+from gallery.commands import images, keys, reconcile, shares, status, upload
 from pipeline.domain.errors import PipelineError
 from pipeline.domain.messages import StoredDeadLetter
 from pipeline.runtime.process import configure_logging
@@ -43,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     reconcile.add_parser(sub)
 
     keys.add_parsers(sub)
+    shares.add_parsers(sub)
 
     dlq = sub.add_parser("dlq", help="dead letters")
     dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
@@ -148,6 +149,8 @@ def _run(args: argparse.Namespace) -> int:
         return asyncio.run(images.run_show(args))
     if args.command == "status":
         return status.run(args)
+    if args.command == "share":
+        return asyncio.run(shares.run(args))
     if args.command == "reconcile":
         return reconcile.run(args)
     settings = load_settings()

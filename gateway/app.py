@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from gateway import admin, albums, images, openapi, tus, upload, web_ui
+from gateway import admin, albums, images, openapi, shares, tus, upload, web_ui
 from gateway.auth import KEY_CACHE, KeyCache, auth_middleware
 from gateway.keys import (
     ALBUMS,
@@ -18,6 +18,7 @@ from gateway.keys import (
     LIMITS,
     QUERIES,
     SETTINGS,
+    SHARES,
     UPLOADS,
 )
 from gateway.middleware import errors_middleware, metrics_middleware
@@ -30,6 +31,7 @@ from pipeline.bootstrap import (
     ingest_service,
     key_service,
     open_backends,
+    share_service,
     upload_limits,
     upload_service,
 )
@@ -49,6 +51,7 @@ def make_app(settings: Settings) -> web.Application:
     app[KEY_CACHE] = KeyCache(settings.gateway.key_cache_seconds)
     app.cleanup_ctx.extend([_backends_ctx, _events_ctx, _revocations_ctx])
     app.on_shutdown.append(_close_streams)
+    app.on_response_prepare.append(shares.private_headers)
     _add_routes(app.router)
     return app
 
@@ -65,6 +68,7 @@ async def _backends_ctx(app: web.Application) -> AsyncIterator[None]:
         app[LIMITS] = upload_limits(backends, settings)
         app[KEYS] = key_service(backends)
         app[QUERIES] = image_queries(backends)
+        app[SHARES] = share_service(backends, settings)
         yield
 
 
@@ -114,5 +118,6 @@ def _add_routes(router: web.UrlDispatcher) -> None:
         "/v1/images/{image_id}/renditions/{name}/{version}", images.get_rendition_version
     )
     albums.add_routes(router)
+    shares.add_routes(router)
     admin.add_routes(router)
     tus.add_routes(router)

@@ -2,7 +2,8 @@
 
 A tenant API key (``Authorization: Bearer``) becomes a key principal with the key's scopes;
 the admin key (``GALLERY_GATEWAY_ADMIN_KEY``, compared in constant time; while it is empty
-the admin routes answer 401) on ``/v1/admin/`` becomes the admin principal. What a
+the admin routes answer 401) on ``/v1/admin/`` becomes the admin principal; the token in
+a ``/v1/shared/{token}/`` path becomes a share link's principal, without a key. What a
 principal may do is decided by the services (:mod:`pipeline.services.access`), not here.
 
 Key lookups hit the catalog, so each process caches a key's principal for
@@ -18,13 +19,15 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from gateway.keys import KEYS, PRINCIPAL, SETTINGS
+from gateway.keys import KEYS, PRINCIPAL, SETTINGS, SHARES
 from pipeline.domain.access import Principal
 from pipeline.domain.errors import Unauthorized
 from pipeline.domain.keys import hash_api_key
+from pipeline.domain.shares import hash_share_token
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ADMIN_PREFIX = "/v1/admin/"
+SHARED_PREFIX = "/v1/shared/"
 
 
 class KeyCache:
@@ -74,6 +77,19 @@ async def principal_of(request: web.Request) -> Principal:
     return await _key_principal(request, _bearer(request))
 
 
+async def _link_principal(request: web.Request) -> Principal:
+    """The share link in the path (no key needed: the token is the capability), admitted
+    under its rate limits; 404 for an unknown, expired or revoked one. Cached like keys;
+    a revocation drops it from every gateway's cache the same way."""
+    cache, digest = request.app[KEY_CACHE], hash_share_token(request.match_info.get("token", ""))
+    principal = cache.get(digest)
+    if principal is None:
+        principal = await request.app[SHARES].open(digest)
+        cache.put(digest, principal)
+    await request.app[SHARES].admit(principal, request.remote or "unknown")
+    return principal
+
+
 def _admin(request: web.Request, key: str) -> Principal:
     admin = request.app[SETTINGS].gateway.admin_key
     if not admin or not hmac.compare_digest(key.encode(), admin.encode()):
@@ -85,6 +101,9 @@ def _admin(request: web.Request, key: str) -> Principal:
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     # OPTIONS is discovery (tus) and CORS preflight: neither carries credentials.
     if not request.path.startswith("/v1/") or request.method == "OPTIONS":
+        return await handler(request)
+    if request.path.startswith(SHARED_PREFIX) and "token" in request.match_info:
+        request[PRINCIPAL] = await _link_principal(request)
         return await handler(request)
     key = _bearer(request)
     if request.path.startswith(ADMIN_PREFIX):

@@ -12,14 +12,24 @@ from gateway.paging import page_params, status_param
 from pipeline.domain.models import ImageRecord, Rendition
 from pipeline.services.images import ObjectRef
 
+IMAGES = "/v1/images"
 
-def rendition_url(image_id: str, name: str, rendition: Rendition) -> str:
+
+def images_base(request: web.Request) -> str:
+    """Where this request's images live: ``/v1/images``, or under the share link it came
+    through (a token the middleware found live: URL-safe characters only)."""
+    token = request.match_info.get("token")
+    return IMAGES if token is None else f"/v1/shared/{token}/images"
+
+
+def rendition_url(image_id: str, name: str, rendition: Rendition, base: str = IMAGES) -> str:
     """The versioned URL: its last segment changes whenever the rendition's bytes do."""
-    return f"/v1/images/{image_id}/renditions/{name}/{rendition.version}"
+    return f"{base}/{image_id}/renditions/{name}/{rendition.version}"
 
 
-def image_json(record: ImageRecord) -> dict[str, Any]:
-    base = f"/v1/images/{record.id}"
+def image_json(record: ImageRecord, images: str = IMAGES) -> dict[str, Any]:
+    """An image as the API shows it; ``images`` is the prefix of its URLs."""
+    base = f"{images}/{record.id}"
     return {
         "id": record.id,
         "status": record.status,
@@ -41,7 +51,7 @@ def image_json(record: ImageRecord) -> dict[str, Any]:
                 "height": r.height,
                 "content_type": r.content_type,
                 "bytes": r.bytes,
-                "url": rendition_url(record.id, name, r),
+                "url": rendition_url(record.id, name, r, images),
             }
             for name, r in sorted(record.renditions.items())
         },
@@ -61,20 +71,21 @@ async def list_images(request: web.Request) -> web.Response:
         album=request.query.get("album"),
         status=status_param(request),
     )
+    base = images_base(request)
     return web.json_response(
-        {"items": [image_json(r) for r in page.items], "next_cursor": page.next_cursor}
+        {"items": [image_json(r, base) for r in page.items], "next_cursor": page.next_cursor}
     )
 
 
 async def get_image(request: web.Request) -> web.Response:
     record = await request.app[QUERIES].get(request[PRINCIPAL], request.match_info["image_id"])
-    return web.json_response(image_json(record))
+    return web.json_response(image_json(record, images_base(request)))
 
 
 def _to_current(request: web.Request, record: ImageRecord, rendition: Rendition) -> web.Response:
     """302 to the current versioned URL (query kept, e.g. ``?redirect=1``); not cached,
     since it changes on a re-render."""
-    location = rendition_url(record.id, rendition.name, rendition)
+    location = rendition_url(record.id, rendition.name, rendition, images_base(request))
     # The raw (still percent-encoded) query: decoded, a %0A or %1F would be a control
     # character in the Location header, which aiohttp refuses by dropping the connection.
     if raw_query := request.rel_url.raw_query_string:

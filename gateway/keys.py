@@ -14,6 +14,7 @@ from pipeline.services.images import ImageQueries
 from pipeline.services.ingest import IngestService
 from pipeline.services.keys import KeyService
 from pipeline.services.limits import UploadLimits
+from pipeline.services.shares import ShareService
 from pipeline.services.tus import UploadService
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -26,6 +27,7 @@ UPLOADS = web.AppKey("uploads", UploadService)
 LIMITS = web.AppKey("limits", UploadLimits)
 KEYS = web.AppKey("keys", KeyService)
 QUERIES = web.AppKey("queries", ImageQueries)
+SHARES = web.AppKey("shares", ShareService)
 PRINCIPAL = web.RequestKey("principal", Principal)
 """Who is calling: set by the auth middleware on every ``/v1/`` request; services decide
 what it may do (:mod:`pipeline.services.access`)."""

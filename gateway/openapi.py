@@ -32,6 +32,7 @@ from gateway.openapi_parts import (
     upload_paths,
 )
 from gateway.openapi_schemas import SCHEMAS, STATUSES
+from gateway.openapi_shares import share_paths
 
 
 def _paths() -> dict[str, Any]:
@@ -41,6 +42,7 @@ def _paths() -> dict[str, Any]:
         **album_paths(),
         **upload_paths(),
         **admin_paths(),
+        **share_paths(),
     }
 
 

@@ -110,6 +110,37 @@ API_KEY = _object(
 )
 
 
+SHARE = _object(
+    {
+        "id": {"type": "string", "pattern": ULID_PATTERN},
+        "album_id": nullable(STRING),
+        "image_id": nullable(STRING),
+        "allow_download": {"type": "boolean"},
+        "created_at": TIME,
+        "expires_at": TIME,
+        "revoked_at": nullable(TIME),
+        "uses": INTEGER,
+        "last_used_at": nullable(TIME),
+    }
+)
+
+NEW_SHARE_REQUEST: Schema = {
+    "type": "object",
+    "properties": {
+        "album_id": {"type": "string", "minLength": 1},
+        "image_id": {"type": "string", "minLength": 1},
+        "expires_in_seconds": {
+            "type": "integer",
+            "minimum": 60,
+            "description": "default GALLERY_SHARE_DEFAULT_EXPIRY_SECONDS, at most "
+            "GALLERY_SHARE_MAX_EXPIRY_SECONDS",
+        },
+        "allow_download": {"type": "boolean", "description": "originals too (default false)"},
+    },
+    "description": "exactly one of album_id and image_id",
+}
+
+
 def page(item: str) -> Schema:
     return _object(
         {
@@ -144,6 +175,20 @@ SCHEMAS: dict[str, Schema] = {
             },
         },
         optional=("name", "scopes"),
+    ),
+    "Share": SHARE,
+    "SharePage": page("Share"),
+    "NewShare": {
+        "allOf": [ref("Share"), _object({"url": {"type": "string", "description": "show once"}})]
+    },
+    "NewShareRequest": NEW_SHARE_REQUEST,
+    "SharedLink": _object(
+        {
+            "album": nullable(ref("Album")),
+            "image_id": nullable(STRING),
+            "allow_download": {"type": "boolean"},
+            "expires_at": TIME,
+        }
     ),
     "Health": {"type": "object"},
 }

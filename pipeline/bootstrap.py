@@ -35,6 +35,7 @@ from pipeline.services.limits import UploadLimits
 from pipeline.services.process_renderer import ProcessRenderer
 from pipeline.services.reconcile import ReconcileService
 from pipeline.services.render import RenderPolicy, RenderService, worker_identity
+from pipeline.services.shares import ShareService
 from pipeline.services.tus import UploadService
 
 log = logging.getLogger(__name__)
@@ -146,6 +147,19 @@ def album_service(backends: Backends) -> AlbumService:
 def image_queries(backends: Backends) -> ImageQueries:
     """The read side of images and their bytes, as a principal may see them."""
     return ImageQueries(backends.catalog, backends.catalog.albums, backends.store)
+
+
+def share_service(backends: Backends, settings: Settings) -> ShareService:
+    """Share links; revocations travel on the key revocation subject (same caches)."""
+    catalog = backends.catalog
+    return ShareService(
+        catalog.shares,
+        catalog,
+        catalog.albums,
+        catalog.usage,
+        backends.bus,
+        settings=settings.share,
+    )
 
 
 def key_service(backends: Backends) -> KeyService:

@@ -36,6 +36,7 @@ from pipeline.domain.messages import (
 )
 from pipeline.domain.models import ImageRecord, ReadyImage, Status
 from pipeline.domain.objects import StoredObject
+from pipeline.domain.shares import ShareRecord
 from pipeline.domain.uploads import UploadRecord
 from pipeline.imaging.render import RenderedRendition, RenderResult
 from pipeline.imaging.spec import RenditionSpec
@@ -571,6 +572,41 @@ class FakeApiKeys:
         return info
 
 
+class FakeShares:
+    """Share links by id; found by token hash like the catalog's unique index."""
+
+    def __init__(self) -> None:
+        self.shares: dict[str, ShareRecord] = {}
+
+    async def insert_share(self, record: ShareRecord) -> None:
+        self.shares[record.id] = record
+
+    async def find_share(self, token_hash: str) -> ShareRecord | None:
+        return next((s for s in self.shares.values() if s.token_hash == token_hash), None)
+
+    async def list_shares(
+        self, tenant: str, *, limit: int, before: str | None = None
+    ) -> list[ShareRecord]:
+        found = [
+            s for s in self.shares.values() if s.tenant == tenant and (not before or s.id < before)
+        ]
+        return sorted(found, key=lambda s: s.id, reverse=True)[:limit]
+
+    async def revoke_share(self, tenant: str, share_id: str) -> ShareRecord | None:
+        record = self.shares.get(share_id)
+        if record is None or record.tenant != tenant:
+            return None
+        if record.revoked_at is None:
+            record = self.shares[share_id] = record.model_copy(update={"revoked_at": utcnow()})
+        return record
+
+    async def count_use(self, share_id: str) -> None:
+        record = self.shares[share_id]
+        self.shares[share_id] = record.model_copy(
+            update={"uses": record.uses + 1, "last_used_at": utcnow()}
+        )
+
+
 @dataclass
 class FakeEventLog:
     """The events stream: ``append`` gives each event the next sequence. ``during_replay``
@@ -648,3 +684,5 @@ _renderer: ports.Renderer = FakeRenderer(spec=())
 _log: ports.EventLog = FakeEventLog()
 _keys: ports.ApiKeys = FakeApiKeys()
 _revocations: ports.KeyRevocations = FakeBus()
+_shares: ports.Shares = FakeShares()
+_reader: ports.ObjectReader = FakeObjectStore()

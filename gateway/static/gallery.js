@@ -3,8 +3,8 @@
 // same HTTP API as the command line (docs/api.md); nothing here is fetched from elsewhere.
 
 import { Albums } from "./albums.js";
-import { ApiError, apiJson, config, forgetBlobs, session } from "./api.js";
-import { askConfirm, wireDialogs } from "./dialogs.js";
+import { ApiError, apiJson, config, forgetBlobs, imagesPath, session, share } from "./api.js";
+import { askConfirm, askText, wireDialogs } from "./dialogs.js";
 import { EventStream } from "./events.js";
 import { Grid } from "./grid.js";
 import { Lightbox } from "./lightbox.js";
@@ -88,7 +88,7 @@ function listPath(cursor, limit = config.pageSize) {
   const query = new URLSearchParams({ limit: String(limit) });
   if (cursor) query.set("cursor", cursor);
   if (albums.current) query.set("album", albums.current);
-  return `/v1/images?${query}`;
+  return `${imagesPath()}?${query}`;
 }
 
 async function reload() {
@@ -126,7 +126,7 @@ function nearTheEnd() {
 
 new IntersectionObserver(
   ([entry]) => {
-    if (entry.isIntersecting && state.cursor && session.key) loadPage().catch(showError);
+    if (entry.isIntersecting && state.cursor && (session.key || share.active)) loadPage().catch(showError);
   },
   { rootMargin: `${config.scrollMarginPx}px` },
 ).observe($("sentinel"));
@@ -248,6 +248,35 @@ function wireUploads() {
   });
 }
 
+// ---- share mode: what a link opens, read-only, without a key ------------------------------
+
+async function openShared() {
+  document.body.dataset.view = "shared";
+  $("signin").hidden = true;
+  $("app").hidden = false;
+  try {
+    const link = await apiJson(share.base);
+    $("view-title").textContent = link.album ? link.album.name : "Shared photo";
+    document.title = `${$("view-title").textContent} · Gallery`;
+    document.body.classList.toggle("can-download", Boolean(link.allow_download));
+    await reload();
+  } catch (error) {
+    $("view-title").textContent = error.status === 404 ? "This link does not exist, has expired or was revoked" : "Could not open this link";
+    say(error.message);
+  }
+}
+
+async function shareAlbum() {
+  if (!albums.current) return;
+  try {
+    const made = await apiJson("/v1/shares", { method: "POST", json: { album_id: albums.current } });
+    await navigator.clipboard?.writeText(made.url).catch(() => {});
+    await askText({ title: "Share link", label: "Anyone with this link can see the album", value: made.url, action: "Done" });
+  } catch (error) {
+    say(`Could not share: ${error.message}`);
+  }
+}
+
 function showError(error) {
   if (error instanceof ApiError && error.status === 401) signOut("Your API key is no longer accepted. Sign in again.");
   else say(error.message);
@@ -268,5 +297,7 @@ $("signout").addEventListener("click", () => signOut());
 $("selection-add").addEventListener("click", async () => (await albums.addSelected([...grid.selected])) && grid.setSelection([]));
 $("selection-delete").addEventListener("click", () => deleteSelected());
 $("selection-clear").addEventListener("click", () => grid.setSelection([]));
-if (session.key) signIn(session.key);
+$("album-share").addEventListener("click", () => shareAlbum());
+if (share.active) openShared();
+else if (session.key) signIn(session.key);
 else $("api-key").focus();

@@ -3,7 +3,7 @@
 // Arrow keys step through the grid's order; the side panel shows when and with what camera
 // the photo was taken; download fetches the original; delete asks first.
 
-import { api, apiJson, blobUrl, el, formatBytes } from "./api.js";
+import { api, apiJson, blobUrl, el, formatBytes, imagesPath } from "./api.js";
 import { askConfirm } from "./dialogs.js";
 import { thumbHashToDataURL } from "./thumbhash.js";
 
@@ -84,7 +84,7 @@ export class Lightbox {
   async show(id) {
     this.id = id;
     this.zoom(false, { load: false });
-    const image = this.grid.image(id) || (await apiJson(`/v1/images/${id}`));
+    const image = this.grid.image(id) || (await apiJson(`${imagesPath()}/${id}`));
     const ids = this.grid.ids();
     $("lb-prev").disabled = ids.indexOf(id) <= 0;
     $("lb-next").disabled = ids.indexOf(id) >= ids.length - 1;

@@ -21,6 +21,7 @@ from pipeline.adapters.albums import AlbumCatalog
 from pipeline.adapters.keys import ApiKeyCatalog
 from pipeline.adapters.mongo_errors import translated as _translated
 from pipeline.adapters.scan import ImageScanCatalog
+from pipeline.adapters.shares import ShareCatalog
 from pipeline.adapters.uploads import UploadCatalog
 from pipeline.adapters.usage import UsageCatalog
 from pipeline.domain.errors import DuplicateImage
@@ -44,6 +45,7 @@ class Catalog:
         self.uploads = UploadCatalog(db["uploads"])
         self.usage = UsageCatalog(db["rate_windows"], self.images)
         self.scan = ImageScanCatalog(self.images)
+        self.shares = ShareCatalog(db["shares"])
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -90,6 +92,7 @@ class Catalog:
         await self.keys.ensure_indexes()
         await self.uploads.ensure_indexes()
         await self.usage.ensure_indexes()
+        await self.shares.ensure_indexes()
 
     async def ping(self) -> None:
         with _translated("ping"):

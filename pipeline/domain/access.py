@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal, get_args
 
 from pipeline.domain.errors import InputError
@@ -23,13 +24,14 @@ PrincipalKind = Literal["key", "admin", "share"]
 
 @dataclass(frozen=True)
 class ShareGrant:
-    """What a share link opens: one album or one image of ``tenant``."""
+    """What a share link opens: one album or one image of ``tenant``, until ``expires_at``."""
 
     share_id: str
     tenant: str
     album_id: str | None
     image_id: str | None
     allow_download: bool
+    expires_at: datetime
 
 
 @dataclass(frozen=True)

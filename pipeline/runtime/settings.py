@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pipeline.domain.errors import ConfigurationError
@@ -166,6 +166,34 @@ class QuotaSettings(_Section):
     )
 
 
+class ShareSettings(_Section):
+    """Share links: capability URLs to one album or one photo."""
+
+    default_expiry_seconds: int = Field(
+        7 * 86400, ge=60, description="Lifetime of a share link made without expires_in_seconds"
+    )
+    max_expiry_seconds: int = Field(
+        90 * 86400,
+        ge=60,
+        description="Longest lifetime a share link may be given (400 above)",
+    )
+    requests_per_minute: int = Field(
+        600, ge=0, description="Requests one share link answers a minute (429 above); 0 = no limit"
+    )
+    address_requests_per_minute: int = Field(
+        300,
+        ge=0,
+        description="Share-link requests one client address may make a minute (429 above); "
+        "0 = no limit",
+    )
+
+    @model_validator(mode="after")
+    def _default_within_max(self) -> ShareSettings:
+        if self.default_expiry_seconds > self.max_expiry_seconds:
+            raise ValueError("default_expiry_seconds must not exceed max_expiry_seconds")
+        return self
+
+
 class GatewaySettings(_Section):
     """The HTTP gateway."""
 
@@ -289,6 +317,7 @@ class Settings(BaseSettings):
     gateway: GatewaySettings = GatewaySettings()
     tus: TusSettings = TusSettings()
     quota: QuotaSettings = QuotaSettings()
+    share: ShareSettings = ShareSettings()
     worker: WorkerSettings = WorkerSettings()
     sweeper: SweeperSettings = SweeperSettings()
     reconcile: ReconcileSettings = ReconcileSettings()

@@ -13,10 +13,13 @@ before a read; routes never decide access themselves.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from pipeline.domain.access import Principal, Scope
 from pipeline.domain.errors import Forbidden, NotFound
+from pipeline.domain.messages import utcnow
 from pipeline.domain.models import ImageRecord
 
 PRIVATE_METADATA = ("gps",)
@@ -29,6 +32,13 @@ def no_image() -> NotFound:
 
 def no_album() -> NotFound:
     return NotFound("no such album", public_message="no such album")
+
+
+def no_link() -> NotFound:
+    # One answer for unknown, expired and revoked: a token is not an oracle either.
+    return NotFound(
+        "no such share link", public_message="this link does not exist, has expired or was revoked"
+    )
 
 
 @dataclass(frozen=True)
@@ -58,14 +68,19 @@ class Reader:
 
     def shown(self, record: ImageRecord) -> ImageRecord:
         """``record`` as this reader sees it: without private metadata for a share link."""
-        if self.private_metadata or not any(k in record.metadata for k in PRIVATE_METADATA):
+        if self.private_metadata:
             return record
         metadata = {k: v for k, v in record.metadata.items() if k not in PRIVATE_METADATA}
-        return record.model_copy(update={"metadata": metadata})
+        # The tenant's other albums are none of the link's business.
+        albums = [a for a in record.albums if a == self.album_id]
+        return record.model_copy(update={"metadata": metadata, "albums": albums})
 
 
 class AccessPolicy:
-    """Stateless; one instance is shared by the services."""
+    """Stateless but for its clock; one instance is shared by the services."""
+
+    def __init__(self, clock: Callable[[], datetime] = utcnow) -> None:
+        self._clock = clock
 
     def tenant(self, who: Principal, scope: Scope) -> str:
         """The tenant ``who`` may act on with ``scope``; Forbidden (403) otherwise."""
@@ -77,6 +92,8 @@ class AccessPolicy:
         """What ``who`` may read; Forbidden (403) for a key without ``read`` and the admin key."""
         grant = who.share
         if who.kind == "share" and grant is not None:
+            if grant.expires_at <= self._clock():
+                raise no_link()  # expired while its principal was cached
             return Reader(
                 grant.tenant,
                 album_id=grant.album_id,

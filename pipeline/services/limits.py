@@ -22,6 +22,25 @@ from pipeline.services.ports import UsageCatalog
 WINDOW_SECONDS = 60
 
 
+async def check_rate(
+    usage: UsageCatalog, counter: str, limit: int, now: float, public_message: str
+) -> None:
+    """Count one more in ``counter``'s current minute window (shared by every replica);
+    RateLimited (429, ``Retry-After`` = the rest of the window) above ``limit``, 0 = none."""
+    if limit == 0:
+        return
+    window = int(now // WINDOW_SECONDS)
+    window_end = (window + 1) * WINDOW_SECONDS
+    expires = datetime.fromtimestamp(window_end + WINDOW_SECONDS, UTC)
+    count = await usage.count_upload(counter, window, expires)
+    if count > limit:
+        raise RateLimited(
+            f"{counter}: {count} in this minute, limit {limit}",
+            public_message=public_message,
+            retry_after_seconds=max(1, math.ceil(window_end - now)),
+        )
+
+
 class UploadLimits:
     def __init__(
         self,
@@ -52,19 +71,8 @@ class UploadLimits:
 
     async def _check_rate(self, key_id: str) -> None:
         limit = self._settings.uploads_per_minute
-        if limit == 0:
-            return
-        now = self._clock()
-        window = int(now // WINDOW_SECONDS)
-        window_end = (window + 1) * WINDOW_SECONDS
-        expires = datetime.fromtimestamp(window_end + WINDOW_SECONDS, UTC)
-        count = await self._usage.count_upload(key_id, window, expires)
-        if count > limit:
-            raise RateLimited(
-                f"{count} uploads in this minute, limit {limit}",
-                public_message=f"at most {limit} uploads a minute per API key",
-                retry_after_seconds=max(1, math.ceil(window_end - now)),
-            )
+        message = f"at most {limit} uploads a minute per API key"
+        await check_rate(self._usage, key_id, limit, self._clock(), message)
 
     async def _check_quota(self, tenant: str, incoming: int) -> None:
         max_images, max_bytes = self._settings.max_images, self._settings.max_bytes

@@ -17,6 +17,7 @@ from pipeline.domain.keys import ApiKeyInfo, NewApiKey
 from pipeline.domain.messages import CleanupJob, Event, RenderJob, StoredDeadLetter, StreamedEvent
 from pipeline.domain.models import ImageRecord, ReadyImage
 from pipeline.domain.objects import StoredObject
+from pipeline.domain.shares import ShareRecord
 from pipeline.domain.uploads import UploadRecord
 from pipeline.imaging.render import RenderResult
 from pipeline.imaging.spec import RenditionSpec
@@ -169,6 +170,27 @@ class ApiKeys(Protocol):
     async def revoke_key(self, key_id: str) -> ApiKeyInfo | None:
         """Mark revoked (idempotent); None when no key has that id."""
         ...
+
+
+class Shares(Protocol):
+    """Share links, stored by token hash. Failures raise
+    :class:`~pipeline.domain.errors.CatalogError`."""
+
+    async def insert_share(self, record: ShareRecord) -> None: ...
+
+    async def find_share(self, token_hash: str) -> ShareRecord | None: ...
+
+    async def list_shares(
+        self, tenant: str, *, limit: int, before: str | None = None
+    ) -> list[ShareRecord]:
+        """Newest first, ids below ``before``."""
+        ...
+
+    async def revoke_share(self, tenant: str, share_id: str) -> ShareRecord | None:
+        """Mark revoked (idempotent); None when ``tenant`` has no link of that id."""
+        ...
+
+    async def count_use(self, share_id: str) -> None: ...
 
 
 class KeyRevocations(Protocol):

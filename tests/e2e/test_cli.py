@@ -182,6 +182,29 @@ def test_album_is_created_once_and_every_photo_lands_in_it(up: Up, photos: Path)
     assert "no album named" in unknown.stderr
 
 
+def test_share_an_album_open_it_without_a_key_list_and_revoke(up: Up, photos: Path) -> None:
+    def share(action: str, *args: str) -> subprocess.CompletedProcess[str]:
+        return up.gallery("share", action, "--data-dir", str(up.data_dir), *args)
+
+    uploaded = up.client("upload", str(photos / "b.png"), "--album", "To share")
+    assert uploaded.returncode == 0, uploaded.stdout + uploaded.stderr
+    made = share("create", "--album", "To share", "--expires", "3600")
+    assert made.returncode == 0, made.stderr
+    url = made.stdout.strip()
+    token = url.rsplit("/shared/", 1)[1]
+    with urllib.request.urlopen(f"{up.url}/v1/shared/{token}/images") as answer:  # no key
+        items = json.loads(answer.read())["items"]
+    assert [i["filename"] for i in items] == ["b.png"]
+    listed = share("list", "--json")
+    (link,) = [s for s in json.loads(listed.stdout) if not s["revoked_at"]]
+    assert link["uses"] == 0, "listing images is not an opening of the link page"
+    assert share("revoke", link["id"]).returncode == 0
+    table = share("list").stdout
+    assert "revoked" in table
+    missing = share("create", "--album", "No such album")
+    assert missing.returncode == 4
+
+
 def test_wrong_key_and_unreachable_gateway_have_their_exit_codes(up: Up, photos: Path) -> None:
     refused = up.client("ls", "--key", "gk_wrong")
     assert refused.returncode == 2

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 
 from pipeline.domain.access import Principal, ShareGrant
 from pipeline.domain.albums import AlbumRecord
 from pipeline.domain.errors import Forbidden, NotFound
+from pipeline.domain.messages import utcnow
 from pipeline.domain.models import ImageRecord, new_image_id
 from pipeline.runtime.settings import QuotaSettings
 from pipeline.services.albums import AlbumService
@@ -82,7 +84,8 @@ def world() -> World:
 
 
 def link(album_id: str | None = None, image_id: str | None = None, **kw: bool) -> Principal:
-    grant = ShareGrant("share1", TENANT, album_id, image_id, kw.get("allow_download", False))
+    later = utcnow() + timedelta(hours=1)
+    grant = ShareGrant("share1", TENANT, album_id, image_id, kw.get("allow_download", False), later)
     return Principal.link(grant)
 
 
@@ -146,9 +149,11 @@ async def test_a_share_link_sees_its_album_and_nothing_else(world: World) -> Non
     loose = world.image()
     theirs = world.image("bob", albums=[album])  # a hostile id in another tenant
     who = link(album_id=album)
+    world.catalog.images[shared.id] = shared.model_copy(update={"albums": [album, other_album]})
     page = await world.queries.page(who, limit=10)
     assert [r.id for r in page.items] == [shared.id]
     assert "gps" not in page.items[0].metadata, "a link never shows where a photo was taken"
+    assert page.items[0].albums == [album], "nor the tenant's other albums"
     assert page.items[0].metadata["camera"] == "Canon"
     assert (await world.queries.get(who, shared.id)).id == shared.id
     for image_id in (elsewhere.id, loose.id, theirs.id, "nope"):
