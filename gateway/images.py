@@ -8,18 +8,26 @@ from aiohttp import web
 
 from gateway.delivery import deliver
 from gateway.keys import DELETE, PRINCIPAL, QUERIES
-from gateway.paging import page_params, status_param
+from gateway.paging import flag_param, page_params, status_param
 from pipeline.domain.models import ImageRecord, Rendition
 from pipeline.services.images import ObjectRef
 
 IMAGES = "/v1/images"
+TRASH = "/v1/trash"
+
+
+def in_trash(request: web.Request) -> bool:
+    """Whether the request reads the trash (``/v1/trash/{id}/...``) rather than the gallery."""
+    return request.path.startswith(f"{TRASH}/")
 
 
 def images_base(request: web.Request) -> str:
-    """Where this request's images live: ``/v1/images``, or under the share link it came
-    through (a token the middleware found live: URL-safe characters only)."""
+    """Where this request's images live: ``/v1/images``, the trash, or under the share link
+    it came through (a token the middleware found live: URL-safe characters only)."""
     token = request.match_info.get("token")
-    return IMAGES if token is None else f"/v1/shared/{token}/images"
+    if token is not None:
+        return f"/v1/shared/{token}/images"
+    return TRASH if in_trash(request) else IMAGES
 
 
 def rendition_url(image_id: str, name: str, rendition: Rendition, base: str = IMAGES) -> str:
@@ -78,7 +86,9 @@ async def list_images(request: web.Request) -> web.Response:
 
 
 async def get_image(request: web.Request) -> web.Response:
-    record = await request.app[QUERIES].get(request[PRINCIPAL], request.match_info["image_id"])
+    record = await request.app[QUERIES].get(
+        request[PRINCIPAL], request.match_info["image_id"], trash=in_trash(request)
+    )
     return web.json_response(image_json(record, images_base(request)))
 
 
@@ -96,7 +106,7 @@ def _to_current(request: web.Request, record: ImageRecord, rendition: Rendition)
 async def _rendition(request: web.Request) -> tuple[ImageRecord, Rendition]:
     match = request.match_info
     return await request.app[QUERIES].rendition(
-        request[PRINCIPAL], match["image_id"], match["name"]
+        request[PRINCIPAL], match["image_id"], match["name"], trash=in_trash(request)
     )
 
 
@@ -118,10 +128,16 @@ async def get_rendition_version(request: web.Request) -> web.StreamResponse:
 
 
 async def get_original(request: web.Request) -> web.StreamResponse:
-    ref = await request.app[QUERIES].original(request[PRINCIPAL], request.match_info["image_id"])
+    ref = await request.app[QUERIES].original(
+        request[PRINCIPAL], request.match_info["image_id"], trash=in_trash(request)
+    )
     return await deliver(request, ref)
 
 
 async def delete_image(request: web.Request) -> web.Response:
-    await request.app[DELETE].delete(request[PRINCIPAL], request.match_info["image_id"])
+    """Into the trash; ``?permanent=true`` deletes for good at once."""
+    permanent = flag_param(request, "permanent")
+    await request.app[DELETE].delete(
+        request[PRINCIPAL], request.match_info["image_id"], permanent=permanent
+    )
     return web.Response(status=204)

@@ -43,6 +43,30 @@ def _paths() -> dict[str, Any]:
         **upload_paths(),
         **admin_paths(),
         **share_paths(),
+        **_trash_paths(),
+    }
+
+
+def _trash_paths() -> dict[str, Any]:
+    trashed = "/v1/trash/{image_id}"
+    return {
+        "/v1/trash": {
+            "get": op(
+                "The trash, newest upload first", {200: body("ImagePage")}, parameters=PAGING
+            ),
+            "delete": op("Empty the trash: delete its photos for good", {200: body("Emptied")}),
+        },
+        f"{trashed}/restore": {
+            "post": op("Take a photo out of the trash", {200: body("Image")}, parameters=[IMAGE_ID])
+        },
+        trashed: {"get": op("One photo in the trash", {200: body("Image")}, parameters=[IMAGE_ID])},
+        f"{trashed}/original": download("A trashed photo's original", [IMAGE_ID]),
+        f"{trashed}/renditions/{{name}}": download(
+            "Redirect to a trashed photo's current rendition", [IMAGE_ID, path_param("name")]
+        ),
+        f"{trashed}/renditions/{{name}}/{{version}}": download(
+            "A trashed photo's rendition", [IMAGE_ID, path_param("name"), path_param("version")]
+        ),
     }
 
 
@@ -126,9 +150,12 @@ def _image_paths() -> dict[str, Any]:
         "/v1/images/{image_id}": {
             "get": op("One image", {200: body("Image")}, parameters=[IMAGE_ID]),
             "delete": op(
-                "Delete an image, its objects and its album memberships",
+                "Move an image into the trash (permanent=true: delete it and its objects now)",
                 {204: EMPTY},
-                parameters=[IMAGE_ID],
+                parameters=[
+                    IMAGE_ID,
+                    query("permanent", {"enum": ["true", "false", "1", "0"]}, "skip the trash"),
+                ],
             ),
         },
         "/v1/images/{image_id}/original": download("The original bytes", [IMAGE_ID]),

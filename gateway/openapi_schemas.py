@@ -190,5 +190,6 @@ SCHEMAS: dict[str, Schema] = {
             "expires_at": TIME,
         }
     ),
+    "Emptied": _object({"deleted": INTEGER}),
     "Health": {"type": "object"},
 }

@@ -88,6 +88,7 @@ class FakeCatalog:
         before: str | None = None,
         album: str | None = None,
         status: str | None = None,
+        trashed: bool = False,
     ) -> list[ImageRecord]:
         found = [
             r
@@ -96,6 +97,7 @@ class FakeCatalog:
             and (before is None or r.id < before)
             and (album is None or album in r.albums)
             and (status is None or r.status == status)
+            and (r.trashed_at is not None) == trashed
         ]
         return sorted(found, key=lambda r: r.id, reverse=True)[:limit]
 
@@ -200,11 +202,33 @@ class FakeCatalog:
             rounds=0,
         )
 
-    async def delete_image(self, tenant: str, image_id: str) -> ImageRecord | None:
+    async def delete_image(
+        self, tenant: str, image_id: str, *, trashed_before: datetime | None = None
+    ) -> ImageRecord | None:
         record = await self.get_image(tenant, image_id)
-        if record is not None:
-            del self.images[image_id]
+        if record is None or (
+            trashed_before is not None
+            and (record.trashed_at is None or record.trashed_at > trashed_before)
+        ):
+            return None
+        del self.images[image_id]
         return record
+
+    async def trash_image(self, tenant: str, image_id: str) -> ImageRecord | None:
+        record = await self.get_image(tenant, image_id)
+        if record is None or record.trashed_at is not None:
+            return None
+        return self._update(record, trashed_at=utcnow())
+
+    async def restore_image(self, tenant: str, image_id: str) -> ImageRecord | None:
+        record = await self.get_image(tenant, image_id)
+        if record is None or record.trashed_at is None:
+            return None
+        return self._update(record, trashed_at=None)
+
+    async def trashed_before(self, cutoff: datetime, limit: int = 500) -> list[ImageRecord]:
+        found = [r for r in self.images.values() if r.trashed_at and r.trashed_at <= cutoff]
+        return sorted(found, key=lambda r: r.trashed_at or cutoff)[:limit]
 
     async def stale_unfinished(self, older_than: timedelta, limit: int = 500) -> list[ImageRecord]:
         cutoff = utcnow() - older_than
@@ -322,7 +346,7 @@ class FakeAlbums:
         ids = sorted(
             r.id
             for r in self.catalog.images.values()
-            if r.tenant == tenant and album_id in r.albums
+            if r.tenant == tenant and album_id in r.albums and r.trashed_at is None
         )
         return len(ids), (ids[-1] if ids else None)
 

@@ -16,6 +16,7 @@ from pipeline.adapters.consumer import CleanupConsumer, JobConsumer
 from pipeline.bootstrap import (
     Backends,
     cleanup_service,
+    delete_service,
     open_backends_patiently,
     render_service,
     upload_service,
@@ -28,7 +29,7 @@ from pipeline.imaging.spec import RenditionSpec, parse_spec
 from pipeline.runtime.health import serve_ops
 from pipeline.runtime.process import stop_on_signals
 from pipeline.runtime.settings import Settings
-from workers.sweeper import run_sweeper, run_upload_sweeper
+from workers.sweeper import run_sweeper, run_trash_sweeper, run_upload_sweeper
 
 log = logging.getLogger(__name__)
 # Cleanup jobs are a few deletes each (I/O, no CPU): a few slots keep up with bulk deletes.
@@ -75,6 +76,7 @@ async def _serve(
             cleanup_lane.run(stop),
             run_sweeper(backends.bus, backends.catalog, settings.sweeper, stop),
             run_upload_sweeper(upload_service(backends, settings), settings.tus, stop),
+            run_trash_sweeper(delete_service(backends), settings.trash, stop),
             # Leases a catalog outage kept this worker from handing back (not crashes).
             service.handbacks.run(stop),
         )

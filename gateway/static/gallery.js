@@ -12,7 +12,7 @@ import { Uploader } from "./uploads.js";
 
 const $ = (id) => document.getElementById(id);
 const CATCH_UP_PAGES = 5;
-const state = { cursor: null, loading: false, generation: 0 };
+const state = { cursor: null, loading: false, generation: 0, trash: false };
 
 let toastTimer;
 function say(text) {
@@ -25,7 +25,7 @@ function say(text) {
 
 const grid = new Grid($("grid"), { onOpen: (id) => lightbox.open(id), onSelect: selectionChanged });
 const lightbox = new Lightbox({ grid, onDeleted: (id) => removed(id), say });
-const albums = new Albums({ onBrowse: () => reload().catch(showError), say });
+const albums = new Albums({ onBrowse: () => showTrash(false).catch(showError), say });
 const uploader = new Uploader($("uploads"), { onImage: showImage, currentAlbum: () => albums.current });
 const stream = new EventStream({
   onEvent: (event) => handleEvent(event).catch(() => {}),
@@ -69,6 +69,8 @@ async function signIn(key) {
 function signOut(message = "") {
   stream.stop();
   state.generation += 1;
+  state.trash = false;
+  document.body.classList.remove("in-trash");
   session.key = "";
   grid.clear();
   uploader.reset();
@@ -87,6 +89,7 @@ function signOut(message = "") {
 function listPath(cursor, limit = config.pageSize) {
   const query = new URLSearchParams({ limit: String(limit) });
   if (cursor) query.set("cursor", cursor);
+  if (state.trash) return `/v1/trash?${query}`;
   if (albums.current) query.set("album", albums.current);
   return `${imagesPath()}?${query}`;
 }
@@ -170,6 +173,11 @@ function updateEmpty() {
 
 async function handleEvent({ type, data }) {
   if (type === "deleted") return removed(data.image_id);
+  // Into the trash or out of it: the photo leaves the view it was in and joins the other.
+  if (type === "trashed" || type === "restored") {
+    if ((type === "trashed") !== state.trash) return removed(data.image_id);
+    return showImage(await apiJson(`${state.trash ? "/v1/trash" : imagesPath()}/${data.image_id}`));
+  }
   if (type === "album") return albumEvent(data);
   if (!["uploaded", "ready", "failed"].includes(type) || !data.image_id) return;
   let image;
@@ -209,7 +217,7 @@ function selectionChanged(ids) {
 async function deleteSelected() {
   const ids = [...grid.selected];
   const noun = ids.length === 1 ? "photo" : "photos";
-  const ok = await askConfirm({ title: `Delete ${ids.length} ${noun}?`, message: "They will be deleted with all their sizes. This cannot be undone.", action: "Delete" });
+  const ok = await askConfirm({ title: `Delete ${ids.length} ${noun}?`, message: "They go to the Trash, where you can restore them until it is emptied.", action: "Delete" });
   if (!ok) return;
   for (const id of ids) {
     try {
@@ -222,6 +230,45 @@ async function deleteSelected() {
   }
   grid.setSelection([]);
   say(`Deleted ${ids.length} ${noun}`);
+}
+
+// ---- the trash: restore, empty ---------------------------------------------------------
+
+async function showTrash(on) {
+  state.trash = on;
+  document.body.classList.toggle("in-trash", on);
+  $("trash-button").setAttribute("aria-pressed", String(on));
+  if (on) $("view-title").textContent = "Trash";
+  else albums.render();
+  await reload();
+}
+
+async function restoreSelected() {
+  const ids = [...grid.selected];
+  for (const id of ids) {
+    try {
+      await apiJson(`/v1/trash/${id}/restore`, { method: "POST" });
+      removed(id);
+    } catch (error) {
+      say(`Could not restore: ${error.message}`);
+      return;
+    }
+  }
+  grid.setSelection([]);
+  say(`Restored ${ids.length} ${ids.length === 1 ? "photo" : "photos"}`);
+}
+
+async function emptyTrash() {
+  const ok = await askConfirm({ title: "Empty the trash?", message: "Every photo in the Trash is deleted for good, with all its sizes. This cannot be undone.", action: "Empty trash" });
+  if (!ok) return;
+  try {
+    const { deleted } = await apiJson("/v1/trash", { method: "DELETE" });
+    grid.clear();
+    updateEmpty();
+    say(`Deleted ${deleted} ${deleted === 1 ? "photo" : "photos"} for good`);
+  } catch (error) {
+    say(`Could not empty the trash: ${error.message}`);
+  }
 }
 
 // ---- uploads: picker and drag-and-drop --------------------------------------------------
@@ -298,6 +345,9 @@ $("selection-add").addEventListener("click", async () => (await albums.addSelect
 $("selection-delete").addEventListener("click", () => deleteSelected());
 $("selection-clear").addEventListener("click", () => grid.setSelection([]));
 $("album-share").addEventListener("click", () => shareAlbum());
+$("trash-button").addEventListener("click", () => showTrash(!state.trash).catch(showError));
+$("selection-restore").addEventListener("click", () => restoreSelected());
+$("trash-empty").addEventListener("click", () => emptyTrash());
 if (share.active) openShared();
 else if (session.key) signIn(session.key);
 else $("api-key").focus();

@@ -157,7 +157,7 @@ export class Lightbox {
     const id = this.id;
     const image = this.grid.image(id);
     const name = (image && image.filename) || "this photo";
-    const ok = await askConfirm({ title: "Delete photo?", message: `${name} and all its sizes will be deleted. This cannot be undone.`, action: "Delete" });
+    const ok = await askConfirm({ title: "Delete photo?", message: `${name} goes to the Trash, where you can restore it until it is emptied.`, action: "Delete" });
     if (!ok || this.id !== id) return;
     try {
       await api(`/v1/images/${id}`, { method: "DELETE" });

@@ -92,7 +92,7 @@ class AlbumCatalog:
 
     async def album_stats(self, tenant: str, album_id: str) -> tuple[int, str | None]:
         """(images in the album, id of the newest one): its count and its cover."""
-        query = {"tenant": tenant, "albums": album_id}
+        query = {"tenant": tenant, "albums": album_id, "trashed_at": None}
         with translated("count album images"):
             count = int(await self._images.count_documents(query))
             newest = await self._images.find_one(

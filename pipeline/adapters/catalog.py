@@ -88,6 +88,7 @@ class Catalog:
                 [("tenant", ASCENDING), ("albums", ASCENDING), ("_id", DESCENDING)],
                 name="tenant_albums_id",
             )
+            await self.images.create_index([("trashed_at", ASCENDING)], name="trashed_at")
         await self.albums.ensure_indexes()
         await self.keys.ensure_indexes()
         await self.uploads.ensure_indexes()
@@ -129,10 +130,12 @@ class Catalog:
         before: str | None = None,
         album: str | None = None,
         status: str | None = None,
+        trashed: bool = False,
     ) -> list[ImageRecord]:
         """Newest first; ``before`` is the cursor (the last id of the previous page);
-        ``album`` keeps only the images in that album."""
-        query: Document = {"tenant": tenant}
+        ``album`` keeps only the images in that album; ``trashed`` lists the trash instead
+        of the images out of it."""
+        query: Document = {"tenant": tenant, "trashed_at": {"$ne": None} if trashed else None}
         if album is not None:
             query["albums"] = album  # matches an element of the array
         if status is not None:
@@ -326,10 +329,44 @@ class Catalog:
             )
         return _record(doc)
 
-    async def delete_image(self, tenant: str, image_id: str) -> ImageRecord | None:
+    async def delete_image(
+        self, tenant: str, image_id: str, *, trashed_before: datetime | None = None
+    ) -> ImageRecord | None:
+        """Remove the document; with ``trashed_before``, only if it went into the trash
+        before then (a restore that raced the purge wins)."""
+        query: Document = {"_id": image_id, "tenant": tenant}
+        if trashed_before is not None:
+            query["trashed_at"] = {"$ne": None, "$lte": trashed_before}
         with _translated("delete image"):
-            doc = await self.images.find_one_and_delete({"_id": image_id, "tenant": tenant})
+            doc = await self.images.find_one_and_delete(query)
         return _record(doc)
+
+    async def trash_image(self, tenant: str, image_id: str) -> ImageRecord | None:
+        """Into the trash (None when there is no such image out of the trash)."""
+        return await self._set_trashed(tenant, image_id, {"trashed_at": None}, utcnow())
+
+    async def restore_image(self, tenant: str, image_id: str) -> ImageRecord | None:
+        """Out of the trash (None when there is no such image in the trash)."""
+        return await self._set_trashed(tenant, image_id, {"trashed_at": {"$ne": None}}, None)
+
+    async def _set_trashed(
+        self, tenant: str, image_id: str, guard: Document, value: datetime | None
+    ) -> ImageRecord | None:
+        with _translated("trash or restore image"):
+            doc = await self.images.find_one_and_update(
+                {"_id": image_id, "tenant": tenant, **guard},
+                {"$set": {"trashed_at": value, "updated_at": utcnow()}},
+                return_document=ReturnDocument.AFTER,
+            )
+        return _record(doc)
+
+    async def trashed_before(self, cutoff: datetime, limit: int = 500) -> list[ImageRecord]:
+        """Images of every tenant that went into the trash before ``cutoff`` (the purge
+        sweeper's system query; served by the ``trashed_at`` index)."""
+        query = {"trashed_at": {"$ne": None, "$lte": cutoff}}
+        with _translated("find trash to purge"):
+            cursor = self.images.find(query).sort("trashed_at", ASCENDING).limit(limit)
+            return [ImageRecord.model_validate(doc) async for doc in cursor]
 
     async def stale_unfinished(self, older_than: timedelta, limit: int = 500) -> list[ImageRecord]:
         """Images the sweeper must republish, across tenants: ``queued`` and untouched for

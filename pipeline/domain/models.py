@@ -135,6 +135,9 @@ class ImageRecord(BaseModel):
     thumbhash: str | None = None
     albums: list[str] = Field(default_factory=list)
     """Ids of the tenant's albums this image is in (an image may be in several)."""
+    trashed_at: datetime | None = None
+    """When it was deleted into the trash (None: not in the trash). A trashed image keeps
+    its objects and counts towards the quota until it is restored or purged."""
 
     def to_document(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True)

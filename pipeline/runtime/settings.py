@@ -277,6 +277,19 @@ class SweeperSettings(_Section):
     )
 
 
+class TrashSettings(_Section):
+    """The trash: deleted photos wait here, restorable, until purged."""
+
+    retention_days: float = Field(
+        30.0,
+        ge=0,
+        description="Days a photo stays in the trash before the sweeper purges it for good",
+    )
+    sweep_interval_seconds: float = Field(
+        300.0, gt=0, description="Seconds between purges of the trash past its retention"
+    )
+
+
 class ReconcileSettings(_Section):
     """`gallery reconcile`: store and catalog compared, mismatches fixed."""
 
@@ -320,6 +333,7 @@ class Settings(BaseSettings):
     share: ShareSettings = ShareSettings()
     worker: WorkerSettings = WorkerSettings()
     sweeper: SweeperSettings = SweeperSettings()
+    trash: TrashSettings = TrashSettings()
     reconcile: ReconcileSettings = ReconcileSettings()
     metrics: MetricsSettings = MetricsSettings()
     renditions: str = Field(

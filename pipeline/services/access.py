@@ -56,10 +56,13 @@ class Reader:
     def narrowed(self) -> bool:
         return self.album_id is not None or self.image_id is not None
 
-    def admits(self, record: ImageRecord) -> bool:
-        """Whether ``record`` is within what this reader may see."""
-        if record.tenant != self.tenant:
+    def admits(self, record: ImageRecord, *, trash: bool = False) -> bool:
+        """Whether ``record`` is within what this reader may see (the trash only when
+        ``trash``, and only the tenant's own: a share link never sees it)."""
+        if record.tenant != self.tenant or (record.trashed_at is not None) != trash:
             return False
+        if trash:
+            return not self.narrowed
         if self.image_id is not None:
             return record.id == self.image_id
         if self.album_id is not None:
@@ -108,9 +111,12 @@ class AccessPolicy:
         if who.kind != "admin":
             raise Forbidden("admin", public_message="only the admin key may do this")
 
-    def visible(self, who: Principal, record: ImageRecord | None) -> ImageRecord:
-        """``record`` as ``who`` may see it; NotFound when absent or out of reach."""
+    def visible(
+        self, who: Principal, record: ImageRecord | None, *, trash: bool = False
+    ) -> ImageRecord:
+        """``record`` as ``who`` may see it; NotFound when absent or out of reach (in the
+        trash, unless ``trash``)."""
         reader = self.reader(who)
-        if record is None or not reader.admits(record):
+        if record is None or not reader.admits(record, trash=trash):
             raise no_image()
         return reader.shown(record)

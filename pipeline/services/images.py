@@ -61,7 +61,7 @@ class ImageQueries:
         reader = self._policy.reader(who)
         album = await self._album_filter(reader, album)
         if reader.image_id is not None:
-            records = await self._one(reader.tenant, reader.image_id, before, status)
+            records = await self._one(reader, reader.image_id, before, status)
         else:
             records = await self._catalog.list_images(
                 reader.tenant, limit=limit + 1, before=before, album=album, status=status
@@ -70,24 +70,35 @@ class ImageQueries:
         more = len(records) > limit and bool(shown)
         return Page(shown, shown[-1].id if more else None)
 
-    async def get(self, who: Principal, image_id: str) -> ImageRecord:
-        """One image; NotFound when it does not exist or is out of reach."""
-        reader = self._policy.reader(who)
-        return self._policy.visible(who, await self._catalog.get_image(reader.tenant, image_id))
+    async def trash(self, who: Principal, *, limit: int, before: str | None = None) -> Page:
+        """The tenant's trash, newest upload first, paged like :meth:`page`."""
+        tenant = self._policy.tenant(who, "read")
+        records = await self._catalog.list_images(
+            tenant, limit=limit + 1, before=before, trashed=True
+        )
+        shown = records[:limit]
+        return Page(shown, shown[-1].id if len(records) > limit and shown else None)
 
-    async def original(self, who: Principal, image_id: str) -> ObjectRef:
+    async def get(self, who: Principal, image_id: str, *, trash: bool = False) -> ImageRecord:
+        """One image (one in the trash when ``trash``); NotFound when it does not exist or
+        is out of reach."""
+        reader = self._policy.reader(who)
+        record = await self._catalog.get_image(reader.tenant, image_id)
+        return self._policy.visible(who, record, trash=trash)
+
+    async def original(self, who: Principal, image_id: str, *, trash: bool = False) -> ObjectRef:
         """The original's bytes; Forbidden for a share link that does not allow downloads."""
-        record = await self.get(who, image_id)
+        record = await self.get(who, image_id, trash=trash)
         if not self._policy.reader(who).originals:
             raise Forbidden("download", public_message="this link does not allow downloads")
         return ObjectRef(record.original_key, record.content_type, f'"{record.sha256}"')
 
     async def rendition(
-        self, who: Principal, image_id: str, name: str
+        self, who: Principal, image_id: str, name: str, *, trash: bool = False
     ) -> tuple[ImageRecord, Rendition]:
         """The image and its rendition ``name``; Conflict (409) while the image is not
         ready, NotFound for a name the image does not have."""
-        record = await self.get(who, image_id)
+        record = await self.get(who, image_id, trash=trash)
         rendition = record.renditions.get(name)
         if rendition is None:
             if record.status != "ready":
@@ -120,10 +131,12 @@ class ImageQueries:
         return album
 
     async def _one(
-        self, tenant: str, image_id: str, before: str | None, status: str | None
+        self, reader: Reader, image_id: str, before: str | None, status: str | None
     ) -> list[ImageRecord]:
         """A link to one image lists that image, on the first page only."""
-        record = await self._catalog.get_image(tenant, image_id)
-        if record is None or before is not None or (status and record.status != status):
+        record = await self._catalog.get_image(reader.tenant, image_id)
+        if record is None or not reader.admits(record) or before is not None:
+            return []
+        if status and record.status != status:
             return []
         return [record]

@@ -47,9 +47,10 @@ class Catalog(Protocol):
         before: str | None = None,
         album: str | None = None,
         status: str | None = None,
+        trashed: bool = False,
     ) -> list[ImageRecord]:
         """Newest first, ids below ``before``; only images in ``album`` and in ``status``
-        when given."""
+        when given; the trash instead of the images out of it when ``trashed``."""
         ...
 
     async def claim(
@@ -85,7 +86,23 @@ class Catalog(Protocol):
 
     async def requeue(self, tenant: str, image_id: str) -> ImageRecord | None: ...
 
-    async def delete_image(self, tenant: str, image_id: str) -> ImageRecord | None: ...
+    async def delete_image(
+        self, tenant: str, image_id: str, *, trashed_before: datetime | None = None
+    ) -> ImageRecord | None:
+        """Remove the document (with ``trashed_before``: only if trashed before then)."""
+        ...
+
+    async def trash_image(self, tenant: str, image_id: str) -> ImageRecord | None:
+        """Set ``trashed_at`` now; None unless the image exists out of the trash."""
+        ...
+
+    async def restore_image(self, tenant: str, image_id: str) -> ImageRecord | None:
+        """Clear ``trashed_at``; None unless the image is in the trash."""
+        ...
+
+    async def trashed_before(self, cutoff: datetime, limit: int = 500) -> list[ImageRecord]:
+        """Every tenant's images trashed before ``cutoff``, oldest trash first."""
+        ...
 
     async def stale_unfinished(
         self, older_than: timedelta, limit: int = 500
