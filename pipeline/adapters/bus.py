@@ -143,7 +143,7 @@ def backoff_delay(settings: NatsSettings, attempt: int) -> float:
     )
 
 
-class Bus:
+class JetStreamBus:
     """A connection to NATS with the JetStream operations the pipeline uses."""
 
     def __init__(self, settings: NatsSettings, nc: NatsClient) -> None:
@@ -156,7 +156,7 @@ class Bus:
     @contextlib.asynccontextmanager
     async def connect(
         cls, settings: NatsSettings, *, name: str = "gallery", wait_at_start: bool = True
-    ) -> AsyncIterator[Bus]:
+    ) -> AsyncIterator[JetStreamBus]:
         """Connect; once connected, reconnect without limit (every 0.5 s) after any loss.
 
         ``wait_at_start``: the first connection is tried the same way, forever; without it, each

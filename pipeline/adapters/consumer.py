@@ -13,7 +13,7 @@ import logging
 import nats.errors
 from nats.aio.msg import Msg
 
-from pipeline.adapters.bus import Bus, backoff_delay
+from pipeline.adapters.bus import JetStreamBus, backoff_delay
 from pipeline.domain import names
 from pipeline.domain.errors import BadMessage, PipelineError
 from pipeline.domain.messages import CleanupJob, DeadLetter, RenderJob, decode
@@ -41,7 +41,7 @@ class _PullLoop:
 
     def __init__(
         self,
-        bus: Bus,
+        bus: JetStreamBus,
         consumer: str,
         *,
         concurrency: int,
@@ -169,7 +169,7 @@ class JobConsumer(_PullLoop):
 
     def __init__(
         self,
-        bus: Bus,
+        bus: JetStreamBus,
         consumer: str,
         handler: Handler,
         *,
@@ -207,7 +207,7 @@ class CleanupConsumer(_PullLoop):
     """
 
     def __init__(
-        self, bus: Bus, handler: CleanupHandler, *, concurrency: int, drain_timeout: float
+        self, bus: JetStreamBus, handler: CleanupHandler, *, concurrency: int, drain_timeout: float
     ) -> None:
         super().__init__(
             bus,

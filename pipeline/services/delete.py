@@ -18,8 +18,9 @@ from pipeline.domain import names
 from pipeline.domain.errors import BusError, NotFound, StorageError
 from pipeline.domain.messages import CleanupJob, ImageEvent
 from pipeline.domain.models import ImageRecord
+from pipeline.domain.objects import ObjectStore
 from pipeline.domain.outcomes import Ack, Outcome
-from pipeline.services.ports import Catalog, CleanupPublisher, ObjectStore
+from pipeline.services.ports import Catalog, CleanupPublisher
 
 log = logging.getLogger(__name__)
 

@@ -33,6 +33,7 @@ from pipeline.domain.errors import (
 )
 from pipeline.domain.messages import RERENDER_REASONS, ImageEvent, RenderJob, utcnow
 from pipeline.domain.models import ImageRecord, ReadyImage, Rendition
+from pipeline.domain.objects import ObjectStore
 from pipeline.domain.outcomes import Ack, Delivery, Outcome, Retry, Terminal
 from pipeline.imaging.render import RenderResult
 from pipeline.runtime import metrics
@@ -40,7 +41,7 @@ from pipeline.runtime.joblog import log_outcome
 from pipeline.services.delete import remove_orphaned_renditions
 from pipeline.services.handback import CLAIM_LINGER, Handback, PendingHandbacks
 from pipeline.services.lease import HeldLease
-from pipeline.services.ports import Bus, Catalog, ObjectStore, Renderer
+from pipeline.services.ports import Bus, Catalog, Renderer
 
 log = logging.getLogger(__name__)
 

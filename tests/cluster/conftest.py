@@ -3,7 +3,7 @@
 scripts/cluster/prepare.sh (tox env ``cluster``, before pytest) has built every binary and
 image. Here: cluster-up.sh once per session, cluster-down.sh always afterwards (finalizer,
 registered before the cluster starts, so a half-started cluster is stopped too), then the
-overlay deploy/kustomize/overlays/test with what a real cluster gets out of band (Secrets,
+overlay deploy/kustomize/testing/cluster with what a real cluster gets out of band (Secrets,
 StorageClass and PersistentVolumes, CRDs). Root only: the node needs containerd and iptables.
 """
 

@@ -11,7 +11,7 @@ import pytest
 from nats.js.api import RetentionPolicy
 
 from gallery.servers import ManagedProcess
-from pipeline.adapters.bus import Bus, backoff_delay
+from pipeline.adapters.bus import JetStreamBus, backoff_delay
 from pipeline.adapters.consumer import JobConsumer
 from pipeline.domain import names
 from pipeline.domain.errors import StorageError
@@ -35,8 +35,8 @@ def nats_settings(nats_server: ManagedProcess) -> NatsSettings:
 
 
 @pytest.fixture
-async def bus(nats_settings: NatsSettings) -> AsyncIterator[Bus]:
-    async with Bus.connect(nats_settings, name="test") as connected:
+async def bus(nats_settings: NatsSettings) -> AsyncIterator[JetStreamBus]:
+    async with JetStreamBus.connect(nats_settings, name="test") as connected:
         await connected.declare()
         yield connected
 
@@ -49,7 +49,7 @@ def job(image_id: str) -> RenderJob:
 
 @contextlib.asynccontextmanager
 async def consuming(
-    bus: Bus, handler: object, concurrency: int = 2
+    bus: JetStreamBus, handler: object, concurrency: int = 2
 ) -> AsyncIterator[asyncio.Event]:
     stop = asyncio.Event()
     consumer = JobConsumer(
@@ -68,12 +68,12 @@ async def consuming(
         await asyncio.wait_for(task, GENEROUS)
 
 
-async def pending(bus: Bus) -> int:
+async def pending(bus: JetStreamBus) -> int:
     info = await bus.js.consumer_info(names.JOBS_STREAM, names.RENDER_CONSUMER)
     return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
 
 
-async def test_declare_is_idempotent_and_matches_the_shared_names(bus: Bus) -> None:
+async def test_declare_is_idempotent_and_matches_the_shared_names(bus: JetStreamBus) -> None:
     await bus.declare()
     await bus.declare()
     jobs = await bus.js.stream_info(names.JOBS_STREAM)
@@ -88,14 +88,14 @@ async def test_declare_is_idempotent_and_matches_the_shared_names(bus: Bus) -> N
     await bus.check()
 
 
-async def test_same_image_published_twice_is_one_job(bus: Bus) -> None:
+async def test_same_image_published_twice_is_one_job(bus: JetStreamBus) -> None:
     await bus.publish_job(job("img-1"))
     await bus.publish_job(job("img-1"))
     await bus.publish_job(job("img-2"))
     assert await pending(bus) == 2
 
 
-async def test_ack_removes_the_job(bus: Bus) -> None:
+async def test_ack_removes_the_job(bus: JetStreamBus) -> None:
     seen: list[str] = []
     done = asyncio.Event()
 
@@ -111,7 +111,7 @@ async def test_ack_removes_the_job(bus: Bus) -> None:
     assert await pending(bus) == 0
 
 
-async def test_retry_redelivers_with_backoff_then_dead_letters(bus: Bus) -> None:
+async def test_retry_redelivers_with_backoff_then_dead_letters(bus: JetStreamBus) -> None:
     attempts: list[float] = []
     exhausted = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -140,7 +140,7 @@ async def test_retry_redelivers_with_backoff_then_dead_letters(bus: Bus) -> None
     assert await pending(bus) == 0
 
 
-async def test_terminal_goes_to_dead_letters_at_once(bus: Bus) -> None:
+async def test_terminal_goes_to_dead_letters_at_once(bus: JetStreamBus) -> None:
     calls = 0
 
     async def handler(_: Delivery) -> Outcome:
@@ -159,7 +159,7 @@ async def test_terminal_goes_to_dead_letters_at_once(bus: Bus) -> None:
     assert (await bus.dead_letters())[0].letter.reason == "undecodable: not a JPEG"
 
 
-async def test_retryable_errors_retry_and_bad_messages_dead_letter(bus: Bus) -> None:
+async def test_retryable_errors_retry_and_bad_messages_dead_letter(bus: JetStreamBus) -> None:
     calls: list[int] = []
 
     async def handler(delivery: Delivery) -> Outcome:
@@ -180,7 +180,7 @@ async def test_retryable_errors_retry_and_bad_messages_dead_letter(bus: Bus) -> 
     assert await pending(bus) == 0
 
 
-async def test_slow_jobs_send_heartbeats_instead_of_being_redelivered(bus: Bus) -> None:
+async def test_slow_jobs_send_heartbeats_instead_of_being_redelivered(bus: JetStreamBus) -> None:
     deliveries = 0
     finished = asyncio.Event()
 
@@ -199,7 +199,7 @@ async def test_slow_jobs_send_heartbeats_instead_of_being_redelivered(bus: Bus) 
     assert await pending(bus) == 0
 
 
-async def test_stop_drains_in_flight_jobs(bus: Bus) -> None:
+async def test_stop_drains_in_flight_jobs(bus: JetStreamBus) -> None:
     started, finished = asyncio.Event(), asyncio.Event()
 
     async def handler(_: Delivery) -> Outcome:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.adapters.bus import Bus
-from pipeline.adapters.catalog import Catalog
+from pipeline.adapters.bus import JetStreamBus
+from pipeline.adapters.catalog import MongoCatalog
 from pipeline.adapters.consumer import CleanupConsumer
 from pipeline.adapters.storage import open_object_store
 from pipeline.domain import names
@@ -28,17 +28,17 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def bus(make_settings: SettingsFactory) -> AsyncIterator[Bus]:
+async def bus(make_settings: SettingsFactory) -> AsyncIterator[JetStreamBus]:
     nats: NatsSettings = make_settings().nats
-    async with Bus.connect(nats) as connected:
+    async with JetStreamBus.connect(nats) as connected:
         await connected.declare()
         yield connected
 
 
 @pytest.fixture
-async def catalog(mongo_server_uri: str) -> AsyncIterator[Catalog]:
+async def catalog(mongo_server_uri: str) -> AsyncIterator[MongoCatalog]:
     settings = MongoSettings(uri=mongo_server_uri, database=unique("scan").replace("-", "_"))
-    async with Catalog.connect(settings) as opened:
+    async with MongoCatalog.connect(settings) as opened:
         await opened.ensure_indexes()
         yield opened
 
@@ -51,7 +51,7 @@ async def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
         await asyncio.sleep(0.05)
 
 
-async def test_a_cleanup_job_is_retried_until_the_store_answers(bus: Bus) -> None:
+async def test_a_cleanup_job_is_retried_until_the_store_answers(bus: JetStreamBus) -> None:
     """More failed attempts than max_deliver, then success: the job was never dropped."""
     attempts: list[int] = []
     healthy_from = bus.settings.max_deliver + 2
@@ -79,7 +79,7 @@ async def test_a_cleanup_job_is_retried_until_the_store_answers(bus: Bus) -> Non
     assert info.config.max_deliver == -1
 
 
-async def test_scan_pages_through_every_tenant(catalog: Catalog) -> None:
+async def test_scan_pages_through_every_tenant(catalog: MongoCatalog) -> None:
     made = [record("alice"), record("bob"), record("alice")]
     for image in made:
         await catalog.insert_image(image)
@@ -88,7 +88,7 @@ async def test_scan_pages_through_every_tenant(catalog: Catalog) -> None:
     assert [r.id for r in first + rest] == sorted(r.id for r in made)
 
 
-async def test_fail_lost_only_when_the_document_did_not_move_on(catalog: Catalog) -> None:
+async def test_fail_lost_only_when_the_document_did_not_move_on(catalog: MongoCatalog) -> None:
     image = record("alice")
     await catalog.insert_image(image)
     stored = await catalog.get_image("alice", image.id)
