@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: up test test-cluster bootstrap tools lint type unit integration e2e deploy-check terraform-check bench bench-upload bench-throughput clean
+.PHONY: manifests up test test-cluster bootstrap tools lint type unit integration e2e deploy-check terraform-check bench bench-upload bench-throughput clean
 
 up: bootstrap
 	$(BIN)/gallery up
@@ -30,6 +30,10 @@ deploy-check: bootstrap tools
 
 terraform-check: bootstrap tools
 	$(BIN)/tox run -e terraform
+
+# The NACK consumer manifests from the job registry (tests/deploy checks them byte for byte).
+manifests: bootstrap
+	set -a && . deploy/kustomize/base/gallery.env && set +a && $(BIN)/python -m pipeline.jobs.manifests > deploy/kustomize/components/nats/consumers.yaml
 
 bench: bootstrap
 	$(BIN)/python -m bench.render

@@ -87,10 +87,12 @@ async def _dead_letters(settings: Settings, command: str, image_ids: list[str]) 
 
 def _letter_line(stored: StoredDeadLetter) -> str:
     letter = stored.letter
-    return (
-        f"{letter.at.isoformat()} {letter.job.tenant}/{letter.job.image_id} "
-        f"attempts={letter.attempts} {letter.reason}"
+    what = (
+        f"{letter.job.tenant}/{letter.job.image_id}"
+        if letter.job is not None
+        else f"{letter.lane} {letter.payload[:80]!r}"
     )
+    return f"{letter.at.isoformat()} {what} attempts={letter.attempts} {letter.reason}"
 
 
 async def _backfill(settings: Settings, dry_run: bool) -> None:

@@ -21,6 +21,7 @@ from pipeline.adapters.storage import open_object_store
 from pipeline.domain.errors import DependencyError
 from pipeline.domain.objects import ObjectStore
 from pipeline.imaging.spec import RenditionSpec
+from pipeline.jobs.registry import job_lanes
 from pipeline.runtime.health import ReadinessCheck
 from pipeline.runtime.process import wait_or_stop
 from pipeline.runtime.settings import Settings
@@ -60,7 +61,9 @@ async def open_backends(
     """
     async with contextlib.AsyncExitStack() as stack:
         bus = await stack.enter_async_context(
-            JetStreamBus.connect(settings.nats, name=name, wait_at_start=wait_for_bus)
+            JetStreamBus.connect(
+                settings.nats, name=name, wait_at_start=wait_for_bus, lanes=job_lanes(settings)
+            )
         )
         catalog = await stack.enter_async_context(MongoCatalog.connect(settings.mongo))
         store = await stack.enter_async_context(open_object_store(settings))

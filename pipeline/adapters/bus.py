@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import nats
 import nats.errors
@@ -43,21 +44,13 @@ from pipeline.domain.messages import (
     event_subject_parts,
     utcnow,
 )
+from pipeline.jobs.registry import Lane, job_lanes
 from pipeline.runtime import metrics
-from pipeline.runtime.settings import NatsSettings
+from pipeline.runtime.settings import NatsSettings, Settings
 
 log = logging.getLogger(__name__)
 
 _DAY = 24 * 3600.0
-# A backfill of a million photos must not starve new uploads: the backfill lane may hold
-# only this many unacknowledged jobs across all workers.
-BACKFILL_MAX_ACK_PENDING = 8
-RENDER_MAX_ACK_PENDING = 1000
-# Cleanup jobs are a few deletes each; a store outage holds them all unacknowledged.
-CLEANUP_MAX_ACK_PENDING = 1000
-# A cleanup job is retried until the store answers: losing it would leave its objects
-# behind (reconcile would still find them, but only after its minimum age).
-UNLIMITED_DELIVERIES = -1
 
 
 @dataclass(frozen=True)
@@ -109,45 +102,33 @@ def stream_configs(settings: NatsSettings) -> list[StreamConfig]:
     ]
 
 
-def consumer_configs(settings: NatsSettings) -> list[ConsumerConfig]:
-    """Durable pull consumers of the jobs stream: the render, backfill and cleanup lanes."""
-    retries = settings.max_deliver
-    lanes = [
-        (names.RENDER_CONSUMER, names.RENDER_SUBJECT, RENDER_MAX_ACK_PENDING, retries),
-        (names.BACKFILL_CONSUMER, names.BACKFILL_SUBJECT, BACKFILL_MAX_ACK_PENDING, retries),
-        (
-            names.CLEANUP_CONSUMER,
-            names.CLEANUP_SUBJECT,
-            CLEANUP_MAX_ACK_PENDING,
-            UNLIMITED_DELIVERIES,
-        ),
-    ]
+def consumer_configs(lanes: Sequence[Lane[Any]]) -> list[ConsumerConfig]:
+    """Durable pull consumers of the jobs stream, one per lane of the job registry."""
     return [
         ConsumerConfig(
-            durable_name=durable,
-            filter_subject=subject,
-            max_ack_pending=max_ack_pending,
+            durable_name=lane.consumer,
+            description=lane.description,
+            filter_subject=lane.subject,
+            max_ack_pending=lane.max_ack_pending,
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
-            ack_wait=settings.ack_wait_seconds,
-            max_deliver=max_deliver,
+            ack_wait=lane.ack_wait_seconds,
+            max_deliver=lane.max_deliver,
         )
-        for durable, subject, max_ack_pending, max_deliver in lanes
+        for lane in lanes
     ]
-
-
-def backoff_delay(settings: NatsSettings, attempt: int) -> float:
-    """Delay before delivery ``attempt + 1``: base, 2x base, 4x base ... capped."""
-    return float(
-        min(settings.backoff_base_seconds * 2 ** max(attempt - 1, 0), settings.backoff_max_seconds)
-    )
 
 
 class JetStreamBus:
     """A connection to NATS with the JetStream operations the pipeline uses."""
 
-    def __init__(self, settings: NatsSettings, nc: NatsClient) -> None:
+    def __init__(
+        self, settings: NatsSettings, nc: NatsClient, lanes: Sequence[Lane[Any]] = ()
+    ) -> None:
         self.settings = settings
+        # The registry's lanes, declared as consumers and reported by state(); without them
+        # (a CLI that only publishes), the default settings' lanes with these bus settings.
+        self.lanes = tuple(lanes) or job_lanes(Settings.model_construct(nats=settings))
         self._nc = nc
         self.js: JetStreamContext = nc.jetstream()
         self.events = JetStreamEvents(self.js)
@@ -155,7 +136,12 @@ class JetStreamBus:
     @classmethod
     @contextlib.asynccontextmanager
     async def connect(
-        cls, settings: NatsSettings, *, name: str = "gallery", wait_at_start: bool = True
+        cls,
+        settings: NatsSettings,
+        *,
+        name: str = "gallery",
+        wait_at_start: bool = True,
+        lanes: Sequence[Lane[Any]] = (),
     ) -> AsyncIterator[JetStreamBus]:
         """Connect; once connected, reconnect without limit (every 0.5 s) after any loss.
 
@@ -191,7 +177,7 @@ class JetStreamBus:
             raise BusError(f"cannot connect to NATS at {settings.url}: {exc}") from exc
         nc.options["max_reconnect_attempts"] = -1  # connected: never give up on it again
         try:
-            yield cls(settings, nc)
+            yield cls(settings, nc, lanes)
         finally:
             closing.set()
             with contextlib.suppress(Exception):
@@ -206,7 +192,7 @@ class JetStreamBus:
                     await self.js.update_stream(config)
                 except nats.js.errors.NotFoundError:
                     await self.js.add_stream(config)
-            for consumer in consumer_configs(self.settings):
+            for consumer in consumer_configs(self.lanes):
                 await self.js.add_consumer(names.JOBS_STREAM, consumer)
         except nats.js.errors.BadRequestError as exc:
             raise ConfigurationError(
@@ -263,10 +249,9 @@ class JetStreamBus:
         except BusError as exc:
             log.warning("could not publish %s: %s", subject, exc)
 
-    async def dead_letter(self, letter: DeadLetter) -> None:
-        await self._publish(
-            names.DLQ_SUBJECT, letter.to_bytes(), f"{letter.job.image_id}:{letter.attempts}:dlq"
-        )
+    async def dead_letter(self, letter: DeadLetter, *, msg_id: str) -> None:
+        """Keep ``letter`` in the dead-letter stream; ``msg_id`` de-duplicates a retry."""
+        await self._publish(names.DLQ_SUBJECT, letter.to_bytes(), msg_id)
         metrics.DEAD_LETTERS.labels(reason=letter.reason.split(":", 1)[0][:40]).inc()
 
     async def dead_letters(self, limit: int = 1000) -> list[StoredDeadLetter]:
@@ -323,7 +308,7 @@ class JetStreamBus:
         """The job consumers' backlog and the dead-letter count; raises BusError."""
         consumers = []
         try:
-            for durable in names.JOB_CONSUMERS:
+            for durable in (lane.consumer for lane in self.lanes):
                 info = await self.js.consumer_info(names.JOBS_STREAM, durable, timeout=5)
                 consumers.append(
                     ConsumerState(

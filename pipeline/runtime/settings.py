@@ -238,6 +238,26 @@ class WorkerSettings(_Section):
     )
 
 
+class JobsSettings(_Section):
+    """The job lanes' consumer limits (pipeline.jobs.registry declares the lanes)."""
+
+    render_max_ack_pending: int = Field(
+        1000, ge=1, description="Render jobs delivered and not yet acknowledged, cluster-wide"
+    )
+    backfill_max_ack_pending: int = Field(
+        8,
+        ge=1,
+        description="Backfill jobs delivered and not yet acknowledged, cluster-wide (a backfill "
+        "of a million photos holds at most this many)",
+    )
+    cleanup_max_ack_pending: int = Field(
+        1000, ge=1, description="Cleanup jobs delivered and not yet acknowledged, cluster-wide"
+    )
+    cleanup_slots: int = Field(
+        4, ge=1, description="Cleanup jobs one worker runs at once (a few deletes each, no CPU)"
+    )
+
+
 class SweeperSettings(_Section):
     """The sweeper that republishes images stuck in `queued` or under an expired lease."""
 
@@ -290,6 +310,7 @@ class Settings(BaseSettings):
     tus: TusSettings = TusSettings()
     quota: QuotaSettings = QuotaSettings()
     worker: WorkerSettings = WorkerSettings()
+    jobs: JobsSettings = JobsSettings()
     sweeper: SweeperSettings = SweeperSettings()
     reconcile: ReconcileSettings = ReconcileSettings()
     metrics: MetricsSettings = MetricsSettings()

@@ -10,9 +10,11 @@ import pytest
 
 from pipeline.adapters.bus import consumer_configs, stream_configs
 from pipeline.domain import names
+from pipeline.jobs.manifests import CONSUMERS_FILE, consumers_yaml
+from pipeline.jobs.registry import job_lanes
 from pipeline.runtime import metrics
 from pipeline.runtime.settings import ENV_PREFIX, Settings, env_names, load_settings
-from tests.deploy.conftest import OVERLAYS, Build
+from tests.deploy.conftest import OVERLAYS, ROOT, Build
 from tests.deploy.k8s import go_duration_seconds, pod_spec, sync_wave
 
 pytestmark = pytest.mark.deploy
@@ -188,8 +190,7 @@ def test_nack_consumers_equal_the_code(
     overlays: dict[str, Build], overlay: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     build = overlays[overlay]
-    settings = overlay_settings(build, "gallery-worker", monkeypatch).nats
-    expected = consumer_configs(settings)
+    expected = consumer_configs(job_lanes(overlay_settings(build, "gallery-worker", monkeypatch)))
     assert {c["spec"]["durableName"] for c in build.of_kind("Consumer")} == {
         c.durable_name for c in expected
     }
@@ -387,3 +388,13 @@ def test_monitors_scrape_the_metrics_port(overlays: dict[str, Build], overlay: s
     assert endpoint["path"] == "/metrics"
     public = build.get("Service", "gallery-gateway")
     assert "metrics" not in [p["name"] for p in public["spec"]["ports"]], "metrics stay internal"
+
+
+def test_consumer_manifests_are_the_registry_byte_for_byte(monkeypatch: pytest.MonkeyPatch) -> None:
+    """consumers.yaml is `make manifests`' output for the base ConfigMap: one source."""
+    for line in (ROOT / "deploy/kustomize/base/gallery.env").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            monkeypatch.setenv(name, value)
+    expected = consumers_yaml(job_lanes(Settings()))
+    assert (ROOT / CONSUMERS_FILE).read_text() == expected, "run `make manifests`"

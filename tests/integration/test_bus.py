@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 from collections.abc import AsyncIterator
 
@@ -11,12 +12,14 @@ import pytest
 from nats.js.api import RetentionPolicy
 
 from gallery.servers import ManagedProcess
-from pipeline.adapters.bus import JetStreamBus, backoff_delay
-from pipeline.adapters.consumer import JobConsumer
+from pipeline.adapters.bus import JetStreamBus
+from pipeline.adapters.consumer import LaneConsumer, SlotPool
 from pipeline.domain import names
 from pipeline.domain.errors import StorageError
 from pipeline.domain.messages import RenderJob, utcnow
 from pipeline.domain.outcomes import Ack, Delivery, Outcome, Retry, Terminal
+from pipeline.jobs.fate import backoff_delay
+from pipeline.jobs.registry import BoundLane
 from pipeline.runtime.settings import NatsSettings
 from tests.waiting import GENEROUS, eventually
 
@@ -52,13 +55,13 @@ async def consuming(
     bus: JetStreamBus, handler: object, concurrency: int = 2
 ) -> AsyncIterator[asyncio.Event]:
     stop = asyncio.Event()
-    consumer = JobConsumer(
+    (render,) = [lane for lane in bus.lanes if lane.name == names.RENDER_CONSUMER]
+    lane = dataclasses.replace(render, slots=concurrency, fetch_batch=4)
+    consumer = LaneConsumer(
         bus,
-        names.RENDER_CONSUMER,
-        handler,
-        concurrency=concurrency,
-        fetch_batch=4,
-        drain_timeout=3.0,  # type: ignore[arg-type]
+        BoundLane(lane, handler),  # type: ignore[arg-type]
+        SlotPool(concurrency),
+        drain_timeout=3.0,
     )
     task = asyncio.create_task(consumer.run(stop))
     try:
@@ -132,8 +135,9 @@ async def test_retry_redelivers_with_backoff_then_dead_letters(bus: JetStreamBus
         await eventually(lettered, "the dead letter")
     assert len(attempts) == bus.settings.max_deliver
     gaps = [b - a for a, b in itertools.pairwise(attempts)]
-    assert gaps[0] >= backoff_delay(bus.settings, 1) * 0.9
-    assert gaps[1] >= backoff_delay(bus.settings, 2) * 0.9
+    base, cap = bus.settings.backoff_base_seconds, bus.settings.backoff_max_seconds
+    assert gaps[0] >= backoff_delay(1, base=base, cap=cap) * 0.9
+    assert gaps[1] >= backoff_delay(2, base=base, cap=cap) * 0.9
     letters = await bus.dead_letters()
     assert [(d.letter.job.image_id, d.letter.attempts) for d in letters] == [("flaky", 3)]
     assert "storage down" in letters[0].letter.reason
@@ -174,10 +178,18 @@ async def test_retryable_errors_retry_and_bad_messages_dead_letter(bus: JetStrea
     async def retried() -> bool:
         return calls[-1:] == [2]
 
+    async def dead_lettered() -> bool:
+        return len(await bus.dead_letters()) == 1
+
     async with consuming(bus, handler):
         await eventually(retried, "the second delivery")
+        await eventually(dead_lettered, "the undecodable message in the dead-letter stream")
     assert calls == [1, 2]
     assert await pending(bus) == 0
+    (stored,) = await bus.dead_letters()
+    assert stored.letter.job is None
+    assert stored.letter.payload == "{not json"
+    assert stored.letter.reason.startswith("bad message: cannot decode RenderJob")
 
 
 async def test_slow_jobs_send_heartbeats_instead_of_being_redelivered(bus: JetStreamBus) -> None:

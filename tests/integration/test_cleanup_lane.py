@@ -14,12 +14,13 @@ import pytest
 
 from pipeline.adapters.bus import JetStreamBus
 from pipeline.adapters.catalog import MongoCatalog
-from pipeline.adapters.consumer import CleanupConsumer
+from pipeline.adapters.consumer import LaneConsumer, SlotPool
 from pipeline.adapters.storage import open_object_store
 from pipeline.domain import names
 from pipeline.domain.errors import StorageError
 from pipeline.domain.messages import CleanupJob, utcnow
-from pipeline.domain.outcomes import Ack, Outcome
+from pipeline.domain.outcomes import Ack, Delivery, Outcome
+from pipeline.jobs.registry import BoundLane
 from pipeline.runtime.settings import MongoSettings, NatsSettings, Settings, StorageSettings
 from tests.conftest import SettingsFactory, unique
 from tests.integration.test_catalog import record
@@ -56,14 +57,15 @@ async def test_a_cleanup_job_is_retried_until_the_store_answers(bus: JetStreamBu
     attempts: list[int] = []
     healthy_from = bus.settings.max_deliver + 2
 
-    async def handler(job: CleanupJob, attempt: int) -> Outcome:
-        attempts.append(attempt)
+    async def handler(delivery: Delivery[CleanupJob]) -> Outcome:
+        attempts.append(attempt := delivery.attempt)
         if attempt < healthy_from:
             raise StorageError("store away")
         return Ack()
 
     stop = asyncio.Event()
-    lane = CleanupConsumer(bus, handler, concurrency=2, drain_timeout=3.0)
+    (cleanup,) = [lane for lane in bus.lanes if lane.name == names.CLEANUP_CONSUMER]
+    lane = LaneConsumer(bus, BoundLane(cleanup, handler), SlotPool(2), drain_timeout=3.0)
     task = asyncio.create_task(lane.run(stop))
     try:
         job = CleanupJob(image_id="img-1", tenant="t", keys=["originals/t/img-1"])

@@ -80,7 +80,9 @@ class World:
     async def run_cleanups(self) -> None:
         """What the worker's cleanup lane does with the jobs deletes published."""
         while self.bus.cleanups:
-            await CleanupService(self.store).handle(self.bus.cleanups.pop(0), attempt=1)
+            await CleanupService(self.store).handle(
+                Delivery(job=self.bus.cleanups.pop(0), attempt=1, subject="test")
+            )
 
     async def upload(self, data: bytes) -> ImageRecord:
         return (await self.ingest().ingest(TENANT, body(data))).record
