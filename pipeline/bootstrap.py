@@ -62,7 +62,11 @@ async def open_backends(
     async with contextlib.AsyncExitStack() as stack:
         bus = await stack.enter_async_context(
             JetStreamBus.connect(
-                settings.nats, name=name, wait_at_start=wait_for_bus, lanes=job_lanes(settings)
+                settings.nats,
+                name=name,
+                wait_at_start=wait_for_bus,
+                lanes=job_lanes(settings),
+                jobs=settings.jobs,
             )
         )
         catalog = await stack.enter_async_context(MongoCatalog.connect(settings.mongo))
@@ -182,6 +186,7 @@ def render_policy(settings: Settings) -> RenderPolicy:
         max_crashes=settings.worker.max_crashes,
         max_rounds=settings.worker.max_rounds,
         worker=worker_identity(),
+        share_of=lambda tenant: settings.jobs.tenant_queued * settings.jobs.weight(tenant),
     )
 
 

@@ -208,6 +208,10 @@ class FakeCatalog:
 
         return [r for r in self.images.values() if stale(r)][:limit]
 
+    async def queued_images(self, tenant: str, limit: int) -> list[ImageRecord]:
+        mine = [r for r in self.images.values() if r.tenant == tenant and r.status == "queued"]
+        return sorted(mine, key=lambda r: r.id)[:limit]
+
     async def touch(self, tenant: str, image_id: str) -> None:
         record = await self.get_image(tenant, image_id)
         now = utcnow()
@@ -518,10 +522,11 @@ class FakeBus:
             raise BusError("bus is down")
         self.cleanups.append(job)
 
-    async def publish_job(self, job: RenderJob) -> None:
+    async def publish_job(self, job: RenderJob) -> bool:
         if self.down:
             raise BusError("bus is down")
         self.jobs.append(job)
+        return True
 
     async def publish_event(self, event: Event) -> None:
         if not self.down:  # events are best effort, as on the real bus

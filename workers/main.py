@@ -83,7 +83,7 @@ def _consumers(
     """One consumer per lane; lanes naming the same slot pool share it by priority."""
     pools: dict[str, SlotPool] = {}
     for one in bound:
-        pool = pools.setdefault(one.lane.pool, SlotPool(0))
+        pool = pools.setdefault(one.lane.pool, SlotPool(capacity=0))
         pool.capacity = max(pool.capacity, one.lane.slots)
     return [
         LaneConsumer(
@@ -91,6 +91,11 @@ def _consumers(
             one,
             pools[one.lane.pool],
             drain_timeout=settings.worker.drain_timeout_seconds,
+            ahead=[
+                other.lane
+                for other in bound
+                if other.lane.pool == one.lane.pool and other.lane.priority < one.lane.priority
+            ],
         )
         for one in bound
     ]

@@ -79,6 +79,11 @@ class MongoCatalog:
             await self.images.create_index(
                 [("status", ASCENDING), ("updated_at", ASCENDING)], name="status_updated"
             )
+            # queued_images: a tenant's waiting photos, oldest first (the render refill).
+            await self.images.create_index(
+                [("tenant", ASCENDING), ("status", ASCENDING), ("_id", ASCENDING)],
+                name="tenant_status_id",
+            )
             await self.images.create_index(
                 [("status", ASCENDING), ("lease_expires_at", ASCENDING)], name="status_lease"
             )
@@ -344,6 +349,13 @@ class MongoCatalog:
         }
         with _translated("find stale images"):
             cursor = self.images.find(query).limit(limit)
+            return [ImageRecord.model_validate(doc) async for doc in cursor]
+
+    async def queued_images(self, tenant: str, limit: int) -> list[ImageRecord]:
+        """Up to ``limit`` of the tenant's ``queued`` images, oldest first (ids sort by time)."""
+        query = {"tenant": tenant, "status": "queued"}
+        with _translated("find queued images"):
+            cursor = self.images.find(query).sort("_id", ASCENDING).limit(limit)
             return [ImageRecord.model_validate(doc) async for doc in cursor]
 
     async def touch(self, tenant: str, image_id: str) -> None:

@@ -5,9 +5,10 @@ message type, hands the handler a :class:`~pipeline.domain.outcomes.Delivery`, a
 outcome into ack, nak with a delay or a dead letter through :func:`pipeline.jobs.fate.decide`.
 A message that does not decode is dead-lettered with the reason and its raw body.
 
-Lanes that share a :class:`SlotPool` share the worker's slots by priority: a lane takes a slot
-only while every lane of a lower priority number found no job on its last fetch, so a fresh
-upload waits at most for a backfill job already running, never behind the backfill queue.
+Lanes that share a :class:`SlotPool` share the worker's slots by priority: a lane with lanes
+ahead of it (a lower priority number, same pool) fetches only while JetStream reports no job
+waiting for them, so a fresh upload waits at most for the backfill jobs already running
+(one render time), never behind the backfill queue.
 
 Drain on stop: no new fetches, in-flight jobs get ``drain_timeout`` to finish; what is still
 running then is nak'ed at once so another worker takes it instead of waiting for ack_wait.
@@ -18,14 +19,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic
+from typing import Any, Generic
 
 import nats.errors
 from nats.aio.msg import Msg
 
 from pipeline.adapters.bus import JetStreamBus
-from pipeline.domain.errors import BadMessage, PipelineError
+from pipeline.domain.errors import BadMessage, BusError, PipelineError
 from pipeline.domain.messages import DeadLetter, RenderJob, decode
 from pipeline.domain.outcomes import Ack, Delivery, Outcome, Retry, Terminal
 from pipeline.jobs.fate import History, Result, Verdict, backoff_delay, decide
@@ -36,25 +38,20 @@ from pipeline.runtime.process import wait_or_stop
 log = logging.getLogger(__name__)
 
 
+# How often a lane waiting behind others asks JetStream whether they still have work.
+AHEAD_POLL_SECONDS = 0.25
+
+
+@dataclass
 class SlotPool:
-    """Job slots of one worker process, shared by lanes in priority order (0 first)."""
+    """Job slots of one worker process, shared by the lanes that name the same pool."""
 
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self.in_use = 0
-        self._busy: dict[str, int] = {}  # lane -> its priority, while its last fetch found work
+    capacity: int
+    in_use: int = 0
 
-    def free_for(self, lane: str, priority: int) -> int:
-        """Slots this lane may fill now: none while a lane before it still has work."""
-        if any(p < priority for name, p in self._busy.items() if name != lane):
-            return 0
+    @property
+    def free(self) -> int:
         return max(self.capacity - self.in_use, 0)
-
-    def found_work(self, lane: str, priority: int, found: bool) -> None:
-        if found:
-            self._busy[lane] = priority
-        else:
-            self._busy.pop(lane, None)
 
 
 def result_of(outcome: Outcome) -> Result:
@@ -81,8 +78,15 @@ class LaneConsumer(Generic[J]):
     """Fetches from one lane's durable consumer until ``stop`` and runs its handler."""
 
     def __init__(
-        self, bus: JetStreamBus, bound: BoundLane[J], pool: SlotPool, *, drain_timeout: float
+        self,
+        bus: JetStreamBus,
+        bound: BoundLane[J],
+        pool: SlotPool,
+        *,
+        drain_timeout: float,
+        ahead: Sequence[Lane[Any]] = (),
     ) -> None:
+        self._ahead = tuple(ahead)
         self._bus = bus
         self._lane: Lane[J] = bound.lane
         self._handler: Handler[J] = bound.handler
@@ -93,7 +97,7 @@ class LaneConsumer(Generic[J]):
 
     async def run(self, stop: asyncio.Event) -> None:
         lane = self._lane
-        async with self._bus.pull(lane.consumer) as sub:
+        async with self._bus.pull(lane) as sub:
             while not stop.is_set():
                 free = await self._wait_for_slot(stop)
                 if free == 0:
@@ -104,16 +108,13 @@ class LaneConsumer(Generic[J]):
                     # No message within the fetch window. nats-py raises its own TimeoutError
                     # or, when the server's no-wait answer comes just before the deadline, a
                     # bare asyncio.TimeoutError (an OSError): both mean "empty", not a fault.
-                    self._pool.found_work(lane.name, lane.priority, False)
                     continue
                 except (nats.errors.Error, OSError) as exc:
                     log.warning("fetch from %s failed: %r", lane.consumer, exc)
                     await wait_or_stop(stop, 1.0)
                     continue
-                self._pool.found_work(lane.name, lane.priority, bool(msgs))
                 for msg in msgs:
                     self._start(msg)
-            self._pool.found_work(lane.name, lane.priority, False)
             await self._drain()
 
     def _start(self, msg: Msg) -> None:
@@ -127,14 +128,24 @@ class LaneConsumer(Generic[J]):
         self._pool.in_use -= 1
 
     async def _wait_for_slot(self, stop: asyncio.Event) -> int:
-        """Block until this lane may take at least one slot (or stop); return how many."""
+        """Block until this lane may take at least one slot (or stop); return how many.
+
+        A lane behind others takes a slot only while none of them has a job waiting."""
         while not stop.is_set():
-            own = self._lane.slots - len(self._tasks)
-            free = min(own, self._pool.free_for(self._lane.name, self._lane.priority))
-            if free > 0:
+            free = min(self._lane.slots - len(self._tasks), self._pool.free)
+            if free > 0 and not await self._work_ahead():
                 return free
-            await wait_or_stop(stop, 0.05)
+            await wait_or_stop(stop, AHEAD_POLL_SECONDS if free > 0 else 0.05)
         return 0
+
+    async def _work_ahead(self) -> bool:
+        if not self._ahead:
+            return False
+        try:
+            return await self._bus.has_waiting(self._ahead)
+        except BusError as exc:
+            log.warning("cannot tell whether %s has work ahead: %s", self._lane.name, exc)
+            return True  # when in doubt, the lanes ahead keep their slots
 
     async def _drain(self) -> None:
         if not self._tasks:

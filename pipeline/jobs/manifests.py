@@ -12,7 +12,6 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from pipeline.domain import names
 from pipeline.jobs.registry import Lane, job_lanes
 from pipeline.runtime.settings import Settings
 
@@ -41,7 +40,7 @@ metadata:
   annotations:
     argocd.argoproj.io/sync-wave: "2"
 spec:
-  streamName: {names.JOBS_STREAM}
+  streamName: {lane.stream}
   durableName: {lane.consumer}
   description: {lane.description}
   filterSubject: {lane.subject}

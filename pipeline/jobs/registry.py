@@ -38,6 +38,7 @@ class Lane(Generic[J]):
     """
 
     name: str
+    stream: str
     subject: str
     message: type[J]
     description: str
@@ -81,7 +82,9 @@ def job_lanes(settings: Settings) -> tuple[Lane[Any], ...]:
     return (
         Lane(
             name=names.RENDER_CONSUMER,
-            subject=names.RENDER_SUBJECT,
+            # Per-tenant subjects, each capped (fairness: docs/architecture.md).
+            stream=names.RENDER_STREAM,
+            subject=names.RENDER_SUBJECTS,
             message=RenderJob,
             description="Render lane for new uploads",
             max_ack_pending=jobs.render_max_ack_pending,
@@ -97,6 +100,7 @@ def job_lanes(settings: Settings) -> tuple[Lane[Any], ...]:
         ),
         Lane(
             name=names.BACKFILL_CONSUMER,
+            stream=names.JOBS_STREAM,
             subject=names.BACKFILL_SUBJECT,
             message=RenderJob,
             description="Backfill lane (re-renders); runs only in render slots left idle",
@@ -113,6 +117,7 @@ def job_lanes(settings: Settings) -> tuple[Lane[Any], ...]:
         ),
         Lane(
             name=names.CLEANUP_CONSUMER,
+            stream=names.JOBS_STREAM,
             subject=names.CLEANUP_SUBJECT,
             message=CleanupJob,
             description="Cleanup lane (objects of deleted images); retried until the store answers",

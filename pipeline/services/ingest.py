@@ -178,7 +178,10 @@ class IngestService:
     async def _publish(self, record: ImageRecord) -> None:
         """Publish the job; on failure the outbox republishes it, so the upload stands."""
         try:
-            await self._bus.publish_job(record.render_job())
+            if not await self._bus.publish_job(record.render_job()):
+                # The tenant's share of the render stream is full: the image waits in the
+                # catalog until one of the tenant's jobs finishes (refill) or the sweeper.
+                log.info("job for %s held back: its tenant's share is queued", record.id)
         except BusError as exc:
             log.warning("publish for %s failed, the outbox sweeper will retry: %s", record.id, exc)
             return

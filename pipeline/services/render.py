@@ -22,6 +22,7 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -68,6 +69,9 @@ class RenderPolicy:
     max_crashes: int
     max_rounds: int
     worker: str = ""
+    # Render jobs a tenant may hold in the render stream (its share; 0: no refill). After
+    # each of its jobs ends, the tenant's oldest queued images are published up to it.
+    share_of: Callable[[str], int] = lambda _tenant: 0
 
 
 @dataclass(frozen=True)
@@ -114,7 +118,23 @@ class RenderService:
             self._log(delivery, _Done(Retry(str(exc)), "error", _reason(exc)), started)
             raise
         self._log(delivery, done, started)
+        if delivery.job.reason not in RERENDER_REASONS and not isinstance(done.outcome, Retry):
+            await self._refill(delivery.job.tenant)
         return done.outcome
+
+    async def _refill(self, tenant: str) -> None:
+        """Publish the tenant's oldest queued images until its share of the render stream is
+        full again: a tenant's import flows at the pace its own jobs finish, behind nobody
+        and ahead of nobody. Best effort: the outbox sweeper covers a failure here."""
+        share = self._policy.share_of(tenant)
+        if share <= 0:
+            return
+        try:
+            for record in await self._catalog.queued_images(tenant, share):
+                if not await self._bus.publish_job(record.render_job()):
+                    break
+        except DependencyError as exc:
+            log.warning("refill for tenant %s failed, the sweeper will publish: %s", tenant, exc)
 
     def _log(self, delivery: Delivery[RenderJob], done: _Done, started: float) -> None:
         job = delivery.job

@@ -164,10 +164,15 @@ def test_nack_streams_equal_the_code(
     overlays: dict[str, Build], overlay: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     build = overlays[overlay]
-    settings = overlay_settings(build, "gallery-worker", monkeypatch).nats
-    expected = stream_configs(settings)
+    settings = overlay_settings(build, "gallery-worker", monkeypatch)
+    expected = stream_configs(settings.nats, settings.jobs)
     assert {s["spec"]["name"] for s in build.of_kind("Stream")} == {c.name for c in expected}
-    assert {c.name for c in expected} == {names.JOBS_STREAM, names.EVENTS_STREAM, names.DLQ_STREAM}
+    assert {c.name for c in expected} == {
+        names.RENDER_STREAM,
+        names.JOBS_STREAM,
+        names.EVENTS_STREAM,
+        names.DLQ_STREAM,
+    }
     for config in expected:
         spec = nack_spec(build, "Stream", "name", str(config.name))
         assert spec["subjects"] == config.subjects
@@ -177,8 +182,14 @@ def test_nack_streams_equal_the_code(
         assert go_duration_seconds(spec.get("maxAge", "0s")) == (config.max_age or 0)
         if config.duplicate_window:
             assert go_duration_seconds(spec["duplicateWindow"]) == config.duplicate_window
+        assert spec["discard"] == config.discard.value  # type: ignore[union-attr]
+        assert spec.get("maxMsgsPerSubject", -1) == config.max_msgs_per_subject
+        assert spec.get("discardPerSubject", False) == config.discard_new_per_subject
     jobs = nack_spec(build, "Stream", "name", names.JOBS_STREAM)
-    assert jobs["subjects"] == [names.RENDER_SUBJECT, names.BACKFILL_SUBJECT, names.CLEANUP_SUBJECT]
+    assert jobs["subjects"] == [names.BACKFILL_SUBJECT, names.CLEANUP_SUBJECT]
+    render = nack_spec(build, "Stream", "name", names.RENDER_STREAM)
+    assert render["subjects"] == [names.RENDER_SUBJECTS]
+    assert render["maxMsgsPerSubject"] == settings.jobs.tenant_queued, "the fairness cap"
     assert nack_spec(build, "Stream", "name", names.DLQ_STREAM)["subjects"] == [names.DLQ_SUBJECT]
     assert nack_spec(build, "Stream", "name", names.EVENTS_STREAM)["subjects"] == list(
         names.EVENTS_SUBJECTS
@@ -190,13 +201,15 @@ def test_nack_consumers_equal_the_code(
     overlays: dict[str, Build], overlay: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     build = overlays[overlay]
-    expected = consumer_configs(job_lanes(overlay_settings(build, "gallery-worker", monkeypatch)))
+    lanes = job_lanes(overlay_settings(build, "gallery-worker", monkeypatch))
+    expected = consumer_configs(lanes)
+    streams = {lane.consumer: lane.stream for lane in lanes}
     assert {c["spec"]["durableName"] for c in build.of_kind("Consumer")} == {
         c.durable_name for c in expected
     }
     for config in expected:
         spec = nack_spec(build, "Consumer", "durableName", str(config.durable_name))
-        assert spec["streamName"] == names.JOBS_STREAM
+        assert spec["streamName"] == streams[str(config.durable_name)]
         assert spec["filterSubject"] == config.filter_subject
         assert spec["ackPolicy"] == config.ack_policy.value  # type: ignore[union-attr]
         assert spec["deliverPolicy"] == config.deliver_policy.value  # type: ignore[union-attr]
@@ -244,12 +257,12 @@ def test_keda_scales_on_the_render_consumer_after_it_exists(
         "activationLagThreshold",
         "useHttps",
     }
-    assert trigger["metadata"]["stream"] == names.JOBS_STREAM
+    assert trigger["metadata"]["stream"] == names.RENDER_STREAM
     assert trigger["metadata"]["consumer"] == names.RENDER_CONSUMER
     (consumer,) = [
         c for c in build.of_kind("Consumer") if c["spec"]["durableName"] == names.RENDER_CONSUMER
     ]
-    (stream,) = [s for s in build.of_kind("Stream") if s["spec"]["name"] == names.JOBS_STREAM]
+    (stream,) = [s for s in build.of_kind("Stream") if s["spec"]["name"] == names.RENDER_STREAM]
     nats = build.get("StatefulSet", "nats")
     assert sync_wave(nats) < sync_wave(stream) < sync_wave(consumer) < sync_wave(scaled)
     for deployment in GALLERY_DEPLOYMENTS:

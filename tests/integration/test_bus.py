@@ -72,7 +72,7 @@ async def consuming(
 
 
 async def pending(bus: JetStreamBus) -> int:
-    info = await bus.js.consumer_info(names.JOBS_STREAM, names.RENDER_CONSUMER)
+    info = await bus.js.consumer_info(names.RENDER_STREAM, names.RENDER_CONSUMER)
     return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
 
 
@@ -82,9 +82,9 @@ async def test_declare_is_idempotent_and_matches_the_shared_names(bus: JetStream
     jobs = await bus.js.stream_info(names.JOBS_STREAM)
     assert set(jobs.config.subjects or []) == set(names.JOBS_SUBJECTS)
     assert jobs.config.retention == RetentionPolicy.WORK_QUEUE
-    render = await bus.js.consumer_info(names.JOBS_STREAM, names.RENDER_CONSUMER)
+    render = await bus.js.consumer_info(names.RENDER_STREAM, names.RENDER_CONSUMER)
     backfill = await bus.js.consumer_info(names.JOBS_STREAM, names.BACKFILL_CONSUMER)
-    assert render.config.filter_subject == names.RENDER_SUBJECT
+    assert render.config.filter_subject == names.RENDER_SUBJECTS
     assert (backfill.config.max_ack_pending or 0) < (render.config.max_ack_pending or 0)
     for stream in (names.EVENTS_STREAM, names.DLQ_STREAM):
         await bus.js.stream_info(stream)
@@ -172,7 +172,8 @@ async def test_retryable_errors_retry_and_bad_messages_dead_letter(bus: JetStrea
             raise StorageError("s3 unreachable")
         return Ack()
 
-    await bus.js.publish(names.RENDER_SUBJECT, b"{not json", headers={"Nats-Msg-Id": "junk"})
+    junk_subject = names.render_subject("t", "junk")
+    await bus.js.publish(junk_subject, b"{not json", headers={"Nats-Msg-Id": "junk"})
     await bus.publish_job(job("retry-me"))
 
     async def retried() -> bool:

@@ -50,5 +50,5 @@ async def test_sweeper_republishes_stale_queued_images_once(make_settings: Setti
         # Another worker's sweeper saw the same stale state: the bus keeps one job.
         await catalog.images.update_one({"_id": image_id}, {"$set": {"updated_at": AN_HOUR_AGO}})
         assert await republish_stuck(bus, catalog, sweeper) == 1
-        info = await bus.js.consumer_info(names.JOBS_STREAM, names.RENDER_CONSUMER)
+        info = await bus.js.consumer_info(names.RENDER_STREAM, names.RENDER_CONSUMER)
         assert info.num_pending == 1
