@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: manifests up test test-cluster bootstrap tools lint type unit integration e2e deploy-check terraform-check bench bench-upload bench-throughput clean
+.PHONY: bench-fairness manifests up test test-cluster bootstrap tools lint type unit integration e2e deploy-check terraform-check bench bench-upload bench-throughput clean
 
 up: bootstrap
 	$(BIN)/gallery up
@@ -37,6 +37,10 @@ manifests: bootstrap
 
 bench: bootstrap
 	$(BIN)/python -m bench.render
+
+# Fairness and priority (docs/benchmarks.md, "Fairness"): ARGS="-n 1000 --runs 3 --json".
+bench-fairness: bootstrap
+	$(BIN)/python -m bench.fairness $(ARGS)
 
 bench-upload: bootstrap
 	@scripts/tools.sh minio
