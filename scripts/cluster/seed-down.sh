@@ -34,6 +34,7 @@ done
 # Mounts: the kubelets' volumes (under STATEDIR), the containers' rootfs and sandbox netns.
 grep -o " $S/[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
 grep -o " /run/gallery-seed/[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
+grep -o " /var/lib/gallery-seed/[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
 for line in "${NODES[@]}"; do
   read -r name _ ip cidr index <<<"$line"
   ip link del "seed$index" 2>/dev/null

@@ -202,7 +202,7 @@ for line in "${NODES[@]}"; do
   read -r name role ip cidr index <<<"$line"
   d="$S/nodes/$name"
   taints=""
-  [[ $role == controller ]] && taints="--register-with-taints=node-role.kubernetes.io/control-plane=:NoSchedule"
+  [[ $role == controller ]] && taints="--register-with-taints=node-role.kubernetes.io/control-plane:NoSchedule"
   cat >"$d/kubelet.yaml" <<KC
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
