@@ -7,6 +7,7 @@ by, MetalLB with its speakers on the workers, and where the overlay's pods lande
 
 from __future__ import annotations
 
+import json
 import os
 from collections import defaultdict
 from dataclasses import dataclass
@@ -69,7 +70,7 @@ def install_local_path_provisioner(kube: Kube) -> None:
             path_map = [
                 {"node": n.name, "paths": [f"{node_state(n.name)}/local-path"]} for n in nodes()
             ]
-            doc["data"]["config.json"] = yaml.safe_dump({"nodePathMap": path_map})
+            doc["data"]["config.json"] = json.dumps({"nodePathMap": path_map})
             helper = yaml.safe_load(doc["data"]["helperPod.yaml"])
             helper["spec"]["containers"][0]["image"] = busybox
             helper["spec"]["containers"][0]["imagePullPolicy"] = "Never"
