@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Stops the four-node cluster of seed-up.sh: pods deleted first (bounded, while the API
-# answers), then every node powered off (node-power.sh: all its processes SIGKILLed), the
-# host's kube-proxy stopped by its PID, and the namespaces, links, routes, rules, cgroups,
+# answers), then every node powered off (node-power.sh: all its processes SIGKILLed), and the
+# namespaces, links, routes, rules, cgroups,
 # mounts and state removed. The nodes' containerd image stores (/var/lib/gallery-seed) stay,
 # so the next run imports nothing again. Safe to run twice or after a half-finished start.
 # Usage: scripts/cluster/seed-down.sh STATEDIR
@@ -20,17 +20,12 @@ if [[ -d "$S" ]]; then
       $("$B/kubectl" get ns -o name 2>/dev/null | grep -v -E '/(default|kube-system|kube-public|kube-node-lease)$' | sed 's#namespace/##') >/dev/null 2>&1
     timeout 60 "$B/kubectl" delete pods --all -A --wait=true --timeout=45s >/dev/null 2>&1
   fi
-  if [[ -f "$S/host/kube-proxy.pid" ]]; then
-    pid=$(cat "$S/host/kube-proxy.pid"); kill "$pid" 2>/dev/null; sleep 1; kill -9 "$pid" 2>/dev/null
-  fi
 fi
 # The workers first, the control plane last (its kubelet and API go with it).
 for ((i = ${#NODES[@]} - 1; i >= 0; i--)); do
   read -r name _ _ _ _ <<<"${NODES[$i]}"
   [[ -d /sys/fs/cgroup/freezer/gallery-seed/$name ]] && scripts/cluster/node-power.sh off "$name" 2>/dev/null
 done
-# kube-proxy's Service rules in the host's own namespace.
-[[ -x "$B/kube-proxy" ]] && "$B/kube-proxy" --cleanup >/dev/null 2>&1
 # Mounts: the kubelets' volumes (under STATEDIR), the containers' rootfs and sandbox netns.
 grep -o " $S/[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
 grep -o " /run/gallery-seed/[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null

@@ -235,17 +235,9 @@ KC
     --healthz-bind-address="$ip:10256" --nodeport-addresses="$ip/32" \
     --conntrack-max-per-core=0 --conntrack-tcp-timeout-established=0 --conntrack-tcp-timeout-close-wait=0
 done
-# A kube-proxy in the host's own namespace too (not a node: it only programs the Service
-# rules), so the host reaches ClusterIPs as the single-node tests expect; the four-node
-# tests' clients use the LoadBalancer address instead.
-mkdir -p "$S/host"
-if ! { [[ -f "$S/host/kube-proxy.pid" ]] && kill -0 "$(cat "$S/host/kube-proxy.pid")" 2>/dev/null; }; then
-  setsid nohup "$B/kube-proxy" --kubeconfig="$S/kubeconfig" --hostname-override=gallery-seed-host \
-    --proxy-mode=iptables --cluster-cidr=10.245.0.0/16 --metrics-bind-address="$SEED_HOST_IP:10249" \
-    --healthz-bind-address="$SEED_HOST_IP:10256" --nodeport-addresses="$SEED_HOST_IP/32" \
-    --conntrack-max-per-core=0 >"$S/logs/host-kube-proxy.log" 2>&1 </dev/null &
-  echo $! >"$S/host/kube-proxy.pid"
-fi
+# No kube-proxy in the host's own namespace: the host is the tests' client outside the nodes,
+# and kube-proxy would catch its traffic to the LoadBalancer address before it ever left
+# through the bridge (it routes node-local traffic to external addresses itself).
 for line in "${NODES[@]}"; do
   read -r name role _ _ _ <<<"$line"
   wait_for 180 "node $name Ready" "$K" wait --for=condition=Ready "node/$name" --timeout=5s

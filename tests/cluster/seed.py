@@ -91,6 +91,11 @@ def install_metallb(kube: Kube) -> Kube:
             "quay.io/metallb/speaker": script("images.sh", "tag", "metallb-speaker"),
         },
     )
+    for doc in docs:
+        if doc["kind"] == "DaemonSet" and doc["metadata"]["name"] == "speaker":
+            # Speakers on the workers only, as in production (upstream tolerates the
+            # control plane's taint).
+            doc["spec"]["template"]["spec"]["tolerations"] = []
     kube.apply(yaml.safe_dump_all(docs), namespaced=False)
     metallb = kube.in_namespace("metallb-system")
     metallb.rollout("deployment/controller", timeout=300)

@@ -108,65 +108,6 @@ def test_production_places_one_gateway_and_nats_server_per_worker_and_spreads_th
     )
 
 
-def _claims_by_pod(kube: Kube) -> dict[str, tuple[str, str, str]]:
-    """pod -> (its node, the PV bound to its first claim, the PV's node)."""
-    out: dict[str, tuple[str, str, str]] = {}
-    for pod in kube.get("pods")["items"]:
-        claims = [
-            v["persistentVolumeClaim"]["claimName"]
-            for v in pod["spec"].get("volumes", [])
-            if "persistentVolumeClaim" in v
-        ]
-        if not claims or pod["status"].get("phase") != "Running":
-            continue
-        pvc = kube.get("pvc", claims[0])
-        volume = pvc["spec"]["volumeName"]
-        pv = kube.get("pv", volume, namespaced=False)
-        terms = pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"]
-        (pv_node,) = terms[0]["matchExpressions"][0]["values"]
-        path = pv["spec"].get("hostPath", pv["spec"].get("local", {})).get("path", "")
-        assert path.startswith(node_state(pv_node)), (volume, path)
-        out[pod["metadata"]["name"]] = (pod["spec"]["nodeName"], volume, pv_node)
-    return out
-
-
-def test_volumes_are_provisioned_on_their_pods_node_and_keep_the_data_over_restarts(
-    seed: Deployed,
-) -> None:
-    kube = seed.kube
-    before = _claims_by_pod(kube)
-    assert {p.rsplit("-", 1)[0] for p in before} >= set(STATEFUL), before
-    for pod, (node, volume, pv_node) in before.items():
-        assert node == pv_node, (pod, volume)
-
-    gallery = Gallery(seed.gateway_url, seed.api_key)
-    ids = gallery.upload_photos(3, seed=1700)
-    gallery.wait_all_ready(ids, timeout=600)
-    # Every pod of the StatefulSets (they carry this label), at once, gracefully.
-    selector = "statefulset.kubernetes.io/pod-name"
-    old_uids = {p["metadata"]["uid"] for p in kube.pods(selector)}
-    kube.run("delete", "pod", "-l", selector, "--wait=false")
-
-    def all_replaced() -> bool:
-        pods = kube.pods(selector)
-        fresh = [p for p in pods if p["metadata"]["uid"] not in old_uids]
-        return len(fresh) == len(old_uids) and len(kube.ready_pods(selector)) == len(old_uids)
-
-    wait_for("every stateful pod replaced and Ready", all_replaced, timeout=600, every=3)
-    after = _claims_by_pod(kube)
-    assert {p: v for p, (_, v, _) in after.items()} == {p: v for p, (_, v, _) in before.items()}
-    for image_id in ids:
-        doc = wait_for(f"{image_id} readable again", lambda i=image_id: gallery.image(i), 300, 3)
-        assert doc["status"] == "ready"
-        body, content_type = gallery.rendition(doc, "thumb")
-        assert body
-        assert content_type.startswith("image/")
-    print(
-        f"\ncluster volumes: claims={len(before)} restarted={len(after)} "
-        f"same_volume={sum(after[p][1] == before[p][1] for p in before)} images_readable={len(ids)}"
-    )
-
-
 @dataclass(frozen=True)
 class LoadBalancer:
     ip: str
@@ -224,6 +165,65 @@ def test_clients_upload_and_download_through_the_metallb_address(
     print(
         f"\ncluster metallb: address={ip} announced_by={load_balancer.announcer} "
         f"uploads={len(ids)} ready={len(ids)}"
+    )
+
+
+def _claims_by_pod(kube: Kube) -> dict[str, tuple[str, str, str]]:
+    """pod -> (its node, the PV bound to its first claim, the PV's node)."""
+    out: dict[str, tuple[str, str, str]] = {}
+    for pod in kube.get("pods")["items"]:
+        claims = [
+            v["persistentVolumeClaim"]["claimName"]
+            for v in pod["spec"].get("volumes", [])
+            if "persistentVolumeClaim" in v
+        ]
+        if not claims or pod["status"].get("phase") != "Running":
+            continue
+        pvc = kube.get("pvc", claims[0])
+        volume = pvc["spec"]["volumeName"]
+        pv = kube.get("pv", volume, namespaced=False)
+        terms = pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"]
+        (pv_node,) = terms[0]["matchExpressions"][0]["values"]
+        path = pv["spec"].get("hostPath", pv["spec"].get("local", {})).get("path", "")
+        assert path.startswith(node_state(pv_node)), (volume, path)
+        out[pod["metadata"]["name"]] = (pod["spec"]["nodeName"], volume, pv_node)
+    return out
+
+
+def test_volumes_are_provisioned_on_their_pods_node_and_keep_the_data_over_restarts(
+    seed: Deployed, load_balancer: LoadBalancer
+) -> None:
+    kube = seed.kube
+    before = _claims_by_pod(kube)
+    assert {p.rsplit("-", 1)[0] for p in before} >= set(STATEFUL), before
+    for pod, (node, volume, pv_node) in before.items():
+        assert node == pv_node, (pod, volume)
+
+    gallery = Gallery(f"http://{load_balancer.ip}", seed.api_key)
+    ids = gallery.upload_photos(3, seed=1700)
+    gallery.wait_all_ready(ids, timeout=600)
+    # Every pod of the StatefulSets (they carry this label), at once, gracefully.
+    selector = "statefulset.kubernetes.io/pod-name"
+    old_uids = {p["metadata"]["uid"] for p in kube.pods(selector)}
+    kube.run("delete", "pod", "-l", selector, "--wait=false")
+
+    def all_replaced() -> bool:
+        pods = kube.pods(selector)
+        fresh = [p for p in pods if p["metadata"]["uid"] not in old_uids]
+        return len(fresh) == len(old_uids) and len(kube.ready_pods(selector)) == len(old_uids)
+
+    wait_for("every stateful pod replaced and Ready", all_replaced, timeout=600, every=3)
+    after = _claims_by_pod(kube)
+    assert {p: v for p, (_, v, _) in after.items()} == {p: v for p, (_, v, _) in before.items()}
+    for image_id in ids:
+        doc = wait_for(f"{image_id} readable again", lambda i=image_id: gallery.image(i), 300, 3)
+        assert doc["status"] == "ready"
+        body, content_type = gallery.rendition(doc, "thumb")
+        assert body
+        assert content_type.startswith("image/")
+    print(
+        f"\ncluster volumes: claims={len(before)} restarted={len(after)} "
+        f"same_volume={sum(after[p][1] == before[p][1] for p in before)} images_readable={len(ids)}"
     )
 
 
