@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.keys import KEYS, PRINCIPAL
+from gateway.appkeys import KEYS, PRINCIPAL
 from pipeline.domain.access import sorted_scopes
 from pipeline.domain.errors import InputError
 from pipeline.domain.keys import ApiKeyInfo

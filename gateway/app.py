@@ -7,8 +7,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from gateway import admin, albums, images, openapi, shares, trash, tus, upload, web_ui
-from gateway.auth import KEY_CACHE, KeyCache, auth_middleware
-from gateway.keys import (
+from gateway.appkeys import (
     ALBUMS,
     BACKENDS,
     DELETE,
@@ -21,6 +20,7 @@ from gateway.keys import (
     SHARES,
     UPLOADS,
 )
+from gateway.auth import KEY_CACHE, KeyCache, auth_middleware
 from gateway.middleware import errors_middleware, metrics_middleware
 from gateway.sse import stream_events
 from pipeline.bootstrap import (

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from gateway.keys import KEYS, PRINCIPAL, SETTINGS, SHARES
+from gateway.appkeys import KEYS, PRINCIPAL, SETTINGS, SHARES
 from pipeline.domain.access import Principal
 from pipeline.domain.errors import Unauthorized
 from pipeline.domain.keys import hash_api_key

@@ -13,8 +13,8 @@ import contextlib
 
 from aiohttp import hdrs, web
 
+from gateway.appkeys import QUERIES, SETTINGS
 from gateway.conditional import ByteRange, Unsatisfiable, byte_range, if_range_allows, none_match
-from gateway.keys import QUERIES, SETTINGS
 from gateway.middleware import error_body
 from pipeline.services.images import ObjectRef
 

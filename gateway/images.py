@@ -6,8 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.appkeys import DELETE, PRINCIPAL, QUERIES
 from gateway.delivery import deliver
-from gateway.keys import DELETE, PRINCIPAL, QUERIES
 from gateway.paging import flag_param, page_params, status_param
 from pipeline.domain.models import ImageRecord, Rendition
 from pipeline.services.images import ObjectRef

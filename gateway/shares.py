@@ -17,7 +17,7 @@ from aiohttp import web
 
 from gateway import images, web_ui
 from gateway.albums import album_json
-from gateway.keys import ALBUMS, PRINCIPAL, SETTINGS, SHARES
+from gateway.appkeys import ALBUMS, PRINCIPAL, SETTINGS, SHARES
 from gateway.paging import next_cursor, page_params
 from pipeline.domain.errors import InputError
 from pipeline.domain.shares import ShareRecord

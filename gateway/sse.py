@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp_sse import EventSourceResponse, sse_response
 
-from gateway.keys import EVENTS, PRINCIPAL
+from gateway.appkeys import EVENTS, PRINCIPAL
 from pipeline.domain.errors import InputError, PipelineError
 from pipeline.domain.messages import StreamedEvent
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway import images
+from gateway.appkeys import DELETE, PRINCIPAL, QUERIES
 from gateway.images import TRASH, image_json
-from gateway.keys import DELETE, PRINCIPAL, QUERIES
 from gateway.paging import page_params
 
 

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pipeline.domain.access import Principal
 from pipeline.domain.errors import Conflict, Forbidden, NotFound
 from pipeline.domain.models import ImageRecord, Rendition
+from pipeline.domain.objects import ObjectStore
 from pipeline.services.access import AccessPolicy, Reader, no_album
-from pipeline.services.ports import Albums, Catalog, ObjectReader
+from pipeline.services.ports import Albums, Catalog
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class ImageQueries:
         self,
         catalog: Catalog,
         albums: Albums,
-        store: ObjectReader,
+        store: ObjectStore,
         policy: AccessPolicy | None = None,
     ) -> None:
         self._catalog = catalog
