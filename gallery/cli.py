@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from gallery import exitcodes
-from gallery.commands import images, keys, reconcile, shares, status, upload
+from gallery.commands import images, keys, reconcile, shares, status, upload, usage
 from pipeline.domain.errors import PipelineError
 from pipeline.domain.messages import StoredDeadLetter
 from pipeline.runtime.process import configure_logging
@@ -44,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
 
     keys.add_parsers(sub)
     shares.add_parsers(sub)
+    usage.add_parser(sub)
 
     dlq = sub.add_parser("dlq", help="dead letters")
     dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
@@ -128,6 +131,15 @@ def main(argv: list[str] | None = None) -> int:
         return exitcodes.for_error(exc)
 
 
+API_COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
+    "ls": images.run_ls,
+    "show": images.run_show,
+    "share": shares.run,
+    "usage": usage.run,
+}
+"""Commands that talk to a gateway's API with the tenant's key."""
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.command == "up":
         from gallery.embedded import UpOptions, run_up  # per command, see _dead_letters
@@ -145,14 +157,10 @@ def _run(args: argparse.Namespace) -> int:
         )
     if args.command == "upload":
         return upload.run(args)
-    if args.command == "ls":
-        return asyncio.run(images.run_ls(args))
-    if args.command == "show":
-        return asyncio.run(images.run_show(args))
+    if args.command in API_COMMANDS:
+        return asyncio.run(API_COMMANDS[args.command](args))
     if args.command == "status":
         return status.run(args)
-    if args.command == "share":
-        return asyncio.run(shares.run(args))
     if args.command == "reconcile":
         return reconcile.run(args)
     settings = load_settings()

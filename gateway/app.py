@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from gateway import admin, albums, images, openapi, shares, trash, tus, upload, web_ui
+from gateway import admin, albums, images, openapi, shares, trash, tus, upload, usage, web_ui
 from gateway.appkeys import (
     ALBUMS,
     BACKENDS,
@@ -120,5 +120,6 @@ def _add_routes(router: web.UrlDispatcher) -> None:
     albums.add_routes(router)
     shares.add_routes(router)
     trash.add_routes(router)
+    usage.add_routes(router)
     admin.add_routes(router)
     tus.add_routes(router)

@@ -44,6 +44,9 @@ def _paths() -> dict[str, Any]:
         **admin_paths(),
         **share_paths(),
         **_trash_paths(),
+        "/v1/usage": {
+            "get": op("What the tenant stores and the limits that apply", {200: body("Usage")})
+        },
     }
 
 

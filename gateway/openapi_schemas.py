@@ -141,6 +141,12 @@ NEW_SHARE_REQUEST: Schema = {
 }
 
 
+STORED: dict[str, Schema] = {
+    "photos": INTEGER,
+    "bytes": _object({"originals": INTEGER, "renditions": INTEGER, "total": INTEGER}),
+}
+
+
 def page(item: str) -> Schema:
     return _object(
         {
@@ -191,5 +197,20 @@ SCHEMAS: dict[str, Schema] = {
         }
     ),
     "Emptied": _object({"deleted": INTEGER}),
+    "Usage": _object(
+        {
+            **STORED,
+            "trash": _object(STORED),
+            "quota": _object(
+                {
+                    "max_images": nullable(INTEGER),
+                    "max_bytes": nullable(INTEGER),
+                    "uploads_per_minute": nullable(INTEGER),
+                    "counted_images": INTEGER,
+                    "counted_bytes": INTEGER,
+                }
+            ),
+        }
+    ),
     "Health": {"type": "object"},
 }

@@ -38,6 +38,7 @@ from pipeline.domain.models import ImageRecord, ReadyImage, Status
 from pipeline.domain.objects import ObjectInfo, ObjectStore, StoredObject
 from pipeline.domain.shares import ShareRecord
 from pipeline.domain.uploads import UploadRecord
+from pipeline.domain.usage import StoredFigures
 from pipeline.imaging.render import RenderedRendition, RenderResult
 from pipeline.imaging.spec import RenditionSpec
 from pipeline.services import ports
@@ -539,6 +540,18 @@ class FakeUsageCatalog:
     async def tenant_usage(self, tenant: str) -> tuple[int, int]:
         mine = [r for r in self.catalog.images.values() if r.tenant == tenant]
         return len(mine), sum(r.bytes for r in mine)
+
+    async def stored(self, tenant: str) -> tuple[StoredFigures, StoredFigures]:
+        def figures(trashed: bool) -> StoredFigures:
+            mine = [
+                r
+                for r in self.catalog.images.values()
+                if r.tenant == tenant and (r.trashed_at is not None) == trashed
+            ]
+            renditions = sum(x.bytes for r in mine for x in r.renditions.values())
+            return StoredFigures(len(mine), sum(r.bytes for r in mine), renditions)
+
+        return figures(False), figures(True)
 
 
 @dataclass

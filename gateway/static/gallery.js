@@ -3,7 +3,7 @@
 // same HTTP API as the command line (docs/api.md); nothing here is fetched from elsewhere.
 
 import { Albums } from "./albums.js";
-import { ApiError, apiJson, config, forgetBlobs, imagesPath, session, share } from "./api.js";
+import { ApiError, apiJson, config, forgetBlobs, formatBytes, imagesPath, session, share } from "./api.js";
 import { askConfirm, askText, wireDialogs } from "./dialogs.js";
 import { EventStream } from "./events.js";
 import { Grid } from "./grid.js";
@@ -64,6 +64,7 @@ async function signIn(key) {
   $("upload-button").focus();
   stream.start();
   albums.load().catch(showError);
+  refreshUsage();
 }
 
 function signOut(message = "") {
@@ -172,6 +173,7 @@ function updateEmpty() {
 // ---- live events -------------------------------------------------------------------
 
 async function handleEvent({ type, data }) {
+  if (["ready", "trashed", "restored", "deleted"].includes(type)) refreshUsage();
   if (type === "deleted") return removed(data.image_id);
   // Into the trash or out of it: the photo leaves the view it was in and joins the other.
   if (type === "trashed" || type === "restored") {
@@ -230,6 +232,24 @@ async function deleteSelected() {
   }
   grid.setSelection([]);
   say(`Deleted ${ids.length} ${noun}`);
+}
+
+// ---- usage: one line in the header, refreshed after changes -------------------------------
+
+let usageTimer;
+function refreshUsage() {
+  clearTimeout(usageTimer);
+  usageTimer = setTimeout(async () => {
+    if (!session.key || share.active) return;
+    try {
+      const usage = await apiJson("/v1/usage");
+      const quota = usage.quota.max_bytes ? ` of ${formatBytes(usage.quota.max_bytes)}` : "";
+      const trash = usage.trash.photos ? ` · ${usage.trash.photos} in trash` : "";
+      $("usage").textContent = `${usage.photos} photos · ${formatBytes(usage.bytes.total + usage.trash.bytes.total)}${quota}${trash}`;
+    } catch {
+      $("usage").textContent = "";
+    }
+  }, 300); // one request for a burst of events
 }
 
 // ---- the trash: restore, empty ---------------------------------------------------------

@@ -14,6 +14,7 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
 from pipeline.adapters.mongo_errors import translated
+from pipeline.domain.usage import StoredFigures
 
 Document = dict[str, Any]
 
@@ -53,3 +54,27 @@ class MongoUsageCatalog:
         if not rows:
             return 0, 0
         return int(rows[0]["images"]), int(rows[0]["bytes"])
+
+    async def stored(self, tenant: str) -> tuple[StoredFigures, StoredFigures]:
+        """(the gallery, the trash): photos, bytes of originals and of renditions."""
+        renditions = {"$map": {"input": {"$objectToArray": "$renditions"}, "in": "$$this.v.bytes"}}
+        pipeline: list[Document] = [
+            {"$match": {"tenant": tenant}},
+            {
+                "$group": {
+                    "_id": {"$ne": [{"$ifNull": ["$trashed_at", None]}, None]},
+                    "photos": {"$sum": 1},
+                    "originals": {"$sum": "$bytes"},
+                    "renditions": {"$sum": {"$sum": renditions}},
+                }
+            },
+        ]
+        with translated("sum stored bytes"):
+            rows = [row async for row in await self._images.aggregate(pipeline)]
+        by_trash = {
+            bool(row["_id"]): StoredFigures(
+                int(row["photos"]), int(row["originals"]), int(row["renditions"])
+            )
+            for row in rows
+        }
+        return by_trash.get(False, StoredFigures()), by_trash.get(True, StoredFigures())

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from pipeline.domain.access import Principal
 from pipeline.domain.errors import QuotaExceeded, RateLimited
+from pipeline.domain.usage import Usage
 from pipeline.runtime.settings import QuotaSettings
 from pipeline.services.access import AccessPolicy
 from pipeline.services.ports import UsageCatalog
@@ -63,6 +64,13 @@ class UploadLimits:
         await self._check_rate(who.id)
         await self._check_quota(tenant, incoming_bytes or 0)
         return tenant
+
+    async def usage(self, who: Principal) -> Usage:
+        """What ``who``'s tenant stores, in the gallery and in the trash, and its limits;
+        Forbidden without the ``read`` scope."""
+        gallery, trash = await self._usage.stored(self._policy.tenant(who, "read"))
+        quota = self._settings
+        return Usage(gallery, trash, quota.max_images, quota.max_bytes, quota.uploads_per_minute)
 
     def check_scope(self, who: Principal) -> None:
         """Forbidden (403) unless ``who`` may upload: the early answer to ``Expect:

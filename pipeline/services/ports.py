@@ -18,6 +18,7 @@ from pipeline.domain.messages import CleanupJob, Event, RenderJob, StoredDeadLet
 from pipeline.domain.models import ImageRecord, ReadyImage
 from pipeline.domain.shares import ShareRecord
 from pipeline.domain.uploads import UploadRecord
+from pipeline.domain.usage import StoredFigures
 from pipeline.imaging.render import RenderResult
 from pipeline.imaging.spec import RenditionSpec
 
@@ -266,6 +267,10 @@ class UsageCatalog(Protocol):
     async def count_upload(self, key_id: str, window: int, expires_at: datetime) -> int: ...
 
     async def tenant_usage(self, tenant: str) -> tuple[int, int]: ...
+
+    async def stored(self, tenant: str) -> tuple[StoredFigures, StoredFigures]:
+        """(the gallery, the trash) of ``tenant``: photos, bytes of originals, renditions."""
+        ...
 
 
 class EventPublisher(Protocol):

@@ -205,6 +205,28 @@ def test_share_an_album_open_it_without_a_key_list_and_revoke(up: Up, photos: Pa
     assert missing.returncode == 4
 
 
+def test_usage_shows_the_gallery_the_trash_and_the_quota(up: Up, photos: Path) -> None:
+    uploaded = up.client("upload", str(photos / "a.jpg"), "--json")
+    assert uploaded.returncode == 0, uploaded.stderr
+    before = json.loads(up.client("usage", "--json").stdout)
+    (image_id,) = [f["image_id"] for f in json.loads(uploaded.stdout)["files"]]
+    request = urllib.request.Request(
+        f"{up.url}/v1/images/{image_id}",
+        method="DELETE",
+        headers={"Authorization": f"Bearer {up.key}"},
+    )
+    with urllib.request.urlopen(request) as answer:
+        assert answer.status == 204
+    after = json.loads(up.client("usage", "--json").stdout)
+    assert after["photos"] == before["photos"] - 1
+    assert after["trash"]["photos"] == before["trash"]["photos"] + 1
+    assert after["quota"]["counted_images"] == before["quota"]["counted_images"]
+    table = up.client("usage")
+    assert table.returncode == 0, table.stderr
+    assert "trash" in table.stdout
+    assert "quota:" in table.stdout
+
+
 def test_wrong_key_and_unreachable_gateway_have_their_exit_codes(up: Up, photos: Path) -> None:
     refused = up.client("ls", "--key", "gk_wrong")
     assert refused.returncode == 2
