@@ -177,11 +177,13 @@ class ShareSettings(_Section):
         ge=60,
         description="Longest lifetime a share link may be given (400 above)",
     )
+    # Every thumbnail is a request: one visitor scrolling a 500-photo album makes ~520 in
+    # its first minute, so the address limit sits above that and the link's above a few.
     requests_per_minute: int = Field(
-        600, ge=0, description="Requests one share link answers a minute (429 above); 0 = no limit"
+        6000, ge=0, description="Requests one share link answers a minute (429 above); 0 = no limit"
     )
     address_requests_per_minute: int = Field(
-        300,
+        1200,
         ge=0,
         description="Share-link requests one client address may make a minute (429 above); "
         "0 = no limit",

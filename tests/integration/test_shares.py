@@ -8,7 +8,7 @@ import asyncio
 import pytest
 from aiohttp.test_utils import TestClient
 
-from pipeline.runtime.settings import GatewaySettings
+from pipeline.runtime.settings import GatewaySettings, ShareSettings
 from tests.conftest import SettingsFactory
 from tests.integration.test_albums import Tenant
 from tests.integration.test_gateway import gateway_client
@@ -108,3 +108,20 @@ async def test_share_requests_are_checked(make_settings: SettingsFactory) -> Non
         assert original.status == 200
         assert original.headers["Referrer-Policy"] == "no-referrer"
         assert (await client.get(f"{link}/images?cursor={photo}")).status == 200
+
+
+async def test_a_link_is_rate_limited_per_address(make_settings: SettingsFactory) -> None:
+    settings = make_settings(share=ShareSettings(address_requests_per_minute=3))
+    async with gateway_client(settings) as (client, key):
+        alice = Tenant(client, key)
+        code, made = await alice.call(
+            "POST", "/v1/shares", json={"album_id": await alice.album("A")}
+        )
+        assert code == 201, made
+        link = "/v1/shared/" + made["url"].rsplit("/shared/", 1)[1]
+        assert [await status(client, f"{link}/images") for _ in range(3)] == [200, 200, 200]
+        limited = await client.get(f"{link}/images")
+        assert limited.status == 429
+        assert int(limited.headers["Retry-After"]) >= 1
+        assert "per address" in (await limited.json())["error"]["message"]
+        assert (await alice.call("GET", "/v1/images"))[0] == 200, "the owner is not limited"
