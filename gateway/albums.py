@@ -11,8 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.appkeys import ALBUMS, PRINCIPAL
-from gateway.paging import next_cursor, page_params
+from gateway.appkeys import ALBUMS, DELETE, PRINCIPAL
+from gateway.paging import flag_param, next_cursor, page_params
 from pipeline.domain.albums import AlbumView
 from pipeline.domain.errors import InputError
 
@@ -72,7 +72,12 @@ async def rename_album(request: web.Request) -> web.Response:
 
 
 async def delete_album(request: web.Request) -> web.Response:
-    await request.app[ALBUMS].delete(request[PRINCIPAL], request.match_info["album_id"])
+    """The album; its photos stay, unless ``?with_photos=true`` moves them to the trash."""
+    who, album_id = request[PRINCIPAL], request.match_info["album_id"]
+    if flag_param(request, "with_photos"):
+        await request.app[ALBUMS].get(who, album_id)  # 404 before anything moves
+        await request.app[DELETE].trash_album(who, album_id)
+    await request.app[ALBUMS].delete(who, album_id)
     return web.Response(status=204)
 
 

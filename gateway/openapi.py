@@ -17,6 +17,7 @@ from gateway.openapi_parts import (
     BINARY,
     DIGITS,
     EMPTY,
+    FLAG,
     IMAGE_ID,
     OK_JSON,
     PAGING,
@@ -157,7 +158,7 @@ def _image_paths() -> dict[str, Any]:
                 {204: EMPTY},
                 parameters=[
                     IMAGE_ID,
-                    query("permanent", {"enum": ["true", "false", "1", "0"]}, "skip the trash"),
+                    query("permanent", FLAG, "skip the trash"),
                 ],
             ),
         },

@@ -94,6 +94,7 @@ PAGING = [
     ),
 ]
 IMAGE_ID = path_param("image_id")
+FLAG: Schema = {"enum": ["true", "false", "1", "0"]}
 ALBUM_ID = path_param("album_id")
 UPLOAD_ID = path_param("upload_id")
 TUS_RESUMABLE = header("Tus-Resumable", {"enum": ["1.0.0"]})
@@ -145,7 +146,11 @@ def album_paths() -> dict[str, Any]:
                 parameters=[ALBUM_ID],
                 requestBody={"required": True, **body("AlbumName")},
             ),
-            "delete": op("Delete an album (its images stay)", {204: EMPTY}, parameters=[ALBUM_ID]),
+            "delete": op(
+                "Delete an album (its images stay, unless with_photos=true: into the trash)",
+                {204: EMPTY},
+                parameters=[ALBUM_ID, query("with_photos", FLAG, "trash them")],
+            ),
         },
         "/v1/albums/{album_id}/images/{image_id}": {
             "put": op(

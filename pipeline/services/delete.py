@@ -92,6 +92,18 @@ class DeleteService:
             await self._tell(record, "trashed")
         return record
 
+    async def trash_album(self, who: Principal, album_id: str, *, batch: int = 500) -> int:
+        """Move every photo of the album into the trash (before the album itself goes);
+        returns how many. The album is not checked here: an unknown one has no photos."""
+        tenant, trashed = self._policy.tenant(who, "delete"), 0
+        # Each trashed photo leaves the listing, so the first page is always the next one.
+        while page := await self._catalog.list_images(tenant, limit=batch, album=album_id):
+            for record in page:
+                if (done := await self._catalog.trash_image(tenant, record.id)) is not None:
+                    await self._tell(done, "trashed")
+                    trashed += 1
+        return trashed
+
     async def restore(self, who: Principal, image_id: str) -> ImageRecord:
         """Take an image out of the trash; NotFound unless it is in the tenant's trash."""
         record = await self._catalog.restore_image(self._policy.tenant(who, "delete"), image_id)

@@ -127,3 +127,14 @@ async def test_a_trashed_photo_leaves_albums_and_share_links(world: World) -> No
             await queries(world).get(link, photo, trash=True)  # a link never sees the trash
         assert await albums.album_stats(TENANT, "a1") == (0, None)
         await world.delete().restore(OWNER, photo)
+
+
+async def test_an_album_deleted_with_its_photos_sends_them_to_the_trash(world: World) -> None:
+    inside = [await ready(world, seed) for seed in (11, 12, 13)]
+    outside = await ready(world, 14)
+    for image_id in inside:
+        world.catalog.images[image_id] = world.image(image_id).model_copy(update={"albums": ["a1"]})
+    assert await world.delete().trash_album(OWNER, "a1", batch=2) == 3
+    trash = await queries(world).trash(OWNER, limit=10)
+    assert sorted(r.id for r in trash.items) == sorted(inside)
+    assert [r.id for r in (await queries(world).page(OWNER, limit=10)).items] == [outside]
