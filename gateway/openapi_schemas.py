@@ -11,6 +11,7 @@ from typing import Any
 
 from pipeline.domain.access import SCOPES
 from pipeline.domain.labels import NOT_BLANK_PATTERN
+from pipeline.runtime.settings import ShareSettings
 
 Schema = dict[str, Any]
 
@@ -132,11 +133,16 @@ NEW_SHARE_REQUEST: Schema = {
         "expires_in_seconds": {
             "type": "integer",
             "minimum": 60,
+            "maximum": ShareSettings().max_expiry_seconds,
             "description": "default GALLERY_SHARE_DEFAULT_EXPIRY_SECONDS, at most "
-            "GALLERY_SHARE_MAX_EXPIRY_SECONDS",
+            "GALLERY_SHARE_MAX_EXPIRY_SECONDS (its default here)",
         },
         "allow_download": {"type": "boolean", "description": "originals too (default false)"},
     },
+    "oneOf": [
+        {"required": ["album_id"], "not": {"required": ["image_id"]}},
+        {"required": ["image_id"], "not": {"required": ["album_id"]}},
+    ],
     "description": "exactly one of album_id and image_id",
 }
 

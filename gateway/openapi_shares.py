@@ -17,8 +17,9 @@ from gateway.openapi_parts import (
     query,
 )
 from gateway.openapi_schemas import STATUSES
+from gateway.shares import TOKEN_SHAPE
 
-TOKEN = path_param("token", "^gs_[A-Za-z0-9_-]{43}$")
+TOKEN = path_param("token", f"^{TOKEN_SHAPE.pattern}$")
 SHARED_ERRORS = (400, 403, 404, 429, 503)
 """A link's answers: 404 alike for unknown, expired and revoked links, 429 over its rate."""
 
@@ -62,9 +63,9 @@ def _link_paths() -> dict[str, Any]:
     return {
         "/shared/{token}": {
             "get": op(
-                "The browser gallery in share mode",
+                "The browser gallery in share mode (404 for a path that cannot be a token)",
                 {200: {"content": {"text/html": {"schema": {"type": "string"}}}}},
-                errors=(),
+                errors=(404,),
                 security=PUBLIC,
                 parameters=[TOKEN],
             )

@@ -11,6 +11,7 @@ Referer header) and ``X-Robots-Tag: noindex`` (nor into search engines).
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from aiohttp import web
@@ -23,6 +24,8 @@ from pipeline.domain.errors import InputError
 from pipeline.domain.shares import ShareRecord
 from pipeline.services.access import no_link
 
+TOKEN_SHAPE = re.compile(r"gs_[A-Za-z0-9_-]{43}")
+"""A token as :func:`pipeline.domain.shares.new_share_token` makes them."""
 SHARED_API = "/v1/shared/"
 SHARED_PAGE = "/shared/"
 PRIVATE_HEADERS = {"Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex, nofollow"}
@@ -59,6 +62,9 @@ async def _object_body(request: web.Request) -> dict[str, Any]:
 
 async def create_share(request: web.Request) -> web.Response:
     body = await _object_body(request)
+    for field in ("album_id", "image_id", "expires_in_seconds", "allow_download"):
+        if field in body and body[field] is None:  # null is not "absent"
+            raise InputError(f"{field} is null", public_message=f"{field} must not be null")
     made = await request.app[SHARES].create(
         request[PRINCIPAL],
         album_id=body.get("album_id"),
@@ -108,7 +114,10 @@ async def open_link(request: web.Request) -> web.Response:
 
 
 async def share_page(request: web.Request) -> web.FileResponse:
-    """The browser gallery; its script sees the ``/shared/`` path and opens share mode."""
+    """The browser gallery; its script sees the ``/shared/`` path and opens share mode.
+    A path that cannot be a token is 404 here; a well-formed one the page checks itself."""
+    if not TOKEN_SHAPE.fullmatch(request.match_info["token"]):
+        raise no_link()
     return await web_ui.index(request)
 
 
