@@ -80,7 +80,7 @@ def world() -> World:
 
 async def test_a_link_is_a_long_random_token_stored_only_as_its_hash(world: World) -> None:
     album = world.album()
-    made = await world.service().create(OWNER, album_id=album, expires_in_seconds=3600)
+    made = await world.service().create(OWNER, album_id=album, expires_in_seconds=3600.0)
     assert made.token.startswith(TOKEN_PREFIX)
     assert len(made.token) - len(TOKEN_PREFIX) >= 43, "at least 256 bits, base64url"
     stored = world.shares.shares[made.record.id]
