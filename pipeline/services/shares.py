@@ -137,7 +137,8 @@ class ShareService:
         if asked is None:
             return self._settings.default_expiry_seconds
         if isinstance(asked, float) and asked.is_integer():
-            asked = int(asked)  # JSON Schema's integer: 3600.0 is one        if isinstance(asked, bool) or not isinstance(asked, int) or not 60 <= asked <= most:
+            asked = int(asked)  # JSON Schema's integer: 3600.0 is one
+        if isinstance(asked, bool) or not isinstance(asked, int) or not 60 <= asked <= most:
             raise _bad(
                 "expires_in_seconds",
                 f"expires_in_seconds must be an integer from 60 to {most}",
