@@ -43,6 +43,8 @@ async def create_key(request: web.Request) -> web.Response:
         body = None
     if not isinstance(body, dict):
         raise InputError("body is not an object", public_message='send {"tenant": "..."}')
+    if "scopes" in body and body["scopes"] is None:  # absent means the defaults; null is wrong
+        raise InputError("scopes is null", public_message="scopes must be a list, not null")
     made = await request.app[KEYS].create(
         request[PRINCIPAL], body.get("tenant"), body.get("name", "default"), body.get("scopes")
     )
