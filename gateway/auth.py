@@ -81,12 +81,14 @@ async def _link_principal(request: web.Request) -> Principal:
     """The share link in the path (no key needed: the token is the capability), admitted
     under its rate limits; 404 for an unknown, expired or revoked one. Cached like keys;
     a revocation drops it from every gateway's cache the same way."""
+    shares = request.app[SHARES]
+    await shares.admit_address(request.remote or "unknown")  # guesses count too
     cache, digest = request.app[KEY_CACHE], hash_share_token(request.match_info.get("token", ""))
     principal = cache.get(digest)
     if principal is None:
-        principal = await request.app[SHARES].open(digest)
+        principal = await shares.open(digest)
         cache.put(digest, principal)
-    await request.app[SHARES].admit(principal, request.remote or "unknown")
+    await shares.admit(principal)
     return principal
 
 

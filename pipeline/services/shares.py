@@ -108,25 +108,20 @@ class ShareService:
             raise no_link()
         return Principal.link(record.grant())
 
-    async def admit(self, who: Principal, address: str) -> None:
-        """Count one request through link ``who`` from ``address``; RateLimited (429) above
-        ``requests_per_minute`` for the link or ``address_requests_per_minute`` for the
-        address."""
-        now, settings = self._clock(), self._settings
-        await check_rate(
-            self._counters,
-            f"share:{who.id}",
-            settings.requests_per_minute,
-            now,
-            f"at most {settings.requests_per_minute} requests a minute per link",
-        )
-        await check_rate(
-            self._counters,
-            f"share-address:{address}",
-            settings.address_requests_per_minute,
-            now,
-            f"at most {settings.address_requests_per_minute} link requests a minute per address",
-        )
+    async def admit_address(self, address: str) -> None:
+        """Count one link request from ``address``, before its token is even looked up (so
+        guessing tokens is limited too); RateLimited (429) above
+        ``address_requests_per_minute``."""
+        limit = self._settings.address_requests_per_minute
+        message = f"at most {limit} link requests a minute per address"
+        await check_rate(self._counters, f"share-address:{address}", limit, self._clock(), message)
+
+    async def admit(self, who: Principal) -> None:
+        """Count one request through link ``who``; RateLimited (429) above
+        ``requests_per_minute``."""
+        limit = self._settings.requests_per_minute
+        message = f"at most {limit} requests a minute per link"
+        await check_rate(self._counters, f"share:{who.id}", limit, self._clock(), message)
 
     async def count_use(self, who: Principal) -> None:
         """One more opening of the link (its listing's first page), for its owner to see."""

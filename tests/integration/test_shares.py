@@ -125,3 +125,5 @@ async def test_a_link_is_rate_limited_per_address(make_settings: SettingsFactory
         assert int(limited.headers["Retry-After"]) >= 1
         assert "per address" in (await limited.json())["error"]["message"]
         assert (await alice.call("GET", "/v1/images"))[0] == 200, "the owner is not limited"
+        guess = await client.get("/v1/shared/gs_guessed/images")
+        assert guess.status == 429, "guesses from the address are counted before the lookup"
