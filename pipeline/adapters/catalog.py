@@ -13,14 +13,17 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
+from pymongo import AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
+from pipeline.adapters import indexes, windows
 from pipeline.adapters.albums import AlbumCatalog
 from pipeline.adapters.keys import ApiKeyCatalog
+from pipeline.adapters.migrate import migrate_catalog
 from pipeline.adapters.mongo_errors import translated as _translated
 from pipeline.adapters.scan import ImageScanCatalog
+from pipeline.adapters.tenants import TenantCounters
 from pipeline.adapters.uploads import UploadCatalog
 from pipeline.adapters.usage import UsageCatalog
 from pipeline.domain.errors import DuplicateImage
@@ -36,14 +39,15 @@ class Catalog:
 
     def __init__(self, client: AsyncMongoClient[Document], settings: MongoSettings) -> None:
         self._client = client
-        db = client[settings.database]
+        self._db = db = client[settings.database]
         self.images: AsyncCollection[Document] = db["images"]
         self.api_keys: AsyncCollection[Document] = db["api_keys"]
-        self.albums = AlbumCatalog(self.images, db["albums"])
+        self.tenants = TenantCounters(db["tenants"])
+        self.albums = AlbumCatalog(self.images, db["albums"], self.tenants)
         self.keys = ApiKeyCatalog(self.api_keys)
         self.uploads = UploadCatalog(db["uploads"])
-        self.usage = UsageCatalog(db["rate_windows"], self.images)
-        self.scan = ImageScanCatalog(self.images)
+        self.usage = UsageCatalog(db["rate_windows"], self.tenants)
+        self.scan = ImageScanCatalog(self.images, self.tenants)
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -69,27 +73,10 @@ class Catalog:
             await client.close()
 
     async def ensure_indexes(self) -> None:
-        with _translated("create indexes"):
-            await self.images.create_index(
-                [("tenant", ASCENDING), ("sha256", ASCENDING)], unique=True, name="tenant_sha256"
-            )
-            await self.images.create_index(
-                [("tenant", ASCENDING), ("_id", DESCENDING)], name="tenant_id"
-            )
-            await self.images.create_index(
-                [("status", ASCENDING), ("updated_at", ASCENDING)], name="status_updated"
-            )
-            await self.images.create_index(
-                [("status", ASCENDING), ("lease_expires_at", ASCENDING)], name="status_lease"
-            )
-            await self.images.create_index(
-                [("tenant", ASCENDING), ("albums", ASCENDING), ("_id", DESCENDING)],
-                name="tenant_albums_id",
-            )
-        await self.albums.ensure_indexes()
-        await self.keys.ensure_indexes()
-        await self.uploads.ensure_indexes()
-        await self.usage.ensure_indexes()
+        """Create the indexes of :mod:`pipeline.adapters.indexes`, then bring documents an
+        earlier version wrote up to date (:func:`~pipeline.adapters.migrate.migrate_catalog`)."""
+        await indexes.ensure_indexes(self._db)
+        await migrate_catalog(self._db)
 
     async def ping(self) -> None:
         with _translated("ping"):
@@ -98,15 +85,19 @@ class Catalog:
     # --- images ------------------------------------------------------------------------
 
     async def insert_image(self, record: ImageRecord) -> None:
-        """Insert a new image; raise DuplicateImage when the tenant has this content already."""
+        """Insert a new image under the tenant's next listing number (``seq``: the upload
+        completed now) and count it in the tenant's usage; raise DuplicateImage when the
+        tenant has this content already (its number is then left unused)."""
+        seq = await self.tenants.take_seqs(record.tenant)
         try:
             with _translated("insert image"):
-                await self.images.insert_one(record.to_document())
+                await self.images.insert_one({**record.to_document(), "seq": seq})
         except DuplicateKeyError:
             existing = await self.find_by_hash(record.tenant, record.sha256)
             if existing is None:  # deleted in between: the caller may simply try again
                 raise
             raise DuplicateImage(existing, existing.id) from None
+        await self.tenants.add_usage(record.tenant, 1, record.bytes)
 
     async def find_by_hash(self, tenant: str, sha256: str) -> ImageRecord | None:
         with _translated("find image"):
@@ -123,22 +114,25 @@ class Catalog:
         tenant: str,
         *,
         limit: int,
-        before: str | None = None,
+        before: int | None = None,
         album: str | None = None,
         status: str | None = None,
     ) -> list[ImageRecord]:
-        """Newest first; ``before`` is the cursor (the last id of the previous page);
-        ``album`` keeps only the images in that album."""
+        """Newest completed first; ``before`` is the cursor (the ``seq`` of the previous
+        page's last image); ``album`` keeps only the images in that album.
+
+        Read as ranges of ``seq`` below the cursor (:func:`~pipeline.adapters.windows.newest`),
+        each served by the index of its filter (``tenant[_albums][_status]_seq``).
+        """
         query: Document = {"tenant": tenant}
         if album is not None:
             query["albums"] = album  # matches an element of the array
         if status is not None:
             query["status"] = status
-        if before:
-            query["_id"] = {"$lt": before}
         with _translated("list images"):
-            cursor = self.images.find(query).sort("_id", DESCENDING).limit(limit)
-            return [ImageRecord.model_validate(doc) async for doc in cursor]
+            below = before if before is not None else await self.tenants.top_seq(tenant) + 1
+            docs = await windows.newest(self.images, query, below=below, limit=limit)
+        return [ImageRecord.model_validate(doc) for doc in docs]
 
     async def claim(
         self, tenant: str, image_id: str, *, owner: str, lease: timedelta
@@ -158,10 +152,9 @@ class Catalog:
             "updated_at": now,
         }
         mine = {"_id": image_id, "tenant": tenant}
-        free = {
-            **mine,
-            "$or": [{"status": "queued"}, {"status": "processing", "lease_owner": None}],
-        }
+        # No top-level $or: SecantusDB scans the collection for one (6,230 ms at 100k
+        # images against 1.9 ms). A queued image never holds a lease, so this is the same set.
+        free = {**mine, "status": {"$in": ["queued", "processing"]}, "lease_owner": None}
         abandoned = {
             **mine,
             "status": "processing",
@@ -262,31 +255,6 @@ class Catalog:
             )
         return _record(doc)
 
-    def _outdated_filter(self, current: dict[str, str]) -> Document:
-        """Ready images lacking a rendition of ``current`` (name: spec_hash), or with an old one."""
-        return {
-            "status": "ready",
-            "$or": [{f"renditions.{name}.spec_hash": {"$ne": h}} for name, h in current.items()],
-        }
-
-    async def count_outdated(self, current: dict[str, str]) -> int:
-        with _translated("count outdated images"):
-            return int(await self.images.count_documents(self._outdated_filter(current)))
-
-    async def outdated(
-        self, current: dict[str, str], *, after: str | None, limit: int
-    ) -> list[ImageRecord]:
-        """A page (by ``_id``) of ready images of every tenant whose renditions are not current.
-
-        Not scoped to a tenant: the backfill planner is a system task that only publishes jobs.
-        """
-        query = self._outdated_filter(current)
-        if after:
-            query["_id"] = {"$gt": after}
-        with _translated("find outdated images"):
-            cursor = self.images.find(query).sort("_id", ASCENDING).limit(limit)
-            return [ImageRecord.model_validate(doc) async for doc in cursor]
-
     async def mark_failed(
         self, tenant: str, image_id: str, reason: str, *, owner: str | None = None
     ) -> ImageRecord | None:
@@ -324,9 +292,14 @@ class Catalog:
         return _record(doc)
 
     async def delete_image(self, tenant: str, image_id: str) -> ImageRecord | None:
+        """Delete the document and take it off its tenant's and albums' counters."""
         with _translated("delete image"):
             doc = await self.images.find_one_and_delete({"_id": image_id, "tenant": tenant})
-        return _record(doc)
+        record = _record(doc)
+        if record is not None:
+            await self.tenants.add_usage(tenant, -1, -record.bytes)
+            await self.albums.count_members(tenant, record.albums, -1)
+        return record
 
     async def stale_unfinished(self, older_than: timedelta, limit: int = 500) -> list[ImageRecord]:
         """Images the sweeper must republish, across tenants: ``queued`` and untouched for
@@ -336,15 +309,20 @@ class Catalog:
         jobs, it never returns image data to a client.
         """
         cutoff: datetime = utcnow() - older_than
-        query = {
-            "$or": [
-                {"status": "queued", "updated_at": {"$lt": cutoff}},
-                {"status": "processing", "lease_expires_at": {"$lt": cutoff}},
-            ]
-        }
+        # Two queries, each a range of its index (status_updated, status_lease): a top-level
+        # $or made SecantusDB scan every image every sweep (6,512 ms at 100k against 1.8 ms).
+        queries: list[Document] = [
+            {"status": "queued", "updated_at": {"$lt": cutoff}},
+            {"status": "processing", "lease_expires_at": {"$lt": cutoff}},
+        ]
+        found: list[ImageRecord] = []
         with _translated("find stale images"):
-            cursor = self.images.find(query).limit(limit)
-            return [ImageRecord.model_validate(doc) async for doc in cursor]
+            for query in queries:
+                cursor = self.images.find(query).limit(limit - len(found))
+                found.extend([ImageRecord.model_validate(doc) async for doc in cursor])
+                if len(found) >= limit:
+                    break
+        return found
 
     async def touch(self, tenant: str, image_id: str) -> None:
         """Restart the sweeper's clock on an image it just republished."""

@@ -260,6 +260,18 @@ class ReconcileSettings(_Section):
             " uploads and renders in flight)"
         ),
     )
+    batch_size: int = Field(
+        500,
+        ge=1,
+        le=10_000,
+        description="Images per batch of the catalog walk of `gallery reconcile` and "
+        "`gallery backfill` (one bounded index range each)",
+    )
+    batch_pause_seconds: float = Field(
+        0.05,
+        ge=0,
+        description="Pause after each batch of those walks, so uploads never wait behind them",
+    )
 
 
 class MetricsSettings(_Section):
