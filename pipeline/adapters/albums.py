@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymongo import DESCENDING, ReturnDocument
+from pymongo import DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
 from pipeline.adapters import windows
+from pipeline.adapters.guarded import read_then_delete, update_then_read
 from pipeline.adapters.mongo_errors import translated
 from pipeline.adapters.tenants import TenantCounters
 from pipeline.domain.albums import AlbumRecord
@@ -58,17 +59,17 @@ class AlbumCatalog:
 
     async def rename_album(self, tenant: str, album_id: str, name: str) -> AlbumRecord | None:
         with translated("rename album"):
-            doc = await self._albums.find_one_and_update(
+            doc = await update_then_read(
+                self._albums,
                 {"_id": album_id, "tenant": tenant},
                 {"$set": {"name": name, "updated_at": utcnow()}},
-                return_document=ReturnDocument.AFTER,
             )
         return _album(doc)
 
     async def delete_album(self, tenant: str, album_id: str) -> AlbumRecord | None:
         """The album goes first (nobody can add to it then), then it comes off its images."""
         with translated("delete album"):
-            doc = await self._albums.find_one_and_delete({"_id": album_id, "tenant": tenant})
+            doc = await read_then_delete(self._albums, {"_id": album_id, "tenant": tenant})
             if doc is not None:
                 await self._images.update_many(
                     {"tenant": tenant, "albums": album_id}, {"$pull": {"albums": album_id}}

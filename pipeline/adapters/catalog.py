@@ -13,12 +13,13 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import AsyncMongoClient, ReturnDocument
+from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from pipeline.adapters import indexes, windows
 from pipeline.adapters.albums import AlbumCatalog
+from pipeline.adapters.guarded import read_then_delete, update_then_read
 from pipeline.adapters.keys import ApiKeyCatalog
 from pipeline.adapters.migrate import migrate_catalog
 from pipeline.adapters.mongo_errors import translated as _translated
@@ -99,6 +100,18 @@ class Catalog:
             raise DuplicateImage(existing, existing.id) from None
         await self.tenants.add_usage(record.tenant, 1, record.bytes)
 
+    async def insert_images(self, tenant: str, records: list[ImageRecord]) -> None:
+        """Insert many new images of ``tenant`` at once, numbered in the given order and
+        counted in its usage: a bulk import (and the scale benchmark's seeding) in exactly
+        :meth:`insert_image`'s shape. A duplicate raises CatalogError; nothing is checked."""
+        if not records:
+            return
+        first = await self.tenants.take_seqs(tenant, len(records))
+        docs = [{**r.to_document(), "seq": first + i} for i, r in enumerate(records)]
+        with _translated("insert images"):  # a duplicate is a BulkWriteError: CatalogError
+            await self.images.insert_many(docs, ordered=False)
+        await self.tenants.add_usage(tenant, len(records), sum(r.bytes for r in records))
+
     async def find_by_hash(self, tenant: str, sha256: str) -> ImageRecord | None:
         with _translated("find image"):
             doc = await self.images.find_one({"tenant": tenant, "sha256": sha256})
@@ -162,14 +175,12 @@ class Catalog:
             "lease_expires_at": {"$lt": now},
         }
         with _translated("claim image"):
-            doc = await self.images.find_one_and_update(
-                free, {"$set": taken, "$inc": {"attempts": 1}}, return_document=ReturnDocument.AFTER
+            doc = await update_then_read(
+                self.images, free, {"$set": taken, "$inc": {"attempts": 1}}
             )
             if doc is None:
-                doc = await self.images.find_one_and_update(
-                    abandoned,
-                    {"$set": taken, "$inc": {"attempts": 1, "crashes": 1}},
-                    return_document=ReturnDocument.AFTER,
+                doc = await update_then_read(
+                    self.images, abandoned, {"$set": taken, "$inc": {"attempts": 1, "crashes": 1}}
                 )
         return _record(doc)
 
@@ -188,13 +199,13 @@ class Catalog:
         job's next delivery claims it); ``crashed`` counts a render process that died."""
         now = utcnow()
         with _translated("release lease"):
-            doc = await self.images.find_one_and_update(
+            doc = await update_then_read(
+                self.images,
                 _held(tenant, image_id, owner),
                 {
                     "$set": {**_NO_LEASE, "lease_expires_at": now, "last_error": error},
                     "$inc": {"crashes": int(crashed)},
                 },
-                return_document=ReturnDocument.AFTER,
             )
         return _record(doc)
 
@@ -204,7 +215,8 @@ class Catalog:
         """``processing -> queued`` after a round of retries ran out (``rounds`` + 1): the
         sweeper republishes it once the dependency is back."""
         with _translated("requeue image"):
-            doc = await self.images.find_one_and_update(
+            doc = await update_then_read(
+                self.images,
                 _held(tenant, image_id, owner),
                 {
                     "$set": {
@@ -215,7 +227,6 @@ class Catalog:
                     },
                     "$inc": {"rounds": 1},
                 },
-                return_document=ReturnDocument.AFTER,
             )
         return _record(doc)
 
@@ -248,11 +259,7 @@ class Catalog:
             guard = _held(tenant, image_id, owner)
             fields.update(_NO_LEASE)
         with _translated("mark ready"):
-            doc = await self.images.find_one_and_update(
-                guard,
-                {"$set": fields},
-                return_document=ReturnDocument.AFTER,
-            )
+            doc = await update_then_read(self.images, guard, {"$set": fields})
         return _record(doc)
 
     async def mark_failed(
@@ -265,7 +272,8 @@ class Catalog:
             else {"_id": image_id, "tenant": tenant, "status": {"$in": ["queued", "processing"]}}
         )
         with _translated("mark failed"):
-            doc = await self.images.find_one_and_update(
+            doc = await update_then_read(
+                self.images,
                 guard,
                 {
                     "$set": {
@@ -275,7 +283,6 @@ class Catalog:
                         "updated_at": utcnow(),
                     }
                 },
-                return_document=ReturnDocument.AFTER,
             )
         return _record(doc)
 
@@ -284,17 +291,17 @@ class Catalog:
         unless the image had failed."""
         fresh = {"status": "queued", "failure": None, "last_error": None, "updated_at": utcnow()}
         with _translated("requeue image"):
-            doc = await self.images.find_one_and_update(
+            doc = await update_then_read(
+                self.images,
                 {"_id": image_id, "tenant": tenant, "status": "failed"},
                 {"$set": {**fresh, **_NO_LEASE, "attempts": 0, "crashes": 0, "rounds": 0}},
-                return_document=ReturnDocument.AFTER,
             )
         return _record(doc)
 
     async def delete_image(self, tenant: str, image_id: str) -> ImageRecord | None:
         """Delete the document and take it off its tenant's and albums' counters."""
         with _translated("delete image"):
-            doc = await self.images.find_one_and_delete({"_id": image_id, "tenant": tenant})
+            doc = await read_then_delete(self.images, {"_id": image_id, "tenant": tenant})
         record = _record(doc)
         if record is not None:
             await self.tenants.add_usage(tenant, -1, -record.bytes)

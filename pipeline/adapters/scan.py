@@ -15,10 +15,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
 from pipeline.adapters import windows
+from pipeline.adapters.guarded import update_then_read
 from pipeline.adapters.mongo_errors import translated
 from pipeline.adapters.tenants import TenantCounters
 from pipeline.domain.messages import utcnow
@@ -79,7 +79,5 @@ class ImageScanCatalog:
             "updated_at": utcnow(),
         }
         with translated("mark a lost image failed"):
-            doc = await self.images.find_one_and_update(
-                guard, {"$set": update}, return_document=ReturnDocument.AFTER
-            )
+            doc = await update_then_read(self.images, guard, {"$set": update})
         return None if doc is None else ImageRecord.model_validate(doc)

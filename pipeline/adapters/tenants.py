@@ -27,6 +27,8 @@ class TenantCounters:
 
     async def take_seqs(self, tenant: str, count: int = 1) -> int:
         """Reserve ``count`` numbers of ``tenant``'s sequence; the first of them (>= 1)."""
+        # findAndModify scans its collection on SecantusDB (adapters/guarded.py): fine here,
+        # one small document per tenant, and the increment must return its own value.
         with translated("take a listing sequence number"):
             doc = await self.tenants.find_one_and_update(
                 {"_id": tenant},

@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
+from pipeline.adapters.guarded import read_then_delete, update_then_read
 from pipeline.adapters.mongo_errors import translated
 from pipeline.domain.uploads import UploadRecord
 
@@ -58,10 +58,8 @@ class UploadCatalog:
         doc = None
         with translated("lock upload"):
             for lock in _free_lock(now):
-                doc = await self.uploads.find_one_and_update(
-                    {**mine, **lock},
-                    {"$set": {"lock": token, "lock_until": until}},
-                    return_document=ReturnDocument.AFTER,
+                doc = await update_then_read(
+                    self.uploads, {**mine, **lock}, {"$set": {"lock": token, "lock_until": until}}
                 )
                 if doc is not None:
                     break
@@ -92,22 +90,18 @@ class UploadCatalog:
 
     async def delete_upload(self, tenant: str, upload_id: str) -> UploadRecord | None:
         with translated("delete upload"):
-            doc = await self.uploads.find_one_and_delete({"_id": upload_id, "tenant": tenant})
+            doc = await read_then_delete(self.uploads, {"_id": upload_id, "tenant": tenant})
         return _record(doc)
 
     async def expired_uploads(self, now: datetime, limit: int = 500) -> list[UploadRecord]:
         """Uploads of every tenant past their expiry (a system task: the expiry sweeper)."""
         with translated("find expired uploads"):
-            # A PATCH still holding its lease is left alone until it finished. Each query is
-            # a range of the expires_at index (no top-level $or: see lock_upload).
-            found: dict[str, UploadRecord] = {}
-            for lock in _free_lock(now):
-                cursor = self.uploads.find({"expires_at": {"$lt": now}, **lock})
-                async for doc in cursor.limit(limit - len(found)):
-                    found[str(doc["_id"])] = UploadRecord.model_validate(doc)
-                if len(found) >= limit:
-                    break
-            return list(found.values())
+            # One range of the expires_at index; a PATCH still holding its lease is left
+            # alone until it finished (checked here: a clause on the lock beside the range
+            # would need a top-level $or, which SecantusDB answers with a scan).
+            cursor = self.uploads.find({"expires_at": {"$lt": now}}).limit(limit)
+            expired = [UploadRecord.model_validate(doc) async for doc in cursor]
+        return [u for u in expired if u.lock is None or (u.lock_until or now) < now]
 
     async def open_upload_keys(self) -> set[str]:
         """Object keys that open uploads will write: reconcile must leave them alone."""

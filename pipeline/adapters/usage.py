@@ -27,6 +27,8 @@ class UsageCatalog:
 
     async def count_upload(self, key_id: str, window: int, expires_at: datetime) -> int:
         """Add one upload to ``key_id``'s counter of ``window``; the count including it."""
+        # findAndModify scans its collection on SecantusDB (adapters/guarded.py): fine here,
+        # a few documents per key (the TTL index drops old windows).
         with translated("count upload"):
             doc = await self.windows.find_one_and_update(
                 {"_id": f"{key_id}:{window}"},
