@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gallery.servers import free_port, gallery_env, http_ok
+from gallery.servers import free_port, gallery_env, http_ok, mongo_uri
 
 
 @dataclass
@@ -28,6 +28,7 @@ class Stack:
     nats_url: str | None
     root_pid: int | None = None
     data_dir: Path | None = None
+    mongo_uri: str | None = None
     ready_urls: list[str] = field(default_factory=list)
 
 
@@ -71,6 +72,7 @@ def embedded(
                 nats_url=f"nats://127.0.0.1:{ports['nats-port']}",
                 root_pid=proc.pid,
                 data_dir=data,
+                mongo_uri=mongo_uri(ports["mongo-port"]),
                 ready_urls=ready,
             )
         finally:

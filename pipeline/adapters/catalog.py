@@ -9,6 +9,7 @@ nothing to update instead of overwriting a newer state.
 from __future__ import annotations
 
 import contextlib
+from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -102,8 +103,8 @@ class Catalog:
 
     async def insert_images(self, tenant: str, records: list[ImageRecord]) -> None:
         """Insert many new images of ``tenant`` at once, numbered in the given order and
-        counted in its usage: a bulk import (and the scale benchmark's seeding) in exactly
-        :meth:`insert_image`'s shape. A duplicate raises CatalogError; nothing is checked."""
+        counted in its usage and albums: a bulk import (and the scale benchmark's seeding)
+        in exactly :meth:`insert_image`'s shape. A duplicate raises CatalogError."""
         if not records:
             return
         first = await self.tenants.take_seqs(tenant, len(records))
@@ -111,6 +112,9 @@ class Catalog:
         with _translated("insert images"):  # a duplicate is a BulkWriteError: CatalogError
             await self.images.insert_many(docs, ordered=False)
         await self.tenants.add_usage(tenant, len(records), sum(r.bytes for r in records))
+        members = Counter(album for r in records for album in r.albums)
+        for album, count in members.items():
+            await self.albums.count_members(tenant, [album], count)
 
     async def find_by_hash(self, tenant: str, sha256: str) -> ImageRecord | None:
         with _translated("find image"):
