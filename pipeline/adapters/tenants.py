@@ -9,10 +9,12 @@ point read instead of a sum over the library.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
 
 from pipeline.adapters.mongo_errors import translated
 
@@ -29,15 +31,21 @@ class TenantCounters:
         """Reserve ``count`` numbers of ``tenant``'s sequence; the first of them (>= 1)."""
         # findAndModify scans its collection on SecantusDB (adapters/guarded.py): fine here,
         # one small document per tenant, and the increment must return its own value.
-        with translated("take a listing sequence number"):
-            doc = await self.tenants.find_one_and_update(
-                {"_id": tenant},
-                {"$inc": {"seq": count}},
-                upsert=True,
-                return_document=ReturnDocument.AFTER,
-            )
-        assert doc is not None  # upsert=True with AFTER always returns the document
-        return int(doc["seq"]) - count + 1
+        while True:
+            with translated("take a listing sequence number"):
+                doc = await self.tenants.find_one_and_update(
+                    {"_id": tenant}, {"$inc": {"seq": count}}, return_document=ReturnDocument.AFTER
+                )
+            if doc is not None:
+                return int(doc["seq"]) - count + 1
+            await self._create(tenant)
+
+    async def _create(self, tenant: str) -> None:
+        """The tenant's counters at zero, unless they exist. Not an upsert: two concurrent
+        upserts of one new document can fail (a duplicate key, or SecantusDB answering
+        neither document nor error), so the first upload of a tenant raced its second."""
+        with contextlib.suppress(DuplicateKeyError), translated("create tenant counters"):
+            await self.tenants.insert_one({"_id": tenant, "seq": 0, "images": 0, "bytes": 0})
 
     async def top_seq(self, tenant: str) -> int:
         """The highest number ``tenant``'s sequence has given out (0 for a new tenant)."""
@@ -47,10 +55,14 @@ class TenantCounters:
 
     async def add_usage(self, tenant: str, images: int, stored: int) -> None:
         """Add ``images`` and ``stored`` bytes (negative to take away) to the tenant's usage."""
-        with translated("count tenant usage"):
-            await self.tenants.update_one(
-                {"_id": tenant}, {"$inc": {"images": images, "bytes": stored}}, upsert=True
-            )
+        while True:
+            with translated("count tenant usage"):
+                result = await self.tenants.update_one(
+                    {"_id": tenant}, {"$inc": {"images": images, "bytes": stored}}
+                )
+            if result.matched_count:
+                return
+            await self._create(tenant)
 
     async def usage(self, tenant: str) -> tuple[int, int]:
         """(images, bytes of originals) the tenant has now."""

@@ -63,6 +63,13 @@ class MongoSettings(_Section):
         description="Acknowledge a catalog write only once it is in the server's journal "
         "(write concern `w=1, j=true`): a catalog killed right after loses none of them",
     )
+    embedded_cache_size: str = Field(
+        "1G",
+        pattern=r"^[1-9][0-9]{0,5}[MG]$",
+        description="Cache of the catalog `gallery up` runs (SecantusDB `--cache-size`, e.g. "
+        "`512M`, `2G`): what bounds its memory as the library grows; ignored by an external "
+        "MongoDB",
+    )
 
 
 class StorageSettings(_Section):

@@ -11,7 +11,8 @@ import pytest
 
 from gallery.servers import mongo_uri, start_secantus
 from pipeline.adapters.catalog import Catalog
-from pipeline.runtime.settings import MongoSettings
+from pipeline.domain.errors import ConfigurationError
+from pipeline.runtime.settings import MongoSettings, load_settings
 from tests.integration.test_catalog import LEASE, ready, record
 
 pytestmark = pytest.mark.integration
@@ -52,3 +53,21 @@ async def test_the_journal_setting_is_the_write_concern_sent(
     async with Catalog.connect(settings) as catalog:
         for collection in (catalog.images, catalog.api_keys):
             assert collection.write_concern.document == {"w": 1, "j": journal}
+
+
+async def test_the_embedded_catalog_takes_its_cache_size_from_the_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GALLERY_MONGO_EMBEDDED_CACHE_SIZE", "64M")
+    size = load_settings().mongo.embedded_cache_size
+    server = start_secantus(tmp_path / "catalog", cache_size=size)
+    try:
+        args = [str(arg) for arg in server.process.args]
+        assert args[-2:] == ["--cache-size", "64M"]
+        async with Catalog.connect(MongoSettings(uri=mongo_uri(server.port))) as catalog:
+            await catalog.ping()
+    finally:
+        server.stop()
+    monkeypatch.setenv("GALLERY_MONGO_EMBEDDED_CACHE_SIZE", "lots")
+    with pytest.raises(ConfigurationError, match="GALLERY_MONGO_EMBEDDED_CACHE_SIZE"):
+        load_settings()

@@ -7,6 +7,7 @@ top, and a client paging down can never have it land behind its cursor.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -91,3 +92,12 @@ async def test_an_old_catalog_is_numbered_and_counted_on_first_start(catalog: Ca
     assert (await catalog.list_images("alice", limit=1))[0].id == newer.id
     await catalog.ensure_indexes()  # a second start changes nothing
     assert await catalog.usage.tenant_usage("alice") == (6, 600)
+
+
+async def test_a_new_tenants_first_uploads_racing_each_get_a_number(catalog: Catalog) -> None:
+    # Its counters document does not exist yet: every racer must still get a number.
+    images = [record("carol") for _ in range(8)]
+    await asyncio.gather(*(catalog.insert_image(image) for image in images))
+    listed = await catalog.list_images("carol", limit=10)
+    assert sorted(r.seq for r in listed) == list(range(1, 9))
+    assert await catalog.usage.tenant_usage("carol") == (8, 800)
