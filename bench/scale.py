@@ -3,7 +3,7 @@
 ``python -m bench.scale --sizes 10000,100000,1000000`` (``make bench-scale``) starts
 ``gallery up`` (its embedded defaults, throw-away data folder), seeds a second tenant with
 10,000 images, then for each size (ascending) grows the ``local`` tenant to that many
-image documents through the catalog adapter's bulk path (:meth:`Catalog.insert_images`:
+image documents through the catalog adapter's bulk path (:meth:`MongoCatalog.insert_images`:
 the adapter's own shape, numbers and counters) and measures on the running stack:
 
 - first page, a page at a random depth, each filtered first page (``status``, ``album``):
@@ -34,7 +34,7 @@ import aiohttp
 from bench import procs
 from bench.plots import _plt
 from bench.stack import Stack, embedded
-from pipeline.adapters.catalog import Catalog
+from pipeline.adapters.catalog import MongoCatalog
 from pipeline.domain.albums import AlbumRecord
 from pipeline.domain.messages import utcnow
 from pipeline.domain.models import ImageRecord, WalkPosition, new_image_id
@@ -83,7 +83,7 @@ def document(tenant: str, n: int) -> ImageRecord:
     )
 
 
-async def seed(catalog: Catalog, tenant: str, have: int, upto: int) -> float:
+async def seed(catalog: MongoCatalog, tenant: str, have: int, upto: int) -> float:
     """Grow ``tenant`` from ``have`` to ``upto`` documents; seconds it took."""
     started = time.perf_counter()
     for start in range(have, upto, SEED_BATCH):
@@ -160,7 +160,7 @@ async def uploads(session: aiohttp.ClientSession, url: str, size: int) -> dict[s
     }
 
 
-async def background(catalog: Catalog, size: int) -> dict[str, float]:
+async def background(catalog: MongoCatalog, size: int) -> dict[str, float]:
     sweeps, batches = [], []
     for _ in range(9):
         started = time.perf_counter()
@@ -201,7 +201,10 @@ async def run(stack: Stack, sizes: list[int]) -> dict[str, Any]:
     settings = MongoSettings(uri=stack.mongo_uri, timeout_seconds=600)
     result: dict[str, Any] = {"sizes": {}, "seed_seconds": {}}
     headers = {"Authorization": f"Bearer {stack.key}"}
-    async with Catalog.connect(settings) as catalog, aiohttp.ClientSession(headers=headers) as http:
+    async with (
+        MongoCatalog.connect(settings) as catalog,
+        aiohttp.ClientSession(headers=headers) as http,
+    ):
         await catalog.albums.insert_album(AlbumRecord(id=ALBUM, tenant=TENANT, name="Scale"))
         await seed(catalog, OTHER, 0, OTHER_SIZE)
         have = 0

@@ -50,15 +50,20 @@ def _up_args(data: Path, workers: int | None) -> tuple[list[str], dict[str, int]
 
 @contextlib.contextmanager
 def embedded(
-    workers: int | None = None, extra_env: dict[str, str] | None = None
+    workers: int | None = None,
+    extra_env: dict[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> Iterator[Stack]:
-    """``gallery up`` on free ports; yields once the gateway and every worker are ready."""
+    """``gallery up`` on free ports; yields once the gateway and every worker are ready.
+
+    ``cwd``: run it from another checkout (with ``PYTHONPATH`` in ``extra_env``), e.g. a
+    ``git archive`` of an older commit for before/after figures."""
     with tempfile.TemporaryDirectory(prefix="gallery-throughput-") as tmp:
         data = Path(tmp) / "data"
         args, ports = _up_args(data, workers)
         log = (Path(tmp) / "up.log").open("wb")
         env = gallery_env({"GALLERY_LOG_LEVEL": "WARNING", **(extra_env or {})})
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd)
         try:
             count = workers if workers is not None else 2
             ready = [f"http://127.0.0.1:{ports['port']}/readyz"] + [

@@ -26,8 +26,8 @@ from pipeline.adapters.migrate import migrate_catalog
 from pipeline.adapters.mongo_errors import translated as _translated
 from pipeline.adapters.scan import ImageScanCatalog
 from pipeline.adapters.tenants import TenantCounters
-from pipeline.adapters.uploads import UploadCatalog
-from pipeline.adapters.usage import UsageCatalog
+from pipeline.adapters.uploads import MongoUploadCatalog
+from pipeline.adapters.usage import MongoUsageCatalog
 from pipeline.domain.errors import DuplicateImage
 from pipeline.domain.messages import utcnow
 from pipeline.domain.models import ImageRecord, ReadyImage
@@ -36,7 +36,7 @@ from pipeline.runtime.settings import MongoSettings
 Document = dict[str, Any]
 
 
-class Catalog:
+class MongoCatalog:
     """Typed access to the ``images`` and ``api_keys`` collections."""
 
     def __init__(self, client: AsyncMongoClient[Document], settings: MongoSettings) -> None:
@@ -47,13 +47,13 @@ class Catalog:
         self.tenants = TenantCounters(db["tenants"])
         self.albums = AlbumCatalog(self.images, db["albums"], self.tenants)
         self.keys = ApiKeyCatalog(self.api_keys)
-        self.uploads = UploadCatalog(db["uploads"])
-        self.usage = UsageCatalog(db["rate_windows"], self.tenants)
+        self.uploads = MongoUploadCatalog(db["uploads"])
+        self.usage = MongoUsageCatalog(db["rate_windows"], self.tenants)
         self.scan = ImageScanCatalog(self.images, self.tenants)
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def connect(cls, settings: MongoSettings) -> AsyncIterator[Catalog]:
+    async def connect(cls, settings: MongoSettings) -> AsyncIterator[MongoCatalog]:
         timeout_ms = int(settings.timeout_seconds * 1000)
         client: AsyncMongoClient[Document] = AsyncMongoClient(
             settings.uri,
@@ -335,6 +335,15 @@ class Catalog:
                     break
         return found
 
+    async def queued_images(self, tenant: str, limit: int) -> list[ImageRecord]:
+        """Up to ``limit`` of the tenant's ``queued`` images, oldest first (by ``seq``: when
+        each was recorded), read as growing ``seq`` ranges of ``tenant_status_seq``."""
+        query = {"tenant": tenant, "status": "queued"}
+        with _translated("find queued images"):
+            top = await self.tenants.top_seq(tenant)
+            docs = await windows.oldest(self.images, query, upto=top, limit=limit)
+        return [ImageRecord.model_validate(doc) for doc in docs]
+
     async def touch(self, tenant: str, image_id: str) -> None:
         """Restart the sweeper's clock on an image it just republished."""
         now = utcnow()
@@ -362,7 +371,7 @@ class Catalog:
 
 async def issue_api_key(settings: MongoSettings, tenant: str, name: str) -> str:
     """Connect, make sure the indexes exist, create a key for ``tenant``: for CLIs and tools."""
-    async with Catalog.connect(settings) as catalog:
+    async with MongoCatalog.connect(settings) as catalog:
         await catalog.ensure_indexes()
         return await catalog.create_api_key(tenant, name)
 

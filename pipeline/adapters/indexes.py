@@ -39,7 +39,7 @@ INDEXES: tuple[Index, ...] = (
           "listing, album-free pages; reconcile and backfill walks"),
     Index("images", "tenant_status_seq",
           [("tenant", ASCENDING), ("status", ASCENDING), ("seq", DESCENDING)],
-          "listing with ?status="),
+          "listing with ?status=; the render refill (a tenant's queued images, oldest first)"),
     Index("images", "tenant_albums_seq",
           [("tenant", ASCENDING), ("albums", ASCENDING), ("seq", DESCENDING)],
           "listing with ?album=, an album's cover, taking a deleted album off its images"),
@@ -68,6 +68,7 @@ INDEXES: tuple[Index, ...] = (
 RETIRED: tuple[tuple[str, str], ...] = (
     ("images", "tenant_id"),  # the listing paged by _id (taken at upload start)
     ("images", "tenant_albums_id"),
+    ("images", "tenant_status_id"),  # the render refill, now by seq on tenant_status_seq
 )
 
 

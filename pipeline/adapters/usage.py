@@ -20,7 +20,7 @@ from pipeline.adapters.tenants import TenantCounters
 Document = dict[str, Any]
 
 
-class UsageCatalog:
+class MongoUsageCatalog:
     def __init__(self, windows: AsyncCollection[Document], tenants: TenantCounters) -> None:
         self.windows = windows
         self._tenants = tenants

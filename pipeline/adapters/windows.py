@@ -45,6 +45,22 @@ async def newest(
     return found
 
 
+async def oldest(
+    collection: AsyncCollection[Document], query: Document, *, upto: int, limit: int
+) -> list[Document]:
+    """Up to ``limit`` documents matching ``query`` with ``seq <= upto``, lowest seq first:
+    :func:`newest` the other way up, slices growing from the start of the sequence."""
+    found: list[Document] = []
+    lo, width = 1, max(limit * FIRST_WIDTH_PAGES, 16)
+    while len(found) < limit and lo <= upto:
+        hi = min(upto + 1, lo + width)
+        window = {**query, "seq": {"$gte": lo, "$lt": hi}}
+        cursor = collection.find(window).sort("seq", ASCENDING)
+        found.extend([doc async for doc in cursor.limit(limit - len(found))])
+        lo, width = hi, width * GROWTH
+    return found
+
+
 async def ascending(
     collection: AsyncCollection[Document], query: Document, *, above: int, upto: int
 ) -> list[Document]:

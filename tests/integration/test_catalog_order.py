@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from pipeline.adapters.catalog import Catalog
+from pipeline.adapters.catalog import MongoCatalog
 from pipeline.domain.albums import AlbumRecord
 from pipeline.domain.models import ImageRecord, new_image_id
 from pipeline.runtime.settings import MongoSettings
@@ -22,9 +22,9 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def catalog(mongo_server_uri: str) -> AsyncIterator[Catalog]:
+async def catalog(mongo_server_uri: str) -> AsyncIterator[MongoCatalog]:
     settings = MongoSettings(uri=mongo_server_uri, database=unique("order").replace("-", "_"))
-    async with Catalog.connect(settings) as opened:
+    async with MongoCatalog.connect(settings) as opened:
         await opened.ensure_indexes()
         yield opened
 
@@ -46,7 +46,7 @@ def record(tenant: str = "alice", albums: list[str] | None = None) -> ImageRecor
 
 
 async def test_an_upload_completing_between_page_reads_is_never_behind_the_cursor(
-    catalog: Catalog,
+    catalog: MongoCatalog,
 ) -> None:
     slow = record()  # its upload starts first: the older id
     done = [record() for _ in range(4)]
@@ -68,7 +68,7 @@ async def test_an_upload_completing_between_page_reads_is_never_behind_the_curso
     assert stored.seq > first[0].seq
 
 
-async def test_an_old_catalog_is_numbered_and_counted_on_first_start(catalog: Catalog) -> None:
+async def test_an_old_catalog_is_numbered_and_counted_on_first_start(catalog: MongoCatalog) -> None:
     """Images written before ``seq`` existed: numbered in creation order on start, below
     anything that completes meanwhile, and counted in usage and album counters."""
     await catalog.albums.insert_album(AlbumRecord(id="A1", tenant="alice", name="old"))
@@ -94,7 +94,7 @@ async def test_an_old_catalog_is_numbered_and_counted_on_first_start(catalog: Ca
     assert await catalog.usage.tenant_usage("alice") == (6, 600)
 
 
-async def test_a_new_tenants_first_uploads_racing_each_get_a_number(catalog: Catalog) -> None:
+async def test_a_new_tenants_first_uploads_racing_each_get_a_number(catalog: MongoCatalog) -> None:
     # Its counters document does not exist yet: every racer must still get a number.
     images = [record("carol") for _ in range(8)]
     await asyncio.gather(*(catalog.insert_image(image) for image in images))

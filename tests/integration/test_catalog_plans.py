@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient, monitoring
 
-from pipeline.adapters.catalog import Catalog
+from pipeline.adapters.catalog import MongoCatalog
 from pipeline.domain.albums import AlbumRecord
 from pipeline.domain.errors import DuplicateImage
 from pipeline.domain.messages import utcnow
@@ -64,14 +64,14 @@ class Recorder(monitoring.CommandListener):
 
 
 @pytest.fixture
-async def catalog(mongo_server_uri: str) -> AsyncIterator[tuple[Catalog, Recorder]]:
+async def catalog(mongo_server_uri: str) -> AsyncIterator[tuple[MongoCatalog, Recorder]]:
     recorder = Recorder()
     settings = MongoSettings(uri=mongo_server_uri, database=unique("plans").replace("-", "_"))
     client: AsyncMongoClient[Document] = AsyncMongoClient(
         settings.uri, event_listeners=[recorder], tz_aware=True, timeoutMS=120_000
     )
     try:
-        opened = Catalog(client, settings)
+        opened = MongoCatalog(client, settings)
         await opened.ensure_indexes()
         yield opened, recorder
     finally:
@@ -95,14 +95,14 @@ def image(tenant: str, n: int) -> ImageRecord:
     )
 
 
-async def grow(catalog: Catalog, upto: int, have: int) -> None:
+async def grow(catalog: MongoCatalog, upto: int, have: int) -> None:
     for start in range(have, upto, 2000):
         await catalog.insert_images(
             TENANT, [image(TENANT, n) for n in range(start, min(upto, start + 2000))]
         )
 
 
-async def exercise(catalog: Catalog, images: int) -> None:
+async def exercise(catalog: MongoCatalog, images: int) -> None:
     """Run every query of the adapters once (``images``: the big tenant has that many)."""
     top = await catalog.tenants.top_seq(TENANT)
     # Listing, with every filter, first and deep pages.
@@ -131,6 +131,7 @@ async def exercise(catalog: Catalog, images: int) -> None:
     await catalog.touch(TENANT, new.id)
     # Sweeps: stale queued images and expired leases, expired tus uploads.
     await catalog.stale_unfinished(timedelta(seconds=60))
+    await catalog.queued_images(TENANT, 8)  # the render refill
     await catalog.uploads.expired_uploads(utcnow())
     await catalog.uploads.open_upload_keys()
     upload = UploadRecord.model_validate(
@@ -173,7 +174,7 @@ def filters(command: Document) -> list[tuple[str, Document, Document | None, boo
     return []
 
 
-async def point_costs(catalog: Catalog) -> dict[str, float]:
+async def point_costs(catalog: MongoCatalog) -> dict[str, float]:
     """The cost (s, fastest of REPS) of each ``_id``-keyed operation, on an image whose
     guards refuse them: the same lookup as a transition that succeeds, nothing changed."""
     one = (await catalog.list_images(TENANT, limit=1, status="ready"))[0]
@@ -209,7 +210,7 @@ async def point_costs(catalog: Catalog) -> dict[str, float]:
     return costs
 
 
-async def check_plans(catalog: Catalog, commands: list[Document]) -> None:
+async def check_plans(catalog: MongoCatalog, commands: list[Document]) -> None:
     db = catalog.images.database
     for command in commands:
         if "findAndModify" in command:
@@ -234,7 +235,7 @@ async def check_plans(catalog: Catalog, commands: list[Document]) -> None:
 
 
 async def test_every_adapter_query_is_served_by_an_index(
-    catalog: tuple[Catalog, Recorder],
+    catalog: tuple[MongoCatalog, Recorder],
 ) -> None:
     opened, recorder = catalog
     await opened.insert_images("other", [image("other", n) for n in range(300)])
