@@ -99,6 +99,47 @@ def gif_bytes(width: int, height: int, frames: int = 1, *, seed: int = 0) -> byt
     return bytes(_animation(width, height, frames, seed).gifsave_buffer())
 
 
+def apng_bytes(width: int, height: int, frames: int, *, default_is_a_frame: bool = True) -> bytes:
+    """An animated PNG (APNG) of ``frames`` frames of the scene: acTL says ``frames``.
+
+    With ``default_is_a_frame`` an fcTL precedes the IDAT, so the default image is the first
+    frame; otherwise the default image is shown only by viewers without APNG and the file
+    holds ``frames + 1`` images (W3C PNG 3rd edition, section 4.9).
+    """
+    still = png_bytes(width, height)
+    chunks, pos = [], 8
+    while pos < len(still):
+        (length,) = struct.unpack_from(">I", still, pos)
+        chunks.append((still[pos + 4 : pos + 8], still[pos + 8 : pos + 8 + length]))
+        pos += 12 + length
+    ihdr = next(data for kind, data in chunks if kind == b"IHDR")
+    idat = b"".join(data for kind, data in chunks if kind == b"IDAT")
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data)
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    def fctl(seq: int) -> bytes:  # the whole canvas, 1/10 s, no disposal, no blending
+        return chunk(b"fcTL", struct.pack(">IIIIIHHBB", seq, width, height, 0, 0, 1, 10, 0, 0))
+
+    seq = 0
+    out = [
+        b"\x89PNG\r\n\x1a\n",
+        chunk(b"IHDR", ihdr),
+        chunk(b"acTL", struct.pack(">II", frames, 0)),
+    ]
+    if default_is_a_frame:
+        out.append(fctl(seq))
+        seq += 1
+    out.append(chunk(b"IDAT", idat))
+    for _ in range(frames - 1 if default_is_a_frame else frames):
+        out.append(fctl(seq))
+        out.append(chunk(b"fdAT", struct.pack(">I", seq + 1) + idat))
+        seq += 2
+    out.append(chunk(b"IEND", b""))
+    return b"".join(out)
+
+
 def tiff_bytes(width: int, height: int, *, seed: int = 0) -> bytes:
     """An uncompressed TIFF of the scene."""
     return bytes(scene(width, height, seed=seed).tiffsave_buffer())

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from pipeline.domain.errors import BusError, SlowConsumer
-from pipeline.domain.messages import AlbumEvent, ImageEvent, StreamedEvent
+from pipeline.domain.messages import AlbumEvent, ImageEvent, StreamedEvent, StreamReset
 from pipeline.services.events import EventFeed
 from tests.fakes import FakeEventLog
 
@@ -33,7 +33,7 @@ async def publish(log: FakeEventLog, feed: EventFeed, tenant: str = "acme", n: i
     return item.seq
 
 
-async def take(stream: AsyncIterator[StreamedEvent], count: int) -> list[int]:
+async def take(stream: AsyncIterator[StreamedEvent | StreamReset], count: int) -> list[int]:
     async with asyncio.timeout(10):
         return [(await anext(stream)).seq for _ in range(count)]
 
@@ -118,3 +118,29 @@ async def test_a_replay_that_cannot_read_the_log_fails_loudly() -> None:
     async with EventFeed(log, queue_size=4).open("acme", after=3) as stream:
         with pytest.raises(BusError):
             await take(stream, 1)
+
+
+async def test_an_id_ahead_of_the_log_gets_a_reset_then_live_events() -> None:
+    # The client kept an id from before the stream was recreated (a restore, a new cluster):
+    # without the reset it would wait in silence until the new stream reached that id.
+    log = FakeEventLog()
+    feed = EventFeed(log, queue_size=16)
+    for n in range(3):
+        await publish(log, feed, n=n)
+    async with feed.open("acme", after=5000) as stream:
+        async with asyncio.timeout(10):
+            reset = await anext(stream)
+        assert reset == StreamReset(3), "the log's last id, to resume from after reloading"
+        live = [await publish(log, feed, n=10 + n) for n in range(2)]
+        assert await take(stream, 2) == live == [4, 5]
+
+
+async def test_an_id_at_the_end_of_the_log_is_no_reset() -> None:
+    log = FakeEventLog()
+    feed = EventFeed(log, queue_size=16)
+    for n in range(3):
+        await publish(log, feed, n=n)
+    async with feed.open("acme", after=3) as stream:
+        live = await publish(log, feed, n=9)
+        async with asyncio.timeout(10):
+            assert await anext(stream) == log.events[live - 1]

@@ -68,7 +68,10 @@ class Tally:
         """The header with the counts so far (final once the stream has ended)."""
         if self._found is None:
             return None
-        return replace(self._found, frames=max(self._found.frames, self.frames), scans=self.scans)
+        # Counted frames (GIF image descriptors, WebP ANMF chunks, APNG frames) replace the
+        # header's figure; a file without any keeps it (a still image is one frame).
+        frames = self.frames or self._found.frames
+        return replace(self._found, frames=frames, scans=self.scans)
 
     def found(
         self, mime: str, width: int, height: int, *, frames: int = 1, raw: str | None = None
