@@ -35,6 +35,31 @@ def decode_master(data: bytes, box: tuple[int, int], *, fail_on: str = "error") 
     return image.copy_memory()
 
 
+def uncovered_transparent(
+    image: vips.Image, canvas: tuple[int, int], frame: tuple[int, int, int, int]
+) -> vips.Image:
+    """A decoded GIF whose first ``frame`` (left, top, width, height on the ``canvas``)
+    leaves part of the canvas uncovered, with that part transparent.
+
+    libvips paints the first frame on a transparent canvas, but drops the alpha band when no
+    frame declares a transparent colour: the uncovered canvas then comes out black, where a
+    browser shows transparency. The frame's rectangle is scaled to the decoded size.
+    """
+    if image.hasalpha():
+        return image  # the uncovered canvas is already transparent
+    sx, sy = image.width / canvas[0], image.height / canvas[1]
+    left, top, width, height = frame
+    mask = vips.Image.black(image.width, image.height).draw_rect(
+        255,
+        round(left * sx),
+        round(top * sy),
+        max(1, round(width * sx)),
+        max(1, round(height * sy)),
+        fill=True,
+    )
+    return image.bandjoin(mask.cast("uchar")).copy(interpretation=image.interpretation)
+
+
 def decode_jpeg_without_eoi(data: bytes, box: tuple[int, int]) -> vips.Image:
     """Decode a JPEG that ends without its End Of Image marker, if its every scan is complete.
 

@@ -20,7 +20,13 @@ from dataclasses import dataclass, field, replace
 
 from pipeline.domain.errors import ConfigurationError, RenderTimeout, UndecodableImage
 from pipeline.imaging import vips
-from pipeline.imaging.decode import JPEG_EOI, decode_heic, decode_jpeg_without_eoi, decode_master
+from pipeline.imaging.decode import (
+    JPEG_EOI,
+    decode_heic,
+    decode_jpeg_without_eoi,
+    decode_master,
+    uncovered_transparent,
+)
 from pipeline.imaging.encode import encode
 from pipeline.imaging.exif import parse_exif
 from pipeline.imaging.geometry import Plan, master_box, plan
@@ -135,6 +141,9 @@ def _decode(ctx: RenderContext) -> None:
             ctx.image = decode_jpeg_without_eoi(ctx.original, stored_box)
         else:
             ctx.image = decode_master(ctx.original, stored_box)
+        if ctx.header.first_frame is not None:
+            canvas = (ctx.header.width, ctx.header.height)
+            ctx.image = uncovered_transparent(ctx.image, canvas, ctx.header.first_frame)
     ctx.decode_seconds = time.perf_counter() - started
 
 

@@ -18,6 +18,7 @@ import pyvips
 
 from pipeline.domain.errors import UndecodableImage
 from pipeline.imaging.render import render_image
+from pipeline.imaging.scan import scan_header
 from pipeline.imaging.spec import DEFAULT_SPEC
 from pipeline.runtime.settings import LimitsSettings
 from tests import images
@@ -34,6 +35,7 @@ _RENDER_IN_A_FRESH_PROCESS = """
 import json, sys
 import pyvips
 from pipeline.imaging.render import render_image
+from pipeline.imaging.scan import scan_header
 from pipeline.imaging.spec import DEFAULT_SPEC
 from pipeline.runtime.settings import LimitsSettings
 result = render_image(open(sys.argv[1], "rb").read(), DEFAULT_SPEC, LimitsSettings())
@@ -120,3 +122,62 @@ def test_a_jpeg_cut_inside_its_last_scan_is_still_undecodable(progressive: bool,
     with pytest.raises(UndecodableImage) as info:
         render_image(_jpeg(progressive)[:-cut], DEFAULT_SPEC, LIMITS)
     assert info.value.public_message == "the image data is corrupt or truncated"
+
+
+def _with_primary(data: bytes, item: int) -> bytes:
+    """The case file with its ``pitm`` naming ``item`` (1: the 640x480 one, 2: the 300x200)."""
+    at = data.index(b"pitm") + 8  # type, version and flags, then the 16-bit item id
+    return data[:at] + item.to_bytes(2, "big") + data[at + 2 :]
+
+
+@pytest.mark.parametrize(("item", "size"), [(2, (300, 200)), (1, (640, 480))])
+def test_heif_with_two_images_is_the_primary_everywhere(item: int, size: tuple[int, int]) -> None:
+    # Whichever item is primary, and so whichever is stored first or is larger, the scanner,
+    # the decoder and every rendition agree on the primary's size: never stretched, never
+    # enlarged.
+    data = _with_primary((CASES / "c30_heic_primary_second.heic").read_bytes(), item)
+    assert (scan_header(data, LIMITS).width, scan_header(data, LIMITS).height) == size
+    result = render_image(data, DEFAULT_SPEC, LIMITS)
+    assert (result.width, result.height) == size
+    for rendition in result.renditions:
+        spec = next(r for r in DEFAULT_SPEC if r.name == rendition.name)
+        assert rendition.width <= min(size[0], spec.width), rendition.name
+        assert rendition.height <= min(size[1], spec.height), rendition.name
+        if spec.crop == "none":  # a fitted rendition keeps the primary's shape
+            ratio = (rendition.width / rendition.height) / (size[0] / size[1])
+            assert ratio == pytest.approx(1, abs=0.02), rendition.name
+
+
+RED, BLUE = (220, 30, 30), (30, 30, 220)
+
+
+@pytest.mark.parametrize("canvas", [(100, 80), (1600, 1200)])
+def test_gif_canvas_a_first_frame_leaves_is_transparent_in_webp_white_in_jpeg(
+    canvas: tuple[int, int],
+) -> None:
+    # The first frame covers the middle only; a later frame covers everything (it must not
+    # fill the first frame's gaps: the renditions show the first frame).
+    w, h = canvas
+    first = (w // 5, h // 4, w // 2, h // 2, RED)
+    data = images.partial_gif_bytes(canvas, [first, (0, 0, w, h, BLUE)])
+    assert scan_header(data, LIMITS).first_frame == first[:4]
+    result = render_image(data, DEFAULT_SPEC, LIMITS)
+    for rendition in result.renditions:
+        image = pyvips.Image.new_from_buffer(rendition.data, "")
+        corner = image.getpoint(2, 2)
+        inside = image.getpoint(image.width * 2 // 5, image.height // 2)
+        if rendition.extension == "webp":
+            assert image.hasalpha(), rendition.name
+            assert corner[3] == 0, (rendition.name, corner)
+            assert near(inside[:3], RED), (rendition.name, inside)
+            assert inside[3] == 255, (rendition.name, inside)
+        else:
+            assert near(corner, (255, 255, 255)), (rendition.name, corner)
+            assert near(inside, RED, levels=12), (rendition.name, inside)
+
+
+def test_a_gif_whose_first_frame_covers_the_canvas_stays_opaque() -> None:
+    data = images.partial_gif_bytes((100, 80), [(0, 0, 100, 80, RED), (10, 10, 20, 20, BLUE)])
+    assert scan_header(data, LIMITS).first_frame is None
+    preview = next(r for r in render_image(data, DEFAULT_SPEC, LIMITS).renditions)
+    assert not pyvips.Image.new_from_buffer(preview.data, "").hasalpha()
