@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -144,3 +145,45 @@ async def test_an_id_at_the_end_of_the_log_is_no_reset() -> None:
         live = await publish(log, feed, n=9)
         async with asyncio.timeout(10):
             assert await anext(stream) == log.events[live - 1]
+
+
+async def test_a_write_after_the_client_left_ends_the_stream_quietly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The client left between keepalives: the next event's write fails. That is how an event
+    # stream normally ends: the handler returns the 200 it started, nothing is logged as an
+    # unhandled error (no 500 in the access log, no unexpected_errors_total).
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+    from aiohttp_sse import EventSourceResponse
+
+    from gateway.keys import EVENTS, TENANT_KEY
+    from gateway.sse import stream_events
+
+    async def gone(*_: object, **__: object) -> None:
+        raise ConnectionResetError("Cannot write to closing transport")
+
+    log = FakeEventLog()
+    feed = EventFeed(log, queue_size=8)
+    ended: list[int] = []
+    returned = asyncio.Event()
+
+    @web.middleware
+    async def as_acme(request: web.Request, handler: Any) -> web.StreamResponse:
+        request[TENANT_KEY] = "acme"
+        response: web.StreamResponse = await handler(request)
+        ended.append(response.status)
+        returned.set()
+        return response
+
+    app = web.Application(middlewares=[as_acme])
+    app[EVENTS] = feed
+    app.router.add_get("/v1/events", stream_events)
+    async with TestClient(TestServer(app)) as client:
+        response = await client.get("/v1/events")
+        assert (await response.content.readline()).startswith(b": connected")
+        monkeypatch.setattr(EventSourceResponse, "send", gone)
+        await publish(log, feed)
+        await asyncio.wait_for(returned.wait(), 10)
+        response.close()
+    assert ended == [200]
