@@ -157,7 +157,7 @@ async def test_a_write_after_the_client_left_ends_the_stream_quietly(
     from aiohttp.test_utils import TestClient, TestServer
     from aiohttp_sse import EventSourceResponse
 
-    from gateway.keys import EVENTS, TENANT_KEY
+    from gateway.appkeys import EVENTS, TENANT_KEY
     from gateway.sse import stream_events
 
     async def gone(*_: object, **__: object) -> None:
