@@ -9,10 +9,13 @@ from pathlib import Path
 
 from gallery import exitcodes
 from gallery.commands import images, keys, reconcile, status, upload
+from gallery.options import add_data_dir, backend_settings
 from pipeline.domain.errors import PipelineError
 from pipeline.domain.messages import StoredDeadLetter
 from pipeline.runtime.process import configure_logging
 from pipeline.runtime.settings import Settings, load_settings
+
+SERVERS = ("gateway", "worker")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,11 +43,13 @@ def _parser() -> argparse.ArgumentParser:
         "backfill", help="re-render images whose renditions are missing or out of date"
     )
     backfill.add_argument("--dry-run", action="store_true", help="only count them")
+    add_data_dir(backfill)
     reconcile.add_parser(sub)
 
     keys.add_parsers(sub)
 
     dlq = sub.add_parser("dlq", help="dead letters")
+    add_data_dir(dlq)
     dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
     dlq_sub.add_parser("list", help="list dead-lettered jobs")
     redrive = dlq_sub.add_parser(
@@ -150,7 +155,8 @@ def _run(args: argparse.Namespace) -> int:
         return status.run(args)
     if args.command == "reconcile":
         return reconcile.run(args)
-    settings = load_settings()
+    # The servers read the environment alone; the other commands find `gallery up` too.
+    settings = load_settings() if args.command in SERVERS else backend_settings(args)
     configure_logging(settings.log_level)
     if args.command == "gateway":
         from gateway.main import run_gateway  # per command, see _dead_letters

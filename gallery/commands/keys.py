@@ -9,11 +9,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from gallery.options import add_data_dir
 from pipeline.runtime.settings import Settings
 
 
 def add_parsers(sub: Any) -> None:
     keys = sub.add_parser("keys", help="manage API keys")
+    add_data_dir(keys)
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     create = keys_sub.add_parser("create", help="create an API key for a tenant (printed once)")
     create.add_argument("--tenant", required=True)
