@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from gallery import exitcodes
-from gallery.commands import images, keys, reconcile, status, upload
+from gallery.commands import albums, images, keys, reconcile, remove, status, upload
 from gallery.options import add_data_dir, backend_settings
 from pipeline.domain.errors import PipelineError
 from pipeline.domain.messages import StoredDeadLetter
@@ -37,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
 
     upload.add_parser(sub)
     images.add_parsers(sub)
+    albums.add_parsers(sub)
+    remove.add_parser(sub)
     status.add_parser(sub)
 
     backfill = sub.add_parser(
@@ -125,12 +129,21 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args)
     except KeyboardInterrupt:
         return exitcodes.INTERRUPTED
+    except BrokenPipeError:
+        # `gallery ls --ids | head -1`: the reader has what it wanted. Python would report
+        # the pipe again when it flushes stdout at exit, so stdout goes to /dev/null.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return exitcodes.OK
     except (PipelineError, OSError) as exc:
         print(f"gallery: {exc}", file=sys.stderr)
         return exitcodes.for_error(exc)
 
 
 def _run(args: argparse.Namespace) -> int:
+    # Commands in their own module (gallery/commands/) name their handler on the parser.
+    handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
+    if handler is not None:
+        return handler(args)
     if args.command == "up":
         from gallery.embedded import UpOptions, run_up  # per command, see _dead_letters
 

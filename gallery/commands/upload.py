@@ -10,10 +10,11 @@ from typing import Any
 
 from gallery import exitcodes, output
 from gallery.api import Api
+from gallery.folder import collect
 from gallery.options import ClientOptions
 from gallery.progress import FileResult, UploadDisplay, summary_table, totals_line
 from gallery.tus import DEFAULT_STATE_FILE
-from gallery.uploader import Uploader, UploadOptions, collect, plan
+from gallery.uploader import Uploader, UploadOptions, plan
 
 _SIZE = re.compile(r"^(\d+)\s*([kmg]i?b?)?$", re.IGNORECASE)
 _UNITS = {"k": 1024, "m": 1024**2, "g": 1024**3}
@@ -71,14 +72,17 @@ def run(args: argparse.Namespace) -> int:
     if interrupted:
         output.stderr().print("interrupted: run the same command again to resume large files")
         return exitcodes.INTERRUPTED
-    bad = [r for r in results if r.outcome not in ("ready", "duplicate")]
+    # Skipped files (not photos, sidecars) are no failure: a script sees 0 when every photo
+    # ended ready or was already there.
+    bad = [r for r in results if r.outcome not in ("ready", "duplicate", "skipped")]
     return exitcodes.PARTIAL if bad else exitcodes.OK
 
 
 async def _upload(client: ClientOptions, opts: UploadOptions, results: list[FileResult]) -> None:
-    total = sum(r.size for r in results)
+    sent = [r for r in results if r.outcome != "skipped"]
+    total = sum(r.size for r in sent)
     async with Api.open(client.url, client.key) as api:
-        with UploadDisplay(output.stderr(), len(results), total) as display:
+        with UploadDisplay(output.stderr(), len(sent), total) as display:
             await Uploader(api, opts, display).run(results)
 
 
@@ -88,5 +92,6 @@ def _report(results: list[FileResult], as_json: bool) -> None:
             {"files": [r.as_json() for r in results], "summary": totals_line(results)}
         )
         return
-    output.stdout().print(summary_table(results))
+    console = output.stdout()
+    console.print(summary_table(results, console.width))
     output.stderr().print(totals_line(results))
