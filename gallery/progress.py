@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from rich.console import Console
 from rich.markup import escape
@@ -69,6 +69,7 @@ class FileResult:
     reason: str = ""
     via: str = "post"  # "tus", or "-" for a skipped file
     resumed_from: int = 0
+    retryable: bool = False  # rejected because the gateway could not be reached
     sidecar_of: Path | None = None
     metadata: dict[str, Any] = field(default_factory=dict)  # a sidecar's fields
 
@@ -86,6 +87,15 @@ class FileResult:
             document["sidecar_of"] = str(self.sidecar_of)
             document["metadata"] = self.metadata
         return document
+
+
+class Display(Protocol):
+    """What the uploader reports to: the live display, or a watch's silence."""
+
+    def sending(self, result: FileResult) -> None: ...
+    def sent_bytes(self, path: Path, count: int) -> None: ...
+    def processing(self, path: Path) -> None: ...
+    def finished(self, result: FileResult) -> None: ...
 
 
 class UploadDisplay:

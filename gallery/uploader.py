@@ -19,7 +19,7 @@ import aiohttp
 from gallery.api import Api, http_error, json_body
 from gallery.folder import Collection, Skipped
 from gallery.output import human_bytes
-from gallery.progress import FileResult, UploadDisplay
+from gallery.progress import Display, FileResult
 from gallery.tus import DEFAULT_STATE_FILE, TusClient, UploadState
 from pipeline.domain.errors import DependencyError, InputError, PipelineError
 
@@ -39,7 +39,7 @@ class UploadOptions:
 
 
 class Uploader:
-    def __init__(self, api: Api, opts: UploadOptions, display: UploadDisplay) -> None:
+    def __init__(self, api: Api, opts: UploadOptions, display: Display) -> None:
         self.api = api
         self.opts = opts
         self.display = display
@@ -75,6 +75,7 @@ class Uploader:
                 await self.api.add_to_album(self.album_id, image_id)
         except (PipelineError, aiohttp.ClientError) as exc:
             result.outcome, result.reason = "rejected", str(exc) or type(exc).__name__
+            result.retryable = isinstance(exc, DependencyError | aiohttp.ClientError)
             self.display.finished(result)
             return
         if duplicate:

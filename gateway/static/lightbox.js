@@ -49,7 +49,10 @@ export class Lightbox {
     $("lb-delete").addEventListener("click", () => this.remove());
     this.photo.addEventListener("click", () => this.zoom(!this.zoomed));
     // The ThumbHash's aspect ratio is approximate: hide it once the photo itself is painted.
-    this.photo.addEventListener("load", () => this.dialog.classList.add("painted"));
+    this.photo.addEventListener("load", () => {
+      this.dialog.classList.add("painted");
+      if (this.zoomed) this.centre();
+    });
     this.dialog.addEventListener("keydown", (event) => this.key(event));
     this.dialog.addEventListener("close", () => {
       this.id = null;
@@ -108,6 +111,13 @@ export class Lightbox {
     } catch (error) {
       this.say(error.message);
     }
+  }
+
+  // Zoomed, the stage scrolls over the photo at its full size: start from its centre, not
+  // its top-left corner (a panorama or a phone showed a blank or arbitrary corner).
+  centre() {
+    const stage = this.photo.parentElement;
+    stage.scrollTo({ left: (stage.scrollWidth - stage.clientWidth) / 2, top: (stage.scrollHeight - stage.clientHeight) / 2 });
   }
 
   zoom(on, { load = true } = {}) {

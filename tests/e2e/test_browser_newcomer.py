@@ -5,6 +5,7 @@ Screenshots land in .artifacts/ui (tests/e2e/browser_page.py)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -110,3 +111,46 @@ async def test_phone_shows_whole_failure_reasons_and_chips_that_scroll(
     await screenshot(page, f"phone-{width}-failure-and-albums")
     await chips.evaluate("e => e.scrollTo({left: e.scrollWidth})")
     await expect(chips).to_have_attribute("data-more", "start")
+
+
+@pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])
+async def test_zooming_a_panorama_starts_centred_and_arrows_stay_off_the_details(
+    stack: Stack, api_for: Any, browser: Browser, phone: bool
+) -> None:
+    api = await api_for(stack, "alice")
+    key = await stack.api_key("alice")
+    await upload_named(api, "before.jpg", showcase_jpeg(70))
+    await upload_named(api, "pano.jpg", showcase_jpeg(71, 6000, 1000))
+    await upload_named(api, "after.jpg", showcase_jpeg(72))
+    viewport = {"width": 390, "height": 844} if phone else {"width": 1280, "height": 800}
+    page = await open_page(browser, stack.url, viewport=viewport, phone=phone)
+    await sign_in(page, key)
+    await expect(page.locator(".tile.loaded")).to_have_count(3, timeout=READY_MS)
+    await tile(page, "pano.jpg").locator(".tile-open").click()
+    await expect(page.locator("#lightbox")).to_have_class(re.compile("painted"))
+    await page.get_by_role("button", name="Zoom in").click()
+    photo = page.locator("#lb-photo")
+    await expect(photo).to_have_attribute("data-rendition", re.compile("large"))
+    await expect(page.locator("#lightbox")).to_have_class(re.compile("painted"))
+    # Wider than the stage at full size, and scrolled to its middle once painted.
+    await page.wait_for_function(
+        """() => {
+          const s = document.querySelector(".lb-stage"), img = document.querySelector("#lb-photo");
+          const room = s.scrollWidth - s.clientWidth;
+          return img.complete && img.naturalWidth >= 2048 && room > 0
+            && Math.abs(s.scrollLeft - room / 2) <= 2;
+        }""",
+        timeout=15_000,
+    )
+    side = await page.locator(".lb-side").bounding_box()
+    for arrow in ("#lb-prev", "#lb-next"):
+        box = await page.locator(arrow).bounding_box()
+        assert box is not None
+        assert side is not None
+        apart = (
+            box["x"] + box["width"] <= side["x"]
+            or box["y"] + box["height"] <= side["y"]
+            or box["x"] >= side["x"] + side["width"]
+        )
+        assert apart, f"{arrow} {box} covers the details {side}"
+    await screenshot(page, f"{'phone' if phone else 'desktop'}-zoomed-panorama")

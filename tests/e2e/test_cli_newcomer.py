@@ -12,13 +12,16 @@ import re
 import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from gallery.servers import free_port
-from tests.e2e.test_cli import Up, wait_for
+from tests.e2e.test_cli import RESTORE_SIGINT, Up, wait_for
 from tests.images import jpeg_bytes, png_bytes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -227,3 +230,62 @@ def snapshot(name: str, screen: str) -> None:
         SNAPSHOTS.mkdir(exist_ok=True)
         path.write_text(text)
     assert text == path.read_text(), f"{name} changed:\n{text}"
+
+
+class Watcher:
+    """``gallery upload --watch inbox --json`` in the background, its lines collected."""
+
+    def __init__(self, up: Up, cwd: Path, state: Path) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GALLERY_")}
+        command = [sys.executable, "-c", RESTORE_SIGINT, "upload", "--watch", "inbox",
+                   "--interval", "0.3", "--watch-state", str(state), "--json"]  # fmt: skip
+        self.log = (cwd / f"watch-{time.monotonic_ns()}.log").open("w")
+        self.process = subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=self.log, text=True
+        )
+        self.lines: list[dict[str, Any]] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(json.loads(line))
+
+    def outcome(self, name: str) -> str | None:
+        return next((r["outcome"] for r in self.lines if Path(r["path"]).name == name), None)
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGINT)
+        self.process.wait(60)
+        self.reader.join(10)
+        assert self.process.stdout is not None
+        self.process.stdout.close()
+        self.log.close()
+        return self.process.returncode
+
+
+def test_watch_imports_new_photos_and_a_restart_sends_only_new_ones(up: Up, tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    state = tmp_path / "watched.json"
+    (inbox / "first.jpg").write_bytes(jpeg_bytes(320, 240, seed=51))
+    (inbox / "notes.txt").write_text("shopping list")
+    first = Watcher(up, tmp_path, state)
+    try:
+        wait_for(lambda: first.outcome("first.jpg") == "ready", "first.jpg imported")
+        (inbox / "second.jpg").write_bytes(jpeg_bytes(320, 240, seed=52))
+        wait_for(lambda: first.outcome("second.jpg") == "ready", "second.jpg imported")
+    finally:
+        assert first.stop() == 0, "Ctrl-C is how a watch ends"
+    assert first.outcome("notes.txt") == "skipped"
+    assert [r["path"] for r in first.lines].count("inbox/first.jpg") == 1, "sent once"
+
+    second = Watcher(up, tmp_path, state)  # a restart: only what is new since is sent
+    try:
+        (inbox / "third.jpg").write_bytes(jpeg_bytes(320, 240, seed=53))
+        wait_for(lambda: second.outcome("third.jpg") == "ready", "third.jpg imported")
+    finally:
+        second.stop()
+    sent = {Path(r["path"]).name for r in second.lines if r["outcome"] != "skipped"}
+    assert sent == {"third.jpg"}, second.lines
