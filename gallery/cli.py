@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from gallery import exitcodes
+from gallery import exitcodes, output
 from gallery.commands import albums, images, keys, reconcile, remove, status, upload
 from gallery.options import add_data_dir, backend_settings
 from pipeline.domain.errors import PipelineError
@@ -47,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
         "backfill", help="re-render images whose renditions are missing or out of date"
     )
     backfill.add_argument("--dry-run", action="store_true", help="only count them")
+    backfill.add_argument("--json", action="store_true", help="the count as JSON")
     add_data_dir(backfill)
     reconcile.add_parser(sub)
 
@@ -55,7 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     dlq = sub.add_parser("dlq", help="dead letters")
     add_data_dir(dlq)
     dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
-    dlq_sub.add_parser("list", help="list dead-lettered jobs")
+    listing = dlq_sub.add_parser("list", help="list dead-lettered jobs")
+    listing.add_argument("--json", action="store_true", help="the letters as JSON")
     redrive = dlq_sub.add_parser(
         "redrive",
         help=(
@@ -64,10 +66,13 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     redrive.add_argument("image_ids", nargs="*", help="only these images (default: all)")
+    redrive.add_argument("--json", action="store_true", help="what was done, as JSON")
     return parser
 
 
-async def _dead_letters(settings: Settings, command: str, image_ids: list[str]) -> None:
+async def _dead_letters(
+    settings: Settings, command: str, image_ids: list[str], as_json: bool
+) -> None:
     # Each command imports what it runs: `gallery upload` and `--help` must not pay for
     # loading libvips, NATS, PyMongo and aioboto3 (about a second) that they never use.
     from pipeline.adapters.bus import Bus
@@ -77,21 +82,42 @@ async def _dead_letters(settings: Settings, command: str, image_ids: list[str]) 
     async with Bus.connect(settings.nats, name="gallery-cli") as bus:
         if command == "list":
             letters = await bus.dead_letters()
-            for stored in letters:
+            if as_json:
+                output.print_json([_letter_json(stored) for stored in letters])
+            for stored in [] if as_json else letters:
                 print(_letter_line(stored))
             print(f"{len(letters)} dead letter(s) listed", file=sys.stderr)
             return
         actions: dict[str, int] = {}
+        redriven = []
         async with Catalog.connect(settings.mongo) as catalog:
             async for done in redrive(bus, catalog, image_ids):
-                print(f"{_letter_line(done.stored)} -> {done.status}: {done.action}")
+                if as_json:
+                    redriven.append(
+                        {**_letter_json(done.stored), "status": done.status, "action": done.action}
+                    )
+                else:
+                    print(f"{_letter_line(done.stored)} -> {done.status}: {done.action}")
                 actions[done.action] = actions.get(done.action, 0) + 1
+        if as_json:
+            output.print_json(redriven)
         summary = ", ".join(f"{n} {action}" for action, n in sorted(actions.items()))
         count = sum(actions.values())
         print(
             f"{count} dead letter(s) redriven" + (f": {summary}" if summary else ""),
             file=sys.stderr,
         )
+
+
+def _letter_json(stored: StoredDeadLetter) -> dict[str, object]:
+    letter = stored.letter
+    return {
+        "at": letter.at.isoformat(),
+        "tenant": letter.job.tenant,
+        "image_id": letter.job.image_id,
+        "attempts": letter.attempts,
+        "reason": letter.reason,
+    }
 
 
 def _letter_line(stored: StoredDeadLetter) -> str:
@@ -102,7 +128,7 @@ def _letter_line(stored: StoredDeadLetter) -> str:
     )
 
 
-async def _backfill(settings: Settings, dry_run: bool) -> None:
+async def _backfill(settings: Settings, dry_run: bool, as_json: bool) -> None:
     # Imported here: see _dead_letters.
     from pipeline.adapters.bus import Bus
     from pipeline.adapters.catalog import Catalog
@@ -121,6 +147,8 @@ async def _backfill(settings: Settings, dry_run: bool) -> None:
         queued = await plan_backfill(bus, catalog, spec, dry_run=dry_run, progress=show)
     verb = "would be queued" if dry_run else "queued on the backfill lane"
     print(f"\nbackfill: {queued} image(s) {verb}", file=sys.stderr)
+    if as_json:
+        output.print_json({"dry_run": dry_run, "queued": queued})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -180,11 +208,13 @@ def _run(args: argparse.Namespace) -> int:
 
         asyncio.run(run_worker(settings))
     elif args.command == "backfill":
-        asyncio.run(_backfill(settings, args.dry_run))
+        asyncio.run(_backfill(settings, args.dry_run, args.json))
     elif args.command == "keys":
         asyncio.run(keys.run(settings, args))
     elif args.command == "dlq":
-        asyncio.run(_dead_letters(settings, args.dlq_command, getattr(args, "image_ids", [])))
+        asyncio.run(
+            _dead_letters(settings, args.dlq_command, getattr(args, "image_ids", []), args.json)
+        )
     return exitcodes.OK
 
 

@@ -9,6 +9,8 @@ import { thumbHashToDataURL } from "./thumbhash.js";
 const RANK = { queued: 0, processing: 1, ready: 2, failed: 2 };
 const LABEL = { queued: "Queued", processing: "Processing" };
 
+const EXTREME_RATIO = 4; // width:height (or height:width) past which a square crop misleads
+
 export class Grid {
   /** onOpen(id): a tile was activated; onSelect(ids): the selection changed. */
   constructor(container, { onOpen, onSelect }) {
@@ -110,7 +112,13 @@ export class Grid {
   }
 
   async loadThumb(node, image) {
-    const thumb = image.renditions && image.renditions.thumb;
+    // A strip (a 20000 x 3 scan, an extreme panorama) gets a square `thumb` that is a sliver
+    // of it: such a tile shows the whole picture instead, the `preview` fitted in the tile.
+    const ratio = image.width && image.height ? image.width / image.height : 1;
+    const strip = ratio >= EXTREME_RATIO || ratio <= 1 / EXTREME_RATIO;
+    node.classList.toggle("strip", strip);
+    const renditions = image.renditions || {};
+    const thumb = (strip && renditions.preview) || renditions.thumb;
     const img = node.querySelector(".thumb");
     if (image.status !== "ready" || !thumb || img.dataset.src === thumb.url) return;
     img.dataset.src = thumb.url;

@@ -126,7 +126,11 @@ async def test_zooming_a_panorama_starts_centred_and_arrows_stay_off_the_details
     page = await open_page(browser, stack.url, viewport=viewport, phone=phone)
     await sign_in(page, key)
     await expect(page.locator(".tile.loaded")).to_have_count(3, timeout=READY_MS)
-    await tile(page, "pano.jpg").locator(".tile-open").click()
+    pano = tile(page, "pano.jpg")
+    await expect(pano).to_have_class(re.compile("strip"))
+    width = await pano.locator(".thumb").evaluate("img => img.naturalWidth")
+    assert width > 1000, "a 6:1 panorama's tile shows all of it (the preview), not a square crop"
+    await pano.locator(".tile-open").click()
     await expect(page.locator("#lightbox")).to_have_class(re.compile("painted"))
     await page.get_by_role("button", name="Zoom in").click()
     photo = page.locator("#lb-photo")

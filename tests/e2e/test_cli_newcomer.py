@@ -149,6 +149,9 @@ def test_every_command_finds_the_stack_from_any_folder(up: Up, tmp_path: Path) -
     ):
         done = anywhere(up, *command, cwd=elsewhere)
         assert done.returncode == 0, f"{command}: {done.stdout}{done.stderr}"
+        as_json = anywhere(up, *command, "--json", cwd=elsewhere)
+        assert as_json.returncode == 0, f"{command} --json: {as_json.stderr}"
+        json.loads(as_json.stdout)  # one JSON document on stdout, for scripts
     status = anywhere(up, "status", "--json", "--interval", "0.5", cwd=elsewhere)
     assert status.returncode == 0, status.stdout + status.stderr
     assert json.loads(status.stdout)["healthy"] is True
