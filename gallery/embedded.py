@@ -129,10 +129,15 @@ def run_up(opts: UpOptions) -> int:
     try:
         _say(f"gallery: starting servers under {data}")
         _start_servers(opts, servers)
-        _say(f"gallery: servers up; starting the gateway and {opts.workers} worker(s)")
-        gateway, key, logs = _start_apps(opts, child.env, apps)
+        _say("gallery: servers up; starting the gateway, then the workers")
+        gateway, key, logs = _start_gateway(opts, child.env, apps)
         ready_url = f"http://127.0.0.1:{opts.port}/readyz"
         wait_until_ready(gateway, lambda: http_ok(ready_url), seconds=60)
+        # Workers after the gateway: started together, the three processes' first imports
+        # share the cores and the gateway is ready later (first `make up` on a loaded
+        # machine: 17 s from servers up to a ready gateway). Uploads queue on the bus
+        # until the workers join, a second or two later.
+        _start_workers(opts, child.env, apps, logs)
         _stack_file(opts, child.env).write(data)
         _banner(opts, key, logs)
         while not stopping:
@@ -165,17 +170,20 @@ def _start_servers(opts: UpOptions, servers: Supervisor) -> None:
     servers.add("secantusd", partial(start_secantus, data / "mongo", port=opts.mongo_port))
 
 
-def _start_apps(
+def _start_gateway(
     opts: UpOptions, env: dict[str, str], apps: Supervisor
 ) -> tuple[ManagedProcess, str, Path]:
     key = _api_key(opts.data_dir, env["GALLERY_MONGO_URI"])
     logs = opts.data_dir / "logs"
     gateway = apps.add("gateway", partial(start_gallery, ["gateway"], env, logs / "gateway.log"))
+    return gateway, key, logs
+
+
+def _start_workers(opts: UpOptions, env: dict[str, str], apps: Supervisor, logs: Path) -> None:
     for index in range(opts.workers):
         worker_env = {**env, "GALLERY_METRICS_PORT": str(opts.worker_metrics_port(index))}
         log_path = logs / f"worker-{index + 1}.log"
         apps.add(f"worker {index + 1}", partial(start_gallery, ["worker"], worker_env, log_path))
-    return gateway, key, logs
 
 
 def _stack_file(opts: UpOptions, env: dict[str, str]) -> StackFile:
