@@ -75,11 +75,11 @@ async def _dead_letters(
 ) -> None:
     # Each command imports what it runs: `gallery upload` and `--help` must not pay for
     # loading libvips, NATS, PyMongo and aioboto3 (about a second) that they never use.
-    from pipeline.adapters.bus import Bus
-    from pipeline.adapters.catalog import Catalog
+    from pipeline.adapters.bus import JetStreamBus
+    from pipeline.adapters.catalog import MongoCatalog
     from pipeline.services.redrive import redrive
 
-    async with Bus.connect(settings.nats, name="gallery-cli") as bus:
+    async with JetStreamBus.connect(settings.nats, name="gallery-cli") as bus:
         if command == "list":
             letters = await bus.dead_letters()
             if as_json:
@@ -90,7 +90,7 @@ async def _dead_letters(
             return
         actions: dict[str, int] = {}
         redriven = []
-        async with Catalog.connect(settings.mongo) as catalog:
+        async with MongoCatalog.connect(settings.mongo) as catalog:
             async for done in redrive(bus, catalog, image_ids):
                 if as_json:
                     redriven.append(
@@ -113,8 +113,9 @@ def _letter_json(stored: StoredDeadLetter) -> dict[str, object]:
     letter = stored.letter
     return {
         "at": letter.at.isoformat(),
-        "tenant": letter.job.tenant,
-        "image_id": letter.job.image_id,
+        "lane": letter.lane,
+        "tenant": letter.job.tenant if letter.job is not None else None,
+        "image_id": letter.job.image_id if letter.job is not None else None,
         "attempts": letter.attempts,
         "reason": letter.reason,
     }
@@ -122,16 +123,18 @@ def _letter_json(stored: StoredDeadLetter) -> dict[str, object]:
 
 def _letter_line(stored: StoredDeadLetter) -> str:
     letter = stored.letter
-    return (
-        f"{letter.at.isoformat()} {letter.job.tenant}/{letter.job.image_id} "
-        f"attempts={letter.attempts} {letter.reason}"
+    what = (
+        f"{letter.job.tenant}/{letter.job.image_id}"
+        if letter.job is not None
+        else f"{letter.lane} {letter.payload[:80]!r}"
     )
+    return f"{letter.at.isoformat()} {what} attempts={letter.attempts} {letter.reason}"
 
 
 async def _backfill(settings: Settings, dry_run: bool, as_json: bool) -> None:
     # Imported here: see _dead_letters.
-    from pipeline.adapters.bus import Bus
-    from pipeline.adapters.catalog import Catalog
+    from pipeline.adapters.bus import JetStreamBus
+    from pipeline.adapters.catalog import MongoCatalog
     from pipeline.imaging.spec import parse_spec
     from pipeline.services.backfill import plan_backfill
 
@@ -140,8 +143,8 @@ async def _backfill(settings: Settings, dry_run: bool, as_json: bool) -> None:
 
     spec = parse_spec(settings.renditions)
     async with (
-        Bus.connect(settings.nats, name="gallery-cli") as bus,
-        Catalog.connect(settings.mongo) as catalog,
+        JetStreamBus.connect(settings.nats, name="gallery-cli") as bus,
+        MongoCatalog.connect(settings.mongo) as catalog,
     ):
         await bus.declare()
         queued = await plan_backfill(bus, catalog, spec, dry_run=dry_run, progress=show)
