@@ -84,6 +84,7 @@ export class Grid {
       open,
       check,
       el("span", { class: "badge", "aria-hidden": "true" }),
+      el("span", { class: "frames" }),
       el("p", { class: "failure" }),
     );
   }
@@ -94,6 +95,10 @@ export class Grid {
     const placeholder = node.querySelector(".placeholder");
     if (!placeholder.src && image.thumbhash) placeholder.src = thumbHashToDataURL(image.thumbhash);
     node.querySelector(".badge").textContent = LABEL[image.status] || "";
+    // An animated GIF/WebP/PNG renders as a still (its first frame) for now: say it moves.
+    const frames = image.frames > 1 ? `${image.frames} frames` : "";
+    node.querySelector(".frames").textContent = frames;
+    node.querySelector(".frames").title = frames && "Animated: shown as its first frame";
     node.querySelector(".failure").textContent =
       image.status === "failed" ? `Failed: ${image.failure || "unknown reason"}` : "";
     const state = image.status === "ready" ? "" : `, ${image.status}`;

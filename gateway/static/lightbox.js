@@ -138,6 +138,7 @@ export class Lightbox {
       ["Camera", camera(meta)],
       ["Lens", meta.lens],
       ["Exposure", exposure(meta)],
+      ["Frames", image.frames > 1 ? `${image.frames} (animated; shown as its first frame)` : ""],
       ["Size", image.width ? `${image.width} × ${image.height} · ${formatBytes(image.bytes)}` : formatBytes(image.bytes)],
       ["Uploaded", new Date(image.created_at).toLocaleString()],
       ["Status", image.status === "failed" ? `Failed: ${image.failure || "unknown reason"}` : image.status === "ready" ? "" : image.status],

@@ -27,7 +27,7 @@ from tests.e2e.browser_page import (
 )
 from tests.e2e.conftest import StackFactory
 from tests.e2e.stack import Stack
-from tests.images import truncated_jpeg_bytes
+from tests.images import gif_bytes, truncated_jpeg_bytes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -122,10 +122,13 @@ async def test_zooming_a_panorama_starts_centred_and_arrows_stay_off_the_details
     await upload_named(api, "before.jpg", showcase_jpeg(70))
     await upload_named(api, "pano.jpg", showcase_jpeg(71, 6000, 1000))
     await upload_named(api, "after.jpg", showcase_jpeg(72))
+    await upload_named(api, "wave.gif", gif_bytes(200, 150, frames=4, seed=73))
     viewport = {"width": 390, "height": 844} if phone else {"width": 1280, "height": 800}
     page = await open_page(browser, stack.url, viewport=viewport, phone=phone)
     await sign_in(page, key)
-    await expect(page.locator(".tile.loaded")).to_have_count(3, timeout=READY_MS)
+    await expect(page.locator(".tile.loaded")).to_have_count(4, timeout=READY_MS)
+    await expect(tile(page, "wave.gif").locator(".frames")).to_have_text("4 frames")
+    await expect(tile(page, "pano.jpg").locator(".frames")).to_be_hidden()
     pano = tile(page, "pano.jpg")
     await expect(pano).to_have_class(re.compile("strip"))
     width = await pano.locator(".thumb").evaluate("img => img.naturalWidth")
