@@ -8,7 +8,7 @@ from aiohttp import web
 
 from gateway.appkeys import DELETE, PRINCIPAL, QUERIES
 from gateway.delivery import deliver
-from gateway.paging import flag_param, page_params, status_param
+from gateway.paging import flag_param, image_page_params, status_param
 from pipeline.domain.models import ImageRecord, Rendition
 from pipeline.services.images import ObjectRef
 
@@ -71,7 +71,7 @@ def image_json(record: ImageRecord, images: str = IMAGES) -> dict[str, Any]:
 async def list_images(request: web.Request) -> web.Response:
     """``?album=ID`` lists that album's images (404 for an unknown album), ``?status=S``
     only images in that status; same paging."""
-    limit, cursor = page_params(request)
+    limit, cursor = image_page_params(request)
     page = await request.app[QUERIES].page(
         request[PRINCIPAL],
         limit=limit,

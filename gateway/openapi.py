@@ -19,8 +19,8 @@ from gateway.openapi_parts import (
     EMPTY,
     FLAG,
     IMAGE_ID,
+    IMAGE_PAGING,
     OK_JSON,
-    PAGING,
     PUBLIC,
     admin_paths,
     album_paths,
@@ -56,7 +56,9 @@ def _trash_paths() -> dict[str, Any]:
     return {
         "/v1/trash": {
             "get": op(
-                "The trash, newest upload first", {200: body("ImagePage")}, parameters=PAGING
+                "The trash, newest completed first",
+                {200: body("ImagePage")},
+                parameters=IMAGE_PAGING,
             ),
             "delete": op("Empty the trash: delete its photos for good", {200: body("Emptied")}),
         },
@@ -135,10 +137,10 @@ def _image_paths() -> dict[str, Any]:
     return {
         "/v1/images": {
             "get": op(
-                "The tenant's images, newest first",
+                "The tenant's images, newest completed first",
                 {200: body("ImagePage")},
                 parameters=[
-                    *PAGING,
+                    *IMAGE_PAGING,
                     query("album", {"type": "string"}, "only this album's images"),
                     query("status", {"enum": STATUSES}, "only images in this status"),
                 ],

@@ -8,6 +8,7 @@ from typing import Any
 from gateway.openapi_parts import (
     EMPTY,
     IMAGE_ID,
+    IMAGE_PAGING,
     PAGING,
     PUBLIC,
     body,
@@ -87,7 +88,7 @@ def _link_paths() -> dict[str, Any]:
                 security=PUBLIC,
                 parameters=[
                     TOKEN,
-                    *PAGING,
+                    *IMAGE_PAGING,
                     query("album", {"type": "string"}, "the shared album (any other: 404)"),
                     query("status", {"enum": STATUSES}, "only images in this status"),
                 ],

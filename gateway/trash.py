@@ -10,11 +10,11 @@ from aiohttp import web
 from gateway import images
 from gateway.appkeys import DELETE, PRINCIPAL, QUERIES
 from gateway.images import TRASH, image_json
-from gateway.paging import page_params
+from gateway.paging import image_page_params
 
 
 async def list_trash(request: web.Request) -> web.Response:
-    limit, cursor = page_params(request)
+    limit, cursor = image_page_params(request)
     page = await request.app[QUERIES].trash(request[PRINCIPAL], limit=limit, before=cursor)
     return web.json_response(
         {"items": [image_json(r, TRASH) for r in page.items], "next_cursor": page.next_cursor}

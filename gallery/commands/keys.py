@@ -11,12 +11,16 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from gallery import output
+from gallery.options import add_data_dir
 from pipeline.domain.access import SCOPES, Principal, sorted_scopes
+from pipeline.domain.keys import ApiKeyInfo
 from pipeline.runtime.settings import Settings
 
 
 def add_parsers(sub: Any) -> None:
     keys = sub.add_parser("keys", help="manage API keys")
+    add_data_dir(keys)
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     create = keys_sub.add_parser("create", help="create an API key for a tenant (printed once)")
     create.add_argument("--tenant", required=True)
@@ -32,6 +36,8 @@ def add_parsers(sub: Any) -> None:
     listing.add_argument("--tenant", help="only this tenant's keys")
     revoke = keys_sub.add_parser("revoke", help="revoke a key: every gateway refuses it")
     revoke.add_argument("key_id", help="the id `gallery keys list` shows")
+    for verb in (create, listing, revoke):
+        verb.add_argument("--json", action="store_true", help="the key record(s) as JSON")
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> None:
@@ -49,13 +55,35 @@ async def run(settings: Settings, args: argparse.Namespace) -> None:
         # Whoever reaches the catalog and the bus directly is the operator.
         operator = Principal.admin()
         if args.keys_command == "create":
-            print((await service.create(operator, args.tenant, args.name, args.scopes)).key)
+            created = await service.create(operator, args.tenant, args.name, args.scopes)
+            if args.json:
+                output.print_json({**_record(created.info), "key": created.key})
+            else:
+                print(created.key)
         elif args.keys_command == "list":
-            for key in await service.list_keys(operator, args.tenant):
+            keys = await service.list_keys(operator, args.tenant)
+            if args.json:
+                output.print_json([_record(key) for key in keys])
+            for key in [] if args.json else keys:
                 revoked = f"revoked {key.revoked_at.isoformat()}" if key.revoked_at else "active"
                 scopes = ",".join(sorted_scopes(key.scopes))
-                created = key.created_at.isoformat()
-                print(f"{key.id}  {key.tenant}  {key.name}  {scopes}  {created}  {revoked}")
+                made = key.created_at.isoformat()
+                print(f"{key.id}  {key.tenant}  {key.name}  {scopes}  {made}  {revoked}")
         else:
             key = await service.revoke(operator, args.key_id)
-            print(f"revoked {key.id} ({key.tenant}/{key.name})")
+            if args.json:
+                output.print_json(_record(key))
+            else:
+                print(f"revoked {key.id} ({key.tenant}/{key.name})")
+
+
+def _record(key: ApiKeyInfo) -> dict[str, object]:
+    """A key's public fields (never its hash): id, tenant, name, scopes, created_at, revoked_at."""
+    return {
+        "id": key.id,
+        "tenant": key.tenant,
+        "name": key.name,
+        "scopes": sorted_scopes(key.scopes),
+        "created_at": key.created_at.isoformat(),
+        "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+    }

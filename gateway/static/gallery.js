@@ -40,7 +40,7 @@ const stream = new EventStream({
 
 // ---- sign in / out -------------------------------------------------------------------
 
-async function signIn(key) {
+async function signIn(key, remember = false) {
   session.key = key;
   $("signin-error").textContent = "";
   $("signin-submit").disabled = true;
@@ -58,6 +58,7 @@ async function signIn(key) {
     $("signin-submit").disabled = false;
   }
   $("api-key").value = "";
+  if (remember) session.remember();
   document.body.dataset.view = "gallery";
   $("signin").hidden = true;
   $("app").hidden = false;
@@ -173,6 +174,8 @@ function updateEmpty() {
 // ---- live events -------------------------------------------------------------------
 
 async function handleEvent({ type, data }) {
+  // The stream was recreated since the id we resumed from: what we show may be stale.
+  if (type === "reset") return reload();
   if (["ready", "trashed", "restored", "deleted"].includes(type)) refreshUsage();
   if (type === "deleted") return removed(data.image_id);
   // Into the trash or out of it: the photo leaves the view it was in and joins the other.
@@ -356,7 +359,7 @@ wireUploads();
 $("signin-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const key = $("api-key").value.trim();
-  if (key) signIn(key);
+  if (key) signIn(key, $("remember").checked);
   else $("signin-error").textContent = "Enter your API key.";
 });
 $("signin-submit").disabled = false; // index.html ships it disabled until this handler exists

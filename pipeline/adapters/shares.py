@@ -1,15 +1,16 @@
 """Share links in MongoDB (``shares``): only the token's hash is stored.
 
-Indexes: ``token_hash`` (unique: how a request's link is found) and ``(tenant, _id)`` (the
-owner's newest-first listing). Revoked and expired links are kept, marked, so the owner
-still sees their use counts; nothing ever answers for them.
+Indexes (declared in :mod:`pipeline.adapters.indexes`): ``token_hash`` (unique: how a
+request's link is found) and ``(tenant, _id)`` (the owner's newest-first listing). Revoked
+and expired links are kept, marked, so the owner still sees their use counts; nothing ever
+answers for them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
 from pipeline.adapters.mongo_errors import translated
@@ -22,15 +23,6 @@ Document = dict[str, Any]
 class ShareCatalog:
     def __init__(self, shares: AsyncCollection[Document]) -> None:
         self._shares = shares
-
-    async def ensure_indexes(self) -> None:
-        with translated("create share indexes"):
-            await self._shares.create_index(
-                [("token_hash", ASCENDING)], unique=True, name="token_hash"
-            )
-            await self._shares.create_index(
-                [("tenant", ASCENDING), ("_id", DESCENDING)], name="tenant_id"
-            )
 
     async def insert_share(self, record: ShareRecord) -> None:
         with translated("insert share"):

@@ -29,7 +29,8 @@ class ObjectRef:
 
 @dataclass(frozen=True)
 class Page:
-    """One page of images and the cursor of the next (None on the last page)."""
+    """One page of images and the cursor of the next (None on the last page): the ``seq``
+    of the page's last image, as text."""
 
     items: list[ImageRecord]
     next_cursor: str | None
@@ -53,12 +54,13 @@ class ImageQueries:
         who: Principal,
         *,
         limit: int,
-        before: str | None = None,
+        before: int | None = None,
         album: str | None = None,
         status: str | None = None,
     ) -> Page:
-        """Newest first, ``limit`` at most, ids below ``before``; only ``album``'s images and
-        only those in ``status`` when given. NotFound for an album out of reach."""
+        """Newest completed first, ``limit`` at most, ``seq`` below ``before``; only
+        ``album``'s images and only those in ``status`` when given. NotFound for an album
+        out of reach."""
         reader = self._policy.reader(who)
         album = await self._album_filter(reader, album)
         if reader.image_id is not None:
@@ -67,18 +69,15 @@ class ImageQueries:
             records = await self._catalog.list_images(
                 reader.tenant, limit=limit + 1, before=before, album=album, status=status
             )
-        shown = [reader.shown(r) for r in records[:limit]]
-        more = len(records) > limit and bool(shown)
-        return Page(shown, shown[-1].id if more else None)
+        return _page([reader.shown(r) for r in records], limit)
 
-    async def trash(self, who: Principal, *, limit: int, before: str | None = None) -> Page:
-        """The tenant's trash, newest upload first, paged like :meth:`page`."""
+    async def trash(self, who: Principal, *, limit: int, before: int | None = None) -> Page:
+        """The tenant's trash, newest completed first, paged like :meth:`page`."""
         tenant = self._policy.tenant(who, "read")
         records = await self._catalog.list_images(
             tenant, limit=limit + 1, before=before, trashed=True
         )
-        shown = records[:limit]
-        return Page(shown, shown[-1].id if len(records) > limit and shown else None)
+        return _page(records, limit)
 
     async def get(self, who: Principal, image_id: str, *, trash: bool = False) -> ImageRecord:
         """One image (one in the trash when ``trash``); NotFound when it does not exist or
@@ -132,7 +131,7 @@ class ImageQueries:
         return album
 
     async def _one(
-        self, reader: Reader, image_id: str, before: str | None, status: str | None
+        self, reader: Reader, image_id: str, before: int | None, status: str | None
     ) -> list[ImageRecord]:
         """A link to one image lists that image, on the first page only."""
         record = await self._catalog.get_image(reader.tenant, image_id)
@@ -141,3 +140,10 @@ class ImageQueries:
         if status and record.status != status:
             return []
         return [record]
+
+
+def _page(records: list[ImageRecord], limit: int) -> Page:
+    """The first ``limit`` of ``limit + 1`` records fetched, and the next page's cursor."""
+    shown = records[:limit]
+    more = len(records) > limit and bool(shown)
+    return Page(shown, str(shown[-1].seq) if more else None)
