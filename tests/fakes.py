@@ -91,7 +91,6 @@ class FakeCatalog:
         before: int | None = None,
         album: str | None = None,
         status: str | None = None,
-        trashed: bool = False,
     ) -> list[ImageRecord]:
         found = [
             r
@@ -100,7 +99,19 @@ class FakeCatalog:
             and (before is None or r.seq < before)
             and (album is None or album in r.albums)
             and (status is None or r.status == status)
-            and (r.trashed_at is not None) == trashed
+            and r.trashed_at is None
+        ]
+        return sorted(found, key=lambda r: r.seq, reverse=True)[:limit]
+
+    async def list_trash(
+        self, tenant: str, *, limit: int, before: int | None = None
+    ) -> list[ImageRecord]:
+        found = [
+            r
+            for r in self.images.values()
+            if r.tenant == tenant
+            and r.trashed_at is not None
+            and (before is None or r.seq < before)
         ]
         return sorted(found, key=lambda r: r.seq, reverse=True)[:limit]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import AsyncMongoClient
@@ -136,24 +136,47 @@ class MongoCatalog:
         before: int | None = None,
         album: str | None = None,
         status: str | None = None,
-        trashed: bool = False,
     ) -> list[ImageRecord]:
-        """Newest completed first; ``before`` is the cursor (the ``seq`` of the previous
-        page's last image); ``album`` keeps only the images in that album; ``trashed`` lists
-        the trash instead of the images out of it.
+        """Newest completed first, out of the trash; ``before`` is the cursor (the ``seq``
+        of the previous page's last image); ``album`` keeps only the images in that album.
 
         Read as ranges of ``seq`` below the cursor (:func:`~pipeline.adapters.windows.newest`),
-        each served by the index of its filter (``tenant[_albums][_status]_seq``).
+        each served by the index of its filter (``tenant[_albums][_status]_seq``). Trashed
+        photos are dropped after the read: a ``trashed_at`` term in the filter makes
+        SecantusDB scan the collection (test_catalog_plans), and the trash is a few photos.
         """
-        query: Document = {"tenant": tenant, "trashed_at": {"$ne": None} if trashed else None}
+        query: Document = {"tenant": tenant}
         if album is not None:
             query["albums"] = album  # matches an element of the array
         if status is not None:
             query["status"] = status
+        found: list[Document] = []
         with _translated("list images"):
             below = before if before is not None else await self.tenants.top_seq(tenant) + 1
-            docs = await windows.newest(self.images, query, below=below, limit=limit)
-        return [ImageRecord.model_validate(doc) for doc in docs]
+            while len(found) < limit:
+                docs = await windows.newest(
+                    self.images, query, below=below, limit=limit - len(found)
+                )
+                if not docs:
+                    break
+                found += [doc for doc in docs if doc.get("trashed_at") is None]
+                below = int(docs[-1]["seq"])
+        return [ImageRecord.model_validate(doc) for doc in found]
+
+    async def list_trash(
+        self, tenant: str, *, limit: int, before: int | None = None
+    ) -> list[ImageRecord]:
+        """The tenant's trash, newest completed first, ``seq`` below ``before``: the
+        ``tenant_trashed_at`` index picks the trash (a few photos), sorted by ``seq``."""
+        query: Document = {
+            "tenant": tenant,
+            "trashed_at": {"$gt": datetime.min.replace(tzinfo=UTC)},
+        }
+        if before is not None:
+            query["seq"] = {"$lt": before}
+        with _translated("list trash"):
+            cursor = self.images.find(query).sort("seq", -1).limit(limit)
+            return [ImageRecord.model_validate(doc) async for doc in cursor]
 
     async def claim(
         self, tenant: str, image_id: str, *, owner: str, lease: timedelta

@@ -62,6 +62,8 @@ INDEXES: tuple[Index, ...] = (
     Index("uploads", "state", [("state", ASCENDING)], "reconcile: keys of open uploads"),
     Index("images", "trashed_at", [("trashed_at", ASCENDING)],
           "trash sweeper: images trashed before the retention, every tenant"),
+    Index("images", "tenant_trashed_at", [("tenant", ASCENDING), ("trashed_at", DESCENDING)],
+          "a tenant's trash, latest trashed first; emptying it"),
     Index("shares", "token_hash", [("token_hash", ASCENDING)],
           "opening a share link by its token's hash", {"unique": True}),
     Index("shares", "tenant_id", [("tenant", ASCENDING), ("_id", DESCENDING)],

@@ -116,7 +116,7 @@ class DeleteService:
         """Delete everything in the tenant's trash for good; returns how many went."""
         tenant = self._policy.tenant(who, "delete")
         now, purged = utcnow(), 0
-        while page := await self._catalog.list_images(tenant, limit=batch, trashed=True):
+        while page := await self._catalog.list_trash(tenant, limit=batch):
             for record in page:
                 purged += await self._purge(record, now)
             if len(page) < batch:

@@ -74,10 +74,7 @@ class ImageQueries:
     async def trash(self, who: Principal, *, limit: int, before: int | None = None) -> Page:
         """The tenant's trash, newest completed first, paged like :meth:`page`."""
         tenant = self._policy.tenant(who, "read")
-        records = await self._catalog.list_images(
-            tenant, limit=limit + 1, before=before, trashed=True
-        )
-        return _page(records, limit)
+        return _page(await self._catalog.list_trash(tenant, limit=limit + 1, before=before), limit)
 
     async def get(self, who: Principal, image_id: str, *, trash: bool = False) -> ImageRecord:
         """One image (one in the trash when ``trash``); NotFound when it does not exist or

@@ -47,11 +47,15 @@ class Catalog(Protocol):
         before: int | None = None,
         album: str | None = None,
         status: str | None = None,
-        trashed: bool = False,
     ) -> list[ImageRecord]:
-        """Newest completed first (``seq`` descending), ``seq`` below ``before``; only
-        images in ``album`` and in ``status`` when given; the trash instead of the images
-        out of it when ``trashed``."""
+        """Newest completed first (``seq`` descending), ``seq`` below ``before``, out of the
+        trash; only images in ``album`` and in ``status`` when given."""
+        ...
+
+    async def list_trash(
+        self, tenant: str, *, limit: int, before: int | None = None
+    ) -> list[ImageRecord]:
+        """The tenant's trash, newest completed first, ``seq`` below ``before``."""
         ...
 
     async def claim(
