@@ -65,6 +65,7 @@ def image_json(record: ImageRecord, images: str = IMAGES) -> dict[str, Any]:
         },
         "links": {"self": base, "original": f"{base}/original"},
         "albums": list(record.albums),
+        "trashed_at": record.trashed_at.isoformat() if record.trashed_at else None,
     }
 
 

@@ -82,6 +82,7 @@ IMAGE = _object(
         "renditions": {"type": "object", "additionalProperties": ref("Rendition")},
         "links": _object({"self": STRING, "original": STRING}),
         "albums": {"type": "array", "items": STRING},
+        "trashed_at": nullable(TIME),
     }
 )
 
