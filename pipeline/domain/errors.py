@@ -90,6 +90,18 @@ class RenderTimeout(ImageRejected, TimeoutError):
     code = "render_timeout"
 
 
+class RenderOutOfMemory(ImageRejected, MemoryError):
+    """The render went over its memory limit (``GALLERY_WORKER_RENDER_MEMORY_BYTES``)."""
+
+    code = "render_memory"
+
+
+class OriginalTooLarge(ImageRejected):
+    """The original alone is larger than the render spool (``GALLERY_WORKER_SPOOL_BYTES``)."""
+
+    code = "original_too_large"
+
+
 # --- access ------------------------------------------------------------------------------
 
 
@@ -143,6 +155,12 @@ class StorageError(DependencyError):
 
 class StorageTimeout(StorageError, TimeoutError):
     code = "storage_timeout"
+
+
+class SpoolFull(DependencyError):
+    """The render spool's disk budget is taken by other originals in flight; retry later."""
+
+    code = "spool_full"
 
 
 class ObjectNotFound(NotFound):

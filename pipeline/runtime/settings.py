@@ -220,6 +220,35 @@ class WorkerSettings(_Section):
         description="libvips threads per render; 0 = libvips' default (every CPU of the "
         "machine, not of the pod: set it in containers)",
     )
+    spool_dir: str = Field(
+        "",
+        description="Directory of the temporary files originals are streamed into for "
+        "rendering (empty = the system's temporary directory)",
+    )
+    spool_bytes: int = Field(
+        2 * 1024**3,
+        ge=1,
+        description="Disk space the originals being rendered may take at once; a job over "
+        "it waits and retries, an original larger than all of it fails",
+    )
+    render_memory_bytes: int = Field(
+        1536 * 1024**2,
+        ge=64 * 1024**2,
+        description="Memory limit of each render process (RLIMIT_DATA); a render over it "
+        "fails with render_memory",
+    )
+    render_cpu_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="CPU time one render may use (RLIMIT_CPU, every libvips thread counted); "
+        "a render over it is killed and fails with render_timeout",
+    )
+    render_process_cpu_seconds: float = Field(
+        3600.0,
+        gt=0,
+        description="CPU time a render process may use in its life (hard RLIMIT_CPU); it is "
+        "replaced by a fresh one before it runs out",
+    )
     max_crashes: int = Field(
         3,
         ge=1,

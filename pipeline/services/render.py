@@ -41,6 +41,9 @@ from pipeline.services.delete import remove_orphaned_renditions
 from pipeline.services.handback import CLAIM_LINGER, Handback, PendingHandbacks
 from pipeline.services.lease import HeldLease
 from pipeline.services.ports import Bus, Catalog, ObjectStore, Renderer
+from pipeline.services.spool import Spool
+
+DEFAULT_SPOOL_BYTES = 2 * 1024**3
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +79,10 @@ class _Done:
 
 
 class RenderService:
-    """``handle`` is the consumer's handler for both lanes (render and backfill)."""
+    """``handle`` is the consumer's handler for both lanes (render and backfill).
+
+    Originals reach the renderer as files in ``spool`` (default: the system's temporary
+    directory, 2 GiB)."""
 
     def __init__(
         self,
@@ -86,12 +92,14 @@ class RenderService:
         renderer: Renderer,
         *,
         policy: RenderPolicy,
+        spool: Spool | None = None,
     ) -> None:
         self._catalog = catalog
         self._store = store
         self._bus = bus
         self._renderer = renderer
         self._policy = policy
+        self._spool = spool if spool is not None else Spool(None, DEFAULT_SPOOL_BYTES)
         self.handbacks = PendingHandbacks(catalog)
 
     async def handle(self, delivery: Delivery) -> Outcome:
@@ -252,8 +260,9 @@ class RenderService:
         return stored == {s.name: s.spec_hash for s in self._renderer.spec}
 
     async def _render_original(self, record: ImageRecord) -> RenderResult:
-        original = await self._store.get_bytes(record.original_key)
-        return await self._renderer.render(original)
+        # Streamed to a spool file, never whole in memory; the file goes when the block ends.
+        async with self._spool.fetch(self._store, record.original_key) as original:
+            return await self._renderer.render(original)
 
     async def _complete(
         self,

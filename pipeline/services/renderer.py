@@ -1,8 +1,9 @@
 """The default :class:`~pipeline.services.ports.Renderer`: libvips in a worker thread.
 
 libvips releases the GIL, so ``asyncio.to_thread`` renders in parallel with the event loop
-(heartbeats and other jobs keep running). A process-pool renderer can replace it by
-implementing the same port.
+(heartbeats and other jobs keep running). The worker uses the sandboxed
+:class:`~pipeline.services.process_renderer.ProcessRenderer` instead; this one serves the
+services' unit tests and tools.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from pipeline.imaging.render import RenderResult, render_image
 from pipeline.imaging.spec import RenditionSpec
@@ -34,13 +36,14 @@ class ThreadRenderer:
     def spec(self) -> Sequence[RenditionSpec]:
         return self._spec
 
-    async def render(self, original: bytes) -> RenderResult:
+    async def render(self, original: Path) -> RenderResult:
         return await asyncio.to_thread(self._render, original)
 
-    def _render(self, original: bytes) -> RenderResult:
+    def _render(self, original: Path) -> RenderResult:
         deadline = time.monotonic() + self._limits.render_timeout_seconds
+        data = original.read_bytes()
         result = render_image(
-            original, self._spec, self._limits, store_gps=self._store_gps, deadline=deadline
+            data, self._spec, self._limits, store_gps=self._store_gps, deadline=deadline
         )
         metrics.DECODE_SECONDS.observe(result.decode_seconds)
         for rendition in result.renditions:

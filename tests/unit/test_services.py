@@ -9,9 +9,10 @@ re-renders only what is out of date. The same flows run against real servers in
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -210,10 +211,22 @@ async def test_a_render_stores_every_rendition_and_makes_the_image_ready(world: 
     assert world.bus.event_types(record.id) == ["uploaded", "ready"]
 
 
-async def test_the_thread_renderer_renders_a_real_image(world: World) -> None:
+async def test_the_renderer_gets_the_original_as_a_spool_file_removed_after(
+    world: World,
+) -> None:
+    original = jpeg_bytes(640, 480)
+    record = await world.upload(original)
+    assert await world.run_job(record) == Ack()
+    assert world.renderer.contents == [original]  # streamed from the store into the file
+    assert not world.renderer.originals[0].exists()
+
+
+async def test_the_thread_renderer_renders_a_real_image(
+    world: World, on_disk: Callable[[bytes], Path]
+) -> None:
     spec = [RenditionSpec(name="thumb", width=64, height=64, crop="attention", format="webp")]
     renderer = ThreadRenderer(spec, LimitsSettings(), store_gps=False)
-    result = await renderer.render(jpeg_bytes(320, 240))
+    result = await renderer.render(on_disk(jpeg_bytes(320, 240)))
     assert (result.width, result.height) == (320, 240)
     assert [(r.name, r.width, r.height) for r in result.renditions] == [("thumb", 64, 64)]
 
