@@ -13,7 +13,14 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pipeline.domain.errors import ConfigurationError
@@ -226,10 +233,11 @@ class WorkerSettings(_Section):
         "rendering (empty = the system's temporary directory)",
     )
     spool_bytes: int = Field(
-        2 * 1024**3,
+        1024**3,
         ge=1,
-        description="Disk space the originals being rendered may take at once; a job over "
-        "it waits and retries, an original larger than all of it fails",
+        description="Disk space the originals being rendered may take at once (keep it under "
+        "the worker's /tmp emptyDir, 2 Gi); a job over it waits and retries, an original "
+        "larger than all of it fails",
     )
     render_memory_bytes: int = Field(
         1536 * 1024**2,
@@ -265,6 +273,15 @@ class WorkerSettings(_Section):
             " may take before the image fails with the last error; between rounds it is queued"
         ),
     )
+
+    @model_validator(mode="after")
+    def _cpu_budget(self) -> WorkerSettings:
+        if self.render_process_cpu_seconds < self.render_cpu_seconds:
+            raise ValueError(
+                "render_process_cpu_seconds must be at least render_cpu_seconds (a render "
+                "process must afford one render)"
+            )
+        return self
 
 
 class SweeperSettings(_Section):

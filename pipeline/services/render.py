@@ -43,7 +43,7 @@ from pipeline.services.lease import HeldLease
 from pipeline.services.ports import Bus, Catalog, ObjectStore, Renderer
 from pipeline.services.spool import Spool
 
-DEFAULT_SPOOL_BYTES = 2 * 1024**3
+DEFAULT_SPOOL_BYTES = 1024**3
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ class RenderService:
     """``handle`` is the consumer's handler for both lanes (render and backfill).
 
     Originals reach the renderer as files in ``spool`` (default: the system's temporary
-    directory, 2 GiB)."""
+    directory, 1 GiB)."""
 
     def __init__(
         self,

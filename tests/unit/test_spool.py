@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.domain.errors import OriginalTooLarge, RenderTimeout, SpoolFull
+from pipeline.domain.errors import ConfigurationError, OriginalTooLarge, RenderTimeout, SpoolFull
 from pipeline.imaging.spec import DEFAULT_SPEC
-from pipeline.runtime.settings import LimitsSettings, Settings
+from pipeline.runtime.settings import LimitsSettings, Settings, load_settings
 from pipeline.services.process_renderer import ProcessRenderer
 from pipeline.services.spool import Spool
 from tests.fakes import FakeObjectStore
@@ -101,3 +101,13 @@ def test_the_spool_settings_are_read_from_the_environment(
     worker = Settings().worker
     assert (worker.spool_dir, worker.spool_bytes) == (str(tmp_path), 4096)
     assert (worker.render_memory_bytes, worker.render_cpu_seconds) == (256 * 1024**2, 30.0)
+
+
+def test_a_render_process_budget_below_one_render_is_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GALLERY_WORKER_RENDER_CPU_SECONDS", "600")
+    monkeypatch.setenv("GALLERY_WORKER_RENDER_PROCESS_CPU_SECONDS", "60")
+    with pytest.raises(ConfigurationError) as info:
+        load_settings()
+    assert "render_process_cpu_seconds" in str(info.value)
