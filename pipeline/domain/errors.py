@@ -90,6 +90,18 @@ class RenderTimeout(ImageRejected, TimeoutError):
     code = "render_timeout"
 
 
+class VideoTooLong(ImageRejected):
+    """A video longer than ``max_video_seconds``."""
+
+    code = "too_long"
+
+
+class TooManyStreams(ImageRejected):
+    """A video with more audio and video streams than ``max_video_streams``."""
+
+    code = "too_many_streams"
+
+
 class RenderOutOfMemory(ImageRejected, MemoryError):
     """The render went over its memory limit (``GALLERY_WORKER_RENDER_MEMORY_BYTES``)."""
 

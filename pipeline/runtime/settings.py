@@ -126,6 +126,23 @@ class LimitsSettings(_Section):
         description="Most scans a progressive JPEG may have (422 above): each scan is another "
         "decode pass over the whole image",
     )
+    max_video_upload_bytes: int = Field(
+        4 * 1024**3,
+        ge=1,
+        description="Largest accepted video upload (413 above; use tus for big files); video "
+        "limits apply once videos are accepted (issue 21: the probe is in, the renderer not yet)",
+    )
+    max_video_seconds: float = Field(
+        3600.0, gt=0, description="Longest accepted video, by its header (422 above)"
+    )
+    max_video_pixels: int = Field(
+        7680 * 4320,
+        ge=1,
+        description="Largest video frame, width x height (422 above; default 8K UHD)",
+    )
+    max_video_streams: int = Field(
+        8, ge=1, description="Most audio and video streams a video may have (422 above)"
+    )
     render_timeout_seconds: float = Field(120.0, gt=0, description="Deadline of one render job")
     upload_timeout_seconds: float = Field(
         600.0,
