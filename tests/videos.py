@@ -25,9 +25,11 @@ def clip(
     fps: int = 10,
     audio_streams: int = 1,
     noise: bool = False,
+    black_seconds: float = 0.0,
 ) -> bytes:
     """A clip of moving colour bars (and a tone) in ``container``; ``video=None`` makes an
-    audio-only file; ``noise`` makes frames that do not compress (a large ``mdat``). PyAV's
+    audio-only file; ``noise`` makes frames that do not compress (a large ``mdat``);
+    ``black_seconds`` starts it with black frames (a fade-in, a lens cap). PyAV's
     MP4 muxer writes ``moov`` after ``mdat`` (no faststart)."""
     rng = np.random.default_rng(7)
     out = io.BytesIO()
@@ -46,11 +48,12 @@ def clip(
         frames = max(1, round(seconds * fps))
         if vstream is not None:
             for index in range(frames):
-                image = (
-                    rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
-                    if noise
-                    else _bars(width, height, index)
-                )
+                if index < black_seconds * fps:
+                    image = np.zeros((height, width, 3), dtype=np.uint8)
+                elif noise:
+                    image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+                else:
+                    image = _bars(width, height, index)
                 frame = av.VideoFrame.from_ndarray(image, format="rgb24")
                 frame.pts = index
                 frame.time_base = Fraction(1, fps)
