@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.keys import KEYS
+from gateway.appkeys import KEYS
 from pipeline.domain.errors import InputError
 from pipeline.domain.keys import ApiKeyInfo
 

@@ -7,8 +7,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from gateway import admin, albums, images, openapi, tus, upload, web_ui
-from gateway.auth import KEY_CACHE, KeyCache, auth_middleware
-from gateway.keys import (
+from gateway.appkeys import (
     ALBUMS,
     BACKENDS,
     DELETE,
@@ -19,6 +18,7 @@ from gateway.keys import (
     SETTINGS,
     UPLOADS,
 )
+from gateway.auth import KEY_CACHE, KeyCache, auth_middleware
 from gateway.middleware import errors_middleware, metrics_middleware
 from gateway.sse import stream_events
 from pipeline.bootstrap import (

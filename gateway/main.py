@@ -8,7 +8,7 @@ import logging
 from aiohttp import web
 
 from gateway.app import make_app
-from gateway.keys import BACKENDS
+from gateway.appkeys import BACKENDS
 from gateway.protocol import GatewayRunner
 from pipeline.runtime.health import serve_ops
 from pipeline.runtime.process import stop_on_signals

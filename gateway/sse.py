@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp_sse import EventSourceResponse, sse_response
 
-from gateway.keys import EVENTS, TENANT_KEY
+from gateway.appkeys import EVENTS, TENANT_KEY
 from pipeline.domain.errors import InputError, PipelineError
 from pipeline.domain.messages import StreamedEvent
 

@@ -15,21 +15,20 @@ from aiohttp.client_exceptions import ClientPayloadError
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 
+from gateway.appkeys import INGEST, KEY_ID, LIMITS, SETTINGS, TENANT_KEY
 from gateway.auth import tenant_of
 from gateway.forms import file_part
 from gateway.images import image_json
-from gateway.keys import INGEST, KEY_ID, LIMITS, SETTINGS, TENANT_KEY
 from gateway.middleware import refusal
 from pipeline.domain.errors import (
     GatewayBusy,
     MalformedRequest,
     PipelineError,
     UploadInterrupted,
-    UploadTooLarge,
 )
 from pipeline.domain.filenames import clean_filename
 from pipeline.runtime import metrics
-from pipeline.services.ingest import FRAMING_ALLOWANCE
+from pipeline.services.ingest import check_declared_length
 
 READ_CHUNK = 256 * 1024
 
@@ -45,14 +44,18 @@ class UploadSlots:
     def full(self) -> bool:
         return self.in_use >= self.limit
 
+    def busy(self) -> GatewayBusy:
+        """The one refusal of a full gateway (503 with Retry-After), for POST and tus alike."""
+        return GatewayBusy(
+            "upload slots full",
+            public_message=f"this gateway is receiving {self.limit} uploads; retry shortly",
+        )
+
     @contextlib.contextmanager
     def take(self) -> Iterator[None]:
         if self.full:
             metrics.UPLOADS.labels(outcome=GatewayBusy.code).inc()
-            raise GatewayBusy(
-                "upload slots full",
-                public_message=f"this gateway is receiving {self.limit} uploads; retry shortly",
-            )
+            raise self.busy()
         self.in_use += 1
         try:
             yield
@@ -75,7 +78,7 @@ async def expect_continue(request: web.Request) -> web.StreamResponse | None:
         return None  # an expectation we do not know: ignore it (RFC 9110 allows that)
     try:
         await tenant_of(request)
-        _check_declared(request)
+        check_declared_length(request.content_length, request.app[SETTINGS].limits.max_upload_bytes)
         check_slots(request)
     except PipelineError as exc:
         return refusal(request, exc)
@@ -91,19 +94,9 @@ async def send_continue(request: web.Request) -> None:
 
 def check_slots(request: web.Request) -> None:
     """GatewayBusy (503) when every upload slot of this gateway is taken."""
-    if request.app[UPLOAD_SLOTS].full:
-        raise GatewayBusy("upload slots full", public_message="this gateway is busy")
-
-
-def _check_declared(request: web.Request) -> None:
-    limit = request.app[SETTINGS].limits.max_upload_bytes
-    declared = request.content_length
-    # The same bound the ingest service applies to a declared length.
-    if declared is not None and declared > limit + FRAMING_ALLOWANCE:
-        raise UploadTooLarge(
-            "declared Content-Length over the limit",
-            public_message=f"upload exceeds the limit of {limit} bytes",
-        )
+    slots = request.app[UPLOAD_SLOTS]
+    if slots.full:
+        raise slots.busy()
 
 
 async def post_image(request: web.Request) -> web.Response:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from pipeline.domain.errors import OriginalTooLarge, SpoolFull
-from pipeline.services.ports import ObjectStore
+from pipeline.domain.objects import ObjectStore
 
 # Big enough that a 10 MB photo takes ten writes (each one a hop to a thread), small enough
 # that a stalled disk holds little in memory.
