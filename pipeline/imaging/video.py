@@ -18,6 +18,9 @@ Not covered yet: HDR (10-bit HLG/PQ) is converted to 8-bit without tone mapping.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import time
 from dataclasses import dataclass
 from fractions import Fraction
@@ -28,6 +31,7 @@ import numpy as np
 
 from pipeline.domain.errors import RenderTimeout, UndecodableImage
 from pipeline.imaging import vips
+from pipeline.imaging.spec import PIPELINE_VERSION
 
 POSTER_SCAN_SECONDS = 3.0
 BLACK_LUMA = 20.0  # mean of 0-255 luma below which a frame reads as black
@@ -47,6 +51,12 @@ class VideoSpec:
     preset: str = "veryfast"
     max_bitrate: int = 5_000_000
     audio_bitrate: int = 128_000
+
+    @property
+    def spec_hash(self) -> str:
+        """12 hex chars of SHA-256 over every parameter (as a rendition spec's)."""
+        canonical = json.dumps({"v": PIPELINE_VERSION, **dataclasses.asdict(self)}, sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -42,8 +43,10 @@ from pipeline.domain.errors import (
     RenderOutOfMemory,
     RenderTimeout,
 )
-from pipeline.imaging.render import RenderResult, render_image
+from pipeline.imaging.render import RenderResult
+from pipeline.imaging.render_file import preview_path, render_file
 from pipeline.imaging.spec import RenditionSpec
+from pipeline.imaging.video import VideoSpec
 from pipeline.runtime import metrics, sandbox
 from pipeline.runtime.sandbox import SandboxLimits
 from pipeline.runtime.settings import LimitsSettings, WorkerSettings
@@ -102,6 +105,9 @@ async def start_child(code: str, limits: SandboxLimits) -> asyncio.subprocess.Pr
         # the renders it is draining.
         start_new_session=True,
     )
+
+
+DEFAULT_VIDEO = VideoSpec()
 
 
 class _Child:
@@ -193,6 +199,7 @@ class ProcessRenderer:
         store_gps: bool,
         slots: int,
         sandbox: SandboxLimits = DEFAULT_SANDBOX,
+        video: VideoSpec = DEFAULT_VIDEO,
     ) -> None:
         if slots < 1:
             raise ValueError("slots must be at least 1")
@@ -201,6 +208,7 @@ class ProcessRenderer:
         self._store_gps = store_gps
         self._count = slots
         self._sandbox = sandbox
+        self._video = video
         self._idle: asyncio.Queue[_Slot] = asyncio.Queue()
         self._slots: list[_Slot] = []
 
@@ -268,6 +276,7 @@ class ProcessRenderer:
                 "spec": wire.spec_to_wire(spec),
                 "limits": limits.model_dump(mode="json"),
                 "store_gps": store_gps,
+                "video": dataclasses.asdict(self._video),
             }
         )
         slot = await self._idle.get()
@@ -278,7 +287,7 @@ class ProcessRenderer:
         finally:
             self._idle.put_nowait(slot)
         if header.get("kind") == "ok":
-            return wire.parse_result(header, blobs)
+            return wire.parse_result(header, blobs, preview_path(original))
         if header.get("kind") == "error":
             wire.raise_error(header)
         raise RuntimeError(f"render failed in the child process: {header.get('traceback')}")
@@ -359,12 +368,12 @@ def _render_one(
 ) -> tuple[dict[str, Any], list[bytes]]:
     try:
         render_limits = decoded.limits(request["limits"])
-        original = Path(request["path"]).read_bytes()
         deadline = time.monotonic() + render_limits.render_timeout_seconds
-        result = render_image(
-            original,
+        result = render_file(
+            Path(request["path"]),
             decoded.spec(request["spec"]),
             render_limits,
+            video=VideoSpec(**request["video"]),
             store_gps=bool(request["store_gps"]),
             deadline=deadline,
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from pipeline.domain import errors
@@ -94,6 +95,7 @@ def result_message(result: RenderResult) -> tuple[dict[str, Any], list[bytes]]:
             "extension": r.extension,
             "content_type": r.content_type,
             "seconds": r.seconds,
+            "file": r.path is not None,  # written to the file the parent named; no blob
         }
         for r in result.renditions
     ]
@@ -106,12 +108,14 @@ def result_message(result: RenderResult) -> tuple[dict[str, Any], list[bytes]]:
         "thumbhash": result.thumbhash,
         "decode_seconds": result.decode_seconds,
         "renditions": renditions,
+        "media": result.media,
     }
     return header, [r.data for r in result.renditions]
 
 
-def parse_result(header: dict[str, Any], blobs: list[bytes]) -> RenderResult:
-    """The :class:`RenderResult` of an ``ok`` reply."""
+def parse_result(header: dict[str, Any], blobs: list[bytes], preview: Path) -> RenderResult:
+    """The :class:`RenderResult` of an ``ok`` reply. A rendition the child wrote to a file is
+    at ``preview``, the path the parent named (never a path the child names)."""
     described = header["renditions"]
     if len(described) != len(blobs):
         raise WireError(f"{len(described)} renditions but {len(blobs)} blobs")
@@ -125,6 +129,7 @@ def parse_result(header: dict[str, Any], blobs: list[bytes]) -> RenderResult:
             extension=str(r["extension"]),
             content_type=str(r["content_type"]),
             seconds=float(r["seconds"]),
+            path=str(preview) if r.get("file") else None,
         )
         for r, data in zip(described, blobs, strict=True)
     )
@@ -136,6 +141,7 @@ def parse_result(header: dict[str, Any], blobs: list[bytes]) -> RenderResult:
         thumbhash=str(header["thumbhash"]),
         renditions=renditions,
         decode_seconds=float(header["decode_seconds"]),
+        media="video" if header.get("media") == "video" else "photo",
     )
 
 

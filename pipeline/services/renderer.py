@@ -13,8 +13,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline.imaging.render import RenderResult, render_image
+from pipeline.imaging.render import RenderResult
+from pipeline.imaging.render_file import render_file
 from pipeline.imaging.spec import RenditionSpec
+from pipeline.imaging.video import VideoSpec
 from pipeline.runtime import metrics
 from pipeline.runtime.settings import LimitsSettings
 
@@ -26,8 +28,14 @@ class ThreadRenderer:
     """
 
     def __init__(
-        self, spec: Sequence[RenditionSpec], limits: LimitsSettings, *, store_gps: bool
+        self,
+        spec: Sequence[RenditionSpec],
+        limits: LimitsSettings,
+        *,
+        store_gps: bool,
+        video: VideoSpec | None = None,
     ) -> None:
+        self._video = video if video is not None else VideoSpec()
         self._spec = tuple(spec)
         self._limits = limits
         self._store_gps = store_gps
@@ -41,9 +49,13 @@ class ThreadRenderer:
 
     def _render(self, original: Path) -> RenderResult:
         deadline = time.monotonic() + self._limits.render_timeout_seconds
-        data = original.read_bytes()
-        result = render_image(
-            data, self._spec, self._limits, store_gps=self._store_gps, deadline=deadline
+        result = render_file(
+            original,
+            self._spec,
+            self._limits,
+            video=self._video,
+            store_gps=self._store_gps,
+            deadline=deadline,
         )
         metrics.DECODE_SECONDS.observe(result.decode_seconds)
         for rendition in result.renditions:

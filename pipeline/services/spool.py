@@ -74,8 +74,10 @@ class Spool:
             yield path
         finally:
             self.used -= held
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
+            # The original, and what a render wrote beside it (a video's preview).
+            for leftover in (path, *self.root.glob(f"{path.name}.*")):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(leftover)
 
     def _reserve(self, size: int, held: int, key: str) -> None:
         if self.used + size <= self.capacity:

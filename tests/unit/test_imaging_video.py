@@ -8,9 +8,12 @@ from pathlib import Path
 import pytest
 
 from pipeline.domain.errors import UndecodableImage
+from pipeline.imaging.render_file import preview_path
 from pipeline.imaging.scan import scan_header
+from pipeline.imaging.spec import DEFAULT_SPEC
 from pipeline.imaging.video import VideoSpec, poster_frame, transcode
 from pipeline.runtime.settings import LimitsSettings
+from pipeline.services.process_renderer import ProcessRenderer
 from tests import videos
 
 pytestmark = pytest.mark.unit
@@ -97,3 +100,23 @@ def test_undecodable_data_is_a_clear_error(
         poster_frame(broken, 0)
     with pytest.raises(UndecodableImage):
         transcode(broken, tmp_path / "preview.mp4", SMALL, 0)
+
+
+async def test_a_sandboxed_render_child_renders_a_video_file(
+    on_disk: Callable[[bytes], Path],
+) -> None:
+    clip = videos.clip("webm", "libvpx-vp9", "libopus", width=96, height=64, seconds=1)
+    path = on_disk(clip)
+    async with ProcessRenderer(
+        DEFAULT_SPEC, LimitsSettings(), store_gps=False, slots=1, video=SMALL
+    ) as renderer:
+        result = await renderer.render(path)
+    assert result.media == "video"
+    assert [r.name for r in result.renditions] == ["thumb", "preview", "large", "video"]
+    preview = result.renditions[-1]
+    assert preview.path == str(preview_path(path))  # the path the parent named
+    header = scan_header(preview_path(path).read_bytes(), LimitsSettings(), videos=True)
+    assert header.video is not None
+    assert [s.codec for s in header.video.streams] == ["h264", "aac"]
+    assert result.metadata["video_codec"] == "vp9"
+    assert result.metadata["duration_seconds"] == pytest.approx(1.0, abs=0.1)
