@@ -136,6 +136,11 @@ class ImageRecord(BaseModel):
     albums: list[str] = Field(default_factory=list)
     """Ids of the tenant's albums this image is in (an image may be in several)."""
 
+    @property
+    def media(self) -> str:
+        """``video`` for a video original, else ``photo`` (by the type its bytes showed)."""
+        return "video" if self.content_type.startswith("video/") else "photo"
+
     def to_document(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True)
 

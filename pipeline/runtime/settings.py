@@ -129,8 +129,7 @@ class LimitsSettings(_Section):
     max_video_upload_bytes: int = Field(
         4 * 1024**3,
         ge=1,
-        description="Largest accepted video upload (413 above; use tus for big files); video "
-        "limits apply once videos are accepted (issue 21: the probe is in, the renderer not yet)",
+        description="Largest accepted video upload (413 above; use tus for big files)",
     )
     max_video_seconds: float = Field(
         3600.0, gt=0, description="Longest accepted video, by its header (422 above)"
@@ -144,6 +143,19 @@ class LimitsSettings(_Section):
         8, ge=1, description="Most audio and video streams a video may have (422 above)"
     )
     render_timeout_seconds: float = Field(120.0, gt=0, description="Deadline of one render job")
+
+    @property
+    def largest_upload_bytes(self) -> int:
+        """The largest upload of any type: what a size declared before the first byte (a
+        Content-Length, a tus Upload-Length) is held to until the bytes say photo or video."""
+        return max(self.max_upload_bytes, self.max_video_upload_bytes)
+
+    def upload_limit(self, mime: str) -> tuple[str, int]:
+        """The setting's name and byte limit for an upload of type ``mime``."""
+        if mime.startswith("video/"):
+            return "max_video_upload_bytes", self.max_video_upload_bytes
+        return "max_upload_bytes", self.max_upload_bytes
+
     upload_timeout_seconds: float = Field(
         600.0,
         gt=0,

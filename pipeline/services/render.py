@@ -300,6 +300,9 @@ class RenderService:
 
     def _is_current(self, record: ImageRecord) -> bool:
         stored = {name: r.spec_hash for name, r in record.renditions.items()}
+        # A video also has its preview (named "video"; its own spec is not compared yet).
+        if record.media == "video":
+            stored.pop("video", None)
         return stored == {s.name: s.spec_hash for s in self._renderer.spec}
 
     def _original(self, record: ImageRecord) -> contextlib.AbstractAsyncContextManager[Path]:

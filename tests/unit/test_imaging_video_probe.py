@@ -20,6 +20,7 @@ from pipeline.domain.errors import (
 from pipeline.imaging.scan import BUFFER_BOUND, HeaderScanner, ImageHeader, scan_header
 from pipeline.imaging.scan.video import DECODABLE_AUDIO, DECODABLE_VIDEO
 from pipeline.runtime.settings import LimitsSettings
+from pipeline.services.tus_check import HeadCheck
 from tests import images, videos
 
 pytestmark = pytest.mark.unit
@@ -186,3 +187,14 @@ def test_cut_or_corrupted_videos_get_a_clear_error_never_a_crash(data: bytes) ->
             statuses.add(exc.http_status)
     assert statuses <= {400, 413, 415, 422}
     assert 422 in statuses  # the cuts before the index at least
+
+
+def test_a_tus_upload_is_held_to_the_limit_of_the_type_its_first_bytes_show() -> None:
+    limits = LimitsSettings(max_upload_bytes=10_000, max_video_upload_bytes=1_000_000)
+    photo, clip = images.jpeg_bytes(64, 48), videos.clip("mp4", seconds=1)
+    with pytest.raises(UploadTooLarge) as info:
+        HeadCheck(limits, length=500_000, active=True).feed(photo[:4096])
+    assert "10000 bytes" in info.value.public_message
+    check = HeadCheck(limits, length=500_000, active=True)
+    check.feed(clip[:4096])  # a video may be that large
+    assert check.mime is None or check.mime == "video/mp4"

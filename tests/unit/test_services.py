@@ -173,7 +173,7 @@ async def test_a_declared_length_over_the_limit_is_refused_before_reading(world:
         opened = True
         return await body(b"never read")()
 
-    limit = world.limits.max_upload_bytes
+    limit = world.limits.largest_upload_bytes  # the type is not known before the bytes
     with pytest.raises(UploadTooLarge):
         await world.ingest().ingest(TENANT, open_body, declared_bytes=limit + 10 * 2**20)
     assert not opened
