@@ -184,6 +184,7 @@ async def render_service(
             cpu_seconds=worker.render_cpu_seconds,
             lifetime_cpu_seconds=worker.render_process_cpu_seconds,
         ),
+        pass_env=[n.strip() for n in worker.render_env_pass.split(",") if n.strip()],
     )
     spool = Spool(Path(worker.spool_dir) if worker.spool_dir else None, worker.spool_bytes)
     spool.sweep()

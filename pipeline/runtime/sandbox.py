@@ -36,7 +36,7 @@ import platform
 import resource
 import struct
 import sys
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 # Variables the child may inherit: how Python finds the code and how libvips runs. Nothing
@@ -113,12 +113,15 @@ class Applied:
         return ", ".join(parts)
 
 
-def child_environment(parent: Mapping[str, str]) -> dict[str, str]:
-    """The environment a render child starts with: ``parent`` filtered to the allow-list."""
+def child_environment(parent: Mapping[str, str], extra: Collection[str] = ()) -> dict[str, str]:
+    """The environment a render child starts with: ``parent`` filtered to the allow-list
+    and the ``extra`` names an operator allowed (``GALLERY_WORKER_RENDER_ENV_PASS``)."""
     return {
         name: value
         for name, value in parent.items()
-        if name in ENVIRONMENT_ALLOWED or name.startswith(ENVIRONMENT_PREFIXES_ALLOWED)
+        if name in ENVIRONMENT_ALLOWED
+        or name.startswith(ENVIRONMENT_PREFIXES_ALLOWED)
+        or name in extra
     }
 
 

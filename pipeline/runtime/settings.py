@@ -293,6 +293,12 @@ class WorkerSettings(_Section):
         description="CPU time a render process may use in its life (hard RLIMIT_CPU); it is "
         "replaced by a fresh one before it runs out",
     )
+    render_env_pass: str = Field(
+        "",
+        description="Comma-separated names of extra environment variables the render "
+        "processes inherit (a profiler's, a test hook's); never a secret: they start with an "
+        "allow-listed environment",
+    )
     max_crashes: int = Field(
         3,
         ge=1,

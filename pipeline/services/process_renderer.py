@@ -74,10 +74,13 @@ _CHILD_CODE = (
 )
 
 
-async def start_child(code: str, limits: SandboxLimits) -> asyncio.subprocess.Process:
+async def start_child(
+    code: str, limits: SandboxLimits, pass_env: Sequence[str] = ()
+) -> asyncio.subprocess.Process:
     """Start ``python -c code`` as a render child is started: the parent's pid and the
     sandbox limits as arguments (``code`` begins with :data:`CHILD_PRELUDE`, which sandboxes
-    it), an environment without secrets, pipes on stdin and stdout, its own session."""
+    it), an environment without secrets (the allow-list and ``pass_env``), pipes on stdin
+    and stdout, its own session."""
     # Before the child exists: a child of the same uid must not read our environment (the
     # secrets) or memory through /proc.
     sandbox.protect_parent()
@@ -100,7 +103,7 @@ async def start_child(code: str, limits: SandboxLimits) -> asyncio.subprocess.Pr
         stdout=asyncio.subprocess.PIPE,
         limit=2**20,
         # No secrets: the S3 key and the MongoDB URI stay with the parent.
-        env=sandbox.child_environment(os.environ),
+        env=sandbox.child_environment(os.environ, pass_env),
         # Its own session: a Ctrl-C meant for the worker (which drains) must not kill
         # the renders it is draining.
         start_new_session=True,
@@ -113,17 +116,20 @@ DEFAULT_VIDEO = VideoSpec()
 class _Child:
     """One render process and the pipes to it."""
 
-    def __init__(self, process: asyncio.subprocess.Process, limits: SandboxLimits) -> None:
+    def __init__(
+        self, process: asyncio.subprocess.Process, limits: SandboxLimits, pass_env: Sequence[str]
+    ) -> None:
         self.process = process
         self.limits = limits
+        self.pass_env = pass_env
         self.killed = False  # returncode is set only once the child is reaped
         self.sandbox = ""  # what the sandbox applied, from the child's hello
         self.cpu_seconds = 0.0  # CPU the child has used, from its last reply
 
     @classmethod
-    async def start(cls, limits: SandboxLimits) -> _Child:
-        process = await start_child(_CHILD_CODE, limits)
-        child = cls(process, limits)
+    async def start(cls, limits: SandboxLimits, pass_env: Sequence[str] = ()) -> _Child:
+        process = await start_child(_CHILD_CODE, limits, pass_env)
+        child = cls(process, limits, pass_env)
         try:
             hello, _ = await child.read()
         except BaseException:
@@ -179,7 +185,7 @@ class _Slot:
     async def replace(self) -> None:
         self.child.kill()
         await self.child.process.wait()
-        self.child = await _Child.start(self.child.limits)
+        self.child = await _Child.start(self.child.limits, self.child.pass_env)
 
 
 class ProcessRenderer:
@@ -188,7 +194,8 @@ class ProcessRenderer:
 
     Implements the :class:`~pipeline.services.ports.Renderer` port (``spec``, ``render``);
     ``render_with`` takes the spec and limits per call. At most ``slots`` renders run at once;
-    more wait for a free slot. ``sandbox`` bounds each child's memory and CPU time.
+    more wait for a free slot. ``sandbox`` bounds each child's memory and CPU time;
+    ``pass_env`` names environment variables the children inherit beyond the allow-list.
     """
 
     def __init__(
@@ -200,6 +207,7 @@ class ProcessRenderer:
         slots: int,
         sandbox: SandboxLimits = DEFAULT_SANDBOX,
         video: VideoSpec = DEFAULT_VIDEO,
+        pass_env: Sequence[str] = (),
     ) -> None:
         if slots < 1:
             raise ValueError("slots must be at least 1")
@@ -209,6 +217,7 @@ class ProcessRenderer:
         self._count = slots
         self._sandbox = sandbox
         self._video = video
+        self._pass_env = tuple(pass_env)
         self._idle: asyncio.Queue[_Slot] = asyncio.Queue()
         self._slots: list[_Slot] = []
 
@@ -232,7 +241,9 @@ class ProcessRenderer:
 
     async def start(self) -> None:
         """Start one child per slot."""
-        children = await asyncio.gather(*(_Child.start(self._sandbox) for _ in range(self._count)))
+        children = await asyncio.gather(
+            *(_Child.start(self._sandbox, self._pass_env) for _ in range(self._count))
+        )
         self._slots = [_Slot(child) for child in children]
         for slot in self._slots:
             self._idle.put_nowait(slot)

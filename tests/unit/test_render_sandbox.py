@@ -150,6 +150,8 @@ async def test_renditions_are_byte_identical_to_an_in_process_render(
 def test_only_allowed_variables_reach_the_child() -> None:
     from pipeline.runtime.sandbox import child_environment
 
-    parent = {"PATH": "/bin", "VIPS_CONCURRENCY": "1", "GALLERY_S3_SECRET_KEY": SECRET}
+    parent = {"PATH": "/bin", "VIPS_CONCURRENCY": "1", "GALLERY_S3_SECRET_KEY": SECRET, "X": "1"}
     assert child_environment(parent) == {"PATH": "/bin", "VIPS_CONCURRENCY": "1"}
+    # GALLERY_WORKER_RENDER_ENV_PASS names more, one by one.
+    assert child_environment(parent, ["X"]) == {"PATH": "/bin", "VIPS_CONCURRENCY": "1", "X": "1"}
     assert os.environ  # the parent's own environment is untouched
