@@ -2,7 +2,7 @@
 
 Membership is stored on the image (``ImageRecord.albums``), so an image can be in several
 albums, deleting an album leaves its images alone, and listing an album's images pages by
-image id exactly like the plain listing.
+the images' listing sequence exactly like the plain listing.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ class AlbumRecord(BaseModel):
     name: Annotated[str, AfterValidator(same_name)]
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+    images: int = 0
+    """How many images are in the album: a counter the catalog keeps, never a count."""
 
     def to_document(self) -> dict[str, object]:
         return self.model_dump(by_alias=True)

@@ -42,6 +42,7 @@ class World:
             width=4,
             height=3,
             original_key=f"originals/{tenant}/{image_id}",
+            seq=len(self.catalog.images) + 1,  # as the catalog numbers completions
         )
         return image_id
 
@@ -93,13 +94,13 @@ async def test_album_images_page_with_a_cursor(world: World) -> None:
         await world.service.add_image(TENANT, album, image_id)
     world.image()  # not in the album
     seen: list[str] = []
-    before: str | None = None
+    before: int | None = None
     while True:
         page = await world.service.images(TENANT, album, limit=2, before=before)
         seen += [r.id for r in page]
         if len(page) < 2:
             break
-        before = page[-1].id
+        before = page[-1].seq
     assert seen == list(reversed(ids))
 
 
