@@ -145,8 +145,33 @@ def _decode(ctx: RenderContext) -> None:
             ctx.image = decode_master(ctx.original, stored_box)
         if ctx.header.first_frame is not None:
             canvas = (ctx.header.width, ctx.header.height)
-            ctx.image = uncovered_transparent(ctx.image, canvas, ctx.header.first_frame)
+            first = ctx.header.first_frame
+            ctx.image = uncovered_transparent(ctx.image, canvas, first, stored_box)
+        box = stored_box
+    if ctx.header.mime in _ISOBMFF:
+        _check_shape(ctx.image, box)
     ctx.decode_seconds = time.perf_counter() - started
+
+
+# HEIF and AVIF: the scanner and the decoder (libheif) each choose the image to show (the
+# primary item), so their sizes are checked against each other.
+_ISOBMFF = ("image/heic", "image/avif")
+
+
+def _check_shape(image: vips.Image, box: tuple[int, int]) -> None:
+    """The decoded master must have the shape the header promised (``box``, its size fitted).
+
+    The sizes of the record and every rendition come from the header; a decoder that shows
+    another image (a HEIF whose primary item the header scanner missed) would have its master
+    forced to them and come out stretched. Such a file fails instead of being stretched.
+    """
+    width, height = image.width, image.height
+    fits = [abs(got - want) <= 2 + want // 50 for got, want in ((width, box[0]), (height, box[1]))]
+    if not all(fits):
+        raise UndecodableImage(
+            f"decoded {width}x{height}, the header says {box[0]}x{box[1]} (fitted)",
+            public_message="the image's header and its data disagree on its size",
+        )
 
 
 def _orient(ctx: RenderContext) -> None:
