@@ -10,6 +10,7 @@ from aiohttp import web
 from gateway.appkeys import SETTINGS
 from pipeline.domain.errors import InputError
 from pipeline.domain.models import Status
+from pipeline.domain.numbers import parse_number
 
 MAX_LIMIT = 500
 # The album listing's cursors are the last id of the previous page: ULIDs (26 Crockford
@@ -29,9 +30,7 @@ def page_params(request: web.Request, pattern: re.Pattern[str] = _CURSOR) -> tup
     raw = request.query.get("limit")
     limit = request.app[SETTINGS].gateway.page_size
     if raw is not None:
-        if not raw.isdigit():
-            raise InputError("limit is not a number", public_message="limit must be an integer")
-        limit = int(raw)
+        limit = parse_number(raw, "limit")
     if not 1 <= limit <= MAX_LIMIT:
         raise InputError(
             "limit out of range", public_message=f"limit must be between 1 and {MAX_LIMIT}"

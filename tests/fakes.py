@@ -581,6 +581,11 @@ class FakeEventLog:
         self.events.append(item)
         return item
 
+    async def last_sequence(self) -> int:
+        if self.fail_with is not None:
+            raise self.fail_with
+        return len(self.events)
+
     async def replay_events(self, tenant: str, after: int) -> AsyncIterator[StreamedEvent]:
         if self.fail_with is not None:
             raise self.fail_with

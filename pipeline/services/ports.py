@@ -237,6 +237,11 @@ class CleanupPublisher(EventPublisher, Protocol):
 
 
 class EventLog(Protocol):
+    async def last_sequence(self) -> int:
+        """The sequence of the newest event in the log (0 when empty); raises
+        :class:`~pipeline.domain.errors.BusError`."""
+        ...
+
     def replay_events(self, tenant: str, after: int) -> AsyncIterator[StreamedEvent]:
         """``tenant``'s events with a sequence above ``after``, oldest first, up to the end
         of the log when called; raises :class:`~pipeline.domain.errors.BusError`."""
