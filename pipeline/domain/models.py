@@ -150,6 +150,11 @@ class ImageRecord(BaseModel):
     """When it was deleted into the trash (None: not in the trash). A trashed image keeps
     its objects and counts towards the quota until it is restored or purged."""
 
+    @property
+    def media(self) -> str:
+        """``video`` for a video original, else ``photo`` (by the type its bytes showed)."""
+        return "video" if self.content_type.startswith("video/") else "photo"
+
     def to_document(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True)
 
