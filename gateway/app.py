@@ -17,9 +17,12 @@ from gateway.keys import (
     KEYS,
     LIMITS,
     SETTINGS,
+    STREAM_SHARE,
+    UPLOAD_SHARE,
     UPLOADS,
 )
 from gateway.middleware import errors_middleware, metrics_middleware
+from gateway.shares import Share
 from gateway.sse import stream_events
 from pipeline.bootstrap import (
     album_service,
@@ -43,12 +46,30 @@ def make_app(settings: Settings) -> web.Application:
         middlewares=[metrics_middleware, tus.tus_middleware, errors_middleware, auth_middleware]
     )
     app[SETTINGS] = settings
-    app[upload.UPLOAD_SLOTS] = upload.UploadSlots(settings.gateway.max_concurrent_uploads)
+    app[UPLOAD_SHARE], app[STREAM_SHARE] = _shares(settings)
     app[KEY_CACHE] = KeyCache(settings.gateway.key_cache_seconds)
     app.cleanup_ctx.extend([_backends_ctx, _events_ctx, _revocations_ctx])
     app.on_shutdown.append(_close_streams)
     _add_routes(app.router)
     return app
+
+
+def _shares(settings: Settings) -> tuple[Share, Share]:
+    """The fair shares of upload slots and event streams (gateway.shares)."""
+    shares = settings.shares
+    uploads = Share(
+        "uploads",
+        total=settings.gateway.max_concurrent_uploads,
+        per_tenant=shares.uploads_per_tenant,
+        per_key=shares.uploads_per_key,
+    )
+    streams = Share(
+        "event streams",
+        total=shares.event_streams,
+        per_tenant=shares.event_streams_per_tenant,
+        per_key=shares.event_streams_per_key,
+    )
+    return uploads, streams
 
 
 async def _backends_ctx(app: web.Application) -> AsyncIterator[None]:

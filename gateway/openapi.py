@@ -77,7 +77,7 @@ def _public_paths() -> dict[str, Any]:
             "get": op(
                 "Live events (Server-Sent Events; Last-Event-ID resumes)",
                 {200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}},
-                errors=(400, 401, 503),
+                errors=(400, 401, 429, 503),
                 parameters=[header("Last-Event-ID", DIGITS, required=False)],
                 operationId="streamEvents",
             ),

@@ -17,9 +17,9 @@ from email.utils import format_datetime
 from aiohttp import hdrs, web
 
 from gateway.auth import tenant_of
-from gateway.keys import KEY_ID, LIMITS, SETTINGS, TENANT_KEY, UPLOADS
+from gateway.keys import KEY_ID, LIMITS, SETTINGS, TENANT_KEY, UPLOAD_SHARE, UPLOADS
 from gateway.middleware import Handler, refusal
-from gateway.upload import UPLOAD_SLOTS, check_slots, raw_chunks, send_continue
+from gateway.upload import check_slots, raw_chunks, send_continue
 from pipeline.domain.errors import (
     InputError,
     PipelineError,
@@ -123,7 +123,7 @@ async def expect_continue(request: web.Request) -> web.StreamResponse | None:
             await request.app[UPLOADS].check_append(tenant, request.match_info["upload_id"], offset)
         else:
             request.app[UPLOADS].check_length(_int_header(request, "Upload-Length"))
-        check_slots(request)
+        check_slots(request, tenant)
     except PipelineError as exc:
         response = refusal(request, exc)
         response.headers["Tus-Resumable"] = TUS_VERSION
@@ -148,7 +148,7 @@ async def terminate(request: web.Request) -> web.Response:
 async def _append(request: web.Request, upload_id: str, offset: int) -> UploadRecord:
     checksum = _checksum(request.headers.get("Upload-Checksum"))
     chunks: AsyncIterator[bytes] = raw_chunks(request)
-    with request.app[UPLOAD_SLOTS].take():
+    with request.app[UPLOAD_SHARE].take(request[TENANT_KEY], request[KEY_ID]):
         return await request.app[UPLOADS].append(
             request[TENANT_KEY], upload_id, offset=offset, chunks=chunks, checksum=checksum
         )

@@ -7,60 +7,29 @@ the JSON; :class:`pipeline.services.ingest.IngestService` does the rest.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 from aiohttp import BodyPartReader, HttpVersion11, hdrs, web
 from aiohttp.client_exceptions import ClientPayloadError
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 
-from gateway.auth import tenant_of
+from gateway.auth import key_id_of, tenant_of
+from gateway.edge import paced
 from gateway.forms import file_part
 from gateway.images import image_json
-from gateway.keys import INGEST, KEY_ID, LIMITS, SETTINGS, TENANT_KEY
+from gateway.keys import INGEST, KEY_ID, LIMITS, SETTINGS, TENANT_KEY, UPLOAD_SHARE
 from gateway.middleware import refusal
 from pipeline.domain.errors import (
-    GatewayBusy,
     MalformedRequest,
     PipelineError,
     UploadInterrupted,
     UploadTooLarge,
 )
 from pipeline.domain.filenames import clean_filename
-from pipeline.runtime import metrics
 from pipeline.services.ingest import FRAMING_ALLOWANCE
 
 READ_CHUNK = 256 * 1024
-
-
-class UploadSlots:
-    """Bounds the uploads one process receives at once: each holds up to one S3 part."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.in_use = 0
-
-    @property
-    def full(self) -> bool:
-        return self.in_use >= self.limit
-
-    @contextlib.contextmanager
-    def take(self) -> Iterator[None]:
-        if self.full:
-            metrics.UPLOADS.labels(outcome=GatewayBusy.code).inc()
-            raise GatewayBusy(
-                "upload slots full",
-                public_message=f"this gateway is receiving {self.limit} uploads; retry shortly",
-            )
-        self.in_use += 1
-        try:
-            yield
-        finally:
-            self.in_use -= 1
-
-
-UPLOAD_SLOTS = web.AppKey("upload_slots", UploadSlots)
 
 
 async def expect_continue(request: web.Request) -> web.StreamResponse | None:
@@ -74,9 +43,9 @@ async def expect_continue(request: web.Request) -> web.StreamResponse | None:
     if request.headers.get(hdrs.EXPECT, "").lower() != "100-continue":
         return None  # an expectation we do not know: ignore it (RFC 9110 allows that)
     try:
-        await tenant_of(request)
+        tenant = await tenant_of(request)
         _check_declared(request)
-        check_slots(request)
+        check_slots(request, tenant)
     except PipelineError as exc:
         return refusal(request, exc)
     await send_continue(request)
@@ -89,10 +58,10 @@ async def send_continue(request: web.Request) -> None:
         await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
 
-def check_slots(request: web.Request) -> None:
-    """GatewayBusy (503) when every upload slot of this gateway is taken."""
-    if request.app[UPLOAD_SLOTS].full:
-        raise GatewayBusy("upload slots full", public_message="this gateway is busy")
+def check_slots(request: web.Request, tenant: str) -> None:
+    """ShareExhausted (429) when the caller's key or tenant holds its share of this gateway's
+    upload slots, GatewayBusy (503) when every slot is taken."""
+    request.app[UPLOAD_SHARE].check(tenant, key_id_of(request))
 
 
 def _check_declared(request: web.Request) -> None:
@@ -111,7 +80,7 @@ async def post_image(request: web.Request) -> web.Response:
         return await _body(request)
 
     await request.app[LIMITS].admit(request[TENANT_KEY], request[KEY_ID], request.content_length)
-    with request.app[UPLOAD_SLOTS].take():
+    with request.app[UPLOAD_SHARE].take(request[TENANT_KEY], request[KEY_ID]):
         ingested = await request.app[INGEST].ingest(
             request[TENANT_KEY], open_body, declared_bytes=request.content_length
         )
@@ -129,13 +98,14 @@ async def _body(request: web.Request) -> tuple[AsyncIterator[bytes], str | None]
     """The upload's bytes and file name: a raw body, or the first file part of a multipart form."""
     if request.content_type.startswith("multipart/"):
         part, filename = await file_part(request)
-        return _part_chunks(part), filename
+        return _part_chunks(request, part), filename
     return raw_chunks(request), clean_filename(request.query.get("filename"))
 
 
 async def raw_chunks(request: web.Request) -> AsyncIterator[bytes]:
     try:
-        async for chunk in request.content.iter_chunked(READ_CHUNK):
+        edge = request.app[SETTINGS].edge
+        async for chunk in paced(request.content.iter_chunked(READ_CHUNK), edge):
             yield chunk
     except (HttpProcessingError, RequestPayloadError) as exc:
         raise _bad_framing(exc) from exc
@@ -145,9 +115,9 @@ async def raw_chunks(request: web.Request) -> AsyncIterator[bytes]:
         ) from exc
 
 
-async def _part_chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
+async def _part_chunks(request: web.Request, part: BodyPartReader) -> AsyncIterator[bytes]:
     try:
-        while chunk := await part.read_chunk(READ_CHUNK):
+        async for chunk in paced(_read_part(part), request.app[SETTINGS].edge):
             yield chunk
     except (HttpProcessingError, RequestPayloadError) as exc:
         raise _bad_framing(exc) from exc
@@ -155,6 +125,11 @@ async def _part_chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
         raise UploadInterrupted(
             f"multipart body incomplete: {exc}", public_message="upload interrupted"
         ) from exc
+
+
+async def _read_part(part: BodyPartReader) -> AsyncIterator[bytes]:
+    while chunk := await part.read_chunk(READ_CHUNK):
+        yield chunk
 
 
 def _bad_framing(exc: Exception) -> MalformedRequest:

@@ -263,6 +263,13 @@ class RateLimited(PipelineError):
         self.retry_after_seconds = retry_after_seconds
 
 
+class ShareExhausted(RateLimited):
+    """The key or tenant holds its fair share of a gateway resource (upload slots, event
+    streams) already: 429, so its own excess never becomes another tenant's 503."""
+
+    code = "share_exhausted"
+
+
 class QuotaExceeded(PipelineError, PermissionError):
     """The tenant's quota (``quota`` names which: bytes or images) would be exceeded."""
 

@@ -205,6 +205,70 @@ class GatewaySettings(_Section):
     )
 
 
+class EdgeSettings(_Section):
+    """What the gateway grants one connection or one client address before it cuts it off
+    (slow and idle clients); a limit over many addresses belongs to the edge proxy
+    (docs/security.md)."""
+
+    header_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="Longest a request head (request line and headers) may take to arrive, "
+        "from the connection's start or the first byte of a next request; the connection "
+        "closes after it",
+    )
+    keepalive_seconds: float = Field(
+        15.0,
+        gt=0,
+        description="Longest an idle keep-alive connection stays open between requests",
+    )
+    body_idle_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="Longest wait for the next bytes of a request body (408 after it)",
+    )
+    min_body_bytes: int = Field(
+        16 * 1024,
+        ge=0,
+        description="Bytes of a request body that must arrive in every "
+        "GALLERY_EDGE_MIN_BODY_INTERVAL_SECONDS (408 below: a trickling upload); 0 = no minimum",
+    )
+    min_body_interval_seconds: float = Field(
+        10.0, gt=0, description="Interval over which GALLERY_EDGE_MIN_BODY_BYTES is measured"
+    )
+    max_connections_per_address: int = Field(
+        64,
+        ge=1,
+        description="Open connections one client address may hold (further ones get 503 "
+        "and are closed)",
+    )
+
+
+class SharesSettings(_Section):
+    """Fair shares of one gateway process: what one API key and one tenant may hold at once.
+
+    The process-wide caps are GALLERY_GATEWAY_MAX_CONCURRENT_UPLOADS and
+    GALLERY_SHARES_EVENT_STREAMS; a tenant at its share gets 429, so it never fills the
+    process for the others while its share is below the process cap.
+    """
+
+    uploads_per_tenant: int = Field(
+        8, ge=1, description="Uploads and tus PATCHes one tenant may send to one gateway at once"
+    )
+    uploads_per_key: int = Field(
+        4, ge=1, description="Uploads and tus PATCHes one API key may send to one gateway at once"
+    )
+    event_streams: int = Field(
+        1024, ge=1, description="Open /v1/events streams one gateway serves (503 above)"
+    )
+    event_streams_per_tenant: int = Field(
+        64, ge=1, description="Open /v1/events streams of one tenant on one gateway"
+    )
+    event_streams_per_key: int = Field(
+        8, ge=1, description="Open /v1/events streams of one API key on one gateway"
+    )
+
+
 class WorkerSettings(_Section):
     """The render worker."""
 
@@ -287,6 +351,8 @@ class Settings(BaseSettings):
     s3: S3Settings = S3Settings()
     limits: LimitsSettings = LimitsSettings()
     gateway: GatewaySettings = GatewaySettings()
+    edge: EdgeSettings = EdgeSettings()
+    shares: SharesSettings = SharesSettings()
     tus: TusSettings = TusSettings()
     quota: QuotaSettings = QuotaSettings()
     worker: WorkerSettings = WorkerSettings()
