@@ -146,12 +146,18 @@ async def terminate(request: web.Request) -> web.Response:
 
 
 async def _append(request: web.Request, upload_id: str, offset: int) -> UploadRecord:
+    """One PATCH (or creation) body: counted in the key's rates, within its upload share."""
     checksum = _checksum(request.headers.get("Upload-Checksum"))
+    limits, key_id = request.app[LIMITS], request[KEY_ID]
+    await limits.admit_patch(key_id, request.content_length)
     chunks: AsyncIterator[bytes] = raw_chunks(request)
-    with request.app[UPLOAD_SHARE].take(request[TENANT_KEY], request[KEY_ID]):
-        return await request.app[UPLOADS].append(
+    with request.app[UPLOAD_SHARE].take(request[TENANT_KEY], key_id):
+        record = await request.app[UPLOADS].append(
             request[TENANT_KEY], upload_id, offset=offset, chunks=chunks, checksum=checksum
         )
+    if request.content_length is None:  # chunked: counted once received
+        await limits.count_bytes(key_id, record.offset - offset)
+    return record
 
 
 def _state_headers(record: UploadRecord) -> dict[str, str]:

@@ -30,6 +30,9 @@ from pipeline.domain.filenames import clean_filename
 from pipeline.services.ingest import FRAMING_ALLOWANCE
 
 READ_CHUNK = 256 * 1024
+#: A POST's quota reservation outlives its upload time limit by this much (a crashed
+#: gateway's reservation then lapses by itself).
+RESERVATION_MARGIN_SECONDS = 60.0
 
 
 async def expect_continue(request: web.Request) -> web.StreamResponse | None:
@@ -79,11 +82,16 @@ async def post_image(request: web.Request) -> web.Response:
     async def open_body() -> tuple[AsyncIterator[bytes], str | None]:
         return await _body(request)
 
-    await request.app[LIMITS].admit(request[TENANT_KEY], request[KEY_ID], request.content_length)
-    with request.app[UPLOAD_SHARE].take(request[TENANT_KEY], request[KEY_ID]):
-        ingested = await request.app[INGEST].ingest(
-            request[TENANT_KEY], open_body, declared_bytes=request.content_length
-        )
+    tenant, key_id, declared = request[TENANT_KEY], request[KEY_ID], request.content_length
+    limits = request.app[LIMITS]
+    await limits.admit(tenant, key_id, declared)
+    await limits.count_bytes(key_id, declared)
+    hold = request.app[SETTINGS].limits.upload_timeout_seconds + RESERVATION_MARGIN_SECONDS
+    with request.app[UPLOAD_SHARE].take(tenant, key_id):
+        async with limits.quota.held(tenant, declared or 0, seconds=hold):
+            ingested = await request.app[INGEST].ingest(tenant, open_body, declared_bytes=declared)
+    if declared is None:  # chunked: its bytes count once known, against the next request
+        await limits.count_bytes(key_id, ingested.record.bytes)
     record = ingested.record
     if ingested.duplicate:
         return web.json_response(

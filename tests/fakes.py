@@ -475,18 +475,46 @@ class FakeUploadCatalog:
 
 @dataclass
 class FakeUsageCatalog:
-    """Upload counters per (key, window) and a tenant's usage from a FakeCatalog."""
+    """Rate counters per (counter, window), a tenant's usage from a FakeCatalog, reservations
+    by holder and quota locks by tenant."""
 
     catalog: FakeCatalog
     windows: dict[tuple[str, int], int] = field(default_factory=dict)
+    reservations: dict[str, tuple[str, int, str, datetime]] = field(default_factory=dict)
+    locks: dict[str, tuple[str, datetime]] = field(default_factory=dict)
 
-    async def count_upload(self, key_id: str, window: int, expires_at: datetime) -> int:
-        self.windows[key_id, window] = self.windows.get((key_id, window), 0) + 1
-        return self.windows[key_id, window]
+    async def count_upload(
+        self, counter: str, window: int, expires_at: datetime, amount: int = 1
+    ) -> int:
+        self.windows[counter, window] = self.windows.get((counter, window), 0) + amount
+        return self.windows[counter, window]
 
     async def tenant_usage(self, tenant: str) -> tuple[int, int]:
         mine = [r for r in self.catalog.images.values() if r.tenant == tenant]
         return len(mine), sum(r.bytes for r in mine)
+
+    async def reserved(self, tenant: str, now: datetime) -> tuple[int, int, int]:
+        live = [r for r in self.reservations.values() if r[0] == tenant and r[3] > now]
+        return len(live), sum(r[1] for r in live), sum(1 for r in live if r[2] == "tus")
+
+    async def reserve(
+        self, tenant: str, holder: str, size: int, kind: str, expires_at: datetime
+    ) -> None:
+        self.reservations[holder] = (tenant, size, kind, expires_at)
+
+    async def release(self, holder: str) -> None:
+        self.reservations.pop(holder, None)
+
+    async def lock_tenant(self, tenant: str, token: str, until: datetime, now: datetime) -> bool:
+        held = self.locks.get(tenant)
+        if held is not None and held[1] > now:
+            return False
+        self.locks[tenant] = (token, until)
+        return True
+
+    async def unlock_tenant(self, tenant: str, token: str) -> None:
+        if self.locks.get(tenant, ("", None))[0] == token:
+            del self.locks[tenant]
 
 
 @dataclass

@@ -42,7 +42,9 @@ class Catalog:
         self.albums = AlbumCatalog(self.images, db["albums"])
         self.keys = ApiKeyCatalog(self.api_keys)
         self.uploads = UploadCatalog(db["uploads"])
-        self.usage = UsageCatalog(db["rate_windows"], self.images)
+        self.usage = UsageCatalog(
+            db["rate_windows"], self.images, db["quota_reservations"], db["quota_locks"]
+        )
         self.scan = ImageScanCatalog(self.images)
 
     @classmethod

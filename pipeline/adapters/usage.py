@@ -1,8 +1,13 @@
-"""Upload counters and tenant usage in the catalog, shared by every gateway replica.
+"""Upload counters, tenant usage and quota reservations in the catalog, shared by every
+gateway replica.
 
-Rate: one document per API key and fixed one-minute window (``_id`` = key id + window
+Rate: one document per counter and fixed one-minute window (``_id`` = counter + window
 number), incremented atomically with an upsert, so replicas count together; a TTL index
 drops old windows. Usage: the tenant's image count and stored bytes, read from ``images``.
+Reservations (``quota_reservations``): bytes and one image held by an upload in flight
+(a POST, or an open tus upload until it completes or expires). Quota locks
+(``quota_locks``): one document per tenant while an admission checks and reserves, so
+concurrent admissions of one tenant take turns; an expired lock is taken over.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
 
 from pipeline.adapters.mongo_errors import translated
 
@@ -20,27 +26,91 @@ Document = dict[str, Any]
 
 class UsageCatalog:
     def __init__(
-        self, windows: AsyncCollection[Document], images: AsyncCollection[Document]
+        self,
+        windows: AsyncCollection[Document],
+        images: AsyncCollection[Document],
+        reservations: AsyncCollection[Document],
+        locks: AsyncCollection[Document],
     ) -> None:
         self.windows = windows
         self._images = images
+        self._reservations = reservations
+        self._locks = locks
 
     async def ensure_indexes(self) -> None:
-        with translated("create rate window index"):
+        with translated("create rate window and reservation indexes"):
             await self.windows.create_index(
                 [("expires_at", ASCENDING)], expireAfterSeconds=0, name="expires_at"
             )
+            await self._reservations.create_index(
+                [("tenant", ASCENDING), ("expires_at", ASCENDING)], name="tenant_expires"
+            )
+            await self._reservations.create_index(
+                [("expires_at", ASCENDING)], expireAfterSeconds=0, name="expires_at"
+            )
 
-    async def count_upload(self, key_id: str, window: int, expires_at: datetime) -> int:
-        """Add one upload to ``key_id``'s counter of ``window``; the count including it."""
+    async def count_upload(
+        self, counter: str, window: int, expires_at: datetime, amount: int = 1
+    ) -> int:
+        """Add ``amount`` to ``counter`` in ``window``; the count including it."""
         with translated("count upload"):
             doc = await self.windows.find_one_and_update(
-                {"_id": f"{key_id}:{window}"},
-                {"$inc": {"uploads": 1}, "$setOnInsert": {"expires_at": expires_at}},
+                {"_id": f"{counter}:{window}"},
+                {"$inc": {"uploads": amount}, "$setOnInsert": {"expires_at": expires_at}},
                 upsert=True,
                 return_document=ReturnDocument.AFTER,
             )
-        return int(doc["uploads"]) if doc else 1
+        return int(doc["uploads"]) if doc else amount
+
+    async def reserved(self, tenant: str, now: datetime) -> tuple[int, int, int]:
+        """(images, bytes, open tus uploads) held by ``tenant``'s live reservations."""
+        pipeline: list[Document] = [
+            {"$match": {"tenant": tenant, "expires_at": {"$gt": now}}},
+            {
+                "$group": {
+                    "_id": "$kind",
+                    "images": {"$sum": 1},
+                    "bytes": {"$sum": "$bytes"},
+                }
+            },
+        ]
+        with translated("sum reservations"):
+            rows = [row async for row in await self._reservations.aggregate(pipeline)]
+        images = sum(int(row["images"]) for row in rows)
+        stored = sum(int(row["bytes"]) for row in rows)
+        uploads = sum(int(row["images"]) for row in rows if row["_id"] == "tus")
+        return images, stored, uploads
+
+    async def reserve(
+        self, tenant: str, holder: str, size: int, kind: str, expires_at: datetime
+    ) -> None:
+        """Hold ``size`` bytes and one image for ``holder`` until ``expires_at``."""
+        doc = {"_id": holder, "tenant": tenant, "bytes": size, "kind": kind}
+        with translated("reserve quota"):
+            await self._reservations.replace_one(
+                {"_id": holder}, doc | {"expires_at": expires_at}, upsert=True
+            )
+
+    async def release(self, holder: str) -> None:
+        with translated("release quota"):
+            await self._reservations.delete_one({"_id": holder})
+
+    async def lock_tenant(self, tenant: str, token: str, until: datetime, now: datetime) -> bool:
+        """Take ``tenant``'s quota lock (or one that expired); False while another holds it."""
+        with translated("lock quota"):
+            try:
+                await self._locks.insert_one({"_id": tenant, "token": token, "until": until})
+                return True
+            except DuplicateKeyError:
+                taken = await self._locks.find_one_and_update(
+                    {"_id": tenant, "until": {"$lte": now}},
+                    {"$set": {"token": token, "until": until}},
+                )
+                return taken is not None
+
+    async def unlock_tenant(self, tenant: str, token: str) -> None:
+        with translated("unlock quota"):
+            await self._locks.delete_one({"_id": tenant, "token": token})
 
     async def tenant_usage(self, tenant: str) -> tuple[int, int]:
         """(images, bytes of originals) the tenant has now."""

@@ -217,6 +217,12 @@ class ChecksumMismatch(InputError):
     code = "checksum_mismatch"
 
 
+class PatchTooSmall(InputError):
+    """A tus PATCH under ``GALLERY_TUS_MIN_PATCH_BYTES`` that does not complete the upload."""
+
+    code = "patch_too_small"
+
+
 class UnsupportedChecksum(InputError):
     """``Upload-Checksum`` names an algorithm other than sha256, or is malformed."""
 

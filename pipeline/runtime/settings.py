@@ -133,7 +133,14 @@ class TusSettings(_Section):
     expire_seconds: float = Field(
         24 * 3600.0,
         gt=0,
-        description="An unfinished resumable upload expires this long after its last PATCH",
+        description="An unfinished resumable upload expires this long after its creation "
+        "(absolute: PATCHes do not extend it)",
+    )
+    min_patch_bytes: int = Field(
+        64 * 1024,
+        ge=1,
+        description="Smallest PATCH body but the one that completes the upload (400 below, "
+        "the bytes are discarded): bounds the tail segments and catalog writes per byte",
     )
     part_bytes: int = Field(
         8 * 1024 * 1024,
@@ -158,11 +165,28 @@ class QuotaSettings(_Section):
         ge=0,
         description="Uploads one API key may start a minute (429 above); 0 = no limit",
     )
+    patches_per_minute: int = Field(
+        1200,
+        ge=0,
+        description="tus PATCHes one API key may send a minute (429 above); 0 = no limit",
+    )
+    bytes_per_minute: int = Field(
+        4 * 1024**3,
+        ge=0,
+        description="Body bytes of uploads and PATCHes one API key may send a minute (429 "
+        "above; counted by Content-Length, or as received for a chunked body); 0 = no limit",
+    )
     max_bytes: int = Field(
         0, ge=0, description="Bytes of originals a key's tenant may store (403 above); 0 = no quota"
     )
     max_images: int = Field(
         0, ge=0, description="Images a key's tenant may have (403 above); 0 = no quota"
+    )
+    max_open_uploads: int = Field(
+        100,
+        ge=1,
+        description="Unfinished resumable uploads one tenant may hold (403 above); each "
+        "reserves its Upload-Length against the byte quota until it completes or expires",
     )
 
 
