@@ -8,6 +8,7 @@ from aiohttp import web
 
 from gateway import admin, albums, images, openapi, tus, upload, web_ui
 from gateway.auth import KEY_CACHE, KeyCache, auth_middleware
+from gateway.headers import add_security_headers
 from gateway.keys import (
     ALBUMS,
     BACKENDS,
@@ -50,6 +51,7 @@ def make_app(settings: Settings) -> web.Application:
     app[KEY_CACHE] = KeyCache(settings.gateway.key_cache_seconds)
     app.cleanup_ctx.extend([_backends_ctx, _events_ctx, _revocations_ctx])
     app.on_shutdown.append(_close_streams)
+    add_security_headers(app)
     _add_routes(app.router)
     return app
 
