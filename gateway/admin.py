@@ -1,7 +1,7 @@
 """Admin routes (``/v1/admin/``, the admin key): API keys of every tenant.
 
 ``GET /v1/admin/keys?tenant=T`` lists keys (never a key itself), ``POST /v1/admin/keys``
-``{"tenant", "name"}`` creates one (the key is in this answer only), ``DELETE
+``{"tenant", "name", "expires_in_seconds"?}`` creates one (the key is in this answer only), ``DELETE
 /v1/admin/keys/{key_id}`` revokes one: every gateway refuses it within seconds.
 """
 
@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.audit import AUDIT_FIELDS
 from gateway.keys import KEYS
 from pipeline.domain.errors import InputError
 from pipeline.domain.keys import ApiKeyInfo
@@ -24,6 +25,8 @@ def key_json(info: ApiKeyInfo) -> dict[str, Any]:
         "name": info.name,
         "created_at": info.created_at.isoformat(),
         "revoked_at": info.revoked_at.isoformat() if info.revoked_at else None,
+        "expires_at": info.expires_at.isoformat() if info.expires_at else None,
+        "last_used_at": info.last_used_at.isoformat() if info.last_used_at else None,
     }
 
 
@@ -39,7 +42,12 @@ async def create_key(request: web.Request) -> web.Response:
         body = None
     if not isinstance(body, dict):
         raise InputError("body is not an object", public_message='send {"tenant": "..."}')
-    made = await request.app[KEYS].create(body.get("tenant"), body.get("name", "default"))
+    made = await request.app[KEYS].create(
+        body.get("tenant"),
+        body.get("name", "default"),
+        expires_in_seconds=body.get("expires_in_seconds"),
+    )
+    request[AUDIT_FIELDS] = {"tenant": made.info.tenant, "key_id": made.info.id}
     return web.json_response(key_json(made.info) | {"key": made.key}, status=201)
 
 

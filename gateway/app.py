@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from gateway import admin, albums, images, openapi, tus, upload, web_ui
+from gateway.audit import audit_middleware
 from gateway.auth import KEY_CACHE, KeyCache, auth_middleware
 from gateway.headers import add_security_headers
 from gateway.keys import (
@@ -17,6 +18,7 @@ from gateway.keys import (
     INGEST,
     KEYS,
     LIMITS,
+    READINESS,
     SETTINGS,
     STREAM_SHARE,
     UPLOAD_SHARE,
@@ -36,7 +38,7 @@ from pipeline.bootstrap import (
     upload_service,
 )
 from pipeline.imaging.spec import parse_spec
-from pipeline.runtime.health import healthz, readiness_response
+from pipeline.runtime.health import Readiness, healthz
 from pipeline.runtime.settings import Settings
 
 
@@ -44,7 +46,13 @@ def make_app(settings: Settings) -> web.Application:
     parse_spec(settings.renditions)  # a bad spec fails here, at start, not on the first upload
     # metrics outermost: it counts every answer, the errors middleware's and tus's too.
     app = web.Application(
-        middlewares=[metrics_middleware, tus.tus_middleware, errors_middleware, auth_middleware]
+        middlewares=[
+            metrics_middleware,
+            tus.tus_middleware,
+            audit_middleware,
+            errors_middleware,
+            auth_middleware,
+        ]
     )
     app[SETTINGS] = settings
     app[UPLOAD_SHARE], app[STREAM_SHARE] = _shares(settings)
@@ -79,6 +87,9 @@ async def _backends_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     async with open_backends(settings, name="gallery-gateway") as backends:
         app[BACKENDS] = backends
+        app[READINESS] = Readiness(
+            backends.readiness_checks(), interval_seconds=settings.gateway.ready_interval_seconds
+        )
         app[INGEST] = ingest_service(backends, settings)
         app[DELETE] = delete_service(backends)
         app[ALBUMS] = album_service(backends)
@@ -108,7 +119,7 @@ async def _close_streams(app: web.Application) -> None:
 
 
 async def _readyz(request: web.Request) -> web.Response:
-    return await readiness_response(request.app[BACKENDS].readiness_checks())
+    return await request.app[READINESS].response()
 
 
 async def _events_head(request: web.Request) -> web.Response:

@@ -8,7 +8,7 @@ import logging
 from aiohttp import web
 
 from gateway.app import make_app
-from gateway.keys import BACKENDS
+from gateway.keys import READINESS
 from gateway.protocol import GatewayRunner
 from pipeline.runtime.health import serve_ops
 from pipeline.runtime.process import stop_on_signals
@@ -24,7 +24,7 @@ async def run_gateway(settings: Settings, stop: asyncio.Event | None = None) -> 
     runner = GatewayRunner(app, shutdown_timeout=settings.gateway.shutdown_timeout_seconds)
     await runner.setup()  # opens the backends (cleanup_ctx)
     try:
-        async with serve_ops(settings.metrics, app[BACKENDS].readiness_checks()):
+        async with serve_ops(settings.metrics, app[READINESS]):
             site = web.TCPSite(runner, settings.gateway.host, settings.gateway.port)
             await site.start()
             log.info("gateway listening on %s:%d", settings.gateway.host, settings.gateway.port)

@@ -135,6 +135,7 @@ def album_paths() -> dict[str, Any]:
             "post": op(
                 "Create an album",
                 {201: body("Album")},
+                errors=(*_COMMON_ERRORS, 429),
                 requestBody={"required": True, **body("AlbumName")},
             ),
         },

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.domain.labels import NOT_BLANK_PATTERN
+from pipeline.domain.labels import NOT_BLANK_PATTERN, TENANT_PATTERN
 
 Schema = dict[str, Any]
 
@@ -104,6 +104,8 @@ API_KEY = _object(
         "name": STRING,
         "created_at": TIME,
         "revoked_at": nullable(TIME),
+        "expires_at": nullable(TIME),
+        "last_used_at": nullable(TIME),
     }
 )
 
@@ -130,6 +132,13 @@ SCHEMAS: dict[str, Schema] = {
     "NewApiKey": {
         "allOf": [ref("ApiKey"), _object({"key": {"type": "string", "pattern": "^gk_"}})]
     },
-    "NewApiKeyRequest": _object({"tenant": NAME, "name": NAME}, optional=("name",)),
+    "NewApiKeyRequest": _object(
+        {
+            "tenant": {"type": "string", "pattern": TENANT_PATTERN},
+            "name": NAME,
+            "expires_in_seconds": {"type": "integer", "minimum": 1},
+        },
+        optional=("name", "expires_in_seconds"),
+    ),
     "Health": {"type": "object"},
 }

@@ -560,10 +560,12 @@ class FakeApiKeys:
     def __init__(self) -> None:
         self.keys: dict[str, ApiKeyInfo] = {}
 
-    async def create_key(self, tenant: str, name: str = "default") -> NewApiKey:
+    async def create_key(
+        self, tenant: str, name: str = "default", expires_at: datetime | None = None
+    ) -> NewApiKey:
         key = f"gk_{len(self.keys)}_{tenant}"
         digest = hash_api_key(key)
-        info = ApiKeyInfo(key_id_of(digest), tenant, name, utcnow(), None, digest)
+        info = ApiKeyInfo(key_id_of(digest), tenant, name, utcnow(), None, digest, expires_at)
         self.keys[digest] = info
         return NewApiKey(key, info)
 

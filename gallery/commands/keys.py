@@ -18,6 +18,9 @@ def add_parsers(sub: Any) -> None:
     create = keys_sub.add_parser("create", help="create an API key for a tenant (printed once)")
     create.add_argument("--tenant", required=True)
     create.add_argument("--name", default="default")
+    create.add_argument(
+        "--expires-in", type=int, metavar="SECONDS", help="refuse the key after this long"
+    )
     listing = keys_sub.add_parser("list", help="list API keys by id (never the keys)")
     listing.add_argument("--tenant", help="only this tenant's keys")
     revoke = keys_sub.add_parser("revoke", help="revoke a key: every gateway refuses it")
@@ -37,12 +40,16 @@ async def run(settings: Settings, args: argparse.Namespace) -> None:
         await catalog.ensure_indexes()
         service = KeyService(catalog.keys, bus)
         if args.keys_command == "create":
-            print((await service.create(args.tenant, args.name)).key)
+            made = await service.create(args.tenant, args.name, expires_in_seconds=args.expires_in)
+            print(made.key)
         elif args.keys_command == "list":
             for key in await service.list_keys(args.tenant):
                 revoked = f"revoked {key.revoked_at.isoformat()}" if key.revoked_at else "active"
+                used = key.last_used_at.isoformat() if key.last_used_at else "never"
+                expires = key.expires_at.isoformat() if key.expires_at else "never"
                 print(
-                    f"{key.id}  {key.tenant}  {key.name}  {key.created_at.isoformat()}  {revoked}"
+                    f"{key.id}  {key.tenant}  {key.name}  {key.created_at.isoformat()}  "
+                    f"{revoked}  last used {used}  expires {expires}"
                 )
         else:
             key = await service.revoke(args.key_id)

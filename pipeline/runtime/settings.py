@@ -176,6 +176,12 @@ class QuotaSettings(_Section):
         description="Body bytes of uploads and PATCHes one API key may send a minute (429 "
         "above; counted by Content-Length, or as received for a chunked body); 0 = no limit",
     )
+    albums_per_minute: int = Field(
+        60,
+        ge=0,
+        description="Albums one tenant may create a minute, all its keys together (429 "
+        "above); 0 = no limit",
+    )
     max_bytes: int = Field(
         0, ge=0, description="Bytes of originals a key's tenant may store (403 above); 0 = no quota"
     )
@@ -210,6 +216,12 @@ class GatewaySettings(_Section):
         gt=0,
         description="How long a gateway trusts a key it looked up; bounds how long a revoked "
         "key works if the bus announcement is missed",
+    )
+    ready_interval_seconds: float = Field(
+        2.0,
+        gt=0,
+        description="Longest /readyz reuses its last backend checks: however many ask, the "
+        "gateway checks its backends at most once per interval",
     )
     admin_key: str = Field(
         "",

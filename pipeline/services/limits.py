@@ -49,6 +49,10 @@ class UploadLimits:
         await self._count(key_id, "patches", 1, self._settings.patches_per_minute)
         await self.count_bytes(key_id, declared_bytes)
 
+    async def admit_album(self, tenant: str) -> None:
+        """Count one album creation of ``tenant`` (all its keys together); RateLimited."""
+        await self._count(f"tenant:{tenant}", "albums", 1, self._settings.albums_per_minute)
+
     async def count_bytes(self, key_id: str, amount: int | None) -> None:
         """Add ``amount`` body bytes to the key's minute; RateLimited when over the rate."""
         if amount:
@@ -66,9 +70,15 @@ class UploadLimits:
         if count > limit:
             raise RateLimited(
                 f"{count} {counter} in this minute, limit {limit}",
-                public_message=f"at most {limit} {_UNITS[counter]} a minute per API key",
+                public_message=f"at most {limit} {_UNITS[counter]} a minute per "
+                + ("tenant" if counter == "albums" else "API key"),
                 retry_after_seconds=max(1, math.ceil(window_end - now)),
             )
 
 
-_UNITS = {"uploads": "uploads", "patches": "PATCH requests", "bytes": "body bytes"}
+_UNITS = {
+    "uploads": "uploads",
+    "patches": "PATCH requests",
+    "bytes": "body bytes",
+    "albums": "new albums",
+}

@@ -153,7 +153,9 @@ class Albums(Protocol):
 class ApiKeys(Protocol):
     """API keys, stored as hashes. Failures raise :class:`~pipeline.domain.errors.CatalogError`."""
 
-    async def create_key(self, tenant: str, name: str = "default") -> NewApiKey: ...
+    async def create_key(
+        self, tenant: str, name: str = "default", expires_at: datetime | None = None
+    ) -> NewApiKey: ...
 
     async def list_keys(self, tenant: str | None = None) -> list[ApiKeyInfo]:
         """Oldest first, revoked keys included; every tenant's when ``tenant`` is None."""
