@@ -13,6 +13,9 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.text import Text
+
+from pipeline.domain.text import printable
 
 
 def _width() -> int | None:
@@ -26,6 +29,12 @@ def stdout() -> Console:
 
 def stderr() -> Console:
     return Console(file=sys.stderr, width=_width(), highlight=False, stderr=True)
+
+
+def cell(value: object) -> Text:
+    """Text from a server or a file name, for a table: control characters shown as escapes
+    (no terminal escape or OSC-8 link runs) and never read as rich markup."""
+    return Text(printable(str(value)))
 
 
 def print_json(document: Any) -> None:

@@ -27,6 +27,8 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from gallery import output
+
 # Outcomes of one file, in the order the summary lists them.
 OUTCOMES = ("ready", "duplicate", "failed", "rejected", "not ready", "interrupted")
 STYLE = {"ready": "green", "duplicate": "blue", "failed": "red", "rejected": "red"}
@@ -127,11 +129,11 @@ def summary_table(results: list[FileResult]) -> Table:
     for result in sorted(results, key=lambda r: (OUTCOMES.index(r.outcome), str(r.path))):
         style = STYLE.get(result.outcome, "yellow")
         table.add_row(
-            str(result.path),
+            output.cell(result.path),
             f"{result.size:,}",
-            f"[{style}]{result.outcome}[/]",
-            result.image_id or "-",
-            result.reason,
+            Text(result.outcome, style=style),
+            output.cell(result.image_id or "-"),
+            output.cell(result.reason),
         )
     return table
 

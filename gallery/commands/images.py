@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
 
 from gallery import output
 from gallery.api import Api, Json
@@ -61,13 +62,13 @@ def _images_table(rows: list[Json]) -> Table:
         status = str(image.get("status"))
         pixels = f"{image.get('width')}x{image.get('height')}" if image.get("width") else "-"
         table.add_row(
-            str(image["id"]),
-            f"[{STYLE.get(status, '')}]{status}[/]" if status in STYLE else status,
-            str(image.get("filename") or "-"),
+            output.cell(image["id"]),
+            Text(status, style=STYLE[status]) if status in STYLE else output.cell(status),
+            output.cell(image.get("filename") or "-"),
             output.human_bytes(image.get("bytes")),
-            pixels,
-            str(image.get("created_at", ""))[:19].replace("T", " "),
-            str(image.get("failure") or ""),
+            output.cell(pixels),
+            output.cell(str(image.get("created_at", ""))[:19].replace("T", " ")),
+            output.cell(image.get("failure") or ""),
         )
     return table
 
@@ -116,11 +117,11 @@ def _renditions(image: Json, url: str) -> Table:
         table.add_column(column, no_wrap=True)
     for name, rendition in sorted((image.get("renditions") or {}).items()):
         table.add_row(
-            name,
-            f"{rendition.get('width')}x{rendition.get('height')}",
-            str(rendition.get("content_type")),
+            output.cell(name),
+            output.cell(f"{rendition.get('width')}x{rendition.get('height')}"),
+            output.cell(rendition.get("content_type")),
             output.human_bytes(rendition.get("bytes")),
-            f"{url}{rendition.get('url')}",
+            output.cell(f"{url}{rendition.get('url')}"),
         )
     return table
 
@@ -130,5 +131,5 @@ def _pairs(title: str, values: dict[str, Any]) -> Table:
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
     for key, value in values.items():
-        table.add_row(key, str(value))
+        table.add_row(output.cell(key), output.cell(value))
     return table
