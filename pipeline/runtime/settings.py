@@ -13,7 +13,14 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pipeline.domain.errors import ConfigurationError
@@ -217,6 +224,12 @@ class GatewaySettings(_Section):
         description="How long a gateway trusts a key it looked up; bounds how long a revoked "
         "key works if the bus announcement is missed",
     )
+    tls_cert_file: str = Field(
+        "",
+        description="PEM certificate chain: with GALLERY_GATEWAY_TLS_KEY_FILE the gateway "
+        "serves HTTPS itself (and sends HSTS); empty = plain HTTP behind a TLS-terminating edge",
+    )
+    tls_key_file: str = Field("", description="PEM private key of GALLERY_GATEWAY_TLS_CERT_FILE")
     ready_interval_seconds: float = Field(
         2.0,
         gt=0,
@@ -239,6 +252,12 @@ class GatewaySettings(_Section):
         description="Live events held for one /v1/events stream; a client further behind is "
         "disconnected with event: error and resumes with Last-Event-ID",
     )
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> GatewaySettings:
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            raise ValueError("set both GALLERY_GATEWAY_TLS_CERT_FILE and _TLS_KEY_FILE, or none")
+        return self
 
 
 class EdgeSettings(_Section):
