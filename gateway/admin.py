@@ -1,5 +1,8 @@
 """Admin routes (``/v1/admin/``, the admin key): API keys of every tenant.
 
+Served on the ops listener (the metrics port) by default, off the public one
+(``GALLERY_GATEWAY_ADMIN_LISTENER``); every call is an audit line (:mod:`gateway.audit`).
+
 ``GET /v1/admin/keys?tenant=T`` lists keys (never a key itself), ``POST /v1/admin/keys``
 ``{"tenant", "name", "expires_in_seconds"?}`` creates one (the key is in this answer only), ``DELETE
 /v1/admin/keys/{key_id}`` revokes one: every gateway refuses it within seconds.
@@ -12,10 +15,14 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.audit import AUDIT_FIELDS
-from gateway.keys import KEYS
+from gateway.audit import AUDIT_FIELDS, audit_middleware
+from gateway.auth import auth_middleware
+from gateway.keys import KEYS, SETTINGS
+from gateway.middleware import errors_middleware
 from pipeline.domain.errors import InputError
 from pipeline.domain.keys import ApiKeyInfo
+from pipeline.runtime.settings import Settings
+from pipeline.services.keys import KeyService
 
 
 def key_json(info: ApiKeyInfo) -> dict[str, Any]:
@@ -54,6 +61,16 @@ async def create_key(request: web.Request) -> web.Response:
 async def revoke_key(request: web.Request) -> web.Response:
     await request.app[KEYS].revoke(request.match_info["key_id"])
     return web.Response(status=204)
+
+
+def admin_app(settings: Settings, keys: KeyService) -> web.Application:
+    """The admin routes as an app of their own, for the ops listener: the same audit, error
+    answers and admin-key check as on the public one."""
+    app = web.Application(middlewares=[audit_middleware, errors_middleware, auth_middleware])
+    app[SETTINGS] = settings
+    app[KEYS] = keys
+    add_routes(app.router)
+    return app
 
 
 def add_routes(router: web.UrlDispatcher) -> None:

@@ -61,6 +61,8 @@ def make_app(settings: Settings) -> web.Application:
     app.on_shutdown.append(_close_streams)
     add_security_headers(app)
     _add_routes(app.router)
+    if settings.gateway.admin_listener == "public":
+        admin.add_routes(app.router)
     return app
 
 
@@ -145,5 +147,4 @@ def _add_routes(router: web.UrlDispatcher) -> None:
         "/v1/images/{image_id}/renditions/{name}/{version}", images.get_rendition_version
     )
     albums.add_routes(router)
-    admin.add_routes(router)
     tus.add_routes(router)

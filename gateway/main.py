@@ -8,8 +8,9 @@ import ssl
 
 from aiohttp import web
 
+from gateway.admin import admin_app
 from gateway.app import make_app
-from gateway.keys import READINESS
+from gateway.keys import KEYS, READINESS
 from gateway.protocol import GatewayRunner
 from pipeline.runtime.health import serve_ops
 from pipeline.runtime.process import stop_on_signals
@@ -30,6 +31,15 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
+def _ops_base(app: web.Application, settings: Settings) -> web.Application | None:
+    """The admin API for the ops listener, unless it is served on the public one."""
+    if settings.gateway.admin_listener != "ops":
+        return None
+    if not settings.metrics.port:
+        log.warning("GALLERY_METRICS_PORT is 0: no ops listener, so no admin API")
+    return admin_app(settings, app[KEYS])
+
+
 async def run_gateway(settings: Settings, stop: asyncio.Event | None = None) -> None:
     stop = stop or asyncio.Event()
     stop_on_signals(stop)
@@ -38,7 +48,7 @@ async def run_gateway(settings: Settings, stop: asyncio.Event | None = None) -> 
     runner = GatewayRunner(app, shutdown_timeout=settings.gateway.shutdown_timeout_seconds)
     await runner.setup()  # opens the backends (cleanup_ctx)
     try:
-        async with serve_ops(settings.metrics, app[READINESS]):
+        async with serve_ops(settings.metrics, app[READINESS], _ops_base(app, settings)):
             site = web.TCPSite(
                 runner, settings.gateway.host, settings.gateway.port, ssl_context=tls
             )

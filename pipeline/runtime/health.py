@@ -70,7 +70,11 @@ async def healthz(_: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-def ops_app(checks: Mapping[str, ReadinessCheck] | Readiness) -> web.Application:
+def ops_app(
+    checks: Mapping[str, ReadinessCheck] | Readiness, base: web.Application | None = None
+) -> web.Application:
+    """/metrics, /healthz and /readyz, added to ``base`` (a process's own ops routes, such as
+    the gateway's admin API) or to a new app."""
     readiness = checks if isinstance(checks, Readiness) else Readiness(checks)
 
     async def metrics(_: web.Request) -> web.Response:
@@ -80,7 +84,7 @@ def ops_app(checks: Mapping[str, ReadinessCheck] | Readiness) -> web.Application
     async def readyz(_: web.Request) -> web.Response:
         return await readiness.response()
 
-    app = web.Application()
+    app = base if base is not None else web.Application()
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
@@ -89,13 +93,16 @@ def ops_app(checks: Mapping[str, ReadinessCheck] | Readiness) -> web.Application
 
 @contextlib.asynccontextmanager
 async def serve_ops(
-    settings: MetricsSettings, checks: Mapping[str, ReadinessCheck] | Readiness
+    settings: MetricsSettings,
+    checks: Mapping[str, ReadinessCheck] | Readiness,
+    base: web.Application | None = None,
 ) -> AsyncIterator[int]:
-    """Serve the ops app while the context is open; yields the bound port (0 = disabled)."""
+    """Serve the ops app (on ``base`` if given) while the context is open; yields the bound
+    port (0 = disabled)."""
     if not settings.port:
         yield 0
         return
-    runner = web.AppRunner(ops_app(checks), access_log=None)
+    runner = web.AppRunner(ops_app(checks, base), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()

@@ -236,6 +236,11 @@ class GatewaySettings(_Section):
         description="Longest /readyz reuses its last backend checks: however many ask, the "
         "gateway checks its backends at most once per interval",
     )
+    admin_listener: Literal["ops", "public"] = Field(
+        "ops",
+        description="Where the /v1/admin/ routes are served: `ops` (the metrics port, off the "
+        "public listener; needs GALLERY_METRICS_PORT) or `public` (beside the API)",
+    )
     admin_key: str = Field(
         "",
         description="Bearer key of the /v1/admin/ routes (API key management); empty = "

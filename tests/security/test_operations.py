@@ -10,9 +10,11 @@ import logging
 import time
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
-from gateway.keys import BACKENDS
-from pipeline.runtime.health import Readiness
+from gateway.admin import admin_app
+from gateway.keys import BACKENDS, KEYS, READINESS
+from pipeline.runtime.health import Readiness, ops_app
 from pipeline.runtime.settings import GatewaySettings, QuotaSettings
 from pipeline.services.limits import WINDOW_SECONDS
 from tests.conftest import SettingsFactory
@@ -52,7 +54,7 @@ async def test_the_public_readyz_answers_from_the_shared_checks(
 async def test_admin_calls_leave_an_audit_trail(
     make_settings: SettingsFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = make_settings(gateway=GatewaySettings(admin_key=ADMIN))
+    settings = make_settings(gateway=GatewaySettings(admin_key=ADMIN, admin_listener="public"))
     caplog.set_level(logging.INFO, logger="gallery.audit")
     async with gateway_client(settings) as (client, _):
         made = await client.post(
@@ -96,7 +98,9 @@ async def test_album_creation_is_rate_limited_per_tenant(make_settings: Settings
 
 
 async def test_a_key_expires_and_records_its_last_use(make_settings: SettingsFactory) -> None:
-    settings = make_settings(gateway=GatewaySettings(admin_key=ADMIN, key_cache_seconds=0.2))
+    settings = make_settings(
+        gateway=GatewaySettings(admin_key=ADMIN, key_cache_seconds=0.2, admin_listener="public")
+    )
     async with gateway_client(settings) as (client, _):
         made = await client.post(
             "/v1/admin/keys",
@@ -122,3 +126,23 @@ async def test_a_key_expires_and_records_its_last_use(make_settings: SettingsFac
             headers=auth(ADMIN),
         )
         assert bad.status == 400
+
+
+async def test_the_admin_api_is_off_the_public_listener_by_default(
+    make_settings: SettingsFactory,
+) -> None:
+    settings = make_settings(gateway=GatewaySettings(admin_key=ADMIN))
+    async with gateway_client(settings) as (client, _):
+        public = await client.get("/v1/admin/keys", headers=auth(ADMIN))
+        assert public.status == 404
+        document = await (await client.get("/openapi.json")).json()
+        assert not [p for p in document["paths"] if p.startswith("/v1/admin/")]
+        ops = ops_app(client.app[READINESS], admin_app(settings, client.app[KEYS]))
+        async with TestClient(TestServer(ops)) as operator:
+            made = await operator.post(
+                "/v1/admin/keys", json={"tenant": "erin"}, headers=auth(ADMIN)
+            )
+            assert made.status == 201
+            assert (await operator.get("/v1/admin/keys", headers=auth("guess"))).status == 401
+            assert (await operator.get("/readyz")).status == 200
+            assert (await operator.get("/metrics")).status == 200
