@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: up test test-cluster bootstrap tools lint type unit integration e2e deploy-check terraform-check bench bench-upload bench-throughput clean
+.PHONY: bench-fairness manifests up test test-cluster bootstrap tools lint type unit integration e2e deploy-check terraform-check bench bench-upload bench-throughput clean
 
 up: bootstrap
 	$(BIN)/gallery up
@@ -31,8 +31,16 @@ deploy-check: bootstrap tools
 terraform-check: bootstrap tools
 	$(BIN)/tox run -e terraform
 
+# The NACK consumer manifests from the job registry (tests/deploy checks them byte for byte).
+manifests: bootstrap
+	set -a && . deploy/kustomize/base/gallery.env && set +a && $(BIN)/python -m pipeline.jobs.manifests > deploy/kustomize/components/nats/consumers.yaml
+
 bench: bootstrap
 	$(BIN)/python -m bench.render
+
+# Fairness and priority (docs/benchmarks.md, "Fairness"): ARGS="-n 1000 --runs 3 --json".
+bench-fairness: bootstrap
+	$(BIN)/python -m bench.fairness $(ARGS)
 
 bench-upload: bootstrap
 	@scripts/tools.sh minio

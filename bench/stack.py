@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gallery.servers import free_port, gallery_env, http_ok
+from gallery.servers import free_port, gallery_env, http_ok, mongo_uri
 
 
 @dataclass
@@ -28,6 +28,7 @@ class Stack:
     nats_url: str | None
     root_pid: int | None = None
     data_dir: Path | None = None
+    mongo_uri: str | None = None
     ready_urls: list[str] = field(default_factory=list)
 
 
@@ -49,15 +50,20 @@ def _up_args(data: Path, workers: int | None) -> tuple[list[str], dict[str, int]
 
 @contextlib.contextmanager
 def embedded(
-    workers: int | None = None, extra_env: dict[str, str] | None = None
+    workers: int | None = None,
+    extra_env: dict[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> Iterator[Stack]:
-    """``gallery up`` on free ports; yields once the gateway and every worker are ready."""
+    """``gallery up`` on free ports; yields once the gateway and every worker are ready.
+
+    ``cwd``: run it from another checkout (with ``PYTHONPATH`` in ``extra_env``), e.g. a
+    ``git archive`` of an older commit for before/after figures."""
     with tempfile.TemporaryDirectory(prefix="gallery-throughput-") as tmp:
         data = Path(tmp) / "data"
         args, ports = _up_args(data, workers)
         log = (Path(tmp) / "up.log").open("wb")
         env = gallery_env({"GALLERY_LOG_LEVEL": "WARNING", **(extra_env or {})})
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd)
         try:
             count = workers if workers is not None else 2
             ready = [f"http://127.0.0.1:{ports['port']}/readyz"] + [
@@ -71,6 +77,7 @@ def embedded(
                 nats_url=f"nats://127.0.0.1:{ports['nats-port']}",
                 root_pid=proc.pid,
                 data_dir=data,
+                mongo_uri=mongo_uri(ports["mongo-port"]),
                 ready_urls=ready,
             )
         finally:

@@ -61,11 +61,11 @@ def _parser() -> argparse.ArgumentParser:
 async def _dead_letters(settings: Settings, command: str, image_ids: list[str]) -> None:
     # Each command imports what it runs: `gallery upload` and `--help` must not pay for
     # loading libvips, NATS, PyMongo and aioboto3 (about a second) that they never use.
-    from pipeline.adapters.bus import Bus
-    from pipeline.adapters.catalog import Catalog
+    from pipeline.adapters.bus import JetStreamBus
+    from pipeline.adapters.catalog import MongoCatalog
     from pipeline.services.redrive import redrive
 
-    async with Bus.connect(settings.nats, name="gallery-cli") as bus:
+    async with JetStreamBus.connect(settings.nats, name="gallery-cli") as bus:
         if command == "list":
             letters = await bus.dead_letters()
             for stored in letters:
@@ -73,7 +73,7 @@ async def _dead_letters(settings: Settings, command: str, image_ids: list[str]) 
             print(f"{len(letters)} dead letter(s) listed", file=sys.stderr)
             return
         actions: dict[str, int] = {}
-        async with Catalog.connect(settings.mongo) as catalog:
+        async with MongoCatalog.connect(settings.mongo) as catalog:
             async for done in redrive(bus, catalog, image_ids):
                 print(f"{_letter_line(done.stored)} -> {done.status}: {done.action}")
                 actions[done.action] = actions.get(done.action, 0) + 1
@@ -87,16 +87,18 @@ async def _dead_letters(settings: Settings, command: str, image_ids: list[str]) 
 
 def _letter_line(stored: StoredDeadLetter) -> str:
     letter = stored.letter
-    return (
-        f"{letter.at.isoformat()} {letter.job.tenant}/{letter.job.image_id} "
-        f"attempts={letter.attempts} {letter.reason}"
+    what = (
+        f"{letter.job.tenant}/{letter.job.image_id}"
+        if letter.job is not None
+        else f"{letter.lane} {letter.payload[:80]!r}"
     )
+    return f"{letter.at.isoformat()} {what} attempts={letter.attempts} {letter.reason}"
 
 
 async def _backfill(settings: Settings, dry_run: bool) -> None:
     # Imported here: see _dead_letters.
-    from pipeline.adapters.bus import Bus
-    from pipeline.adapters.catalog import Catalog
+    from pipeline.adapters.bus import JetStreamBus
+    from pipeline.adapters.catalog import MongoCatalog
     from pipeline.imaging.spec import parse_spec
     from pipeline.services.backfill import plan_backfill
 
@@ -105,8 +107,8 @@ async def _backfill(settings: Settings, dry_run: bool) -> None:
 
     spec = parse_spec(settings.renditions)
     async with (
-        Bus.connect(settings.nats, name="gallery-cli") as bus,
-        Catalog.connect(settings.mongo) as catalog,
+        JetStreamBus.connect(settings.nats, name="gallery-cli") as bus,
+        MongoCatalog.connect(settings.mongo) as catalog,
     ):
         await bus.declare()
         queued = await plan_backfill(bus, catalog, spec, dry_run=dry_run, progress=show)

@@ -20,7 +20,7 @@ import aiohttp
 
 from gallery.scrape import Scrape, Throughput, scrape_all, throughput
 from gallery.stackfile import Endpoint
-from pipeline.adapters.bus import Bus, BusState
+from pipeline.adapters.bus import BusState, JetStreamBus
 from pipeline.domain.errors import BusError, DependencyError
 from pipeline.runtime.settings import NatsSettings
 
@@ -50,7 +50,9 @@ async def bus_state(nats_url: str) -> BusState:
     await _reachable(nats_url)
     try:
         async with asyncio.timeout(BUS_TIMEOUT_SECONDS):
-            async with Bus.connect(NatsSettings(url=nats_url), name="gallery-status") as bus:
+            async with JetStreamBus.connect(
+                NatsSettings(url=nats_url), name="gallery-status"
+            ) as bus:
                 return await bus.state()
     except TimeoutError as exc:
         raise BusError(f"NATS at {nats_url} did not answer in {BUS_TIMEOUT_SECONDS:.0f}s") from exc

@@ -15,9 +15,9 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.appkeys import KEYS, SETTINGS
 from gateway.audit import AUDIT_FIELDS, audit_middleware
 from gateway.auth import auth_middleware
-from gateway.keys import KEYS, SETTINGS
 from gateway.middleware import errors_middleware
 from pipeline.domain.errors import InputError
 from pipeline.domain.keys import ApiKeyInfo

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.keys import ALBUMS, LIMITS, TENANT_KEY
+from gateway.appkeys import ALBUMS, LIMITS, TENANT_KEY
 from gateway.paging import next_cursor, page_params
 from pipeline.domain.albums import AlbumView
 from pipeline.domain.errors import InputError

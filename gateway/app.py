@@ -7,10 +7,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from gateway import admin, albums, images, openapi, tus, upload, web_ui
-from gateway.audit import audit_middleware
-from gateway.auth import KEY_CACHE, KeyCache, auth_middleware
-from gateway.headers import add_security_headers
-from gateway.keys import (
+from gateway.appkeys import (
     ALBUMS,
     BACKENDS,
     DELETE,
@@ -24,6 +21,9 @@ from gateway.keys import (
     UPLOAD_SHARE,
     UPLOADS,
 )
+from gateway.audit import audit_middleware
+from gateway.auth import KEY_CACHE, KeyCache, auth_middleware
+from gateway.headers import add_security_headers
 from gateway.middleware import errors_middleware, metrics_middleware
 from gateway.shares import Share
 from gateway.sse import stream_events

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from gateway.keys import BACKENDS, KEY_ID, SETTINGS, TENANT_KEY
+from gateway.appkeys import BACKENDS, KEY_ID, SETTINGS, TENANT_KEY
 from pipeline.domain.errors import Unauthorized
 from pipeline.domain.keys import hash_api_key
 

@@ -15,9 +15,9 @@ from urllib.parse import quote
 
 from aiohttp import hdrs, web
 
+from gateway.appkeys import BACKENDS, SETTINGS
 from gateway.conditional import ByteRange, Unsatisfiable, byte_range, if_range_allows, none_match
 from gateway.headers import mark_stored_object
-from gateway.keys import BACKENDS, SETTINGS
 from gateway.middleware import error_body
 
 IMMUTABLE = "private, max-age=31536000, immutable"

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from gateway.keys import SETTINGS
+from gateway.appkeys import SETTINGS
 
 SERVER_NAME = "gallery"
 HSTS = "max-age=31536000; includeSubDomains"

@@ -6,8 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.appkeys import ALBUMS, BACKENDS, DELETE, TENANT_KEY
 from gateway.delivery import StoredObject, deliver
-from gateway.keys import ALBUMS, BACKENDS, DELETE, TENANT_KEY
 from gateway.paging import next_cursor, page_params, status_param
 from pipeline.domain.errors import Conflict, NotFound
 from pipeline.domain.models import ImageRecord, Rendition

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from gateway.admin import admin_app
 from gateway.app import make_app
-from gateway.keys import KEYS, READINESS
+from gateway.appkeys import KEYS, READINESS
 from gateway.protocol import GatewayRunner
 from pipeline.runtime.health import serve_ops
 from pipeline.runtime.process import stop_on_signals

@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.keys import SETTINGS
+from gateway.appkeys import SETTINGS
 from gateway.openapi_parts import (
     BINARY,
     DIGITS,

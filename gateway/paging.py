@@ -7,7 +7,7 @@ from typing import get_args
 
 from aiohttp import web
 
-from gateway.keys import SETTINGS
+from gateway.appkeys import SETTINGS
 from pipeline.domain.errors import InputError
 from pipeline.domain.models import Status
 

@@ -22,8 +22,8 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
+from gateway.appkeys import SETTINGS
 from gateway.edge import EdgeGuard, busy_response
-from gateway.keys import SETTINGS
 from gateway.middleware import error_body
 from pipeline.runtime import metrics
 from pipeline.runtime.settings import EdgeSettings

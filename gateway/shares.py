@@ -42,6 +42,8 @@ class Share:
             self._refuse("tenant", f"at most {self.per_tenant} {self.resource} at once per tenant")
         if self.in_use >= self.total:
             metrics.SHARE_REFUSALS.labels(resource=self.resource, scope="process").inc()
+            if self.resource == "uploads":  # as before shares: a full gateway's uploads count
+                metrics.UPLOADS.labels(outcome=GatewayBusy.code).inc()
             raise GatewayBusy(
                 f"{self.resource} full",
                 public_message=f"this gateway serves {self.total} {self.resource}; retry shortly",

@@ -24,8 +24,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp_sse import EventSourceResponse, sse_response
 
+from gateway.appkeys import EVENTS, KEY_ID, SETTINGS, STREAM_SHARE, TENANT_KEY
 from gateway.auth import tenant_of
-from gateway.keys import EVENTS, KEY_ID, SETTINGS, STREAM_SHARE, TENANT_KEY
 from pipeline.domain.errors import DependencyError, InputError, PipelineError, Unauthorized
 from pipeline.domain.messages import StreamedEvent
 

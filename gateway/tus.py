@@ -16,8 +16,8 @@ from email.utils import format_datetime
 
 from aiohttp import hdrs, web
 
+from gateway.appkeys import KEY_ID, LIMITS, SETTINGS, TENANT_KEY, UPLOAD_SHARE, UPLOADS
 from gateway.auth import tenant_of
-from gateway.keys import KEY_ID, LIMITS, SETTINGS, TENANT_KEY, UPLOAD_SHARE, UPLOADS
 from gateway.middleware import Handler, refusal
 from gateway.upload import check_slots, raw_chunks, send_continue
 from pipeline.domain.errors import (

@@ -14,20 +14,19 @@ from aiohttp.client_exceptions import ClientPayloadError
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 
+from gateway.appkeys import INGEST, KEY_ID, LIMITS, SETTINGS, TENANT_KEY, UPLOAD_SHARE
 from gateway.auth import key_id_of, tenant_of
 from gateway.edge import paced
 from gateway.forms import file_part
 from gateway.images import image_json
-from gateway.keys import INGEST, KEY_ID, LIMITS, SETTINGS, TENANT_KEY, UPLOAD_SHARE
 from gateway.middleware import refusal
 from pipeline.domain.errors import (
     MalformedRequest,
     PipelineError,
     UploadInterrupted,
-    UploadTooLarge,
 )
 from pipeline.domain.filenames import clean_filename
-from pipeline.services.ingest import FRAMING_ALLOWANCE
+from pipeline.services.ingest import check_declared_length
 
 READ_CHUNK = 256 * 1024
 #: A POST's quota reservation outlives its upload time limit by this much (a crashed
@@ -47,7 +46,7 @@ async def expect_continue(request: web.Request) -> web.StreamResponse | None:
         return None  # an expectation we do not know: ignore it (RFC 9110 allows that)
     try:
         tenant = await tenant_of(request)
-        _check_declared(request)
+        check_declared_length(request.content_length, request.app[SETTINGS].limits.max_upload_bytes)
         check_slots(request, tenant)
     except PipelineError as exc:
         return refusal(request, exc)
@@ -65,17 +64,6 @@ def check_slots(request: web.Request, tenant: str) -> None:
     """ShareExhausted (429) when the caller's key or tenant holds its share of this gateway's
     upload slots, GatewayBusy (503) when every slot is taken."""
     request.app[UPLOAD_SHARE].check(tenant, key_id_of(request))
-
-
-def _check_declared(request: web.Request) -> None:
-    limit = request.app[SETTINGS].limits.max_upload_bytes
-    declared = request.content_length
-    # The same bound the ingest service applies to a declared length.
-    if declared is not None and declared > limit + FRAMING_ALLOWANCE:
-        raise UploadTooLarge(
-            "declared Content-Length over the limit",
-            public_message=f"upload exceeds the limit of {limit} bytes",
-        )
 
 
 async def post_image(request: web.Request) -> web.Response:

@@ -15,12 +15,13 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
-from pipeline.adapters.bus import Bus
-from pipeline.adapters.catalog import Catalog
+from pipeline.adapters.bus import JetStreamBus
+from pipeline.adapters.catalog import MongoCatalog
 from pipeline.adapters.storage import open_object_store
-from pipeline.adapters.storage.base import ObjectStore
 from pipeline.domain.errors import DependencyError
+from pipeline.domain.objects import ObjectStore
 from pipeline.imaging.spec import RenditionSpec
+from pipeline.jobs.registry import job_lanes
 from pipeline.runtime.health import ReadinessCheck
 from pipeline.runtime.process import wait_or_stop
 from pipeline.runtime.settings import Settings
@@ -42,8 +43,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Backends:
-    bus: Bus
-    catalog: Catalog
+    bus: JetStreamBus
+    catalog: MongoCatalog
     store: ObjectStore
 
     def readiness_checks(self) -> dict[str, ReadinessCheck]:
@@ -61,9 +62,15 @@ async def open_backends(
     """
     async with contextlib.AsyncExitStack() as stack:
         bus = await stack.enter_async_context(
-            Bus.connect(settings.nats, name=name, wait_at_start=wait_for_bus)
+            JetStreamBus.connect(
+                settings.nats,
+                name=name,
+                wait_at_start=wait_for_bus,
+                lanes=job_lanes(settings),
+                jobs=settings.jobs,
+            )
         )
-        catalog = await stack.enter_async_context(Catalog.connect(settings.mongo))
+        catalog = await stack.enter_async_context(MongoCatalog.connect(settings.mongo))
         store = await stack.enter_async_context(open_object_store(settings))
         await bus.declare()
         await catalog.ensure_indexes()
@@ -180,6 +187,7 @@ def render_policy(settings: Settings) -> RenderPolicy:
         max_crashes=settings.worker.max_crashes,
         max_rounds=settings.worker.max_rounds,
         worker=worker_identity(),
+        share_of=lambda tenant: settings.jobs.tenant_queued * settings.jobs.weight(tenant),
     )
 
 

@@ -34,7 +34,7 @@ from pipeline.domain.messages import (
     utcnow,
 )
 from pipeline.domain.models import ImageRecord, ReadyImage, Status
-from pipeline.domain.objects import StoredObject
+from pipeline.domain.objects import ObjectInfo, ObjectStore, StoredObject
 from pipeline.domain.uploads import UploadRecord
 from pipeline.imaging.render import RenderedRendition, RenderResult
 from pipeline.imaging.spec import RenditionSpec
@@ -208,6 +208,10 @@ class FakeCatalog:
 
         return [r for r in self.images.values() if stale(r)][:limit]
 
+    async def queued_images(self, tenant: str, limit: int) -> list[ImageRecord]:
+        mine = [r for r in self.images.values() if r.tenant == tenant and r.status == "queued"]
+        return sorted(mine, key=lambda r: r.id)[:limit]
+
     async def touch(self, tenant: str, image_id: str) -> None:
         record = await self.get_image(tenant, image_id)
         now = utcnow()
@@ -331,6 +335,26 @@ class FakeObjectStore:
         self.objects[key] = (data, content_type)
         self.modified[key] = utcnow()
 
+    async def check(self) -> None:
+        self._check()
+
+    async def stat(self, key: str) -> ObjectInfo:
+        self._check()
+        if key not in self.objects:
+            raise ObjectNotFound(key)
+        data, content_type = self.objects[key]
+        return ObjectInfo(key, len(data), content_type, hashlib.md5(data).hexdigest())
+
+    async def presigned_get(
+        self,
+        key: str,
+        expires_seconds: int | None = None,
+        *,
+        content_type: str | None = None,
+        disposition: str | None = None,
+    ) -> str | None:
+        return None  # like the filesystem store: the gateway streams the bytes itself
+
     def _check(self) -> None:
         if self.fail_with is not None:
             raise self.fail_with
@@ -372,10 +396,12 @@ class FakeObjectStore:
             for key in await self.list_keys(prefix)
         ]
 
-    async def stream(self, key: str, chunk_size: int = 65536) -> AsyncGenerator[bytes, None]:
-        data = await self.get_bytes(key)
-        for start in range(0, len(data), chunk_size):
-            yield data[start : start + chunk_size]
+    async def stream(
+        self, key: str, chunk_size: int = 65536, *, start: int = 0, end: int | None = None
+    ) -> AsyncGenerator[bytes, None]:
+        data = (await self.get_bytes(key))[start:end]
+        for offset in range(0, len(data), chunk_size):
+            yield data[offset : offset + chunk_size]
 
     # Multipart uploads: parts per upload id, joined on completion (S3's rules kept: a part
     # but the last under 5 MiB, or an unknown ETag, fails the completion).
@@ -531,10 +557,11 @@ class FakeBus:
             raise BusError("bus is down")
         self.cleanups.append(job)
 
-    async def publish_job(self, job: RenderJob) -> None:
+    async def publish_job(self, job: RenderJob) -> bool:
         if self.down:
             raise BusError("bus is down")
         self.jobs.append(job)
+        return True
 
     async def publish_event(self, event: Event) -> None:
         if not self.down:  # events are best effort, as on the real bus
@@ -646,7 +673,7 @@ def _rendered(spec: RenditionSpec) -> RenderedRendition:
 # mypy checks that each fake satisfies its port.
 _catalog: ports.Catalog = FakeCatalog()
 _albums: ports.Albums = FakeAlbums(FakeCatalog())
-_store: ports.ObjectStore = FakeObjectStore()
+_store: ObjectStore = FakeObjectStore()
 _bus: ports.Bus = FakeBus()
 _cleanup_bus: ports.CleanupPublisher = FakeBus()
 _scan: ports.ImageScan = FakeImageScan(FakeCatalog())

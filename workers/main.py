@@ -1,18 +1,19 @@
-"""``gallery worker``: the render, backfill and cleanup lanes and the sweepers in one process.
+"""``gallery worker``: every lane of the job registry and the sweepers in one process.
 
-Wiring only: the render and backfill lanes hand each delivery to
-:class:`pipeline.services.render.RenderService`, the cleanup lane to
-:class:`pipeline.services.delete.CleanupService`.
+Wiring only: :func:`pipeline.jobs.registry.job_lanes` declares the lanes; here each gets its
+handler (render and backfill: :class:`pipeline.services.render.RenderService`, cleanup:
+:class:`pipeline.services.delete.CleanupService`). A lane without a handler stops the worker
+at start. Render and backfill share the render slots, render first.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Sequence
+from typing import Any
 
-from pipeline.adapters.consumer import CleanupConsumer, JobConsumer
+from pipeline.adapters.consumer import LaneConsumer, SlotPool
 from pipeline.bootstrap import (
     Backends,
     cleanup_service,
@@ -21,18 +22,16 @@ from pipeline.bootstrap import (
     upload_service,
 )
 from pipeline.domain import names
-from pipeline.domain.outcomes import Handler
 from pipeline.imaging import vips
 from pipeline.imaging.render import check_capabilities
 from pipeline.imaging.spec import RenditionSpec, parse_spec
+from pipeline.jobs.registry import BoundLane, Handler, bind, job_lanes, render_slots
 from pipeline.runtime.health import serve_ops
 from pipeline.runtime.process import stop_on_signals
 from pipeline.runtime.settings import Settings
 from workers.sweeper import run_sweeper, run_upload_sweeper
 
 log = logging.getLogger(__name__)
-# Cleanup jobs are a few deletes each (I/O, no CPU): a few slots keep up with bulk deletes.
-CLEANUP_SLOTS = 4
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
@@ -51,28 +50,26 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
 async def _serve(
     settings: Settings, backends: Backends, spec: Sequence[RenditionSpec], stop: asyncio.Event
 ) -> None:
-    concurrency = settings.worker.concurrency or os.cpu_count() or 1
+    slots = render_slots(settings)
     async with (
-        # One render process per render slot plus the backfill lane's (see _lanes).
-        render_service(backends, settings, spec, slots=concurrency + 1) as service,
+        # One render process per render slot: backfill jobs run in the same slots.
+        render_service(backends, settings, spec, slots=slots) as service,
         serve_ops(settings.metrics, backends.readiness_checks()),
     ):
-        render_lane, backfill_lane = _lanes(settings, backends, service.handle, concurrency)
-        cleanup_lane = CleanupConsumer(
-            backends.bus,
-            cleanup_service(backends).handle,
-            concurrency=CLEANUP_SLOTS,
-            drain_timeout=settings.worker.drain_timeout_seconds,
-        )
+        handlers: dict[str, Handler[Any]] = {
+            names.RENDER_CONSUMER: service.handle,
+            names.BACKFILL_CONSUMER: service.handle,
+            names.CLEANUP_CONSUMER: cleanup_service(backends).handle,
+        }
+        lanes = _consumers(settings, backends, bind(job_lanes(settings), handlers))
         log.info(
-            "worker ready: concurrency %d, spec %s",
-            concurrency,
+            "worker ready: %d render slots, lanes %s, spec %s",
+            slots,
+            ", ".join(lane.name for lane in job_lanes(settings)),
             ", ".join(f"{s.name}-{s.spec_hash}" for s in spec),
         )
         await asyncio.gather(
-            render_lane.run(stop),
-            backfill_lane.run(stop),
-            cleanup_lane.run(stop),
+            *(lane.run(stop) for lane in lanes),
             run_sweeper(backends.bus, backends.catalog, settings.sweeper, stop),
             run_upload_sweeper(upload_service(backends, settings), settings.tus, stop),
             # Leases a catalog outage kept this worker from handing back (not crashes).
@@ -80,27 +77,25 @@ async def _serve(
         )
 
 
-def _lanes(
-    settings: Settings, backends: Backends, handler: Handler, concurrency: int
-) -> tuple[JobConsumer, JobConsumer]:
-    drain = settings.worker.drain_timeout_seconds
-    render_lane = JobConsumer(
-        backends.bus,
-        names.RENDER_CONSUMER,
-        handler,
-        concurrency=concurrency,
-        fetch_batch=settings.worker.fetch_batch,
-        drain_timeout=drain,
-    )
-    # One backfill slot per process on top of the render slots: re-renders trickle
-    # through while uploads keep their full concurrency (the backfill consumer also
-    # caps unacknowledged jobs cluster-wide).
-    backfill_lane = JobConsumer(
-        backends.bus,
-        names.BACKFILL_CONSUMER,
-        handler,
-        concurrency=1,
-        fetch_batch=1,
-        drain_timeout=drain,
-    )
-    return render_lane, backfill_lane
+def _consumers(
+    settings: Settings, backends: Backends, bound: Sequence[BoundLane[Any]]
+) -> list[LaneConsumer[Any]]:
+    """One consumer per lane; lanes naming the same slot pool share it by priority."""
+    pools: dict[str, SlotPool] = {}
+    for one in bound:
+        pool = pools.setdefault(one.lane.pool, SlotPool(capacity=0))
+        pool.capacity = max(pool.capacity, one.lane.slots)
+    return [
+        LaneConsumer(
+            backends.bus,
+            one,
+            pools[one.lane.pool],
+            drain_timeout=settings.worker.drain_timeout_seconds,
+            ahead=[
+                other.lane
+                for other in bound
+                if other.lane.pool == one.lane.pool and other.lane.priority < one.lane.priority
+            ],
+        )
+        for one in bound
+    ]

@@ -29,13 +29,13 @@ def add_parsers(sub: Any) -> None:
 
 async def run(settings: Settings, args: argparse.Namespace) -> None:
     # Per command, as in gallery.cli: the client libraries load only when a command needs them.
-    from pipeline.adapters.bus import Bus
-    from pipeline.adapters.catalog import Catalog
+    from pipeline.adapters.bus import JetStreamBus
+    from pipeline.adapters.catalog import MongoCatalog
     from pipeline.services.keys import KeyService
 
     async with (
-        Catalog.connect(settings.mongo) as catalog,
-        Bus.connect(settings.nats, name="gallery-cli") as bus,
+        MongoCatalog.connect(settings.mongo) as catalog,
+        JetStreamBus.connect(settings.nats, name="gallery-cli") as bus,
     ):
         await catalog.ensure_indexes()
         service = KeyService(catalog.keys, bus)

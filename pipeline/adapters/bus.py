@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import nats
 import nats.errors
@@ -23,6 +24,7 @@ from nats.js.api import (
     AckPolicy,
     ConsumerConfig,
     DeliverPolicy,
+    DiscardPolicy,
     RetentionPolicy,
     StorageType,
     StreamConfig,
@@ -43,21 +45,19 @@ from pipeline.domain.messages import (
     event_subject_parts,
     utcnow,
 )
+from pipeline.jobs.registry import Lane, job_lanes
 from pipeline.runtime import metrics
-from pipeline.runtime.settings import NatsSettings
+from pipeline.runtime.settings import JobsSettings, NatsSettings, Settings
 
 log = logging.getLogger(__name__)
 
 _DAY = 24 * 3600.0
-# A backfill of a million photos must not starve new uploads: the backfill lane may hold
-# only this many unacknowledged jobs across all workers.
-BACKFILL_MAX_ACK_PENDING = 8
-RENDER_MAX_ACK_PENDING = 1000
-# Cleanup jobs are a few deletes each; a store outage holds them all unacknowledged.
-CLEANUP_MAX_ACK_PENDING = 1000
-# A cleanup job is retried until the store answers: losing it would leave its objects
-# behind (reconcile would still find them, but only after its minimum age).
-UNLIMITED_DELIVERIES = -1
+# JetStream's answer to a publish past max_msgs_per_subject with discard_new_per_subject.
+_MAX_PER_SUBJECT_EXCEEDED = 10077
+
+
+class TenantShareFull(Exception):
+    """The tenant's render subject holds its share of jobs: the publish was refused."""
 
 
 @dataclass(frozen=True)
@@ -77,10 +77,23 @@ class BusState:
     dead_letters: int  # messages held in the dead-letter stream
 
 
-def stream_configs(settings: NatsSettings) -> list[StreamConfig]:
+def stream_configs(settings: NatsSettings, jobs: JobsSettings) -> list[StreamConfig]:
     """The streams the pipeline needs (NACK manifests in deploy/ declare the same)."""
     storage, replicas = StorageType.FILE, settings.stream_replicas
     return [
+        StreamConfig(
+            name=names.RENDER_STREAM,
+            subjects=[names.RENDER_SUBJECTS],
+            retention=RetentionPolicy.WORK_QUEUE,
+            # Fairness: at most tenant_queued jobs per tenant subject; a publish past it is
+            # refused (the image waits in the catalog), never an older job dropped.
+            max_msgs_per_subject=jobs.tenant_queued,
+            discard=DiscardPolicy.NEW,
+            discard_new_per_subject=True,
+            duplicate_window=settings.duplicate_window_seconds,
+            storage=storage,
+            num_replicas=replicas,
+        ),
         StreamConfig(
             name=names.JOBS_STREAM,
             subjects=list(names.JOBS_SUBJECTS),
@@ -109,45 +122,40 @@ def stream_configs(settings: NatsSettings) -> list[StreamConfig]:
     ]
 
 
-def consumer_configs(settings: NatsSettings) -> list[ConsumerConfig]:
-    """Durable pull consumers of the jobs stream: the render, backfill and cleanup lanes."""
-    retries = settings.max_deliver
-    lanes = [
-        (names.RENDER_CONSUMER, names.RENDER_SUBJECT, RENDER_MAX_ACK_PENDING, retries),
-        (names.BACKFILL_CONSUMER, names.BACKFILL_SUBJECT, BACKFILL_MAX_ACK_PENDING, retries),
-        (
-            names.CLEANUP_CONSUMER,
-            names.CLEANUP_SUBJECT,
-            CLEANUP_MAX_ACK_PENDING,
-            UNLIMITED_DELIVERIES,
-        ),
-    ]
+def consumer_configs(lanes: Sequence[Lane[Any]]) -> list[ConsumerConfig]:
+    """Durable pull consumers of the jobs stream, one per lane of the job registry."""
     return [
         ConsumerConfig(
-            durable_name=durable,
-            filter_subject=subject,
-            max_ack_pending=max_ack_pending,
+            durable_name=lane.consumer,
+            description=lane.description,
+            filter_subject=lane.subject,
+            max_ack_pending=lane.max_ack_pending,
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
-            ack_wait=settings.ack_wait_seconds,
-            max_deliver=max_deliver,
+            ack_wait=lane.ack_wait_seconds,
+            max_deliver=lane.max_deliver,
         )
-        for durable, subject, max_ack_pending, max_deliver in lanes
+        for lane in lanes
     ]
 
 
-def backoff_delay(settings: NatsSettings, attempt: int) -> float:
-    """Delay before delivery ``attempt + 1``: base, 2x base, 4x base ... capped."""
-    return float(
-        min(settings.backoff_base_seconds * 2 ** max(attempt - 1, 0), settings.backoff_max_seconds)
-    )
-
-
-class Bus:
+class JetStreamBus:
     """A connection to NATS with the JetStream operations the pipeline uses."""
 
-    def __init__(self, settings: NatsSettings, nc: NatsClient) -> None:
+    def __init__(
+        self,
+        settings: NatsSettings,
+        nc: NatsClient,
+        lanes: Sequence[Lane[Any]] = (),
+        jobs: JobsSettings | None = None,
+    ) -> None:
         self.settings = settings
+        self.jobs = jobs or JobsSettings()
+        # The registry's lanes, declared as consumers and reported by state(); without them
+        # (a CLI that only publishes), the default settings' lanes with these bus settings.
+        self.lanes = tuple(lanes) or job_lanes(
+            Settings.model_construct(nats=settings, jobs=self.jobs)
+        )
         self._nc = nc
         self.js: JetStreamContext = nc.jetstream()
         self.events = JetStreamEvents(self.js)
@@ -155,8 +163,14 @@ class Bus:
     @classmethod
     @contextlib.asynccontextmanager
     async def connect(
-        cls, settings: NatsSettings, *, name: str = "gallery", wait_at_start: bool = True
-    ) -> AsyncIterator[Bus]:
+        cls,
+        settings: NatsSettings,
+        *,
+        name: str = "gallery",
+        wait_at_start: bool = True,
+        lanes: Sequence[Lane[Any]] = (),
+        jobs: JobsSettings | None = None,
+    ) -> AsyncIterator[JetStreamBus]:
         """Connect; once connected, reconnect without limit (every 0.5 s) after any loss.
 
         ``wait_at_start``: the first connection is tried the same way, forever; without it, each
@@ -191,7 +205,7 @@ class Bus:
             raise BusError(f"cannot connect to NATS at {settings.url}: {exc}") from exc
         nc.options["max_reconnect_attempts"] = -1  # connected: never give up on it again
         try:
-            yield cls(settings, nc)
+            yield cls(settings, nc, lanes, jobs)
         finally:
             closing.set()
             with contextlib.suppress(Exception):
@@ -200,14 +214,14 @@ class Bus:
     async def declare(self) -> None:
         """Create or update every stream and consumer; safe to run from every process."""
         try:
-            for config in stream_configs(self.settings):
+            for config in stream_configs(self.settings, self.jobs):
                 try:
                     await self.js.stream_info(config.name or "")
                     await self.js.update_stream(config)
                 except nats.js.errors.NotFoundError:
                     await self.js.add_stream(config)
-            for consumer in consumer_configs(self.settings):
-                await self.js.add_consumer(names.JOBS_STREAM, consumer)
+            for lane, consumer in zip(self.lanes, consumer_configs(self.lanes), strict=True):
+                await self.js.add_consumer(lane.stream, consumer)
         except nats.js.errors.BadRequestError as exc:
             raise ConfigurationError(
                 f"JetStream refused the stream/consumer config: {exc}"
@@ -218,7 +232,7 @@ class Bus:
     async def check(self) -> None:
         """Raise BusError unless the render consumer answers."""
         try:
-            await self.js.consumer_info(names.JOBS_STREAM, names.RENDER_CONSUMER, timeout=2)
+            await self.js.consumer_info(names.RENDER_STREAM, names.RENDER_CONSUMER, timeout=2)
         except (nats.errors.Error, OSError) as exc:
             raise BusError(f"JetStream not ready: {exc}") from exc
 
@@ -227,12 +241,21 @@ class Bus:
             # Nats-Msg-Id makes JetStream drop a second publish of the same id inside the
             # duplicate window, so retries after a lost PubAck do not double the work.
             await self.js.publish(subject, payload, timeout=5, headers={"Nats-Msg-Id": msg_id})
+        except nats.js.errors.APIError as exc:
+            if exc.err_code == _MAX_PER_SUBJECT_EXCEEDED:
+                raise TenantShareFull(subject) from exc
+            raise BusError(f"cannot publish to {subject}: {exc}") from exc
         except (nats.errors.Error, OSError) as exc:
             raise BusError(f"cannot publish to {subject}: {exc}") from exc
 
-    async def publish_job(self, job: RenderJob) -> None:
-        rerender = job.reason in RERENDER_REASONS
-        subject = names.BACKFILL_SUBJECT if rerender else names.RENDER_SUBJECT
+    async def publish_job(self, job: RenderJob) -> bool:
+        """Queue a render job; False when the tenant already has its share of jobs waiting in
+        the render stream (the image stays ``queued``: a finished job of the same tenant or
+        the sweeper publishes it later). Raises BusError when NATS fails."""
+        if job.reason in RERENDER_REASONS:
+            subject = names.BACKFILL_SUBJECT
+        else:
+            subject = names.render_subject(job.tenant, job.image_id, self.jobs.weight(job.tenant))
         if job.reason in ("upload", "outbox"):
             # The upload's job is named by the image id; a sweep's by the stale state it saw
             # (see RenderJob.sweep), so concurrent sweepers publish one job between them.
@@ -240,7 +263,12 @@ class Bus:
         else:
             # A redrive or backfill is a deliberate new run of an image that already ran.
             msg_id = f"{job.image_id}:{job.reason}:{utcnow().timestamp()}"
-        await self._publish(subject, job.to_bytes(), msg_id)
+        try:
+            await self._publish(subject, job.to_bytes(), msg_id)
+        except TenantShareFull:
+            metrics.JOBS_HELD_BACK.inc()
+            return False
+        return True
 
     async def publish_cleanup(self, job: CleanupJob) -> None:
         """Queue the removal of a deleted image's objects; raises BusError.
@@ -263,10 +291,9 @@ class Bus:
         except BusError as exc:
             log.warning("could not publish %s: %s", subject, exc)
 
-    async def dead_letter(self, letter: DeadLetter) -> None:
-        await self._publish(
-            names.DLQ_SUBJECT, letter.to_bytes(), f"{letter.job.image_id}:{letter.attempts}:dlq"
-        )
+    async def dead_letter(self, letter: DeadLetter, *, msg_id: str) -> None:
+        """Keep ``letter`` in the dead-letter stream; ``msg_id`` de-duplicates a retry."""
+        await self._publish(names.DLQ_SUBJECT, letter.to_bytes(), msg_id)
         metrics.DEAD_LETTERS.labels(reason=letter.reason.split(":", 1)[0][:40]).inc()
 
     async def dead_letters(self, limit: int = 1000) -> list[StoredDeadLetter]:
@@ -311,23 +338,34 @@ class Bus:
         return sub.unsubscribe
 
     @contextlib.asynccontextmanager
-    async def pull(self, consumer: str) -> AsyncIterator[JetStreamContext.PullSubscription]:
-        sub = await self.js.pull_subscribe_bind(durable=consumer, stream=names.JOBS_STREAM)
+    async def pull(self, lane: Lane[Any]) -> AsyncIterator[JetStreamContext.PullSubscription]:
+        sub = await self.js.pull_subscribe_bind(durable=lane.consumer, stream=lane.stream)
         try:
             yield sub
         finally:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
 
+    async def has_waiting(self, lanes: Sequence[Lane[Any]]) -> bool:
+        """Whether any of ``lanes`` has a job no worker has taken yet; raises BusError."""
+        try:
+            for lane in lanes:
+                info = await self.js.consumer_info(lane.stream, lane.consumer, timeout=2)
+                if info.num_pending:
+                    return True
+        except (TimeoutError, nats.errors.Error) as exc:
+            raise BusError(f"cannot read the {lanes[0].name} lane's backlog: {exc}") from exc
+        return False
+
     async def state(self) -> BusState:
         """The job consumers' backlog and the dead-letter count; raises BusError."""
         consumers = []
         try:
-            for durable in names.JOB_CONSUMERS:
-                info = await self.js.consumer_info(names.JOBS_STREAM, durable, timeout=5)
+            for lane in self.lanes:
+                info = await self.js.consumer_info(lane.stream, lane.consumer, timeout=5)
                 consumers.append(
                     ConsumerState(
-                        durable,
+                        lane.consumer,
                         info.num_pending or 0,
                         info.num_ack_pending or 0,
                         info.num_redelivered or 0,

@@ -21,8 +21,8 @@ from pipeline.adapters.albums import AlbumCatalog
 from pipeline.adapters.keys import ApiKeyCatalog
 from pipeline.adapters.mongo_errors import translated as _translated
 from pipeline.adapters.scan import ImageScanCatalog
-from pipeline.adapters.uploads import UploadCatalog
-from pipeline.adapters.usage import UsageCatalog
+from pipeline.adapters.uploads import MongoUploadCatalog
+from pipeline.adapters.usage import MongoUsageCatalog
 from pipeline.domain.errors import DuplicateImage
 from pipeline.domain.messages import utcnow
 from pipeline.domain.models import ImageRecord, ReadyImage
@@ -31,7 +31,7 @@ from pipeline.runtime.settings import MongoSettings
 Document = dict[str, Any]
 
 
-class Catalog:
+class MongoCatalog:
     """Typed access to the ``images`` and ``api_keys`` collections."""
 
     def __init__(self, client: AsyncMongoClient[Document], settings: MongoSettings) -> None:
@@ -41,15 +41,15 @@ class Catalog:
         self.api_keys: AsyncCollection[Document] = db["api_keys"]
         self.albums = AlbumCatalog(self.images, db["albums"])
         self.keys = ApiKeyCatalog(self.api_keys)
-        self.uploads = UploadCatalog(db["uploads"])
-        self.usage = UsageCatalog(
+        self.uploads = MongoUploadCatalog(db["uploads"])
+        self.usage = MongoUsageCatalog(
             db["rate_windows"], self.images, db["quota_reservations"], db["quota_locks"]
         )
         self.scan = ImageScanCatalog(self.images)
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def connect(cls, settings: MongoSettings) -> AsyncIterator[Catalog]:
+    async def connect(cls, settings: MongoSettings) -> AsyncIterator[MongoCatalog]:
         timeout_ms = int(settings.timeout_seconds * 1000)
         client: AsyncMongoClient[Document] = AsyncMongoClient(
             settings.uri,
@@ -80,6 +80,11 @@ class Catalog:
             )
             await self.images.create_index(
                 [("status", ASCENDING), ("updated_at", ASCENDING)], name="status_updated"
+            )
+            # queued_images: a tenant's waiting photos, oldest first (the render refill).
+            await self.images.create_index(
+                [("tenant", ASCENDING), ("status", ASCENDING), ("_id", ASCENDING)],
+                name="tenant_status_id",
             )
             await self.images.create_index(
                 [("status", ASCENDING), ("lease_expires_at", ASCENDING)], name="status_lease"
@@ -348,6 +353,13 @@ class Catalog:
             cursor = self.images.find(query).limit(limit)
             return [ImageRecord.model_validate(doc) async for doc in cursor]
 
+    async def queued_images(self, tenant: str, limit: int) -> list[ImageRecord]:
+        """Up to ``limit`` of the tenant's ``queued`` images, oldest first (ids sort by time)."""
+        query = {"tenant": tenant, "status": "queued"}
+        with _translated("find queued images"):
+            cursor = self.images.find(query).sort("_id", ASCENDING).limit(limit)
+            return [ImageRecord.model_validate(doc) async for doc in cursor]
+
     async def touch(self, tenant: str, image_id: str) -> None:
         """Restart the sweeper's clock on an image it just republished."""
         now = utcnow()
@@ -375,7 +387,7 @@ class Catalog:
 
 async def issue_api_key(settings: MongoSettings, tenant: str, name: str) -> str:
     """Connect, make sure the indexes exist, create a key for ``tenant``: for CLIs and tools."""
-    async with Catalog.connect(settings) as catalog:
+    async with MongoCatalog.connect(settings) as catalog:
         await catalog.ensure_indexes()
         return await catalog.create_api_key(tenant, name)
 

@@ -1,4 +1,14 @@
-"""The pull loop: fetch jobs in batches, run the handler with bounded concurrency, map outcomes.
+"""The pull loop of one lane: fetch jobs, run the handler, carry out the fate table's verdict.
+
+One generic class serves every lane of :mod:`pipeline.jobs.registry`: it decodes the lane's
+message type, hands the handler a :class:`~pipeline.domain.outcomes.Delivery`, and turns the
+outcome into ack, nak with a delay or a dead letter through :func:`pipeline.jobs.fate.decide`.
+A message that does not decode is dead-lettered with the reason and its raw body.
+
+Lanes that share a :class:`SlotPool` share the worker's slots by priority: a lane with lanes
+ahead of it (a lower priority number, same pool) fetches only while JetStream reports no job
+waiting for them, so a fresh upload waits at most for the backfill jobs already running
+(one render time), never behind the backfill queue.
 
 Drain on stop: no new fetches, in-flight jobs get ``drain_timeout`` to finish; what is still
 running then is nak'ed at once so another worker takes it instead of waiting for ack_wait.
@@ -9,86 +19,133 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Generic
 
 import nats.errors
 from nats.aio.msg import Msg
 
-from pipeline.adapters.bus import Bus, backoff_delay
-from pipeline.domain import names
-from pipeline.domain.errors import BadMessage, PipelineError
-from pipeline.domain.messages import CleanupJob, DeadLetter, RenderJob, decode
-from pipeline.domain.outcomes import (
-    Ack,
-    CleanupHandler,
-    Delivery,
-    Handler,
-    Outcome,
-    Retry,
-    Terminal,
-)
+from pipeline.adapters.bus import JetStreamBus
+from pipeline.domain.errors import BadMessage, BusError, PipelineError
+from pipeline.domain.messages import DeadLetter, RenderJob, decode
+from pipeline.domain.outcomes import Ack, Delivery, Outcome, Retry, Terminal
+from pipeline.jobs.fate import History, Result, Verdict, backoff_delay, decide
+from pipeline.jobs.registry import BoundLane, Handler, J, Lane
 from pipeline.runtime import metrics
 from pipeline.runtime.process import wait_or_stop
 
 log = logging.getLogger(__name__)
 
 
-class _PullLoop:
-    """Fetch from one durable consumer until ``stop``; subclasses decode and run each job.
+# How often a lane waiting behind others asks JetStream whether they still have work.
+AHEAD_POLL_SECONDS = 0.25
 
-    ``max_deliver`` <= 0 means the job is retried for ever (the consumer allows unlimited
-    deliveries); otherwise the last failed delivery is dead-lettered.
-    """
+
+@dataclass
+class SlotPool:
+    """Job slots of one worker process, shared by the lanes that name the same pool."""
+
+    capacity: int
+    in_use: int = 0
+
+    @property
+    def free(self) -> int:
+        return max(self.capacity - self.in_use, 0)
+
+
+def result_of(outcome: Outcome) -> Result:
+    """The fate table's word for a handler's outcome."""
+    match outcome:
+        case Ack():
+            return Result.DONE
+        case Retry(_, None):
+            return Result.TRANSIENT
+        case Retry():
+            return Result.BUSY
+        case Terminal():
+            return Result.REJECTED
+
+
+@dataclass(frozen=True)
+class _Fate:
+    verdict: Verdict
+    reason: str
+    delay: float  # seconds before the next delivery (NAK only)
+
+
+class LaneConsumer(Generic[J]):
+    """Fetches from one lane's durable consumer until ``stop`` and runs its handler."""
 
     def __init__(
         self,
-        bus: Bus,
-        consumer: str,
+        bus: JetStreamBus,
+        bound: BoundLane[J],
+        pool: SlotPool,
         *,
-        concurrency: int,
-        fetch_batch: int,
         drain_timeout: float,
-        max_deliver: int,
+        ahead: Sequence[Lane[Any]] = (),
     ) -> None:
+        self._ahead = tuple(ahead)
         self._bus = bus
-        self._consumer = consumer
-        self._max_deliver = max_deliver
-        self._concurrency = concurrency
-        self._fetch_batch = fetch_batch
+        self._lane: Lane[J] = bound.lane
+        self._handler: Handler[J] = bound.handler
+        self._pool = pool
         self._drain_timeout = drain_timeout
         self._tasks: set[asyncio.Task[None]] = set()
-        self._heartbeat_every = max(bus.settings.ack_wait_seconds / 3, 0.2)
+        self._heartbeat_every: float = max(self._lane.ack_wait_seconds / 3, 0.2)
 
     async def run(self, stop: asyncio.Event) -> None:
-        async with self._bus.pull(self._consumer) as sub:
+        lane = self._lane
+        async with self._bus.pull(lane) as sub:
             while not stop.is_set():
                 free = await self._wait_for_slot(stop)
                 if free == 0:
                     break
                 try:
-                    msgs = await sub.fetch(min(free, self._fetch_batch), timeout=1.0)
+                    msgs = await sub.fetch(min(free, lane.fetch_batch), timeout=1.0)
                 except TimeoutError:
                     # No message within the fetch window. nats-py raises its own TimeoutError
                     # or, when the server's no-wait answer comes just before the deadline, a
                     # bare asyncio.TimeoutError (an OSError): both mean "empty", not a fault.
                     continue
                 except (nats.errors.Error, OSError) as exc:
-                    log.warning("fetch from %s failed: %r", self._consumer, exc)
+                    log.warning("fetch from %s failed: %r", lane.consumer, exc)
                     await wait_or_stop(stop, 1.0)
                     continue
                 for msg in msgs:
-                    task = asyncio.create_task(self._process(msg))
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
+                    self._start(msg)
             await self._drain()
 
+    def _start(self, msg: Msg) -> None:
+        self._pool.in_use += 1
+        task = asyncio.create_task(self._process(msg))
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._pool.in_use -= 1
+
     async def _wait_for_slot(self, stop: asyncio.Event) -> int:
-        """Block until at least one slot is free (or stop); return how many are free."""
+        """Block until this lane may take at least one slot (or stop); return how many.
+
+        A lane behind others takes a slot only while none of them has a job waiting."""
         while not stop.is_set():
-            free = self._concurrency - len(self._tasks)
-            if free > 0:
+            free = min(self._lane.slots - len(self._tasks), self._pool.free)
+            if free > 0 and not await self._work_ahead():
                 return free
-            await wait_or_stop(stop, 0.05)
+            await wait_or_stop(stop, AHEAD_POLL_SECONDS if free > 0 else 0.05)
         return 0
+
+    async def _work_ahead(self) -> bool:
+        if not self._ahead:
+            return False
+        try:
+            return await self._bus.has_waiting(self._ahead)
+        except BusError as exc:
+            log.warning("cannot tell whether %s has work ahead: %s", self._lane.name, exc)
+            return True  # when in doubt, the lanes ahead keep their slots
 
     async def _drain(self) -> None:
         if not self._tasks:
@@ -104,8 +161,7 @@ class _PullLoop:
         metrics.JOBS_IN_FLIGHT.inc()
         heartbeat = asyncio.create_task(self._heartbeat(msg))
         try:
-            outcome = await self._run_handler(msg)
-            await self._settle(msg, outcome)
+            await self._settle(msg)
         except asyncio.CancelledError:
             # Drain timed out: hand the job back now rather than after ack_wait.
             with contextlib.suppress(Exception):
@@ -124,100 +180,66 @@ class _PullLoop:
             with contextlib.suppress(Exception):
                 await msg.in_progress()
 
-    async def _run_handler(self, msg: Msg) -> Outcome:
+    async def _settle(self, msg: Msg) -> None:
+        lane = self._lane
         attempt = msg.metadata.num_delivered or 1
+        history = History(attempt=attempt, max_deliver=lane.max_deliver)
         try:
-            return await self._call(msg, attempt)
+            job = decode(lane.message, msg.data)
+        except BadMessage as exc:
+            fate = _Fate(decide(Result.UNDECODABLE, history), f"bad message: {exc}", 0.0)
+            await self._carry_out(msg, fate, None, attempt)
+            return
+        outcome = await self._run_handler(Delivery(job=job, attempt=attempt, subject=msg.subject))
+        wanted = outcome.delay if isinstance(outcome, Retry) else None
+        base, cap = lane.backoff_base_seconds, lane.backoff_max_seconds
+        delay = backoff_delay(attempt, base=base, cap=cap) if wanted is None else wanted
+        fate = _Fate(decide(result_of(outcome), history), _reason(outcome), delay)
+        await self._carry_out(msg, fate, job, attempt)
+
+    async def _run_handler(self, delivery: Delivery[J]) -> Outcome:
+        try:
+            return await self._handler(delivery)
         except BadMessage as exc:
             return Terminal(f"bad message: {exc}")
         except PipelineError as exc:
             return Retry(f"{exc.code}: {exc}") if exc.retryable else Terminal(f"{exc.code}: {exc}")
         except Exception as exc:
             metrics.UNEXPECTED_ERRORS.labels(component="worker").inc()
-            log.exception("unexpected error in a %s job", self._consumer)
+            log.exception("unexpected error in a %s job", self._lane.name)
             return Retry(f"unexpected: {type(exc).__name__}: {exc}")
 
-    async def _call(self, msg: Msg, attempt: int) -> Outcome:
-        """Decode the job (BadMessage if malformed) and run the handler on it."""
-        raise NotImplementedError
+    async def _carry_out(self, msg: Msg, fate: _Fate, job: J | None, attempt: int) -> None:
+        """The bus half of a verdict (the render service did the catalog half)."""
+        verdict, reason, delay = fate.verdict, fate.reason, fate.delay
+        if verdict is Verdict.NAK:
+            log.warning("retrying job in %.1fs (attempt %d): %s", delay, attempt, reason)
+            await msg.nak(delay=delay)
+            metrics.JOBS.labels(outcome="retry").inc()
+        elif verdict in (Verdict.FAIL, Verdict.DEAD_LETTER):
+            await self._dead_letter(msg, reason, job, attempt)
+        else:
+            await msg.ack()
+            metrics.JOBS.labels(outcome="ack").inc()
 
-    def _retries_left(self, attempt: int) -> bool:
-        return self._max_deliver <= 0 or attempt < self._max_deliver
-
-    async def _settle(self, msg: Msg, outcome: Outcome) -> None:
-        attempt = msg.metadata.num_delivered or 1
-        match outcome:
-            case Ack():
-                await msg.ack()
-                metrics.JOBS.labels(outcome="ack").inc()
-            case Retry(reason, wanted) if self._retries_left(attempt):
-                delay = backoff_delay(self._bus.settings, attempt) if wanted is None else wanted
-                log.warning("retrying job in %.1fs (attempt %d): %s", delay, attempt, reason)
-                await msg.nak(delay=delay)
-                metrics.JOBS.labels(outcome="retry").inc()
-            case Retry(reason, _) | Terminal(reason):
-                await self._dead_letter(msg, reason, attempt)
-
-    async def _dead_letter(self, msg: Msg, reason: str, attempt: int) -> None:
+    async def _dead_letter(self, msg: Msg, reason: str, job: J | None, attempt: int) -> None:
+        letter = DeadLetter(
+            job=job if isinstance(job, RenderJob) else None,
+            lane=self._lane.name,
+            payload="" if isinstance(job, RenderJob) else msg.data.decode("utf-8", "replace"),
+            reason=reason,
+            attempts=attempt,
+        )
+        # Named by the job's place in the stream: a retried publish is stored once.
+        await self._bus.dead_letter(
+            letter, msg_id=f"{self._lane.name}:{msg.metadata.sequence.stream}:dlq"
+        )
         await msg.term()
         metrics.JOBS.labels(outcome="dead_letter").inc()
-        log.warning("%s job dropped after %d attempt(s): %s", self._consumer, attempt, reason)
-
-
-class JobConsumer(_PullLoop):
-    """Runs a render ``handler`` over one durable consumer (render or backfill lane)."""
-
-    def __init__(
-        self,
-        bus: Bus,
-        consumer: str,
-        handler: Handler,
-        *,
-        concurrency: int,
-        fetch_batch: int,
-        drain_timeout: float,
-    ) -> None:
-        super().__init__(
-            bus,
-            consumer,
-            concurrency=concurrency,
-            fetch_batch=fetch_batch,
-            drain_timeout=drain_timeout,
-            max_deliver=bus.settings.max_deliver,
+        log.warning(
+            "%s job dead-lettered after %d attempt(s): %s", self._lane.name, attempt, reason
         )
-        self._handler = handler
-
-    async def _call(self, msg: Msg, attempt: int) -> Outcome:
-        job = decode(RenderJob, msg.data)
-        return await self._handler(Delivery(job=job, attempt=attempt, subject=msg.subject))
-
-    async def _dead_letter(self, msg: Msg, reason: str, attempt: int) -> None:
-        with contextlib.suppress(BadMessage):
-            job = decode(RenderJob, msg.data)
-            await self._bus.dead_letter(DeadLetter(job=job, reason=reason, attempts=attempt))
-        await msg.term()
-        metrics.JOBS.labels(outcome="dead_letter").inc()
-        log.warning("job dead-lettered after %d attempt(s): %s", attempt, reason)
 
 
-class CleanupConsumer(_PullLoop):
-    """The cleanup lane: each job is retried with backoff until the store answers.
-
-    Only a malformed job ends early (dropped with a log line: it names no objects to keep).
-    """
-
-    def __init__(
-        self, bus: Bus, handler: CleanupHandler, *, concurrency: int, drain_timeout: float
-    ) -> None:
-        super().__init__(
-            bus,
-            names.CLEANUP_CONSUMER,
-            concurrency=concurrency,
-            fetch_batch=concurrency,
-            drain_timeout=drain_timeout,
-            max_deliver=0,
-        )
-        self._handler = handler
-
-    async def _call(self, msg: Msg, attempt: int) -> Outcome:
-        return await self._handler(decode(CleanupJob, msg.data), attempt)
+def _reason(outcome: Outcome) -> str:
+    return "" if isinstance(outcome, Ack) else outcome.reason

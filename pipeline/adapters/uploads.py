@@ -20,7 +20,7 @@ from pipeline.domain.uploads import UploadRecord
 Document = dict[str, Any]
 
 
-class UploadCatalog:
+class MongoUploadCatalog:
     """Typed access to the ``uploads`` collection; every query carries the tenant."""
 
     def __init__(self, collection: AsyncCollection[Document]) -> None:

@@ -24,7 +24,7 @@ from pipeline.adapters.mongo_errors import translated
 Document = dict[str, Any]
 
 
-class UsageCatalog:
+class MongoUsageCatalog:
     def __init__(
         self,
         windows: AsyncCollection[Document],

@@ -115,9 +115,15 @@ def event_msg_id(event: Event) -> str:
 
 
 class DeadLetter(_Message):
-    """A job that will not be retried, with why, for operators to inspect and redrive."""
+    """A job that will not be retried, with why, for operators to inspect and redrive.
 
-    job: RenderJob
+    ``job`` is the render job (None for another lane's job or a message that did not
+    decode: then ``payload`` holds its body as text, for the operator to read).
+    """
+
+    job: RenderJob | None = None
+    lane: str = "render"
+    payload: str = ""
     reason: str
     attempts: int
     at: datetime = Field(default_factory=utcnow)

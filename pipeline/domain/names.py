@@ -9,11 +9,15 @@ from __future__ import annotations
 import hashlib
 
 JOBS_STREAM = "GALLERY_JOBS"
-RENDER_SUBJECT = "gallery.job.render"
 BACKFILL_SUBJECT = "gallery.job.backfill"
 # Removing a deleted image's objects: its own lane, retried until the store answers.
 CLEANUP_SUBJECT = "gallery.job.cleanup"
-JOBS_SUBJECTS = (RENDER_SUBJECT, BACKFILL_SUBJECT, CLEANUP_SUBJECT)
+JOBS_SUBJECTS = (BACKFILL_SUBJECT, CLEANUP_SUBJECT)
+# Render jobs of new uploads: one subject per tenant (and weight share), on a stream of their
+# own that holds at most GALLERY_JOBS_TENANT_QUEUED jobs per subject (docs/architecture.md,
+# "Fairness"): gallery.job.render.{tenant token}.{share}.
+RENDER_STREAM = "GALLERY_RENDER"
+RENDER_SUBJECTS = "gallery.job.render.>"
 RENDER_CONSUMER = "render"
 BACKFILL_CONSUMER = "backfill"
 CLEANUP_CONSUMER = "cleanup"
@@ -41,6 +45,17 @@ def tenant_token(tenant: str) -> str:
     spaces; a fixed-length hash always fits. Consumers still check the decoded tenant.
     """
     return hashlib.sha256(tenant.encode()).hexdigest()[:16]
+
+
+def render_subject(tenant: str, image_id: str, weight: int = 1) -> str:
+    """``gallery.job.render.{token}.{share}``: the tenant's render subject for this image.
+
+    A tenant of weight w has w subjects (shares 0..w-1), so it may hold w times as many jobs
+    in the render stream; an image's share is fixed by its id, so a republish lands where
+    the first publish did (and JetStream's de-duplication sees it).
+    """
+    share = int(hashlib.sha256(image_id.encode()).hexdigest()[:8], 16) % max(weight, 1)
+    return f"gallery.job.render.{tenant_token(tenant)}.{share}"
 
 
 def event_subject(kind: str, action: str, tenant: str) -> str:

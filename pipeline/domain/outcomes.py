@@ -1,13 +1,15 @@
 """What a job handler answers: ack, retry later, or give up; and the delivery it answers.
 
-The consumer adapter maps an outcome to JetStream's ack / nak(delay) / term plus a dead
-letter (the shape of faststream's Ack/Nack/Reject); handlers never touch the message.
+The fate table (:mod:`pipeline.jobs.fate`) turns an outcome and the delivery's history into a
+verdict, which the consumer adapter carries out (the shape of faststream's Ack/Nack/Reject);
+handlers never touch the message.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from pipeline.domain.messages import CleanupJob, RenderJob
 
@@ -35,16 +37,19 @@ class Terminal:
 Outcome = Ack | Retry | Terminal
 
 
+J = TypeVar("J", RenderJob, CleanupJob)
+
+
 @dataclass(frozen=True)
-class Delivery:
+class Delivery(Generic[J]):
     """One delivery of a job, as a handler sees it (``attempt`` counts from 1)."""
 
-    job: RenderJob
+    job: J
     attempt: int
     subject: str
 
 
-Handler = Callable[[Delivery], Awaitable[Outcome]]
+Handler = Callable[[Delivery[RenderJob]], Awaitable[Outcome]]
+"""The render and backfill lanes' handler."""
 
-CleanupHandler = Callable[[CleanupJob, int], Awaitable[Outcome]]
-"""Runs one cleanup job; the int is the delivery attempt (from 1)."""
+CleanupHandler = Callable[[Delivery[CleanupJob]], Awaitable[Outcome]]

@@ -44,6 +44,11 @@ HTTP_DURATION = Histogram(
 JOBS = Counter(
     "gallery_jobs_total", "Render jobs by outcome (ack, retry, failed, dead_letter)", ["outcome"]
 )
+JOBS_HELD_BACK = Counter(
+    "gallery_jobs_held_back_total",
+    "Render jobs not published because their tenant's share of the render stream was full "
+    "(the image waits in the catalog; fairness, docs/architecture.md)",
+)
 JOBS_IN_FLIGHT = Gauge("gallery_jobs_in_flight", "Render jobs being processed now")
 RENDER_SECONDS = Histogram(
     "gallery_render_seconds",
@@ -85,6 +90,7 @@ EXPORTED = (
     "gallery_http_request_duration_seconds",
     "gallery_jobs_total",
     "gallery_jobs_in_flight",
+    "gallery_jobs_held_back_total",
     "gallery_render_seconds",
     "gallery_decode_seconds",
     "gallery_upload_to_ready_seconds",

@@ -362,6 +362,59 @@ class WorkerSettings(_Section):
     )
 
 
+class JobsSettings(_Section):
+    """The job lanes' consumer limits (pipeline.jobs.registry declares the lanes)."""
+
+    render_max_ack_pending: int = Field(
+        1000, ge=1, description="Render jobs delivered and not yet acknowledged, cluster-wide"
+    )
+    backfill_max_ack_pending: int = Field(
+        8,
+        ge=1,
+        description="Backfill jobs delivered and not yet acknowledged, cluster-wide (a backfill "
+        "of a million photos holds at most this many)",
+    )
+    cleanup_max_ack_pending: int = Field(
+        1000, ge=1, description="Cleanup jobs delivered and not yet acknowledged, cluster-wide"
+    )
+    cleanup_slots: int = Field(
+        4, ge=1, description="Cleanup jobs one worker runs at once (a few deletes each, no CPU)"
+    )
+    tenant_queued: int = Field(
+        4,
+        ge=1,
+        description="Render jobs one tenant (of weight 1) may have waiting in the render stream; "
+        "the rest wait in the catalog. Bounds another tenant's wait; set it to about the "
+        "cluster's render slots",
+    )
+    tenant_weights: str = Field(
+        "",
+        description="Tenants with more than one share of the render stream: tenant=weight, "
+        "comma separated (e.g. acme=4,studio=2); others weigh 1",
+    )
+
+    @field_validator("tenant_weights")
+    @classmethod
+    def _weights_parse(cls, value: str) -> str:
+        parse_weights(value)
+        return value
+
+    def weight(self, tenant: str) -> int:
+        """The tenant's share of the render stream (1 unless ``tenant_weights`` names it)."""
+        return parse_weights(self.tenant_weights).get(tenant, 1)
+
+
+def parse_weights(text: str) -> dict[str, int]:
+    """``acme=4,studio=2`` -> {"acme": 4, "studio": 2}; ValueError names a bad entry."""
+    weights: dict[str, int] = {}
+    for entry in filter(None, (part.strip() for part in text.split(","))):
+        tenant, sep, number = entry.rpartition("=")
+        if not sep or not tenant.strip() or not number.strip().isdigit() or int(number) < 1:
+            raise ValueError(f"expected tenant=weight (weight 1 or more), got {entry!r}")
+        weights[tenant.strip()] = int(number)
+    return weights
+
+
 class SweeperSettings(_Section):
     """The sweeper that republishes images stuck in `queued` or under an expired lease."""
 
@@ -416,6 +469,7 @@ class Settings(BaseSettings):
     tus: TusSettings = TusSettings()
     quota: QuotaSettings = QuotaSettings()
     worker: WorkerSettings = WorkerSettings()
+    jobs: JobsSettings = JobsSettings()
     sweeper: SweeperSettings = SweeperSettings()
     reconcile: ReconcileSettings = ReconcileSettings()
     metrics: MetricsSettings = MetricsSettings()

@@ -18,8 +18,9 @@ from pipeline.domain import names
 from pipeline.domain.errors import BusError, NotFound, StorageError
 from pipeline.domain.messages import CleanupJob, ImageEvent
 from pipeline.domain.models import ImageRecord
-from pipeline.domain.outcomes import Ack, Outcome
-from pipeline.services.ports import Catalog, CleanupPublisher, ObjectStore
+from pipeline.domain.objects import ObjectStore
+from pipeline.domain.outcomes import Ack, Delivery, Outcome
+from pipeline.services.ports import Catalog, CleanupPublisher
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +87,9 @@ class CleanupService:
     def __init__(self, store: ObjectStore) -> None:
         self._store = store
 
-    async def handle(self, job: CleanupJob, attempt: int) -> Outcome:
+    async def handle(self, delivery: Delivery[CleanupJob]) -> Outcome:
         """Ack once every object is gone; a StorageError propagates (the lane retries it)."""
+        job, attempt = delivery.job, delivery.attempt
         removed = await remove_objects(self._store, job)
         log.info(
             "cleanup image=%s tenant=%s removed=%d attempt=%d",

@@ -25,16 +25,31 @@ from pipeline.domain.errors import (
 )
 from pipeline.domain.messages import ImageEvent
 from pipeline.domain.models import ImageRecord, new_image_id
+from pipeline.domain.objects import ObjectStore
 from pipeline.imaging.scan import ImageHeader
 from pipeline.runtime import metrics
 from pipeline.runtime.settings import LimitsSettings
 from pipeline.services.gate import CountedBody, IngestGate, ScanningGate
-from pipeline.services.ports import Bus, Catalog, ObjectStore
+from pipeline.services.ports import Bus, Catalog
 
 log = logging.getLogger(__name__)
 
 # Multipart framing around the file part may add this much to a declared Content-Length.
 FRAMING_ALLOWANCE = 64 * 1024
+
+
+def check_declared_length(declared_bytes: int | None, limit: int) -> None:
+    """UploadTooLarge (413) when a declared body length is over ``limit`` bytes (plus framing).
+
+    The one rule for a declared length: the ingest service refuses before reading a byte,
+    and the gateway answers ``Expect: 100-continue`` with it before the body is sent.
+    """
+    if declared_bytes is not None and declared_bytes > limit + FRAMING_ALLOWANCE:
+        raise UploadTooLarge(
+            "declared Content-Length over the limit",
+            public_message=f"upload exceeds the limit of {limit} bytes",
+        )
+
 
 BodyOpener = Callable[[], Awaitable[tuple[AsyncIterator[bytes], str | None]]]
 """Starts reading an upload: returns its chunks and file name (a form is read up to its
@@ -116,7 +131,7 @@ class IngestService:
         limits = self._limits
         deadline = asyncio.timeout(limits.upload_timeout_seconds)
         try:
-            self._check_declared(declared_bytes)
+            check_declared_length(declared_bytes, limits.max_upload_bytes)
             async with deadline:
                 return await self._stream_in(tenant, open_body)
         except TimeoutError as exc:
@@ -127,15 +142,6 @@ class IngestService:
                 public_message="the upload did not arrive within "
                 f"{limits.upload_timeout_seconds:g} s",
             ) from exc
-
-    def _check_declared(self, declared_bytes: int | None) -> None:
-        limit = self._limits.max_upload_bytes
-        if declared_bytes is not None and declared_bytes > limit + FRAMING_ALLOWANCE:
-            # Refuse before reading a byte.
-            raise UploadTooLarge(
-                "declared Content-Length over the limit",
-                public_message=f"upload exceeds the limit of {limit} bytes",
-            )
 
     async def _stream_in(self, tenant: str, open_body: BodyOpener) -> _Stored:
         source, filename = await open_body()
@@ -172,7 +178,10 @@ class IngestService:
     async def _publish(self, record: ImageRecord) -> None:
         """Publish the job; on failure the outbox republishes it, so the upload stands."""
         try:
-            await self._bus.publish_job(record.render_job())
+            if not await self._bus.publish_job(record.render_job()):
+                # The tenant's share of the render stream is full: the image waits in the
+                # catalog until one of the tenant's jobs finishes (refill) or the sweeper.
+                log.info("job for %s held back: its tenant's share is queued", record.id)
         except BusError as exc:
             log.warning("publish for %s failed, the outbox sweeper will retry: %s", record.id, exc)
             return

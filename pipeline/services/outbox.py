@@ -25,9 +25,11 @@ async def republish_stuck(bus: Bus, catalog: Catalog, settings: SweeperSettings)
     """Republish each image stale for ``settings.stale_after_seconds``; return how many."""
     stale = await catalog.stale_unfinished(timedelta(seconds=settings.stale_after_seconds))
     for record in stale:
-        await bus.publish_job(record.render_job("outbox"))
+        # Held back (the tenant's share of the render stream is full) or not, the image is
+        # touched: the tenant's next finished job publishes it (refill) before the next sweep.
+        if await bus.publish_job(record.render_job("outbox")):
+            metrics.OUTBOX_REPUBLISHED.inc()
         await catalog.touch(record.tenant, record.id)
-        metrics.OUTBOX_REPUBLISHED.inc()
     if stale:
         log.info(
             "sweeper: republished %d image(s): %s",

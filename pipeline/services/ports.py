@@ -7,7 +7,7 @@ service calls, so a fake stays short and a new adapter knows what it must provid
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -15,7 +15,6 @@ from pipeline.domain.albums import AlbumRecord
 from pipeline.domain.keys import ApiKeyInfo, NewApiKey
 from pipeline.domain.messages import CleanupJob, Event, RenderJob, StoredDeadLetter, StreamedEvent
 from pipeline.domain.models import ImageRecord, ReadyImage
-from pipeline.domain.objects import StoredObject
 from pipeline.domain.uploads import UploadRecord
 from pipeline.imaging.render import RenderResult
 from pipeline.imaging.spec import RenditionSpec
@@ -88,6 +87,10 @@ class Catalog(Protocol):
     async def stale_unfinished(
         self, older_than: timedelta, limit: int = 500
     ) -> list[ImageRecord]: ...
+
+    async def queued_images(self, tenant: str, limit: int) -> list[ImageRecord]:
+        """Up to ``limit`` of the tenant's ``queued`` images, oldest first."""
+        ...
 
     async def touch(self, tenant: str, image_id: str) -> None: ...
 
@@ -169,45 +172,6 @@ class ApiKeys(Protocol):
 class KeyRevocations(Protocol):
     async def publish_key_revoked(self, key_hash: str) -> None:
         """Tell every gateway to drop the key now; never raises (caches expire anyway)."""
-        ...
-
-
-class ObjectStore(Protocol):
-    """Objects under slash-separated keys (see :mod:`pipeline.domain.names`).
-
-    Raises :class:`~pipeline.domain.errors.ObjectNotFound` for a missing key on read and
-    :class:`~pipeline.domain.errors.StorageError` (retryable) when the backend fails.
-    Deleting a missing key is not an error.
-    """
-
-    async def put_stream(
-        self, key: str, chunks: AsyncIterable[bytes], *, content_type: str
-    ) -> int: ...
-
-    async def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None: ...
-
-    async def get_bytes(self, key: str) -> bytes: ...
-
-    def stream(self, key: str, chunk_size: int = ...) -> AsyncGenerator[bytes, None]: ...
-
-    async def create_multipart(self, key: str, *, content_type: str) -> str: ...
-
-    async def upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> str: ...
-
-    async def complete_multipart(
-        self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]
-    ) -> None: ...
-
-    async def abort_multipart(self, key: str, upload_id: str) -> None: ...
-
-    async def delete(self, key: str) -> None: ...
-
-    async def delete_prefix(self, prefix: str) -> int: ...
-
-    async def list_keys(self, prefix: str) -> list[str]: ...
-
-    async def list_objects(self, prefix: str) -> list[StoredObject]:
-        """Every object under ``prefix`` with its size and last-modified time, by key."""
         ...
 
 
@@ -299,7 +263,10 @@ class EventLog(Protocol):
 class Bus(EventPublisher, Protocol):
     """Jobs, events and dead letters. Failures raise :class:`~pipeline.domain.errors.BusError`."""
 
-    async def publish_job(self, job: RenderJob) -> None: ...
+    async def publish_job(self, job: RenderJob) -> bool:
+        """Queue the job; False: the tenant's share of the render stream is full (the image
+        stays queued for a later refill or sweep). Raises BusError."""
+        ...
 
     async def dead_letters(self, limit: int = 1000) -> list[StoredDeadLetter]: ...
 

@@ -24,9 +24,9 @@ from datetime import datetime, timedelta
 from pipeline.domain import names
 from pipeline.domain.messages import utcnow
 from pipeline.domain.models import ImageRecord
-from pipeline.domain.objects import StoredObject
+from pipeline.domain.objects import ObjectStore, StoredObject
 from pipeline.runtime.settings import ReconcileSettings
-from pipeline.services.ports import Bus, ImageScan, ObjectStore, UploadCatalog
+from pipeline.services.ports import Bus, ImageScan, UploadCatalog
 
 log = logging.getLogger(__name__)
 PAGE = 500

@@ -45,6 +45,10 @@ async def redrive(
     """
     for stored in await bus.dead_letters():
         job = stored.letter.job
+        if job is None:
+            # An undecodable message or another lane's job: nothing to render again. It stays
+            # for the operator to read (``gallery dead-letters``) and remove by hand.
+            continue
         if image_ids and job.image_id not in image_ids:
             continue
         record = await catalog.get_image(job.tenant, job.image_id)
@@ -60,7 +64,7 @@ async def _act(
     if record is None:
         return Redriven(stored, "deleted", "letter dropped: the image was deleted", False)
     if record.status == "ready":
-        if stored.letter.job.reason == "backfill":
+        if stored.letter.job is not None and stored.letter.job.reason == "backfill":
             await bus.publish_job(record.render_job("backfill"))
             return Redriven(stored, "ready", "backfill requeued", True)
         return Redriven(stored, "ready", "letter dropped: the image is ready", False)

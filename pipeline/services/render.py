@@ -9,7 +9,9 @@ content-addressed key, mark the image ready, drop renditions of an older spec, t
 listeners. Input that cannot render fails the image (terminal). A dependency error releases
 the lease and retries with backoff; on the job's last delivery (``max_deliver``) the round
 is over: the image goes back to ``queued`` for the sweeper, and fails with the last error
-only after ``max_rounds`` rounds. Every job ends in one structured log line.
+only after ``max_rounds`` rounds. Which of these happens is the fate table's choice
+(:mod:`pipeline.jobs.fate`); this service carries out the catalog half of it. Every job ends
+in one structured log line.
 A backfill job re-renders a ready image that is not current; it stays ready meanwhile.
 """
 
@@ -20,6 +22,7 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -33,14 +36,16 @@ from pipeline.domain.errors import (
 )
 from pipeline.domain.messages import RERENDER_REASONS, ImageEvent, RenderJob, utcnow
 from pipeline.domain.models import ImageRecord, ReadyImage, Rendition
+from pipeline.domain.objects import ObjectStore
 from pipeline.domain.outcomes import Ack, Delivery, Outcome, Retry, Terminal
 from pipeline.imaging.render import RenderResult
+from pipeline.jobs.fate import History, Result, Verdict, decide
 from pipeline.runtime import metrics
 from pipeline.runtime.joblog import log_outcome
 from pipeline.services.delete import remove_orphaned_renditions
 from pipeline.services.handback import CLAIM_LINGER, Handback, PendingHandbacks
 from pipeline.services.lease import HeldLease
-from pipeline.services.ports import Bus, Catalog, ObjectStore, Renderer
+from pipeline.services.ports import Bus, Catalog, Renderer
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +69,9 @@ class RenderPolicy:
     max_crashes: int
     max_rounds: int
     worker: str = ""
+    # Render jobs a tenant may hold in the render stream (its share; 0: no refill). After
+    # each of its jobs ends, the tenant's oldest queued images are published up to it.
+    share_of: Callable[[str], int] = lambda _tenant: 0
 
 
 @dataclass(frozen=True)
@@ -94,7 +102,7 @@ class RenderService:
         self._policy = policy
         self.handbacks = PendingHandbacks(catalog)
 
-    async def handle(self, delivery: Delivery) -> Outcome:
+    async def handle(self, delivery: Delivery[RenderJob]) -> Outcome:
         """Run one delivery to an outcome; log one line for it. Raises only for bugs."""
         started = time.monotonic()
         try:
@@ -110,9 +118,25 @@ class RenderService:
             self._log(delivery, _Done(Retry(str(exc)), "error", _reason(exc)), started)
             raise
         self._log(delivery, done, started)
+        if delivery.job.reason not in RERENDER_REASONS and not isinstance(done.outcome, Retry):
+            await self._refill(delivery.job.tenant)
         return done.outcome
 
-    def _log(self, delivery: Delivery, done: _Done, started: float) -> None:
+    async def _refill(self, tenant: str) -> None:
+        """Publish the tenant's oldest queued images until its share of the render stream is
+        full again: a tenant's import flows at the pace its own jobs finish, behind nobody
+        and ahead of nobody. Best effort: the outbox sweeper covers a failure here."""
+        share = self._policy.share_of(tenant)
+        if share <= 0:
+            return
+        try:
+            for record in await self._catalog.queued_images(tenant, share):
+                if not await self._bus.publish_job(record.render_job()):
+                    break
+        except DependencyError as exc:
+            log.warning("refill for tenant %s failed, the sweeper will publish: %s", tenant, exc)
+
+    def _log(self, delivery: Delivery[RenderJob], done: _Done, started: float) -> None:
         job = delivery.job
         log_outcome(
             image_id=job.image_id,
@@ -123,7 +147,7 @@ class RenderService:
             reason=done.reason,
         )
 
-    async def _render(self, delivery: Delivery) -> _Done:
+    async def _render(self, delivery: Delivery[RenderJob]) -> _Done:
         job = delivery.job
         owner = f"{self._policy.worker}/{uuid.uuid4().hex[:8]}"
         lease = self._policy.lease
@@ -167,19 +191,29 @@ class RenderService:
         metrics.UPLOAD_TO_READY.observe((utcnow() - record.created_at).total_seconds())
         return _Done(Ack(), "ready")
 
-    def _last_delivery(self, delivery: Delivery) -> bool:
-        return delivery.attempt >= self._policy.max_deliver
+    def _verdict(
+        self, result: Result, delivery: Delivery[RenderJob], rounds_left: bool | None = None
+    ) -> Verdict:
+        """The fate table's verdict (pipeline.jobs.fate) for this delivery of this lane."""
+        history = History(
+            attempt=delivery.attempt,
+            max_deliver=self._policy.max_deliver,
+            # Only an upload's image is republished by the sweeper; a re-render is not.
+            swept=delivery.job.reason not in RERENDER_REASONS,
+            rounds_left=rounds_left,
+        )
+        return decide(result, history)
 
-    def _outage(self, delivery: Delivery, exc: DependencyError) -> _Done:
+    def _outage(self, delivery: Delivery[RenderJob], exc: DependencyError) -> _Done:
         """A dependency failed before (or instead of) a lease could be used or released."""
         reason = _reason(exc)
-        if self._last_delivery(delivery) and delivery.job.reason not in RERENDER_REASONS:
+        if self._verdict(Result.TRANSIENT, delivery) is Verdict.SWEEPER:
             # No delivery is left, but nothing is stranded: the image is queued or under a
             # lease that expires, and the sweeper republishes both.
             return _Done(Ack(), "left_for_sweeper", reason)
         return _Done(Retry(reason), "retry", reason)
 
-    async def _not_claimed(self, delivery: Delivery) -> _Done:
+    async def _not_claimed(self, delivery: Delivery[RenderJob]) -> _Done:
         """A duplicate or a redelivery: already final, deleted, or someone holds the lease."""
         job = delivery.job
         record = await self._catalog.get_image(job.tenant, job.image_id)
@@ -187,22 +221,23 @@ class RenderService:
             return _Done(Ack(), "skipped", "deleted" if record is None else record.status)
         expires = record.lease_expires_at or utcnow()
         reason = f"lease held by {record.lease_owner} until {expires.isoformat()}"
-        if self._last_delivery(delivery):
+        if self._verdict(Result.BUSY, delivery) is Verdict.SWEEPER:
             return _Done(Ack(), "left_for_sweeper", reason)
         # Look again once that lease could have lapsed: the holder finishes, or it died.
         wait = max((expires - utcnow()).total_seconds(), 0.0) + 1.0
         return _Done(Retry(reason, delay=wait), "busy", reason)
 
     async def _retry(
-        self, delivery: Delivery, record: ImageRecord, owner: str, reason: str
+        self, delivery: Delivery[RenderJob], record: ImageRecord, owner: str, reason: str
     ) -> _Done:
         """A dependency failed mid-job: retry with backoff, or end the round on the last try."""
         catalog = self._catalog
-        if not self._last_delivery(delivery):
+        rounds = record.rounds + 1
+        verdict = self._verdict(Result.TRANSIENT, delivery, rounds < self._policy.max_rounds)
+        if verdict is Verdict.NAK:
             await self.handbacks.release(Handback(record.tenant, record.id, owner, reason))
             return _Done(Retry(reason), "retry", reason)
-        rounds = record.rounds + 1
-        if rounds >= self._policy.max_rounds:
+        if verdict is Verdict.FAIL:
             return await self._fail(
                 record, owner, f"gave up after {rounds} rounds of retries: {reason}"
             )
@@ -218,7 +253,7 @@ class RenderService:
         return _Done(Ack(), "requeued", f"round {rounds} of {self._policy.max_rounds}: {reason}")
 
     async def _crashed(
-        self, delivery: Delivery, record: ImageRecord, owner: str, reason: str
+        self, delivery: Delivery[RenderJob], record: ImageRecord, owner: str, reason: str
     ) -> _Done:
         """The render process died under this image (the worker survived): one more crash."""
         crashes = record.crashes + 1
@@ -227,7 +262,7 @@ class RenderService:
         await self.handbacks.release(
             Handback(record.tenant, record.id, owner, reason, crashed=True)
         )
-        if self._last_delivery(delivery):
+        if self._verdict(Result.CRASHED, delivery) is Verdict.SWEEPER:
             return _Done(Ack(), "left_for_sweeper", reason)
         return _Done(Retry(reason), "retry", reason)
 

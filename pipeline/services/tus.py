@@ -37,11 +37,12 @@ from pipeline.domain.errors import (
 )
 from pipeline.domain.messages import utcnow
 from pipeline.domain.models import new_image_id
+from pipeline.domain.objects import ObjectStore
 from pipeline.domain.uploads import UploadRecord, new_upload_id
 from pipeline.runtime.settings import LimitsSettings, TusSettings
 from pipeline.services.albums import AlbumService
 from pipeline.services.ingest import IngestService
-from pipeline.services.ports import ObjectStore, UploadCatalog
+from pipeline.services.ports import UploadCatalog
 from pipeline.services.quota import TenantQuota
 from pipeline.services.tus_check import HeadCheck
 from pipeline.services.tus_writer import PatchWriter

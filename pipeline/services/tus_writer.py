@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from pipeline.domain import names
 from pipeline.domain.errors import UploadTooLarge
+from pipeline.domain.objects import ObjectStore
 from pipeline.domain.uploads import Part, UploadRecord
-from pipeline.services.ports import ObjectStore
 
 #: S3's smallest part but the last (UploadPart): shorter remainders go to a tail object.
 MIN_PART_BYTES = 5 * 1024 * 1024

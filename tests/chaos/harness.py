@@ -23,7 +23,7 @@ from typing import Any
 import aiohttp
 
 from gallery.servers import ManagedProcess, free_port, mongo_uri, start_nats, start_secantus
-from pipeline.adapters.catalog import Catalog
+from pipeline.adapters.catalog import MongoCatalog
 from pipeline.runtime.settings import (
     LimitsSettings,
     MetricsSettings,
@@ -251,8 +251,8 @@ class ChaosStack:
             return response.status, await response.json(content_type=None)
 
     @contextlib.asynccontextmanager
-    async def catalog(self) -> AsyncIterator[Catalog]:
-        async with Catalog.connect(self.settings.mongo) as catalog:
+    async def catalog(self) -> AsyncIterator[MongoCatalog]:
+        async with MongoCatalog.connect(self.settings.mongo) as catalog:
             yield catalog
 
     async def statuses(self, ids: list[str]) -> dict[str, int]:

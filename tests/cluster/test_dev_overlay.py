@@ -1,4 +1,4 @@
-"""The dev overlay live (through overlays/test): photos in through the gateway Service, out as
+"""The dev overlay live (through testing/cluster): photos in through the gateway Service, out as
 renditions, and nothing lost when a worker pod or the NATS pod goes away."""
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.cluster, pytest.mark.timeout(1500)]
 
 TIMELINE = ROOT / "bench" / "out" / "keda-replicas.json"
 # The external metric KEDA names after the trigger (s<index>-<scaler>-<stream>).
-METRIC = "s0-nats-jetstream-GALLERY_JOBS"
+METRIC = "s0-nats-jetstream-GALLERY_RENDER"
 
 
 def _quantity(value: str) -> float:

@@ -66,7 +66,7 @@ def test_three_nats_servers_replicate_the_streams_and_losing_the_leader_loses_no
     kube = ha.kube
     assert len(kube.ready_pods(NATS)) == 3
     jobs = wait_for(
-        "GALLERY_JOBS with 3 current replicas", lambda: replicated(kube, "GALLERY_JOBS"), 300, 3
+        "GALLERY_RENDER with 3 current replicas", lambda: replicated(kube, "GALLERY_RENDER"), 300, 3
     )
     for name in ("GALLERY_EVENTS", "GALLERY_DLQ"):
         wait_for(f"{name} with 3 replicas", lambda n=name: replicated(kube, n), 300, 3)
@@ -80,11 +80,11 @@ def test_three_nats_servers_replicate_the_streams_and_losing_the_leader_loses_no
     )
     leader = jobs["cluster"]["leader"]
     kube.run("delete", "pod", leader, "--grace-period=0", "--force", "--wait=false")
-    print(f"\nkilled {leader}, the GALLERY_JOBS leader, with {gallery.statuses(ids)}")
+    print(f"\nkilled {leader}, the GALLERY_RENDER leader, with {gallery.statuses(ids)}")
 
     gallery.wait_all_ready(ids, timeout=900)
     wait_for("three NATS servers again", lambda: len(kube.ready_pods(NATS)) == 3, 300, 3)
     after = wait_for(
-        "GALLERY_JOBS fully replicated again", lambda: replicated(kube, "GALLERY_JOBS"), 300, 3
+        "GALLERY_RENDER fully replicated again", lambda: replicated(kube, "GALLERY_RENDER"), 300, 3
     )
-    print(f"GALLERY_JOBS leader now {after['cluster']['leader']}")
+    print(f"GALLERY_RENDER leader now {after['cluster']['leader']}")

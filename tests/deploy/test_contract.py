@@ -10,9 +10,11 @@ import pytest
 
 from pipeline.adapters.bus import consumer_configs, stream_configs
 from pipeline.domain import names
+from pipeline.jobs.manifests import CONSUMERS_FILE, consumers_yaml
+from pipeline.jobs.registry import job_lanes
 from pipeline.runtime import metrics
 from pipeline.runtime.settings import ENV_PREFIX, Settings, env_names, load_settings
-from tests.deploy.conftest import OVERLAYS, Build
+from tests.deploy.conftest import OVERLAYS, ROOT, Build
 from tests.deploy.k8s import go_duration_seconds, pod_spec, sync_wave
 
 pytestmark = pytest.mark.deploy
@@ -162,10 +164,15 @@ def test_nack_streams_equal_the_code(
     overlays: dict[str, Build], overlay: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     build = overlays[overlay]
-    settings = overlay_settings(build, "gallery-worker", monkeypatch).nats
-    expected = stream_configs(settings)
+    settings = overlay_settings(build, "gallery-worker", monkeypatch)
+    expected = stream_configs(settings.nats, settings.jobs)
     assert {s["spec"]["name"] for s in build.of_kind("Stream")} == {c.name for c in expected}
-    assert {c.name for c in expected} == {names.JOBS_STREAM, names.EVENTS_STREAM, names.DLQ_STREAM}
+    assert {c.name for c in expected} == {
+        names.RENDER_STREAM,
+        names.JOBS_STREAM,
+        names.EVENTS_STREAM,
+        names.DLQ_STREAM,
+    }
     for config in expected:
         spec = nack_spec(build, "Stream", "name", str(config.name))
         assert spec["subjects"] == config.subjects
@@ -175,8 +182,14 @@ def test_nack_streams_equal_the_code(
         assert go_duration_seconds(spec.get("maxAge", "0s")) == (config.max_age or 0)
         if config.duplicate_window:
             assert go_duration_seconds(spec["duplicateWindow"]) == config.duplicate_window
+        assert spec["discard"] == config.discard.value  # type: ignore[union-attr]
+        assert spec.get("maxMsgsPerSubject", -1) == config.max_msgs_per_subject
+        assert spec.get("discardPerSubject", False) == config.discard_new_per_subject
     jobs = nack_spec(build, "Stream", "name", names.JOBS_STREAM)
-    assert jobs["subjects"] == [names.RENDER_SUBJECT, names.BACKFILL_SUBJECT, names.CLEANUP_SUBJECT]
+    assert jobs["subjects"] == [names.BACKFILL_SUBJECT, names.CLEANUP_SUBJECT]
+    render = nack_spec(build, "Stream", "name", names.RENDER_STREAM)
+    assert render["subjects"] == [names.RENDER_SUBJECTS]
+    assert render["maxMsgsPerSubject"] == settings.jobs.tenant_queued, "the fairness cap"
     assert nack_spec(build, "Stream", "name", names.DLQ_STREAM)["subjects"] == [names.DLQ_SUBJECT]
     assert nack_spec(build, "Stream", "name", names.EVENTS_STREAM)["subjects"] == list(
         names.EVENTS_SUBJECTS
@@ -188,14 +201,15 @@ def test_nack_consumers_equal_the_code(
     overlays: dict[str, Build], overlay: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     build = overlays[overlay]
-    settings = overlay_settings(build, "gallery-worker", monkeypatch).nats
-    expected = consumer_configs(settings)
+    lanes = job_lanes(overlay_settings(build, "gallery-worker", monkeypatch))
+    expected = consumer_configs(lanes)
+    streams = {lane.consumer: lane.stream for lane in lanes}
     assert {c["spec"]["durableName"] for c in build.of_kind("Consumer")} == {
         c.durable_name for c in expected
     }
     for config in expected:
         spec = nack_spec(build, "Consumer", "durableName", str(config.durable_name))
-        assert spec["streamName"] == names.JOBS_STREAM
+        assert spec["streamName"] == streams[str(config.durable_name)]
         assert spec["filterSubject"] == config.filter_subject
         assert spec["ackPolicy"] == config.ack_policy.value  # type: ignore[union-attr]
         assert spec["deliverPolicy"] == config.deliver_policy.value  # type: ignore[union-attr]
@@ -243,12 +257,12 @@ def test_keda_scales_on_the_render_consumer_after_it_exists(
         "activationLagThreshold",
         "useHttps",
     }
-    assert trigger["metadata"]["stream"] == names.JOBS_STREAM
+    assert trigger["metadata"]["stream"] == names.RENDER_STREAM
     assert trigger["metadata"]["consumer"] == names.RENDER_CONSUMER
     (consumer,) = [
         c for c in build.of_kind("Consumer") if c["spec"]["durableName"] == names.RENDER_CONSUMER
     ]
-    (stream,) = [s for s in build.of_kind("Stream") if s["spec"]["name"] == names.JOBS_STREAM]
+    (stream,) = [s for s in build.of_kind("Stream") if s["spec"]["name"] == names.RENDER_STREAM]
     nats = build.get("StatefulSet", "nats")
     assert sync_wave(nats) < sync_wave(stream) < sync_wave(consumer) < sync_wave(scaled)
     for deployment in GALLERY_DEPLOYMENTS:
@@ -258,13 +272,14 @@ def test_keda_scales_on_the_render_consumer_after_it_exists(
 # ---- metric names in the alert rules and the dashboard
 
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
-# Not exported by the code, allowed on purpose: scrape health, kube-state-metrics' HPA and
-# Deployment series, and KEDA's own view of the render consumer's lag.
+# Not exported by the code, allowed on purpose: scrape health, kube-state-metrics' HPA,
+# Deployment and node-condition series, and KEDA's own view of the render consumer's lag.
 EXTERNAL_METRICS = {
     "up",
     "kube_deployment_status_replicas",
     "kube_horizontalpodautoscaler_status_current_replicas",
     "kube_horizontalpodautoscaler_spec_max_replicas",
+    "kube_node_status_condition",
     "keda_scaler_metrics_value",
 }
 PROMQL_WORDS = {
@@ -387,3 +402,13 @@ def test_monitors_scrape_the_metrics_port(overlays: dict[str, Build], overlay: s
     assert endpoint["path"] == "/metrics"
     public = build.get("Service", "gallery-gateway")
     assert "metrics" not in [p["name"] for p in public["spec"]["ports"]], "metrics stay internal"
+
+
+def test_consumer_manifests_are_the_registry_byte_for_byte(monkeypatch: pytest.MonkeyPatch) -> None:
+    """consumers.yaml is `make manifests`' output for the base ConfigMap: one source."""
+    for line in (ROOT / "deploy/kustomize/base/gallery.env").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            monkeypatch.setenv(name, value)
+    expected = consumers_yaml(job_lanes(Settings()))
+    assert (ROOT / CONSUMERS_FILE).read_text() == expected, "run `make manifests`"

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from pipeline.adapters.catalog import Catalog
+from pipeline.adapters.catalog import MongoCatalog
 from pipeline.adapters.storage import FilesystemObjectStore, open_object_store
 from pipeline.domain import names
 from pipeline.domain.messages import utcnow
@@ -152,7 +152,7 @@ async def test_reconcile_fixes_a_seeded_mess_after_a_dry_run(
     os.utime(root / old_orphan, (backdate, backdate))
     await store.delete(names.original_key("alice", lost))
     await store.delete_prefix(names.rendition_prefix("alice", bare))
-    async with Catalog.connect(settings.mongo) as catalog:  # documents an hour old and more
+    async with MongoCatalog.connect(settings.mongo) as catalog:  # documents an hour old and more
         await catalog.images.update_many({}, {"$set": {"updated_at": utcnow() - OLD}})
 
     dry = stack.cli("reconcile", "--dry-run", "--json")

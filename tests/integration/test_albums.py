@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from gateway.keys import BACKENDS
+from gateway.appkeys import BACKENDS
 from tests.conftest import SettingsFactory
 from tests.images import png_bytes
 from tests.integration.test_gateway import auth, gateway_client

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 from collections.abc import AsyncIterator
 
@@ -11,12 +12,14 @@ import pytest
 from nats.js.api import RetentionPolicy
 
 from gallery.servers import ManagedProcess
-from pipeline.adapters.bus import Bus, backoff_delay
-from pipeline.adapters.consumer import JobConsumer
+from pipeline.adapters.bus import JetStreamBus
+from pipeline.adapters.consumer import LaneConsumer, SlotPool
 from pipeline.domain import names
 from pipeline.domain.errors import StorageError
 from pipeline.domain.messages import RenderJob, utcnow
 from pipeline.domain.outcomes import Ack, Delivery, Outcome, Retry, Terminal
+from pipeline.jobs.fate import backoff_delay
+from pipeline.jobs.registry import BoundLane
 from pipeline.runtime.settings import NatsSettings
 from tests.waiting import GENEROUS, eventually
 
@@ -35,8 +38,8 @@ def nats_settings(nats_server: ManagedProcess) -> NatsSettings:
 
 
 @pytest.fixture
-async def bus(nats_settings: NatsSettings) -> AsyncIterator[Bus]:
-    async with Bus.connect(nats_settings, name="test") as connected:
+async def bus(nats_settings: NatsSettings) -> AsyncIterator[JetStreamBus]:
+    async with JetStreamBus.connect(nats_settings, name="test") as connected:
         await connected.declare()
         yield connected
 
@@ -49,16 +52,16 @@ def job(image_id: str) -> RenderJob:
 
 @contextlib.asynccontextmanager
 async def consuming(
-    bus: Bus, handler: object, concurrency: int = 2
+    bus: JetStreamBus, handler: object, concurrency: int = 2
 ) -> AsyncIterator[asyncio.Event]:
     stop = asyncio.Event()
-    consumer = JobConsumer(
+    (render,) = [lane for lane in bus.lanes if lane.name == names.RENDER_CONSUMER]
+    lane = dataclasses.replace(render, slots=concurrency, fetch_batch=4)
+    consumer = LaneConsumer(
         bus,
-        names.RENDER_CONSUMER,
-        handler,
-        concurrency=concurrency,
-        fetch_batch=4,
-        drain_timeout=3.0,  # type: ignore[arg-type]
+        BoundLane(lane, handler),  # type: ignore[arg-type]
+        SlotPool(concurrency),
+        drain_timeout=3.0,
     )
     task = asyncio.create_task(consumer.run(stop))
     try:
@@ -68,34 +71,34 @@ async def consuming(
         await asyncio.wait_for(task, GENEROUS)
 
 
-async def pending(bus: Bus) -> int:
-    info = await bus.js.consumer_info(names.JOBS_STREAM, names.RENDER_CONSUMER)
+async def pending(bus: JetStreamBus) -> int:
+    info = await bus.js.consumer_info(names.RENDER_STREAM, names.RENDER_CONSUMER)
     return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
 
 
-async def test_declare_is_idempotent_and_matches_the_shared_names(bus: Bus) -> None:
+async def test_declare_is_idempotent_and_matches_the_shared_names(bus: JetStreamBus) -> None:
     await bus.declare()
     await bus.declare()
     jobs = await bus.js.stream_info(names.JOBS_STREAM)
     assert set(jobs.config.subjects or []) == set(names.JOBS_SUBJECTS)
     assert jobs.config.retention == RetentionPolicy.WORK_QUEUE
-    render = await bus.js.consumer_info(names.JOBS_STREAM, names.RENDER_CONSUMER)
+    render = await bus.js.consumer_info(names.RENDER_STREAM, names.RENDER_CONSUMER)
     backfill = await bus.js.consumer_info(names.JOBS_STREAM, names.BACKFILL_CONSUMER)
-    assert render.config.filter_subject == names.RENDER_SUBJECT
+    assert render.config.filter_subject == names.RENDER_SUBJECTS
     assert (backfill.config.max_ack_pending or 0) < (render.config.max_ack_pending or 0)
     for stream in (names.EVENTS_STREAM, names.DLQ_STREAM):
         await bus.js.stream_info(stream)
     await bus.check()
 
 
-async def test_same_image_published_twice_is_one_job(bus: Bus) -> None:
+async def test_same_image_published_twice_is_one_job(bus: JetStreamBus) -> None:
     await bus.publish_job(job("img-1"))
     await bus.publish_job(job("img-1"))
     await bus.publish_job(job("img-2"))
     assert await pending(bus) == 2
 
 
-async def test_ack_removes_the_job(bus: Bus) -> None:
+async def test_ack_removes_the_job(bus: JetStreamBus) -> None:
     seen: list[str] = []
     done = asyncio.Event()
 
@@ -111,7 +114,7 @@ async def test_ack_removes_the_job(bus: Bus) -> None:
     assert await pending(bus) == 0
 
 
-async def test_retry_redelivers_with_backoff_then_dead_letters(bus: Bus) -> None:
+async def test_retry_redelivers_with_backoff_then_dead_letters(bus: JetStreamBus) -> None:
     attempts: list[float] = []
     exhausted = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -132,15 +135,16 @@ async def test_retry_redelivers_with_backoff_then_dead_letters(bus: Bus) -> None
         await eventually(lettered, "the dead letter")
     assert len(attempts) == bus.settings.max_deliver
     gaps = [b - a for a, b in itertools.pairwise(attempts)]
-    assert gaps[0] >= backoff_delay(bus.settings, 1) * 0.9
-    assert gaps[1] >= backoff_delay(bus.settings, 2) * 0.9
+    base, cap = bus.settings.backoff_base_seconds, bus.settings.backoff_max_seconds
+    assert gaps[0] >= backoff_delay(1, base=base, cap=cap) * 0.9
+    assert gaps[1] >= backoff_delay(2, base=base, cap=cap) * 0.9
     letters = await bus.dead_letters()
     assert [(d.letter.job.image_id, d.letter.attempts) for d in letters] == [("flaky", 3)]
     assert "storage down" in letters[0].letter.reason
     assert await pending(bus) == 0
 
 
-async def test_terminal_goes_to_dead_letters_at_once(bus: Bus) -> None:
+async def test_terminal_goes_to_dead_letters_at_once(bus: JetStreamBus) -> None:
     calls = 0
 
     async def handler(_: Delivery) -> Outcome:
@@ -159,7 +163,7 @@ async def test_terminal_goes_to_dead_letters_at_once(bus: Bus) -> None:
     assert (await bus.dead_letters())[0].letter.reason == "undecodable: not a JPEG"
 
 
-async def test_retryable_errors_retry_and_bad_messages_dead_letter(bus: Bus) -> None:
+async def test_retryable_errors_retry_and_bad_messages_dead_letter(bus: JetStreamBus) -> None:
     calls: list[int] = []
 
     async def handler(delivery: Delivery) -> Outcome:
@@ -168,19 +172,28 @@ async def test_retryable_errors_retry_and_bad_messages_dead_letter(bus: Bus) -> 
             raise StorageError("s3 unreachable")
         return Ack()
 
-    await bus.js.publish(names.RENDER_SUBJECT, b"{not json", headers={"Nats-Msg-Id": "junk"})
+    junk_subject = names.render_subject("t", "junk")
+    await bus.js.publish(junk_subject, b"{not json", headers={"Nats-Msg-Id": "junk"})
     await bus.publish_job(job("retry-me"))
 
     async def retried() -> bool:
         return calls[-1:] == [2]
 
+    async def dead_lettered() -> bool:
+        return len(await bus.dead_letters()) == 1
+
     async with consuming(bus, handler):
         await eventually(retried, "the second delivery")
+        await eventually(dead_lettered, "the undecodable message in the dead-letter stream")
     assert calls == [1, 2]
     assert await pending(bus) == 0
+    (stored,) = await bus.dead_letters()
+    assert stored.letter.job is None
+    assert stored.letter.payload == "{not json"
+    assert stored.letter.reason.startswith("bad message: cannot decode RenderJob")
 
 
-async def test_slow_jobs_send_heartbeats_instead_of_being_redelivered(bus: Bus) -> None:
+async def test_slow_jobs_send_heartbeats_instead_of_being_redelivered(bus: JetStreamBus) -> None:
     deliveries = 0
     finished = asyncio.Event()
 
@@ -199,7 +212,7 @@ async def test_slow_jobs_send_heartbeats_instead_of_being_redelivered(bus: Bus) 
     assert await pending(bus) == 0
 
 
-async def test_stop_drains_in_flight_jobs(bus: Bus) -> None:
+async def test_stop_drains_in_flight_jobs(bus: JetStreamBus) -> None:
     started, finished = asyncio.Event(), asyncio.Event()
 
     async def handler(_: Delivery) -> Outcome:

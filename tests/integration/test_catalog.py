@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from pipeline.adapters.catalog import Catalog
+from pipeline.adapters.catalog import MongoCatalog
 from pipeline.domain.errors import DuplicateImage
 from pipeline.domain.messages import utcnow
 from pipeline.domain.models import ImageRecord, ReadyImage, Rendition, new_image_id
@@ -18,9 +18,9 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def catalog(mongo_server_uri: str) -> AsyncIterator[Catalog]:
+async def catalog(mongo_server_uri: str) -> AsyncIterator[MongoCatalog]:
     settings = MongoSettings(uri=mongo_server_uri, database=unique("catalog").replace("-", "_"))
-    async with Catalog.connect(settings) as opened:
+    async with MongoCatalog.connect(settings) as opened:
         await opened.ensure_indexes()
         yield opened
 
@@ -43,7 +43,9 @@ def record(tenant: str = "alice", sha: str | None = None) -> ImageRecord:
 LEASE = timedelta(minutes=5)
 
 
-async def ready(catalog: Catalog, image: ImageRecord, owner: str = "w/1") -> ImageRecord | None:
+async def ready(
+    catalog: MongoCatalog, image: ImageRecord, owner: str = "w/1"
+) -> ImageRecord | None:
     rendition = Rendition(
         name="thumb", key="k", spec_hash="h", width=1, height=1, content_type="image/webp", bytes=1
     )
@@ -53,13 +55,13 @@ async def ready(catalog: Catalog, image: ImageRecord, owner: str = "w/1") -> Ima
     return await catalog.mark_ready(image.tenant, image.id, done, owner=owner)
 
 
-async def expire_lease(catalog: Catalog, image: ImageRecord) -> None:
+async def expire_lease(catalog: MongoCatalog, image: ImageRecord) -> None:
     """What time does to the lease of a worker that died."""
     gone = utcnow() - timedelta(hours=1)
     await catalog.images.update_one({"_id": image.id}, {"$set": {"lease_expires_at": gone}})
 
 
-async def test_status_moves_only_forward(catalog: Catalog) -> None:
+async def test_status_moves_only_forward(catalog: MongoCatalog) -> None:
     image = record()
     await catalog.insert_image(image)
     assert await ready(catalog, image) is None, "queued cannot jump to ready"
@@ -75,7 +77,7 @@ async def test_status_moves_only_forward(catalog: Catalog) -> None:
 
 
 async def test_a_live_lease_is_refused_and_an_expired_one_taken_over_as_a_crash(
-    catalog: Catalog,
+    catalog: MongoCatalog,
 ) -> None:
     image = record()
     await catalog.insert_image(image)
@@ -103,7 +105,7 @@ async def test_a_live_lease_is_refused_and_an_expired_one_taken_over_as_a_crash(
     assert again.crashes == 1, "a released lease is no crash"
 
 
-async def test_a_round_requeues_and_a_redrive_resets_every_counter(catalog: Catalog) -> None:
+async def test_a_round_requeues_and_a_redrive_resets_every_counter(catalog: MongoCatalog) -> None:
     image = record()
     await catalog.insert_image(image)
     await catalog.claim(image.tenant, image.id, owner="w/1", lease=LEASE)
@@ -126,7 +128,7 @@ async def test_a_round_requeues_and_a_redrive_resets_every_counter(catalog: Cata
     )
 
 
-async def test_same_content_for_the_same_tenant_is_one_image(catalog: Catalog) -> None:
+async def test_same_content_for_the_same_tenant_is_one_image(catalog: MongoCatalog) -> None:
     first = record(sha="abc")
     await catalog.insert_image(first)
     with pytest.raises(DuplicateImage) as caught:
@@ -135,7 +137,7 @@ async def test_same_content_for_the_same_tenant_is_one_image(catalog: Catalog) -
     await catalog.insert_image(record(tenant="bob", sha="abc"))  # another tenant may have it too
 
 
-async def test_every_query_is_scoped_to_the_tenant(catalog: Catalog) -> None:
+async def test_every_query_is_scoped_to_the_tenant(catalog: MongoCatalog) -> None:
     image = record("alice")
     await catalog.insert_image(image)
     assert await catalog.get_image("bob", image.id) is None
@@ -145,7 +147,7 @@ async def test_every_query_is_scoped_to_the_tenant(catalog: Catalog) -> None:
     assert await catalog.get_image("alice", image.id) is not None
 
 
-async def test_listing_pages_newest_first(catalog: Catalog) -> None:
+async def test_listing_pages_newest_first(catalog: MongoCatalog) -> None:
     ids = []
     for _ in range(5):
         image = record()
@@ -158,7 +160,7 @@ async def test_listing_pages_newest_first(catalog: Catalog) -> None:
 
 
 async def test_stale_queued_images_and_expired_leases_are_found_for_the_sweeper(
-    catalog: Catalog,
+    catalog: MongoCatalog,
 ) -> None:
     an_hour_ago = utcnow() - timedelta(hours=1)
     stale = record().model_copy(update={"updated_at": an_hour_ago})
@@ -180,7 +182,7 @@ async def test_stale_queued_images_and_expired_leases_are_found_for_the_sweeper(
     assert still_dead.lease_owner == "dead", "the next claim still counts the crash"
 
 
-async def test_api_keys_are_stored_hashed(catalog: Catalog) -> None:
+async def test_api_keys_are_stored_hashed(catalog: MongoCatalog) -> None:
     key = await catalog.create_api_key("alice")
     assert await catalog.tenant_for_key(key) == "alice"
     assert await catalog.tenant_for_key(key + "x") is None

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gallery.servers import mongo_uri, start_secantus
-from pipeline.adapters.catalog import Catalog
+from pipeline.adapters.catalog import MongoCatalog
 from pipeline.runtime.settings import MongoSettings
 from tests.integration.test_catalog import LEASE, ready, record
 
@@ -25,7 +25,7 @@ async def test_a_catalog_killed_right_after_acknowledging_loses_nothing(tmp_path
     server = start_secantus(tmp_path / "catalog")
     settings = MongoSettings(uri=mongo_uri(server.port), database="durable")
     try:
-        async with Catalog.connect(settings) as catalog:
+        async with MongoCatalog.connect(settings) as catalog:
             await catalog.ensure_indexes()
             images = [record(sha=f"photo-{n}") for n in range(IMAGES)]
             for image in images:
@@ -35,7 +35,7 @@ async def test_a_catalog_killed_right_after_acknowledging_loses_nothing(tmp_path
                 assert await ready(catalog, image) is not None
             server.stop(sig=signal.SIGKILL)  # no shutdown, no checkpoint: only the journal
         server = start_secantus(tmp_path / "catalog", port=server.port)
-        async with Catalog.connect(settings) as catalog:
+        async with MongoCatalog.connect(settings) as catalog:
             found = [await catalog.get_image(image.tenant, image.id) for image in images]
     finally:
         server.stop()
@@ -49,6 +49,6 @@ async def test_the_journal_setting_is_the_write_concern_sent(
     mongo_server_uri: str, journal: bool
 ) -> None:
     settings = MongoSettings(uri=mongo_server_uri, database="concern", journal=journal)
-    async with Catalog.connect(settings) as catalog:
+    async with MongoCatalog.connect(settings) as catalog:
         for collection in (catalog.images, catalog.api_keys):
             assert collection.write_concern.document == {"w": 1, "j": journal}

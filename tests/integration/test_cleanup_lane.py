@@ -12,14 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.adapters.bus import Bus
-from pipeline.adapters.catalog import Catalog
-from pipeline.adapters.consumer import CleanupConsumer
+from pipeline.adapters.bus import JetStreamBus
+from pipeline.adapters.catalog import MongoCatalog
+from pipeline.adapters.consumer import LaneConsumer, SlotPool
 from pipeline.adapters.storage import open_object_store
 from pipeline.domain import names
 from pipeline.domain.errors import StorageError
 from pipeline.domain.messages import CleanupJob, utcnow
-from pipeline.domain.outcomes import Ack, Outcome
+from pipeline.domain.outcomes import Ack, Delivery, Outcome
+from pipeline.jobs.registry import BoundLane
 from pipeline.runtime.settings import MongoSettings, NatsSettings, Settings, StorageSettings
 from tests.conftest import SettingsFactory, unique
 from tests.integration.test_catalog import record
@@ -28,17 +29,17 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def bus(make_settings: SettingsFactory) -> AsyncIterator[Bus]:
+async def bus(make_settings: SettingsFactory) -> AsyncIterator[JetStreamBus]:
     nats: NatsSettings = make_settings().nats
-    async with Bus.connect(nats) as connected:
+    async with JetStreamBus.connect(nats) as connected:
         await connected.declare()
         yield connected
 
 
 @pytest.fixture
-async def catalog(mongo_server_uri: str) -> AsyncIterator[Catalog]:
+async def catalog(mongo_server_uri: str) -> AsyncIterator[MongoCatalog]:
     settings = MongoSettings(uri=mongo_server_uri, database=unique("scan").replace("-", "_"))
-    async with Catalog.connect(settings) as opened:
+    async with MongoCatalog.connect(settings) as opened:
         await opened.ensure_indexes()
         yield opened
 
@@ -51,19 +52,20 @@ async def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
         await asyncio.sleep(0.05)
 
 
-async def test_a_cleanup_job_is_retried_until_the_store_answers(bus: Bus) -> None:
+async def test_a_cleanup_job_is_retried_until_the_store_answers(bus: JetStreamBus) -> None:
     """More failed attempts than max_deliver, then success: the job was never dropped."""
     attempts: list[int] = []
     healthy_from = bus.settings.max_deliver + 2
 
-    async def handler(job: CleanupJob, attempt: int) -> Outcome:
-        attempts.append(attempt)
+    async def handler(delivery: Delivery[CleanupJob]) -> Outcome:
+        attempts.append(attempt := delivery.attempt)
         if attempt < healthy_from:
             raise StorageError("store away")
         return Ack()
 
     stop = asyncio.Event()
-    lane = CleanupConsumer(bus, handler, concurrency=2, drain_timeout=3.0)
+    (cleanup,) = [lane for lane in bus.lanes if lane.name == names.CLEANUP_CONSUMER]
+    lane = LaneConsumer(bus, BoundLane(cleanup, handler), SlotPool(2), drain_timeout=3.0)
     task = asyncio.create_task(lane.run(stop))
     try:
         job = CleanupJob(image_id="img-1", tenant="t", keys=["originals/t/img-1"])
@@ -79,7 +81,7 @@ async def test_a_cleanup_job_is_retried_until_the_store_answers(bus: Bus) -> Non
     assert info.config.max_deliver == -1
 
 
-async def test_scan_pages_through_every_tenant(catalog: Catalog) -> None:
+async def test_scan_pages_through_every_tenant(catalog: MongoCatalog) -> None:
     made = [record("alice"), record("bob"), record("alice")]
     for image in made:
         await catalog.insert_image(image)
@@ -88,7 +90,7 @@ async def test_scan_pages_through_every_tenant(catalog: Catalog) -> None:
     assert [r.id for r in first + rest] == sorted(r.id for r in made)
 
 
-async def test_fail_lost_only_when_the_document_did_not_move_on(catalog: Catalog) -> None:
+async def test_fail_lost_only_when_the_document_did_not_move_on(catalog: MongoCatalog) -> None:
     image = record("alice")
     await catalog.insert_image(image)
     stored = await catalog.get_image("alice", image.id)

@@ -12,7 +12,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from gateway.keys import BACKENDS
+from gateway.appkeys import BACKENDS
 from pipeline.domain import names
 from pipeline.domain.models import ReadyImage, Rendition
 from pipeline.runtime.settings import GatewaySettings, S3Settings, StorageSettings

@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from gallery.servers import ManagedProcess
 from gateway.app import make_app
-from gateway.keys import BACKENDS
+from gateway.appkeys import BACKENDS
 from pipeline.runtime.health import ops_app
 from pipeline.runtime.settings import GatewaySettings, LimitsSettings, Settings
 from pipeline.services.gate import HELD_BYTES

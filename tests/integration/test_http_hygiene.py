@@ -17,7 +17,7 @@ from prometheus_client import REGISTRY
 
 from gallery.servers import mongo_uri, start_secantus
 from gateway.app import make_app
-from gateway.keys import BACKENDS
+from gateway.appkeys import BACKENDS
 from gateway.protocol import GatewayRunner
 from pipeline.runtime.settings import LimitsSettings, MongoSettings, Settings
 from tests.conftest import SettingsFactory

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from aiohttp.test_utils import TestClient
 
-from gateway.keys import BACKENDS
+from gateway.appkeys import BACKENDS
 from pipeline.runtime.settings import GatewaySettings
 from tests.conftest import SettingsFactory
 from tests.integration.test_gateway import auth, gateway_client

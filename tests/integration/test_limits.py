@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from gateway.keys import BACKENDS
+from gateway.appkeys import BACKENDS
 from pipeline.runtime.settings import QuotaSettings
 from pipeline.services.limits import WINDOW_SECONDS
 from tests.conftest import SettingsFactory

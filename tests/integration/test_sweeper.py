@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from pipeline.adapters.bus import Bus
-from pipeline.adapters.catalog import Catalog
+from pipeline.adapters.bus import JetStreamBus
+from pipeline.adapters.catalog import MongoCatalog
 from pipeline.domain import names
 from pipeline.domain.messages import utcnow
 from pipeline.domain.models import ImageRecord, new_image_id
@@ -21,7 +21,10 @@ AN_HOUR_AGO = utcnow() - timedelta(hours=1)
 
 async def test_sweeper_republishes_stale_queued_images_once(make_settings: SettingsFactory) -> None:
     settings = make_settings()
-    async with Bus.connect(settings.nats) as bus, Catalog.connect(settings.mongo) as catalog:
+    async with (
+        JetStreamBus.connect(settings.nats) as bus,
+        MongoCatalog.connect(settings.mongo) as catalog,
+    ):
         await bus.declare()
         await catalog.ensure_indexes()
         image_id = new_image_id()
@@ -47,5 +50,5 @@ async def test_sweeper_republishes_stale_queued_images_once(make_settings: Setti
         # Another worker's sweeper saw the same stale state: the bus keeps one job.
         await catalog.images.update_one({"_id": image_id}, {"$set": {"updated_at": AN_HOUR_AGO}})
         assert await republish_stuck(bus, catalog, sweeper) == 1
-        info = await bus.js.consumer_info(names.JOBS_STREAM, names.RENDER_CONSUMER)
+        info = await bus.js.consumer_info(names.RENDER_STREAM, names.RENDER_CONSUMER)
         assert info.num_pending == 1

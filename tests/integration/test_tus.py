@@ -22,7 +22,7 @@ from tusclient.client import TusClient
 from tusclient.exceptions import TusUploadFailed
 from tusclient.uploader import Uploader
 
-from gateway.keys import BACKENDS, UPLOADS
+from gateway.appkeys import BACKENDS, UPLOADS
 from pipeline.runtime.settings import LimitsSettings, Settings, StorageSettings, TusSettings
 from tests.conftest import SettingsFactory
 from tests.images import jpeg_bytes, png_bytes

@@ -13,7 +13,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.admin import admin_app
-from gateway.keys import BACKENDS, KEYS, READINESS
+from gateway.appkeys import BACKENDS, KEYS, READINESS
 from pipeline.runtime.health import Readiness, ops_app
 from pipeline.runtime.settings import GatewaySettings, QuotaSettings
 from pipeline.services.limits import WINDOW_SECONDS

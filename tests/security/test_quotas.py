@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from gateway.keys import BACKENDS
+from gateway.appkeys import BACKENDS
 from pipeline.runtime.settings import QuotaSettings, SharesSettings, StorageSettings, TusSettings
 from tests.conftest import SettingsFactory
 from tests.images import png_bytes

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from gateway.keys import BACKENDS, UPLOAD_SHARE
+from gateway.appkeys import BACKENDS, UPLOAD_SHARE
 from pipeline.domain.keys import hash_api_key, key_id_of
 from pipeline.runtime.settings import EdgeSettings, GatewaySettings, SharesSettings
 from tests.conftest import SettingsFactory

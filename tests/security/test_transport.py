@@ -19,7 +19,7 @@ from cryptography.x509.oid import NameOID
 
 from gallery.options import ClientOptions
 from gateway.app import make_app
-from gateway.keys import BACKENDS
+from gateway.appkeys import BACKENDS
 from gateway.main import tls_context
 from gateway.protocol import GatewayRunner
 from pipeline.domain.errors import ConfigurationError

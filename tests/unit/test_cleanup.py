@@ -98,10 +98,10 @@ async def test_a_store_outage_during_delete_loses_nothing_and_leaves_nothing(
     cleanup = CleanupService(world.store)
     for attempt in (1, 2, 3):  # the lane retries; each attempt fails while the store is away
         with pytest.raises(StorageError):
-            await cleanup.handle(job, attempt)
+            await cleanup.handle(Delivery(job=job, attempt=attempt, subject="test"))
     assert world.store.objects, "nothing was lost: the objects wait for the store"
     world.store.fail_with = None
-    assert await cleanup.handle(job, 4) == Ack()
+    assert await cleanup.handle(Delivery(job=job, attempt=4, subject="test")) == Ack()
     assert world.store.objects == {}
 
 
@@ -132,8 +132,10 @@ async def test_cleanup_is_idempotent(world: World) -> None:
     await world.delete().delete(TENANT, record.id)
     job = world.bus.cleanups[0]
     cleanup = CleanupService(world.store)
-    assert await cleanup.handle(job, 1) == Ack()
-    assert await cleanup.handle(job, 2) == Ack(), "a redelivery finds nothing left: still done"
+    assert await cleanup.handle(Delivery(job=job, attempt=1, subject="test")) == Ack()
+    assert await cleanup.handle(Delivery(job=job, attempt=2, subject="test")) == Ack(), (
+        "a redelivery finds nothing left: still done"
+    )
 
 
 # --- reconcile -----------------------------------------------------------------------------

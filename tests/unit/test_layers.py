@@ -25,13 +25,14 @@ PACKAGES = ("pipeline", "gateway", "workers", "gallery")
 LAYERS = {
     "pipeline.domain": 0,
     "pipeline.runtime": 1,
-    "pipeline.imaging": 2,
-    "pipeline.adapters": 2,
-    "pipeline.services": 3,
-    "pipeline.bootstrap": 4,
-    "gateway": 5,
-    "workers": 5,
-    "gallery": 6,
+    "pipeline.jobs": 2,
+    "pipeline.imaging": 3,
+    "pipeline.adapters": 3,
+    "pipeline.services": 4,
+    "pipeline.bootstrap": 5,
+    "gateway": 6,
+    "workers": 6,
+    "gallery": 7,
 }
 CLIENT_LIBRARIES = ("nats", "pymongo", "aioboto3", "aiobotocore", "botocore")
 NOT_IN_SERVICES = ("aiohttp", *CLIENT_LIBRARIES)

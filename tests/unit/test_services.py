@@ -10,7 +10,7 @@ re-renders only what is out of date. The same flows run against real servers in
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import pytest
@@ -80,7 +80,9 @@ class World:
     async def run_cleanups(self) -> None:
         """What the worker's cleanup lane does with the jobs deletes published."""
         while self.bus.cleanups:
-            await CleanupService(self.store).handle(self.bus.cleanups.pop(0), attempt=1)
+            await CleanupService(self.store).handle(
+                Delivery(job=self.bus.cleanups.pop(0), attempt=1, subject="test")
+            )
 
     async def upload(self, data: bytes) -> ImageRecord:
         return (await self.ingest().ingest(TENANT, body(data))).record
@@ -347,3 +349,23 @@ async def test_a_refusal_known_only_after_streaming_deletes_what_was_stored(
     assert "scans" in caught.value.public_message
     assert stored_meanwhile == [1], "the body did reach the store"
     assert (world.store.objects, world.catalog.images, world.bus.jobs) == ({}, {}, [])
+
+
+async def test_a_finished_job_publishes_its_tenants_next_queued_photos(world: World) -> None:
+    """Fairness: a tenant's import flows at the pace of its own finished jobs (the refill)."""
+    images = [await world.upload(jpeg_bytes(64 + n, 48)) for n in range(5)]
+    world.bus.jobs.clear()  # as if the render stream had refused them: they wait in the catalog
+    world.policy = replace(POLICY, share_of=lambda tenant: 2)
+    assert await world.run_job(images[0]) == Ack()
+    assert [job.image_id for job in world.bus.jobs] == sorted(r.id for r in images[1:])[:2]
+    assert all(job.reason == "upload" for job in world.bus.jobs), "named by the image id"
+
+
+async def test_a_backfill_job_publishes_nothing_more(world: World) -> None:
+    record = await world.upload(jpeg_bytes(64, 48))
+    await world.run_job(record)
+    await world.upload(jpeg_bytes(80, 48))
+    world.bus.jobs.clear()
+    world.policy = replace(POLICY, share_of=lambda tenant: 2)
+    await world.run_job(world.image(record.id), reason="backfill")
+    assert world.bus.jobs == [], "re-renders do not pull uploads along"
