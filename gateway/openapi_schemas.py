@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.domain.labels import NOT_BLANK_PATTERN, TENANT_PATTERN
+from pipeline.services.keys import MAX_KEY_SECONDS
 
 Schema = dict[str, Any]
 
@@ -136,7 +137,11 @@ SCHEMAS: dict[str, Schema] = {
         {
             "tenant": {"type": "string", "pattern": TENANT_PATTERN},
             "name": NAME,
-            "expires_in_seconds": {"type": "integer", "minimum": 1},
+            "expires_in_seconds": {
+                "type": ["integer", "null"],
+                "minimum": 1,
+                "maximum": MAX_KEY_SECONDS,
+            },
         },
         optional=("name", "expires_in_seconds"),
     ),

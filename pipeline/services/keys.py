@@ -45,12 +45,21 @@ class KeyService:
         return info
 
 
+#: Longest key lifetime that can be asked for: ten years (a datetime cannot go much further).
+MAX_KEY_SECONDS = 10 * 365 * 24 * 3600
+
+
 def _expiry(seconds: object) -> datetime | None:
+    """None (no expiry) or now + ``seconds``; a JSON number with no fraction is whole."""
     if seconds is None:
         return None
-    if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds <= 0:
-        raise InputError(
-            "bad expires_in_seconds",
-            public_message="expires_in_seconds must be a positive whole number of seconds",
-        )
-    return utcnow() + timedelta(seconds=seconds)
+    bad = InputError(
+        "bad expires_in_seconds",
+        public_message=f"expires_in_seconds must be a whole number of seconds from 1 to "
+        f"{MAX_KEY_SECONDS}",
+    )
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        raise bad
+    if not float(seconds).is_integer() or not 1 <= seconds <= MAX_KEY_SECONDS:
+        raise bad
+    return utcnow() + timedelta(seconds=int(seconds))
