@@ -82,13 +82,15 @@ async def paced(
 ) -> AsyncIterator[bytes]:
     """``chunks`` as they come, or UploadTimedOut (408) when the body idles or trickles.
 
-    Each chunk must arrive within ``body_idle_seconds``; every ``min_body_interval_seconds``
-    at least ``min_body_bytes`` must have arrived (measured when a chunk arrives, so a
-    client trickling one byte a second is cut off at the first chunk after the interval).
+    Each chunk must arrive within ``body_idle_seconds``; for every ``min_body_interval_seconds``
+    spent waiting on the client, at least ``min_body_bytes`` must have arrived. Only the time
+    spent waiting for the client's bytes counts, not our own work between chunks (a slow
+    object store must not make a fast client look slow).
     """
-    window_start, window_bytes = clock(), 0
+    waited, window_bytes = 0.0, 0
     iterator = aiter(chunks)
     while True:
+        started = clock()
         try:
             async with asyncio.timeout(settings.body_idle_seconds):
                 chunk = await anext(iterator)
@@ -100,15 +102,15 @@ async def paced(
                 "body idle",
                 public_message=f"no body bytes for {settings.body_idle_seconds:g} s",
             ) from exc
+        waited += clock() - started
         window_bytes += len(chunk)
-        now = clock()
-        if now - window_start >= settings.min_body_interval_seconds:
+        if waited >= settings.min_body_interval_seconds:
             if window_bytes < settings.min_body_bytes:
                 metrics.EDGE_CLOSED.labels(reason="body_slow").inc()
                 raise UploadTimedOut(
-                    f"body at {window_bytes} bytes in {now - window_start:.1f} s",
+                    f"body at {window_bytes} bytes in {waited:.1f} s",
                     public_message=f"the body arrives slower than {settings.min_body_bytes} "
                     f"bytes per {settings.min_body_interval_seconds:g} s",
                 )
-            window_start, window_bytes = now, 0
+            waited, window_bytes = 0.0, 0
         yield chunk

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from gateway.edge import paced
 from pipeline.runtime.settings import EdgeSettings
 from tests.conftest import SettingsFactory
 from tests.images import png_bytes
@@ -127,3 +128,18 @@ async def test_one_address_gets_its_connection_cap(make_settings: SettingsFactor
         assert status == 200, "a freed place is given again"
         for connection in held:
             await connection.close()
+
+
+async def test_our_own_slowness_is_not_counted_against_the_client() -> None:
+    """A slow object store between chunks (here 0.3 s per chunk, over the 0.5 s interval in
+    total) does not make a client whose bytes are always there look slow."""
+
+    async def ready_bytes() -> AsyncIterator[bytes]:
+        for _ in range(4):
+            yield b"x" * 100  # 100 bytes, always at once: the client is not waited on
+
+    received = 0
+    async for chunk in paced(ready_bytes(), EDGE):
+        received += len(chunk)
+        await asyncio.sleep(0.3)  # our work: the store is slow
+    assert received == 400
