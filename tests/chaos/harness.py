@@ -25,6 +25,7 @@ import aiohttp
 from gallery.servers import ManagedProcess, free_port, mongo_uri, start_nats, start_secantus
 from pipeline.adapters.catalog import MongoCatalog
 from pipeline.runtime.settings import (
+    EdgeSettings,
     LimitsSettings,
     MetricsSettings,
     MongoSettings,
@@ -32,6 +33,7 @@ from pipeline.runtime.settings import (
     QuotaSettings,
     S3Settings,
     Settings,
+    SharesSettings,
     StorageSettings,
     SweeperSettings,
     WorkerSettings,
@@ -172,6 +174,10 @@ class ChaosStack:
             # The faults are the subject here, not the per-key rate policy: 200 clients make
             # far more than the default 600 uploads a minute (its 429s are tested elsewhere).
             "quota": QuotaSettings(uploads_per_minute=0),
+            # Nor the fair shares and the per-address cap (tests/security): the 200 clients
+            # are one key on one address, and the limit under test is the process's own (503).
+            "shares": SharesSettings(uploads_per_tenant=1024, uploads_per_key=1024),
+            "edge": EdgeSettings(max_connections_per_address=1024),
         }
         values.update(self.sections)
         return Settings(**values)
