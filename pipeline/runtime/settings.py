@@ -313,10 +313,10 @@ class SharesSettings(_Section):
     """
 
     uploads_per_tenant: int = Field(
-        8, ge=1, description="Uploads and tus PATCHes one tenant may send to one gateway at once"
+        16, ge=1, description="Uploads and tus PATCHes one tenant may send to one gateway at once"
     )
     uploads_per_key: int = Field(
-        4, ge=1, description="Uploads and tus PATCHes one API key may send to one gateway at once"
+        8, ge=1, description="Uploads and tus PATCHes one API key may send to one gateway at once"
     )
     event_streams: int = Field(
         1024, ge=1, description="Open /v1/events streams one gateway serves (503 above)"
