@@ -72,8 +72,7 @@ async def post_image(request: web.Request) -> web.Response:
 
     tenant, key_id, declared = request[TENANT_KEY], request[KEY_ID], request.content_length
     limits = request.app[LIMITS]
-    await limits.admit(tenant, key_id, declared)
-    await limits.count_bytes(key_id, declared)
+    await limits.admit(tenant, key_id, declared, body_bytes=declared)
     hold = request.app[SETTINGS].limits.upload_timeout_seconds + RESERVATION_MARGIN_SECONDS
     with request.app[UPLOAD_SHARE].take(tenant, key_id):
         async with limits.quota.held(tenant, declared or 0, seconds=hold):

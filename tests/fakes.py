@@ -509,11 +509,15 @@ class FakeUsageCatalog:
     reservations: dict[str, tuple[str, int, str, datetime]] = field(default_factory=dict)
     locks: dict[str, tuple[str, datetime]] = field(default_factory=dict)
 
-    async def count_upload(
-        self, counter: str, window: int, expires_at: datetime, amount: int = 1
-    ) -> int:
-        self.windows[counter, window] = self.windows.get((counter, window), 0) + amount
-        return self.windows[counter, window]
+    async def count(
+        self, counter: str, window: int, expires_at: datetime, amounts: dict[str, int]
+    ) -> dict[str, int]:
+        counts = {}
+        for field_name, amount in amounts.items():
+            name = f"{counter}:{field_name}"
+            self.windows[name, window] = self.windows.get((name, window), 0) + amount
+            counts[field_name] = self.windows[name, window]
+        return counts
 
     async def tenant_usage(self, tenant: str) -> tuple[int, int]:
         mine = [r for r in self.catalog.images.values() if r.tenant == tenant]

@@ -49,18 +49,19 @@ class MongoUsageCatalog:
                 [("expires_at", ASCENDING)], expireAfterSeconds=0, name="expires_at"
             )
 
-    async def count_upload(
-        self, counter: str, window: int, expires_at: datetime, amount: int = 1
-    ) -> int:
-        """Add ``amount`` to ``counter`` in ``window``; the count including it."""
+    async def count(
+        self, counter: str, window: int, expires_at: datetime, amounts: dict[str, int]
+    ) -> dict[str, int]:
+        """Add each of ``amounts`` (field -> amount) to ``counter``'s document of ``window``,
+        in one write; the counts including them."""
         with translated("count upload"):
             doc = await self.windows.find_one_and_update(
                 {"_id": f"{counter}:{window}"},
-                {"$inc": {"uploads": amount}, "$setOnInsert": {"expires_at": expires_at}},
+                {"$inc": amounts, "$setOnInsert": {"expires_at": expires_at}},
                 upsert=True,
                 return_document=ReturnDocument.AFTER,
             )
-        return int(doc["uploads"]) if doc else amount
+        return {field: int(doc[field]) if doc else amount for field, amount in amounts.items()}
 
     async def reserved(self, tenant: str, now: datetime) -> tuple[int, int, int]:
         """(images, bytes, open tus uploads) held by ``tenant``'s live reservations."""

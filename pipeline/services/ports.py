@@ -220,9 +220,9 @@ class UsageCatalog(Protocol):
     """Shared rate counters, tenant usage and quota reservations (see
     :mod:`pipeline.services.limits` and :mod:`pipeline.services.quota`)."""
 
-    async def count_upload(
-        self, counter: str, window: int, expires_at: datetime, amount: int = 1
-    ) -> int: ...
+    async def count(
+        self, counter: str, window: int, expires_at: datetime, amounts: dict[str, int]
+    ) -> dict[str, int]: ...
 
     async def tenant_usage(self, tenant: str) -> tuple[int, int]: ...
 
