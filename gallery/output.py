@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.text import Text
 
 from pipeline.domain.text import printable
@@ -29,6 +30,12 @@ def stdout() -> Console:
 
 def stderr() -> Console:
     return Console(file=sys.stderr, width=_width(), highlight=False, stderr=True)
+
+
+def safe(value: object) -> str:
+    """Text from a server or a file name as rich markup that prints it literally: control
+    characters shown as escapes (no terminal escape or OSC-8 link runs), brackets escaped."""
+    return escape(printable(str(value)))
 
 
 def cell(value: object) -> Text:
@@ -51,3 +58,8 @@ def human_bytes(size: float | None) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1000
     return f"{size:.1f} GB"
+
+
+def timestamp(value: object) -> str:
+    """``2026-12-07 20:59:35`` from the API's ISO 8601 (``-`` when absent)."""
+    return str(value)[:19].replace("T", " ") if value else "-"

@@ -12,10 +12,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 from typing import Any
 
 from gallery import exitcodes
-from pipeline.runtime.settings import Settings, load_settings
+from gallery.options import add_data_dir, backend_settings
+from pipeline.runtime.settings import Settings
 
 
 def add_parser(sub: Any) -> None:
@@ -25,10 +27,11 @@ def add_parser(sub: Any) -> None:
     )
     reconcile.add_argument("--dry-run", action="store_true", help="only count, change nothing")
     reconcile.add_argument("--json", action="store_true", help="print the counts as JSON")
+    add_data_dir(reconcile)
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = load_settings()
+    settings = backend_settings(args)
     counts = asyncio.run(_reconcile(settings, dry_run=args.dry_run))
     if args.json:
         print(json.dumps({"dry_run": args.dry_run, "counts": counts}))
@@ -42,11 +45,16 @@ def run(args: argparse.Namespace) -> int:
     return exitcodes.OK
 
 
+def _show(walked: int, total: int) -> None:
+    print(f"\rreconcile: {walked}/{total} image(s) checked", end="", file=sys.stderr, flush=True)
+
+
 async def _reconcile(settings: Settings, *, dry_run: bool) -> dict[str, int]:
     # Imported here: the adapters load nats-py, pymongo and aioboto3, which `--help` and
     # the other commands do not need.
     from pipeline.bootstrap import open_backends, reconcile_service
 
     async with open_backends(settings, name="gallery-reconcile") as backends:
-        report = await reconcile_service(backends, settings).run(dry_run=dry_run)
+        report = await reconcile_service(backends, settings, _show).run(dry_run=dry_run)
+    print(file=sys.stderr)
     return report.as_dict()

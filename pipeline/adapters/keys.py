@@ -11,9 +11,9 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
+from pipeline.adapters.guarded import update_then_read
 from pipeline.adapters.mongo_errors import translated
 from pipeline.domain.keys import ApiKeyInfo, NewApiKey, hash_api_key, key_id_of
 from pipeline.domain.messages import utcnow
@@ -25,11 +25,6 @@ API_KEY_PREFIX = "gk_"
 class ApiKeyCatalog:
     def __init__(self, api_keys: AsyncCollection[Document]) -> None:
         self._keys = api_keys
-
-    async def ensure_indexes(self) -> None:
-        with translated("create api key indexes"):
-            await self._keys.create_index([("tenant", ASCENDING)], name="tenant")
-            await self._keys.create_index([("key_id", ASCENDING)], name="key_id")
 
     async def create_key(
         self, tenant: str, name: str = "default", expires_at: datetime | None = None
@@ -57,7 +52,9 @@ class ApiKeyCatalog:
         unknown, revoked or expired one."""
         now = utcnow()
         with translated("look up api key"):
-            doc = await self._keys.find_one_and_update(
+            # update_one + read by _id: a findAndModify scans api_keys on SecantusDB.
+            doc = await update_then_read(
+                self._keys,
                 {"_id": hash_api_key(key), "revoked_at": None},
                 {"$set": {"last_used_at": now}},
             )

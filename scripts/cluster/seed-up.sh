@@ -38,6 +38,10 @@ for line in "${NODES[@]}"; do
 done
 [[ -n $CONTROLLER_IP ]] || fail "no controller in the node list"
 
+# Four kubelets and containerds each hold several inotify instances (cAdvisor, config and
+# plugin watchers, CNI config): the default 128 per user runs out ("too many open files").
+[[ $(cat /proc/sys/fs/inotify/max_user_instances) -ge 1024 ]] || echo 1024 >/proc/sys/fs/inotify/max_user_instances
+
 # --- the shared bridge (the machines' switch) and each node's cable into it
 if ! ip link show "$SEED_BRIDGE" >/dev/null 2>&1; then ip link add "$SEED_BRIDGE" type bridge; fi
 [[ "$(ip -o addr show dev "$SEED_BRIDGE")" == *"$SEED_HOST_IP/24"* ]] || ip addr add "$SEED_HOST_IP/24" dev "$SEED_BRIDGE"
