@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.appkeys import ALBUMS, DELETE, PRINCIPAL
+from gateway.appkeys import ALBUMS, DELETE, LIMITS, PRINCIPAL
 from gateway.paging import flag_param, next_cursor, page_params
 from pipeline.domain.albums import AlbumView
 from pipeline.domain.errors import InputError
@@ -41,7 +41,9 @@ async def _name(request: web.Request) -> object:
 
 
 async def create_album(request: web.Request) -> web.Response:
-    view = await request.app[ALBUMS].create(request[PRINCIPAL], await _name(request))
+    who = request[PRINCIPAL]
+    await request.app[LIMITS].admit_album(who.tenant)  # 429 past the tenant's rate
+    view = await request.app[ALBUMS].create(who, await _name(request))
     return web.json_response(
         album_json(view), status=201, headers={"Location": f"/v1/albums/{view.record.id}"}
     )

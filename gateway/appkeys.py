@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.fairshare import Share
 from pipeline.bootstrap import Backends
 from pipeline.domain.access import Principal
+from pipeline.runtime.health import Readiness
 from pipeline.runtime.settings import Settings
 from pipeline.services.albums import AlbumService
 from pipeline.services.delete import DeleteService
@@ -31,3 +33,9 @@ SHARES = web.AppKey("shares", ShareService)
 PRINCIPAL = web.RequestKey("principal", Principal)
 """Who is calling: set by the auth middleware on every ``/v1/`` request; services decide
 what it may do (:mod:`pipeline.services.access`)."""
+READINESS = web.AppKey("readiness", Readiness)
+"""The backend checks behind both listeners' ``/readyz``, run at most once per interval."""
+UPLOAD_SHARE = web.AppKey("upload_share", Share)
+"""Uploads and tus PATCHes being received: each holds up to one S3 part in memory."""
+STREAM_SHARE = web.AppKey("stream_share", Share)
+"""Open ``/v1/events`` streams."""

@@ -15,6 +15,7 @@ from aiohttp import hdrs, web
 
 from gateway.appkeys import QUERIES, SETTINGS
 from gateway.conditional import ByteRange, Unsatisfiable, byte_range, if_range_allows, none_match
+from gateway.headers import mark_stored_object
 from gateway.middleware import error_body
 from pipeline.services.images import ObjectRef
 
@@ -28,7 +29,12 @@ async def deliver(
 ) -> web.StreamResponse:
     """Answer a GET or HEAD for ``obj`` (handed out by the image queries, which checked
     access); raises ObjectNotFound (404) when the bytes are gone."""
-    headers = {"ETag": obj.etag, "Cache-Control": cache_control, "Accept-Ranges": "bytes"}
+    headers = {
+        "ETag": obj.etag,
+        "Cache-Control": cache_control,
+        "Accept-Ranges": "bytes",
+        "Content-Disposition": obj.content_disposition,
+    }
     if none_match(request.headers.get(hdrs.IF_NONE_MATCH), obj.etag):
         return web.Response(status=304, headers=headers)
     queries = request.app[QUERIES]
@@ -74,6 +80,7 @@ async def _stream(
     partial: bool,
 ) -> web.StreamResponse:
     response = web.StreamResponse(status=206 if partial else 200, headers=headers)
+    mark_stored_object(response)
     response.content_type = obj.content_type
     response.content_length = span.end - span.start
     if partial:

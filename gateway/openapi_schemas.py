@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.domain.access import SCOPES
-from pipeline.domain.labels import NOT_BLANK_PATTERN
+from pipeline.domain.labels import NOT_BLANK_PATTERN, TENANT_PATTERN
 from pipeline.runtime.settings import ShareSettings
+from pipeline.services.keys import MAX_KEY_SECONDS
 
 Schema = dict[str, Any]
 
@@ -112,6 +113,8 @@ API_KEY = _object(
         "scopes": {"type": "array", "items": {"enum": list(SCOPES)}},
         "created_at": TIME,
         "revoked_at": nullable(TIME),
+        "expires_at": nullable(TIME),
+        "last_used_at": nullable(TIME),
     }
 )
 
@@ -182,7 +185,7 @@ SCHEMAS: dict[str, Schema] = {
     },
     "NewApiKeyRequest": _object(
         {
-            "tenant": NAME,
+            "tenant": {"type": "string", "pattern": TENANT_PATTERN},
             "name": NAME,
             "scopes": {
                 "type": "array",
@@ -190,8 +193,13 @@ SCHEMAS: dict[str, Schema] = {
                 "items": {"enum": list(SCOPES)},
                 "description": "default: read, upload, delete, share; admin holds them all",
             },
+            "expires_in_seconds": {
+                "type": ["integer", "null"],
+                "minimum": 1,
+                "maximum": MAX_KEY_SECONDS,
+            },
         },
-        optional=("name", "scopes"),
+        optional=("name", "scopes", "expires_in_seconds"),
     ),
     "Share": SHARE,
     "SharePage": page("Share"),

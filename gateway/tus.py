@@ -16,10 +16,10 @@ from email.utils import format_datetime
 
 from aiohttp import hdrs, web
 
-from gateway.appkeys import LIMITS, PRINCIPAL, SETTINGS, UPLOADS
+from gateway.appkeys import LIMITS, PRINCIPAL, SETTINGS, UPLOAD_SHARE, UPLOADS
 from gateway.auth import principal_of
 from gateway.middleware import Handler, refusal
-from gateway.upload import UPLOAD_SLOTS, check_slots, raw_chunks, send_continue
+from gateway.upload import check_slots, raw_chunks, send_continue
 from pipeline.domain.errors import (
     InputError,
     PipelineError,
@@ -129,7 +129,7 @@ async def expect_continue(request: web.Request) -> web.StreamResponse | None:
         else:
             request.app[LIMITS].check_scope(who)
             request.app[UPLOADS].check_length(_int_header(request, "Upload-Length"))
-        check_slots(request)
+        check_slots(request, who)
     except PipelineError as exc:
         response = refusal(request, exc)
         response.headers["Tus-Resumable"] = TUS_VERSION
@@ -152,12 +152,18 @@ async def terminate(request: web.Request) -> web.Response:
 
 
 async def _append(request: web.Request, upload_id: str, offset: int) -> UploadRecord:
+    """One PATCH (or creation) body: counted in the key's rates, within its upload share."""
     checksum = _checksum(request.headers.get("Upload-Checksum"))
+    limits, who = request.app[LIMITS], request[PRINCIPAL]
+    await limits.admit_patch(who.id, request.content_length)
     chunks: AsyncIterator[bytes] = raw_chunks(request)
-    with request.app[UPLOAD_SLOTS].take():
-        return await request.app[UPLOADS].append(
-            request[PRINCIPAL], upload_id, offset=offset, chunks=chunks, checksum=checksum
+    with request.app[UPLOAD_SHARE].take(who.tenant, who.id):
+        record = await request.app[UPLOADS].append(
+            who, upload_id, offset=offset, chunks=chunks, checksum=checksum
         )
+    if request.content_length is None:  # chunked: counted once received
+        await limits.count_bytes(who.id, record.offset - offset)
+    return record
 
 
 def _state_headers(record: UploadRecord) -> dict[str, str]:

@@ -32,6 +32,9 @@ def add_parsers(sub: Any) -> None:
         dest="scopes",
         help="what the key may do (repeat; default: read, upload, delete, share)",
     )
+    create.add_argument(
+        "--expires-in", type=int, metavar="SECONDS", help="refuse the key after this long"
+    )
     listing = keys_sub.add_parser("list", help="list API keys by id (never the keys)")
     listing.add_argument("--tenant", help="only this tenant's keys")
     revoke = keys_sub.add_parser("revoke", help="revoke a key: every gateway refuses it")
@@ -55,7 +58,9 @@ async def run(settings: Settings, args: argparse.Namespace) -> None:
         # Whoever reaches the catalog and the bus directly is the operator.
         operator = Principal.admin()
         if args.keys_command == "create":
-            created = await service.create(operator, args.tenant, args.name, args.scopes)
+            created = await service.create(
+                operator, args.tenant, args.name, args.scopes, expires_in_seconds=args.expires_in
+            )
             if args.json:
                 output.print_json({**_record(created.info), "key": created.key})
             else:
@@ -67,8 +72,12 @@ async def run(settings: Settings, args: argparse.Namespace) -> None:
             for key in [] if args.json else keys:
                 revoked = f"revoked {key.revoked_at.isoformat()}" if key.revoked_at else "active"
                 scopes = ",".join(sorted_scopes(key.scopes))
-                made = key.created_at.isoformat()
-                print(f"{key.id}  {key.tenant}  {key.name}  {scopes}  {made}  {revoked}")
+                used = key.last_used_at.isoformat() if key.last_used_at else "never"
+                expires = key.expires_at.isoformat() if key.expires_at else "never"
+                print(
+                    f"{key.id}  {key.tenant}  {key.name}  {scopes}  {key.created_at.isoformat()}  "
+                    f"{revoked}  last used {used}  expires {expires}"
+                )
         else:
             key = await service.revoke(operator, args.key_id)
             if args.json:
@@ -78,7 +87,8 @@ async def run(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _record(key: ApiKeyInfo) -> dict[str, object]:
-    """A key's public fields (never its hash): id, tenant, name, scopes, created_at, revoked_at."""
+    """A key's public fields (never its hash): id, tenant, name, scopes, created_at,
+    revoked_at, expires_at, last_used_at."""
     return {
         "id": key.id,
         "tenant": key.tenant,
@@ -86,4 +96,6 @@ def _record(key: ApiKeyInfo) -> dict[str, object]:
         "scopes": sorted_scopes(key.scopes),
         "created_at": key.created_at.isoformat(),
         "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+        "expires_at": key.expires_at.isoformat() if key.expires_at else None,
+        "last_used_at": key.last_used_at.isoformat() if key.last_used_at else None,
     }

@@ -49,7 +49,13 @@ class MongoCatalog:
         self.albums = AlbumCatalog(self.images, db["albums"], self.tenants)
         self.keys = ApiKeyCatalog(self.api_keys)
         self.uploads = MongoUploadCatalog(db["uploads"])
-        self.usage = MongoUsageCatalog(db["rate_windows"], self.tenants, self.images)
+        self.usage = MongoUsageCatalog(
+            db["rate_windows"],
+            self.tenants,
+            self.images,
+            db["quota_reservations"],
+            db["quota_locks"],
+        )
         self.scan = ImageScanCatalog(self.images, self.tenants)
         self.shares = ShareCatalog(db["shares"])
 

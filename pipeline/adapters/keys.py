@@ -8,10 +8,12 @@ found by the prefix of ``_id``.
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 
+from pipeline.adapters.guarded import update_then_read
 from pipeline.adapters.mongo_errors import translated
 from pipeline.domain.access import DEFAULT_SCOPES, SCOPES, Scope, sorted_scopes
 from pipeline.domain.keys import ApiKeyInfo, NewApiKey, hash_api_key, key_id_of
@@ -26,10 +28,14 @@ class ApiKeyCatalog:
         self._keys = api_keys
 
     async def create_key(
-        self, tenant: str, name: str = "default", scopes: frozenset[Scope] = DEFAULT_SCOPES
+        self,
+        tenant: str,
+        name: str = "default",
+        scopes: frozenset[Scope] = DEFAULT_SCOPES,
+        expires_at: datetime | None = None,
     ) -> NewApiKey:
-        """A new key for ``tenant`` with ``scopes``; only its hash is stored, so show ``key``
-        once."""
+        """A new key for ``tenant`` with ``scopes``, refused after ``expires_at`` if given;
+        only its hash is stored, so show ``key`` once."""
         key = API_KEY_PREFIX + secrets.token_urlsafe(32)
         digest = hash_api_key(key)
         doc = {
@@ -40,20 +46,31 @@ class ApiKeyCatalog:
             "scopes": sorted_scopes(scopes),
             "created_at": utcnow(),
             "revoked_at": None,
+            "expires_at": expires_at,
+            "last_used_at": None,
         }
         with translated("create api key"):
             await self._keys.insert_one(doc)
         return NewApiKey(key, _info(doc))
 
     async def tenant_for_key(self, key: str) -> str | None:
-        """The tenant of a valid key; None for an unknown or revoked one."""
-        info = await self.find_key(hash_api_key(key))
-        return None if info is None or info.revoked_at is not None else info.tenant
+        """The tenant of a valid key, recording the lookup as its last use; None for an
+        unknown, revoked or expired one."""
+        info = await self.use_key(hash_api_key(key))
+        if info is None or (info.expires_at is not None and info.expires_at <= utcnow()):
+            return None
+        return info.tenant
 
-    async def find_key(self, key_hash: str) -> ApiKeyInfo | None:
-        """The key stored under ``key_hash`` (revoked or not); None for an unknown one."""
+    async def use_key(self, key_hash: str) -> ApiKeyInfo | None:
+        """The unrevoked key stored under ``key_hash``, its lookup recorded as its last use;
+        None for an unknown or revoked one (an expired one is returned: the caller decides)."""
         with translated("look up api key"):
-            doc = await self._keys.find_one({"_id": key_hash})
+            # update_one + read by _id: a findAndModify scans api_keys on SecantusDB.
+            doc = await update_then_read(
+                self._keys,
+                {"_id": key_hash, "revoked_at": None},
+                {"$set": {"last_used_at": utcnow()}},
+            )
         return None if doc is None else _info(doc)
 
     async def list_keys(self, tenant: str | None = None) -> list[ApiKeyInfo]:
@@ -97,6 +114,8 @@ def _info(doc: Document) -> ApiKeyInfo:
         revoked_at=doc.get("revoked_at"),
         key_hash=digest,
         scopes=_scopes(doc.get("scopes")),
+        expires_at=doc.get("expires_at"),
+        last_used_at=doc.get("last_used_at"),
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from pipeline.domain.access import Principal
 from pipeline.domain.errors import Conflict, Forbidden, NotFound
@@ -25,6 +26,21 @@ class ObjectRef:
     key: str
     content_type: str
     etag: str
+    disposition: str = "inline"
+    """``inline`` (renditions) or ``attachment`` (originals: whatever a user sent is saved,
+    never shown as a page of our origin)."""
+    filename: str | None = None
+
+    @property
+    def content_disposition(self) -> str:
+        """RFC 6266: an ASCII ``filename`` fallback and the exact name as ``filename*``."""
+        if not self.filename:
+            return self.disposition
+        fallback = "".join(
+            c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in self.filename
+        )
+        exact = quote(self.filename, safe="")
+        return f"{self.disposition}; filename=\"{fallback}\"; filename*=UTF-8''{exact}"
 
 
 @dataclass(frozen=True)
@@ -88,7 +104,13 @@ class ImageQueries:
         record = await self.get(who, image_id, trash=trash)
         if not self._policy.reader(who).originals:
             raise Forbidden("download", public_message="this link does not allow downloads")
-        return ObjectRef(record.original_key, record.content_type, f'"{record.sha256}"')
+        return ObjectRef(
+            record.original_key,
+            record.content_type,
+            f'"{record.sha256}"',
+            disposition="attachment",
+            filename=record.filename or record.id,
+        )
 
     async def rendition(
         self, who: Principal, image_id: str, name: str, *, trash: bool = False
@@ -113,7 +135,9 @@ class ImageQueries:
 
     async def presigned(self, ref: ObjectRef) -> str | None:
         """A URL for the store's bytes, or None when the store has none to hand out."""
-        return await self._store.presigned_get(ref.key)
+        return await self._store.presigned_get(
+            ref.key, content_type=ref.content_type, disposition=ref.content_disposition
+        )
 
     async def _album_filter(self, reader: Reader, album: str | None) -> str | None:
         if reader.album_id is not None:

@@ -29,7 +29,9 @@ async def until_refused(client: TestClient, key: str, within: float) -> None:
 
 
 async def test_admin_routes_create_list_and_revoke_keys(make_settings: SettingsFactory) -> None:
-    settings = make_settings(gateway=GatewaySettings(admin_key=ADMIN, key_cache_seconds=300))
+    settings = make_settings(
+        gateway=GatewaySettings(admin_key=ADMIN, key_cache_seconds=300, admin_listener="public")
+    )
     async with gateway_client(settings) as (client, alice):
         created = await client.post(
             "/v1/admin/keys", json={"tenant": "carol", "name": "phone"}, headers=auth(ADMIN)
@@ -56,7 +58,9 @@ async def test_admin_routes_create_list_and_revoke_keys(make_settings: SettingsF
 
 async def test_admin_routes_need_the_admin_key(make_settings: SettingsFactory) -> None:
     for admin_key, tried in [("", ""), ("", "anything"), (ADMIN, "wrong")]:
-        settings = make_settings(gateway=GatewaySettings(admin_key=admin_key))
+        settings = make_settings(
+            gateway=GatewaySettings(admin_key=admin_key, admin_listener="public")
+        )
         async with gateway_client(settings) as (client, alice):
             for key in {tried, alice} - {""}:
                 response = await client.get("/v1/admin/keys", headers=auth(key))
@@ -79,7 +83,7 @@ async def test_a_revocation_the_bus_missed_ends_with_the_cache(
 async def test_a_read_only_key_is_refused_every_write(make_settings: SettingsFactory) -> None:
     """Scopes are listed with the key; a key with only ``read`` reads and gets 403 naming
     the missing scope on each write, and nothing changes."""
-    settings = make_settings(gateway=GatewaySettings(admin_key=ADMIN))
+    settings = make_settings(gateway=GatewaySettings(admin_key=ADMIN, admin_listener="public"))
     async with gateway_client(settings) as (client, alice):
         created = await client.post(
             "/v1/admin/keys",
