@@ -159,7 +159,8 @@ async def test_delete_while_a_slow_render_really_runs_leaves_nothing(
     status, doc = await api.upload(slow_progressive_jpeg(150))
     assert status == 202, doc
     await api.wait_status(doc["id"], {"processing"}, timeout=60)
-    assert await api.delete(f"/v1/images/{doc['id']}") == 204
+    # permanent: a plain DELETE moves the photo to the trash, which keeps its renditions
+    assert await api.delete(f"/v1/images/{doc['id']}?permanent=true") == 204
     status, _ = await api.get(f"/v1/images/{doc['id']}")
     assert status == 404, "the photo is gone for its owner at once"
 
