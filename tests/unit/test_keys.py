@@ -4,10 +4,13 @@ processes: ``tests/e2e/test_keys.py``."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
+
 import pytest
 
 from pipeline.domain.access import Principal
-from pipeline.domain.errors import InputError, NotFound
+from pipeline.domain.errors import InputError, NotFound, Unauthorized
 from pipeline.services.keys import KeyService
 from tests.fakes import FakeApiKeys, FakeBus
 
@@ -56,3 +59,20 @@ async def test_unknown_ids_and_bad_labels_are_refused(
             await service.create(ADMIN, tenant, name)
     assert keys.keys == {}
     assert bus.revoked == []
+
+
+async def test_a_key_with_scopes_and_a_lifetime_authenticates_until_it_expires(
+    world: tuple[KeyService, FakeApiKeys, FakeBus],
+) -> None:
+    service, keys, _ = world
+    made = await service.create(ADMIN, "alice", "frame", ["read"], expires_in_seconds=3600)
+    assert made.info.expires_at is not None
+    assert made.info.last_used_at is None
+    who = await service.authenticate(made.info.key_hash)
+    assert (who.tenant, who.id, who.scopes) == ("alice", made.info.key_hash, {"read"})
+    (listed,) = await service.list_keys(ADMIN, "alice")
+    assert listed.last_used_at is not None, "the lookup is the key's last use"
+    expired = replace(listed, expires_at=listed.created_at - timedelta(seconds=1))
+    keys.keys[made.info.key_hash] = expired
+    with pytest.raises(Unauthorized):
+        await service.authenticate(made.info.key_hash)
