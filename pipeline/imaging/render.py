@@ -56,6 +56,7 @@ class RenderedRendition:
     extension: str
     content_type: str
     seconds: float
+    path: str | None = None  # a video preview: written to this file, ``data`` left empty
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class RenderResult:
     thumbhash: str
     renditions: tuple[RenderedRendition, ...]
     decode_seconds: float
+    media: str = "photo"  # or "video"
 
 
 @dataclass
@@ -296,6 +298,34 @@ def render_image(
         renditions=tuple(ctx.renditions),
         decode_seconds=ctx.decode_seconds,
     )
+
+
+def render_from_master(
+    image: vips.Image,
+    spec: Sequence[RenditionSpec],
+    limits: LimitsSettings,
+    *,
+    deadline: float | None = None,
+) -> tuple[str, tuple[RenderedRendition, ...]]:
+    """The ThumbHash and every rendition of an image already decoded and upright (a
+    video's poster frame): the colour, placeholder and renditions steps of :data:`STEPS`.
+    Raises :class:`UndecodableImage` and :class:`RenderTimeout`."""
+    header = ImageHeader("image/x-poster", image.width, image.height)
+    ctx = RenderContext(b"", spec, limits, False, deadline, header=header, image=image)
+    for name, step in (
+        ("colour", _colour),
+        ("placeholder", _placeholder),
+        ("renditions", _renditions),
+    ):
+        ctx.check_deadline(name)
+        try:
+            step(ctx)
+        except vips.Error as exc:
+            raise UndecodableImage(
+                f"{name}: {vips.error_reason(exc)}",
+                public_message="the video's poster frame cannot be rendered",
+            ) from exc
+    return ctx.thumbhash, tuple(ctx.renditions)
 
 
 def check_capabilities(spec: Sequence[RenditionSpec]) -> None:
