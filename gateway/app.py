@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from gateway import admin, albums, images, openapi, tus, upload, web_ui
+from gateway import admin, albums, images, openapi, tiles, tus, upload, web_ui
 from gateway.appkeys import (
     ALBUMS,
     BACKENDS,
@@ -48,6 +48,7 @@ def make_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.extend([_backends_ctx, _events_ctx, _revocations_ctx])
     app.on_shutdown.append(_close_streams)
     _add_routes(app.router)
+    tiles.setup(app)
     return app
 
 

@@ -11,6 +11,7 @@ from gateway.delivery import StoredObject, deliver
 from gateway.paging import image_page_params, next_cursor, status_param
 from pipeline.domain.errors import Conflict, NotFound
 from pipeline.domain.models import ImageRecord, Rendition
+from pipeline.imaging import deepzoom
 
 
 def rendition_url(image_id: str, name: str, rendition: Rendition) -> str:
@@ -46,12 +47,30 @@ def image_json(record: ImageRecord) -> dict[str, Any]:
             }
             for name, r in sorted(record.renditions.items())
         },
+        "deep_zoom": tiles_json(record),
         "links": {"self": base, "original": f"{base}/original"},
         "albums": list(record.albums),
     }
 
 
-async def _image(request: web.Request) -> ImageRecord:
+def tiles_json(record: ImageRecord) -> dict[str, object] | None:
+    """What a viewer needs to ask for tiles (``None`` without a ``tiles`` rendition)."""
+    tiles = record.renditions.get(deepzoom.NAME)
+    if tiles is None:
+        return None
+    return {
+        "url": f"/v1/images/{record.id}/tiles/{tiles.version}",
+        "width": tiles.width,
+        "height": tiles.height,
+        "tile_size": deepzoom.TILE_SIZE,
+        "overlap": deepzoom.OVERLAP,
+        "format": deepzoom.TILE_FORMAT,
+        "max_level": deepzoom.max_level(tiles.width, tiles.height),
+    }
+
+
+async def image_record(request: web.Request) -> ImageRecord:
+    """The image the route names, of the caller's tenant (404 otherwise)."""
     record = await request.app[BACKENDS].catalog.get_image(
         request[TENANT_KEY], request.match_info["image_id"]
     )
@@ -83,7 +102,7 @@ async def list_images(request: web.Request) -> web.Response:
 
 
 async def get_image(request: web.Request) -> web.Response:
-    return web.json_response(image_json(await _image(request)))
+    return web.json_response(image_json(await image_record(request)))
 
 
 def _rendition(record: ImageRecord, name: str) -> Rendition:
@@ -108,14 +127,14 @@ def _to_current(request: web.Request, record: ImageRecord, rendition: Rendition)
 
 async def get_rendition(request: web.Request) -> web.StreamResponse:
     """The unversioned URL: a redirect to the versioned one (which caches keep)."""
-    record = await _image(request)
+    record = await image_record(request)
     name = request.match_info["name"]
     return _to_current(request, record, _rendition(record, name))
 
 
 async def get_rendition_version(request: web.Request) -> web.StreamResponse:
     """A versioned URL: the bytes, immutable; an outdated version redirects to the current."""
-    record = await _image(request)
+    record = await image_record(request)
     name = request.match_info["name"]
     rendition = _rendition(record, name)
     if request.match_info["version"] != rendition.version:
@@ -127,7 +146,7 @@ async def get_rendition_version(request: web.Request) -> web.StreamResponse:
 
 
 async def get_original(request: web.Request) -> web.StreamResponse:
-    record = await _image(request)
+    record = await image_record(request)
     return await deliver(
         request, StoredObject(record.original_key, record.content_type, f'"{record.sha256}"')
     )

@@ -136,6 +136,10 @@ def _image_paths() -> dict[str, Any]:
         "/v1/images/{image_id}/renditions/{name}/{version}": download(
             "A rendition's bytes (immutable)", [IMAGE_ID, path_param("name"), path_param("version")]
         ),
+        "/v1/images/{image_id}/tiles/{version}/{level}/{tile}": download(
+            "One Deep Zoom tile, `{col}_{row}.jpg` (immutable; 302 from an old version)",
+            [IMAGE_ID, path_param("version"), path_param("level"), path_param("tile")],
+        ),
     }
 
 

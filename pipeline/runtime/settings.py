@@ -150,6 +150,18 @@ class LimitsSettings(_Section):
         8, ge=1, description="Most audio and video streams a video may have (422 above)"
     )
     render_timeout_seconds: float = Field(120.0, gt=0, description="Deadline of one render job")
+    deep_zoom_min_side: int = Field(
+        4096,
+        ge=0,
+        description="Photos whose long side is above this many pixels also get Deep Zoom "
+        "tiles (the `tiles` rendition, decoded at full size); 0 turns tiles off",
+    )
+    letterbox_ratio: float = Field(
+        4.0,
+        ge=1.0,
+        description="Cropped renditions (the grid's `thumb`) of photos whose long side is more "
+        "than this many times the short one are fitted and padded instead of cut to a sliver",
+    )
 
     @property
     def largest_upload_bytes(self) -> int:
@@ -245,6 +257,12 @@ class GatewaySettings(_Section):
         ge=1,
         description="Live events held for one /v1/events stream; a client further behind is "
         "disconnected with event: error and resumes with Last-Event-ID",
+    )
+    tile_indexes_cached: int = Field(
+        64,
+        ge=1,
+        description="Deep Zoom tile archives whose ZIP index a gateway keeps in memory (each "
+        "~100 bytes per tile), so a tile costs one ranged read of the store",
     )
 
 
