@@ -1,9 +1,12 @@
 // The lightbox: one photo at a time in a modal <dialog> (Escape closes it, focus returns to
-// the tile). The `preview` rendition shows at once over the ThumbHash; zoom swaps in `large`.
+// the tile). The `preview` rendition shows at once over the ThumbHash; zoom swaps in `large`,
+// or, for a photo with Deep Zoom tiles (a panorama, a large scan), opens the deep-zoom viewer
+// (deepzoom.js) that pans and zooms to the photo's own pixels.
 // Arrow keys step through the grid's order; the side panel shows when and with what camera
 // the photo was taken; download fetches the original; delete asks first.
 
 import { api, apiJson, blobUrl, el, formatBytes } from "./api.js";
+import { DeepZoom } from "./deepzoom.js";
 import { askConfirm } from "./dialogs.js";
 import { thumbHashToDataURL } from "./thumbhash.js";
 
@@ -41,6 +44,7 @@ export class Lightbox {
     this.photo = $("lb-photo");
     this.id = null;
     this.zoomed = false;
+    this.deep = new DeepZoom(this.photo.parentElement);
     $("lb-prev").addEventListener("click", () => this.step(-1));
     $("lb-next").addEventListener("click", () => this.step(1));
     $("lb-close").addEventListener("click", () => this.dialog.close());
@@ -56,6 +60,7 @@ export class Lightbox {
     this.dialog.addEventListener("keydown", (event) => this.key(event));
     this.dialog.addEventListener("close", () => {
       this.id = null;
+      this.closeDeep();
       this.photo.removeAttribute("src");
     });
   }
@@ -71,6 +76,7 @@ export class Lightbox {
 
   key(event) {
     if (event.target.closest && event.target.closest("input, select, textarea")) return;
+    if (this.deep.key(event)) return; // zoomed into tiles: +/- zoom, arrows pan
     const actions = { ArrowLeft: () => this.step(-1), ArrowRight: () => this.step(1), z: () => this.zoom(!this.zoomed) };
     if (actions[event.key]) {
       event.preventDefault();
@@ -126,9 +132,32 @@ export class Lightbox {
     $("lb-zoom").setAttribute("aria-pressed", String(on));
     $("lb-zoom").setAttribute("aria-label", on ? "Zoom out" : "Zoom in");
     const image = this.id && this.grid.image(this.id);
+    if (!on || !image || !image.deep_zoom) this.closeDeep();
     if (!load || !image || image.status !== "ready") return;
+    if (on && image.deep_zoom) {
+      this.openDeep(image);
+      return;
+    }
     const rendition = image.renditions[on ? "large" : "preview"];
     this.load(this.id, rendition ? rendition.url : image.links.original);
+  }
+
+  async openDeep(image) {
+    this.dialog.classList.add("deep");
+    const preview = image.renditions.preview;
+    let backdrop = "";
+    try {
+      backdrop = preview ? await blobUrl(preview.url) : "";
+    } catch {
+      // The tiles still come; only the blurry underlay is missing.
+    }
+    if (this.id !== image.id || !this.zoomed) return;
+    this.deep.open(image.deep_zoom, { backdrop, label: image.filename || "photo" });
+  }
+
+  closeDeep() {
+    this.dialog.classList.remove("deep");
+    if (this.deep.active) this.deep.close();
   }
 
   info(image) {
