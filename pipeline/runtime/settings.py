@@ -151,10 +151,11 @@ class LimitsSettings(_Section):
     )
     render_timeout_seconds: float = Field(120.0, gt=0, description="Deadline of one render job")
     deep_zoom_min_side: int = Field(
-        4096,
+        8192,
         ge=0,
-        description="Photos whose long side is above this many pixels also get Deep Zoom "
-        "tiles (the `tiles` rendition, decoded at full size); 0 turns tiles off",
+        description="Photos whose long side is above this many pixels (panoramas, 45 MP and "
+        "larger cameras) also get Deep Zoom tiles (the `tiles` rendition, decoded at full "
+        "size); 0 turns tiles off",
     )
     letterbox_ratio: float = Field(
         4.0,

@@ -75,7 +75,7 @@ def test_the_threshold_is_the_long_side_and_zero_turns_tiles_off(side: int, tile
 
 
 def test_the_default_threshold_leaves_an_ordinary_photo_alone() -> None:
-    assert LimitsSettings().deep_zoom_min_side == 4096
+    assert LimitsSettings().deep_zoom_min_side == 8192
     result = render_image(images.jpeg_bytes(4000, 3000), DEFAULT_SPEC, LimitsSettings())
     assert "tiles" not in by_name(result)
 
