@@ -5,6 +5,7 @@ Like imgproxy's processing pipeline, :func:`render_image` runs :data:`STEPS` in 
 
     probe (scan_header) -> decode (libvips, pi-heif or LibRaw) -> orient -> colour
       -> placeholder -> renditions (resize, encode each) -> tiles (large photos only)
+      -> animated (animated GIF and WebP only: every frame again, as an animated WebP)
 
 The original is decoded ONCE, shrunk on load to the largest size any rendition needs (a JPEG
 decodes at 1/2, 1/4 or 1/8 scale for almost no cost), and that master is kept in memory; every
@@ -19,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from pipeline.domain.errors import ConfigurationError, RenderTimeout, UndecodableImage
-from pipeline.imaging import deepzoom, vips
+from pipeline.imaging import animated, deepzoom, vips
 from pipeline.imaging.decode import (
     JPEG_EOI,
     decode_heic,
@@ -266,6 +267,33 @@ def _tiles(ctx: RenderContext) -> None:
     )
 
 
+def _animated(ctx: RenderContext) -> None:
+    assert ctx.header is not None
+    if not animated.wants_animation(ctx.header.mime, ctx.header.frames):
+        return
+    started = time.perf_counter()
+    size = (ctx.header.width, ctx.header.height)
+    done = animated.render_animation(ctx.original, size, ctx.header.frames, ctx.limits)
+    if done is None:
+        limit = ctx.limits.animated_max_bytes
+        ctx.metadata["animated_omitted"] = f"over animated_max_bytes ({limit} bytes)"
+        return
+    ctx.metadata["animated_frames"] = done.frames
+    ctx.metadata["animated_delays_ms"] = list(done.delays)
+    ctx.renditions.append(
+        RenderedRendition(
+            name=animated.NAME,
+            spec_hash=animated.spec_hash(ctx.limits),
+            data=done.data,
+            width=done.width,
+            height=done.height,
+            extension="webp",
+            content_type="image/webp",
+            seconds=time.perf_counter() - started,
+        )
+    )
+
+
 def _resize(master: vips.Image, todo: Plan) -> vips.Image:
     image = master
     if (image.width, image.height) != todo.scaled:
@@ -284,6 +312,7 @@ STEPS: tuple[tuple[str, Callable[[RenderContext], None]], ...] = (
     ("placeholder", _placeholder),
     ("renditions", _renditions),
     ("tiles", _tiles),
+    ("animated", _animated),
 )
 
 

@@ -36,7 +36,7 @@ _CONTENT_TYPES: dict[str, str] = {
 # A video's web-playable preview is stored as the rendition of this name.
 RESERVED_NAME = "video"
 # Renditions the worker adds beside the spec's (a video's preview, a large photo's tiles).
-RESERVED_NAMES = (RESERVED_NAME, "tiles")
+RESERVED_NAMES = (RESERVED_NAME, "tiles", "animated")
 
 # Larger renditions than this are a configuration mistake (and a memory risk), not a wish.
 MAX_RENDITION_SIDE = 8192

@@ -157,6 +157,28 @@ class LimitsSettings(_Section):
         "larger cameras) also get Deep Zoom tiles (the `tiles` rendition, decoded at full "
         "size); 0 turns tiles off",
     )
+    animated_max_side: int = Field(
+        640,
+        ge=16,
+        le=4096,
+        description="Long side of each frame of the `animated` rendition (an animated GIF or "
+        "WebP as an animated WebP)",
+    )
+    animated_max_frames: int = Field(
+        200, ge=2, description="Frames the `animated` rendition keeps (the first ones)"
+    )
+    animated_max_pixels: int = Field(
+        40_000_000,
+        ge=1,
+        description="Pixels of all frames of the `animated` rendition together; frames "
+        "shrink to stay under it",
+    )
+    animated_max_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=1024,
+        description="Largest `animated` rendition; over it the frames are halved (twice), "
+        "then the rendition is left out",
+    )
     letterbox_ratio: float = Field(
         4.0,
         ge=1.0,

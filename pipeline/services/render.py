@@ -42,7 +42,7 @@ from pipeline.domain.messages import RERENDER_REASONS, ImageEvent, RenderJob, ut
 from pipeline.domain.models import ImageRecord, ReadyImage, Rendition
 from pipeline.domain.objects import ObjectStore
 from pipeline.domain.outcomes import Ack, Delivery, Outcome, Retry, Terminal
-from pipeline.imaging import deepzoom
+from pipeline.imaging import animated, deepzoom
 from pipeline.imaging.render import RenderedRendition, RenderResult
 from pipeline.jobs.fate import History, Result, Verdict, decide
 from pipeline.runtime import metrics
@@ -304,8 +304,9 @@ class RenderService:
         # A video also has its preview (named "video"; its own spec is not compared yet).
         if record.media == "video":
             stored.pop("video", None)
-        # A large photo's tiles follow the tile code's own hash, not the spec's.
+        # A large photo's tiles and an animation follow their own hashes, not the spec's.
         stored.pop(deepzoom.NAME, None)
+        stored.pop(animated.NAME, None)
         return stored == {s.name: s.spec_hash for s in self._renderer.spec}
 
     def _original(self, record: ImageRecord) -> contextlib.AbstractAsyncContextManager[Path]:
