@@ -36,6 +36,14 @@ function exposure(meta) {
   return parts.join(" · ");
 }
 
+function frames(image) {
+  if (image.frames <= 1) return "";
+  const delays = (image.metadata || {}).animated_delays_ms || [];
+  const seconds = delays.reduce((sum, ms) => sum + ms, 0) / 1000;
+  if (!(image.renditions && image.renditions.animated)) return `${image.frames} (animated; shown as its first frame)`;
+  return `${image.frames} (animated${seconds ? `, ${seconds.toFixed(1)} s a loop` : ""})`;
+}
+
 export class Lightbox {
   /** grid: the Grid (order and documents); onDeleted(id): the photo is gone; say(text). */
   constructor({ grid, onDeleted, say }) {
@@ -104,7 +112,10 @@ export class Lightbox {
     this.photo.alt = image.filename || "photo";
     this.dialog.dataset.status = image.status;
     this.info(image);
-    const preview = image.renditions && image.renditions.preview;
+    // An animated GIF/WebP plays: its `animated` rendition (frames and delays kept).
+    const renditions = image.renditions || {};
+    const preview = renditions.animated || renditions.preview;
+    this.dialog.classList.toggle("animated", Boolean(renditions.animated));
     if (image.status === "ready" && preview) await this.load(id, preview.url);
   }
 
@@ -138,7 +149,7 @@ export class Lightbox {
       this.openDeep(image);
       return;
     }
-    const rendition = image.renditions[on ? "large" : "preview"];
+    const rendition = on ? image.renditions.large : image.renditions.animated || image.renditions.preview;
     this.load(this.id, rendition ? rendition.url : image.links.original);
   }
 
@@ -167,7 +178,7 @@ export class Lightbox {
       ["Camera", camera(meta)],
       ["Lens", meta.lens],
       ["Exposure", exposure(meta)],
-      ["Frames", image.frames > 1 ? `${image.frames} (animated; shown as its first frame)` : ""],
+      ["Frames", frames(image)],
       ["Size", image.width ? `${image.width} × ${image.height} · ${formatBytes(image.bytes)}` : formatBytes(image.bytes)],
       ["Uploaded", new Date(image.created_at).toLocaleString()],
       ["Status", image.status === "failed" ? `Failed: ${image.failure || "unknown reason"}` : image.status === "ready" ? "" : image.status],
