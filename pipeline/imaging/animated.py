@@ -5,8 +5,9 @@ loop count, shrunk so that it stays bounded by ``GALLERY_LIMITS_ANIMATED_*``: at
 ``animated_max_frames`` frames (the first ones), each at most ``animated_max_side`` on its
 long side and all of them together at most ``animated_max_pixels``; an encoding over
 ``animated_max_bytes`` is tried again at half the size (twice), then left out (the image
-keeps its still renditions and says why in its metadata). APNG is not animated yet: libvips
-reads its default image only.
+keeps its still renditions and says why in its metadata). Not animated yet: APNG (libvips
+reads its default image only) and a GIF whose first frame leaves part of the canvas
+uncovered (libnsgif fills the gap; only the stills are corrected for it).
 """
 
 from __future__ import annotations

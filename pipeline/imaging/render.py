@@ -271,6 +271,11 @@ def _animated(ctx: RenderContext) -> None:
     assert ctx.header is not None
     if not animated.wants_animation(ctx.header.mime, ctx.header.frames):
         return
+    if ctx.header.first_frame is not None:
+        # libnsgif fills what such a first frame leaves uncovered (and may cut the canvas):
+        # the stills are corrected for it (decode.uncovered_transparent), frames are not yet.
+        ctx.metadata["animated_omitted"] = "the first frame leaves part of the canvas uncovered"
+        return
     started = time.perf_counter()
     size = (ctx.header.width, ctx.header.height)
     done = animated.render_animation(ctx.original, size, ctx.header.frames, ctx.limits)

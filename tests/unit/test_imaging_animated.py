@@ -102,3 +102,12 @@ def test_over_the_byte_limit_it_is_halved_then_left_out_with_a_reason() -> None:
     tiny = render_image(original, DEFAULT_SPEC, LimitsSettings(animated_max_bytes=1024))
     assert "animated" not in by_name(tiny)
     assert "animated_max_bytes" in str(tiny.metadata["animated_omitted"])
+
+
+def test_a_gif_whose_first_frame_leaves_gaps_keeps_its_stills_only() -> None:
+    data = images.partial_gif_bytes(
+        (100, 80), [(20, 20, 50, 40, (255, 0, 0)), (0, 0, 100, 80, (0, 0, 255))]
+    )
+    result = render_image(data, DEFAULT_SPEC, LimitsSettings())
+    assert "animated" not in by_name(result)
+    assert "uncovered" in str(result.metadata["animated_omitted"])
