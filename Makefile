@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: bench-fairness manifests up test test-cluster bootstrap tools lint type unit integration e2e deploy-check terraform-check bench bench-upload bench-throughput clean
+.PHONY: bench-fairness manifests up test test-cluster bootstrap tools lint type unit integration e2e deploy-check terraform-check bench bench-upload bench-throughput bench-scale clean
 
 up: bootstrap
 	$(BIN)/gallery up
@@ -50,6 +50,11 @@ bench-upload: bootstrap
 # Real photos too: `.venv/bin/python -m bench.throughput --corpus wallpapers`.
 bench-throughput: bootstrap
 	$(BIN)/python -m bench.throughput
+
+# Every cost against the library's size: `make bench-scale SIZES=10000,100000`.
+SIZES ?= 10000,100000,1000000
+bench-scale: bootstrap
+	$(BIN)/python -m bench.scale --sizes $(SIZES)
 
 clean:
 	rm -rf .tox .gallery bench/out .mypy_cache .ruff_cache .pytest_cache

@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 
+from pipeline.domain.albums import same_name
 from pipeline.domain.errors import (
     DependencyError,
     InputError,
@@ -102,12 +103,16 @@ class Api:
             params["cursor"] = page["next_cursor"]
 
     async def album_named(self, name: str, *, create: bool) -> Json | None:
-        """The album called ``name`` (first match), created when missing and ``create``."""
+        """The album called ``name`` (first match), created when missing and ``create``.
+
+        Names compare in Unicode NFC, as the server keeps them: a name typed decomposed (as
+        macOS file names and some input methods give it) finds the album, never a twin."""
+        name = same_name(name)
         params: Json = {"limit": "100"}
         while True:
             page = await self.request("GET", "/v1/albums", params=params)
             for album in page["items"]:
-                if album.get("name") == name:
+                if same_name(str(album.get("name", ""))) == name:
                     return dict(album)
             if not page.get("next_cursor"):
                 break

@@ -102,8 +102,8 @@ async def _backfill(settings: Settings, dry_run: bool) -> None:
     from pipeline.imaging.spec import parse_spec
     from pipeline.services.backfill import plan_backfill
 
-    def show(done: int, total: int) -> None:
-        print(f"\rbackfill: {done}/{total} image(s) planned", end="", file=sys.stderr, flush=True)
+    def show(walked: int, total: int) -> None:
+        print(f"\rbackfill: {walked}/{total} image(s) checked", end="", file=sys.stderr, flush=True)
 
     spec = parse_spec(settings.renditions)
     async with (
@@ -111,7 +111,9 @@ async def _backfill(settings: Settings, dry_run: bool) -> None:
         MongoCatalog.connect(settings.mongo) as catalog,
     ):
         await bus.declare()
-        queued = await plan_backfill(bus, catalog, spec, dry_run=dry_run, progress=show)
+        queued = await plan_backfill(
+            bus, catalog.scan, spec, settings.reconcile, dry_run=dry_run, progress=show
+        )
     verb = "would be queued" if dry_run else "queued on the backfill lane"
     print(f"\nbackfill: {queued} image(s) {verb}", file=sys.stderr)
 

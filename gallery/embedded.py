@@ -126,7 +126,7 @@ def run_up(opts: UpOptions) -> int:
     apps = Supervisor(say=_say, base=opts.restart_base_seconds, cap=opts.restart_max_seconds)
     try:
         _say(f"gallery: starting servers under {data}")
-        _start_servers(opts, servers)
+        _start_servers(opts, servers, child.env.get("GALLERY_MONGO_EMBEDDED_CACHE_SIZE"))
         gateway, key, logs = _start_apps(opts, child.env, apps)
         ready_url = f"http://127.0.0.1:{opts.port}/readyz"
         wait_until_ready(gateway, lambda: http_ok(ready_url), seconds=60)
@@ -151,7 +151,7 @@ def _say(message: str) -> None:
     print(message, flush=True)
 
 
-def _start_servers(opts: UpOptions, servers: Supervisor) -> None:
+def _start_servers(opts: UpOptions, servers: Supervisor, cache_size: str | None) -> None:
     data = opts.data_dir
     servers.add(
         "nats-server",
@@ -159,7 +159,10 @@ def _start_servers(opts: UpOptions, servers: Supervisor) -> None:
             start_nats, data / "nats", port=opts.nats_port, monitor_port=opts.nats_monitor_port
         ),
     )
-    servers.add("secantusd", partial(start_secantus, data / "mongo", port=opts.mongo_port))
+    servers.add(
+        "secantusd",
+        partial(start_secantus, data / "mongo", port=opts.mongo_port, cache_size=cache_size),
+    )
 
 
 def _start_apps(

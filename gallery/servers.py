@@ -163,8 +163,11 @@ def start_nats(data_dir: Path, *, port: int = 0, monitor_port: int = 0) -> Manag
 _LISTENING = re.compile(rb"listening on [\d.]+:(\d+)")
 
 
-def start_secantus(data_dir: Path, *, port: int = 0) -> ManagedProcess:
-    """SecantusDB (MongoDB wire protocol over WiredTiger) on disk under ``data_dir``."""
+def start_secantus(
+    data_dir: Path, *, port: int = 0, cache_size: str | None = None
+) -> ManagedProcess:
+    """SecantusDB (MongoDB wire protocol over WiredTiger) on disk under ``data_dir``;
+    ``cache_size`` (``"512M"``, ``"2G"``) bounds its WiredTiger cache (default: 1G)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / "secantusd.log"
     offset = log_path.stat().st_size if log_path.exists() else 0
@@ -176,6 +179,7 @@ def start_secantus(data_dir: Path, *, port: int = 0) -> ManagedProcess:
         str(port),
         "--storage-path",
         str(data_dir / "db"),
+        *(["--cache-size", cache_size] if cache_size else []),
     ]
     proc = ManagedProcess("secantusd", spawn(args, log_path), port, log_path)
 

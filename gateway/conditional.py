@@ -4,7 +4,9 @@ Small and pure, so every rule of the RFC has a unit test: ``If-None-Match`` uses
 weak comparison (``W/"x"`` matches ``"x"``), takes a list, and ``*`` matches any current
 representation (13.1.2); ``If-Range`` uses the strong comparison and a date never
 matches, because we send no ``Last-Modified`` (13.1.5); a ``Range`` is one
-``bytes=first-last``, ``bytes=first-`` or ``bytes=-suffix`` (14.1.2).
+``bytes=first-last``, ``bytes=first-`` or ``bytes=-suffix`` (14.1.2) whose positions are
+ASCII digits (``1*DIGIT``): anything else where a position goes (``²``, ``٣``, thousands of
+digits) is a 400 naming ``Range``, by the one number parser of the API.
 """
 
 from __future__ import annotations
@@ -12,9 +14,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from pipeline.domain.numbers import parse_number
+
 # entity-tag = [ weak ] opaque-tag ; opaque-tag = DQUOTE *etagc DQUOTE (section 8.8.3).
 _ENTITY_TAG = re.compile(r'(W/)?"([^"]*)"')
-_RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
+# One range of the bytes unit; the positions are checked by parse_number (``\d`` would match
+# any Unicode decimal digit).
+_RANGE = re.compile(r"^\s*bytes\s*=\s*([^-,\s]*)\s*-\s*([^-,\s]*)\s*$", re.IGNORECASE)
 
 
 def _opaque(tag: str) -> str | None:
@@ -69,7 +75,8 @@ def byte_range(header: str | None, size: int) -> ByteRange | None:
 
     None means "send the whole object": no header, or one we do not handle (several
     ranges, another unit, bad syntax), which section 14.2 lets a server ignore. Raises
-    :class:`Unsatisfiable` for a range that starts past the end or an empty suffix.
+    :class:`Unsatisfiable` for a range that starts past the end or an empty suffix, and
+    :class:`~pipeline.domain.errors.InputError` (400) for a position that is not a number.
     """
     match = _RANGE.match(header) if header else None
     if match is None:
@@ -78,13 +85,14 @@ def byte_range(header: str | None, size: int) -> ByteRange | None:
     if not first and not last:
         return None
     if not first:  # a suffix: the last N bytes
-        suffix = int(last)
+        suffix = parse_number(last, "Range")
         if suffix == 0 or size == 0:
             raise Unsatisfiable(f"bytes=-{suffix} of {size}")
         return ByteRange(max(size - suffix, 0), size, size)
-    start = int(first)
-    end = size if not last else min(int(last) + 1, size)
-    if last and int(last) < start:
+    start = parse_number(first, "Range")
+    stop = parse_number(last, "Range") if last else None
+    end = size if stop is None else min(stop + 1, size)
+    if stop is not None and stop < start:
         return None  # invalid: ignore it
     if start >= size:
         raise Unsatisfiable(f"bytes={start}- of {size}")

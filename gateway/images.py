@@ -8,7 +8,7 @@ from aiohttp import web
 
 from gateway.appkeys import ALBUMS, BACKENDS, DELETE, TENANT_KEY
 from gateway.delivery import StoredObject, deliver
-from gateway.paging import next_cursor, page_params, status_param
+from gateway.paging import image_page_params, next_cursor, status_param
 from pipeline.domain.errors import Conflict, NotFound
 from pipeline.domain.models import ImageRecord, Rendition
 
@@ -63,7 +63,7 @@ async def _image(request: web.Request) -> ImageRecord:
 async def list_images(request: web.Request) -> web.Response:
     """``?album=ID`` lists that album's images (404 for an unknown album), ``?status=S``
     only images in that status; same paging."""
-    limit, cursor = page_params(request)
+    limit, cursor = image_page_params(request)
     tenant, album, status = request[TENANT_KEY], request.query.get("album"), status_param(request)
     if album is not None:
         records = await request.app[ALBUMS].images(
@@ -76,7 +76,7 @@ async def list_images(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "items": [image_json(r) for r in records[:limit]],
-            "next_cursor": next_cursor([r.id for r in records], limit),
+            "next_cursor": next_cursor([str(r.seq) for r in records], limit),
         }
     )
 

@@ -18,8 +18,8 @@ from gateway.openapi_parts import (
     DIGITS,
     EMPTY,
     IMAGE_ID,
+    IMAGE_PAGING,
     OK_JSON,
-    PAGING,
     PUBLIC,
     admin_paths,
     album_paths,
@@ -105,10 +105,10 @@ def _image_paths() -> dict[str, Any]:
     return {
         "/v1/images": {
             "get": op(
-                "The tenant's images, newest first",
+                "The tenant's images, newest completed first",
                 {200: body("ImagePage")},
                 parameters=[
-                    *PAGING,
+                    *IMAGE_PAGING,
                     query("album", {"type": "string"}, "only this album's images"),
                     query("status", {"enum": STATUSES}, "only images in this status"),
                 ],

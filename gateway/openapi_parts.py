@@ -85,14 +85,22 @@ def header(name: str, schema: Schema, required: bool = True) -> dict[str, Any]:
     return {"name": name, "in": "header", "required": required, "schema": schema}
 
 
-PAGING = [
-    query("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "page size"),
-    query(
-        "cursor",
-        {"type": "string", "pattern": f"^({ULID_PATTERN[1:-1]})?$"},
-        "next_cursor of the previous page (empty: the first page)",
-    ),
-]
+def paging(cursor_pattern: str) -> list[dict[str, Any]]:
+    """``limit`` and ``cursor`` of a listing whose cursors match ``cursor_pattern``."""
+    return [
+        query("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "page size"),
+        query(
+            "cursor",
+            {"type": "string", "pattern": f"^({cursor_pattern[1:-1]})?$"},
+            "next_cursor of the previous page (empty: the first page)",
+        ),
+    ]
+
+
+PAGING = paging(ULID_PATTERN)
+#: The image listing's cursor: the last image's listing sequence number (a decimal).
+SEQ_PATTERN = "^[0-9]{1,18}$"
+IMAGE_PAGING = paging(SEQ_PATTERN)
 IMAGE_ID = path_param("image_id")
 ALBUM_ID = path_param("album_id")
 UPLOAD_ID = path_param("upload_id")

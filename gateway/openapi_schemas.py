@@ -108,11 +108,11 @@ API_KEY = _object(
 )
 
 
-def page(item: str) -> Schema:
+def page(item: str, cursor_pattern: str = ULID_PATTERN) -> Schema:
     return _object(
         {
             "items": {"type": "array", "items": ref(item)},
-            "next_cursor": nullable({"type": "string", "pattern": ULID_PATTERN}),
+            "next_cursor": nullable({"type": "string", "pattern": cursor_pattern}),
         }
     )
 
@@ -121,7 +121,7 @@ SCHEMAS: dict[str, Schema] = {
     "Error": ERROR,
     "Rendition": RENDITION,
     "Image": IMAGE,
-    "ImagePage": page("Image"),
+    "ImagePage": page("Image", "^[0-9]{1,18}$"),
     "Album": ALBUM,
     "AlbumPage": page("Album"),
     "AlbumName": {**_object({"name": NAME}), "additionalProperties": True},

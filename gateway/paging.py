@@ -10,26 +10,33 @@ from aiohttp import web
 from gateway.appkeys import SETTINGS
 from pipeline.domain.errors import InputError
 from pipeline.domain.models import Status
+from pipeline.domain.numbers import parse_number
 
 MAX_LIMIT = 500
-# Cursors are the last id of the previous page: ULIDs (26 Crockford base32 characters).
+# The album listing's cursors are the last id of the previous page: ULIDs (26 Crockford
+# base32 characters); the image listing's, the last image's listing sequence number.
 _CURSOR = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
+_SEQ_CURSOR = re.compile(r"[0-9]{1,18}")  # ASCII digits only: int() takes other scripts'
 
 
-def page_params(request: web.Request) -> tuple[int, str | None]:
+def image_page_params(request: web.Request) -> tuple[int, int | None]:
+    """(limit, cursor) of the image listing; InputError (400) naming whichever is wrong."""
+    limit, cursor = page_params(request, _SEQ_CURSOR)
+    return limit, None if cursor is None else int(cursor)
+
+
+def page_params(request: web.Request, pattern: re.Pattern[str] = _CURSOR) -> tuple[int, str | None]:
     """(limit, cursor) from the query; InputError (400) naming whichever is wrong."""
     raw = request.query.get("limit")
     limit = request.app[SETTINGS].gateway.page_size
     if raw is not None:
-        if not raw.isdigit():
-            raise InputError("limit is not a number", public_message="limit must be an integer")
-        limit = int(raw)
+        limit = parse_number(raw, "limit")
     if not 1 <= limit <= MAX_LIMIT:
         raise InputError(
             "limit out of range", public_message=f"limit must be between 1 and {MAX_LIMIT}"
         )
     cursor = request.query.get("cursor") or None
-    if cursor is not None and not _CURSOR.fullmatch(cursor):
+    if cursor is not None and not pattern.fullmatch(cursor):
         raise InputError(
             "bad cursor", public_message="cursor must be the next_cursor of a previous page"
         )

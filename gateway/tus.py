@@ -27,6 +27,8 @@ from pipeline.domain.errors import (
     UnsupportedMediaType,
     UnsupportedTusVersion,
 )
+from pipeline.domain.filenames import clean_filename
+from pipeline.domain.numbers import parse_number
 from pipeline.domain.uploads import UploadRecord
 
 TUS_VERSION = "1.0.0"
@@ -74,12 +76,14 @@ async def create(request: web.Request) -> web.Response:
     """creation (+ creation-with-upload when the POST carries a body)."""
     length = _int_header(request, "Upload-Length")
     meta = _metadata(request.headers.get("Upload-Metadata", ""))
+    # The same rule as a POST's name (folders and control characters dropped, Latin-1
+    # bytes decoded): a name is the same whichever way it arrives.
+    filename = clean_filename(meta.get("filename"))
+    album = _text(meta, "album")
     _checksum(request.headers.get("Upload-Checksum"))  # a bad one is refused before creating
     await request.app[LIMITS].admit(request[TENANT_KEY], request[KEY_ID], length)
     service = request.app[UPLOADS]
-    record = await service.create(
-        request[TENANT_KEY], length, filename=meta.get("filename"), album=meta.get("album")
-    )
+    record = await service.create(request[TENANT_KEY], length, filename=filename, album=album)
     if request.content_type == OFFSET_STREAM and request.body_exists:
         record = await _append(request, record.id, 0)
     headers = _state_headers(record)
@@ -173,15 +177,13 @@ def _check_offset_stream(request: web.Request) -> None:
 
 
 def _int_header(request: web.Request, name: str) -> int:
-    value = request.headers.get(name, "")
-    if not value.isdigit():
-        raise InputError(f"bad {name}", public_message=f"{name} must be a non-negative integer")
-    return int(value)
+    return parse_number(request.headers.get(name), name)
 
 
-def _metadata(header: str) -> dict[str, str]:
-    """``Upload-Metadata``: comma-separated ``key base64value`` pairs (value optional)."""
-    pairs: dict[str, str] = {}
+def _metadata(header: str) -> dict[str, bytes]:
+    """``Upload-Metadata``: comma-separated ``key base64value`` pairs (value optional); the
+    values as the bytes the client encoded (tus does not say which encoding they are in)."""
+    pairs: dict[str, bytes] = {}
     for item in filter(None, (part.strip() for part in header.split(","))):
         key, _, value = item.partition(" ")
         if not (key.isascii() and key.isprintable()):  # tus: keys are ASCII, no spaces or commas
@@ -189,12 +191,24 @@ def _metadata(header: str) -> dict[str, str]:
                 "bad Upload-Metadata key", public_message="Upload-Metadata keys must be ASCII"
             )
         try:
-            pairs[key] = base64.b64decode(value.strip(), validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
+            pairs[key] = base64.b64decode(value.strip(), validate=True)
+        except binascii.Error:
             raise InputError(
                 "bad Upload-Metadata", public_message=f"Upload-Metadata {key!r} is not base64"
             ) from None
     return pairs
+
+
+def _text(meta: dict[str, bytes], key: str) -> str | None:
+    """A metadata value that must be UTF-8 text (an id), or InputError (400) naming it."""
+    value = meta.get(key)
+    try:
+        return None if value is None else value.decode()
+    except UnicodeDecodeError:
+        raise InputError(
+            f"Upload-Metadata {key} not UTF-8",
+            public_message=f"Upload-Metadata {key!r} is not UTF-8 text",
+        ) from None
 
 
 def _checksum(header: str | None) -> bytes | None:

@@ -36,6 +36,7 @@ from pipeline.services.process_renderer import ProcessRenderer
 from pipeline.services.reconcile import ReconcileService
 from pipeline.services.render import RenderPolicy, RenderService, worker_identity
 from pipeline.services.tus import UploadService
+from pipeline.services.walk import Progress
 
 log = logging.getLogger(__name__)
 
@@ -135,13 +136,16 @@ def cleanup_service(backends: Backends) -> CleanupService:
     return CleanupService(backends.store)
 
 
-def reconcile_service(backends: Backends, settings: Settings) -> ReconcileService:
+def reconcile_service(
+    backends: Backends, settings: Settings, progress: Progress = lambda walked, total: None
+) -> ReconcileService:
     return ReconcileService(
         backends.catalog.scan,
         backends.catalog.uploads,
         backends.store,
         backends.bus,
         settings.reconcile,
+        progress=progress,
     )
 
 

@@ -33,7 +33,7 @@ from pipeline.domain.messages import (
     StreamedEvent,
     utcnow,
 )
-from pipeline.domain.models import ImageRecord, ReadyImage, Status
+from pipeline.domain.models import ImageRecord, ReadyImage, Status, WalkPosition
 from pipeline.domain.objects import ObjectInfo, ObjectStore, StoredObject
 from pipeline.domain.uploads import UploadRecord
 from pipeline.imaging.render import RenderedRendition, RenderResult
@@ -50,6 +50,7 @@ def _expired(record: ImageRecord, now: datetime) -> bool:
 class FakeCatalog:
     def __init__(self) -> None:
         self.images: dict[str, ImageRecord] = {}
+        self.seqs: dict[str, int] = {}  # the last listing number given out, per tenant
 
     def _guarded(
         self, tenant: str, image_id: str, statuses: Sequence[Status], **update: Any
@@ -65,7 +66,8 @@ class FakeCatalog:
         for existing in self.images.values():
             if (existing.tenant, existing.sha256) == (record.tenant, record.sha256):
                 raise DuplicateImage(existing, existing.id)
-        self.images[record.id] = record
+        self.seqs[record.tenant] = seq = self.seqs.get(record.tenant, 0) + 1
+        self.images[record.id] = record.model_copy(update={"seq": seq})
 
     async def get_image(self, tenant: str, image_id: str) -> ImageRecord | None:
         record = self.images.get(image_id)
@@ -76,7 +78,7 @@ class FakeCatalog:
         tenant: str,
         *,
         limit: int,
-        before: str | None = None,
+        before: int | None = None,
         album: str | None = None,
         status: str | None = None,
     ) -> list[ImageRecord]:
@@ -84,11 +86,11 @@ class FakeCatalog:
             r
             for r in self.images.values()
             if r.tenant == tenant
-            and (before is None or r.id < before)
+            and (before is None or r.seq < before)
             and (album is None or album in r.albums)
             and (status is None or r.status == status)
         ]
-        return sorted(found, key=lambda r: r.id, reverse=True)[:limit]
+        return sorted(found, key=lambda r: r.seq, reverse=True)[:limit]
 
     def _held(self, tenant: str, image_id: str, owner: str | None) -> ImageRecord | None:
         record = self.images.get(image_id)
@@ -210,7 +212,7 @@ class FakeCatalog:
 
     async def queued_images(self, tenant: str, limit: int) -> list[ImageRecord]:
         mine = [r for r in self.images.values() if r.tenant == tenant and r.status == "queued"]
-        return sorted(mine, key=lambda r: r.id)[:limit]
+        return sorted(mine, key=lambda r: r.seq)[:limit]
 
     async def touch(self, tenant: str, image_id: str) -> None:
         record = await self.get_image(tenant, image_id)
@@ -220,32 +222,25 @@ class FakeCatalog:
         elif record is not None and record.status == "processing" and _expired(record, now):
             self.images[image_id] = record.model_copy(update={"lease_expires_at": now})
 
-    def _outdated(self, current: dict[str, str]) -> list[ImageRecord]:
-        def stale(r: ImageRecord) -> bool:
-            have = {name: rend.spec_hash for name, rend in r.renditions.items()}
-            return any(have.get(name) != h for name, h in current.items())
-
-        ready = (r for r in self.images.values() if r.status == "ready")
-        return sorted((r for r in ready if stale(r)), key=lambda r: r.id)
-
-    async def count_outdated(self, current: dict[str, str]) -> int:
-        return len(self._outdated(current))
-
-    async def outdated(
-        self, current: dict[str, str], *, after: str | None, limit: int
-    ) -> list[ImageRecord]:
-        return [r for r in self._outdated(current) if after is None or r.id > after][:limit]
-
 
 @dataclass
 class FakeImageScan:
-    """Reconcile's view of a :class:`FakeCatalog`: every tenant's images by id."""
+    """Reconcile's and backfill's view of a :class:`FakeCatalog`: by tenant and ``seq``."""
 
     catalog: FakeCatalog
 
-    async def scan_images(self, *, after: str | None, limit: int) -> list[ImageRecord]:
-        ordered = sorted(self.catalog.images.values(), key=lambda r: r.id)
-        return [r for r in ordered if after is None or r.id > after][:limit]
+    async def scan_images(
+        self, *, after: WalkPosition | None, limit: int
+    ) -> tuple[list[ImageRecord], WalkPosition | None]:
+        ordered = sorted(self.catalog.images.values(), key=lambda r: (r.tenant, r.seq))
+        rest = [r for r in ordered if after is None or (r.tenant, r.seq) > after]
+        batch = rest[:limit]
+        if len(rest) <= limit:
+            return batch, None
+        return batch, WalkPosition(batch[-1].tenant, batch[-1].seq)
+
+    async def count_images(self) -> int:
+        return len(self.catalog.images)
 
     async def fail_lost(
         self, tenant: str, image_id: str, reason: str, *, unchanged_since: datetime
@@ -314,12 +309,15 @@ class FakeAlbums:
         return True
 
     async def album_stats(self, tenant: str, album_id: str) -> tuple[int, str | None]:
-        ids = sorted(
-            r.id
-            for r in self.catalog.images.values()
-            if r.tenant == tenant and album_id in r.albums
+        members = sorted(
+            (
+                r
+                for r in self.catalog.images.values()
+                if r.tenant == tenant and album_id in r.albums
+            ),
+            key=lambda r: r.seq,
         )
-        return len(ids), (ids[-1] if ids else None)
+        return len(members), (members[-1].id if members else None)
 
 
 @dataclass
@@ -582,6 +580,11 @@ class FakeEventLog:
         item = StreamedEvent(len(self.events) + 1, event)
         self.events.append(item)
         return item
+
+    async def last_sequence(self) -> int:
+        if self.fail_with is not None:
+            raise self.fail_with
+        return len(self.events)
 
     async def replay_events(self, tenant: str, after: int) -> AsyncIterator[StreamedEvent]:
         if self.fail_with is not None:

@@ -99,6 +99,92 @@ def gif_bytes(width: int, height: int, frames: int = 1, *, seed: int = 0) -> byt
     return bytes(_animation(width, height, frames, seed).gifsave_buffer())
 
 
+def apng_bytes(width: int, height: int, frames: int, *, default_is_a_frame: bool = True) -> bytes:
+    """An animated PNG (APNG) of ``frames`` frames of the scene: acTL says ``frames``.
+
+    With ``default_is_a_frame`` an fcTL precedes the IDAT, so the default image is the first
+    frame; otherwise the default image is shown only by viewers without APNG and the file
+    holds ``frames + 1`` images (W3C PNG 3rd edition, section 4.9).
+    """
+    still = png_bytes(width, height)
+    chunks, pos = [], 8
+    while pos < len(still):
+        (length,) = struct.unpack_from(">I", still, pos)
+        chunks.append((still[pos + 4 : pos + 8], still[pos + 8 : pos + 8 + length]))
+        pos += 12 + length
+    ihdr = next(data for kind, data in chunks if kind == b"IHDR")
+    idat = b"".join(data for kind, data in chunks if kind == b"IDAT")
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data)
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    def fctl(seq: int) -> bytes:  # the whole canvas, 1/10 s, no disposal, no blending
+        return chunk(b"fcTL", struct.pack(">IIIIIHHBB", seq, width, height, 0, 0, 1, 10, 0, 0))
+
+    seq = 0
+    out = [
+        b"\x89PNG\r\n\x1a\n",
+        chunk(b"IHDR", ihdr),
+        chunk(b"acTL", struct.pack(">II", frames, 0)),
+    ]
+    if default_is_a_frame:
+        out.append(fctl(seq))
+        seq += 1
+    out.append(chunk(b"IDAT", idat))
+    for _ in range(frames - 1 if default_is_a_frame else frames):
+        out.append(fctl(seq))
+        out.append(chunk(b"fdAT", struct.pack(">I", seq + 1) + idat))
+        seq += 2
+    out.append(chunk(b"IEND", b""))
+    return b"".join(out)
+
+
+def partial_gif_bytes(
+    canvas: tuple[int, int], frames: list[tuple[int, int, int, int, tuple[int, int, int]]]
+) -> bytes:
+    """An animated GIF on a ``canvas`` whose frames are flat rectangles (left, top, width,
+    height, colour), none with a transparent colour: the first may leave canvas uncovered.
+
+    Written by hand (pyvips' saver always writes whole-canvas first frames). The LZW data
+    restarts with a clear code every two pixels, so every code stays 3 bits wide.
+    """
+    width, height = canvas
+    colours = [(0, 0, 0)] + [colour for *_, colour in frames]
+    colours += [(0, 0, 0)] * (8 - len(colours))
+    out = bytearray(b"GIF89a" + struct.pack("<HHBBB", width, height, 0x92, 0, 0))
+    out += b"".join(bytes(rgb) for rgb in colours[:8])
+    out += b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00"  # loop forever
+    for index, (left, top, w, h, _) in enumerate(frames, start=1):
+        out += b"\x21\xf9\x04\x00" + struct.pack("<H", 10) + b"\x00\x00"  # 1/10 s
+        out += b"\x2c" + struct.pack("<HHHHB", left, top, w, h, 0)
+        out += _lzw_literal([index] * (w * h))
+    return bytes(out + b"\x3b")
+
+
+def _lzw_literal(indices: list[int], min_size: int = 3) -> bytes:
+    clear, end = 1 << min_size, (1 << min_size) + 1
+    codes: list[int] = []
+    for i in range(0, len(indices), 2):
+        codes += [clear, *indices[i : i + 2]]
+    codes += [clear, end]
+    bits = nbits = 0
+    packed = bytearray()
+    for code in codes:
+        bits |= code << nbits
+        nbits += min_size + 1
+        while nbits >= 8:
+            packed.append(bits & 0xFF)
+            bits >>= 8
+            nbits -= 8
+    if nbits:
+        packed.append(bits & 0xFF)
+    blocks = bytearray([min_size])
+    for i in range(0, len(packed), 255):
+        blocks += bytes([len(packed[i : i + 255])]) + packed[i : i + 255]
+    return bytes(blocks + b"\x00")
+
+
 def tiff_bytes(width: int, height: int, *, seed: int = 0) -> bytes:
     """An uncompressed TIFF of the scene."""
     return bytes(scene(width, height, seed=seed).tiffsave_buffer())

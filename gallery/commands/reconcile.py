@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 from typing import Any
 
 from gallery import exitcodes
@@ -42,11 +43,16 @@ def run(args: argparse.Namespace) -> int:
     return exitcodes.OK
 
 
+def _show(walked: int, total: int) -> None:
+    print(f"\rreconcile: {walked}/{total} image(s) checked", end="", file=sys.stderr, flush=True)
+
+
 async def _reconcile(settings: Settings, *, dry_run: bool) -> dict[str, int]:
     # Imported here: the adapters load nats-py, pymongo and aioboto3, which `--help` and
     # the other commands do not need.
     from pipeline.bootstrap import open_backends, reconcile_service
 
     async with open_backends(settings, name="gallery-reconcile") as backends:
-        report = await reconcile_service(backends, settings).run(dry_run=dry_run)
+        report = await reconcile_service(backends, settings, _show).run(dry_run=dry_run)
+    print(file=sys.stderr)
     return report.as_dict()

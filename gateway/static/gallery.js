@@ -169,6 +169,8 @@ function updateEmpty() {
 // ---- live events -------------------------------------------------------------------
 
 async function handleEvent({ type, data }) {
+  // The stream was recreated since the id we resumed from: what we show may be stale.
+  if (type === "reset") return reload();
   if (type === "deleted") return removed(data.image_id);
   if (type === "album") return albumEvent(data);
   if (!["uploaded", "ready", "failed"].includes(type) || !data.image_id) return;

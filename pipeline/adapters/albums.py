@@ -1,19 +1,23 @@
 """Albums in MongoDB: the ``albums`` collection, and membership as an array on each image.
 
 ``images.albums`` holds the ids of the albums an image is in. ``$addToSet``/``$pull`` make
-adding and removing idempotent without a read first, and the ``(tenant, albums, _id)``
-index serves an album's newest-first listing exactly like the plain one. Counts and covers
-are read from the images when asked, so deleting an image needs no album bookkeeping.
+adding and removing idempotent without a read first, and the ``(tenant, albums, seq)``
+index serves an album's newest-first listing exactly like the plain one. The album's
+``images`` counter moves with each add, remove and image deletion (counting an album's
+images would read all of them); its cover is the first of its newest-first listing.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
+from pipeline.adapters import windows
+from pipeline.adapters.guarded import read_then_delete, update_then_read
 from pipeline.adapters.mongo_errors import translated
+from pipeline.adapters.tenants import TenantCounters
 from pipeline.domain.albums import AlbumRecord
 from pipeline.domain.messages import utcnow
 
@@ -23,15 +27,15 @@ Document = dict[str, Any]
 class AlbumCatalog:
     """Typed access to albums; every query carries the tenant in its filter."""
 
-    def __init__(self, images: AsyncCollection[Document], albums: AsyncCollection[Document]):
+    def __init__(
+        self,
+        images: AsyncCollection[Document],
+        albums: AsyncCollection[Document],
+        tenants: TenantCounters,
+    ):
         self._images = images
         self._albums = albums
-
-    async def ensure_indexes(self) -> None:
-        with translated("create album indexes"):
-            await self._albums.create_index(
-                [("tenant", ASCENDING), ("_id", DESCENDING)], name="tenant_id"
-            )
+        self._tenants = tenants
 
     async def insert_album(self, record: AlbumRecord) -> None:
         with translated("insert album"):
@@ -55,17 +59,17 @@ class AlbumCatalog:
 
     async def rename_album(self, tenant: str, album_id: str, name: str) -> AlbumRecord | None:
         with translated("rename album"):
-            doc = await self._albums.find_one_and_update(
+            doc = await update_then_read(
+                self._albums,
                 {"_id": album_id, "tenant": tenant},
                 {"$set": {"name": name, "updated_at": utcnow()}},
-                return_document=ReturnDocument.AFTER,
             )
         return _album(doc)
 
     async def delete_album(self, tenant: str, album_id: str) -> AlbumRecord | None:
         """The album goes first (nobody can add to it then), then it comes off its images."""
         with translated("delete album"):
-            doc = await self._albums.find_one_and_delete({"_id": album_id, "tenant": tenant})
+            doc = await read_then_delete(self._albums, {"_id": album_id, "tenant": tenant})
             if doc is not None:
                 await self._images.update_many(
                     {"tenant": tenant, "albums": album_id}, {"$pull": {"albums": album_id}}
@@ -80,6 +84,8 @@ class AlbumCatalog:
             )
         if result.matched_count == 0:
             return None
+        if result.modified_count == 1:
+            await self.count_members(tenant, [album_id], 1)
         return result.modified_count == 1
 
     async def remove_from_album(self, tenant: str, album_id: str, image_id: str) -> bool:
@@ -88,17 +94,33 @@ class AlbumCatalog:
                 {"_id": image_id, "tenant": tenant, "albums": album_id},
                 {"$pull": {"albums": album_id}},
             )
+        if result.modified_count == 1:
+            await self.count_members(tenant, [album_id], -1)
         return result.modified_count == 1
 
-    async def album_stats(self, tenant: str, album_id: str) -> tuple[int, str | None]:
-        """(images in the album, id of the newest one): its count and its cover."""
-        query = {"tenant": tenant, "albums": album_id}
+    async def count_members(self, tenant: str, album_ids: list[str], delta: int) -> None:
+        """Move the ``images`` counter of each of ``album_ids`` by ``delta``."""
+        if not album_ids:
+            return
         with translated("count album images"):
-            count = int(await self._images.count_documents(query))
-            newest = await self._images.find_one(
-                query, projection={"_id": 1}, sort=[("_id", DESCENDING)]
+            await self._albums.update_many(
+                {"_id": {"$in": album_ids}, "tenant": tenant}, {"$inc": {"images": delta}}
             )
-        return count, None if newest is None else str(newest["_id"])
+
+    async def album_stats(self, tenant: str, album_id: str) -> tuple[int, str | None]:
+        """(images in the album, id of the newest one): its counter and its cover."""
+        with translated("read album"):
+            album = await self._albums.find_one({"_id": album_id, "tenant": tenant})
+            if album is None:
+                return 0, None
+            newest = await windows.newest(
+                self._images,
+                {"tenant": tenant, "albums": album_id},
+                below=await self._tenants.top_seq(tenant) + 1,
+                limit=1,
+                projection={"_id": 1},
+            )
+        return int(album.get("images", 0)), str(newest[0]["_id"]) if newest else None
 
 
 def _album(doc: Document | None) -> AlbumRecord | None:

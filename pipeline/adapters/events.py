@@ -62,6 +62,14 @@ class JetStreamEvents:
             raise BusError(f"cannot follow {names.EVENTS_STREAM}: {exc}") from exc
         return sub.unsubscribe
 
+    async def last_sequence(self) -> int:
+        """The events stream's last sequence (0 while it is empty)."""
+        try:
+            info = await self._js.stream_info(names.EVENTS_STREAM)
+        except (nats.errors.Error, OSError) as exc:
+            raise BusError(f"cannot read {names.EVENTS_STREAM}: {exc}") from exc
+        return int(info.state.last_seq or 0)
+
     async def replay_events(self, tenant: str, after: int) -> AsyncIterator[StreamedEvent]:
         """``tenant``'s events after sequence ``after``, up to the end of the stream now.
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
 from pipeline.adapters.mongo_errors import translated
@@ -24,11 +23,6 @@ API_KEY_PREFIX = "gk_"
 class ApiKeyCatalog:
     def __init__(self, api_keys: AsyncCollection[Document]) -> None:
         self._keys = api_keys
-
-    async def ensure_indexes(self) -> None:
-        with translated("create api key indexes"):
-            await self._keys.create_index([("tenant", ASCENDING)], name="tenant")
-            await self._keys.create_index([("key_id", ASCENDING)], name="key_id")
 
     async def create_key(self, tenant: str, name: str = "default") -> NewApiKey:
         """A new key for ``tenant``; only its hash is stored, so show ``key`` once."""

@@ -1,5 +1,10 @@
-"""The catalog as reconcile reads it: every tenant's images, page by page, and the one
-transition reconcile makes (an image whose original is gone fails).
+"""The catalog as reconcile and backfill read it: every tenant's images, batch by batch,
+and the one transition reconcile makes (an image whose original is gone fails).
+
+A walk visits tenants in name order and each tenant's images in ``seq`` order, one bounded
+range of ``seq`` (of the ``tenant_seq`` index) per batch: each batch costs the same however
+large the library, and its position (:class:`~pipeline.domain.models.WalkPosition`) is all
+it needs to continue.
 
 Not scoped to a tenant: reconcile is an operator's system task and never returns image
 data to a client.
@@ -10,12 +15,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
+from pipeline.adapters import windows
+from pipeline.adapters.guarded import update_then_read
 from pipeline.adapters.mongo_errors import translated
+from pipeline.adapters.tenants import TenantCounters
 from pipeline.domain.messages import utcnow
-from pipeline.domain.models import ImageRecord
+from pipeline.domain.models import ImageRecord, WalkPosition
 
 Document = dict[str, Any]
 
@@ -23,14 +30,37 @@ Document = dict[str, Any]
 class ImageScanCatalog:
     """:class:`~pipeline.services.ports.ImageScan` over the ``images`` collection."""
 
-    def __init__(self, images: AsyncCollection[Document]) -> None:
+    def __init__(self, images: AsyncCollection[Document], tenants: TenantCounters) -> None:
         self.images = images
+        self._tenants = tenants
 
-    async def scan_images(self, *, after: str | None, limit: int) -> list[ImageRecord]:
-        query: Document = {"_id": {"$gt": after}} if after else {}
+    async def scan_images(
+        self, *, after: WalkPosition | None, limit: int
+    ) -> tuple[list[ImageRecord], WalkPosition | None]:
+        """The next batch after ``after`` (None: from the start): the images of at most
+        ``limit`` consecutive sequence numbers of one tenant (fewer where some were
+        deleted), and where the next batch starts (None: the walk is done)."""
+        if after is None:
+            first = await self._tenants.tenant_after(None)
+            if first is None:
+                return [], None
+            after = WalkPosition(first[0], 0)
+            top = first[1]
+        else:
+            top = await self._tenants.top_seq(after.tenant)
+        if after.seq >= top:  # this tenant is done: the next one starts at 0
+            following = await self._tenants.tenant_after(after.tenant)
+            return [], None if following is None else WalkPosition(following[0], 0)
+        upto = min(after.seq + limit, top)
         with translated("scan images"):
-            cursor = self.images.find(query).sort("_id", ASCENDING).limit(limit)
-            return [ImageRecord.model_validate(doc) async for doc in cursor]
+            docs = await windows.ascending(
+                self.images, {"tenant": after.tenant}, above=after.seq, upto=upto
+            )
+        return [ImageRecord.model_validate(doc) for doc in docs], WalkPosition(after.tenant, upto)
+
+    async def count_images(self) -> int:
+        """Images of every tenant (from the counters): a walk's total."""
+        return await self._tenants.total_images()
 
     async def fail_lost(
         self, tenant: str, image_id: str, reason: str, *, unchanged_since: datetime
@@ -49,7 +79,5 @@ class ImageScanCatalog:
             "updated_at": utcnow(),
         }
         with translated("mark a lost image failed"):
-            doc = await self.images.find_one_and_update(
-                guard, {"$set": update}, return_document=ReturnDocument.AFTER
-            )
+            doc = await update_then_read(self.images, guard, {"$set": update})
         return None if doc is None else ImageRecord.model_validate(doc)

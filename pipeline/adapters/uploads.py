@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
+from pipeline.adapters.guarded import read_then_delete, update_then_read
 from pipeline.adapters.mongo_errors import translated
 from pipeline.domain.uploads import UploadRecord
 
@@ -25,10 +25,6 @@ class MongoUploadCatalog:
 
     def __init__(self, collection: AsyncCollection[Document]) -> None:
         self.uploads = collection
-
-    async def ensure_indexes(self) -> None:
-        with translated("create upload indexes"):
-            await self.uploads.create_index([("expires_at", ASCENDING)], name="expires_at")
 
     async def insert_upload(self, record: UploadRecord) -> None:
         with translated("insert upload"):
@@ -50,20 +46,23 @@ class MongoUploadCatalog:
         now: datetime,
     ) -> UploadRecord | None:
         """Lock an open upload at ``offset`` whose lock is free or lapsed; None otherwise."""
-        query: Document = {
+        mine: Document = {
             "_id": upload_id,
             "tenant": tenant,
             "state": "open",
             "offset": offset,
             "expires_at": {"$gt": now},
-            "$or": [{"lock": None}, {"lock_until": {"$lt": now}}],
         }
+        # A free lock, then a lapsed one: two point updates, as a top-level $or would make
+        # SecantusDB scan every upload.
+        doc = None
         with translated("lock upload"):
-            doc = await self.uploads.find_one_and_update(
-                query,
-                {"$set": {"lock": token, "lock_until": until}},
-                return_document=ReturnDocument.AFTER,
-            )
+            for lock in _free_lock(now):
+                doc = await update_then_read(
+                    self.uploads, {**mine, **lock}, {"$set": {"lock": token, "lock_until": until}}
+                )
+                if doc is not None:
+                    break
         return _record(doc)
 
     async def renew_lock(self, tenant: str, upload_id: str, token: str, until: datetime) -> bool:
@@ -91,25 +90,29 @@ class MongoUploadCatalog:
 
     async def delete_upload(self, tenant: str, upload_id: str) -> UploadRecord | None:
         with translated("delete upload"):
-            doc = await self.uploads.find_one_and_delete({"_id": upload_id, "tenant": tenant})
+            doc = await read_then_delete(self.uploads, {"_id": upload_id, "tenant": tenant})
         return _record(doc)
 
     async def expired_uploads(self, now: datetime, limit: int = 500) -> list[UploadRecord]:
         """Uploads of every tenant past their expiry (a system task: the expiry sweeper)."""
         with translated("find expired uploads"):
-            # A PATCH still holding its lease is left alone until it finished.
-            query: Document = {
-                "expires_at": {"$lt": now},
-                "$or": [{"lock": None}, {"lock_until": {"$lt": now}}],
-            }
-            cursor = self.uploads.find(query).limit(limit)
-            return [UploadRecord.model_validate(doc) async for doc in cursor]
+            # One range of the expires_at index; a PATCH still holding its lease is left
+            # alone until it finished (checked here: a clause on the lock beside the range
+            # would need a top-level $or, which SecantusDB answers with a scan).
+            cursor = self.uploads.find({"expires_at": {"$lt": now}}).limit(limit)
+            expired = [UploadRecord.model_validate(doc) async for doc in cursor]
+        return [u for u in expired if u.lock is None or (u.lock_until or now) < now]
 
     async def open_upload_keys(self) -> set[str]:
         """Object keys that open uploads will write: reconcile must leave them alone."""
         with translated("list open uploads"):
             cursor = self.uploads.find({"state": "open"}, {"key": 1})
             return {str(doc["key"]) async for doc in cursor}
+
+
+def _free_lock(now: datetime) -> tuple[Document, Document]:
+    """The two ways an upload's lock is free at ``now``: never taken, or lapsed."""
+    return {"lock": None}, {"lock_until": {"$lt": now}}
 
 
 def _record(doc: Document | None) -> UploadRecord | None:

@@ -145,6 +145,15 @@ class StreamedEvent:
     event: Event
 
 
+@dataclass(frozen=True)
+class StreamReset:
+    """A resume point the events stream never reached (it was recreated since the client saw
+    that id: a restore, a new cluster, a wiped data folder). What the client holds may be
+    stale, so it must reload; ``seq`` is the stream's last sequence, the id to resume from."""
+
+    seq: int
+
+
 M = TypeVar("M", bound="_Message")
 
 

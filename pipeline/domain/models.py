@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 from ulid import LaxMonotonicPolicy, ULIDGenerator
@@ -21,9 +21,17 @@ _IDS = ULIDGenerator(policy=LaxMonotonicPolicy())
 def new_image_id() -> str:
     """A ULID (26 Crockford base32 characters: 48 bits of milliseconds, 80 more).
 
-    Ids sort by creation time, so the newest-first listing pages by ``_id`` alone.
+    Ids sort by the time the upload started; the listing pages by :attr:`ImageRecord.seq`
+    instead, taken when it completed.
     """
     return str(_IDS.generate())
+
+
+class WalkPosition(NamedTuple):
+    """Where a walk over every tenant's images stands: after ``seq`` of ``tenant``."""
+
+    tenant: str
+    seq: int
 
 
 class Rendered(Protocol):
@@ -135,6 +143,9 @@ class ImageRecord(BaseModel):
     thumbhash: str | None = None
     albums: list[str] = Field(default_factory=list)
     """Ids of the tenant's albums this image is in (an image may be in several)."""
+    seq: int = 0
+    """The tenant's completion sequence number, given when the record is written (the
+    upload completed): the listing's order and cursor. 0 until the catalog gives one."""
 
     def to_document(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True)

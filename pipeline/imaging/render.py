@@ -20,7 +20,13 @@ from dataclasses import dataclass, field, replace
 
 from pipeline.domain.errors import ConfigurationError, RenderTimeout, UndecodableImage
 from pipeline.imaging import vips
-from pipeline.imaging.decode import decode_heic, decode_master
+from pipeline.imaging.decode import (
+    JPEG_EOI,
+    decode_heic,
+    decode_jpeg_without_eoi,
+    decode_master,
+    uncovered_transparent,
+)
 from pipeline.imaging.encode import encode
 from pipeline.imaging.exif import parse_exif
 from pipeline.imaging.geometry import Plan, master_box, plan
@@ -131,7 +137,13 @@ def _decode(ctx: RenderContext) -> None:
         ctx.image = decode_heic(ctx.original, box)
     else:
         stored_box = (box[1], box[0]) if ctx.orientation >= 5 else box
-        ctx.image = decode_master(ctx.original, stored_box)
+        if ctx.header.mime == "image/jpeg" and not ctx.original.endswith(JPEG_EOI):
+            ctx.image = decode_jpeg_without_eoi(ctx.original, stored_box)
+        else:
+            ctx.image = decode_master(ctx.original, stored_box)
+        if ctx.header.first_frame is not None:
+            canvas = (ctx.header.width, ctx.header.height)
+            ctx.image = uncovered_transparent(ctx.image, canvas, ctx.header.first_frame)
     ctx.decode_seconds = time.perf_counter() - started
 
 
@@ -145,14 +157,12 @@ def _orient(ctx: RenderContext) -> None:
 def _colour(ctx: RenderContext) -> None:
     assert ctx.image is not None
     decoded = image = ctx.image
-    if image.get_typeof("icc-profile-data"):
-        # Honour the embedded profile (Display P3 phones, Adobe RGB cameras, CMYK print
-        # files): thumbnail keeps it on the master without converting the pixels. An sRGB
-        # profile needs no transform (~20 ms per 2048 px master saved, same pixels).
-        if image.interpretation == "cmyk" or not is_srgb(image.get("icc-profile-data")):
-            image = image.icc_transform("srgb", embedded=True, intent="perceptual")
-    elif image.interpretation == "cmyk":
-        image = image.icc_transform("srgb", input_profile="cmyk", intent="perceptual")
+    # Honour an embedded profile (Display P3 phones, Adobe RGB cameras): thumbnail keeps it
+    # on the master without converting the pixels. An sRGB profile needs no transform (~20 ms
+    # per 2048 px master saved, same pixels). CMYK arrives converted (decode._decode_cmyk);
+    # no fallback input profile is ever named (see vips.py).
+    if image.get_typeof("icc-profile-data") and not is_srgb(image.get("icc-profile-data")):
+        image = image.icc_transform("srgb", embedded=True, intent="perceptual")
     if image.interpretation != "srgb" or image.format != "uchar":
         image = image.colourspace("srgb")  # grey, 16-bit, LAB ... -> 8-bit sRGB
     if image.format != "uchar":

@@ -11,6 +11,15 @@ in libvips itself, so there is nothing per-call to configure):
 * **No operation cache.** Every job is a different image, so the cache never hits, yet by
   default it keeps up to 100 MB / 100 operations alive - and with them references to whole
   input buffers - between jobs (imgproxy turns it off for the same reason).
+* **No libvips-owned fallback profile on an image.** When ``icc_import`` (or ``thumbnail``,
+  which calls it for CMYK) falls back to a built-in input profile, libvips attaches that
+  profile's blob to the output as ``icc-profile-data`` without taking a reference; the blob
+  belongs to the ``profile_load`` operation, which with the cache off is freed as soon as
+  the import is built (libvips/libvips#2713). Reading the field then reads freed memory: a
+  fresh process died with SIGSEGV on every untagged CMYK JPEG. So the built-in CMYK profile
+  is copied once into :data:`CMYK_PROFILE` (bytes Python owns) and the decoder attaches that
+  copy to untagged CMYK images, which are then imported with ``embedded=True``: no
+  ``input_profile`` name is ever passed to libvips.
 """
 
 from __future__ import annotations
@@ -42,6 +51,18 @@ def _configure() -> None:
 
 
 _configure()
+
+
+def _builtin_profile(name: str) -> bytes:
+    # profile_load's blob output is copied into Python bytes while the operation still holds
+    # it, so the copy outlives the operation (unlike a fallback attached by icc_import).
+    profile = pyvips.Operation.call("profile_load", name)
+    assert isinstance(profile, bytes)
+    return profile
+
+
+# libvips' built-in CMYK profile (its "cmyk" fallback, ~940 KB), owned by this process.
+CMYK_PROFILE = _builtin_profile("cmyk")
 
 Error = pyvips.Error
 Image = pyvips.Image

@@ -63,6 +63,13 @@ class MongoSettings(_Section):
         description="Acknowledge a catalog write only once it is in the server's journal "
         "(write concern `w=1, j=true`): a catalog killed right after loses none of them",
     )
+    embedded_cache_size: str = Field(
+        "1G",
+        pattern=r"^[1-9][0-9]{0,5}[MG]$",
+        description="Cache of the catalog `gallery up` runs (SecantusDB `--cache-size`, e.g. "
+        "`512M`, `2G`): what bounds its memory as the library grows; ignored by an external "
+        "MongoDB",
+    )
 
 
 class StorageSettings(_Section):
@@ -312,6 +319,18 @@ class ReconcileSettings(_Section):
             "Objects and documents younger than this are never touched (uploads, resumable"
             " uploads and renders in flight)"
         ),
+    )
+    batch_size: int = Field(
+        500,
+        ge=1,
+        le=10_000,
+        description="Images per batch of the catalog walk of `gallery reconcile` and "
+        "`gallery backfill` (one bounded index range each)",
+    )
+    batch_pause_seconds: float = Field(
+        0.05,
+        ge=0,
+        description="Pause after each batch of those walks, so uploads never wait behind them",
     )
 
 

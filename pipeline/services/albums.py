@@ -83,7 +83,7 @@ class AlbumService:
         album_id: str,
         *,
         limit: int,
-        before: str | None,
+        before: int | None,
         status: str | None = None,
     ) -> list[ImageRecord]:
         """The album's images (in ``status`` when given), newest first, paged like the plain

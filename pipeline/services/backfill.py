@@ -1,41 +1,59 @@
 """Backfill: after a rendition spec change, queue a re-render of every ready image whose
 renditions are missing or out of date, on the backfill lane, so new uploads keep priority.
 
-Images whose renditions already carry the current spec hashes are not queued.
+Images whose renditions already carry the current spec hashes are not queued. The library is
+read as a walk in bounded batches (:mod:`pipeline.services.walk`) and each image checked
+here: a filter over rendition hashes needs a top-level ``$or``, which no index serves.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
+from pipeline.domain.models import ImageRecord
 from pipeline.imaging.spec import RenditionSpec, spec_hashes
-from pipeline.services.ports import Bus, Catalog
+from pipeline.runtime.settings import ReconcileSettings
+from pipeline.services.ports import Bus, ImageScan
+from pipeline.services.walk import Progress, walk_images
 
 log = logging.getLogger(__name__)
-PAGE = 500
+
+
+def outdated(record: ImageRecord, current: dict[str, str]) -> bool:
+    """A ready image lacking a rendition of ``current`` (name: spec hash), or with an old one."""
+    if record.status != "ready":
+        return False
+    return any(
+        (have := record.renditions.get(name)) is None or have.spec_hash != spec_hash
+        for name, spec_hash in current.items()
+    )
 
 
 async def plan_backfill(
     bus: Bus,
-    catalog: Catalog,
+    catalog: ImageScan,
     spec: Sequence[RenditionSpec],
+    settings: ReconcileSettings,
     *,
     dry_run: bool = False,
-    progress: Callable[[int, int], None] = lambda done, total: None,
+    progress: Progress = lambda walked, total: None,
 ) -> int:
-    """Publish one backfill job per outdated image; return how many were (or would be) queued."""
+    """Publish one backfill job per outdated image; return how many were (or would be)
+    queued. ``progress(walked, total)`` counts images checked."""
     current = spec_hashes(spec)
-    total = await catalog.count_outdated(current)
     queued = 0
-    after: str | None = None
-    progress(0, total)
-    while page := await catalog.outdated(current, after=after, limit=PAGE):
-        for record in page:
-            if not dry_run:
-                await bus.publish_job(record.render_job("backfill"))
-            queued += 1
-        after = page[-1].id
-        progress(queued, total)
+    walk = walk_images(
+        catalog,
+        batch=settings.batch_size,
+        pause=settings.batch_pause_seconds,
+        progress=progress,
+    )
+    async for record in walk:
+        if not outdated(record, current):
+            continue
+        if not dry_run:
+            await bus.publish_job(record.render_job("backfill"))
+        queued += 1
     log.info("backfill: %d image(s) %s", queued, "would be queued" if dry_run else "queued")
     return queued

@@ -9,6 +9,11 @@ No gap, no duplicate at the switch: the queue is subscribed *before* the replay 
 an event published meanwhile is either replayed or queued (or both); events are sent in
 sequence order and a queued event at or below the last sequence sent is dropped.
 
+A client whose id is ahead of the log (kept from before the stream was recreated: a restore,
+a new cluster, a wiped data folder) would otherwise wait in silence for sequences the new
+stream reaches only much later: it gets a :class:`StreamReset` carrying the log's last
+sequence (it must reload what it shows), then the live events after it.
+
 A client that falls ``queue_size`` events behind is not fed a stream with holes: the queue
 stops filling and the stream raises :class:`SlowConsumer`, so the client can resume by id.
 """
@@ -22,7 +27,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
 from pipeline.domain.errors import SlowConsumer
-from pipeline.domain.messages import StreamedEvent
+from pipeline.domain.messages import StreamedEvent, StreamReset
 from pipeline.services.ports import EventLog
 
 
@@ -65,10 +70,11 @@ class EventFeed:
     @contextlib.asynccontextmanager
     async def open(
         self, tenant: str, after: int | None = None
-    ) -> AsyncIterator[AsyncGenerator[StreamedEvent, None]]:
+    ) -> AsyncIterator[AsyncGenerator[StreamedEvent | StreamReset, None]]:
         """Subscribe ``tenant``'s stream now (every event published from here on is in it)
         and give its events in sequence order: those after ``after`` first (when given),
-        then live ones, until :meth:`close`. Iterating raises :class:`SlowConsumer` when the
+        then live ones, until :meth:`close`; a :class:`StreamReset` first when ``after`` is
+        beyond the log's last sequence. Iterating raises :class:`SlowConsumer` when the
         client fell ``queue_size`` events behind, and the log's errors (BusError) from the
         replay."""
         with self._subscribed(tenant) as subscriber:
@@ -80,9 +86,14 @@ class EventFeed:
 
     async def _events(
         self, subscriber: _Subscriber, tenant: str, after: int | None
-    ) -> AsyncGenerator[StreamedEvent, None]:
+    ) -> AsyncGenerator[StreamedEvent | StreamReset, None]:
         last = after or 0
-        if after is not None:
+        if after is not None and after > (head := await self._log.last_sequence()):
+            # Events queued since subscribing that are at or below ``head`` are dropped: the
+            # client reloads after the reset, which shows them.
+            last = head
+            yield StreamReset(head)
+        elif after is not None:
             async for replayed in self._log.replay_events(tenant, after):
                 last = replayed.seq
                 yield replayed

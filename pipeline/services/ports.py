@@ -14,7 +14,7 @@ from typing import Protocol
 from pipeline.domain.albums import AlbumRecord
 from pipeline.domain.keys import ApiKeyInfo, NewApiKey
 from pipeline.domain.messages import CleanupJob, Event, RenderJob, StoredDeadLetter, StreamedEvent
-from pipeline.domain.models import ImageRecord, ReadyImage
+from pipeline.domain.models import ImageRecord, ReadyImage, WalkPosition
 from pipeline.domain.uploads import UploadRecord
 from pipeline.imaging.render import RenderResult
 from pipeline.imaging.spec import RenditionSpec
@@ -41,12 +41,12 @@ class Catalog(Protocol):
         tenant: str,
         *,
         limit: int,
-        before: str | None = None,
+        before: int | None = None,
         album: str | None = None,
         status: str | None = None,
     ) -> list[ImageRecord]:
-        """Newest first, ids below ``before``; only images in ``album`` and in ``status``
-        when given."""
+        """Newest completed first (``seq`` descending), ``seq`` below ``before``; only
+        images in ``album`` and in ``status`` when given."""
         ...
 
     async def claim(
@@ -94,19 +94,21 @@ class Catalog(Protocol):
 
     async def touch(self, tenant: str, image_id: str) -> None: ...
 
-    async def count_outdated(self, current: dict[str, str]) -> int: ...
-
-    async def outdated(
-        self, current: dict[str, str], *, after: str | None, limit: int
-    ) -> list[ImageRecord]: ...
-
 
 class ImageScan(Protocol):
-    """Every tenant's images for reconcile (a system task that never returns image data to
-    a client). Failures raise :class:`~pipeline.domain.errors.CatalogError`."""
+    """Every tenant's images for reconcile and backfill (system tasks that never return
+    image data to a client). Failures raise :class:`~pipeline.domain.errors.CatalogError`."""
 
-    async def scan_images(self, *, after: str | None, limit: int) -> list[ImageRecord]:
-        """A page of images by ``_id`` ascending, ids above ``after``."""
+    async def scan_images(
+        self, *, after: WalkPosition | None, limit: int
+    ) -> tuple[list[ImageRecord], WalkPosition | None]:
+        """The batch after ``after`` (None: the start), at most ``limit`` images by tenant
+        and ``seq``, and the position of the next batch (None: the walk is done). A batch
+        may be empty while the walk is not done (a tenant's end, deleted images)."""
+        ...
+
+    async def count_images(self) -> int:
+        """Images of every tenant (a walk's total, for progress)."""
         ...
 
     async def fail_lost(
@@ -235,6 +237,11 @@ class CleanupPublisher(EventPublisher, Protocol):
 
 
 class EventLog(Protocol):
+    async def last_sequence(self) -> int:
+        """The sequence of the newest event in the log (0 when empty); raises
+        :class:`~pipeline.domain.errors.BusError`."""
+        ...
+
     def replay_events(self, tenant: str, after: int) -> AsyncIterator[StreamedEvent]:
         """``tenant``'s events with a sequence above ``after``, oldest first, up to the end
         of the log when called; raises :class:`~pipeline.domain.errors.BusError`."""

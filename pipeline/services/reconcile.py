@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -27,9 +27,9 @@ from pipeline.domain.models import ImageRecord
 from pipeline.domain.objects import ObjectStore, StoredObject
 from pipeline.runtime.settings import ReconcileSettings
 from pipeline.services.ports import Bus, ImageScan, UploadCatalog
+from pipeline.services.walk import Progress, walk_images
 
 log = logging.getLogger(__name__)
-PAGE = 500
 MISSING_ORIGINAL = "original object is missing from the store (found by reconcile)"
 
 #: The counts a report carries, in the order the CLI prints them.
@@ -64,13 +64,16 @@ class ReconcileService:
         settings: ReconcileSettings,
         *,
         now: Callable[[], datetime] = utcnow,
+        progress: Progress = lambda walked, total: None,
     ) -> None:
         self._catalog = catalog
         self._uploads = uploads
         self._store = store
         self._bus = bus
         self._min_age = timedelta(seconds=settings.min_age_seconds)
+        self._batch, self._pause = settings.batch_size, settings.batch_pause_seconds
         self._now = now
+        self._progress = progress
 
     async def run(self, *, dry_run: bool = False) -> ReconcileReport:
         """One pass over store and catalog. Raises DependencyError when a backend fails
@@ -80,7 +83,10 @@ class ReconcileService:
         # Objects first: an object stored after this listing is younger than the cutoff.
         objects = await self._objects()
         referenced: set[str] = set()
-        async for record in self._documents():
+        walk = walk_images(
+            self._catalog, batch=self._batch, pause=self._pause, progress=self._progress
+        )
+        async for record in walk:
             referenced.add(record.original_key)
             referenced.update(r.key for r in record.renditions.values())
             await self._check_document(record, objects, cutoff, report)
@@ -96,13 +102,6 @@ class ReconcileService:
         for root in (names.ORIGINALS_ROOT, names.RENDITIONS_ROOT):
             listed.update((o.key, o) for o in await self._store.list_objects(root))
         return listed
-
-    async def _documents(self) -> AsyncIterator[ImageRecord]:
-        after: str | None = None
-        while page := await self._catalog.scan_images(after=after, limit=PAGE):
-            for record in page:
-                yield record
-            after = page[-1].id
 
     async def _check_document(
         self,

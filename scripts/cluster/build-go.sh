@@ -27,6 +27,9 @@ PROGRAMS=(
   "metallb-speaker|go.universe.tf/metallb|v0.16.1|go.universe.tf/metallb/speaker|install"
   "keda-operator|github.com/kedacore/keda/v2|v2.21.0|github.com/kedacore/keda/v2/cmd/operator|wrapper"
   "keda-adapter|github.com/kedacore/keda/v2|v2.21.0|github.com/kedacore/keda/v2/cmd/adapter|wrapper"
+  # The dynamic local-volume provisioner the four-node cluster serves its StorageClass with
+  # (OpenEBS's does not build from the proxy); its helper pods run the busybox image.
+  "local-path-provisioner|github.com/rancher/local-path-provisioner|v0.0.30|github.com/rancher/local-path-provisioner|install"
   # v3.1 as the vendored schemas; later 3.x replace gitops-engine with a local path.
   "argocd|github.com/argoproj/argo-cd/v3|v3.1.9|github.com/argoproj/argo-cd/v3/cmd|wrapper"
 )

@@ -4,6 +4,8 @@
 # twice or after a half-finished cluster-up. Usage: scripts/cluster/cluster-down.sh STATEDIR
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+# GALLERY_CLUSTER_TOPOLOGY=seed: the seed's four machines instead (scripts/cluster/seed-down.sh).
+[[ ${GALLERY_CLUSTER_TOPOLOGY:-single} != seed ]] || exec scripts/cluster/seed-down.sh "$@"
 source scripts/cluster/common.sh
 S=${1:?statedir}
 [[ -d "$S" ]] || exit 0

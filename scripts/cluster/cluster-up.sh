@@ -7,6 +7,8 @@
 # Stop with cluster-down.sh STATEDIR, also after a failure (it only kills what this started).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# GALLERY_CLUSTER_TOPOLOGY=seed: the seed's four machines instead (scripts/cluster/seed-up.sh).
+[[ ${GALLERY_CLUSTER_TOPOLOGY:-single} != seed ]] || exec scripts/cluster/seed-up.sh "$@"
 ROOT=$PWD
 source scripts/cluster/common.sh
 S=${1:?statedir}

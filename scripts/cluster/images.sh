@@ -18,6 +18,9 @@
 #   argocd     the multi-call argocd binary (build-go.sh) on base with git, gpg and tini, plus
 #              the pinned kustomize, as upstream's image lays them out (/usr/local/bin/argocd-*)
 #   argocd-redis  redis-server from Debian (apt in the build) on base: ArgoCD's cache
+#   local-path-provisioner  its static binary (build-go.sh) FROM scratch, for the four-node
+#              cluster's dynamic volumes; busybox  Debian's busybox-static FROM scratch with its
+#              applets installed, the image of the provisioner's helper pods (mkdir, rm -rf)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -56,6 +59,8 @@ tag_of() {
     pause) echo "registry.k8s.io/pause:3.10" ;;
     argocd) echo "localhost/argocd:$(go_version argocd)" ;;
     argocd-redis) echo "localhost/argocd-redis:$SUITE" ;;
+    local-path-provisioner) echo "localhost/local-path-provisioner:$(go_version local-path-provisioner)" ;;
+    busybox) echo "localhost/busybox:$(dpkg-query -W -f='${Version}' busybox-static | tr '~:+' '---')" ;;
     *) log "unknown image $1"; return 1 ;;
   esac
 }
@@ -139,7 +144,19 @@ build_static() {  # an image named in tag_of whose binary comes from build-go.sh
     keda-adapter) scratch_image "$tag" "$(go_binary keda-adapter)" /keda-adapter 1000:1000 ;;
     metallb-controller) scratch_image "$tag" "$(go_binary metallb-controller)" /controller 65534:65534 ;;
     metallb-speaker) scratch_image "$tag" "$(go_binary metallb-speaker)" /speaker 0:0 ;;
+    local-path-provisioner)
+      scratch_image "$tag" "$(go_binary local-path-provisioner)" /usr/local/bin/local-path-provisioner 0:0 ;;
   esac
+}
+
+build_busybox() {
+  local tag; tag=$(tag_of busybox); have "$tag" && return 0
+  local dir; dir=$(mktemp -d)
+  cp /bin/busybox "$dir/busybox"
+  printf 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\nENV PATH=/bin\nCMD ["/bin/sh"]\n' \
+    >"$dir/Containerfile"
+  podman build -q -t "$tag" "$dir" >/dev/null
+  rm -rf "$dir"
 }
 
 build_pause() {
@@ -205,7 +222,8 @@ build_one() {
     app) timed build_app ;;
     nats) timed build_nats ;;
     catalog) timed build_catalog ;;
-    seaweedfs | coredns | prometheus | keda | keda-adapter | metallb-*) timed build_static "$1" ;;
+    seaweedfs | coredns | prometheus | keda | keda-adapter | metallb-* | local-path-provisioner) timed build_static "$1" ;;
+    busybox) timed build_busybox ;;
     pause) timed build_pause ;;
     argocd) timed build_argocd ;;
     argocd-redis) timed build_argocd_redis ;;
@@ -214,17 +232,23 @@ build_one() {
 }
 
 # containerd keeps its own store: an image is imported once per content; re-importing the same
-# digest is skipped by comparing podman's image id with what containerd holds.
+# digest is skipped by comparing podman's image id with what containerd holds. In the
+# four-node cluster every node's containerd gets its own copy (common.sh: containerd_sockets).
 load_one() {
-  local tag id stamp dir
+  local tag id sock stamp stampdir dir=""
   tag=$(tag_of "$1"); id=$(podman image inspect --format '{{.Id}}' "$tag")
-  stamp=$(ctr -n k8s.io images ls -q "name==$tag" 2>/dev/null | head -n 1)
-  if [[ -n "$stamp" ]] && [[ -f "/run/gallery-cluster-images/$1.$id" ]]; then return 0; fi
-  dir=$(mktemp -d)
-  podman save -q --format oci-archive -o "$dir/image.tar" "$tag" >/dev/null
-  ctr -n k8s.io images import "$dir/image.tar" >/dev/null
-  rm -rf "$dir"
-  mkdir -p /run/gallery-cluster-images; rm -f "/run/gallery-cluster-images/$1".*; touch "/run/gallery-cluster-images/$1.$id"
+  for sock in $(containerd_sockets); do
+    stampdir=/run/gallery-cluster-images$([[ $sock == "$CONTAINERD_SOCK" ]] || echo "/$(basename "$(dirname "$sock")")")
+    stamp=$(command ctr --address "$sock" -n k8s.io images ls -q "name==$tag" 2>/dev/null | head -n 1)
+    if [[ -n "$stamp" ]] && [[ -f "$stampdir/$1.$id" ]]; then continue; fi
+    if [[ -z $dir ]]; then
+      dir=$(mktemp -d)
+      podman save -q --format oci-archive -o "$dir/image.tar" "$tag" >/dev/null
+    fi
+    command ctr --address "$sock" -n k8s.io images import "$dir/image.tar" >/dev/null
+    mkdir -p "$stampdir"; rm -f "$stampdir/$1".*; touch "$stampdir/$1.$id"
+  done
+  [[ -z $dir ]] || rm -rf "$dir"
 }
 
 ALL=(base app nats catalog seaweedfs coredns prometheus pause)
@@ -234,6 +258,10 @@ case "$cmd" in
   build) for n in "${names[@]}"; do build_one "$n"; done ;;
   load) for n in "${names[@]}"; do build_one "$n"; load_one "$n"; done ;;
   tag) for n in "${names[@]}"; do tag_of "$n"; done ;;
-  retag) tag=$(tag_of "${names[0]}"); ctr -n k8s.io images tag --force "$tag" "${tag%:*}:${names[1]:?tag}" >/dev/null ;;
+  retag)
+    tag=$(tag_of "${names[0]}")
+    for sock in $(containerd_sockets); do
+      command ctr --address "$sock" -n k8s.io images tag --force "$tag" "${tag%:*}:${names[1]:?tag}" >/dev/null
+    done ;;
   *) log "usage: $0 build|load|tag [image...] | retag IMAGE TAG"; exit 2 ;;
 esac

@@ -5,6 +5,7 @@
 # Usage: scripts/cluster/prepare.sh   (root; tox env `cluster` runs it)
 # GALLERY_CLUSTER_OPTIONAL lists the optional platform controllers to build (default: all);
 # one that does not build is reported here and its tests skip with the reason.
+# GALLERY_CLUSTER_TOPOLOGY=seed (the four-node cluster) also needs local-path-provisioner.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 step() { local s; s=$(date +%s); "$@"; echo "prepare: $* took $(($(date +%s) - s)) s" >&2; }
@@ -13,6 +14,10 @@ step scripts/tools.sh kustomize
 step scripts/cluster/build-k8s.sh >/dev/null
 for program in coredns weed prometheus; do step scripts/cluster/build-go.sh "$program" >/dev/null; done
 step scripts/cluster/images.sh build
+if [[ ${GALLERY_CLUSTER_TOPOLOGY:-single} == seed ]]; then
+  step scripts/cluster/build-go.sh local-path-provisioner >/dev/null
+  step scripts/cluster/images.sh build local-path-provisioner busybox
+fi
 declare -A IMAGE=([metallb-controller]=metallb-controller [metallb-speaker]=metallb-speaker
   [keda-operator]=keda [keda-adapter]=keda-adapter [argocd]="argocd argocd-redis")
 mkdir -p .tools

@@ -174,16 +174,33 @@ def deploy_overlay(cluster: Kube, namespace: str, overlay: Path) -> Deployed:
     return Deployed(kube, key)
 
 
+def install_crds(cluster: Kube) -> None:
+    """The CRDs of the kinds the overlays use (no controllers), established."""
+    cluster.apply(yaml.safe_dump_all(crds()))
+    for crd in crds():
+        name = f"crd/{crd['metadata']['name']}"
+        cluster.run("wait", "--for=condition=Established", name, "--timeout=60s", namespaced=False)
+
+
 @pytest.fixture(scope="session")
 def deployed(cluster: Kube) -> Deployed:
     """overlays/dev through testing/cluster, with what a real cluster gets out of band."""
     script("images.sh", "load", "app", "nats", "catalog", "seaweedfs", timeout=900)
     storage(cluster)
-    cluster.apply(yaml.safe_dump_all(crds()))
-    for crd in crds():
-        name = f"crd/{crd['metadata']['name']}"
-        cluster.run("wait", "--for=condition=Established", name, "--timeout=60s", namespaced=False)
+    install_crds(cluster)
     return deploy_overlay(cluster, NAMESPACE, OVERLAY)
+
+
+@pytest.fixture(scope="session")
+def seed(cluster: Kube) -> Deployed:
+    """overlays/production through testing/production on the four nodes, its volumes from
+    local-path-provisioner (dynamic, node-local), with what production gets out of band."""
+    from tests.cluster import seed as four_nodes
+
+    script("images.sh", "load", "app", "nats", "catalog", "seaweedfs", timeout=900)
+    four_nodes.install_local_path_provisioner(cluster)
+    install_crds(cluster)
+    return deploy_overlay(cluster, four_nodes.NAMESPACE, four_nodes.OVERLAY)
 
 
 @pytest.fixture(scope="session")
@@ -216,11 +233,36 @@ ORDER = (
 )
 
 
+# The tests of the four-node cluster (GALLERY_CLUSTER_TOPOLOGY=seed, scripts/cluster/seed-up.sh);
+# every other module needs the single node gallery-node.
+SEED_MODULES = ("test_seed_nodes",)
+TOPOLOGY = os.environ.get("GALLERY_CLUSTER_TOPOLOGY", "single")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Cheap checks first, the namespace-replacing NATS cluster test last."""
+    """Cheap checks first, the namespace-replacing NATS cluster test last; the tests of the
+    topology this run did not start are skipped, saying which one they need."""
+
+    def module_of(item: pytest.Item) -> str:
+        return item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
 
     def rank(item: pytest.Item) -> int:
-        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        module = module_of(item)
         return ORDER.index(module) if module in ORDER else len(ORDER)
 
     items.sort(key=rank)
+    for item in items:
+        if TOPOLOGY == "seed" and module_of(item) not in SEED_MODULES:
+            item.add_marker(
+                pytest.mark.skip(
+                    reason="needs the single test node (this run started the four-node cluster: "
+                    "GALLERY_CLUSTER_TOPOLOGY=seed)"
+                )
+            )
+        elif TOPOLOGY != "seed" and module_of(item) in SEED_MODULES:
+            item.add_marker(
+                pytest.mark.skip(
+                    reason="needs the four-node cluster, started only with "
+                    "GALLERY_CLUSTER_TOPOLOGY=seed (this run started the single node)"
+                )
+            )

@@ -272,13 +272,14 @@ def test_keda_scales_on_the_render_consumer_after_it_exists(
 # ---- metric names in the alert rules and the dashboard
 
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
-# Not exported by the code, allowed on purpose: scrape health, kube-state-metrics' HPA and
-# Deployment series, and KEDA's own view of the render consumer's lag.
+# Not exported by the code, allowed on purpose: scrape health, kube-state-metrics' HPA,
+# Deployment and node-condition series, and KEDA's own view of the render consumer's lag.
 EXTERNAL_METRICS = {
     "up",
     "kube_deployment_status_replicas",
     "kube_horizontalpodautoscaler_status_current_replicas",
     "kube_horizontalpodautoscaler_spec_max_replicas",
+    "kube_node_status_condition",
     "keda_scaler_metrics_value",
 }
 PROMQL_WORDS = {

@@ -15,8 +15,11 @@ from typing import Any
 import pytest
 import pyvips
 
+from pipeline.runtime.settings import LimitsSettings
+from tests import images
 from tests.conftest import SettingsFactory
 from tests.e2e.conftest import Api, StackFactory
+from tests.e2e.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -32,10 +35,19 @@ def decoded(data: bytes) -> pyvips.Image:
 
 
 @pytest.fixture
-async def api(make_settings: SettingsFactory, start_stack: StackFactory, api_for: Any) -> Api:
-    stack = await start_stack(make_settings())
+async def stack(make_settings: SettingsFactory, start_stack: StackFactory) -> Stack:
+    """A freshly started stack: its render processes have rendered nothing yet."""
+    return await start_stack(make_settings())
+
+
+@pytest.fixture
+async def api(stack: Stack, api_for: Any) -> Api:
     result: Api = await api_for(stack, "alice")
     return result
+
+
+def near(pixel: list[float], expected: tuple[int, int, int], levels: int = 8) -> bool:
+    return all(abs(a - b) <= levels for a, b in zip(pixel, expected, strict=True))
 
 
 async def ready_image(
@@ -154,3 +166,102 @@ async def test_a_normal_photo_is_not_held_up_by_a_refused_bomb(api: Api) -> None
     assert status == 202, doc
     ready = await api.wait_status(doc["id"], {"ready", "failed"}, timeout=60)
     assert ready["status"] == "ready", ready
+
+
+async def test_c28_untagged_cmyk_renders_in_fresh_and_warm_render_processes(
+    stack: Stack, api: Api
+) -> None:
+    # The first render of a freshly started stack runs in a fresh render process: this is
+    # where libvips' freed fallback profile killed every attempt (SIGSEGV, exit -11).
+    fresh = await ready_image(api, "c28_cmyk_noprofile.jpg")
+    # Warm: the same process after other renders, with another untagged CMYK file.
+    await ready_image_of(api, images.jpeg_bytes(320, 240))
+    warm = await ready_image_of(api, images.cmyk_jpeg_bytes(320, 240, profile=False))
+    for name in ("preview", "large"):
+        image = await rendition(api, fresh, name)
+        y = image.height // 2
+        left, right = image.getpoint(image.width // 4, y), image.getpoint(3 * image.width // 4, y)
+        assert near(left, (232, 30, 42)), (name, left)  # red ink mix
+        assert near(right, (0, 155, 229)), (name, right)  # pure cyan
+        assert (await rendition(api, warm, name)).bands == 3
+    assert "render process died" not in stack.logs(), "a render process crashed on the way"
+
+
+@pytest.mark.parametrize("progressive", [False, True], ids=["baseline", "progressive"])
+async def test_c29_jpeg_without_eoi_is_ready_with_every_row(api: Api, progressive: bool) -> None:
+    if progressive:  # the same kind, progressive: complete scans, no EOI marker
+        scene = images.scene(400, 300)
+        data = bytes(scene.jpegsave_buffer(Q=90, interlace=True))[:-2]
+        doc = await ready_image_of(api, data)
+    else:
+        scene = decoded(case("c29_baseline_no_eoi.jpg"))
+        doc = await ready_image(api, "c29_baseline_no_eoi.jpg")
+    assert (doc["width"], doc["height"]) == (400, 300)
+    large = await rendition(api, doc, "large")
+    assert (large.width, large.height) == (400, 300)
+    bottom = large.crop(0, 290, 400, 10).avg()  # the last rows: a cut file would be grey there
+    assert abs(bottom - scene.crop(0, 290, 400, 10).avg()) < 4, bottom
+
+
+async def test_c29_a_jpeg_cut_inside_its_last_scan_still_fails(api: Api) -> None:
+    data = bytes(images.scene(400, 300).jpegsave_buffer(Q=90))[:-300]
+    status, doc = await api.upload(data)
+    assert status == 202, doc
+    failed = await api.wait_status(doc["id"], {"ready", "failed"})
+    assert failed["status"] == "failed", failed
+
+
+@pytest.mark.parametrize("primary", [2, 1], ids=["primary-second", "primary-first"])
+async def test_c30_heif_with_two_images_is_the_primary_everywhere(api: Api, primary: int) -> None:
+    data = case("c30_heic_primary_second.heic")
+    at = data.index(b"pitm") + 8  # its 16-bit item id: 2 is the 300x200, 1 the 640x480
+    data = data[:at] + primary.to_bytes(2, "big") + data[at + 2 :]
+    size = (300, 200) if primary == 2 else (640, 480)
+    status, answer = await api.upload(data)
+    assert status == 202, answer
+    assert (answer["width"], answer["height"]) == size
+    doc = await api.wait_status(answer["id"], {"ready", "failed"})
+    assert doc["status"] == "ready", doc
+    assert (doc["width"], doc["height"]) == size
+    for name in ("thumb", "preview", "large"):
+        image = await rendition(api, doc, name)
+        assert image.width <= size[0], (name, image.width)
+        assert image.height <= size[1], (name, image.height)
+        if name != "thumb":  # fitted renditions keep the primary's shape: never stretched
+            ratio = (image.width / image.height) / (size[0] / size[1])
+            assert ratio == pytest.approx(1, abs=0.02), name
+
+
+async def test_gif_canvas_its_first_frame_leaves_is_transparent_not_black(api: Api) -> None:
+    red = (220, 30, 30)
+    data = images.partial_gif_bytes(
+        (200, 160), [(40, 40, 80, 60, red), (0, 0, 200, 160, (0, 0, 200))]
+    )
+    doc = await ready_image_of(api, data)
+    assert doc["frames"] == 2
+    preview = await rendition(api, doc, "preview")  # WebP
+    large = await rendition(api, doc, "large")  # JPEG
+    assert preview.hasalpha()
+    assert preview.getpoint(5, 5)[3] == 0
+    assert near(preview.getpoint(80, 70)[:3], red)
+    assert near(large.getpoint(5, 5), (255, 255, 255)), "flattened onto white, never black"
+
+
+async def test_apng_frames_count_the_default_image_and_the_limit_holds(
+    make_settings: SettingsFactory, start_stack: StackFactory, api_for: Any
+) -> None:
+    stack = await start_stack(make_settings(limits=LimitsSettings(max_frames=2)))
+    api = await api_for(stack, "alice")
+    status, doc = await api.upload(images.apng_bytes(64, 48, 3))
+    assert status == 422, doc
+    assert "3 frames" in doc["error"]["message"], doc
+    doc = await ready_image_of(api, images.apng_bytes(64, 48, 2))
+    assert doc["frames"] == 2
+
+
+async def ready_image_of(api: Api, data: bytes) -> dict[str, Any]:
+    status, doc = await api.upload(data, content_type="application/octet-stream")
+    assert status == 202, doc
+    ready = await api.wait_status(doc["id"], {"ready", "failed"}, timeout=120)
+    assert ready["status"] == "ready", ready
+    return ready

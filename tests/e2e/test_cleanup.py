@@ -25,7 +25,7 @@ from pipeline.adapters.catalog import MongoCatalog
 from pipeline.adapters.storage import FilesystemObjectStore, open_object_store
 from pipeline.domain import names
 from pipeline.domain.messages import utcnow
-from pipeline.runtime.settings import StorageSettings
+from pipeline.runtime.settings import LimitsSettings, StorageSettings
 from tests.conftest import SettingsFactory
 from tests.e2e.conftest import StackFactory
 from tests.images import jpeg_bytes
@@ -131,6 +131,52 @@ async def test_delete_during_a_store_outage_loses_nothing_and_leaves_nothing(
             return await objects() == []
 
         await until(cleaned, "the objects are removed once the store is back")
+
+
+CASES = Path(__file__).resolve().parents[1] / "data" / "cases"
+
+
+def slow_progressive_jpeg(scans: int) -> bytes:
+    """A valid progressive JPEG of 11968 x 10000 pixels with ``scans`` scans: the first
+    scans of the c14 scan bomb and an End Of Image marker (each scan is another pass over
+    the whole image, ~30 ms here: 150 scans render in about 5 s, with ~400 MB of memory)."""
+    bomb = (CASES / "c14_scan_bomb.jpg").read_bytes()
+    at, starts = 0, []
+    while len(starts) <= scans:
+        at = bomb.index(b"\xff\xda", at + 1)  # SOS; never inside entropy-coded data
+        starts.append(at)
+    return bomb[: starts[scans]] + b"\xff\xd9"
+
+
+async def test_delete_while_a_slow_render_really_runs_leaves_nothing(
+    make_settings: SettingsFactory, start_stack: StackFactory, api_for
+) -> None:
+    # Accepted (150 scans <= the limit), and it renders for seconds: the DELETE lands while
+    # the worker really renders it, and the renditions it stores afterwards must go too.
+    settings = make_settings(limits=LimitsSettings(max_jpeg_scans=150))
+    stack = await start_stack(settings)
+    api = await api_for(stack, "alice")
+    status, doc = await api.upload(slow_progressive_jpeg(150))
+    assert status == 202, doc
+    await api.wait_status(doc["id"], {"processing"}, timeout=60)
+    assert await api.delete(f"/v1/images/{doc['id']}") == 204
+    status, _ = await api.get(f"/v1/images/{doc['id']}")
+    assert status == 404, "the photo is gone for its owner at once"
+
+    async def render_finished_after_the_delete() -> bool:
+        return "deleted or taken over while rendering" in stack.logs()
+
+    await until(render_finished_after_the_delete, "the render that was running ends", 120)
+    original = names.original_key("alice", doc["id"])
+    renditions = names.rendition_prefix("alice", doc["id"])
+    async with open_object_store(settings) as store:
+
+        async def cleaned() -> bool:
+            return [*await store.list_keys(original), *await store.list_keys(renditions)] == []
+
+        await until(cleaned, "neither the original nor a late rendition is left")
+    _, photo = await api.upload(jpeg_bytes(320, 240, seed=5))  # the worker is still serving
+    assert (await api.wait_status(photo["id"], {"ready", "failed"}))["status"] == "ready"
 
 
 async def test_reconcile_fixes_a_seeded_mess_after_a_dry_run(

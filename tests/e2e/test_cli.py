@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import unicodedata
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -180,6 +181,20 @@ def test_album_is_created_once_and_every_photo_lands_in_it(up: Up, photos: Path)
     unknown = up.client("ls", "--album", "No such album")
     assert unknown.returncode == 4
     assert "no album named" in unknown.stderr
+
+
+def test_an_album_name_typed_decomposed_is_the_same_album(up: Up, photos: Path) -> None:
+    composed = "Caf\u00e9 \u00e0 Montr\u00e9al"
+    decomposed = unicodedata.normalize("NFD", composed)
+    assert decomposed != composed
+    first = up.client("upload", str(photos / "a.jpg"), "--album", composed)
+    assert first.returncode == 0, first.stdout + first.stderr
+    second = up.client("upload", str(photos / "b.png"), "--album", decomposed)
+    assert second.returncode == 0, second.stdout + second.stderr
+    for typed in (composed, decomposed):
+        listed = up.client("ls", "--album", typed, "--json")
+        assert listed.returncode == 0, listed.stderr
+        assert {i["filename"] for i in json.loads(listed.stdout)} == {"a.jpg", "b.png"}
 
 
 def test_wrong_key_and_unreachable_gateway_have_their_exit_codes(up: Up, photos: Path) -> None:

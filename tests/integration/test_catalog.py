@@ -154,8 +154,8 @@ async def test_listing_pages_newest_first(catalog: MongoCatalog) -> None:
         await catalog.insert_image(image)
         ids.append(image.id)
     first = await catalog.list_images("alice", limit=2)
-    second = await catalog.list_images("alice", limit=2, before=first[-1].id)
-    third = await catalog.list_images("alice", limit=2, before=second[-1].id)
+    second = await catalog.list_images("alice", limit=2, before=first[-1].seq)
+    third = await catalog.list_images("alice", limit=2, before=second[-1].seq)
     assert [r.id for r in first + second + third] == list(reversed(ids))
 
 

@@ -4,6 +4,7 @@ every one of them: the catalog's writes wait for the server's journal (``GALLERY
 
 from __future__ import annotations
 
+import os
 import signal
 from pathlib import Path
 
@@ -11,7 +12,8 @@ import pytest
 
 from gallery.servers import mongo_uri, start_secantus
 from pipeline.adapters.catalog import MongoCatalog
-from pipeline.runtime.settings import MongoSettings
+from pipeline.domain.errors import ConfigurationError
+from pipeline.runtime.settings import MongoSettings, load_settings
 from tests.integration.test_catalog import LEASE, ready, record
 
 pytestmark = pytest.mark.integration
@@ -52,3 +54,23 @@ async def test_the_journal_setting_is_the_write_concern_sent(
     async with MongoCatalog.connect(settings) as catalog:
         for collection in (catalog.images, catalog.api_keys):
             assert collection.write_concern.document == {"w": 1, "j": journal}
+
+
+async def test_the_embedded_catalog_takes_its_cache_size_from_the_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in [n for n in os.environ if n.startswith("GALLERY_")]:
+        monkeypatch.delenv(name)  # only the setting under test
+    monkeypatch.setenv("GALLERY_MONGO_EMBEDDED_CACHE_SIZE", "64M")
+    size = load_settings().mongo.embedded_cache_size
+    server = start_secantus(tmp_path / "catalog", cache_size=size)
+    try:
+        args = [str(arg) for arg in server.process.args]
+        assert args[-2:] == ["--cache-size", "64M"]
+        async with MongoCatalog.connect(MongoSettings(uri=mongo_uri(server.port))) as catalog:
+            await catalog.ping()
+    finally:
+        server.stop()
+    monkeypatch.setenv("GALLERY_MONGO_EMBEDDED_CACHE_SIZE", "lots")
+    with pytest.raises(ConfigurationError, match="GALLERY_MONGO_EMBEDDED_CACHE_SIZE"):
+        load_settings()

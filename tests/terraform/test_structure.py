@@ -7,6 +7,7 @@ the real binary checks.
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -39,8 +40,12 @@ SECRET_NAME = re.compile(r"(password|token|secret|api_key|private_key)")
 
 
 def _tfvars(relative: str) -> dict[str, object]:
+    """terraform.tfvars merged with *.auto.tfvars.json, as Terraform loads them."""
     path = TERRAFORM / relative / "terraform.tfvars"
-    return load_file(path) if path.exists() else {}
+    values = load_file(path) if path.exists() else {}
+    for auto in sorted((TERRAFORM / relative).glob("*.auto.tfvars.json")):
+        values.update(json.loads(auto.read_text(encoding="utf-8")))
+    return values
 
 
 @pytest.mark.parametrize("relative", ROOT_MODULES)

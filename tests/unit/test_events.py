@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
 from pipeline.domain.errors import BusError, SlowConsumer
-from pipeline.domain.messages import AlbumEvent, ImageEvent, StreamedEvent
+from pipeline.domain.messages import AlbumEvent, ImageEvent, StreamedEvent, StreamReset
 from pipeline.services.events import EventFeed
 from tests.fakes import FakeEventLog
 
@@ -33,7 +34,7 @@ async def publish(log: FakeEventLog, feed: EventFeed, tenant: str = "acme", n: i
     return item.seq
 
 
-async def take(stream: AsyncIterator[StreamedEvent], count: int) -> list[int]:
+async def take(stream: AsyncIterator[StreamedEvent | StreamReset], count: int) -> list[int]:
     async with asyncio.timeout(10):
         return [(await anext(stream)).seq for _ in range(count)]
 
@@ -118,3 +119,71 @@ async def test_a_replay_that_cannot_read_the_log_fails_loudly() -> None:
     async with EventFeed(log, queue_size=4).open("acme", after=3) as stream:
         with pytest.raises(BusError):
             await take(stream, 1)
+
+
+async def test_an_id_ahead_of_the_log_gets_a_reset_then_live_events() -> None:
+    # The client kept an id from before the stream was recreated (a restore, a new cluster):
+    # without the reset it would wait in silence until the new stream reached that id.
+    log = FakeEventLog()
+    feed = EventFeed(log, queue_size=16)
+    for n in range(3):
+        await publish(log, feed, n=n)
+    async with feed.open("acme", after=5000) as stream:
+        async with asyncio.timeout(10):
+            reset = await anext(stream)
+        assert reset == StreamReset(3), "the log's last id, to resume from after reloading"
+        live = [await publish(log, feed, n=10 + n) for n in range(2)]
+        assert await take(stream, 2) == live == [4, 5]
+
+
+async def test_an_id_at_the_end_of_the_log_is_no_reset() -> None:
+    log = FakeEventLog()
+    feed = EventFeed(log, queue_size=16)
+    for n in range(3):
+        await publish(log, feed, n=n)
+    async with feed.open("acme", after=3) as stream:
+        live = await publish(log, feed, n=9)
+        async with asyncio.timeout(10):
+            assert await anext(stream) == log.events[live - 1]
+
+
+async def test_a_write_after_the_client_left_ends_the_stream_quietly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The client left between keepalives: the next event's write fails. That is how an event
+    # stream normally ends: the handler returns the 200 it started, nothing is logged as an
+    # unhandled error (no 500 in the access log, no unexpected_errors_total).
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+    from aiohttp_sse import EventSourceResponse
+
+    from gateway.appkeys import EVENTS, TENANT_KEY
+    from gateway.sse import stream_events
+
+    async def gone(*_: object, **__: object) -> None:
+        raise ConnectionResetError("Cannot write to closing transport")
+
+    log = FakeEventLog()
+    feed = EventFeed(log, queue_size=8)
+    ended: list[int] = []
+    returned = asyncio.Event()
+
+    @web.middleware
+    async def as_acme(request: web.Request, handler: Any) -> web.StreamResponse:
+        request[TENANT_KEY] = "acme"
+        response: web.StreamResponse = await handler(request)
+        ended.append(response.status)
+        returned.set()
+        return response
+
+    app = web.Application(middlewares=[as_acme])
+    app[EVENTS] = feed
+    app.router.add_get("/v1/events", stream_events)
+    async with TestClient(TestServer(app)) as client:
+        response = await client.get("/v1/events")
+        assert (await response.content.readline()).startswith(b": connected")
+        monkeypatch.setattr(EventSourceResponse, "send", gone)
+        await publish(log, feed)
+        await asyncio.wait_for(returned.wait(), 10)
+        response.close()
+    assert ended == [200]

@@ -167,6 +167,21 @@ def test_frame_limit(kind: str) -> None:
         scan(data, LimitsSettings(max_frames=3))
 
 
+@pytest.mark.parametrize("default_is_a_frame", [True, False])
+def test_apng_frames_count_the_default_image(default_is_a_frame: bool) -> None:
+    # acTL says 3: the default image is one of them, or a fourth image outside the animation.
+    data = images.apng_bytes(32, 24, 3, default_is_a_frame=default_is_a_frame)
+    frames = 3 if default_is_a_frame else 4
+    assert pyvips.Image.new_from_buffer(data, "").width == 32  # a valid PNG to libvips
+    assert scan(data, LimitsSettings(max_frames=frames)).frames == frames
+    with pytest.raises(TooManyFrames, match=f"{frames} frames"):
+        scan(data, LimitsSettings(max_frames=frames - 1))
+
+
+def test_a_still_png_is_one_frame() -> None:
+    assert scan(images.png_bytes(32, 24), LimitsSettings(max_frames=1)).frames == 1
+
+
 def _multipage_tiff(pages: int) -> bytes:
     strip = pyvips.Image.arrayjoin([images.scene(32, 24, seed=i) for i in range(pages)], across=1)
     strip = strip.copy()

@@ -29,14 +29,14 @@ from pipeline.domain.messages import utcnow
 from pipeline.domain.models import ImageRecord
 from pipeline.domain.outcomes import Ack, Delivery, Outcome, Retry, Terminal
 from pipeline.imaging.spec import DEFAULT_SPEC, RenditionSpec
-from pipeline.runtime.settings import LimitsSettings, SweeperSettings
+from pipeline.runtime.settings import LimitsSettings, ReconcileSettings, SweeperSettings
 from pipeline.services.backfill import plan_backfill
 from pipeline.services.delete import CleanupService, DeleteService
 from pipeline.services.ingest import BodyOpener, IngestService
 from pipeline.services.outbox import republish_stuck
 from pipeline.services.render import RenderPolicy, RenderService
 from pipeline.services.renderer import ThreadRenderer
-from tests.fakes import FakeBus, FakeCatalog, FakeObjectStore, FakeRenderer
+from tests.fakes import FakeBus, FakeCatalog, FakeImageScan, FakeObjectStore, FakeRenderer
 from tests.images import jpeg_bomb_header_bytes, jpeg_bytes, png_bytes
 from tests.unit.scanning import case
 
@@ -298,10 +298,30 @@ async def test_backfill_queues_only_images_whose_renditions_are_out_of_date(worl
     await world.run_job(current)
     world.bus.jobs.clear()
 
-    assert await plan_backfill(world.bus, world.catalog, DEFAULT_SPEC, dry_run=True) == 1
+    scan, walk = FakeImageScan(world.catalog), ReconcileSettings(batch_pause_seconds=0)
+    assert await plan_backfill(world.bus, scan, DEFAULT_SPEC, walk, dry_run=True) == 1
     assert world.bus.jobs == []
-    assert await plan_backfill(world.bus, world.catalog, DEFAULT_SPEC) == 1
+    assert await plan_backfill(world.bus, scan, DEFAULT_SPEC, walk) == 1
     assert [(j.image_id, j.reason) for j in world.bus.jobs] == [(outdated.id, "backfill")]
+
+
+async def test_backfill_walks_the_library_in_batches_of_the_setting(world: World) -> None:
+    records = [await world.upload(jpeg_bytes(16, 16, seed=seed)) for seed in range(5)]
+    for record in records:
+        await world.run_job(record)
+    world.renderer.spec = [RenditionSpec(name="thumb", width=8, height=8, format="webp")]
+    seen: list[tuple[int, int]] = []
+    walk = ReconcileSettings(batch_size=2, batch_pause_seconds=0)
+    queued = await plan_backfill(
+        world.bus,
+        FakeImageScan(world.catalog),
+        world.renderer.spec,
+        walk,
+        dry_run=True,
+        progress=lambda walked, total: seen.append((walked, total)),
+    )
+    assert queued == 5
+    assert seen == [(0, 5), (2, 5), (4, 5), (5, 5)]  # one step per batch of 2
 
 
 async def test_a_backfill_job_rerenders_an_outdated_image_and_skips_a_current_one(

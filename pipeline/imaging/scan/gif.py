@@ -23,12 +23,12 @@ def parse(tally: Tally) -> Parser:
     tally.found(MIME, width, height)
     yield Skip(_colour_table(flags))
     with contextlib.suppress(EndOfStream):  # truncated: a decoder shows the frames before the cut
-        yield from _blocks(tally)
+        yield from _blocks(tally, width, height)
     if tally.frames == 0:
         raise UndecodableImage("GIF without an image", public_message="the GIF has no image")
 
 
-def _blocks(tally: Tally) -> Parser:
+def _blocks(tally: Tally, width: int, height: int) -> Parser:
     while True:
         block = (yield Read(1))[0]
         if block == 0x21:  # extension: label, then sub-blocks
@@ -36,6 +36,12 @@ def _blocks(tally: Tally) -> Parser:
             yield SKIP_SUB_BLOCKS
         elif block == 0x2C:  # image descriptor: position, size, flags
             descriptor = yield Read(9)
+            if tally.frames == 0:
+                left, top, w, h = struct.unpack_from("<HHHH", descriptor)
+                if left > 0 or top > 0 or left + w < width or top + h < height:
+                    # Browsers show the rest of the canvas transparent (section 20's
+                    # background colour is ignored in practice); the renderer must too.
+                    tally.first_frame = (left, top, w, h)
             tally.add_frames()
             yield Skip(_colour_table(descriptor[8]) + 1)  # local table, LZW minimum code size
             yield SKIP_SUB_BLOCKS

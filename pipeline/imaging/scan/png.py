@@ -2,6 +2,11 @@
 
 Chunk layout per the PNG spec (ISO/IEC 15948, W3C PNG 3rd ed. section 5.3): length, type,
 data, CRC. acTL must come before the first IDAT (APNG spec), so IDAT ends the header.
+
+Frames (APNG, W3C PNG 3rd ed. section 4.9): acTL's ``num_frames`` counts the animation's
+frames, one ``fcTL`` each. The default image (IDAT) is the first of them when an fcTL comes
+before it; otherwise it is an extra image outside the animation, and the file holds
+``num_frames + 1`` images.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ _MAX_CHUNK = 2**31 - 1  # PNG section 5.3: lengths are at most 2^31 - 1
 def parse(tally: Tally) -> Parser:
     yield Read(8)  # signature, checked by the sniffer
     first = True
+    animated = framed_default = False
     while True:
         length, kind = struct.unpack(">I4s", (yield Read(8)))
         if length > _MAX_CHUNK:
@@ -32,9 +38,15 @@ def parse(tally: Tally) -> Parser:
             yield Skip(length - 8 + 4)
         elif kind == b"acTL" and length >= 8:
             (frames,) = struct.unpack_from(">I", (yield Read(8)))
-            tally.add_frames(max(frames, 1) - 1)  # the IHDR image counts as one
+            animated = frames > 0  # 0 is invalid: decoders show the default image alone
+            tally.add_frames(frames)
             yield Skip(length - 8 + 4)
+        elif kind == b"fcTL":
+            framed_default = True  # before IDAT: the default image is the first frame
+            yield Skip(length + 4)
         elif kind in (b"IDAT", b"IEND"):
+            if animated and not framed_default:
+                tally.add_frames(1)  # the default image, outside the animation
             return
         else:
             yield Skip(length + 4)

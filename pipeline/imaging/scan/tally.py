@@ -22,7 +22,8 @@ class ImageHeader:
     ``scans`` counts JPEG scans (SOS markers; 1 for baseline, ~10 for a usual progressive
     file); ``raw`` names the camera RAW format (``"DNG"``, ``"CR2"`` ...) or is ``None``.
     For a RAW, ``width`` x ``height`` is the largest image its container declares (the
-    sensor's, not the embedded preview's).
+    sensor's, not the embedded preview's). ``first_frame`` is the (left, top, width,
+    height) of a GIF's first frame when it leaves part of the canvas uncovered, else None.
     """
 
     mime: str
@@ -31,6 +32,7 @@ class ImageHeader:
     frames: int = 1
     scans: int = 0
     raw: str | None = None
+    first_frame: tuple[int, int, int, int] | None = None
 
     @property
     def format_name(self) -> str:
@@ -62,13 +64,17 @@ class Tally:
         self.frames = 0
         self.scans = 0
         self.bytes = 0
+        self.first_frame: tuple[int, int, int, int] | None = None
 
     @property
     def header(self) -> ImageHeader | None:
         """The header with the counts so far (final once the stream has ended)."""
         if self._found is None:
             return None
-        return replace(self._found, frames=max(self._found.frames, self.frames), scans=self.scans)
+        # Counted frames (GIF image descriptors, WebP ANMF chunks, APNG frames) replace the
+        # header's figure; a file without any keeps it (a still image is one frame).
+        frames = self.frames or self._found.frames
+        return replace(self._found, frames=frames, scans=self.scans, first_frame=self.first_frame)
 
     def found(
         self, mime: str, width: int, height: int, *, frames: int = 1, raw: str | None = None

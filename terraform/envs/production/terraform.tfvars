@@ -1,11 +1,6 @@
-# Node inventory of the production cluster (no secrets here: see variables.tf). Roles are
-# data: to add a worker, add a line and run `tofu apply` (docs/infrastructure.md).
-nodes = {
-  "nl-cloud-hf-22-1"  = { role = "controller" }
-  "nl-cloud-hf-22-w1" = { role = "worker" }
-  "nl-cloud-hf-22-w2" = { role = "worker" }
-  "nl-cloud-hf-22-w3" = { role = "worker" }
-}
+# No secrets here: see variables.tf. The node inventory (names and roles) is in
+# nodes.auto.tfvars.json next to this file, which Terraform loads by its name and the test
+# cluster's scripts (scripts/cluster/nodes.sh) read too: the seed's topology is written once.
 
 # The repository ArgoCD syncs; deploy/argocd/ names the same URL.
 git_repo_url = "https://github.com/gallery-pipeline/gallery-pipeline.git"
