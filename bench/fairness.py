@@ -66,6 +66,8 @@ def _parse() -> argparse.Namespace:
     )
     parser.add_argument("--runs", type=int, default=1, help="fresh stacks; medians reported")
     parser.add_argument("--code", type=Path, help="run the stack from this checkout")
+    parser.add_argument("--workers", type=int, help="worker processes (default: gallery up's)")
+    parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the stack")
     parser.add_argument("--tag", default="", help="suffix of the output files")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument(
@@ -289,10 +291,12 @@ def main() -> None:
         compare(before, after, path)
         print(path)
         return
-    env = {"PYTHONPATH": str(args.code)} if args.code else {}
+    env = dict(item.split("=", 1) for item in args.env)
+    if args.code:
+        env["PYTHONPATH"] = str(args.code)
     runs = []
     for _ in range(args.runs):
-        with embedded(extra_env=env, cwd=args.code) as stack:
+        with embedded(workers=args.workers, extra_env=env, cwd=args.code) as stack:
             runs.append(asyncio.run(one_run(stack, args)))
     summary = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
     result = {
