@@ -277,7 +277,8 @@ def compare(before: dict[str, Any], after: dict[str, Any], path: Path) -> None:
         axis.set_ylabel("seconds, upload to ready (log)")
         axis.set_title(f"tenant B's photo behind {title}")
         axis.legend()
-    fig.suptitle(f"bench.fairness, n={after['count']} photos, make up defaults")
+    setup = f"{after.get('workers') or 'default'} worker(s), {after.get('env') or 'defaults'}"
+    fig.suptitle(f"bench.fairness: {after['count']} photos of {after.get('size')}, {setup}")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
