@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1.7
 # One image, two commands: `gallery gateway` and `gallery worker` (see deploy/kustomize/base).
-# libvips comes from the pyvips-binary wheel, so neither stage installs system libvips.
+# libvips comes from the pyvips-binary wheel and FFmpeg (videos) from PyAV's, so neither stage
+# installs system libvips or ffmpeg.
 # The base is pinned to an exact patch tag; release.yml records the pushed image's digest in
 # the overlays, so what runs in the cluster is pinned by digest.
 ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm
@@ -20,7 +21,8 @@ COPY gallery ./gallery
 # A non-editable install: the runtime stage copies only the virtualenv, never the sources.
 RUN pip install --no-compile . \
     && python -m compileall -q /opt/gallery \
-    && python -c "import pyvips; pyvips.Image.black(1, 1).webpsave_buffer()"
+    && python -c "import pyvips; pyvips.Image.black(1, 1).webpsave_buffer()" \
+    && python -c "import av; av.codec.Codec('libx264', 'w'); av.codec.Codec('hevc', 'r')"
 
 FROM ${PYTHON_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="gallery-pipeline" \

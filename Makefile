@@ -3,10 +3,11 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: bench-fairness manifests up test test-cluster bootstrap tools lint type unit integration e2e deploy-check terraform-check bench bench-upload bench-throughput bench-scale clean
+.PHONY: bench-fairness manifests up test test-cluster bootstrap bootstrap-up tools lint type unit integration e2e deploy-check terraform-check bench bench-upload bench-throughput bench-scale clean
 
-up: bootstrap
-	$(BIN)/gallery up
+# UP_ARGS: flags for `gallery up`, e.g. UP_ARGS="--port 8090" (`.venv/bin/gallery up --help`).
+up: bootstrap-up
+	$(BIN)/gallery up $(UP_ARGS)
 
 test: bootstrap tools
 	@scripts/test.sh
@@ -14,8 +15,12 @@ test: bootstrap tools
 test-cluster: bootstrap tools
 	$(BIN)/tox run -e cluster
 
+# Every extra (tests, linters, tox, plots); `make up` installs the runtime only.
 bootstrap:
 	@scripts/bootstrap.sh
+
+bootstrap-up:
+	@scripts/bootstrap.sh up
 
 tools:
 	@scripts/tools.sh

@@ -7,6 +7,7 @@ other 4xx -> InputError. The command line maps those to exit codes (gallery/exit
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -34,8 +35,34 @@ def error_message(payload: object, fallback: str) -> str:
     return fallback
 
 
+_BYTE_LIMIT = re.compile(r"the limit of (\d+) bytes")
+
+
+def _with_setting(status: int, message: str) -> str:
+    """A 413's byte count in binary units, with the setting that raises the limit."""
+    if status != 413:
+        return message
+
+    def human(match: re.Match[str]) -> str:
+        limit = int(match.group(1))
+        return (
+            f"the limit of {binary_bytes(limit)} ({limit} bytes; the gateway's "
+            "GALLERY_LIMITS_MAX_UPLOAD_BYTES raises it)"
+        )
+
+    return _BYTE_LIMIT.sub(human, message)
+
+
+def binary_bytes(size: int) -> str:
+    """``100 MiB``, ``1.5 GiB``, ``512 KiB``, ``12 bytes``: as the settings count."""
+    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if size >= scale:
+            return f"{size / scale:.4g} {unit}"
+    return f"{size} bytes"
+
+
 def http_error(status: int, payload: object, what: str) -> PipelineError:
-    message = f"HTTP {status} {error_message(payload, '')}".rstrip()
+    message = f"HTTP {status} {_with_setting(status, error_message(payload, ''))}".rstrip()
     message = f"{what}: {message}" if what else message
     if status == 401:
         return Unauthorized(f"{what}: the API key was refused (HTTP 401)")
@@ -102,21 +129,26 @@ class Api:
                 return
             params["cursor"] = page["next_cursor"]
 
+    async def albums(self) -> AsyncIterator[Json]:
+        """Every album of the tenant (newest first), page by page."""
+        params: Json = {"limit": "100"}
+        while True:
+            page = await self.request("GET", "/v1/albums", params=params)
+            for album in page["items"]:
+                yield dict(album)
+            if not page.get("next_cursor"):
+                return
+            params["cursor"] = page["next_cursor"]
+
     async def album_named(self, name: str, *, create: bool) -> Json | None:
         """The album called ``name`` (first match), created when missing and ``create``.
 
         Names compare in Unicode NFC, as the server keeps them: a name typed decomposed (as
         macOS file names and some input methods give it) finds the album, never a twin."""
         name = same_name(name)
-        params: Json = {"limit": "100"}
-        while True:
-            page = await self.request("GET", "/v1/albums", params=params)
-            for album in page["items"]:
-                if same_name(str(album.get("name", ""))) == name:
-                    return dict(album)
-            if not page.get("next_cursor"):
-                break
-            params["cursor"] = page["next_cursor"]
+        async for album in self.albums():
+            if same_name(str(album.get("name", ""))) == name:
+                return album
         if not create:
             return None
         created: Json = await self.request("POST", "/v1/albums", json={"name": name})

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from gallery import exitcodes
-from gallery.commands import images, keys, reconcile, status, upload
+from gallery import exitcodes, output
+from gallery.commands import albums, images, keys, reconcile, remove, status, upload
+from gallery.options import add_data_dir, backend_settings
 from pipeline.domain.errors import PipelineError
 from pipeline.domain.messages import StoredDeadLetter
 from pipeline.runtime.process import configure_logging
 from pipeline.runtime.settings import Settings, load_settings
+
+SERVERS = ("gateway", "worker")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,19 +39,25 @@ def _parser() -> argparse.ArgumentParser:
 
     upload.add_parser(sub)
     images.add_parsers(sub)
+    albums.add_parsers(sub)
+    remove.add_parser(sub)
     status.add_parser(sub)
 
     backfill = sub.add_parser(
         "backfill", help="re-render images whose renditions are missing or out of date"
     )
     backfill.add_argument("--dry-run", action="store_true", help="only count them")
+    backfill.add_argument("--json", action="store_true", help="the count as JSON")
+    add_data_dir(backfill)
     reconcile.add_parser(sub)
 
     keys.add_parsers(sub)
 
     dlq = sub.add_parser("dlq", help="dead letters")
+    add_data_dir(dlq)
     dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
-    dlq_sub.add_parser("list", help="list dead-lettered jobs")
+    listing = dlq_sub.add_parser("list", help="list dead-lettered jobs")
+    listing.add_argument("--json", action="store_true", help="the letters as JSON")
     redrive = dlq_sub.add_parser(
         "redrive",
         help=(
@@ -55,10 +66,13 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     redrive.add_argument("image_ids", nargs="*", help="only these images (default: all)")
+    redrive.add_argument("--json", action="store_true", help="what was done, as JSON")
     return parser
 
 
-async def _dead_letters(settings: Settings, command: str, image_ids: list[str]) -> None:
+async def _dead_letters(
+    settings: Settings, command: str, image_ids: list[str], as_json: bool
+) -> None:
     # Each command imports what it runs: `gallery upload` and `--help` must not pay for
     # loading libvips, NATS, PyMongo and aioboto3 (about a second) that they never use.
     from pipeline.adapters.bus import JetStreamBus
@@ -68,21 +82,43 @@ async def _dead_letters(settings: Settings, command: str, image_ids: list[str]) 
     async with JetStreamBus.connect(settings.nats, name="gallery-cli") as bus:
         if command == "list":
             letters = await bus.dead_letters()
-            for stored in letters:
+            if as_json:
+                output.print_json([_letter_json(stored) for stored in letters])
+            for stored in [] if as_json else letters:
                 print(_letter_line(stored))
             print(f"{len(letters)} dead letter(s) listed", file=sys.stderr)
             return
         actions: dict[str, int] = {}
+        redriven = []
         async with MongoCatalog.connect(settings.mongo) as catalog:
             async for done in redrive(bus, catalog, image_ids):
-                print(f"{_letter_line(done.stored)} -> {done.status}: {done.action}")
+                if as_json:
+                    redriven.append(
+                        {**_letter_json(done.stored), "status": done.status, "action": done.action}
+                    )
+                else:
+                    print(f"{_letter_line(done.stored)} -> {done.status}: {done.action}")
                 actions[done.action] = actions.get(done.action, 0) + 1
+        if as_json:
+            output.print_json(redriven)
         summary = ", ".join(f"{n} {action}" for action, n in sorted(actions.items()))
         count = sum(actions.values())
         print(
             f"{count} dead letter(s) redriven" + (f": {summary}" if summary else ""),
             file=sys.stderr,
         )
+
+
+def _letter_json(stored: StoredDeadLetter) -> dict[str, object]:
+    letter = stored.letter
+    return {
+        "at": letter.at.isoformat(),
+        "lane": letter.lane,
+        "tenant": letter.job.tenant if letter.job is not None else None,
+        "image_id": letter.job.image_id if letter.job is not None else None,
+        "attempts": letter.attempts,
+        "reason": letter.reason,
+    }
 
 
 def _letter_line(stored: StoredDeadLetter) -> str:
@@ -95,7 +131,7 @@ def _letter_line(stored: StoredDeadLetter) -> str:
     return f"{letter.at.isoformat()} {what} attempts={letter.attempts} {letter.reason}"
 
 
-async def _backfill(settings: Settings, dry_run: bool) -> None:
+async def _backfill(settings: Settings, dry_run: bool, as_json: bool) -> None:
     # Imported here: see _dead_letters.
     from pipeline.adapters.bus import JetStreamBus
     from pipeline.adapters.catalog import MongoCatalog
@@ -116,6 +152,8 @@ async def _backfill(settings: Settings, dry_run: bool) -> None:
         )
     verb = "would be queued" if dry_run else "queued on the backfill lane"
     print(f"\nbackfill: {queued} image(s) {verb}", file=sys.stderr)
+    if as_json:
+        output.print_json({"dry_run": dry_run, "queued": queued})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,12 +162,21 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args)
     except KeyboardInterrupt:
         return exitcodes.INTERRUPTED
+    except BrokenPipeError:
+        # `gallery ls --ids | head -1`: the reader has what it wanted. Python would report
+        # the pipe again when it flushes stdout at exit, so stdout goes to /dev/null.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return exitcodes.OK
     except (PipelineError, OSError) as exc:
         print(f"gallery: {exc}", file=sys.stderr)
         return exitcodes.for_error(exc)
 
 
 def _run(args: argparse.Namespace) -> int:
+    # Commands in their own module (gallery/commands/) name their handler on the parser.
+    handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
+    if handler is not None:
+        return handler(args)
     if args.command == "up":
         from gallery.embedded import UpOptions, run_up  # per command, see _dead_letters
 
@@ -154,7 +201,8 @@ def _run(args: argparse.Namespace) -> int:
         return status.run(args)
     if args.command == "reconcile":
         return reconcile.run(args)
-    settings = load_settings()
+    # The servers read the environment alone; the other commands find `gallery up` too.
+    settings = load_settings() if args.command in SERVERS else backend_settings(args)
     configure_logging(settings.log_level)
     if args.command == "gateway":
         from gateway.main import run_gateway  # per command, see _dead_letters
@@ -165,11 +213,13 @@ def _run(args: argparse.Namespace) -> int:
 
         asyncio.run(run_worker(settings))
     elif args.command == "backfill":
-        asyncio.run(_backfill(settings, args.dry_run))
+        asyncio.run(_backfill(settings, args.dry_run, args.json))
     elif args.command == "keys":
         asyncio.run(keys.run(settings, args))
     elif args.command == "dlq":
-        asyncio.run(_dead_letters(settings, args.dlq_command, getattr(args, "image_ids", [])))
+        asyncio.run(
+            _dead_letters(settings, args.dlq_command, getattr(args, "image_ids", []), args.json)
+        )
     return exitcodes.OK
 
 

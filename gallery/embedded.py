@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
+import sys
 import time
 from dataclasses import dataclass, replace
 from functools import partial
@@ -34,7 +36,7 @@ from gallery.stackfile import Endpoint, StackFile
 from gallery.supervisor import Supervisor
 from pipeline.adapters.catalog import issue_api_key
 from pipeline.domain.errors import ConfigurationError
-from pipeline.runtime.settings import MongoSettings
+from pipeline.runtime.settings import ENV_PREFIX, MongoSettings
 
 TENANT = "local"
 
@@ -127,10 +129,16 @@ def run_up(opts: UpOptions) -> int:
     try:
         _say(f"gallery: starting servers under {data}")
         _start_servers(opts, servers, child.env.get("GALLERY_MONGO_EMBEDDED_CACHE_SIZE"))
-        gateway, key, logs = _start_apps(opts, child.env, apps)
+        _say("gallery: servers up; starting the gateway, then the workers")
+        gateway, key, logs = _start_gateway(opts, child.env, apps)
         ready_url = f"http://127.0.0.1:{opts.port}/readyz"
         wait_until_ready(gateway, lambda: http_ok(ready_url), seconds=60)
-        _stack_file(opts).write(data)
+        # Workers after the gateway: started together, the three processes' first imports
+        # share the cores and the gateway is ready later (first `make up` on a loaded
+        # machine: 17 s from servers up to a ready gateway). Uploads queue on the bus
+        # until the workers join, a second or two later.
+        _start_workers(opts, child.env, apps, logs)
+        _stack_file(opts, child.env).write(data)
         _banner(opts, key, logs)
         while not stopping:
             # A process that exits is restarted (with backoff) instead of stopping the rest:
@@ -165,20 +173,23 @@ def _start_servers(opts: UpOptions, servers: Supervisor, cache_size: str | None)
     )
 
 
-def _start_apps(
+def _start_gateway(
     opts: UpOptions, env: dict[str, str], apps: Supervisor
 ) -> tuple[ManagedProcess, str, Path]:
     key = _api_key(opts.data_dir, env["GALLERY_MONGO_URI"])
     logs = opts.data_dir / "logs"
     gateway = apps.add("gateway", partial(start_gallery, ["gateway"], env, logs / "gateway.log"))
+    return gateway, key, logs
+
+
+def _start_workers(opts: UpOptions, env: dict[str, str], apps: Supervisor, logs: Path) -> None:
     for index in range(opts.workers):
         worker_env = {**env, "GALLERY_METRICS_PORT": str(opts.worker_metrics_port(index))}
         log_path = logs / f"worker-{index + 1}.log"
         apps.add(f"worker {index + 1}", partial(start_gallery, ["worker"], worker_env, log_path))
-    return gateway, key, logs
 
 
-def _stack_file(opts: UpOptions) -> StackFile:
+def _stack_file(opts: UpOptions, env: dict[str, str]) -> StackFile:
     def metrics(port: int) -> str:
         return f"http://127.0.0.1:{port}/metrics"
 
@@ -194,20 +205,44 @@ def _stack_file(opts: UpOptions) -> StackFile:
         nats_monitoring_url=f"http://127.0.0.1:{opts.nats_monitor_port}",
         mongo_uri=mongo_uri(opts.mongo_port),
         endpoints=endpoints,
+        data_dir=str(opts.data_dir),
+        settings_env={k: v for k, v in env.items() if k.startswith(ENV_PREFIX)},
     )
 
 
 def _banner(opts: UpOptions, key: str, logs: Path) -> None:
     url = f"http://127.0.0.1:{opts.port}"
+    gallery = command_name()
     print(
         f"""
-gallery is up: gateway {url}, {opts.workers} worker(s)
+gallery is up: open {url} in a browser; {opts.workers} worker(s)
   API key (tenant {TENANT!r}):  {key}
-  upload photos:   gallery upload --url {url} --key {key} PATH...
-  or:              curl -H 'Authorization: Bearer {key}' --data-binary @photo.jpg {url}/v1/images
+                   kept in {opts.data_dir / "api-key"}: the sign-in page asks for it
+{_path_hint(gallery)}  upload photos:   {gallery} upload PATH...   (from any folder)
+  more commands:   {gallery} --help   (ls, show, albums, rm, status, reconcile, keys)
+  or with curl:    curl -H "Authorization: Bearer $(cat {opts.data_dir / "api-key"})" \\
+                     --data-binary @photo.jpg {url}/v1/images
+  pipeline state:  {gallery} status
   metrics:         http://127.0.0.1:{opts.metrics_port}/metrics
-  pipeline state:  gallery status --data-dir {opts.data_dir}
   logs:            {logs}
 Press Ctrl-C to stop.""",
         flush=True,
     )
+
+
+def _path_hint(gallery: str) -> str:
+    if gallery == "gallery" or not gallery.endswith("/gallery"):
+        return ""
+    folder = str(Path(gallery).parent)
+    return f'  not on PATH:     export PATH="{folder}:$PATH"   (then plain `gallery` works)\n'
+
+
+def command_name() -> str:
+    """``gallery`` when that name on PATH is this very command, else its exact path."""
+    script = Path(sys.argv[0])
+    if script.name == "gallery" and script.exists():
+        on_path = shutil.which("gallery")
+        if on_path is not None and Path(on_path).resolve() == script.resolve():
+            return "gallery"
+        return str(script.resolve())
+    return f"{sys.executable} -m gallery"

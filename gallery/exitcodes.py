@@ -2,7 +2,7 @@
 
 | code | meaning |
 | --- | --- |
-| 0 | done: every file ready (or already there), the listing or status was read |
+| 0 | done: every photo ready or already there (other files skipped), the listing was read |
 | 1 | done, but some of the work failed: a file was rejected, failed or is not ready in time |
 | 2 | the command line or the configuration is wrong (bad flag, unknown setting, refused key) |
 | 3 | a service did not answer: gateway, NATS, catalog, metrics, Prometheus |

@@ -42,3 +42,8 @@ def human_bytes(size: float | None) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1000
     return f"{size:.1f} GB"
+
+
+def timestamp(value: object) -> str:
+    """``2026-12-07 20:59:35`` from the API's ISO 8601 (``-`` when absent)."""
+    return str(value)[:19].replace("T", " ") if value else "-"

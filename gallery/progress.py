@@ -9,11 +9,12 @@ On a non-terminal (a pipe, a test) rich prints the final display once, as plain 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -27,9 +28,19 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from gallery.output import human_bytes
+from gallery.tables import Column, table
+
 # Outcomes of one file, in the order the summary lists them.
-OUTCOMES = ("ready", "duplicate", "failed", "rejected", "not ready", "interrupted")
-STYLE = {"ready": "green", "duplicate": "blue", "failed": "red", "rejected": "red"}
+OUTCOMES = ("ready", "duplicate", "failed", "rejected", "not ready", "interrupted", "skipped")
+STYLE = {
+    "ready": "green",
+    "duplicate": "blue",
+    "failed": "red",
+    "rejected": "red",
+    "skipped": "dim",
+}
+SENT = frozenset({"ready", "duplicate", "failed", "rejected", "not ready", "interrupted"})
 KEEP_FINISHED_ROWS = 20
 
 
@@ -56,11 +67,14 @@ class FileResult:
     outcome: str = "interrupted"
     image_id: str | None = None
     reason: str = ""
-    via: str = "post"
+    via: str = "post"  # "tus", or "-" for a skipped file
     resumed_from: int = 0
+    retryable: bool = False  # rejected because the gateway could not be reached
+    sidecar_of: Path | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)  # a sidecar's fields
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        document: dict[str, Any] = {
             "path": str(self.path),
             "bytes": self.size,
             "outcome": self.outcome,
@@ -69,6 +83,19 @@ class FileResult:
             "via": self.via,
             "resumed_from": self.resumed_from,
         }
+        if self.sidecar_of is not None:
+            document["sidecar_of"] = str(self.sidecar_of)
+            document["metadata"] = self.metadata
+        return document
+
+
+class Display(Protocol):
+    """What the uploader reports to: the live display, or a watch's silence."""
+
+    def sending(self, result: FileResult) -> None: ...
+    def sent_bytes(self, path: Path, count: int) -> None: ...
+    def processing(self, path: Path) -> None: ...
+    def finished(self, result: FileResult) -> None: ...
 
 
 class UploadDisplay:
@@ -103,6 +130,8 @@ class UploadDisplay:
         )
 
     def sent_bytes(self, path: Path, count: int) -> None:
+        if count and path not in self.bytes:  # a tus upload picked up where it stopped
+            self.progress.update(self.rows[path], state=f"resumed at {human_bytes(count)}")
         self.bytes[path] = count
         self.progress.update(self.rows[path], completed=count)
         self.progress.update(self.sent, completed=sum(self.bytes.values()))
@@ -120,20 +149,27 @@ class UploadDisplay:
         self.progress.advance(self.done)
 
 
-def summary_table(results: list[FileResult]) -> Table:
-    table = Table(title="upload summary", title_justify="left")
-    for column in ("file", "size", "result", "image id", "reason"):
-        table.add_column(column, no_wrap=column != "reason")
+def summary_table(results: list[FileResult], width: int) -> Table:
+    columns = [
+        Column("file"),
+        Column("size", fixed=True, justify="right"),
+        Column("result", fixed=True),
+        Column("image id", fixed=True),
+        Column("reason"),
+    ]
+    rows = []
     for result in sorted(results, key=lambda r: (OUTCOMES.index(r.outcome), str(r.path))):
         style = STYLE.get(result.outcome, "yellow")
-        table.add_row(
-            str(result.path),
-            f"{result.size:,}",
-            f"[{style}]{result.outcome}[/]",
-            result.image_id or "-",
-            result.reason,
+        rows.append(
+            [
+                escape(str(result.path)),
+                human_bytes(result.size),
+                f"[{style}]{result.outcome}[/]",
+                result.image_id or "-",
+                escape(result.reason),
+            ]
         )
-    return table
+    return table(columns, rows, width, title="upload summary")
 
 
 def totals_line(results: list[FileResult]) -> str:

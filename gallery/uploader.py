@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 
 from gallery.api import Api, http_error, json_body
-from gallery.progress import FileResult, UploadDisplay
+from gallery.folder import Collection, Skipped
+from gallery.output import human_bytes
+from gallery.progress import Display, FileResult
 from gallery.tus import DEFAULT_STATE_FILE, TusClient, UploadState
 from pipeline.domain.errors import DependencyError, InputError, PipelineError
 
@@ -36,26 +38,8 @@ class UploadOptions:
     state_file: Path = DEFAULT_STATE_FILE
 
 
-def collect(paths: Iterable[Path]) -> list[Path]:
-    """Files named directly plus every file below named folders (hidden ones skipped)."""
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            files.extend(
-                p
-                for p in sorted(path.rglob("*"))
-                if p.is_file()
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise FileNotFoundError(f"no such file or folder: {path}")
-    return files
-
-
 class Uploader:
-    def __init__(self, api: Api, opts: UploadOptions, display: UploadDisplay) -> None:
+    def __init__(self, api: Api, opts: UploadOptions, display: Display) -> None:
         self.api = api
         self.opts = opts
         self.display = display
@@ -76,7 +60,7 @@ class Uploader:
             async with slots:
                 await self._send(result)
 
-        await asyncio.gather(*(one(r) for r in results))
+        await asyncio.gather(*(one(r) for r in results if r.outcome != "skipped"))
         await self._wait_ready()
 
     async def _send(self, result: FileResult) -> None:
@@ -91,6 +75,7 @@ class Uploader:
                 await self.api.add_to_album(self.album_id, image_id)
         except (PipelineError, aiohttp.ClientError) as exc:
             result.outcome, result.reason = "rejected", str(exc) or type(exc).__name__
+            result.retryable = isinstance(exc, DependencyError | aiohttp.ClientError)
             self.display.finished(result)
             return
         if duplicate:
@@ -145,7 +130,7 @@ class Uploader:
                     continue  # the gateway blinked: ask again on the next round
                 if doc.get("status") in ("ready", "failed"):
                     result.outcome = str(doc["status"])
-                    result.reason = str(doc.get("failure") or "")
+                    result.reason = str(doc.get("failure") or "") or _resumed(result)
                     del self.pending[image_id]
                     self.display.finished(result)
             if self.pending:
@@ -155,16 +140,46 @@ class Uploader:
             result.reason = f"not ready after {self.opts.timeout:.0f}s"
 
 
-def plan(files: list[Path], opts: UploadOptions) -> list[FileResult]:
-    """One result per file, each marked with how it will be sent."""
+def plan(found: Collection, opts: UploadOptions) -> list[FileResult]:
+    """One result per photo, marked with how it will be sent; skipped files last, done.
+
+    Raises InputError when there is no photo to send.
+    """
     results = []
-    for path in files:
+    for path in found.photos:
         size = path.stat().st_size
         via = "tus" if size >= opts.tus_threshold else "post"
         results.append(FileResult(path, size, via=via))
-    if not files:
-        raise InputError("no files to upload")
+    if not results:
+        skipped = f" ({len(found.skipped)} other file(s) skipped)" if found.skipped else ""
+        raise InputError(f"no photos to upload{skipped}")
+    for item in found.skipped:
+        size = item.path.stat().st_size if item.path.exists() else 0
+        results.append(
+            FileResult(
+                item.path,
+                size,
+                outcome="skipped",
+                reason=_skipped_reason(item),
+                via="-",
+                sidecar_of=item.sidecar_of,
+                metadata=item.metadata,
+            )
+        )
     return results
+
+
+def _resumed(result: FileResult) -> str:
+    return f"resumed at {human_bytes(result.resumed_from)}" if result.resumed_from else ""
+
+
+def _skipped_reason(item: Skipped) -> str:
+    if not item.metadata:
+        return item.reason
+    # The API has no fields for a photo's title, description, keywords, rating or capture
+    # time yet (docs/api.md): the sidecar is read and its fields shown, not applied.
+    names = ", ".join(sorted(item.metadata))
+    return f"{item.reason}: {names} read, not applied (no API field yet)"
 
 
 async def _chunks(path: Path, on_sent: Callable[[int], None]) -> AsyncIterator[bytes]:

@@ -23,6 +23,7 @@ def image_json(record: ImageRecord) -> dict[str, Any]:
     return {
         "id": record.id,
         "status": record.status,
+        "media": record.media,
         "content_type": record.content_type,
         "bytes": record.bytes,
         "width": record.width,

@@ -65,6 +65,10 @@ IMAGE = _object(
     {
         "id": {"type": "string", "pattern": ULID_PATTERN},
         "status": {"enum": STATUSES},
+        "media": {
+            "enum": ["photo", "video"],
+            "description": "video: the `video` rendition is an H.264/AAC MP4 preview",
+        },
         "content_type": STRING,
         "bytes": INTEGER,
         "width": INTEGER,

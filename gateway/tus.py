@@ -66,7 +66,7 @@ async def options(request: web.Request) -> web.Response:
         headers={
             "Tus-Version": TUS_VERSION,
             "Tus-Extension": EXTENSIONS,
-            "Tus-Max-Size": str(limits.max_upload_bytes),
+            "Tus-Max-Size": str(limits.largest_upload_bytes),
             "Tus-Checksum-Algorithm": "sha256",
         },
     )

@@ -78,7 +78,9 @@ async def expect_continue(request: web.Request) -> web.StreamResponse | None:
         return None  # an expectation we do not know: ignore it (RFC 9110 allows that)
     try:
         await tenant_of(request)
-        check_declared_length(request.content_length, request.app[SETTINGS].limits.max_upload_bytes)
+        check_declared_length(
+            request.content_length, request.app[SETTINGS].limits.largest_upload_bytes
+        )
         check_slots(request)
     except PipelineError as exc:
         return refusal(request, exc)

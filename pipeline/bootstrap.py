@@ -14,6 +14,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from pipeline.adapters.bus import JetStreamBus
 from pipeline.adapters.catalog import MongoCatalog
@@ -24,6 +25,7 @@ from pipeline.imaging.spec import RenditionSpec
 from pipeline.jobs.registry import job_lanes
 from pipeline.runtime.health import ReadinessCheck
 from pipeline.runtime.process import wait_or_stop
+from pipeline.runtime.sandbox import SandboxLimits
 from pipeline.runtime.settings import Settings
 from pipeline.services.albums import AlbumService
 from pipeline.services.delete import CleanupService, DeleteService
@@ -35,6 +37,7 @@ from pipeline.services.limits import UploadLimits
 from pipeline.services.process_renderer import ProcessRenderer
 from pipeline.services.reconcile import ReconcileService
 from pipeline.services.render import RenderPolicy, RenderService, worker_identity
+from pipeline.services.spool import Spool
 from pipeline.services.tus import UploadService
 from pipeline.services.walk import Progress
 
@@ -168,10 +171,23 @@ async def render_service(
 ) -> AsyncIterator[RenderService]:
     """The render service over ``slots`` render processes (:class:`ProcessRenderer`): a
     decode that overruns ``render_timeout_seconds`` is killed with its process, and one that
-    crashes its process costs that process, not the worker."""
+    crashes its process costs that process, not the worker. Originals are streamed into the
+    bounded spool (``GALLERY_WORKER_SPOOL_*``), never held in memory."""
+    worker = settings.worker
     renderer = ProcessRenderer(
-        spec, settings.limits, store_gps=settings.worker.store_gps, slots=slots
+        spec,
+        settings.limits,
+        store_gps=worker.store_gps,
+        slots=slots,
+        sandbox=SandboxLimits(
+            memory_bytes=worker.render_memory_bytes,
+            cpu_seconds=worker.render_cpu_seconds,
+            lifetime_cpu_seconds=worker.render_process_cpu_seconds,
+        ),
+        pass_env=[n.strip() for n in worker.render_env_pass.split(",") if n.strip()],
     )
+    spool = Spool(Path(worker.spool_dir) if worker.spool_dir else None, worker.spool_bytes)
+    spool.sweep()
     async with renderer:
         yield RenderService(
             backends.catalog,
@@ -179,6 +195,7 @@ async def render_service(
             backends.bus,
             renderer,
             policy=render_policy(settings),
+            spool=spool,
         )
 
 

@@ -32,6 +32,20 @@ from pipeline.runtime.settings import (
 from tests.s3server import S3Endpoint, start_s3_server
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_user_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A per-user state folder of the session's own: a `gallery up` started by a test writes
+    its stack pointer there (gallery/stackfile.py), never into the user's, and the commands
+    the tests run never find a stack someone else runs on this machine."""
+    saved = os.environ.get("XDG_STATE_HOME")
+    os.environ["XDG_STATE_HOME"] = str(tmp_path_factory.mktemp("xdg-state"))
+    yield
+    if saved is None:
+        del os.environ["XDG_STATE_HOME"]
+    else:
+        os.environ["XDG_STATE_HOME"] = saved
+
+
 @pytest.fixture(scope="session")
 def mongo_server_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     external = os.environ.get("GALLERY_TEST_MONGO_URI")

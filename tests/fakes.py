@@ -19,6 +19,7 @@ from collections.abc import (
 )
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from pipeline.domain.albums import AlbumRecord
@@ -605,9 +606,13 @@ class FakeRenderer:
     fail_with: PipelineError | None = None
     during: Callable[[], Awaitable[None]] | None = None
     calls: int = 0
+    originals: list[Path] = field(default_factory=list)  # the spool files it was given
+    contents: list[bytes] = field(default_factory=list)  # what they held at the time
 
-    async def render(self, original: bytes) -> RenderResult:
+    async def render(self, original: Path) -> RenderResult:
         self.calls += 1
+        self.originals.append(original)
+        self.contents.append(original.read_bytes())  # noqa: ASYNC240 - a fake: tiny files
         if self.during is not None:
             await self.during()
         if self.fail_with is not None:

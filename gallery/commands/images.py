@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
-from gallery import output
+from gallery import ids, output
 from gallery.api import Api, Json
 from gallery.exitcodes import OK
 from gallery.options import ClientOptions
+from gallery.tables import Column, table
 from pipeline.domain.errors import NotFound
 
 STATUSES = ("queued", "processing", "ready", "failed")
@@ -24,10 +26,11 @@ def add_parsers(sub: Any) -> None:
     ls.add_argument("--status", choices=STATUSES, help="only photos in this state")
     ls.add_argument("--limit", type=int, default=1000, help="at most this many rows")
     ls.add_argument("--json", action="store_true", help="a JSON array of image documents")
+    ls.add_argument("--ids", action="store_true", help="only full image ids, one a line")
 
     show = sub.add_parser("show", help="one photo: renditions, metadata, state")
     ClientOptions.add_arguments(show)
-    show.add_argument("image_id")
+    show.add_argument("image_id", help="an image id or a unique prefix of one")
     show.add_argument("--json", action="store_true", help="the image document as JSON")
 
 
@@ -47,36 +50,49 @@ async def run_ls(args: argparse.Namespace) -> int:
                 break
     if args.json:
         output.print_json(rows)
+    elif args.ids:
+        for image in rows:
+            print(image["id"])
     else:
-        output.stdout().print(_images_table(rows))
+        console = output.stdout()
+        console.print(_images_table(rows, console.width))
         output.stderr().print(f"{len(rows)} photo(s)")
     return OK
 
 
-def _images_table(rows: list[Json]) -> Table:
-    table = Table(box=None, pad_edge=False)
-    for column in ("id", "status", "file", "size", "pixels", "created", "note"):
-        table.add_column(column, no_wrap=column != "note")
+def _images_table(rows: list[Json], width: int) -> Table:
+    columns = [
+        Column("id", fixed=True),
+        Column("status", fixed=True),
+        Column("file"),
+        Column("size", fixed=True, justify="right"),
+        Column("pixels"),
+        Column("created"),
+        Column("note"),
+    ]
+    cells = []
     for image in rows:
         status = str(image.get("status"))
         pixels = f"{image.get('width')}x{image.get('height')}" if image.get("width") else "-"
-        table.add_row(
-            str(image["id"]),
-            f"[{STYLE.get(status, '')}]{status}[/]" if status in STYLE else status,
-            str(image.get("filename") or "-"),
-            output.human_bytes(image.get("bytes")),
-            pixels,
-            str(image.get("created_at", ""))[:19].replace("T", " "),
-            str(image.get("failure") or ""),
+        cells.append(
+            [
+                str(image["id"]),
+                f"[{STYLE[status]}]{status}[/]" if status in STYLE else status,
+                escape(str(image.get("filename") or "-")),
+                output.human_bytes(image.get("bytes")),
+                pixels,
+                output.timestamp(image.get("created_at")),
+                escape(str(image.get("failure") or "")),
+            ]
         )
-    return table
+    return table(columns, cells, width)
 
 
 async def run_show(args: argparse.Namespace) -> int:
     client = ClientOptions.from_args(args)
     async with Api.open(client.url, client.key) as api:
         try:
-            image = await api.image(args.image_id)
+            image = await api.image(await ids.image_id(api, args.image_id))
         except NotFound as exc:
             raise NotFound(f"no image {args.image_id} for this key") from exc
         names = [(await api.album(album_id))["name"] for album_id in image.get("albums") or []]

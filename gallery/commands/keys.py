@@ -9,11 +9,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from gallery import output
+from gallery.options import add_data_dir
+from pipeline.domain.keys import ApiKeyInfo
 from pipeline.runtime.settings import Settings
 
 
 def add_parsers(sub: Any) -> None:
     keys = sub.add_parser("keys", help="manage API keys")
+    add_data_dir(keys)
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     create = keys_sub.add_parser("create", help="create an API key for a tenant (printed once)")
     create.add_argument("--tenant", required=True)
@@ -22,6 +26,8 @@ def add_parsers(sub: Any) -> None:
     listing.add_argument("--tenant", help="only this tenant's keys")
     revoke = keys_sub.add_parser("revoke", help="revoke a key: every gateway refuses it")
     revoke.add_argument("key_id", help="the id `gallery keys list` shows")
+    for verb in (create, listing, revoke):
+        verb.add_argument("--json", action="store_true", help="the key record(s) as JSON")
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> None:
@@ -37,13 +43,34 @@ async def run(settings: Settings, args: argparse.Namespace) -> None:
         await catalog.ensure_indexes()
         service = KeyService(catalog.keys, bus)
         if args.keys_command == "create":
-            print((await service.create(args.tenant, args.name)).key)
+            created = await service.create(args.tenant, args.name)
+            if args.json:
+                output.print_json({**_record(created.info), "key": created.key})
+            else:
+                print(created.key)
         elif args.keys_command == "list":
-            for key in await service.list_keys(args.tenant):
+            keys = await service.list_keys(args.tenant)
+            if args.json:
+                output.print_json([_record(key) for key in keys])
+            for key in [] if args.json else keys:
                 revoked = f"revoked {key.revoked_at.isoformat()}" if key.revoked_at else "active"
                 print(
                     f"{key.id}  {key.tenant}  {key.name}  {key.created_at.isoformat()}  {revoked}"
                 )
         else:
             key = await service.revoke(args.key_id)
-            print(f"revoked {key.id} ({key.tenant}/{key.name})")
+            if args.json:
+                output.print_json(_record(key))
+            else:
+                print(f"revoked {key.id} ({key.tenant}/{key.name})")
+
+
+def _record(key: ApiKeyInfo) -> dict[str, object]:
+    """A key's public fields (never its hash): id, tenant, name, created_at, revoked_at."""
+    return {
+        "id": key.id,
+        "tenant": key.tenant,
+        "name": key.name,
+        "created_at": key.created_at.isoformat(),
+        "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+    }

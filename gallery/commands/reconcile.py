@@ -16,7 +16,8 @@ import sys
 from typing import Any
 
 from gallery import exitcodes
-from pipeline.runtime.settings import Settings, load_settings
+from gallery.options import add_data_dir, backend_settings
+from pipeline.runtime.settings import Settings
 
 
 def add_parser(sub: Any) -> None:
@@ -26,10 +27,11 @@ def add_parser(sub: Any) -> None:
     )
     reconcile.add_argument("--dry-run", action="store_true", help="only count, change nothing")
     reconcile.add_argument("--json", action="store_true", help="print the counts as JSON")
+    add_data_dir(reconcile)
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = load_settings()
+    settings = backend_settings(args)
     counts = asyncio.run(_reconcile(settings, dry_run=args.dry_run))
     if args.json:
         print(json.dumps({"dry_run": args.dry_run, "counts": counts}))

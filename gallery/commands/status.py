@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -21,8 +20,8 @@ from rich.table import Table
 from rich.text import Text
 
 from gallery import exitcodes, output
-from gallery.options import DEFAULT_DATA_DIR
-from gallery.stackfile import Endpoint, StackFile
+from gallery.options import add_data_dir, local_stack
+from gallery.stackfile import Endpoint
 from pipeline.domain.errors import ConfigurationError, PipelineError
 
 if TYPE_CHECKING:  # at run time imported where used: it loads nats-py
@@ -34,7 +33,7 @@ DEFAULT_NATS = "nats://127.0.0.1:4222"
 
 def add_parser(sub: Any) -> None:
     status = sub.add_parser("status", help="queues, dead letters, workers, rates, latency")
-    status.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    add_data_dir(status)
     status.add_argument("--nats", help="NATS URL (default: GALLERY_NATS_URL, gallery up's)")
     status.add_argument(
         "--metrics",
@@ -86,7 +85,7 @@ async def _watch(
 
 def _sources(args: argparse.Namespace) -> tuple[str, list[Endpoint]]:
     try:
-        stack: StackFile | None = StackFile.read(args.data_dir)
+        stack = local_stack(args)
     except ConfigurationError:
         stack = None
     nats_url = (

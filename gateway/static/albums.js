@@ -69,6 +69,7 @@ export class Albums {
         ),
       );
     $("album-list").replaceChildren(chip(null, "All photos"), ...this.items.map((a) => chip(a.id, a.name, a.image_count)));
+    markOverflow($("album-list"));
     const album = this.currentAlbum;
     $("view-title").textContent = album ? album.name : "All photos";
     $("album-actions").hidden = !album;
@@ -168,4 +169,20 @@ export class Albums {
     this.items = known ? this.items.map((a) => (a.id === album.id ? album : a)) : [album, ...this.items];
     this.render();
   }
+}
+
+// The chip row scrolls sideways with its scrollbar hidden: data-more ("start", "end" or
+// "both") fades the edge that has more chips behind it, so a phone shows the row goes on.
+export function markOverflow(list) {
+  const update = () => {
+    const start = list.scrollLeft > 1;
+    const end = list.scrollLeft + list.clientWidth < list.scrollWidth - 1;
+    list.dataset.more = start && end ? "both" : start ? "start" : end ? "end" : "";
+  };
+  if (!list.dataset.watched) {
+    list.dataset.watched = "true";
+    list.addEventListener("scroll", update, { passive: true });
+    new ResizeObserver(update).observe(list);
+  }
+  update();
 }

@@ -1,8 +1,10 @@
 // The one way the page talks to the gateway: every request carries the API key from
-// sessionStorage (gone when the tab closes), and every error becomes an ApiError holding the
+// sessionStorage (gone when the tab closes) or, when the user ticked "remember on this
+// device", from localStorage (until Sign out), and every error becomes an ApiError holding the
 // server's JSON error code and message (docs/api.md: {"error": {"code", "message"}}).
 
 const KEY_ITEM = "gallery.apiKey";
+const REMEMBERED_ITEM = "gallery.rememberedKey";
 
 export const config = {
   pageSize: 60, // images per GET /v1/images page (infinite scroll asks for the next one)
@@ -24,11 +26,21 @@ export class ApiError extends Error {
 
 export const session = {
   get key() {
-    return sessionStorage.getItem(KEY_ITEM) || "";
+    return sessionStorage.getItem(KEY_ITEM) || localStorage.getItem(REMEMBERED_ITEM) || "";
   },
+  // Setting "" signs out: the remembered key goes too.
   set key(value) {
     if (value) sessionStorage.setItem(KEY_ITEM, value);
-    else sessionStorage.removeItem(KEY_ITEM);
+    else {
+      sessionStorage.removeItem(KEY_ITEM);
+      localStorage.removeItem(REMEMBERED_ITEM);
+    }
+  },
+  remember() {
+    if (this.key) localStorage.setItem(REMEMBERED_ITEM, this.key);
+  },
+  get remembered() {
+    return Boolean(localStorage.getItem(REMEMBERED_ITEM));
   },
 };
 

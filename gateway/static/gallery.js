@@ -40,7 +40,7 @@ const stream = new EventStream({
 
 // ---- sign in / out -------------------------------------------------------------------
 
-async function signIn(key) {
+async function signIn(key, remember = false) {
   session.key = key;
   $("signin-error").textContent = "";
   $("signin-submit").disabled = true;
@@ -58,6 +58,7 @@ async function signIn(key) {
     $("signin-submit").disabled = false;
   }
   $("api-key").value = "";
+  if (remember) session.remember();
   document.body.dataset.view = "gallery";
   $("signin").hidden = true;
   $("app").hidden = false;
@@ -262,7 +263,7 @@ wireUploads();
 $("signin-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const key = $("api-key").value.trim();
-  if (key) signIn(key);
+  if (key) signIn(key, $("remember").checked);
   else $("signin-error").textContent = "Enter your API key.";
 });
 $("signin-submit").disabled = false; // index.html ships it disabled until this handler exists

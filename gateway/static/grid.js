@@ -9,6 +9,8 @@ import { thumbHashToDataURL } from "./thumbhash.js";
 const RANK = { queued: 0, processing: 1, ready: 2, failed: 2 };
 const LABEL = { queued: "Queued", processing: "Processing" };
 
+const EXTREME_RATIO = 4; // width:height (or height:width) past which a square crop misleads
+
 export class Grid {
   /** onOpen(id): a tile was activated; onSelect(ids): the selection changed. */
   constructor(container, { onOpen, onSelect }) {
@@ -82,6 +84,7 @@ export class Grid {
       open,
       check,
       el("span", { class: "badge", "aria-hidden": "true" }),
+      el("span", { class: "frames" }),
       el("p", { class: "failure" }),
     );
   }
@@ -92,6 +95,10 @@ export class Grid {
     const placeholder = node.querySelector(".placeholder");
     if (!placeholder.src && image.thumbhash) placeholder.src = thumbHashToDataURL(image.thumbhash);
     node.querySelector(".badge").textContent = LABEL[image.status] || "";
+    // An animated GIF/WebP/PNG renders as a still (its first frame) for now: say it moves.
+    const frames = image.frames > 1 ? `${image.frames} frames` : "";
+    node.querySelector(".frames").textContent = frames;
+    node.querySelector(".frames").title = frames && "Animated: shown as its first frame";
     node.querySelector(".failure").textContent =
       image.status === "failed" ? `Failed: ${image.failure || "unknown reason"}` : "";
     const state = image.status === "ready" ? "" : `, ${image.status}`;
@@ -110,7 +117,13 @@ export class Grid {
   }
 
   async loadThumb(node, image) {
-    const thumb = image.renditions && image.renditions.thumb;
+    // A strip (a 20000 x 3 scan, an extreme panorama) gets a square `thumb` that is a sliver
+    // of it: such a tile shows the whole picture instead, the `preview` fitted in the tile.
+    const ratio = image.width && image.height ? image.width / image.height : 1;
+    const strip = ratio >= EXTREME_RATIO || ratio <= 1 / EXTREME_RATIO;
+    node.classList.toggle("strip", strip);
+    const renditions = image.renditions || {};
+    const thumb = (strip && renditions.preview) || renditions.thumb;
     const img = node.querySelector(".thumb");
     if (image.status !== "ready" || !thumb || img.dataset.src === thumb.url) return;
     img.dataset.src = thumb.url;

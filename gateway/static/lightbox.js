@@ -49,7 +49,10 @@ export class Lightbox {
     $("lb-delete").addEventListener("click", () => this.remove());
     this.photo.addEventListener("click", () => this.zoom(!this.zoomed));
     // The ThumbHash's aspect ratio is approximate: hide it once the photo itself is painted.
-    this.photo.addEventListener("load", () => this.dialog.classList.add("painted"));
+    this.photo.addEventListener("load", () => {
+      this.dialog.classList.add("painted");
+      if (this.zoomed) this.centre();
+    });
     this.dialog.addEventListener("keydown", (event) => this.key(event));
     this.dialog.addEventListener("close", () => {
       this.id = null;
@@ -110,6 +113,13 @@ export class Lightbox {
     }
   }
 
+  // Zoomed, the stage scrolls over the photo at its full size: start from its centre, not
+  // its top-left corner (a panorama or a phone showed a blank or arbitrary corner).
+  centre() {
+    const stage = this.photo.parentElement;
+    stage.scrollTo({ left: (stage.scrollWidth - stage.clientWidth) / 2, top: (stage.scrollHeight - stage.clientHeight) / 2 });
+  }
+
   zoom(on, { load = true } = {}) {
     this.zoomed = on;
     this.dialog.classList.toggle("zoomed", on);
@@ -128,6 +138,7 @@ export class Lightbox {
       ["Camera", camera(meta)],
       ["Lens", meta.lens],
       ["Exposure", exposure(meta)],
+      ["Frames", image.frames > 1 ? `${image.frames} (animated; shown as its first frame)` : ""],
       ["Size", image.width ? `${image.width} × ${image.height} · ${formatBytes(image.bytes)}` : formatBytes(image.bytes)],
       ["Uploaded", new Date(image.created_at).toLocaleString()],
       ["Status", image.status === "failed" ? `Failed: ${image.failure || "unknown reason"}` : image.status === "ready" ? "" : image.status],

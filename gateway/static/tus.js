@@ -46,12 +46,14 @@ export class TusUpload {
    * onProgress(sentBytes, totalBytes). start() resolves to {imageId, duplicate} and rejects
    * with ApiError for a refusal (413/415/422...) or after the retries run out.
    */
-  constructor(file, { endpoint, chunkBytes, metadata = {}, onProgress = () => {} }) {
+  constructor(file, { endpoint, chunkBytes, metadata = {}, onProgress = () => {}, onResume = () => {} }) {
     this.file = file;
     this.endpoint = endpoint;
     this.chunkBytes = chunkBytes;
     this.metadata = metadata;
     this.onProgress = onProgress;
+    this.onResume = onResume; // onResume(offset): picked up where an earlier try stopped
+    this.resumedAt = 0; // the offset of the last resume (0: never resumed)
     this.fingerprint = `gallery.tus:${file.name}:${file.size}:${file.lastModified}`;
     this.url = localStorage.getItem(this.fingerprint);
     this.resumes = 0; // how many times the upload continued after a failure (shown, tested)
@@ -68,6 +70,7 @@ export class TusUpload {
         await sleep(RETRY_DELAYS_MS[attempt++]);
         offset = await this.currentOffset().catch(() => offset);
         this.resumes += 1;
+        this.resumed(offset);
       }
     }
   }
@@ -75,7 +78,10 @@ export class TusUpload {
   async resumeOrCreate() {
     if (this.url) {
       const offset = await this.currentOffset().catch(() => null);
-      if (offset !== null) return offset;
+      if (offset !== null) {
+        this.resumed(offset); // an upload this browser started before a reload
+        return offset;
+      }
     }
     const response = await fetch(this.endpoint, {
       method: "POST",
@@ -89,6 +95,12 @@ export class TusUpload {
     this.url = new URL(response.headers.get("Location"), location.href).pathname;
     localStorage.setItem(this.fingerprint, this.url);
     return 0;
+  }
+
+  resumed(offset) {
+    if (offset <= 0) return;
+    this.resumedAt = offset;
+    this.onResume(offset);
   }
 
   // HEAD: how many bytes the server has. A finished upload also names its image.

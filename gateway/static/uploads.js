@@ -63,7 +63,8 @@ export class Uploader {
     try {
       const image = await this.send(job);
       this.rows.set(image.id, job.row);
-      this.setState(job.row, image.duplicate ? "duplicate" : "processing", image.duplicate ? "Already in your gallery" : "Processing");
+      const resumed = job.row.dataset.resumedAt ? ` (resumed at ${formatBytes(Number(job.row.dataset.resumedAt))})` : "";
+      this.setState(job.row, image.duplicate ? "duplicate" : "processing", (image.duplicate ? "Already in your gallery" : "Processing") + resumed);
       // The ready event may have beaten this response: the grid keeps the newest state.
       this.imageChanged(this.onImage(image) || image);
     } catch (error) {
@@ -83,7 +84,11 @@ export class Uploader {
     };
     if (file.size >= config.tusThresholdBytes && (await this.tusOffered())) {
       row.dataset.via = "tus";
-      const upload = new TusUpload(file, { endpoint: "/v1/uploads", chunkBytes: config.tusChunkBytes, metadata: { album }, onProgress: progress });
+      const onResume = (offset) => {
+        row.dataset.resumedAt = String(offset);
+        this.setState(row, "uploading", `Resumed at ${formatBytes(offset)}`);
+      };
+      const upload = new TusUpload(file, { endpoint: "/v1/uploads", chunkBytes: config.tusChunkBytes, metadata: { album }, onProgress: progress, onResume });
       const { imageId, duplicate } = await upload.start();
       row.dataset.resumes = String(upload.resumes);
       return { ...(await apiJson(`/v1/images/${imageId}`)), duplicate };
@@ -127,7 +132,8 @@ export class Uploader {
   imageChanged(image) {
     const row = this.rows.get(image.id);
     if (!row || row.dataset.state === "duplicate") return;
-    if (image.status === "ready") this.setState(row, "ready", "Ready");
+    const resumed = row.dataset.resumedAt ? ` (resumed at ${formatBytes(Number(row.dataset.resumedAt))})` : "";
+    if (image.status === "ready") this.setState(row, "ready", `Ready${resumed}`);
     else if (image.status === "failed") this.setState(row, "failed", `Failed: ${image.failure || "unknown reason"}`);
     this.updateSummary();
   }

@@ -90,6 +90,30 @@ class RenderTimeout(ImageRejected, TimeoutError):
     code = "render_timeout"
 
 
+class VideoTooLong(ImageRejected):
+    """A video longer than ``max_video_seconds``."""
+
+    code = "too_long"
+
+
+class TooManyStreams(ImageRejected):
+    """A video with more audio and video streams than ``max_video_streams``."""
+
+    code = "too_many_streams"
+
+
+class RenderOutOfMemory(ImageRejected, MemoryError):
+    """The render went over its memory limit (``GALLERY_WORKER_RENDER_MEMORY_BYTES``)."""
+
+    code = "render_memory"
+
+
+class OriginalTooLarge(ImageRejected):
+    """The original alone is larger than the render spool (``GALLERY_WORKER_SPOOL_BYTES``)."""
+
+    code = "original_too_large"
+
+
 # --- access ------------------------------------------------------------------------------
 
 
@@ -143,6 +167,12 @@ class StorageError(DependencyError):
 
 class StorageTimeout(StorageError, TimeoutError):
     code = "storage_timeout"
+
+
+class SpoolFull(DependencyError):
+    """The render spool's disk budget is taken by other originals in flight; retry later."""
+
+    code = "spool_full"
 
 
 class ObjectNotFound(NotFound):

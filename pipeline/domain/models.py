@@ -147,6 +147,11 @@ class ImageRecord(BaseModel):
     """The tenant's completion sequence number, given when the record is written (the
     upload completed): the listing's order and cursor. 0 until the catalog gives one."""
 
+    @property
+    def media(self) -> str:
+        """``video`` for a video original, else ``photo`` (by the type its bytes showed)."""
+        return "video" if self.content_type.startswith("video/") else "photo"
+
     def to_document(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True)
 

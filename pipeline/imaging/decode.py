@@ -36,20 +36,34 @@ def decode_master(data: bytes, box: tuple[int, int], *, fail_on: str = "error") 
 
 
 def uncovered_transparent(
-    image: vips.Image, canvas: tuple[int, int], frame: tuple[int, int, int, int]
+    image: vips.Image,
+    canvas: tuple[int, int],
+    frame: tuple[int, int, int, int],
+    box: tuple[int, int],
 ) -> vips.Image:
     """A decoded GIF whose first ``frame`` (left, top, width, height on the ``canvas``)
-    leaves part of the canvas uncovered, with that part transparent.
+    leaves part of the canvas uncovered: the whole canvas, fitted to ``box``, with that part
+    transparent.
 
     libvips paints the first frame on a transparent canvas, but drops the alpha band when no
     frame declares a transparent colour: the uncovered canvas then comes out black, where a
-    browser shows transparency. The frame's rectangle is scaled to the decoded size.
+    browser shows transparency. And libnsgif takes some common screen sizes (640x480,
+    800x600, 1024x768, 1600x1200 ...) for an editor's leftover and decodes only up to the
+    first frame's far corner: that image is put back on the canvas the file declares, so it
+    is neither cropped nor, later, stretched to the declared size.
     """
-    if image.hasalpha():
-        return image  # the uncovered canvas is already transparent
-    sx, sy = image.width / canvas[0], image.height / canvas[1]
     left, top, width, height = frame
-    mask = vips.Image.black(image.width, image.height).draw_rect(
+    extent = (left + width, top + height)
+    if not image.hasalpha():
+        image = image.bandjoin(255).copy(interpretation=image.interpretation)
+    if _same_shape((image.width, image.height), extent) and not _same_shape(
+        (image.width, image.height), canvas
+    ):
+        scale = image.width / extent[0]
+        size = (round(canvas[0] * scale), round(canvas[1] * scale))
+        image = image.embed(0, 0, *size, extend="background", background=[0, 0, 0, 0])
+    sx, sy = image.width / canvas[0], image.height / canvas[1]
+    covered = vips.Image.black(image.width, image.height).draw_rect(
         255,
         round(left * sx),
         round(top * sy),
@@ -57,7 +71,14 @@ def uncovered_transparent(
         max(1, round(height * sy)),
         fill=True,
     )
-    return image.bandjoin(mask.cast("uchar")).copy(interpretation=image.interpretation)
+    image = image[:-1].bandjoin((image[-1] & covered).cast("uchar"))
+    if image.width > box[0] or image.height > box[1]:
+        image = image.thumbnail_image(box[0], height=box[1], size="down")
+    return image.copy(interpretation="srgb").copy_memory()
+
+
+def _same_shape(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    return abs(a[0] * b[1] - a[1] * b[0]) <= max(a[0], a[1], b[0], b[1])
 
 
 def decode_jpeg_without_eoi(data: bytes, box: tuple[int, int]) -> vips.Image:

@@ -56,6 +56,7 @@ class RenderedRendition:
     extension: str
     content_type: str
     seconds: float
+    path: str | None = None  # a video preview: written to this file, ``data`` left empty
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class RenderResult:
     thumbhash: str
     renditions: tuple[RenderedRendition, ...]
     decode_seconds: float
+    media: str = "photo"  # or "video"
 
 
 @dataclass
@@ -143,8 +145,33 @@ def _decode(ctx: RenderContext) -> None:
             ctx.image = decode_master(ctx.original, stored_box)
         if ctx.header.first_frame is not None:
             canvas = (ctx.header.width, ctx.header.height)
-            ctx.image = uncovered_transparent(ctx.image, canvas, ctx.header.first_frame)
+            first = ctx.header.first_frame
+            ctx.image = uncovered_transparent(ctx.image, canvas, first, stored_box)
+        box = stored_box
+    if ctx.header.mime in _ISOBMFF:
+        _check_shape(ctx.image, box)
     ctx.decode_seconds = time.perf_counter() - started
+
+
+# HEIF and AVIF: the scanner and the decoder (libheif) each choose the image to show (the
+# primary item), so their sizes are checked against each other.
+_ISOBMFF = ("image/heic", "image/avif")
+
+
+def _check_shape(image: vips.Image, box: tuple[int, int]) -> None:
+    """The decoded master must have the shape the header promised (``box``, its size fitted).
+
+    The sizes of the record and every rendition come from the header; a decoder that shows
+    another image (a HEIF whose primary item the header scanner missed) would have its master
+    forced to them and come out stretched. Such a file fails instead of being stretched.
+    """
+    width, height = image.width, image.height
+    fits = [abs(got - want) <= 2 + want // 50 for got, want in ((width, box[0]), (height, box[1]))]
+    if not all(fits):
+        raise UndecodableImage(
+            f"decoded {width}x{height}, the header says {box[0]}x{box[1]} (fitted)",
+            public_message="the image's header and its data disagree on its size",
+        )
 
 
 def _orient(ctx: RenderContext) -> None:
@@ -271,6 +298,34 @@ def render_image(
         renditions=tuple(ctx.renditions),
         decode_seconds=ctx.decode_seconds,
     )
+
+
+def render_from_master(
+    image: vips.Image,
+    spec: Sequence[RenditionSpec],
+    limits: LimitsSettings,
+    *,
+    deadline: float | None = None,
+) -> tuple[str, tuple[RenderedRendition, ...]]:
+    """The ThumbHash and every rendition of an image already decoded and upright (a
+    video's poster frame): the colour, placeholder and renditions steps of :data:`STEPS`.
+    Raises :class:`UndecodableImage` and :class:`RenderTimeout`."""
+    header = ImageHeader("image/x-poster", image.width, image.height)
+    ctx = RenderContext(b"", spec, limits, False, deadline, header=header, image=image)
+    for name, step in (
+        ("colour", _colour),
+        ("placeholder", _placeholder),
+        ("renditions", _renditions),
+    ):
+        ctx.check_deadline(name)
+        try:
+            step(ctx)
+        except vips.Error as exc:
+            raise UndecodableImage(
+                f"{name}: {vips.error_reason(exc)}",
+                public_message="the video's poster frame cannot be rendered",
+            ) from exc
+    return ctx.thumbhash, tuple(ctx.renditions)
 
 
 def check_capabilities(spec: Sequence[RenditionSpec]) -> None:

@@ -33,6 +33,9 @@ _CONTENT_TYPES: dict[str, str] = {
     "png": "image/png",
 }
 
+# A video's web-playable preview is stored as the rendition of this name.
+RESERVED_NAME = "video"
+
 # Larger renditions than this are a configuration mistake (and a memory risk), not a wish.
 MAX_RENDITION_SIDE = 8192
 
@@ -84,6 +87,8 @@ class _Spec(BaseModel):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"rendition names must be unique, repeated: {', '.join(duplicates)}")
+        if RESERVED_NAME in names:
+            raise ValueError(f"the rendition name {RESERVED_NAME!r} is a video's preview")
         return self
 
 

@@ -13,7 +13,14 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pipeline.domain.errors import ConfigurationError
@@ -126,7 +133,36 @@ class LimitsSettings(_Section):
         description="Most scans a progressive JPEG may have (422 above): each scan is another "
         "decode pass over the whole image",
     )
+    max_video_upload_bytes: int = Field(
+        4 * 1024**3,
+        ge=1,
+        description="Largest accepted video upload (413 above; use tus for big files)",
+    )
+    max_video_seconds: float = Field(
+        3600.0, gt=0, description="Longest accepted video, by its header (422 above)"
+    )
+    max_video_pixels: int = Field(
+        7680 * 4320,
+        ge=1,
+        description="Largest video frame, width x height (422 above; default 8K UHD)",
+    )
+    max_video_streams: int = Field(
+        8, ge=1, description="Most audio and video streams a video may have (422 above)"
+    )
     render_timeout_seconds: float = Field(120.0, gt=0, description="Deadline of one render job")
+
+    @property
+    def largest_upload_bytes(self) -> int:
+        """The largest upload of any type: what a size declared before the first byte (a
+        Content-Length, a tus Upload-Length) is held to until the bytes say photo or video."""
+        return max(self.max_upload_bytes, self.max_video_upload_bytes)
+
+    def upload_limit(self, mime: str) -> tuple[str, int]:
+        """The setting's name and byte limit for an upload of type ``mime``."""
+        if mime.startswith("video/"):
+            return "max_video_upload_bytes", self.max_video_upload_bytes
+        return "max_upload_bytes", self.max_upload_bytes
+
     upload_timeout_seconds: float = Field(
         600.0,
         gt=0,
@@ -227,6 +263,42 @@ class WorkerSettings(_Section):
         description="libvips threads per render; 0 = libvips' default (every CPU of the "
         "machine, not of the pod: set it in containers)",
     )
+    spool_dir: str = Field(
+        "",
+        description="Directory of the temporary files originals are streamed into for "
+        "rendering (empty = the system's temporary directory)",
+    )
+    spool_bytes: int = Field(
+        1024**3,
+        ge=1,
+        description="Disk space the originals being rendered may take at once (keep it under "
+        "the worker's /tmp emptyDir, 2 Gi); a job over it waits and retries, an original "
+        "larger than all of it fails",
+    )
+    render_memory_bytes: int = Field(
+        1536 * 1024**2,
+        ge=64 * 1024**2,
+        description="Memory limit of each render process (RLIMIT_DATA); a render over it "
+        "fails with render_memory",
+    )
+    render_cpu_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="CPU time one render may use (RLIMIT_CPU, every libvips thread counted); "
+        "a render over it is killed and fails with render_timeout",
+    )
+    render_process_cpu_seconds: float = Field(
+        3600.0,
+        gt=0,
+        description="CPU time a render process may use in its life (hard RLIMIT_CPU); it is "
+        "replaced by a fresh one before it runs out",
+    )
+    render_env_pass: str = Field(
+        "",
+        description="Comma-separated names of extra environment variables the render "
+        "processes inherit (a profiler's, a test hook's); never a secret: they start with an "
+        "allow-listed environment",
+    )
     max_crashes: int = Field(
         3,
         ge=1,
@@ -243,6 +315,15 @@ class WorkerSettings(_Section):
             " may take before the image fails with the last error; between rounds it is queued"
         ),
     )
+
+    @model_validator(mode="after")
+    def _cpu_budget(self) -> WorkerSettings:
+        if self.render_process_cpu_seconds < self.render_cpu_seconds:
+            raise ValueError(
+                "render_process_cpu_seconds must be at least render_cpu_seconds (a render "
+                "process must afford one render)"
+            )
+        return self
 
 
 class JobsSettings(_Section):

@@ -77,7 +77,7 @@ class ScanningGate:
         self._limits = limits
 
     async def admit(self, body: AsyncIterator[bytes]) -> Admitted:
-        scanner = HeaderScanner(self._limits)
+        scanner = HeaderScanner(self._limits, videos=True)
         head: list[bytes] = []
         held = 0
         while scanner.header is None and held < HELD_BYTES:

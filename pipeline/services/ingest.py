@@ -119,7 +119,7 @@ class IngestService:
     async def _scan_stored(self, key: str) -> tuple[ImageHeader, CountedBody]:
         # aclosing: a refusal from the first bytes must not leave the S3 body open.
         async with contextlib.aclosing(self._store.stream(key)) as source:
-            body = CountedBody(source, self._limits.max_upload_bytes)
+            body = CountedBody(source, self._limits.largest_upload_bytes)
             admitted = await self._gate.admit(body.chunks())
             async for _ in admitted.chunks:
                 pass  # the gate and the hash see every byte; nothing is written
@@ -145,7 +145,7 @@ class IngestService:
 
     async def _stream_in(self, tenant: str, open_body: BodyOpener) -> _Stored:
         source, filename = await open_body()
-        body = CountedBody(source, self._limits.max_upload_bytes)
+        body = CountedBody(source, self._limits.largest_upload_bytes)
         admitted = await self._gate.admit(body.chunks())
         image_id = new_image_id()
         key = names.original_key(tenant, image_id)

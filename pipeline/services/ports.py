@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Protocol
 
 from pipeline.domain.albums import AlbumRecord
@@ -264,12 +265,14 @@ class Bus(EventPublisher, Protocol):
 class Renderer(Protocol):
     """Turns an original into every rendition of ``spec``, off the event loop.
 
-    The default (:class:`pipeline.services.renderer.ThreadRenderer`) runs libvips in a thread;
-    a process-pool renderer can be injected instead. Raises
-    :class:`~pipeline.domain.errors.ImageRejected` subclasses for input that cannot render.
+    The worker uses :class:`pipeline.services.process_renderer.ProcessRenderer` (sandboxed
+    child processes); :class:`pipeline.services.renderer.ThreadRenderer` runs libvips in a
+    thread. ``original`` is the path of a file holding the original (a spool file the caller
+    removes after). Raises :class:`~pipeline.domain.errors.ImageRejected` subclasses for input
+    that cannot render.
     """
 
     @property
     def spec(self) -> Sequence[RenditionSpec]: ...
 
-    async def render(self, original: bytes) -> RenderResult: ...
+    async def render(self, original: Path) -> RenderResult: ...

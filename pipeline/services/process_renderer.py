@@ -8,75 +8,157 @@ slot (no start-up cost per job); when a render overruns ``render_timeout_seconds
 that child, starts a fresh one, and raises :class:`RenderTimeout`, so the slot is free again.
 It implements the same :class:`~pipeline.services.ports.Renderer` port as ``ThreadRenderer``.
 
-Protocol on the child's stdin/stdout: frames of an 8-byte big-endian length and a pickle.
-Request ``(original, spec, limits, store_gps)``; reply ``("ok", RenderResult)``,
-``("error", module, class name, message, public message)`` for the error tree, or
-``("bug", traceback)``. The child moves its stdout aside first, so a stray print from a C
-library cannot corrupt the stream.
+Protocol on the child's stdin/stdout (:mod:`.render_wire`): frames of a JSON header with
+a 4-byte big-endian length and the binary blobs the header lists; plain data, never pickle.
+Request: the original's path (a spool file the parent wrote and removes, :mod:`.spool`), the
+spec, the limits and the GPS policy. Replies: ``hello`` (what the sandbox applied, once at
+start), ``ok`` (the result, each rendition's bytes a blob), ``error`` (a class of
+:mod:`pipeline.domain.errors` and its messages) or ``bug`` (a traceback). The child moves its
+stdout aside first, so a stray print from a C library cannot corrupt the stream.
+
+The child runs sandboxed (:mod:`pipeline.runtime.sandbox`): an environment with no secrets,
+no network, capped memory and CPU time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
+import dataclasses
+import json
+import logging
 import os
-import pickle
 import signal
 import sys
 import time
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO
 
-from pipeline.domain.errors import PipelineError, RenderCrashed, RenderTimeout
-from pipeline.imaging.render import RenderResult, render_image
+from pipeline.domain.errors import (
+    PipelineError,
+    RenderCrashed,
+    RenderOutOfMemory,
+    RenderTimeout,
+)
+from pipeline.imaging.render import RenderResult
+from pipeline.imaging.render_file import preview_path, render_file
 from pipeline.imaging.spec import RenditionSpec
-from pipeline.runtime import metrics
-from pipeline.runtime.settings import LimitsSettings
+from pipeline.imaging.video import VideoSpec
+from pipeline.runtime import metrics, sandbox
+from pipeline.runtime.sandbox import SandboxLimits
+from pipeline.runtime.settings import LimitsSettings, WorkerSettings
+from pipeline.services import render_wire as wire
 
-_LENGTH = 8
+log = logging.getLogger(__name__)
+
 _STOP_GRACE_SECONDS = 5.0
+_WORKER = WorkerSettings.model_fields
+DEFAULT_SANDBOX = SandboxLimits(
+    memory_bytes=_WORKER["render_memory_bytes"].default,
+    cpu_seconds=_WORKER["render_cpu_seconds"].default,
+    lifetime_cpu_seconds=_WORKER["render_process_cpu_seconds"].default,
+)
+# The child's first statements: sandbox itself while still single-threaded (namespaces need
+# it), before any decoder is imported; only then load the renderer.
+CHILD_PRELUDE = (
+    "import sys\n"
+    "from pipeline.runtime.sandbox import enter_child\n"
+    "applied = enter_child(sys.argv[2])\n"
+)
+_CHILD_CODE = (
+    CHILD_PRELUDE
+    + "from pipeline.services.process_renderer import child_main\nchild_main(applied)\n"
+)
+
+
+async def start_child(
+    code: str, limits: SandboxLimits, pass_env: Sequence[str] = ()
+) -> asyncio.subprocess.Process:
+    """Start ``python -c code`` as a render child is started: the parent's pid and the
+    sandbox limits as arguments (``code`` begins with :data:`CHILD_PRELUDE`, which sandboxes
+    it), an environment without secrets (the allow-list and ``pass_env``), pipes on stdin
+    and stdout, its own session."""
+    # Before the child exists: a child of the same uid must not read our environment (the
+    # secrets) or memory through /proc.
+    sandbox.protect_parent()
+    config = json.dumps(
+        {
+            "memory_bytes": limits.memory_bytes,
+            "cpu_seconds": limits.cpu_seconds,
+            "lifetime_cpu_seconds": limits.lifetime_cpu_seconds,
+        }
+    )
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        code,
+        # The parent's pid: in a container the worker is pid 1, so "my parent is pid 1"
+        # cannot mean "my parent died" there.
+        str(os.getpid()),
+        config,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        limit=2**20,
+        # No secrets: the S3 key and the MongoDB URI stay with the parent.
+        env=sandbox.child_environment(os.environ, pass_env),
+        # Its own session: a Ctrl-C meant for the worker (which drains) must not kill
+        # the renders it is draining.
+        start_new_session=True,
+    )
+
+
+DEFAULT_VIDEO = VideoSpec()
 
 
 class _Child:
     """One render process and the pipes to it."""
 
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
+    def __init__(
+        self, process: asyncio.subprocess.Process, limits: SandboxLimits, pass_env: Sequence[str]
+    ) -> None:
         self.process = process
+        self.limits = limits
+        self.pass_env = pass_env
         self.killed = False  # returncode is set only once the child is reaped
+        self.sandbox = ""  # what the sandbox applied, from the child's hello
+        self.cpu_seconds = 0.0  # CPU the child has used, from its last reply
 
     @classmethod
-    async def start(cls) -> _Child:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            "from pipeline.services.process_renderer import child_main; child_main()",
-            # The parent's pid: in a container the worker is pid 1, so "my parent is pid 1"
-            # cannot mean "my parent died" there.
-            str(os.getpid()),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            limit=2**20,
-            # Its own session: a Ctrl-C meant for the worker (which drains) must not kill
-            # the renders it is draining.
-            start_new_session=True,
-        )
-        return cls(process)
+    async def start(cls, limits: SandboxLimits, pass_env: Sequence[str] = ()) -> _Child:
+        process = await start_child(_CHILD_CODE, limits, pass_env)
+        child = cls(process, limits, pass_env)
+        try:
+            hello, _ = await child.read()
+        except BaseException:
+            child.kill()
+            await process.wait()
+            raise
+        child.sandbox = str(hello.get("sandbox"))
+        return child
 
     @property
     def alive(self) -> bool:
         return not self.killed and self.process.returncode is None
 
-    async def call(self, request: bytes) -> bytes:
-        stdin, stdout = self.process.stdin, self.process.stdout
+    @property
+    def spent(self) -> bool:
+        """Too close to its lifetime CPU budget for another render: replace it."""
+        left = self.limits.lifetime_cpu_seconds - self.cpu_seconds
+        return left < self.limits.cpu_seconds
+
+    async def call(self, request: bytes) -> tuple[dict[str, Any], list[bytes]]:
+        stdin = self.process.stdin
         assert stdin is not None
-        assert stdout is not None
-        stdin.write(len(request).to_bytes(_LENGTH, "big") + request)
+        stdin.write(request)
         await stdin.drain()
-        size = int.from_bytes(await stdout.readexactly(_LENGTH), "big")
-        return await stdout.readexactly(size)
+        return await self.read()
+
+    async def read(self) -> tuple[dict[str, Any], list[bytes]]:
+        assert self.process.stdout is not None
+        return await wire.read_frame_async(self.process.stdout)
 
     def kill(self) -> None:
         if self.alive:
@@ -95,7 +177,7 @@ class _Child:
 
 
 class _Slot:
-    """A render slot and the child serving it (replaced when killed)."""
+    """A render slot and the child serving it (replaced when killed or spent)."""
 
     def __init__(self, child: _Child) -> None:
         self.child = child
@@ -103,15 +185,17 @@ class _Slot:
     async def replace(self) -> None:
         self.child.kill()
         await self.child.process.wait()
-        self.child = await _Child.start()
+        self.child = await _Child.start(self.child.limits, self.child.pass_env)
 
 
 class ProcessRenderer:
-    """Render images in ``slots`` persistent child processes (an async context manager).
+    """Render images in ``slots`` persistent, sandboxed child processes (an async context
+    manager).
 
     Implements the :class:`~pipeline.services.ports.Renderer` port (``spec``, ``render``);
     ``render_with`` takes the spec and limits per call. At most ``slots`` renders run at once;
-    more wait for a free slot.
+    more wait for a free slot. ``sandbox`` bounds each child's memory and CPU time;
+    ``pass_env`` names environment variables the children inherit beyond the allow-list.
     """
 
     def __init__(
@@ -121,6 +205,9 @@ class ProcessRenderer:
         *,
         store_gps: bool,
         slots: int,
+        sandbox: SandboxLimits = DEFAULT_SANDBOX,
+        video: VideoSpec = DEFAULT_VIDEO,
+        pass_env: Sequence[str] = (),
     ) -> None:
         if slots < 1:
             raise ValueError("slots must be at least 1")
@@ -128,12 +215,20 @@ class ProcessRenderer:
         self._limits = limits
         self._store_gps = store_gps
         self._count = slots
+        self._sandbox = sandbox
+        self._video = video
+        self._pass_env = tuple(pass_env)
         self._idle: asyncio.Queue[_Slot] = asyncio.Queue()
         self._slots: list[_Slot] = []
 
     @property
     def spec(self) -> Sequence[RenditionSpec]:
         return self._spec
+
+    @property
+    def sandbox(self) -> str:
+        """What the sandbox applied in the children (from the first child's hello)."""
+        return self._slots[0].child.sandbox if self._slots else ""
 
     async def __aenter__(self) -> ProcessRenderer:
         await self.start()
@@ -146,18 +241,22 @@ class ProcessRenderer:
 
     async def start(self) -> None:
         """Start one child per slot."""
-        children = await asyncio.gather(*(_Child.start() for _ in range(self._count)))
+        children = await asyncio.gather(
+            *(_Child.start(self._sandbox, self._pass_env) for _ in range(self._count))
+        )
         self._slots = [_Slot(child) for child in children]
         for slot in self._slots:
             self._idle.put_nowait(slot)
+        log.info("render processes started: %d, sandbox: %s", self._count, self.sandbox)
 
     async def stop(self) -> None:
         """Stop every child (one still rendering is killed after a grace period)."""
         slots, self._slots = self._slots, []
         await asyncio.gather(*(slot.child.stop() for slot in slots))
 
-    async def render(self, original: bytes) -> RenderResult:
-        """Render with the spec, limits and GPS policy given at construction."""
+    async def render(self, original: Path) -> RenderResult:
+        """Render the original at ``original`` with the spec, limits and GPS policy given at
+        construction."""
         result = await self.render_with(
             original, self._spec, self._limits, store_gps=self._store_gps
         )
@@ -168,34 +267,50 @@ class ProcessRenderer:
 
     async def render_with(
         self,
-        original: bytes,
+        original: Path,
         spec: Sequence[RenditionSpec],
         limits: LimitsSettings,
         *,
         store_gps: bool,
     ) -> RenderResult:
-        """Render ``original`` in a child within ``limits.render_timeout_seconds``.
+        """Render the file ``original`` in a child within ``limits.render_timeout_seconds``.
 
-        Raises what :func:`~pipeline.imaging.render.render_image` raises (the error tree),
-        :class:`RenderTimeout` when the deadline passes (the child is killed and replaced),
+        The child opens the file; the caller keeps it until this returns. Raises what
+        :func:`~pipeline.imaging.render.render_image` raises (the error tree),
+        :class:`RenderTimeout` when the deadline passes or the CPU limit is hit (the child is
+        killed and replaced), :class:`RenderOutOfMemory` over the memory limit,
         :class:`RenderCrashed` when the child dies, ``RuntimeError`` for a bug in the child.
         """
-        request = pickle.dumps((original, tuple(spec), limits, store_gps))
+        request = wire.frame(
+            {
+                "path": str(original),
+                "spec": wire.spec_to_wire(spec),
+                "limits": limits.model_dump(mode="json"),
+                "store_gps": store_gps,
+                "video": dataclasses.asdict(self._video),
+            }
+        )
         slot = await self._idle.get()
         try:
-            reply = await _call(slot, request, limits.render_timeout_seconds)
+            header, blobs = await _call(slot, request, limits.render_timeout_seconds)
+            if slot.child.spent:
+                await slot.replace()
         finally:
             self._idle.put_nowait(slot)
-        return _unpack(pickle.loads(reply))
+        if header.get("kind") == "ok":
+            return wire.parse_result(header, blobs, preview_path(original))
+        if header.get("kind") == "error":
+            wire.raise_error(header)
+        raise RuntimeError(f"render failed in the child process: {header.get('traceback')}")
 
 
-async def _call(slot: _Slot, request: bytes, timeout: float) -> bytes:
+async def _call(slot: _Slot, request: bytes, timeout: float) -> tuple[dict[str, Any], list[bytes]]:
     """One request/reply on the slot's child; a killed or dead child is replaced."""
     if not slot.child.alive:
         await slot.replace()
     started = time.monotonic()
     try:
-        return await asyncio.wait_for(slot.child.call(request), timeout)
+        header, blobs = await asyncio.wait_for(slot.child.call(request), timeout)
     except TimeoutError:
         await slot.replace()
         raise RenderTimeout(
@@ -203,9 +318,16 @@ async def _call(slot: _Slot, request: bytes, timeout: float) -> bytes:
             f"(render_timeout_seconds={timeout:g})",
             public_message=f"rendering took longer than {timeout:g} s",
         ) from None
-    except (asyncio.IncompleteReadError, ConnectionError) as exc:
+    except (asyncio.IncompleteReadError, ConnectionError, wire.WireError) as exc:
+        slot.child.kill()
         status = await slot.child.process.wait()
         await slot.replace()
+        if status == -signal.SIGXCPU:
+            cpu = slot.child.limits.cpu_seconds
+            raise RenderTimeout(
+                f"render stopped at its CPU limit ({cpu:g} s, GALLERY_WORKER_RENDER_CPU_SECONDS)",
+                public_message=f"rendering used more than {cpu:g} s of CPU time",
+            ) from None
         raise RenderCrashed(
             f"render process died (exit status {status}): {exc}",
             public_message="the renderer crashed on this image",
@@ -213,42 +335,71 @@ async def _call(slot: _Slot, request: bytes, timeout: float) -> bytes:
     except BaseException:
         slot.child.kill()  # cancelled mid-call: its pipes are out of step; replaced on next use
         raise
+    slot.child.cpu_seconds = float(header.get("cpu_seconds", 0.0))
+    return header, blobs
 
 
-def _unpack(reply: tuple[Any, ...]) -> RenderResult:
-    kind = reply[0]
-    if kind == "ok":
-        result: RenderResult = reply[1]
-        return result
-    if kind == "error":
-        _, module, name, message, public = reply
-        cls = getattr(importlib.import_module(module), name, None)
-        if isinstance(cls, type) and issubclass(cls, PipelineError):
-            raise cls(message, public_message=public)
-    raise RuntimeError(f"render failed in the child process: {reply[-1]}")
+# --- the child -------------------------------------------------------------------------------
 
 
-def _serve(requests: BinaryIO, replies: BinaryIO) -> None:
+class _Decoded:
+    """The last request's spec and limits, parsed once (they rarely change between jobs)."""
+
+    def __init__(self) -> None:
+        self._spec: tuple[str, tuple[RenditionSpec, ...]] | None = None
+        self._limits: tuple[str, LimitsSettings] | None = None
+
+    def spec(self, items: list[dict[str, Any]]) -> tuple[RenditionSpec, ...]:
+        key = json.dumps(items, sort_keys=True)
+        if self._spec is None or self._spec[0] != key:
+            self._spec = (key, wire.spec_from_wire(items))
+        return self._spec[1]
+
+    def limits(self, values: dict[str, Any]) -> LimitsSettings:
+        key = json.dumps(values, sort_keys=True)
+        if self._limits is None or self._limits[0] != key:
+            self._limits = (key, LimitsSettings.model_validate(values))
+        return self._limits[1]
+
+
+def _serve(requests: BinaryIO, replies: BinaryIO, limits: SandboxLimits) -> None:
     """The child's loop: one render per request until end of input."""
-    while header := requests.read(_LENGTH):
-        original, spec, limits, store_gps = pickle.loads(
-            requests.read(int.from_bytes(header, "big"))
-        )
-        deadline = time.monotonic() + limits.render_timeout_seconds
-        reply: tuple[Any, ...]
-        try:
-            reply = (
-                "ok",
-                render_image(original, spec, limits, store_gps=store_gps, deadline=deadline),
-            )
-        except PipelineError as exc:
-            cls = type(exc)
-            reply = ("error", cls.__module__, cls.__qualname__, str(exc), exc.public_message)
-        except Exception:
-            reply = ("bug", traceback.format_exc())
-        data = pickle.dumps(reply)
-        replies.write(len(data).to_bytes(_LENGTH, "big") + data)
+    decoded = _Decoded()
+    while (request := wire.read_frame(requests)) is not None:
+        sandbox.cpu_deadline(limits)
+        header, blobs = _render_one(request[0], decoded, limits)
+        # The parent replaces a child about to run out of its lifetime CPU budget.
+        header["cpu_seconds"] = sandbox.cpu_used()
+        replies.write(wire.frame(header, blobs))
         replies.flush()
+
+
+def _render_one(
+    request: dict[str, Any], decoded: _Decoded, limits: SandboxLimits
+) -> tuple[dict[str, Any], list[bytes]]:
+    try:
+        render_limits = decoded.limits(request["limits"])
+        deadline = time.monotonic() + render_limits.render_timeout_seconds
+        result = render_file(
+            Path(request["path"]),
+            decoded.spec(request["spec"]),
+            render_limits,
+            video=VideoSpec(**request["video"]),
+            store_gps=bool(request["store_gps"]),
+            deadline=deadline,
+        )
+        return wire.result_message(result)
+    except PipelineError as exc:
+        return wire.error_message(exc), []
+    except MemoryError:
+        mib = limits.memory_bytes // 1024**2
+        over = RenderOutOfMemory(
+            f"render went over its memory limit ({mib} MiB, GALLERY_WORKER_RENDER_MEMORY_BYTES)",
+            public_message="rendering needs more memory than a render may use",
+        )
+        return wire.error_message(over), []
+    except Exception:
+        return {"kind": "bug", "traceback": traceback.format_exc()}, []
 
 
 def _die_with_parent(parent: int | None) -> None:
@@ -265,10 +416,13 @@ def _die_with_parent(parent: int | None) -> None:
         os._exit(1)
 
 
-def child_main() -> None:
-    """Run in the child process (started as ``python -c``; pipeline/ has no entry points)."""
+def child_main(applied: sandbox.Applied) -> None:
+    """Run in the child process (started as ``python -c``, after
+    :func:`~pipeline.runtime.sandbox.enter_child`; pipeline/ has no entry points)."""
     _die_with_parent(int(sys.argv[1]) if len(sys.argv) > 1 else None)
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything else written to stdout lands on stderr
     with contextlib.suppress(KeyboardInterrupt, BrokenPipeError):
-        _serve(sys.stdin.buffer, replies)
+        replies.write(wire.frame({"kind": "hello", "sandbox": applied.describe()}))
+        replies.flush()
+        _serve(sys.stdin.buffer, replies, applied.limits)

@@ -17,14 +17,18 @@ A backfill job re-renders a ready image that is not current; it stays ready mean
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import hashlib
 import logging
 import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from pipeline.domain import names
 from pipeline.domain.errors import (
@@ -38,7 +42,7 @@ from pipeline.domain.messages import RERENDER_REASONS, ImageEvent, RenderJob, ut
 from pipeline.domain.models import ImageRecord, ReadyImage, Rendition
 from pipeline.domain.objects import ObjectStore
 from pipeline.domain.outcomes import Ack, Delivery, Outcome, Retry, Terminal
-from pipeline.imaging.render import RenderResult
+from pipeline.imaging.render import RenderedRendition, RenderResult
 from pipeline.jobs.fate import History, Result, Verdict, decide
 from pipeline.runtime import metrics
 from pipeline.runtime.joblog import log_outcome
@@ -46,6 +50,9 @@ from pipeline.services.delete import remove_orphaned_renditions
 from pipeline.services.handback import CLAIM_LINGER, Handback, PendingHandbacks
 from pipeline.services.lease import HeldLease
 from pipeline.services.ports import Bus, Catalog, Renderer
+from pipeline.services.spool import CHUNK_BYTES, Spool
+
+DEFAULT_SPOOL_BYTES = 1024**3
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +91,10 @@ class _Done:
 
 
 class RenderService:
-    """``handle`` is the consumer's handler for both lanes (render and backfill)."""
+    """``handle`` is the consumer's handler for both lanes (render and backfill).
+
+    Originals reach the renderer as files in ``spool`` (default: the system's temporary
+    directory, 1 GiB)."""
 
     def __init__(
         self,
@@ -94,12 +104,14 @@ class RenderService:
         renderer: Renderer,
         *,
         policy: RenderPolicy,
+        spool: Spool | None = None,
     ) -> None:
         self._catalog = catalog
         self._store = store
         self._bus = bus
         self._renderer = renderer
         self._policy = policy
+        self._spool = spool if spool is not None else Spool(None, DEFAULT_SPOOL_BYTES)
         self.handbacks = PendingHandbacks(catalog)
 
     async def handle(self, delivery: Delivery[RenderJob]) -> Outcome:
@@ -181,12 +193,15 @@ class RenderService:
 
     async def _render_claimed(self, record: ImageRecord, owner: str) -> _Done:
         try:
-            result = await self._render_original(record)
+            async with self._original(record) as original:
+                result = await self._renderer.render(original)
+                # Inside the block: a video's preview is a file beside the original.
+                completed = await self._complete(record, result, owner=owner)
         except ImageRejected as exc:
             return await self._fail(record, owner, f"{exc.code}: {exc.public_message}")
         except ObjectNotFound:
             return await self._fail(record, owner, "original object is missing")
-        if not await self._complete(record, result, owner=owner):
+        if not completed:
             return _Done(Ack(), "superseded", "deleted or taken over while rendering")
         metrics.UPLOAD_TO_READY.observe((utcnow() - record.created_at).total_seconds())
         return _Done(Ack(), "ready")
@@ -275,20 +290,25 @@ class RenderService:
         if record is None or record.status != "ready" or current:
             return _Done(Ack(), "skipped", "not ready or already current")
         try:
-            result = await self._render_original(record)
+            async with self._original(record) as original:
+                result = await self._renderer.render(original)
+                await self._complete(record, result, rerender=True)
         except (ImageRejected, ObjectNotFound) as exc:
             # The old renditions stay served; the letter tells the operator why.
             return _Done(Terminal(f"backfill: {exc}"), "backfill_failed", str(exc))
-        await self._complete(record, result, rerender=True)
         return _Done(Ack(), "rerendered")
 
     def _is_current(self, record: ImageRecord) -> bool:
         stored = {name: r.spec_hash for name, r in record.renditions.items()}
+        # A video also has its preview (named "video"; its own spec is not compared yet).
+        if record.media == "video":
+            stored.pop("video", None)
         return stored == {s.name: s.spec_hash for s in self._renderer.spec}
 
-    async def _render_original(self, record: ImageRecord) -> RenderResult:
-        original = await self._store.get_bytes(record.original_key)
-        return await self._renderer.render(original)
+    def _original(self, record: ImageRecord) -> contextlib.AbstractAsyncContextManager[Path]:
+        """The original streamed into a spool file (never whole in memory), removed with
+        what the render wrote beside it when the block ends."""
+        return self._spool.fetch(self._store, record.original_key)
 
     async def _complete(
         self,
@@ -334,9 +354,33 @@ class RenderService:
             key = names.rendition_key(
                 record.tenant, record.id, out.name, out.spec_hash, out.extension
             )
+            if out.path is not None:  # a video preview: streamed from its file
+                stored[out.name] = await self._store_file(key, out, Path(out.path))
+                continue
             await self._store.put_bytes(key, out.data, content_type=out.content_type)
             stored[out.name] = Rendition.from_rendered(out, key)
         return stored
+
+    async def _store_file(self, key: str, out: RenderedRendition, path: Path) -> Rendition:
+        digest = hashlib.sha256()
+
+        async def chunks() -> AsyncIterator[bytes]:
+            with path.open("rb") as file:
+                while chunk := await asyncio.to_thread(file.read, CHUNK_BYTES):
+                    digest.update(chunk)
+                    yield chunk
+
+        size = await self._store.put_stream(key, chunks(), content_type=out.content_type)
+        return Rendition(
+            name=out.name,
+            key=key,
+            spec_hash=out.spec_hash,
+            width=out.width,
+            height=out.height,
+            content_type=out.content_type,
+            bytes=size,
+            sha256=digest.hexdigest(),
+        )
 
     async def _drop_outdated(self, record: ImageRecord, current: dict[str, Rendition]) -> None:
         """Remove renditions of an older spec (after a spec change and re-render)."""

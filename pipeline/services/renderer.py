@@ -1,8 +1,9 @@
 """The default :class:`~pipeline.services.ports.Renderer`: libvips in a worker thread.
 
 libvips releases the GIL, so ``asyncio.to_thread`` renders in parallel with the event loop
-(heartbeats and other jobs keep running). A process-pool renderer can replace it by
-implementing the same port.
+(heartbeats and other jobs keep running). The worker uses the sandboxed
+:class:`~pipeline.services.process_renderer.ProcessRenderer` instead; this one serves the
+services' unit tests and tools.
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
-from pipeline.imaging.render import RenderResult, render_image
+from pipeline.imaging.render import RenderResult
+from pipeline.imaging.render_file import render_file
 from pipeline.imaging.spec import RenditionSpec
+from pipeline.imaging.video import VideoSpec
 from pipeline.runtime import metrics
 from pipeline.runtime.settings import LimitsSettings
 
@@ -24,8 +28,14 @@ class ThreadRenderer:
     """
 
     def __init__(
-        self, spec: Sequence[RenditionSpec], limits: LimitsSettings, *, store_gps: bool
+        self,
+        spec: Sequence[RenditionSpec],
+        limits: LimitsSettings,
+        *,
+        store_gps: bool,
+        video: VideoSpec | None = None,
     ) -> None:
+        self._video = video if video is not None else VideoSpec()
         self._spec = tuple(spec)
         self._limits = limits
         self._store_gps = store_gps
@@ -34,13 +44,18 @@ class ThreadRenderer:
     def spec(self) -> Sequence[RenditionSpec]:
         return self._spec
 
-    async def render(self, original: bytes) -> RenderResult:
+    async def render(self, original: Path) -> RenderResult:
         return await asyncio.to_thread(self._render, original)
 
-    def _render(self, original: bytes) -> RenderResult:
+    def _render(self, original: Path) -> RenderResult:
         deadline = time.monotonic() + self._limits.render_timeout_seconds
-        result = render_image(
-            original, self._spec, self._limits, store_gps=self._store_gps, deadline=deadline
+        result = render_file(
+            original,
+            self._spec,
+            self._limits,
+            video=self._video,
+            store_gps=self._store_gps,
+            deadline=deadline,
         )
         metrics.DECODE_SECONDS.observe(result.decode_seconds)
         for rendition in result.renditions:

@@ -69,14 +69,16 @@ class UploadService:
         self._clock = clock
 
     def check_length(self, length: int) -> None:
-        """EmptyUpload (0 bytes) or UploadTooLarge (over ``max_upload_bytes``) for an
-        ``Upload-Length`` in bytes; also the ``Expect: 100-continue`` answer of a creation."""
+        """EmptyUpload (0 bytes) or UploadTooLarge (over the largest upload of any type: the
+        first PATCH's bytes hold it to its type's limit) for an ``Upload-Length`` in bytes;
+        also the ``Expect: 100-continue`` answer of a creation."""
         if length <= 0:
             raise EmptyUpload("Upload-Length 0", public_message="the upload is empty")
-        if length > self._limits.max_upload_bytes:
+        limit = self._limits.largest_upload_bytes
+        if length > limit:
             raise UploadTooLarge(
                 f"Upload-Length {length}",
-                public_message=f"upload exceeds the limit of {self._limits.max_upload_bytes} bytes",
+                public_message=f"upload exceeds the limit of {limit} bytes",
             )
 
     async def create(

@@ -10,6 +10,7 @@ completes.
 
 from __future__ import annotations
 
+from pipeline.domain.errors import UploadTooLarge
 from pipeline.imaging.scan import HeaderScanner
 from pipeline.runtime.settings import LimitsSettings
 
@@ -24,7 +25,8 @@ class HeadCheck:
     """
 
     def __init__(self, limits: LimitsSettings, *, length: int, active: bool) -> None:
-        self._scanner = HeaderScanner(limits) if active else None
+        self._scanner = HeaderScanner(limits, videos=True) if active else None
+        self._limits = limits
         self._length = length
         self._fed = 0
         self.mime: str | None = None
@@ -36,6 +38,16 @@ class HeadCheck:
         self._fed += len(chunk)
         if self.mime is None and self._scanner.header is not None:
             self.mime = self._scanner.header.mime
+            self._check_length(self.mime)
+
+    def _check_length(self, mime: str) -> None:
+        """The declared ``Upload-Length`` against the limit of the type the bytes show."""
+        name, limit = self._limits.upload_limit(mime)
+        if self._length > limit:
+            raise UploadTooLarge(
+                f"Upload-Length {self._length} over {name}={limit} for {mime}",
+                public_message=f"upload exceeds the limit of {limit} bytes",
+            )
 
     def finish(self) -> None:
         if self._scanner is not None and self._fed == self._length:

@@ -45,7 +45,15 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 async def main_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[ChaosStack]:
     """Two workers with the crash hook loaded (a marker in a photo kills its render)."""
     stack = ChaosStack(tmp_path_factory.mktemp("main"), workers=2)
-    await stack.start(worker_env={"PYTHONPATH": str(HOOK), "CHAOS_CRASH_HOOK": "1"})
+    # The render processes start with an allow-listed environment: the hook's switch is
+    # passed on by name.
+    await stack.start(
+        worker_env={
+            "PYTHONPATH": str(HOOK),
+            "CHAOS_CRASH_HOOK": "1",
+            "GALLERY_WORKER_RENDER_ENV_PASS": "CHAOS_CRASH_HOOK",
+        }
+    )
     try:
         yield stack
     finally:

@@ -146,6 +146,8 @@ async def test_tus_upload_resumes_after_the_connection_drops(
     await expect(row).to_have_attribute("data-state", "ready", timeout=READY_MS)
     await expect(row).to_have_attribute("data-via", "tus")
     await expect(row).to_have_attribute("data-resumes", "1")
+    await expect(row).to_have_attribute("data-resumed-at", str(2 * chunk))
+    await expect(row.locator(".upload-state")).to_have_text(re.compile(r"\(resumed at 131 KB\)"))
     await expect_ready(page, "panorama.jpg")
     methods = [method for method, _ in seen if method in {"POST", "HEAD", "PATCH"}]
     after_drop = methods[methods.index("PATCH") + 2 :]

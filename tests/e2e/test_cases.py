@@ -232,19 +232,24 @@ async def test_c30_heif_with_two_images_is_the_primary_everywhere(api: Api, prim
             assert ratio == pytest.approx(1, abs=0.02), name
 
 
-async def test_gif_canvas_its_first_frame_leaves_is_transparent_not_black(api: Api) -> None:
-    red = (220, 30, 30)
-    data = images.partial_gif_bytes(
-        (200, 160), [(40, 40, 80, 60, red), (0, 0, 200, 160, (0, 0, 200))]
-    )
+# 640x480: a screen size libnsgif decodes only up to the first frame's far corner.
+@pytest.mark.parametrize("canvas", [(200, 160), (640, 480)])
+async def test_gif_canvas_its_first_frame_leaves_is_transparent_not_black(
+    api: Api, canvas: tuple[int, int]
+) -> None:
+    red, (w, h) = (220, 30, 30), canvas
+    first = (w // 5, h // 4, w * 2 // 5, h * 3 // 8, red)
+    data = images.partial_gif_bytes(canvas, [first, (0, 0, w, h, (0, 0, 200))])
     doc = await ready_image_of(api, data)
-    assert doc["frames"] == 2
+    assert (doc["width"], doc["height"], doc["frames"]) == (w, h, 2)
     preview = await rendition(api, doc, "preview")  # WebP
     large = await rendition(api, doc, "large")  # JPEG
+    assert (large.width, large.height) == (w, h), "never cropped nor stretched"
     assert preview.hasalpha()
-    assert preview.getpoint(5, 5)[3] == 0
-    assert near(preview.getpoint(80, 70)[:3], red)
-    assert near(large.getpoint(5, 5), (255, 255, 255)), "flattened onto white, never black"
+    for x, y in ((5, 5), (w - 5, h - 5)):
+        assert preview.getpoint(x, y)[3] == 0, (x, y)
+        assert near(large.getpoint(x, y), (255, 255, 255)), "flattened onto white, never black"
+    assert near(preview.getpoint(w * 2 // 5, h * 3 // 8)[:3], red)
 
 
 async def test_apng_frames_count_the_default_image_and_the_limit_holds(

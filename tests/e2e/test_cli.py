@@ -130,15 +130,18 @@ def test_up_refuses_a_port_in_use_naming_it(up: Up, tmp_path: Path) -> None:
 
 def test_upload_shows_progress_and_a_summary_then_ls_and_show(up: Up, photos: Path) -> None:
     done = up.client("upload", "photos", cwd=photos.parent)
-    assert done.returncode == 1, "one file was rejected: exit 1"
-    assert "3 file(s): 2 ready, 0 duplicate, 0 failed, 1 rejected" in done.stderr
+    assert done.returncode == 0, "a text file in a folder is skipped, not a failure"
+    assert "3 file(s): 2 ready, 0 duplicate, 0 failed, 0 rejected, 1 skipped" in done.stderr
     assert "sent" in done.stderr
     assert "processed" in done.stderr
-    assert "3/3 files" in done.stderr
+    assert "2/2 files" in done.stderr
     summary = done.stdout
     assert "upload summary" in summary
     assert "notes.txt" in summary
-    assert "not a supported image" in summary
+    assert "not a photo" in summary
+    named = up.client("upload", str(photos / "notes.txt"))
+    assert named.returncode == 1, "a file named on its own is sent, and refused"
+    assert "not a supported image" in named.stdout
     again = up.client("upload", str(photos / "a.jpg"), "--json")
     assert again.returncode == 0, again.stderr
     (result,) = json.loads(again.stdout)["files"]
@@ -360,6 +363,7 @@ def test_large_file_goes_through_tus_and_resumes_at_the_servers_offset(
     (result,) = json.loads(done.stdout)["files"]
     assert (result["via"], result["outcome"]) == ("tus", "ready"), result
     assert result["resumed_from"] == 3 * MiB, "only the rest was sent"
+    assert result["reason"] == "resumed at 3.1 MB"
     assert state.get(UploadState.key(up.url, big)) is None, "a finished upload is forgotten"
 
 

@@ -351,7 +351,9 @@ async def test_expect_with_no_key_gets_401_without_100(gateway: Gateway) -> None
 async def test_expect_with_a_declared_size_over_the_limit_gets_413_without_100(
     make_settings: SettingsFactory,
 ) -> None:
-    settings = make_settings(limits=LimitsSettings(max_upload_bytes=1_000_000))
+    # Over the limit of every type (a declared size is held to the largest, video's).
+    limits = LimitsSettings(max_upload_bytes=1_000_000, max_video_upload_bytes=1_000_000)
+    settings = make_settings(limits=limits)
     async with open_gateway(settings) as gateway:
         connection, first = await _expect(
             gateway, {**gateway.auth, "Content-Length": str(500 * 1024 * 1024)}
@@ -421,7 +423,8 @@ async def test_expect_on_a_tus_patch_refuses_what_its_headers_decide(gateway: Ga
 async def test_expect_on_a_tus_creation_over_the_limit_gets_413_without_100(
     make_settings: SettingsFactory,
 ) -> None:
-    settings = make_settings(limits=LimitsSettings(max_upload_bytes=1_000_000))
+    limits = LimitsSettings(max_upload_bytes=1_000_000, max_video_upload_bytes=1_000_000)
+    settings = make_settings(limits=limits)
     async with open_gateway(settings) as gateway:
         headers = {**gateway.auth, **OFFSET_STREAM, "Upload-Length": str(500 * 1024 * 1024)}
         headers["Content-Length"] = str(500 * 1024 * 1024)

@@ -222,9 +222,9 @@ async def test_protocol_errors(replicas: tuple[TestClient, TestClient, str]) -> 
     )
     assert not_image.status == 415, "refused on its first bytes"
     assert (await first.head(location, headers=headers)).status == 404, "and forgotten"
-    too_big = await first.post(
-        "/v1/uploads", headers={**headers, "Upload-Length": str(200 * 1024 * 1024)}
-    )
+    # Over the limit of every type (a video may be larger than a photo).
+    over = str(LimitsSettings().largest_upload_bytes + 1)
+    too_big = await first.post("/v1/uploads", headers={**headers, "Upload-Length": over})
     assert too_big.status == 413
     other = await first.app[BACKENDS].catalog.create_api_key("bob")
     mine = await first.post("/v1/uploads", headers={**headers, "Upload-Length": "100"})
@@ -275,7 +275,8 @@ async def _until(probe: Any, expected: int, timeout: float = 30.0) -> None:
 
 
 async def test_the_upload_size_limit_is_tus_max_size(make_settings: SettingsFactory) -> None:
-    settings = make_settings(limits=LimitsSettings(max_upload_bytes=50_000))
+    limits = LimitsSettings(max_upload_bytes=50_000, max_video_upload_bytes=50_000)
+    settings = make_settings(limits=limits)
     async with gateway_client(settings) as (client, key):
         options = await client.options("/v1/uploads")
         assert options.headers["Tus-Max-Size"] == "50000"

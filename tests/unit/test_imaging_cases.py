@@ -18,7 +18,7 @@ import pyvips
 
 from pipeline.domain.errors import UndecodableImage
 from pipeline.imaging.render import render_image
-from pipeline.imaging.scan import scan_header
+from pipeline.imaging.scan import ImageHeader, scan_header
 from pipeline.imaging.spec import DEFAULT_SPEC
 from pipeline.runtime.settings import LimitsSettings
 from tests import images
@@ -35,7 +35,7 @@ _RENDER_IN_A_FRESH_PROCESS = """
 import json, sys
 import pyvips
 from pipeline.imaging.render import render_image
-from pipeline.imaging.scan import scan_header
+from pipeline.imaging.scan import ImageHeader, scan_header
 from pipeline.imaging.spec import DEFAULT_SPEC
 from pipeline.runtime.settings import LimitsSettings
 result = render_image(open(sys.argv[1], "rb").read(), DEFAULT_SPEC, LimitsSettings())
@@ -151,7 +151,9 @@ def test_heif_with_two_images_is_the_primary_everywhere(item: int, size: tuple[i
 RED, BLUE = (220, 30, 30), (30, 30, 220)
 
 
-@pytest.mark.parametrize("canvas", [(100, 80), (1600, 1200)])
+# 640x480 and 1600x1200 are among the screen sizes libnsgif takes for an editor's leftover
+# (it decodes only up to the first frame's far corner): the canvas must still be whole.
+@pytest.mark.parametrize("canvas", [(100, 80), (1500, 1100), (640, 480), (1600, 1200)])
 def test_gif_canvas_a_first_frame_leaves_is_transparent_in_webp_white_in_jpeg(
     canvas: tuple[int, int],
 ) -> None:
@@ -164,15 +166,21 @@ def test_gif_canvas_a_first_frame_leaves_is_transparent_in_webp_white_in_jpeg(
     result = render_image(data, DEFAULT_SPEC, LIMITS)
     for rendition in result.renditions:
         image = pyvips.Image.new_from_buffer(rendition.data, "")
+        assert image.width / image.height == pytest.approx(w / h, rel=0.01) or (
+            rendition.name == "thumb"
+        ), (rendition.name, image.width, image.height)
         corner = image.getpoint(2, 2)
+        far = image.getpoint(image.width - 3, image.height - 3)  # beyond the first frame
         inside = image.getpoint(image.width * 2 // 5, image.height // 2)
         if rendition.extension == "webp":
             assert image.hasalpha(), rendition.name
             assert corner[3] == 0, (rendition.name, corner)
+            assert far[3] == 0, (rendition.name, far)
             assert near(inside[:3], RED), (rendition.name, inside)
             assert inside[3] == 255, (rendition.name, inside)
         else:
             assert near(corner, (255, 255, 255)), (rendition.name, corner)
+            assert near(far, (255, 255, 255)), (rendition.name, far)
             assert near(inside, RED, levels=12), (rendition.name, inside)
 
 
@@ -181,3 +189,21 @@ def test_a_gif_whose_first_frame_covers_the_canvas_stays_opaque() -> None:
     assert scan_header(data, LIMITS).first_frame is None
     preview = next(r for r in render_image(data, DEFAULT_SPEC, LIMITS).renditions)
     assert not pyvips.Image.new_from_buffer(preview.data, "").hasalpha()
+
+
+def test_a_header_that_disagrees_with_the_decoder_fails_instead_of_stretching(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # As the scanner did before it read pitm: 640x480 for a file whose primary is 300x200.
+    from dataclasses import replace
+
+    from pipeline.imaging import render as render_module
+
+    def wrong_size(data: bytes, limits: LimitsSettings) -> ImageHeader:
+        return replace(scan_header(data, limits), width=640, height=480)
+
+    monkeypatch.setattr(render_module, "scan_header", wrong_size)
+    data = (CASES / "c30_heic_primary_second.heic").read_bytes()
+    with pytest.raises(UndecodableImage) as info:
+        render_image(data, DEFAULT_SPEC, LIMITS)
+    assert "disagree on its size" in info.value.public_message

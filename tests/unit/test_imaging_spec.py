@@ -114,6 +114,7 @@ def test_parse_spec_reads_a_json_list() -> None:
             ' {"name": "a", "width": 2, "height": 2, "format": "png"}]',
             "unique, repeated: a",
         ),
+        ('[{"name": "video", "width": 10, "height": 10, "format": "webp"}]', "video's preview"),
     ],
 )
 def test_parse_spec_names_the_problem(text: str, needle: str) -> None:

@@ -9,9 +9,12 @@ re-renders only what is out of date. The same flows run against real servers in
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
+import hashlib
+import os
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -29,6 +32,7 @@ from pipeline.domain.messages import utcnow
 from pipeline.domain.models import ImageRecord
 from pipeline.domain.outcomes import Ack, Delivery, Outcome, Retry, Terminal
 from pipeline.imaging.spec import DEFAULT_SPEC, RenditionSpec
+from pipeline.imaging.video import VideoSpec
 from pipeline.runtime.settings import LimitsSettings, ReconcileSettings, SweeperSettings
 from pipeline.services.backfill import plan_backfill
 from pipeline.services.delete import CleanupService, DeleteService
@@ -36,6 +40,8 @@ from pipeline.services.ingest import BodyOpener, IngestService
 from pipeline.services.outbox import republish_stuck
 from pipeline.services.render import RenderPolicy, RenderService
 from pipeline.services.renderer import ThreadRenderer
+from pipeline.services.spool import Spool
+from tests import videos
 from tests.fakes import FakeBus, FakeCatalog, FakeImageScan, FakeObjectStore, FakeRenderer
 from tests.images import jpeg_bomb_header_bytes, jpeg_bytes, png_bytes
 from tests.unit.scanning import case
@@ -167,7 +173,7 @@ async def test_a_declared_length_over_the_limit_is_refused_before_reading(world:
         opened = True
         return await body(b"never read")()
 
-    limit = world.limits.max_upload_bytes
+    limit = world.limits.largest_upload_bytes  # the type is not known before the bytes
     with pytest.raises(UploadTooLarge):
         await world.ingest().ingest(TENANT, open_body, declared_bytes=limit + 10 * 2**20)
     assert not opened
@@ -212,10 +218,56 @@ async def test_a_render_stores_every_rendition_and_makes_the_image_ready(world: 
     assert world.bus.event_types(record.id) == ["uploaded", "ready"]
 
 
-async def test_the_thread_renderer_renders_a_real_image(world: World) -> None:
+async def test_the_renderer_gets_the_original_as_a_spool_file_removed_after(
+    world: World,
+) -> None:
+    original = jpeg_bytes(640, 480)
+    record = await world.upload(original)
+    assert await world.run_job(record) == Ack()
+    assert world.renderer.contents == [original]  # streamed from the store into the file
+    assert not world.renderer.originals[0].exists()
+
+
+async def test_a_video_original_renders_its_poster_and_its_preview_streamed_to_the_store(
+    world: World, tmp_path: Path
+) -> None:
+    record = await world.upload(jpeg_bytes(64, 48))
+    # What the ingest gate will admit once videos are accepted: a video original (here a
+    # portrait phone clip, stored 96x64 and turned a quarter).
+    clip = videos.rotate(videos.clip("mov", "libx264", "aac", width=96, height=64), 90)
+    world.store.objects[record.original_key] = (clip, "video/quicktime")
+    renderer = ThreadRenderer(
+        DEFAULT_SPEC,
+        LimitsSettings(),
+        store_gps=False,
+        video=VideoSpec(max_width=96, max_height=64),
+    )
+    spool = Spool(tmp_path, 10**8)
+    service = RenderService(
+        world.catalog, world.store, world.bus, renderer, policy=world.policy, spool=spool
+    )
+    job = record.render_job("upload")
+    assert await service.handle(Delivery(job=job, attempt=1, subject="test")) == Ack()
+    ready = world.image(record.id)
+    assert sorted(ready.renditions) == ["large", "preview", "thumb", "video"]
+    assert (ready.width, ready.height) == (64, 96)  # upright
+    assert ready.metadata["video_codec"] == "h264"
+    assert ready.metadata["rotation"] == 90
+    preview = ready.renditions["video"]
+    data = world.store.objects[preview.key][0]
+    assert preview.content_type == "video/mp4"
+    assert preview.sha256 == hashlib.sha256(data).hexdigest()
+    assert (preview.width, preview.height, preview.bytes) == (64, 96, len(data))
+    assert data.index(b"moov") < data.index(b"mdat")
+    assert os.listdir(tmp_path) == []  # the original and the preview file are gone
+
+
+async def test_the_thread_renderer_renders_a_real_image(
+    world: World, on_disk: Callable[[bytes], Path]
+) -> None:
     spec = [RenditionSpec(name="thumb", width=64, height=64, crop="attention", format="webp")]
     renderer = ThreadRenderer(spec, LimitsSettings(), store_gps=False)
-    result = await renderer.render(jpeg_bytes(320, 240))
+    result = await renderer.render(on_disk(jpeg_bytes(320, 240)))
     assert (result.width, result.height) == (320, 240)
     assert [(r.name, r.width, r.height) for r in result.renditions] == [("thumb", 64, 64)]
 

@@ -231,7 +231,7 @@ async def test_the_expect_checks_read_the_stored_state_and_change_nothing(world:
     with pytest.raises(NotFound):
         await world.service.check_append("someone-else", record.id, MiB)
     with pytest.raises(UploadTooLarge):
-        world.service.check_length(LimitsSettings().max_upload_bytes + 1)
+        world.service.check_length(LimitsSettings().largest_upload_bytes + 1)
     assert (await world.service.get(TENANT, record.id)).offset == MiB
     world.now += timedelta(hours=2)
     with pytest.raises(UploadExpired):

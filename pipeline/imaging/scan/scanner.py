@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pipeline.domain.errors import PipelineError, UndecodableImage, UnsupportedMediaType
-from pipeline.imaging.scan.sniff import SNIFF_BYTES, sniff
+from pipeline.imaging.scan.sniff import SNIFF_BYTES, VIDEO_FORMATS, sniff
 from pipeline.imaging.scan.stream import Driver
 from pipeline.imaging.scan.tally import ImageHeader, Tally
 from pipeline.runtime.settings import LimitsSettings
@@ -25,15 +25,22 @@ class HeaderScanner:
     Memory: at most :data:`~pipeline.imaging.scan.stream.BUFFER_BOUND` bytes are kept between
     calls whatever the file (``buffered_bytes``); skipped metadata is never copied.
 
+    With ``videos``, MP4, QuickTime, 3GP, WebM and Matroska files are probed too
+    (:mod:`.mp4`, :mod:`.matroska`: duration, frame size, codecs, rotation, checked against the
+    video limits); without it they are refused with 415 like any unsupported type.
+
     Raises (all :class:`~pipeline.domain.errors.InputError`): :class:`UnsupportedMediaType` (415)
-    for unknown magic bytes, :class:`UploadTooLarge` (413) above ``max_upload_bytes``,
+    for unknown magic bytes (and a video with no video stream or an undecodable codec),
+    :class:`UploadTooLarge` (413) above ``max_upload_bytes`` (``max_video_upload_bytes``),
     :class:`UndecodableImage` (422) for an empty file or a malformed or missing header,
-    :class:`ImageTooLarge`, :class:`TooManyFrames` and :class:`TooManyScans` (422). After an
+    :class:`ImageTooLarge`, :class:`TooManyFrames`, :class:`TooManyScans`,
+    :class:`VideoTooLong` and :class:`TooManyStreams` (422). After an
     error the scanner is spent: every later call raises the same error.
     """
 
-    def __init__(self, limits: LimitsSettings) -> None:
+    def __init__(self, limits: LimitsSettings, *, videos: bool = False) -> None:
         self._tally = Tally(limits)
+        self._videos = videos
         self._head = b""
         self._driver: Driver | None = None
         self._format = ""
@@ -93,6 +100,12 @@ class HeaderScanner:
                 "unknown magic bytes", public_message=f"not a supported image type ({SUPPORTED})"
             )
         self._format, factory = found
+        self._tally.video = self._format in VIDEO_FORMATS
+        if self._tally.video and not self._videos:
+            # The header probe knows videos; the renderer does not render them yet.
+            raise UnsupportedMediaType(
+                f"{self._format} video", public_message=f"videos are not accepted ({SUPPORTED})"
+            )
         head, self._head = self._head, b""
         self._driver = Driver(factory(self._tally))
         self._driver.feed(head)
@@ -102,8 +115,8 @@ class HeaderScanner:
             raise self._error
 
 
-def scan_header(data: bytes, limits: LimitsSettings) -> ImageHeader:
+def scan_header(data: bytes, limits: LimitsSettings, *, videos: bool = False) -> ImageHeader:
     """Scan a whole file held in memory (the worker's second check)."""
-    scanner = HeaderScanner(limits)
+    scanner = HeaderScanner(limits, videos=videos)
     scanner.feed(data)
     return scanner.finish()

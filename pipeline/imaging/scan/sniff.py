@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pipeline.imaging.scan import gif, isobmff, jpeg, png, raf, tiff, webp
+from pipeline.imaging.scan import gif, isobmff, jpeg, matroska, mp4, png, raf, tiff, webp
 from pipeline.imaging.scan.stream import Parser
 from pipeline.imaging.scan.tally import Tally
 
@@ -16,7 +16,46 @@ _HEIC_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx"})
 # Generic HEIF brands: the codec is named only by the compatible brands that follow.
 _HEIF_BRANDS = frozenset({b"mif1", b"msf1", b"mif2", b"miaf"})
 
+# Video brands of an ftyp box (ISO/IEC 14496-12 and -14, QuickTime, 3GPP TS 26.244).
+_QUICKTIME_BRANDS = frozenset({b"qt  "})
+_MP4_BRANDS = frozenset(
+    {
+        b"isom",
+        b"iso2",
+        b"iso4",
+        b"iso5",
+        b"iso6",
+        b"mp41",
+        b"mp42",
+        b"avc1",
+        b"M4V ",
+        b"M4VH",
+        b"M4VP",
+        b"M4A ",
+        b"dash",
+        b"mp71",
+        b"MSNV",
+        b"XAVC",
+        b"f4v ",
+        b"hvc1",
+        b"av01",
+    }
+)
+# A QuickTime file older than ftyp starts with one of these atoms.
+_QUICKTIME_ATOMS = frozenset({b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"})
+
 ParserFactory = Callable[[Tally], Parser]
+
+VIDEO_FORMATS = frozenset({"MP4", "QuickTime", "3GP", "WebM", "Matroska"})
+"""Format names :func:`sniff` gives videos (their own upload size limit applies)."""
+
+_VIDEO_NAMES = {
+    "video/mp4": "MP4",
+    "video/quicktime": "QuickTime",
+    "video/3gpp": "3GP",
+    "video/webm": "WebM",
+    "video/x-matroska": "Matroska",
+}
 
 
 def sniff(head: bytes) -> tuple[str, ParserFactory] | None:
@@ -35,6 +74,28 @@ def sniff(head: bytes) -> tuple[str, ParserFactory] | None:
         return layout.raw or "TIFF", lambda tally: tiff.parse(tally, layout)
     if head[4:8] == b"ftyp" and (mime := _ftyp_mime(head)) is not None:
         return mime.removeprefix("image/"), lambda tally: isobmff.parse(tally, mime)
+    if (video := _video_mime(head)) is not None:
+        parse = matroska.parse if video in ("video/webm", "video/x-matroska") else mp4.parse
+        return _VIDEO_NAMES[video], lambda tally: parse(tally, video)
+    return None
+
+
+def _video_mime(head: bytes) -> str | None:
+    if head.startswith(matroska.MAGIC):
+        return matroska.mime_of(head) or "video/x-matroska"
+    if head[4:8] in _QUICKTIME_ATOMS:
+        return "video/quicktime"
+    if head[4:8] != b"ftyp" or int.from_bytes(head[:4], "big") < 16:
+        return None
+    major = head[8:12]
+    box_size = int.from_bytes(head[:4], "big")
+    compatible = {head[i : i + 4] for i in range(16, min(box_size, len(head)) - 3, 4)}
+    if major in _QUICKTIME_BRANDS:
+        return "video/quicktime"
+    if major.startswith(b"3g"):
+        return "video/3gpp"
+    if major in _MP4_BRANDS or compatible & _MP4_BRANDS:
+        return "video/mp4"
     return None
 
 

@@ -8,9 +8,13 @@ from pipeline.domain.errors import (
     ImageTooLarge,
     TooManyFrames,
     TooManyScans,
+    TooManyStreams,
     UndecodableImage,
+    UnsupportedMediaType,
     UploadTooLarge,
+    VideoTooLong,
 )
+from pipeline.imaging.scan.video import VideoInfo
 from pipeline.runtime.settings import LimitsSettings
 
 
@@ -24,6 +28,8 @@ class ImageHeader:
     For a RAW, ``width`` x ``height`` is the largest image its container declares (the
     sensor's, not the embedded preview's). ``first_frame`` is the (left, top, width,
     height) of a GIF's first frame when it leaves part of the canvas uncovered, else None.
+    A video (``video/*``) has its header in ``video``, and ``width`` x ``height`` is its
+    frame size (coded, before rotation).
     """
 
     mime: str
@@ -32,6 +38,7 @@ class ImageHeader:
     frames: int = 1
     scans: int = 0
     raw: str | None = None
+    video: VideoInfo | None = None
     first_frame: tuple[int, int, int, int] | None = None
 
     @property
@@ -55,6 +62,22 @@ def check_size(width: int, height: int, limits: LimitsSettings) -> None:
         )
 
 
+def check_frame(width: int, height: int, limits: LimitsSettings) -> None:
+    """A video frame's size: :class:`UndecodableImage` for none, :class:`ImageTooLarge` above
+    ``max_video_pixels`` or ``max_side``."""
+    if width <= 0 or height <= 0:
+        raise UndecodableImage(
+            f"header declares a {width}x{height} video frame", public_message="empty video frame"
+        )
+    if width * height > limits.max_video_pixels or max(width, height) > limits.max_side:
+        raise ImageTooLarge(
+            f"video frame {width}x{height} exceeds max_video_pixels={limits.max_video_pixels} "
+            f"or max_side={limits.max_side}",
+            public_message=f"video frame of {width}x{height} pixels is too large "
+            f"(at most {limits.max_video_pixels} pixels and {limits.max_side} per side)",
+        )
+
+
 class Tally:
     """Collects the header and the counts a parser reports; raises as soon as a limit breaks."""
 
@@ -64,6 +87,7 @@ class Tally:
         self.frames = 0
         self.scans = 0
         self.bytes = 0
+        self.video = False  # the magic bytes say video: the video upload limit applies
         self.first_frame: tuple[int, int, int, int] | None = None
 
     @property
@@ -83,6 +107,39 @@ class Tally:
         check_size(width, height, self._limits)
         self._found = ImageHeader(mime, width, height, frames, raw=raw)
         self.check_frames(frames)
+
+    def found_video(self, mime: str, info: VideoInfo) -> None:
+        """Record a video's header; raises :class:`UnsupportedMediaType` (no video stream, a
+        codec no decoder here reads), :class:`TooManyStreams`, :class:`UndecodableImage`,
+        :class:`ImageTooLarge` (the frame) or :class:`VideoTooLong`."""
+        limits = self._limits
+        if not any(s.kind == "video" for s in info.streams):
+            kinds = ", ".join(sorted({s.kind for s in info.streams})) or "no"
+            raise UnsupportedMediaType(
+                f"{mime} without a video stream ({kinds} streams)",
+                public_message=f"the file has no video stream ({kinds} streams only)",
+            )
+        if unreadable := info.undecodable:
+            names = ", ".join(sorted(set(unreadable)))
+            raise UnsupportedMediaType(
+                f"{mime} with codecs no decoder here reads: {names}",
+                public_message=f"the video's codec cannot be decoded here: {names}",
+            )
+        if len(info.streams) > limits.max_video_streams:
+            raise TooManyStreams(
+                f"{len(info.streams)} streams, max_video_streams={limits.max_video_streams}",
+                public_message=f"the video has {len(info.streams)} audio and video streams, "
+                f"at most {limits.max_video_streams} allowed",
+            )
+        check_frame(info.width, info.height, limits)
+        seconds = info.duration_seconds
+        if seconds is not None and seconds > limits.max_video_seconds:
+            raise VideoTooLong(
+                f"{seconds:.0f} s, max_video_seconds={limits.max_video_seconds:g}",
+                public_message=f"the video lasts {seconds:.0f} s, "
+                f"at most {limits.max_video_seconds:g} s allowed",
+            )
+        self._found = ImageHeader(mime, info.width, info.height, video=info)
 
     def add_frames(self, count: int = 1) -> None:
         """Count animation frames or pages; raises :class:`TooManyFrames` above the limit."""
@@ -108,12 +165,15 @@ class Tally:
             )
 
     def add_bytes(self, count: int) -> None:
-        """Count streamed bytes; raises :class:`UploadTooLarge` above ``max_upload_bytes``."""
+        """Count streamed bytes; raises :class:`UploadTooLarge` above ``max_upload_bytes``
+        (``max_video_upload_bytes`` once the magic bytes said video)."""
         self.bytes += count
-        if self.bytes > self._limits.max_upload_bytes:
+        name = "max_video_upload_bytes" if self.video else "max_upload_bytes"
+        limit: int = getattr(self._limits, name)
+        if self.bytes > limit:
             raise UploadTooLarge(
-                f"upload exceeds max_upload_bytes={self._limits.max_upload_bytes}",
-                public_message=f"upload exceeds the limit of {self._limits.max_upload_bytes} bytes",
+                f"upload exceeds {name}={limit}",
+                public_message=f"upload exceeds the limit of {limit} bytes",
             )
 
     def check_frames(self, frames: int) -> None:

@@ -1,7 +1,8 @@
 """Loaded by workers the fault tests start with this folder on PYTHONPATH (and by their render
-processes, which inherit the environment): a render of an original that carries a marker
-kills its own process (``CHAOS-KILL-RENDER``, as the OOM killer would) or the worker above it
-(``CHAOS-KILL-WORKER``). Without ``CHAOS_CRASH_HOOK=1`` it does nothing."""
+processes, which are passed ``CHAOS_CRASH_HOOK`` through ``GALLERY_WORKER_RENDER_ENV_PASS``):
+a render of an original that carries a marker kills its own process (``CHAOS-KILL-RENDER``,
+as the OOM killer would) or the worker above it (``CHAOS-KILL-WORKER``). Without
+``CHAOS_CRASH_HOOK=1`` it does nothing."""
 
 from __future__ import annotations
 

@@ -1,0 +1,145 @@
+"""Render the original in a file: a photo through :func:`~.render.render_image`, a video
+through its poster frame and preview (:mod:`.video`).
+
+The type comes from the file's first bytes (the same sniffer as the ingest gate). A photo is
+read whole (photos are bounded by ``max_upload_bytes``); a video is never held whole: its
+header is scanned in chunks, frames are decoded one at a time, and the preview is written to
+:func:`preview_path` beside the original (the worker's spool removes both).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import av
+
+from pipeline.imaging.render import (
+    RenderedRendition,
+    RenderResult,
+    render_from_master,
+    render_image,
+)
+from pipeline.imaging.scan import HeaderScanner, ImageHeader
+from pipeline.imaging.scan.sniff import SNIFF_BYTES, VIDEO_FORMATS, sniff
+from pipeline.imaging.spec import RenditionSpec
+from pipeline.imaging.video import VideoSpec, poster_frame, transcode
+from pipeline.runtime.settings import LimitsSettings
+
+_CHUNK = 1024 * 1024
+# Container tags phones write: capture time, and the camera (QuickTime keys, Android's).
+_CAPTURE_TAGS = ("com.apple.quicktime.creationdate", "creation_time")
+_MAKE_TAGS = ("com.apple.quicktime.make", "make", "com.android.manufacturer")
+_MODEL_TAGS = ("com.apple.quicktime.model", "model", "com.android.model")
+
+
+def preview_path(original: Path) -> Path:
+    """Where a video's preview is written: beside the original, its name extended."""
+    return original.with_name(original.name + ".video.mp4")
+
+
+def is_video(original: Path) -> bool:
+    """The file's first bytes say MP4, QuickTime, 3GP, WebM or Matroska."""
+    with original.open("rb") as file:
+        found = sniff(file.read(SNIFF_BYTES))
+    return found is not None and found[0] in VIDEO_FORMATS
+
+
+def render_file(
+    original: Path,
+    spec: Sequence[RenditionSpec],
+    limits: LimitsSettings,
+    *,
+    video: VideoSpec,
+    store_gps: bool = False,
+    deadline: float | None = None,
+) -> RenderResult:
+    """Every rendition of the original at ``original`` (and, for a video, the ``video``
+    rendition, in :func:`preview_path`). Raises what :func:`render_image` raises; a video
+    also :class:`~pipeline.domain.errors.VideoTooLong`,
+    :class:`~pipeline.domain.errors.TooManyStreams` and 415 for an undecodable codec."""
+    if not is_video(original):
+        data = original.read_bytes()
+        return render_image(data, spec, limits, store_gps=store_gps, deadline=deadline)
+    return render_video(original, spec, limits, video=video, deadline=deadline)
+
+
+def render_video(
+    original: Path,
+    spec: Sequence[RenditionSpec],
+    limits: LimitsSettings,
+    *,
+    video: VideoSpec,
+    deadline: float | None = None,
+) -> RenderResult:
+    """Poster renditions (as a photo's) plus the preview; sizes are the upright frame's."""
+    header = _scan(original, limits)
+    info = header.video
+    assert info is not None
+    started = time.perf_counter()
+    poster = poster_frame(original, info.rotation, deadline=deadline)
+    decode_seconds = time.perf_counter() - started
+    thumbhash, renditions = render_from_master(poster, spec, limits, deadline=deadline)
+    started = time.perf_counter()
+    out = preview_path(original)
+    done = transcode(original, out, video, info.rotation, deadline=deadline)
+    preview = RenderedRendition(
+        name=video.name,
+        spec_hash=video.spec_hash,
+        data=b"",
+        width=done.width,
+        height=done.height,
+        extension="mp4",
+        content_type="video/mp4",
+        seconds=time.perf_counter() - started,
+        path=str(out),
+    )
+    metadata: dict[str, object] = {
+        "duration_seconds": info.duration_seconds or done.seconds,
+        "fps": info.fps,
+        "video_codec": info.video_codec,
+        "audio_codec": info.audio_codec,
+        "rotation": info.rotation,
+        **_container_tags(original),
+    }
+    return RenderResult(
+        width=poster.width,
+        height=poster.height,
+        frames=1,
+        metadata=metadata,
+        thumbhash=thumbhash,
+        renditions=(*renditions, preview),
+        decode_seconds=decode_seconds,
+        media="video",
+    )
+
+
+def _scan(original: Path, limits: LimitsSettings) -> ImageHeader:
+    """The worker's second check of the header, streamed: never the whole file in memory."""
+    scanner = HeaderScanner(limits, videos=True)
+    with original.open("rb") as file:
+        while chunk := file.read(_CHUNK):
+            scanner.feed(chunk)
+    return scanner.finish()
+
+
+def _container_tags(original: Path) -> dict[str, Any]:
+    with av.open(str(original)) as container:
+        tags = {k.lower(): v for k, v in container.metadata.items()}
+    found: dict[str, Any] = {"capture_time": None}
+    for key, names in (
+        ("capture_time", _CAPTURE_TAGS),
+        ("make", _MAKE_TAGS),
+        ("model", _MODEL_TAGS),
+    ):
+        value = next((tags[n] for n in names if tags.get(n)), None)
+        if value is not None:
+            found[key] = _printable(str(value))[:100]
+    return found
+
+
+def _printable(text: str) -> str:
+    """Control characters dropped: tags are shown by the web UI and printed by the CLI."""
+    return "".join(c for c in text if c.isprintable())

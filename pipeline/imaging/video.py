@@ -1,0 +1,220 @@
+"""Render a video: the poster frame a user expects, and a web-playable preview (PyAV).
+
+PyAV (FFmpeg's libraries, in-process, from its wheel: the decoders for H.264, HEVC, AV1, VP9
+and the libx264 encoder, no system FFmpeg) reads the spool file the worker wrote; nothing is
+held whole in memory: frames are decoded and encoded one at a time.
+
+* :func:`poster_frame`: among the frames of the first :data:`POSTER_SCAN_SECONDS`, the first
+  that is not black (a fade-in, a lens cap: mean luma at least :data:`BLACK_LUMA`), else the
+  brightest; turned upright by the container's rotation. It goes through the image
+  renditions like a photo.
+* :func:`transcode`: H.264 (libx264, CRF, a bitrate cap a phone can stream) and AAC in an MP4
+  with its index at the front (``movflags=+faststart``: a browser plays before it has it
+  all), scaled to fit :attr:`VideoSpec.max_width` x :attr:`VideoSpec.max_height` (1080p),
+  turned upright (the rotation applied to the pixels, so every player shows it the same).
+
+Not covered yet: HDR (10-bit HLG/PQ) is converted to 8-bit without tone mapping.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from pipeline.domain.errors import RenderTimeout, UndecodableImage
+from pipeline.imaging import vips
+from pipeline.imaging.spec import PIPELINE_VERSION
+
+POSTER_SCAN_SECONDS = 3.0
+BLACK_LUMA = 20.0  # mean of 0-255 luma below which a frame reads as black
+_PROBE_SIDE = 32  # frames are judged on a thumbnail this wide: cheap, and noise averages out
+
+
+@dataclass(frozen=True)
+class VideoSpec:
+    """The ``video`` rendition: H.264 + AAC in MP4, at most ``max_width`` x ``max_height``
+    (either orientation), ``crf`` (lower is better, 18-28 sensible), the video bitrate capped
+    at ``max_bitrate`` bits/s, AAC at ``audio_bitrate`` bits/s."""
+
+    name: str = "video"
+    max_width: int = 1920
+    max_height: int = 1080
+    crf: int = 23
+    preset: str = "veryfast"
+    max_bitrate: int = 5_000_000
+    audio_bitrate: int = 128_000
+
+    @property
+    def spec_hash(self) -> str:
+        """12 hex chars of SHA-256 over every parameter (as a rendition spec's)."""
+        canonical = json.dumps({"v": PIPELINE_VERSION, **dataclasses.asdict(self)}, sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Transcoded:
+    """The encoded preview: its size as shown (upright) and its duration."""
+
+    width: int
+    height: int
+    seconds: float
+
+
+def poster_frame(path: Path, rotation: int, *, deadline: float | None = None) -> vips.Image:
+    """The poster: an sRGB ``vips.Image``, upright. Raises :class:`UndecodableImage` when
+    no frame decodes, :class:`RenderTimeout` past ``deadline`` (``time.monotonic``)."""
+    best: tuple[float, av.VideoFrame] | None = None
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            for frame in container.decode(stream):
+                _check(deadline)
+                luma = _mean_luma(frame)
+                if best is None or luma > best[0]:
+                    best = (luma, frame)
+                if luma >= BLACK_LUMA or (frame.time or 0.0) >= POSTER_SCAN_SECONDS:
+                    break
+    except (av.FFmpegError, IndexError) as exc:
+        raise UndecodableImage(
+            f"poster: {exc}", public_message="the video cannot be decoded"
+        ) from exc
+    if best is None:
+        raise UndecodableImage("no video frame decodes", public_message="the video has no frames")
+    rgb = best[1].to_ndarray(format="rgb24")
+    image = vips.Image.new_from_array(rgb, interpretation="srgb")
+    return _upright(image, rotation)
+
+
+def transcode(
+    path: Path, out: Path, spec: VideoSpec, rotation: int, *, deadline: float | None = None
+) -> Transcoded:
+    """Encode the preview of the video at ``path`` into ``out`` (see the module docstring).
+
+    Raises :class:`UndecodableImage` for a stream FFmpeg cannot decode and
+    :class:`RenderTimeout` past ``deadline``."""
+    try:
+        with (
+            av.open(str(path)) as source,
+            av.open(str(out), "w", format="mp4", options={"movflags": "+faststart"}) as target,
+        ):
+            return _transcode(source, target, spec, rotation, deadline)
+    except av.FFmpegError as exc:
+        raise UndecodableImage(
+            f"transcode: {exc}", public_message="the video cannot be decoded"
+        ) from exc
+
+
+def _transcode(
+    source: av.container.InputContainer,
+    target: av.container.OutputContainer,
+    spec: VideoSpec,
+    rotation: int,
+    deadline: float | None,
+) -> Transcoded:
+    video_in = source.streams.video[0]
+    video_in.thread_type = "AUTO"
+    audio_in = source.streams.audio[0] if source.streams.audio else None
+    coded = (video_in.codec_context.width, video_in.codec_context.height)
+    width, height = _fit(coded, rotation, spec)
+    rate = video_in.average_rate or Fraction(30)
+    video_out = target.add_stream(
+        "libx264",
+        rate=rate,
+        options={
+            "crf": str(spec.crf),
+            "preset": spec.preset,
+            "maxrate": str(spec.max_bitrate),
+            "bufsize": str(spec.max_bitrate * 2),
+            "profile": "high",
+        },
+    )
+    video_out.width, video_out.height = width, height
+    video_out.pix_fmt = "yuv420p"
+    graph = _filters(video_in, rotation, width, height)
+    audio_out, resampler = None, None
+    if audio_in is not None:
+        audio_out = target.add_stream("aac", rate=48000)
+        audio_out.bit_rate = spec.audio_bitrate
+        audio_out.layout = "stereo"
+        resampler = av.AudioResampler(format="fltp", layout="stereo", rate=48000)
+    streams = [video_in] + ([audio_in] if audio_in is not None else [])
+    last = 0.0
+    for packet in source.demux(streams):
+        _check(deadline)
+        for frame in packet.decode():
+            if isinstance(frame, av.VideoFrame):
+                last = max(last, frame.time or 0.0)
+                graph.push(frame)
+                _drain(graph, target, video_out)
+            elif audio_out is not None and resampler is not None:
+                assert isinstance(frame, av.AudioFrame)
+                for converted in resampler.resample(frame):
+                    target.mux(audio_out.encode(converted))
+    graph.push(None)
+    _drain(graph, target, video_out)
+    target.mux(video_out.encode(None))
+    if audio_out is not None:
+        target.mux(audio_out.encode(None))
+    return Transcoded(width, height, last)
+
+
+def _filters(stream: av.VideoStream, rotation: int, width: int, height: int) -> av.filter.Graph:
+    graph = av.filter.Graph()
+    nodes = [graph.add_buffer(template=stream)]
+    turn = {90: ["transpose=clock"], 180: ["hflip", "vflip"], 270: ["transpose=cclock"]}
+    for description in [*turn.get(rotation, []), f"scale={width}:{height}", "format=yuv420p"]:
+        name, _, args = description.partition("=")
+        nodes.append(graph.add(name, args or None))
+    nodes.append(graph.add("buffersink"))
+    graph.link_nodes(*nodes).configure()
+    return graph
+
+
+def _drain(
+    graph: av.filter.Graph, target: av.container.OutputContainer, out: av.VideoStream
+) -> None:
+    while True:
+        try:
+            frame = graph.pull()
+        except (av.BlockingIOError, av.EOFError):
+            return
+        assert isinstance(frame, av.VideoFrame)
+        frame.pict_type = av.video.frame.PictureType.NONE  # let the encoder choose
+        target.mux(out.encode(frame))
+
+
+def _fit(coded: tuple[int, int], rotation: int, spec: VideoSpec) -> tuple[int, int]:
+    """Upright size within the box (either orientation), never enlarged, even sides (4:2:0)."""
+    width, height = (coded[1], coded[0]) if rotation in (90, 270) else coded
+    box = (
+        (spec.max_width, spec.max_height) if width >= height else (spec.max_height, spec.max_width)
+    )
+    scale = min(1.0, box[0] / width, box[1] / height)
+    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
+
+
+def _mean_luma(frame: av.VideoFrame) -> float:
+    height = max(1, _PROBE_SIDE * frame.height // max(frame.width, 1))
+    small = frame.reformat(width=_PROBE_SIDE, height=height, format="gray")
+    return float(np.asarray(small.to_ndarray(), dtype=np.float32).mean())
+
+
+def _upright(image: vips.Image, rotation: int) -> vips.Image:
+    turns = {90: "d90", 180: "d180", 270: "d270"}
+    return image.rot(turns[rotation]) if rotation in turns else image
+
+
+def _check(deadline: float | None) -> None:
+    if deadline is not None and time.monotonic() > deadline:
+        raise RenderTimeout(
+            "video render deadline passed", public_message="rendering took too long"
+        )

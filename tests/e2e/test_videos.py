@@ -1,0 +1,91 @@
+"""Videos through the whole pipeline: phone-like clips (made with the encoder) uploaded to the
+gateway become ready with a poster and a web-playable preview that streams with Range."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import pyvips
+
+from pipeline.imaging.scan import scan_header
+from pipeline.runtime.settings import LimitsSettings
+from tests import videos
+from tests.conftest import SettingsFactory
+from tests.e2e.conftest import Api, StackFactory
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+async def api(make_settings: SettingsFactory, start_stack: StackFactory, api_for: Any) -> Api:
+    stack = await start_stack(make_settings())
+    result: Api = await api_for(stack, "alice")
+    return result
+
+
+async def test_a_rotated_phone_clip_becomes_an_upright_poster_and_a_playable_preview(
+    api: Api,
+) -> None:
+    clip = videos.rotate(videos.clip("mov", "libx265", "aac", width=160, height=96, seconds=2), 90)
+    status, doc = await api.upload(clip, content_type="application/octet-stream")
+    assert status == 202, doc
+    assert (doc["media"], doc["content_type"]) == ("video", "video/quicktime")
+    ready = await api.wait_status(doc["id"], {"ready", "failed"})
+    assert ready["status"] == "ready", ready
+    assert (ready["width"], ready["height"]) == (96, 160)  # upright
+    assert sorted(ready["renditions"]) == ["large", "preview", "thumb", "video"]
+    assert ready["metadata"]["video_codec"] == "hevc"
+    assert ready["thumbhash"]
+    status, body = await api.get(ready["renditions"]["preview"]["url"])
+    assert status == 200
+    poster = pyvips.Image.new_from_buffer(body, "")
+    assert poster.height > poster.width
+    preview = ready["renditions"]["video"]
+    assert preview["content_type"] == "video/mp4"
+    status, body = await api.get(preview["url"])
+    assert status == 200
+    header = scan_header(body, LimitsSettings(), videos=True)
+    assert header.video is not None
+    assert [s.codec for s in header.video.streams] == ["h264", "aac"]
+    assert (header.width, header.height) == (96, 160)
+    async with api.session.get(
+        f"{api.url}{preview['url']}", headers={"Range": "bytes=0-99"}
+    ) as response:  # a browser seeking
+        assert response.status == 206
+        assert response.headers["Content-Range"] == f"bytes 0-99/{len(body)}"
+        assert len(await response.read()) == 100
+
+
+@pytest.mark.parametrize(
+    ("container", "video", "audio"),
+    [("mp4", "libx264", "aac"), ("webm", "libvpx-vp9", "libopus"), ("3gp", "libx264", "aac")],
+)
+async def test_each_container_becomes_ready(
+    api: Api, container: str, video: str, audio: str
+) -> None:
+    status, doc = await api.upload(
+        videos.clip(container, video, audio, width=96, height=64), content_type="video/mp4"
+    )
+    assert status == 202, doc
+    ready = await api.wait_status(doc["id"], {"ready", "failed"})
+    assert ready["status"] == "ready", ready
+    assert ready["renditions"]["video"]["content_type"] == "video/mp4"
+
+
+async def test_hostile_videos_get_a_clear_answer_and_leave_nothing(api: Api) -> None:
+    clip = videos.clip("mp4", seconds=1)
+    cases = {
+        "truncated": (clip[: clip.index(b"moov") - 4], 422, "no moov index"),
+        "huge frame": (videos.claim_frame(clip, 60000, 60000), 422, "60000x60000"),
+        "ten hours": (videos.claim_duration(clip, 36000), 422, "36000 s"),
+        "audio only": (videos.clip("mp4", video=None), 415, "no video stream"),
+        "unknown codec": (videos.rename_codec(clip, b"avc1", b"zzzz"), 415, "fourcc:zzzz"),
+    }
+    for name, (data, expected, words) in cases.items():
+        status, doc = await api.upload(data, content_type="video/mp4")
+        assert status == expected, (name, doc)
+        assert words in str(doc), (name, doc)
+    status, listing = await api.get("/v1/images")
+    assert status == 200
+    assert listing["items"] == []

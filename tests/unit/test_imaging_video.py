@@ -1,0 +1,122 @@
+"""Video renders: the poster a user expects and a web-playable, upright, bounded preview."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from pipeline.domain.errors import UndecodableImage
+from pipeline.imaging.render_file import preview_path
+from pipeline.imaging.scan import scan_header
+from pipeline.imaging.spec import DEFAULT_SPEC
+from pipeline.imaging.video import VideoSpec, poster_frame, transcode
+from pipeline.runtime.settings import LimitsSettings
+from pipeline.services.process_renderer import ProcessRenderer
+from tests import videos
+
+pytestmark = pytest.mark.unit
+SMALL = VideoSpec(max_width=160, max_height=90)
+
+
+def test_the_poster_skips_a_black_fade_in(on_disk: Callable[[bytes], Path]) -> None:
+    path = on_disk(videos.clip("mp4", width=96, height=64, seconds=2, fps=10, black_seconds=1))
+    poster = poster_frame(path, 0)
+    assert (poster.width, poster.height) == (96, 64)
+    assert poster.avg() > 40  # the first bars, not the black frames before them
+
+
+def test_the_poster_of_a_clip_that_is_all_black_is_still_a_frame(
+    on_disk: Callable[[bytes], Path],
+) -> None:
+    path = on_disk(videos.clip("mp4", width=64, height=48, seconds=1, black_seconds=5))
+    assert poster_frame(path, 0).width == 64
+
+
+def test_the_poster_of_a_rotated_portrait_clip_is_upright(
+    on_disk: Callable[[bytes], Path],
+) -> None:
+    path = on_disk(videos.rotate(videos.clip("mov", "libx264", "aac", width=96, height=64), 90))
+    poster = poster_frame(path, 90)
+    assert (poster.width, poster.height) == (64, 96)
+
+
+@pytest.mark.parametrize(
+    ("container", "video", "audio"),
+    [
+        ("mov", "libx265", "aac"),
+        ("webm", "libvpx-vp9", "libopus"),
+        ("mkv", "libsvtav1", "libopus"),
+        ("3gp", "libx264", "aac"),
+    ],
+)
+def test_the_preview_is_h264_aac_mp4_with_its_index_first(
+    container: str, video: str, audio: str, on_disk: Callable[[bytes], Path], tmp_path: Path
+) -> None:
+    path = on_disk(videos.clip(container, video, audio, width=128, height=96, seconds=2))
+    out = tmp_path / "preview.mp4"
+    done = transcode(path, out, SMALL, 0)
+    data = out.read_bytes()
+    assert data.index(b"moov") < data.index(b"mdat")  # faststart: playable while loading
+    header = scan_header(data, LimitsSettings(), videos=True)
+    assert header.video is not None
+    assert [s.codec for s in header.video.streams] == ["h264", "aac"]
+    assert (header.width, header.height) == (done.width, done.height) == (120, 90)
+    assert header.video.duration_seconds == pytest.approx(2.0, abs=0.2)
+
+
+def test_the_preview_of_a_rotated_clip_is_upright_and_fits_the_box(
+    on_disk: Callable[[bytes], Path], tmp_path: Path
+) -> None:
+    path = on_disk(videos.rotate(videos.clip("mp4", width=320, height=240), 90))
+    out = tmp_path / "preview.mp4"
+    done = transcode(path, out, SMALL, 90)
+    header = scan_header(out.read_bytes(), LimitsSettings(), videos=True)
+    assert header.video is not None
+    assert header.video.rotation == 0  # the turn is in the pixels now
+    # Portrait: the 160x90 box turned too (1080p portrait is 1080x1920).
+    assert (done.width, done.height) == (header.width, header.height) == (90, 120)
+
+
+def test_a_small_clip_is_never_enlarged_and_a_silent_one_stays_silent(
+    on_disk: Callable[[bytes], Path], tmp_path: Path
+) -> None:
+    path = on_disk(videos.clip("mp4", audio=None, width=64, height=48))
+    out = tmp_path / "preview.mp4"
+    done = transcode(path, out, VideoSpec(), 0)
+    assert (done.width, done.height) == (64, 48)
+    header = scan_header(out.read_bytes(), LimitsSettings(), videos=True)
+    assert header.video is not None
+    assert [s.kind for s in header.video.streams] == ["video"]
+
+
+def test_undecodable_data_is_a_clear_error(
+    on_disk: Callable[[bytes], Path], tmp_path: Path
+) -> None:
+    data = videos.clip("mp4", seconds=1)
+    broken = on_disk(data[: len(data) // 3])  # no moov: nothing to decode
+    with pytest.raises(UndecodableImage):
+        poster_frame(broken, 0)
+    with pytest.raises(UndecodableImage):
+        transcode(broken, tmp_path / "preview.mp4", SMALL, 0)
+
+
+async def test_a_sandboxed_render_child_renders_a_video_file(
+    on_disk: Callable[[bytes], Path],
+) -> None:
+    clip = videos.clip("webm", "libvpx-vp9", "libopus", width=96, height=64, seconds=1)
+    path = on_disk(clip)
+    async with ProcessRenderer(
+        DEFAULT_SPEC, LimitsSettings(), store_gps=False, slots=1, video=SMALL
+    ) as renderer:
+        result = await renderer.render(path)
+    assert result.media == "video"
+    assert [r.name for r in result.renditions] == ["thumb", "preview", "large", "video"]
+    preview = result.renditions[-1]
+    assert preview.path == str(preview_path(path))  # the path the parent named
+    header = scan_header(preview_path(path).read_bytes(), LimitsSettings(), videos=True)
+    assert header.video is not None
+    assert [s.codec for s in header.video.streams] == ["h264", "aac"]
+    assert result.metadata["video_codec"] == "vp9"
+    assert result.metadata["duration_seconds"] == pytest.approx(1.0, abs=0.1)
