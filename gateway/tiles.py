@@ -20,6 +20,7 @@ from aiohttp import hdrs, web
 from gateway.appkeys import BACKENDS, SETTINGS
 from gateway.conditional import none_match
 from gateway.delivery import IMMUTABLE
+from gateway.headers import mark_stored_object
 from gateway.images import image_record
 from pipeline.domain.errors import NotFound, StorageError
 from pipeline.domain.models import ImageRecord, Rendition
@@ -165,6 +166,7 @@ async def get_tile(request: web.Request) -> web.StreamResponse:
     fields = _LOCAL.unpack(local)
     start = member.offset + _LOCAL.size + fields[9] + fields[10]
     response = web.StreamResponse(status=200, headers=headers)
+    mark_stored_object(response)  # the stored-object CSP, as for every rendition
     response.content_type = deepzoom.TILE_CONTENT_TYPE
     response.content_length = member.size
     await response.prepare(request)

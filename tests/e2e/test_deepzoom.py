@@ -81,6 +81,7 @@ async def check_last_tile(api: Any, zoom: dict[str, Any]) -> str:
         assert response.status == 200
         assert response.content_type == "image/jpeg"
         assert "immutable" in response.headers["Cache-Control"]
+        assert "sandbox" in response.headers["Content-Security-Policy"], "a stored object's"
         etag = str(response.headers["ETag"])
         body = await response.read()
     assert sniffed(body) == "image/jpeg"
