@@ -188,7 +188,7 @@ def test_nack_streams_equal_the_code(
     jobs = nack_spec(build, "Stream", "name", names.JOBS_STREAM)
     assert jobs["subjects"] == [names.BACKFILL_SUBJECT, names.CLEANUP_SUBJECT]
     render = nack_spec(build, "Stream", "name", names.RENDER_STREAM)
-    assert render["subjects"] == [names.RENDER_SUBJECTS]
+    assert render["subjects"] == [names.RENDER_SUBJECTS, names.VIDEO_SUBJECTS]
     assert render["maxMsgsPerSubject"] == settings.jobs.tenant_queued, "the fairness cap"
     assert nack_spec(build, "Stream", "name", names.DLQ_STREAM)["subjects"] == [names.DLQ_SUBJECT]
     assert nack_spec(build, "Stream", "name", names.EVENTS_STREAM)["subjects"] == list(
