@@ -27,7 +27,7 @@ tools:
 	@scripts/npm.sh
 	@scripts/browser.sh
 
-lint type unit integration e2e: bootstrap tools
+lint type unit integration e2e security: bootstrap tools
 	$(BIN)/tox run -e $@
 
 deploy-check: bootstrap tools

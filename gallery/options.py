@@ -4,14 +4,19 @@
 else ``./.gallery``'s, else the one the per-user state file names: gallery/stackfile.py),
 else http://127.0.0.1:8080. ``--key`` / ``GALLERY_API_KEY``, else the key that ``gallery up``
 keeps in ``<data dir>/api-key``.
+
+The key is a bearer secret: it is sent over ``https://``, or over ``http://`` to a loopback
+address only (``localhost``, 127.0.0.0/8, ``::1``), unless ``--insecure`` says otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from gallery import stackfile
 from gallery.childenv import validate
@@ -60,10 +65,16 @@ class ClientOptions:
         parser.add_argument("--url", help="gateway URL (GALLERY_URL; default: gallery up's)")
         parser.add_argument("--key", help="API key (GALLERY_API_KEY; default: gallery up's)")
         add_data_dir(parser)
+        parser.add_argument(
+            "--insecure",
+            action="store_true",
+            help="send the key over plain http:// to a host that is not this machine",
+        )
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> ClientOptions:
-        """Raises ConfigurationError when no key can be found."""
+        """Raises ConfigurationError when no key can be found, or the key would travel in
+        clear (``http://`` to a host other than loopback without ``--insecure``)."""
         explicit_url = args.url or os.environ.get("GALLERY_URL")
         stack = None if explicit_url and args.key else _stack_or_none(args)
         url = explicit_url or (stack.gateway_url if stack else DEFAULT_URL)
@@ -73,7 +84,31 @@ class ClientOptions:
                 "no API key: pass --key or set GALLERY_API_KEY, or start `make up` "
                 "(its key is then found from any folder)"
             )
+        if not getattr(args, "insecure", False):
+            check_transport(url)
         return cls(url.rstrip("/"), key)
+
+
+def check_transport(url: str) -> None:
+    """ConfigurationError unless ``url`` keeps a bearer key private: https, or http to this
+    machine's loopback."""
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return
+    if parts.scheme == "http" and _loopback(parts.hostname or ""):
+        return
+    raise ConfigurationError(
+        f"refusing to send the API key to {url} in clear: use https://, or pass --insecure"
+    )
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _stack_or_none(args: argparse.Namespace) -> StackFile | None:

@@ -13,6 +13,10 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
+from rich.text import Text
+
+from pipeline.domain.text import printable
 
 
 def _width() -> int | None:
@@ -26,6 +30,18 @@ def stdout() -> Console:
 
 def stderr() -> Console:
     return Console(file=sys.stderr, width=_width(), highlight=False, stderr=True)
+
+
+def safe(value: object) -> str:
+    """Text from a server or a file name as rich markup that prints it literally: control
+    characters shown as escapes (no terminal escape or OSC-8 link runs), brackets escaped."""
+    return escape(printable(str(value)))
+
+
+def cell(value: object) -> Text:
+    """Text from a server or a file name, for a table: control characters shown as escapes
+    (no terminal escape or OSC-8 link runs) and never read as rich markup."""
+    return Text(printable(str(value)))
 
 
 def print_json(document: Any) -> None:

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -28,7 +27,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from gallery.output import human_bytes
+from gallery.output import human_bytes, safe
 from gallery.tables import Column, table
 
 # Outcomes of one file, in the order the summary lists them.
@@ -162,11 +161,11 @@ def summary_table(results: list[FileResult], width: int) -> Table:
         style = STYLE.get(result.outcome, "yellow")
         rows.append(
             [
-                escape(str(result.path)),
+                safe(result.path),
                 human_bytes(result.size),
                 f"[{style}]{result.outcome}[/]",
                 result.image_id or "-",
-                escape(result.reason),
+                safe(result.reason),
             ]
         )
     return table(columns, rows, width, title="upload summary")

@@ -1,7 +1,10 @@
 """Admin routes (``/v1/admin/``, the admin key): API keys of every tenant.
 
+Served on the ops listener (the metrics port) by default, off the public one
+(``GALLERY_GATEWAY_ADMIN_LISTENER``); every call is an audit line (:mod:`gateway.audit`).
+
 ``GET /v1/admin/keys?tenant=T`` lists keys (never a key itself), ``POST /v1/admin/keys``
-``{"tenant", "name"}`` creates one (the key is in this answer only), ``DELETE
+``{"tenant", "name", "expires_in_seconds"?}`` creates one (the key is in this answer only), ``DELETE
 /v1/admin/keys/{key_id}`` revokes one: every gateway refuses it within seconds.
 """
 
@@ -12,9 +15,14 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.appkeys import KEYS
+from gateway.appkeys import KEYS, SETTINGS
+from gateway.audit import AUDIT_FIELDS, audit_middleware
+from gateway.auth import auth_middleware
+from gateway.middleware import errors_middleware
 from pipeline.domain.errors import InputError
 from pipeline.domain.keys import ApiKeyInfo
+from pipeline.runtime.settings import Settings
+from pipeline.services.keys import KeyService
 
 
 def key_json(info: ApiKeyInfo) -> dict[str, Any]:
@@ -24,6 +32,8 @@ def key_json(info: ApiKeyInfo) -> dict[str, Any]:
         "name": info.name,
         "created_at": info.created_at.isoformat(),
         "revoked_at": info.revoked_at.isoformat() if info.revoked_at else None,
+        "expires_at": info.expires_at.isoformat() if info.expires_at else None,
+        "last_used_at": info.last_used_at.isoformat() if info.last_used_at else None,
     }
 
 
@@ -39,13 +49,28 @@ async def create_key(request: web.Request) -> web.Response:
         body = None
     if not isinstance(body, dict):
         raise InputError("body is not an object", public_message='send {"tenant": "..."}')
-    made = await request.app[KEYS].create(body.get("tenant"), body.get("name", "default"))
+    made = await request.app[KEYS].create(
+        body.get("tenant"),
+        body.get("name", "default"),
+        expires_in_seconds=body.get("expires_in_seconds"),
+    )
+    request[AUDIT_FIELDS] = {"tenant": made.info.tenant, "key_id": made.info.id}
     return web.json_response(key_json(made.info) | {"key": made.key}, status=201)
 
 
 async def revoke_key(request: web.Request) -> web.Response:
     await request.app[KEYS].revoke(request.match_info["key_id"])
     return web.Response(status=204)
+
+
+def admin_app(settings: Settings, keys: KeyService) -> web.Application:
+    """The admin routes as an app of their own, for the ops listener: the same audit, error
+    answers and admin-key check as on the public one."""
+    app = web.Application(middlewares=[audit_middleware, errors_middleware, auth_middleware])
+    app[SETTINGS] = settings
+    app[KEYS] = keys
+    add_routes(app.router)
+    return app
 
 
 def add_routes(router: web.UrlDispatcher) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.appkeys import ALBUMS, TENANT_KEY
+from gateway.appkeys import ALBUMS, LIMITS, TENANT_KEY
 from gateway.paging import next_cursor, page_params
 from pipeline.domain.albums import AlbumView
 from pipeline.domain.errors import InputError
@@ -41,6 +41,7 @@ async def _name(request: web.Request) -> object:
 
 
 async def create_album(request: web.Request) -> web.Response:
+    await request.app[LIMITS].admit_album(request[TENANT_KEY])  # 429 past the tenant's rate
     view = await request.app[ALBUMS].create(request[TENANT_KEY], await _name(request))
     return web.json_response(
         album_json(view), status=201, headers={"Location": f"/v1/albums/{view.record.id}"}

@@ -15,11 +15,17 @@ from gateway.appkeys import (
     INGEST,
     KEYS,
     LIMITS,
+    READINESS,
     SETTINGS,
+    STREAM_SHARE,
+    UPLOAD_SHARE,
     UPLOADS,
 )
+from gateway.audit import audit_middleware
 from gateway.auth import KEY_CACHE, KeyCache, auth_middleware
+from gateway.headers import add_security_headers
 from gateway.middleware import errors_middleware, metrics_middleware
+from gateway.shares import Share
 from gateway.sse import stream_events
 from pipeline.bootstrap import (
     album_service,
@@ -32,7 +38,7 @@ from pipeline.bootstrap import (
     upload_service,
 )
 from pipeline.imaging.spec import parse_spec
-from pipeline.runtime.health import healthz, readiness_response
+from pipeline.runtime.health import Readiness, healthz
 from pipeline.runtime.settings import Settings
 
 
@@ -40,15 +46,42 @@ def make_app(settings: Settings) -> web.Application:
     parse_spec(settings.renditions)  # a bad spec fails here, at start, not on the first upload
     # metrics outermost: it counts every answer, the errors middleware's and tus's too.
     app = web.Application(
-        middlewares=[metrics_middleware, tus.tus_middleware, errors_middleware, auth_middleware]
+        middlewares=[
+            metrics_middleware,
+            tus.tus_middleware,
+            audit_middleware,
+            errors_middleware,
+            auth_middleware,
+        ]
     )
     app[SETTINGS] = settings
-    app[upload.UPLOAD_SLOTS] = upload.UploadSlots(settings.gateway.max_concurrent_uploads)
+    app[UPLOAD_SHARE], app[STREAM_SHARE] = _shares(settings)
     app[KEY_CACHE] = KeyCache(settings.gateway.key_cache_seconds)
     app.cleanup_ctx.extend([_backends_ctx, _events_ctx, _revocations_ctx])
     app.on_shutdown.append(_close_streams)
+    add_security_headers(app)
     _add_routes(app.router)
+    if settings.gateway.admin_listener == "public":
+        admin.add_routes(app.router)
     return app
+
+
+def _shares(settings: Settings) -> tuple[Share, Share]:
+    """The fair shares of upload slots and event streams (gateway.shares)."""
+    shares = settings.shares
+    uploads = Share(
+        "uploads",
+        total=settings.gateway.max_concurrent_uploads,
+        per_tenant=shares.uploads_per_tenant,
+        per_key=shares.uploads_per_key,
+    )
+    streams = Share(
+        "event streams",
+        total=shares.event_streams,
+        per_tenant=shares.event_streams_per_tenant,
+        per_key=shares.event_streams_per_key,
+    )
+    return uploads, streams
 
 
 async def _backends_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -56,6 +89,9 @@ async def _backends_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     async with open_backends(settings, name="gallery-gateway") as backends:
         app[BACKENDS] = backends
+        app[READINESS] = Readiness(
+            backends.readiness_checks(), interval_seconds=settings.gateway.ready_interval_seconds
+        )
         app[INGEST] = ingest_service(backends, settings)
         app[DELETE] = delete_service(backends)
         app[ALBUMS] = album_service(backends)
@@ -85,7 +121,7 @@ async def _close_streams(app: web.Application) -> None:
 
 
 async def _readyz(request: web.Request) -> web.Response:
-    return await readiness_response(request.app[BACKENDS].readiness_checks())
+    return await request.app[READINESS].response()
 
 
 async def _events_head(request: web.Request) -> web.Response:
@@ -111,5 +147,4 @@ def _add_routes(router: web.UrlDispatcher) -> None:
         "/v1/images/{image_id}/renditions/{name}/{version}", images.get_rendition_version
     )
     albums.add_routes(router)
-    admin.add_routes(router)
     tus.add_routes(router)

@@ -72,6 +72,11 @@ async def tenant_of(request: web.Request) -> str:
     return await _tenant(request, _bearer(request))
 
 
+def key_id_of(request: web.Request) -> str:
+    """The id (stored hash) of the caller's bearer key; raises Unauthorized (401)."""
+    return hash_api_key(_bearer(request))
+
+
 def _check_admin(request: web.Request, key: str) -> None:
     admin = request.app[SETTINGS].gateway.admin_key
     if not admin or not hmac.compare_digest(key.encode(), admin.encode()):

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from aiohttp import hdrs, web
 
 from gateway.appkeys import BACKENDS, SETTINGS
 from gateway.conditional import ByteRange, Unsatisfiable, byte_range, if_range_allows, none_match
+from gateway.headers import mark_stored_object
 from gateway.middleware import error_body
 
 IMMUTABLE = "private, max-age=31536000, immutable"
@@ -31,16 +33,38 @@ class StoredObject:
     content_type: str
     etag: str
     cache_control: str = IMMUTABLE
+    disposition: str = "inline"
+    """``inline`` (renditions) or ``attachment`` (originals: whatever a user sent is saved,
+    never shown as a page of our origin)."""
+    filename: str | None = None
+
+    @property
+    def content_disposition(self) -> str:
+        """RFC 6266: an ASCII ``filename`` fallback and the exact name as ``filename*``."""
+        if not self.filename:
+            return self.disposition
+        fallback = "".join(
+            c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in self.filename
+        )
+        exact = quote(self.filename, safe="")
+        return f"{self.disposition}; filename=\"{fallback}\"; filename*=UTF-8''{exact}"
 
 
 async def deliver(request: web.Request, obj: StoredObject) -> web.StreamResponse:
     """Answer a GET or HEAD for ``obj``; raises ObjectNotFound (404) when the bytes are gone."""
-    headers = {"ETag": obj.etag, "Cache-Control": obj.cache_control, "Accept-Ranges": "bytes"}
+    headers = {
+        "ETag": obj.etag,
+        "Cache-Control": obj.cache_control,
+        "Accept-Ranges": "bytes",
+        "Content-Disposition": obj.content_disposition,
+    }
     if none_match(request.headers.get(hdrs.IF_NONE_MATCH), obj.etag):
         return web.Response(status=304, headers=headers)
     store = request.app[BACKENDS].store
     if _wants_redirect(request):
-        url = await store.presigned_get(obj.key)
+        url = await store.presigned_get(
+            obj.key, content_type=obj.content_type, disposition=obj.content_disposition
+        )
         if url is not None:  # None: the filesystem store has no URLs to hand out
             return web.Response(status=302, headers={"Location": url, "Cache-Control": "no-store"})
     size = (await store.stat(obj.key)).size
@@ -81,6 +105,7 @@ async def _stream(
     partial: bool,
 ) -> web.StreamResponse:
     response = web.StreamResponse(status=206 if partial else 200, headers=headers)
+    mark_stored_object(response)
     response.content_type = obj.content_type
     response.content_length = span.end - span.start
     if partial:

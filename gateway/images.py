@@ -128,9 +128,14 @@ async def get_rendition_version(request: web.Request) -> web.StreamResponse:
 
 async def get_original(request: web.Request) -> web.StreamResponse:
     record = await _image(request)
-    return await deliver(
-        request, StoredObject(record.original_key, record.content_type, f'"{record.sha256}"')
+    original = StoredObject(
+        record.original_key,
+        record.content_type,
+        f'"{record.sha256}"',
+        disposition="attachment",
+        filename=record.filename or f"{record.id}",
     )
+    return await deliver(request, original)
 
 
 async def delete_image(request: web.Request) -> web.Response:

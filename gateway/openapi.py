@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.appkeys import SETTINGS
 from gateway.openapi_parts import (
     BINARY,
     DIGITS,
@@ -34,13 +35,13 @@ from gateway.openapi_parts import (
 from gateway.openapi_schemas import SCHEMAS, STATUSES
 
 
-def _paths() -> dict[str, Any]:
+def _paths(admin: bool) -> dict[str, Any]:
     return {
         **_public_paths(),
         **_image_paths(),
         **album_paths(),
         **upload_paths(),
-        **admin_paths(),
+        **(admin_paths() if admin else {}),
     }
 
 
@@ -77,7 +78,7 @@ def _public_paths() -> dict[str, Any]:
             "get": op(
                 "Live events (Server-Sent Events; Last-Event-ID resumes)",
                 {200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}},
-                errors=(400, 401, 503),
+                errors=(400, 401, 429, 503),
                 parameters=[header("Last-Event-ID", DIGITS, required=False)],
                 operationId="streamEvents",
             ),
@@ -140,7 +141,9 @@ def _image_paths() -> dict[str, Any]:
 
 
 @cache
-def document() -> dict[str, Any]:
+def document(*, admin: bool = False) -> dict[str, Any]:
+    """The document of the public listener; ``admin``: with the admin routes (when
+    ``GALLERY_GATEWAY_ADMIN_LISTENER=public`` puts them there)."""
     return {
         "openapi": "3.1.0",
         "info": {
@@ -149,7 +152,7 @@ def document() -> dict[str, Any]:
             "description": 'See docs/api.md. Errors: {"error": {"code", "message"}}.',
         },
         "security": [{"apiKey": []}],
-        "paths": _paths(),
+        "paths": _paths(admin),
         "components": {
             "schemas": SCHEMAS,
             "securitySchemes": {
@@ -168,5 +171,6 @@ def document() -> dict[str, Any]:
     }
 
 
-async def openapi_json(_: web.Request) -> web.Response:
-    return web.json_response(document())
+async def openapi_json(request: web.Request) -> web.Response:
+    admin = request.app[SETTINGS].gateway.admin_listener == "public"
+    return web.json_response(document(admin=admin))

@@ -31,7 +31,8 @@ _DESCRIPTIONS = {
     415: "Unsupported media type",
     416: "Range not satisfiable",
     422: "Unprocessable image",
-    429: "Too many uploads: retry after Retry-After",
+    429: "Too many uploads, or the key or tenant holds its share of the gateway (uploads, "
+    "event streams): retry after Retry-After",
     460: "Checksum mismatch (tus)",
     503: "A backend is unavailable or the gateway is busy: retry after Retry-After",
 }
@@ -142,6 +143,7 @@ def album_paths() -> dict[str, Any]:
             "post": op(
                 "Create an album",
                 {201: body("Album")},
+                errors=(*_COMMON_ERRORS, 429),
                 requestBody={"required": True, **body("AlbumName")},
             ),
         },

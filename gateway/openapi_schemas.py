@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.domain.labels import NOT_BLANK_PATTERN
+from pipeline.domain.labels import NOT_BLANK_PATTERN, TENANT_PATTERN
+from pipeline.services.keys import MAX_KEY_SECONDS
 
 Schema = dict[str, Any]
 
@@ -108,6 +109,8 @@ API_KEY = _object(
         "name": STRING,
         "created_at": TIME,
         "revoked_at": nullable(TIME),
+        "expires_at": nullable(TIME),
+        "last_used_at": nullable(TIME),
     }
 )
 
@@ -134,6 +137,17 @@ SCHEMAS: dict[str, Schema] = {
     "NewApiKey": {
         "allOf": [ref("ApiKey"), _object({"key": {"type": "string", "pattern": "^gk_"}})]
     },
-    "NewApiKeyRequest": _object({"tenant": NAME, "name": NAME}, optional=("name",)),
+    "NewApiKeyRequest": _object(
+        {
+            "tenant": {"type": "string", "pattern": TENANT_PATTERN},
+            "name": NAME,
+            "expires_in_seconds": {
+                "type": ["integer", "null"],
+                "minimum": 1,
+                "maximum": MAX_KEY_SECONDS,
+            },
+        },
+        optional=("name", "expires_in_seconds"),
+    ),
     "Health": {"type": "object"},
 }

@@ -8,6 +8,11 @@ first (:class:`~pipeline.services.events.EventFeed`); one whose id the stream ne
 resume from. A client too far behind gets a last ``event: error`` naming the reason, and the
 stream ends. A client that hangs up is the normal end of a stream, not an error. Framing,
 keepalive pings and the timeout on a stalled client are aiohttp-sse's.
+
+Each key and tenant holds at most its share of this gateway's streams (:mod:`gateway.shares`).
+A stream re-checks its key a few times per ``GALLERY_GATEWAY_KEY_CACHE_SECONDS`` (from the
+key cache, so mostly without a catalog read): a revoked or expired key's stream ends within
+that bound with a last ``event: error``.
 """
 
 from __future__ import annotations
@@ -21,8 +26,9 @@ from typing import Any
 from aiohttp import web
 from aiohttp_sse import EventSourceResponse, sse_response
 
-from gateway.appkeys import EVENTS, TENANT_KEY
-from pipeline.domain.errors import PipelineError
+from gateway.appkeys import EVENTS, KEY_ID, SETTINGS, STREAM_SHARE, TENANT_KEY
+from gateway.auth import tenant_of
+from pipeline.domain.errors import DependencyError, PipelineError, Unauthorized
 from pipeline.domain.messages import StreamedEvent, StreamReset
 from pipeline.domain.numbers import UINT64_MAX, parse_number
 
@@ -44,6 +50,7 @@ async def stream_events(request: web.Request) -> web.StreamResponse:
     # Subscribed before the stream opens: every event after ": connected" reaches the client.
     # sep="\n": the same framing as before the library, which the browser page parses.
     async with (
+        _held(request),
         feed.open(request[TENANT_KEY], after) as events,
         sse_response(request, sep="\n", ping_interval=KEEPALIVE_SECONDS) as sse,
     ):
@@ -52,23 +59,58 @@ async def stream_events(request: web.Request) -> web.StreamResponse:
         with contextlib.suppress(ConnectionResetError):
             await sse.write(b": connected\n\n")
             try:
-                await _send_events(sse, events)
-            except PipelineError as exc:  # too slow, or the replay could not read the stream
+                await _send_events(sse, events, request)
+            except PipelineError as exc:  # too slow, revoked, or the replay could not read
                 body = json.dumps({"code": exc.code, "message": exc.public_message})
                 await sse.send(body, event="error")
     return sse
 
 
+@contextlib.asynccontextmanager
+async def _held(request: web.Request) -> AsyncIterator[None]:
+    """One of the key's and tenant's shares of streams (429/503 before the stream opens)."""
+    with request.app[STREAM_SHARE].take(request[TENANT_KEY], request[KEY_ID]):
+        yield
+
+
 async def _send_events(
-    sse: EventSourceResponse, events: AsyncIterator[StreamedEvent | StreamReset]
+    sse: EventSourceResponse,
+    events: AsyncIterator[StreamedEvent | StreamReset],
+    request: web.Request,
 ) -> None:
-    with _ending(sse) as ended:
-        while (item := await _next_event(events, ended)) is not None:
-            if isinstance(item, StreamReset):
-                await sse.send(_reset_body(item), id=str(item.seq), event="reset")
-            else:
-                body = item.event.model_dump_json()
-                await sse.send(body, id=str(item.seq), event=item.event.type)
+    """Send until the feed ends or the client goes; Unauthorized once the key stops working."""
+    watch = asyncio.ensure_future(_key_revoked(request))
+    try:
+        with _ending(sse, watch) as ended:
+            while (item := await _next_event(events, ended)) is not None:
+                if isinstance(item, StreamReset):
+                    await sse.send(_reset_body(item), id=str(item.seq), event="reset")
+                else:
+                    body = item.event.model_dump_json()
+                    await sse.send(body, id=str(item.seq), event=item.event.type)
+        if watch.done():
+            watch.result()  # raises the Unauthorized that ended the stream
+    finally:
+        _discard(watch)
+
+
+async def _key_revoked(request: web.Request) -> None:
+    """Never returns while the caller's key works; raises Unauthorized once it does not.
+
+    Asks a few times per key-cache lifetime: while the key is cached that is a dictionary
+    read; a revocation empties the cache at once (bus) or at the entry's end.
+    """
+    interval = request.app[SETTINGS].gateway.key_cache_seconds / 4
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await tenant_of(request)
+        except DependencyError:
+            continue  # a catalog outage is not a revocation: ask again next time
+        except Unauthorized as exc:
+            raise Unauthorized(
+                f"stream closed: {exc}", public_message="the API key was revoked or has expired"
+            ) from exc
 
 
 def _reset_body(reset: StreamReset) -> str:
@@ -83,15 +125,17 @@ def _reset_body(reset: StreamReset) -> str:
 
 
 @contextlib.contextmanager
-def _ending(sse: EventSourceResponse) -> Iterator[asyncio.Future[Any]]:
-    """Done once the client has gone (the library's keepalive ping ends when a write fails).
-    Made once, never cancelled mid-stream: cancelling a wait on the ping task would cancel
-    the pings themselves."""
-    ended: asyncio.Future[Any] = asyncio.ensure_future(sse.wait())
+def _ending(sse: EventSourceResponse, watch: asyncio.Future[None]) -> Iterator[asyncio.Future[Any]]:
+    """Done once the client has gone (the library's keepalive ping ends when a write fails)
+    or ``watch`` finishes (the key was revoked). Made once, never cancelled mid-stream:
+    cancelling a wait on the ping task would cancel the pings themselves."""
+    gone: asyncio.Future[Any] = asyncio.ensure_future(sse.wait())
+    ended = asyncio.ensure_future(asyncio.wait({gone, watch}, return_when=asyncio.FIRST_COMPLETED))
     try:
         yield ended
     finally:
         ended.cancel()
+        gone.cancel()
 
 
 async def _next_event(

@@ -16,10 +16,10 @@ from email.utils import format_datetime
 
 from aiohttp import hdrs, web
 
-from gateway.appkeys import KEY_ID, LIMITS, SETTINGS, TENANT_KEY, UPLOADS
+from gateway.appkeys import KEY_ID, LIMITS, SETTINGS, TENANT_KEY, UPLOAD_SHARE, UPLOADS
 from gateway.auth import tenant_of
 from gateway.middleware import Handler, refusal
-from gateway.upload import UPLOAD_SLOTS, check_slots, raw_chunks, send_continue
+from gateway.upload import check_slots, raw_chunks, send_continue
 from pipeline.domain.errors import (
     InputError,
     PipelineError,
@@ -127,7 +127,7 @@ async def expect_continue(request: web.Request) -> web.StreamResponse | None:
             await request.app[UPLOADS].check_append(tenant, request.match_info["upload_id"], offset)
         else:
             request.app[UPLOADS].check_length(_int_header(request, "Upload-Length"))
-        check_slots(request)
+        check_slots(request, tenant)
     except PipelineError as exc:
         response = refusal(request, exc)
         response.headers["Tus-Resumable"] = TUS_VERSION
@@ -150,12 +150,18 @@ async def terminate(request: web.Request) -> web.Response:
 
 
 async def _append(request: web.Request, upload_id: str, offset: int) -> UploadRecord:
+    """One PATCH (or creation) body: counted in the key's rates, within its upload share."""
     checksum = _checksum(request.headers.get("Upload-Checksum"))
+    limits, key_id = request.app[LIMITS], request[KEY_ID]
+    await limits.admit_patch(key_id, request.content_length)
     chunks: AsyncIterator[bytes] = raw_chunks(request)
-    with request.app[UPLOAD_SLOTS].take():
-        return await request.app[UPLOADS].append(
+    with request.app[UPLOAD_SHARE].take(request[TENANT_KEY], key_id):
+        record = await request.app[UPLOADS].append(
             request[TENANT_KEY], upload_id, offset=offset, chunks=chunks, checksum=checksum
         )
+    if request.content_length is None:  # chunked: counted once received
+        await limits.count_bytes(key_id, record.offset - offset)
+    return record
 
 
 def _state_headers(record: UploadRecord) -> dict[str, str]:

@@ -7,63 +7,31 @@ the JSON; :class:`pipeline.services.ingest.IngestService` does the rest.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 from aiohttp import BodyPartReader, HttpVersion11, hdrs, web
 from aiohttp.client_exceptions import ClientPayloadError
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 
-from gateway.appkeys import INGEST, KEY_ID, LIMITS, SETTINGS, TENANT_KEY
-from gateway.auth import tenant_of
+from gateway.appkeys import INGEST, KEY_ID, LIMITS, SETTINGS, TENANT_KEY, UPLOAD_SHARE
+from gateway.auth import key_id_of, tenant_of
+from gateway.edge import paced
 from gateway.forms import file_part
 from gateway.images import image_json
 from gateway.middleware import refusal
 from pipeline.domain.errors import (
-    GatewayBusy,
     MalformedRequest,
     PipelineError,
     UploadInterrupted,
 )
 from pipeline.domain.filenames import clean_filename
-from pipeline.runtime import metrics
 from pipeline.services.ingest import check_declared_length
 
 READ_CHUNK = 256 * 1024
-
-
-class UploadSlots:
-    """Bounds the uploads one process receives at once: each holds up to one S3 part."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.in_use = 0
-
-    @property
-    def full(self) -> bool:
-        return self.in_use >= self.limit
-
-    def busy(self) -> GatewayBusy:
-        """The one refusal of a full gateway (503 with Retry-After), for POST and tus alike."""
-        return GatewayBusy(
-            "upload slots full",
-            public_message=f"this gateway is receiving {self.limit} uploads; retry shortly",
-        )
-
-    @contextlib.contextmanager
-    def take(self) -> Iterator[None]:
-        if self.full:
-            metrics.UPLOADS.labels(outcome=GatewayBusy.code).inc()
-            raise self.busy()
-        self.in_use += 1
-        try:
-            yield
-        finally:
-            self.in_use -= 1
-
-
-UPLOAD_SLOTS = web.AppKey("upload_slots", UploadSlots)
+#: A POST's quota reservation outlives its upload time limit by this much (a crashed
+#: gateway's reservation then lapses by itself).
+RESERVATION_MARGIN_SECONDS = 60.0
 
 
 async def expect_continue(request: web.Request) -> web.StreamResponse | None:
@@ -77,11 +45,11 @@ async def expect_continue(request: web.Request) -> web.StreamResponse | None:
     if request.headers.get(hdrs.EXPECT, "").lower() != "100-continue":
         return None  # an expectation we do not know: ignore it (RFC 9110 allows that)
     try:
-        await tenant_of(request)
+        tenant = await tenant_of(request)
         check_declared_length(
             request.content_length, request.app[SETTINGS].limits.largest_upload_bytes
         )
-        check_slots(request)
+        check_slots(request, tenant)
     except PipelineError as exc:
         return refusal(request, exc)
     await send_continue(request)
@@ -94,22 +62,25 @@ async def send_continue(request: web.Request) -> None:
         await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
 
-def check_slots(request: web.Request) -> None:
-    """GatewayBusy (503) when every upload slot of this gateway is taken."""
-    slots = request.app[UPLOAD_SLOTS]
-    if slots.full:
-        raise slots.busy()
+def check_slots(request: web.Request, tenant: str) -> None:
+    """ShareExhausted (429) when the caller's key or tenant holds its share of this gateway's
+    upload slots, GatewayBusy (503) when every slot is taken."""
+    request.app[UPLOAD_SHARE].check(tenant, key_id_of(request))
 
 
 async def post_image(request: web.Request) -> web.Response:
     async def open_body() -> tuple[AsyncIterator[bytes], str | None]:
         return await _body(request)
 
-    await request.app[LIMITS].admit(request[TENANT_KEY], request[KEY_ID], request.content_length)
-    with request.app[UPLOAD_SLOTS].take():
-        ingested = await request.app[INGEST].ingest(
-            request[TENANT_KEY], open_body, declared_bytes=request.content_length
-        )
+    tenant, key_id, declared = request[TENANT_KEY], request[KEY_ID], request.content_length
+    limits = request.app[LIMITS]
+    await limits.admit(tenant, key_id, declared, body_bytes=declared)
+    hold = request.app[SETTINGS].limits.upload_timeout_seconds + RESERVATION_MARGIN_SECONDS
+    with request.app[UPLOAD_SHARE].take(tenant, key_id):
+        async with limits.quota.held(tenant, declared or 0, seconds=hold):
+            ingested = await request.app[INGEST].ingest(tenant, open_body, declared_bytes=declared)
+    if declared is None:  # chunked: its bytes count once known, against the next request
+        await limits.count_bytes(key_id, ingested.record.bytes)
     record = ingested.record
     if ingested.duplicate:
         return web.json_response(
@@ -124,13 +95,14 @@ async def _body(request: web.Request) -> tuple[AsyncIterator[bytes], str | None]
     """The upload's bytes and file name: a raw body, or the first file part of a multipart form."""
     if request.content_type.startswith("multipart/"):
         part, filename = await file_part(request)
-        return _part_chunks(part), filename
+        return _part_chunks(request, part), filename
     return raw_chunks(request), clean_filename(request.query.get("filename"))
 
 
 async def raw_chunks(request: web.Request) -> AsyncIterator[bytes]:
     try:
-        async for chunk in request.content.iter_chunked(READ_CHUNK):
+        edge = request.app[SETTINGS].edge
+        async for chunk in paced(request.content.iter_chunked(READ_CHUNK), edge):
             yield chunk
     except (HttpProcessingError, RequestPayloadError) as exc:
         raise _bad_framing(exc) from exc
@@ -140,9 +112,9 @@ async def raw_chunks(request: web.Request) -> AsyncIterator[bytes]:
         ) from exc
 
 
-async def _part_chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
+async def _part_chunks(request: web.Request, part: BodyPartReader) -> AsyncIterator[bytes]:
     try:
-        while chunk := await part.read_chunk(READ_CHUNK):
+        async for chunk in paced(_read_part(part), request.app[SETTINGS].edge):
             yield chunk
     except (HttpProcessingError, RequestPayloadError) as exc:
         raise _bad_framing(exc) from exc
@@ -150,6 +122,11 @@ async def _part_chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
         raise UploadInterrupted(
             f"multipart body incomplete: {exc}", public_message="upload interrupted"
         ) from exc
+
+
+async def _read_part(part: BodyPartReader) -> AsyncIterator[bytes]:
+    while chunk := await part.read_chunk(READ_CHUNK):
+        yield chunk
 
 
 def _bad_framing(exc: Exception) -> MalformedRequest:

@@ -35,6 +35,7 @@ from pipeline.services.keys import KeyService
 from pipeline.services.lease import lease_for
 from pipeline.services.limits import UploadLimits
 from pipeline.services.process_renderer import ProcessRenderer
+from pipeline.services.quota import TenantQuota
 from pipeline.services.reconcile import ReconcileService
 from pipeline.services.render import RenderPolicy, RenderService, worker_identity
 from pipeline.services.spool import Spool
@@ -221,6 +222,7 @@ def upload_service(backends: Backends, settings: Settings) -> UploadService:
         settings.limits,
         settings.tus,
         albums=album_service(backends),
+        quota=TenantQuota(backends.catalog.usage, settings.quota),
     )
 
 

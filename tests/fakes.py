@@ -344,7 +344,14 @@ class FakeObjectStore:
         data, content_type = self.objects[key]
         return ObjectInfo(key, len(data), content_type, hashlib.md5(data).hexdigest())
 
-    async def presigned_get(self, key: str, expires_seconds: int | None = None) -> str | None:
+    async def presigned_get(
+        self,
+        key: str,
+        expires_seconds: int | None = None,
+        *,
+        content_type: str | None = None,
+        disposition: str | None = None,
+    ) -> str | None:
         return None  # like the filesystem store: the gateway streams the bytes itself
 
     def _check(self) -> None:
@@ -493,18 +500,50 @@ class FakeUploadCatalog:
 
 @dataclass
 class FakeUsageCatalog:
-    """Upload counters per (key, window) and a tenant's usage from a FakeCatalog."""
+    """Rate counters per (counter, window), a tenant's usage from a FakeCatalog, reservations
+    by holder and quota locks by tenant."""
 
     catalog: FakeCatalog
     windows: dict[tuple[str, int], int] = field(default_factory=dict)
+    reservations: dict[str, tuple[str, int, str, datetime]] = field(default_factory=dict)
+    locks: dict[str, tuple[str, datetime]] = field(default_factory=dict)
 
-    async def count_upload(self, key_id: str, window: int, expires_at: datetime) -> int:
-        self.windows[key_id, window] = self.windows.get((key_id, window), 0) + 1
-        return self.windows[key_id, window]
+    async def count(
+        self, counter: str, window: int, expires_at: datetime, amounts: dict[str, int]
+    ) -> dict[str, int]:
+        counts = {}
+        for field_name, amount in amounts.items():
+            name = f"{counter}:{field_name}"
+            self.windows[name, window] = self.windows.get((name, window), 0) + amount
+            counts[field_name] = self.windows[name, window]
+        return counts
 
     async def tenant_usage(self, tenant: str) -> tuple[int, int]:
         mine = [r for r in self.catalog.images.values() if r.tenant == tenant]
         return len(mine), sum(r.bytes for r in mine)
+
+    async def reserved(self, tenant: str, now: datetime) -> tuple[int, int, int]:
+        live = [r for r in self.reservations.values() if r[0] == tenant and r[3] > now]
+        return len(live), sum(r[1] for r in live), sum(1 for r in live if r[2] == "tus")
+
+    async def reserve(
+        self, tenant: str, holder: str, size: int, kind: str, expires_at: datetime
+    ) -> None:
+        self.reservations[holder] = (tenant, size, kind, expires_at)
+
+    async def release(self, holder: str) -> None:
+        self.reservations.pop(holder, None)
+
+    async def lock_tenant(self, tenant: str, token: str, until: datetime, now: datetime) -> bool:
+        held = self.locks.get(tenant)
+        if held is not None and held[1] > now:
+            return False
+        self.locks[tenant] = (token, until)
+        return True
+
+    async def unlock_tenant(self, tenant: str, token: str) -> None:
+        if self.locks.get(tenant, ("", None))[0] == token:
+            del self.locks[tenant]
 
 
 @dataclass
@@ -551,10 +590,12 @@ class FakeApiKeys:
     def __init__(self) -> None:
         self.keys: dict[str, ApiKeyInfo] = {}
 
-    async def create_key(self, tenant: str, name: str = "default") -> NewApiKey:
+    async def create_key(
+        self, tenant: str, name: str = "default", expires_at: datetime | None = None
+    ) -> NewApiKey:
         key = f"gk_{len(self.keys)}_{tenant}"
         digest = hash_api_key(key)
-        info = ApiKeyInfo(key_id_of(digest), tenant, name, utcnow(), None, digest)
+        info = ApiKeyInfo(key_id_of(digest), tenant, name, utcnow(), None, digest, expires_at)
         self.keys[digest] = info
         return NewApiKey(key, info)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from rich.markup import escape
 from rich.table import Table
 
 from gallery import ids, output
@@ -78,11 +77,11 @@ def _images_table(rows: list[Json], width: int) -> Table:
             [
                 str(image["id"]),
                 f"[{STYLE[status]}]{status}[/]" if status in STYLE else status,
-                escape(str(image.get("filename") or "-")),
+                output.safe(image.get("filename") or "-"),
                 output.human_bytes(image.get("bytes")),
                 pixels,
                 output.timestamp(image.get("created_at")),
-                escape(str(image.get("failure") or "")),
+                output.safe(image.get("failure") or ""),
             ]
         )
     return table(columns, cells, width)
@@ -132,11 +131,11 @@ def _renditions(image: Json, url: str) -> Table:
         table.add_column(column, no_wrap=True)
     for name, rendition in sorted((image.get("renditions") or {}).items()):
         table.add_row(
-            name,
-            f"{rendition.get('width')}x{rendition.get('height')}",
-            str(rendition.get("content_type")),
+            output.cell(name),
+            output.cell(f"{rendition.get('width')}x{rendition.get('height')}"),
+            output.cell(rendition.get("content_type")),
             output.human_bytes(rendition.get("bytes")),
-            f"{url}{rendition.get('url')}",
+            output.cell(f"{url}{rendition.get('url')}"),
         )
     return table
 
@@ -146,5 +145,5 @@ def _pairs(title: str, values: dict[str, Any]) -> Table:
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
     for key, value in values.items():
-        table.add_row(key, str(value))
+        table.add_row(output.cell(key), output.cell(value))
     return table

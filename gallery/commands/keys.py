@@ -22,6 +22,9 @@ def add_parsers(sub: Any) -> None:
     create = keys_sub.add_parser("create", help="create an API key for a tenant (printed once)")
     create.add_argument("--tenant", required=True)
     create.add_argument("--name", default="default")
+    create.add_argument(
+        "--expires-in", type=int, metavar="SECONDS", help="refuse the key after this long"
+    )
     listing = keys_sub.add_parser("list", help="list API keys by id (never the keys)")
     listing.add_argument("--tenant", help="only this tenant's keys")
     revoke = keys_sub.add_parser("revoke", help="revoke a key: every gateway refuses it")
@@ -43,7 +46,9 @@ async def run(settings: Settings, args: argparse.Namespace) -> None:
         await catalog.ensure_indexes()
         service = KeyService(catalog.keys, bus)
         if args.keys_command == "create":
-            created = await service.create(args.tenant, args.name)
+            created = await service.create(
+                args.tenant, args.name, expires_in_seconds=args.expires_in
+            )
             if args.json:
                 output.print_json({**_record(created.info), "key": created.key})
             else:
@@ -54,8 +59,11 @@ async def run(settings: Settings, args: argparse.Namespace) -> None:
                 output.print_json([_record(key) for key in keys])
             for key in [] if args.json else keys:
                 revoked = f"revoked {key.revoked_at.isoformat()}" if key.revoked_at else "active"
+                used = key.last_used_at.isoformat() if key.last_used_at else "never"
+                expires = key.expires_at.isoformat() if key.expires_at else "never"
                 print(
-                    f"{key.id}  {key.tenant}  {key.name}  {key.created_at.isoformat()}  {revoked}"
+                    f"{key.id}  {key.tenant}  {key.name}  {key.created_at.isoformat()}  "
+                    f"{revoked}  last used {used}  expires {expires}"
                 )
         else:
             key = await service.revoke(args.key_id)
@@ -66,11 +74,14 @@ async def run(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _record(key: ApiKeyInfo) -> dict[str, object]:
-    """A key's public fields (never its hash): id, tenant, name, created_at, revoked_at."""
+    """A key's public fields (never its hash): id, tenant, name, created_at, revoked_at,
+    expires_at, last_used_at."""
     return {
         "id": key.id,
         "tenant": key.tenant,
         "name": key.name,
         "created_at": key.created_at.isoformat(),
         "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+        "expires_at": key.expires_at.isoformat() if key.expires_at else None,
+        "last_used_at": key.last_used_at.isoformat() if key.last_used_at else None,
     }

@@ -146,8 +146,8 @@ export class TusUpload {
           });
           this.onProgress(next, this.file.size);
           resolve(next);
-        } else if (xhr.status === 409 || xhr.status === 423 || xhr.status >= 500) {
-          reject(new Retryable(`PATCH ${xhr.status}`)); // offset mismatch or busy: ask again
+        } else if (xhr.status === 409 || xhr.status === 423 || xhr.status === 429 || xhr.status >= 500) {
+          reject(new Retryable(`PATCH ${xhr.status}`)); // offset mismatch, share or busy: ask again
         } else {
           reject(xhrError(xhr));
         }

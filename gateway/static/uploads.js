@@ -104,7 +104,8 @@ export class Uploader {
     return this.tus;
   }
 
-  // One POST with the raw bytes; a 503 (busy) waits for Retry-After and tries again.
+  // One POST with the raw bytes; a 503 (busy) or 429 (this key's share of the gateway) waits
+  // for Retry-After and tries again.
   async post(file, progress) {
     for (let attempt = 0; ; attempt++) {
       const xhr = await new Promise((resolve, reject) => {
@@ -118,7 +119,7 @@ export class Uploader {
         request.onerror = () => reject(new Error("Connection lost; try again"));
         request.send(file);
       });
-      if (xhr.status === 503 && attempt < BUSY_RETRIES) {
+      if ((xhr.status === 503 || xhr.status === 429) && attempt < BUSY_RETRIES) {
         await sleep(1000 * Number(xhr.getResponseHeader("Retry-After") || 1));
         continue;
       }

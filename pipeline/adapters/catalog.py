@@ -48,7 +48,9 @@ class MongoCatalog:
         self.albums = AlbumCatalog(self.images, db["albums"], self.tenants)
         self.keys = ApiKeyCatalog(self.api_keys)
         self.uploads = MongoUploadCatalog(db["uploads"])
-        self.usage = MongoUsageCatalog(db["rate_windows"], self.tenants)
+        self.usage = MongoUsageCatalog(
+            db["rate_windows"], self.tenants, db["quota_reservations"], db["quota_locks"]
+        )
         self.scan = ImageScanCatalog(self.images, self.tenants)
 
     @classmethod

@@ -62,6 +62,12 @@ INDEXES: tuple[Index, ...] = (
     Index("uploads", "state", [("state", ASCENDING)], "reconcile: keys of open uploads"),
     Index("rate_windows", "expires_at", [("expires_at", ASCENDING)],
           "TTL: old rate windows go", {"expireAfterSeconds": 0}),
+    Index("quota_reservations", "tenant_expires",
+          [("tenant", ASCENDING), ("expires_at", ASCENDING)],
+          "quota: a tenant's live reservations (uploads in flight)"),
+    Index("quota_reservations", "expires_at", [("expires_at", ASCENDING)],
+          "TTL: reservations of crashed uploads go", {"expireAfterSeconds": 0}),
+    # quota_locks: one document per tenant (``_id`` = tenant) while an admission runs.
 )  # fmt: skip
 
 #: Indexes earlier versions made that no query uses any more: dropped at start.

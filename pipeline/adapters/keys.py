@@ -8,10 +8,12 @@ found by the prefix of ``_id``.
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 
+from pipeline.adapters.guarded import update_then_read
 from pipeline.adapters.mongo_errors import translated
 from pipeline.domain.keys import ApiKeyInfo, NewApiKey, hash_api_key, key_id_of
 from pipeline.domain.messages import utcnow
@@ -24,8 +26,11 @@ class ApiKeyCatalog:
     def __init__(self, api_keys: AsyncCollection[Document]) -> None:
         self._keys = api_keys
 
-    async def create_key(self, tenant: str, name: str = "default") -> NewApiKey:
-        """A new key for ``tenant``; only its hash is stored, so show ``key`` once."""
+    async def create_key(
+        self, tenant: str, name: str = "default", expires_at: datetime | None = None
+    ) -> NewApiKey:
+        """A new key for ``tenant``, refused after ``expires_at`` if given; only its hash is
+        stored, so show ``key`` once."""
         key = API_KEY_PREFIX + secrets.token_urlsafe(32)
         digest = hash_api_key(key)
         doc = {
@@ -35,16 +40,28 @@ class ApiKeyCatalog:
             "name": name,
             "created_at": utcnow(),
             "revoked_at": None,
+            "expires_at": expires_at,
+            "last_used_at": None,
         }
         with translated("create api key"):
             await self._keys.insert_one(doc)
         return NewApiKey(key, _info(doc))
 
     async def tenant_for_key(self, key: str) -> str | None:
-        """The tenant of a valid key; None for an unknown or revoked one."""
+        """The tenant of a valid key, recording the lookup as its last use; None for an
+        unknown, revoked or expired one."""
+        now = utcnow()
         with translated("look up api key"):
-            doc = await self._keys.find_one({"_id": hash_api_key(key)})
-        if doc is None or doc.get("revoked_at") is not None:
+            # update_one + read by _id: a findAndModify scans api_keys on SecantusDB.
+            doc = await update_then_read(
+                self._keys,
+                {"_id": hash_api_key(key), "revoked_at": None},
+                {"$set": {"last_used_at": now}},
+            )
+        if doc is None:
+            return None
+        expires = doc.get("expires_at")
+        if expires is not None and expires <= now:
             return None
         return str(doc["tenant"])
 
@@ -88,4 +105,6 @@ def _info(doc: Document) -> ApiKeyInfo:
         created_at=doc["created_at"],
         revoked_at=doc.get("revoked_at"),
         key_hash=digest,
+        expires_at=doc.get("expires_at"),
+        last_used_at=doc.get("last_used_at"),
     )

@@ -247,6 +247,12 @@ class ChecksumMismatch(InputError):
     code = "checksum_mismatch"
 
 
+class PatchTooSmall(InputError):
+    """A tus PATCH under ``GALLERY_TUS_MIN_PATCH_BYTES`` that does not complete the upload."""
+
+    code = "patch_too_small"
+
+
 class UnsupportedChecksum(InputError):
     """``Upload-Checksum`` names an algorithm other than sha256, or is malformed."""
 
@@ -291,6 +297,13 @@ class RateLimited(PipelineError):
     def __init__(self, message: str, *, public_message: str, retry_after_seconds: int) -> None:
         super().__init__(message, public_message=public_message)
         self.retry_after_seconds = retry_after_seconds
+
+
+class ShareExhausted(RateLimited):
+    """The key or tenant holds its fair share of a gateway resource (upload slots, event
+    streams) already: 429, so its own excess never becomes another tenant's 503."""
+
+    code = "share_exhausted"
 
 
 class QuotaExceeded(PipelineError, PermissionError):

@@ -33,6 +33,10 @@ class ApiKeyInfo:
     created_at: datetime
     revoked_at: datetime | None
     key_hash: str
+    expires_at: datetime | None = None
+    """After it the key is refused (None: never)."""
+    last_used_at: datetime | None = None
+    """When a gateway last looked the key up (at most once per key-cache lifetime each)."""
 
 
 @dataclass(frozen=True)

@@ -37,3 +37,23 @@ def label(value: object, what: str, error: str) -> str:
             error, public_message=f"{what} must be a string of 1 to {MAX_LABEL_CHARS} characters"
         )
     return text
+
+
+#: A tenant is a DNS label: lower-case letters, digits and inner hyphens, 1..63 characters.
+#: It becomes a segment of object keys (``originals/{tenant}/...``) and of log lines, so no
+#: ``/``, no dot, no control or look-alike character: two tenants' keys can never share a
+#: prefix, and a tenant name cannot forge a log line.
+TENANT_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
+_TENANT = re.compile(TENANT_PATTERN)
+
+
+def tenant_label(value: object) -> str:
+    """``value`` if it is a safe tenant name (:data:`TENANT_PATTERN`); InputError (400
+    naming the field) otherwise."""
+    if not isinstance(value, str) or not _TENANT.fullmatch(value):
+        raise InputError(
+            "bad tenant",
+            public_message="tenant must be 1 to 63 lower-case letters, digits or inner "
+            "hyphens (a DNS label)",
+        )
+    return value

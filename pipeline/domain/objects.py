@@ -145,11 +145,19 @@ class ObjectStore(Protocol):
         """
         ...
 
-    async def presigned_get(self, key: str, expires_seconds: int | None = None) -> str | None:
+    async def presigned_get(
+        self,
+        key: str,
+        expires_seconds: int | None = None,
+        *,
+        content_type: str | None = None,
+        disposition: str | None = None,
+    ) -> str | None:
         """A URL that lets anyone GET the object until it expires, or ``None``.
 
         ``None`` means the store cannot hand out URLs (the filesystem store): the gateway
         streams the object itself instead. ``expires_seconds`` defaults to the configured
-        lifetime.
+        lifetime. ``content_type`` and ``disposition`` are signed into the URL: the store
+        answers with them whatever was stored, and a changed URL fails its signature.
         """
         ...

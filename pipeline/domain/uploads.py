@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pipeline.domain.messages import utcnow
 
@@ -36,10 +36,12 @@ class Part(BaseModel):
 class UploadRecord(BaseModel):
     """One tus upload of ``tenant``: ``length`` bytes, ``offset`` of them stored so far.
 
-    ``offset == sum(part sizes) + tail_size``. ``tail_key`` names the object holding the
-    bytes after the last part (shorter than a part), or is None. ``multipart_id`` is the
-    store's multipart upload, created with the first part. Once ``state`` is ``complete``,
-    ``image_id`` is the image the upload became and ``duplicate`` says it existed already.
+    ``offset == sum(part sizes) + tail_size``. ``tail_keys`` name the objects holding the
+    bytes after the last part (together shorter than a part), in order: one per PATCH that
+    did not fill a part, so a PATCH writes only its own bytes and never rewrites the tail.
+    ``multipart_id`` is the store's multipart upload, created with the first part. Once
+    ``state`` is ``complete``, ``image_id`` is the image the upload became and ``duplicate``
+    says it existed already.
     ``lock`` is the token of the PATCH writing to it now, valid until ``lock_until``.
     """
 
@@ -56,7 +58,7 @@ class UploadRecord(BaseModel):
     mime: str | None = None
     multipart_id: str | None = None
     parts: tuple[Part, ...] = ()
-    tail_key: str | None = None
+    tail_keys: tuple[str, ...] = ()
     tail_size: int = 0
     state: UploadState = "open"
     duplicate: bool = False
@@ -64,6 +66,14 @@ class UploadRecord(BaseModel):
     lock_until: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_tail_object(cls, data: Any) -> Any:
+        """A record stored before tail segments had one ``tail_key``: its only segment."""
+        if isinstance(data, dict) and data.get("tail_key") and not data.get("tail_keys"):
+            data = {**data, "tail_keys": (data["tail_key"],)}
+        return data
 
     def to_document(self) -> dict[str, object]:
         return self.model_dump(by_alias=True)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import struct
 from fractions import Fraction
 
+from pipeline.domain.text import without_controls
+
 _IFD0 = {0x010F: "camera_make", 0x0110: "camera_model", 0x0112: "orientation"}
 _EXIF = {
     0x9003: "capture_time",
@@ -110,7 +112,8 @@ def _read_ifd(tiff: bytes, order: str, offset: int) -> dict[int, Value]:
 
 def _decode(kind: int, code: str, count: int, data: bytes, order: str) -> Value:
     if kind == 2:  # ASCII, NUL-terminated
-        return data[:count].split(b"\x00", 1)[0].decode("utf-8", "replace").strip()
+        text = data[:count].split(b"\x00", 1)[0].decode("utf-8", "replace")
+        return without_controls(text).strip()  # shown in pages and terminals: no escapes
     if kind in (5, 10):
         nums = struct.unpack_from(order + code[0] * (2 * count), data)
         values = [

@@ -20,6 +20,16 @@ UPLOAD_BYTES = Counter("gallery_upload_bytes_total", "Bytes of accepted original
 UPLOAD_SIZE = Histogram(
     "gallery_upload_size_bytes", "Size of accepted originals", buckets=_BYTE_BUCKETS
 )
+SHARE_REFUSALS = Counter(
+    "gallery_share_refusals_total",
+    "Requests refused because a key, a tenant or the process held its share of a resource",
+    ["resource", "scope"],
+)
+EDGE_CLOSED = Counter(
+    "gallery_edge_closed_total",
+    "Connections the gateway cut off at its edge limits",
+    ["reason"],
+)
 HTTP_REQUESTS = Counter(
     "gallery_http_requests_total", "Gateway HTTP requests", ["method", "route", "status"]
 )

@@ -176,7 +176,14 @@ class TusSettings(_Section):
     expire_seconds: float = Field(
         24 * 3600.0,
         gt=0,
-        description="An unfinished resumable upload expires this long after its last PATCH",
+        description="An unfinished resumable upload expires this long after its creation "
+        "(absolute: PATCHes do not extend it)",
+    )
+    min_patch_bytes: int = Field(
+        64 * 1024,
+        ge=1,
+        description="Smallest PATCH body but the one that completes the upload (400 below, "
+        "the bytes are discarded): bounds the tail segments and catalog writes per byte",
     )
     part_bytes: int = Field(
         8 * 1024 * 1024,
@@ -201,11 +208,34 @@ class QuotaSettings(_Section):
         ge=0,
         description="Uploads one API key may start a minute (429 above); 0 = no limit",
     )
+    patches_per_minute: int = Field(
+        1200,
+        ge=0,
+        description="tus PATCHes one API key may send a minute (429 above); 0 = no limit",
+    )
+    bytes_per_minute: int = Field(
+        4 * 1024**3,
+        ge=0,
+        description="Body bytes of uploads and PATCHes one API key may send a minute (429 "
+        "above; counted by Content-Length, or as received for a chunked body); 0 = no limit",
+    )
+    albums_per_minute: int = Field(
+        60,
+        ge=0,
+        description="Albums one tenant may create a minute, all its keys together (429 "
+        "above); 0 = no limit",
+    )
     max_bytes: int = Field(
         0, ge=0, description="Bytes of originals a key's tenant may store (403 above); 0 = no quota"
     )
     max_images: int = Field(
         0, ge=0, description="Images a key's tenant may have (403 above); 0 = no quota"
+    )
+    max_open_uploads: int = Field(
+        100,
+        ge=1,
+        description="Unfinished resumable uploads one tenant may hold (403 above); each "
+        "reserves its Upload-Length against the byte quota until it completes or expires",
     )
 
 
@@ -230,6 +260,23 @@ class GatewaySettings(_Section):
         description="How long a gateway trusts a key it looked up; bounds how long a revoked "
         "key works if the bus announcement is missed",
     )
+    tls_cert_file: str = Field(
+        "",
+        description="PEM certificate chain: with GALLERY_GATEWAY_TLS_KEY_FILE the gateway "
+        "serves HTTPS itself (and sends HSTS); empty = plain HTTP behind a TLS-terminating edge",
+    )
+    tls_key_file: str = Field("", description="PEM private key of GALLERY_GATEWAY_TLS_CERT_FILE")
+    ready_interval_seconds: float = Field(
+        2.0,
+        gt=0,
+        description="Longest /readyz reuses its last backend checks: however many ask, the "
+        "gateway checks its backends at most once per interval",
+    )
+    admin_listener: Literal["ops", "public"] = Field(
+        "ops",
+        description="Where the /v1/admin/ routes are served: `ops` (the metrics port, off the "
+        "public listener; needs GALLERY_METRICS_PORT) or `public` (beside the API)",
+    )
     admin_key: str = Field(
         "",
         description="Bearer key of the /v1/admin/ routes (API key management); empty = "
@@ -245,6 +292,76 @@ class GatewaySettings(_Section):
         ge=1,
         description="Live events held for one /v1/events stream; a client further behind is "
         "disconnected with event: error and resumes with Last-Event-ID",
+    )
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> GatewaySettings:
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            raise ValueError("set both GALLERY_GATEWAY_TLS_CERT_FILE and _TLS_KEY_FILE, or none")
+        return self
+
+
+class EdgeSettings(_Section):
+    """What the gateway grants one connection or one client address before it cuts it off
+    (slow and idle clients); a limit over many addresses belongs to the edge proxy
+    (docs/security.md)."""
+
+    header_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="Longest a request head (request line and headers) may take to arrive, "
+        "from the connection's start or the first byte of a next request; the connection "
+        "closes after it",
+    )
+    keepalive_seconds: float = Field(
+        15.0,
+        gt=0,
+        description="Longest an idle keep-alive connection stays open between requests",
+    )
+    body_idle_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="Longest wait for the next bytes of a request body (408 after it)",
+    )
+    min_body_bytes: int = Field(
+        16 * 1024,
+        ge=0,
+        description="Bytes of a request body that must arrive in every "
+        "GALLERY_EDGE_MIN_BODY_INTERVAL_SECONDS (408 below: a trickling upload); 0 = no minimum",
+    )
+    min_body_interval_seconds: float = Field(
+        10.0, gt=0, description="Interval over which GALLERY_EDGE_MIN_BODY_BYTES is measured"
+    )
+    max_connections_per_address: int = Field(
+        64,
+        ge=1,
+        description="Open connections one client address may hold (further ones get 503 "
+        "and are closed)",
+    )
+
+
+class SharesSettings(_Section):
+    """Fair shares of one gateway process: what one API key and one tenant may hold at once.
+
+    The process-wide caps are GALLERY_GATEWAY_MAX_CONCURRENT_UPLOADS and
+    GALLERY_SHARES_EVENT_STREAMS; a tenant at its share gets 429, so it never fills the
+    process for the others while its share is below the process cap.
+    """
+
+    uploads_per_tenant: int = Field(
+        16, ge=1, description="Uploads and tus PATCHes one tenant may send to one gateway at once"
+    )
+    uploads_per_key: int = Field(
+        8, ge=1, description="Uploads and tus PATCHes one API key may send to one gateway at once"
+    )
+    event_streams: int = Field(
+        1024, ge=1, description="Open /v1/events streams one gateway serves (503 above)"
+    )
+    event_streams_per_tenant: int = Field(
+        64, ge=1, description="Open /v1/events streams of one tenant on one gateway"
+    )
+    event_streams_per_key: int = Field(
+        8, ge=1, description="Open /v1/events streams of one API key on one gateway"
     )
 
 
@@ -469,6 +586,8 @@ class Settings(BaseSettings):
     s3: S3Settings = S3Settings()
     limits: LimitsSettings = LimitsSettings()
     gateway: GatewaySettings = GatewaySettings()
+    edge: EdgeSettings = EdgeSettings()
+    shares: SharesSettings = SharesSettings()
     tus: TusSettings = TusSettings()
     quota: QuotaSettings = QuotaSettings()
     worker: WorkerSettings = WorkerSettings()

@@ -159,7 +159,9 @@ class Albums(Protocol):
 class ApiKeys(Protocol):
     """API keys, stored as hashes. Failures raise :class:`~pipeline.domain.errors.CatalogError`."""
 
-    async def create_key(self, tenant: str, name: str = "default") -> NewApiKey: ...
+    async def create_key(
+        self, tenant: str, name: str = "default", expires_at: datetime | None = None
+    ) -> NewApiKey: ...
 
     async def list_keys(self, tenant: str | None = None) -> list[ApiKeyInfo]:
         """Oldest first, revoked keys included; every tenant's when ``tenant`` is None."""
@@ -218,11 +220,28 @@ class UploadCatalog(Protocol):
 
 
 class UsageCatalog(Protocol):
-    """Shared upload counters and tenant usage (see :mod:`pipeline.services.limits`)."""
+    """Shared rate counters, tenant usage and quota reservations (see
+    :mod:`pipeline.services.limits` and :mod:`pipeline.services.quota`)."""
 
-    async def count_upload(self, key_id: str, window: int, expires_at: datetime) -> int: ...
+    async def count(
+        self, counter: str, window: int, expires_at: datetime, amounts: dict[str, int]
+    ) -> dict[str, int]: ...
 
     async def tenant_usage(self, tenant: str) -> tuple[int, int]: ...
+
+    async def reserved(self, tenant: str, now: datetime) -> tuple[int, int, int]: ...
+
+    async def reserve(
+        self, tenant: str, holder: str, size: int, kind: str, expires_at: datetime
+    ) -> None: ...
+
+    async def release(self, holder: str) -> None: ...
+
+    async def lock_tenant(self, tenant: str, token: str, until: datetime, now: datetime) -> bool:
+        """Take the tenant's quota lock; False while another admission holds it."""
+        ...
+
+    async def unlock_tenant(self, tenant: str, token: str) -> None: ...
 
 
 class EventPublisher(Protocol):

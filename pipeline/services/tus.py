@@ -27,6 +27,7 @@ from pipeline.domain.errors import (
     InputError,
     NotFound,
     OffsetMismatch,
+    PatchTooSmall,
     UnsupportedMediaType,
     UploadExpired,
     UploadInterrupted,
@@ -42,6 +43,7 @@ from pipeline.runtime.settings import LimitsSettings, TusSettings
 from pipeline.services.albums import AlbumService
 from pipeline.services.ingest import IngestService
 from pipeline.services.ports import UploadCatalog
+from pipeline.services.quota import TenantQuota
 from pipeline.services.tus_check import HeadCheck
 from pipeline.services.tus_writer import PatchWriter
 
@@ -58,9 +60,11 @@ class UploadService:
         settings: TusSettings,
         *,
         albums: AlbumService | None = None,
+        quota: TenantQuota | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._albums = albums
+        self._quota = quota
         self._uploads = uploads
         self._store = store
         self._ingest = ingest
@@ -84,7 +88,8 @@ class UploadService:
     async def create(
         self, tenant: str, length: int, *, filename: str | None = None, album: str | None = None
     ) -> UploadRecord:
-        """Start an upload of ``length`` bytes; raises EmptyUpload (0) or UploadTooLarge."""
+        """Start an upload of ``length`` bytes, reserved against the tenant's quota until it
+        completes or expires; raises EmptyUpload (0), UploadTooLarge or QuotaExceeded."""
         self.check_length(length)
         if album is not None and self._albums is not None:
             await self._albums.get(tenant, album)  # NotFound now, not after the upload
@@ -99,7 +104,14 @@ class UploadService:
             key=names.original_key(tenant, image_id),
             expires_at=self._expiry(),
         )
-        await self._uploads.insert_upload(record)
+        if self._quota is not None:
+            seconds = (record.expires_at - self._clock()).total_seconds()
+            await self._quota.reserve(tenant, record.id, length, tus=True, seconds=seconds)
+        try:
+            await self._uploads.insert_upload(record)
+        except BaseException:
+            await self._release(record)
+            raise
         return record
 
     async def get(self, tenant: str, upload_id: str) -> UploadRecord:
@@ -133,7 +145,7 @@ class UploadService:
         token = record.lock or ""
         try:
             async with self._lease(record, token):
-                old_tail = record.tail_key
+                old_tail = record.tail_keys
                 if record.offset < record.length:
                     record = await self._write(record, token, chunks, checksum)
                 if record.offset < record.length:
@@ -224,6 +236,7 @@ class UploadService:
             await writer.start()
             await self._receive(writer, check, chunks, checksum)
             check.finish()
+            self._check_patch_size(writer)
             updated = await writer.finish()
         except (UnsupportedMediaType, ImageRejected):
             await writer.discard()
@@ -233,6 +246,17 @@ class UploadService:
             await writer.discard()
             raise
         return updated.model_copy(update={"mime": check.mime or record.mime, "lock": None})
+
+    def _check_patch_size(self, writer: PatchWriter) -> None:
+        """PatchTooSmall (400) for a PATCH under the minimum that does not end the upload:
+        many tiny PATCHes would cost a catalog write and a tail segment each."""
+        least = self._settings.min_patch_bytes
+        if 0 < writer.received < least and writer.offset < writer.length:
+            raise PatchTooSmall(
+                f"PATCH of {writer.received} bytes",
+                public_message=f"a PATCH must carry at least {least} bytes unless it "
+                "completes the upload; its bytes were discarded",
+            )
 
     async def _receive(
         self,
@@ -265,18 +289,18 @@ class UploadService:
             )
 
     async def _save(
-        self, record: UploadRecord, token: str, *, old_tail: str | None = None
+        self, record: UploadRecord, token: str, *, old_tail: tuple[str, ...] = ()
     ) -> UploadRecord:
-        """Record ``record`` while ``token`` holds the lock; then drop the tail it replaced."""
-        record = record.model_copy(update={"expires_at": self._expiry()})
+        """Record ``record`` while ``token`` holds the lock; then drop the tail segments that
+        went into a part."""
         if not await self._uploads.save_upload(record, token):
             raise UploadLocked("lock lost", public_message="another request took over the upload")
-        if old_tail is not None and old_tail != record.tail_key:
-            await self._store.delete(old_tail)
+        for key in set(old_tail) - set(record.tail_keys):
+            await self._store.delete(key)
         return record
 
     async def _complete(
-        self, record: UploadRecord, token: str, old_tail: str | None
+        self, record: UploadRecord, token: str, old_tail: tuple[str, ...]
     ) -> UploadRecord:
         # Assembled: record offset == length first, keeping the lock, so a retry after a
         # failure below only adopts again and never assembles twice.
@@ -289,7 +313,9 @@ class UploadService:
             )
         except InputError:
             await self._uploads.delete_upload(record.tenant, record.id)
+            await self._release(record)
             raise
+        await self._release(record)  # the image counts now
         await self._file_in_album(record, ingested.record.id)
         done = record.model_copy(
             update={
@@ -320,7 +346,12 @@ class UploadService:
         if await self._uploads.delete_upload(record.tenant, record.id) is not None:
             await self._remove_objects(record)
 
+    async def _release(self, record: UploadRecord) -> None:
+        if self._quota is not None:
+            await self._quota.release(record.id)
+
     async def _remove_objects(self, record: UploadRecord) -> None:
+        await self._release(record)
         if record.state == "complete":
             return  # the object is the image's original now
         if record.multipart_id is not None:

@@ -1,10 +1,14 @@
-"""One PATCH of a resumable upload into the object store, the way tusd's S3 store does it.
+"""One PATCH of a resumable upload into the object store, without rewriting what is stored.
 
-Bytes continue from the upload's tail object (what an earlier PATCH left short of a part).
-Every ``part_bytes`` become a multipart part as they fill; at the end of the PATCH the rest
-becomes a part too if it reaches S3's 5 MiB minimum, else a new tail object (under a new
-name, so the tail this PATCH continued from stays intact until the catalog records the new
-state). The last PATCH assembles the object under the image's key. Memory: one part.
+Every ``part_bytes`` become a multipart part as they fill. What a PATCH leaves short of a part
+is stored as one more tail segment, under a name of its own: a PATCH writes only the bytes it
+received, never the tail before it (an earlier design rewrote the whole tail per PATCH: 4.7 MB
+written per byte sent by a 1-byte PATCH). When the segments and the new bytes fill a part,
+the segments are read once and sent on in that part. So each byte received is written at
+most twice (its segment, its part) before the store assembles the object; with the minimum
+PATCH size (``GALLERY_TUS_MIN_PATCH_BYTES``) a tail has at most ``part_bytes /
+min_patch_bytes`` segments. The last PATCH assembles the object under the image's key.
+Memory: the segments plus the new bytes, under two parts.
 """
 
 from __future__ import annotations
@@ -30,16 +34,22 @@ class PatchWriter:
         self._buffer = bytearray()
         self._parts = list(record.parts)
         self._multipart_id = record.multipart_id
+        self._tail_keys = list(record.tail_keys)
+        self._tail_size = record.tail_size
         self._new_tail: str | None = None
         self.received = 0
+
+    @property
+    def length(self) -> int:
+        """The upload's whole length in bytes (``Upload-Length``)."""
+        return self._record.length
 
     @property
     def offset(self) -> int:
         return self._record.offset + self.received
 
     async def start(self) -> None:
-        if self._record.tail_key is not None:
-            self._buffer += await self._store.get_bytes(self._record.tail_key)
+        """Nothing to read up front: the tail is read only when it goes into a part."""
 
     async def feed(self, chunk: bytes) -> None:
         if self.offset + len(chunk) > self._record.length:
@@ -49,42 +59,54 @@ class PatchWriter:
             )
         self._buffer += chunk
         self.received += len(chunk)
-        while len(self._buffer) >= self._part_bytes:
+        while self._tail_size + len(self._buffer) >= self._part_bytes:
             await self._flush(self._part_bytes)
 
     async def finish(self) -> UploadRecord:
         """Store what is buffered; the upload's new state (still locked, not yet saved)."""
-        tail_key, tail_size = None, 0
         if self.offset == self._record.length:
             await self._assemble()
-        elif len(self._buffer) >= MIN_PART_BYTES:
-            await self._flush(len(self._buffer))
+        elif self._tail_size + len(self._buffer) >= MIN_PART_BYTES:
+            await self._flush(self._tail_size + len(self._buffer))
         elif self._buffer:
-            tail_key = names.upload_tail_key(self._record.tenant, self._record.id, self._token)
-            self._new_tail = tail_key
-            await self._store.put_bytes(tail_key, bytes(self._buffer), content_type=_OCTETS)
-            tail_size = len(self._buffer)
+            key = names.upload_tail_key(self._record.tenant, self._record.id, self._token)
+            await self._store.put_bytes(key, bytes(self._buffer), content_type=_OCTETS)
+            self._new_tail = key
+            self._tail_keys.append(key)
+            self._tail_size += len(self._buffer)
+            self._buffer.clear()
         done = self.offset == self._record.length
         return self._record.model_copy(
             update={
                 "offset": self.offset,
                 "parts": () if done else tuple(self._parts),
                 "multipart_id": None if done else self._multipart_id,
-                "tail_key": tail_key,
-                "tail_size": tail_size,
+                "tail_keys": () if done else tuple(self._tail_keys),
+                "tail_size": 0 if done else self._tail_size,
             }
         )
 
     async def discard(self) -> None:
-        """Undo what this PATCH stored: a new tail, and a multipart upload it started."""
+        """Undo what this PATCH stored: a new tail segment, and a multipart upload it started."""
         if self._new_tail is not None:
             await self._store.delete(self._new_tail)
         if self._multipart_id is not None and self._record.multipart_id is None:
             await self._store.abort_multipart(self._record.key, self._multipart_id)
 
+    async def _take(self, size: int) -> bytes:
+        """The first ``size`` bytes of tail + buffer; the tail segments are used up (their
+        objects are removed once the new state is recorded)."""
+        data = bytearray()
+        for key in self._tail_keys:
+            data += await self._store.get_bytes(key)
+        self._tail_keys, self._tail_size = [], 0
+        need = size - len(data)
+        data += self._buffer[:need]
+        del self._buffer[:need]
+        return bytes(data)
+
     async def _flush(self, size: int) -> None:
-        data = bytes(self._buffer[:size])
-        del self._buffer[:size]
+        data = await self._take(size)
         if self._multipart_id is None:
             kind = self._record.mime or _OCTETS
             self._multipart_id = await self._store.create_multipart(
@@ -97,9 +119,10 @@ class PatchWriter:
     async def _assemble(self) -> None:
         if self._multipart_id is None:  # smaller than a part: one plain object
             kind = self._record.mime or _OCTETS
-            await self._store.put_bytes(self._record.key, bytes(self._buffer), content_type=kind)
+            data = await self._take(self._tail_size + len(self._buffer))
+            await self._store.put_bytes(self._record.key, data, content_type=kind)
             return
-        if self._buffer:
-            await self._flush(len(self._buffer))
+        if self._tail_size or self._buffer:
+            await self._flush(self._tail_size + len(self._buffer))
         parts = [(p.number, p.etag) for p in self._parts]
         await self._store.complete_multipart(self._record.key, self._multipart_id, parts)

@@ -25,6 +25,7 @@ import aiohttp
 from gallery.servers import ManagedProcess, free_port, mongo_uri, start_nats, start_secantus
 from pipeline.adapters.catalog import MongoCatalog
 from pipeline.runtime.settings import (
+    EdgeSettings,
     LimitsSettings,
     MetricsSettings,
     MongoSettings,
@@ -32,6 +33,7 @@ from pipeline.runtime.settings import (
     QuotaSettings,
     S3Settings,
     Settings,
+    SharesSettings,
     StorageSettings,
     SweeperSettings,
     WorkerSettings,
@@ -170,8 +172,13 @@ class ChaosStack:
             "sweeper": SweeperSettings(interval_seconds=1.0, stale_after_seconds=3.0),
             "metrics": MetricsSettings(port=0),
             # The faults are the subject here, not the per-key rate policy: 200 clients make
-            # far more than the default 600 uploads a minute (its 429s are tested elsewhere).
-            "quota": QuotaSettings(uploads_per_minute=0),
+            # far more than the default 600 uploads a minute (its 429s are tested elsewhere);
+            # nor the byte rate, whose count of a chunked body is one more catalog write.
+            "quota": QuotaSettings(uploads_per_minute=0, bytes_per_minute=0),
+            # Nor the fair shares and the per-address cap (tests/security): the 200 clients
+            # are one key on one address, and the limit under test is the process's own (503).
+            "shares": SharesSettings(uploads_per_tenant=1024, uploads_per_key=1024),
+            "edge": EdgeSettings(max_connections_per_address=1024),
         }
         values.update(self.sections)
         return Settings(**values)

@@ -130,7 +130,8 @@ async def test_the_live_gateway_matches_its_openapi_document(
     make_settings: SettingsFactory, start_stack: StackFactory, tmp_path: Path
 ) -> None:
     settings = make_settings(
-        gateway=GatewaySettings(admin_key=ADMIN), quota=QuotaSettings(uploads_per_minute=0)
+        gateway=GatewaySettings(admin_key=ADMIN, admin_listener="public"),
+        quota=QuotaSettings(uploads_per_minute=0),
     )
     stack = await start_stack(settings, workers=1)
     key = await stack.api_key("alice")

@@ -29,7 +29,9 @@ async def until_refused(client: TestClient, key: str, within: float) -> None:
 
 
 async def test_admin_routes_create_list_and_revoke_keys(make_settings: SettingsFactory) -> None:
-    settings = make_settings(gateway=GatewaySettings(admin_key=ADMIN, key_cache_seconds=300))
+    settings = make_settings(
+        gateway=GatewaySettings(admin_key=ADMIN, key_cache_seconds=300, admin_listener="public")
+    )
     async with gateway_client(settings) as (client, alice):
         created = await client.post(
             "/v1/admin/keys", json={"tenant": "carol", "name": "phone"}, headers=auth(ADMIN)
@@ -56,7 +58,9 @@ async def test_admin_routes_create_list_and_revoke_keys(make_settings: SettingsF
 
 async def test_admin_routes_need_the_admin_key(make_settings: SettingsFactory) -> None:
     for admin_key, tried in [("", ""), ("", "anything"), (ADMIN, "wrong")]:
-        settings = make_settings(gateway=GatewaySettings(admin_key=admin_key))
+        settings = make_settings(
+            gateway=GatewaySettings(admin_key=admin_key, admin_listener="public")
+        )
         async with gateway_client(settings) as (client, alice):
             for key in {tried, alice} - {""}:
                 response = await client.get("/v1/admin/keys", headers=auth(key))

@@ -157,8 +157,10 @@ async def test_a_write_after_the_client_left_ends_the_stream_quietly(
     from aiohttp.test_utils import TestClient, TestServer
     from aiohttp_sse import EventSourceResponse
 
-    from gateway.appkeys import EVENTS, TENANT_KEY
+    from gateway.appkeys import EVENTS, KEY_ID, SETTINGS, STREAM_SHARE, TENANT_KEY
+    from gateway.shares import Share
     from gateway.sse import stream_events
+    from pipeline.runtime.settings import Settings
 
     async def gone(*_: object, **__: object) -> None:
         raise ConnectionResetError("Cannot write to closing transport")
@@ -171,6 +173,7 @@ async def test_a_write_after_the_client_left_ends_the_stream_quietly(
     @web.middleware
     async def as_acme(request: web.Request, handler: Any) -> web.StreamResponse:
         request[TENANT_KEY] = "acme"
+        request[KEY_ID] = "acme-key"
         response: web.StreamResponse = await handler(request)
         ended.append(response.status)
         returned.set()
@@ -178,6 +181,9 @@ async def test_a_write_after_the_client_left_ends_the_stream_quietly(
 
     app = web.Application(middlewares=[as_acme])
     app[EVENTS] = feed
+    app[STREAM_SHARE] = Share("event streams", total=4, per_tenant=4, per_key=4)
+    # A key cache far longer than the test: the stream's revocation check never runs here.
+    app[SETTINGS] = Settings(gateway={"key_cache_seconds": 300})
     app.router.add_get("/v1/events", stream_events)
     async with TestClient(TestServer(app)) as client:
         response = await client.get("/v1/events")

@@ -211,7 +211,14 @@ class FilesystemObjectStore:
         check_prefix(prefix)
         return await _io(self._list_objects_sync, prefix)
 
-    async def presigned_get(self, key: str, expires_seconds: int | None = None) -> str | None:
+    async def presigned_get(
+        self,
+        key: str,
+        expires_seconds: int | None = None,
+        *,
+        content_type: str | None = None,
+        disposition: str | None = None,
+    ) -> str | None:
         """Always ``None``: there is no URL to hand out; the gateway streams the object."""
         check_key(key)
         return None

@@ -412,13 +412,27 @@ class S3ObjectStore:
         listed.sort(key=lambda o: o.key)
         return listed
 
-    async def presigned_get(self, key: str, expires_seconds: int | None = None) -> str | None:
+    async def presigned_get(
+        self,
+        key: str,
+        expires_seconds: int | None = None,
+        *,
+        content_type: str | None = None,
+        disposition: str | None = None,
+    ) -> str | None:
         check_key(key)
         expires = expires_seconds if expires_seconds is not None else self._settings.presign_seconds
         presigner = self._presigner or self._s3
+        params = {"Bucket": self._bucket, "Key": key}
+        # S3's response-* overrides, signed into the URL (GetObject): the type and
+        # disposition a browser sees are ours, not whatever the object was stored with.
+        if content_type is not None:
+            params["ResponseContentType"] = content_type
+        if disposition is not None:
+            params["ResponseContentDisposition"] = disposition
         with self._errors("presign", key):
             return await presigner.generate_presigned_url(
-                "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=expires
+                "get_object", Params=params, ExpiresIn=expires
             )
 
 
