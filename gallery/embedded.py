@@ -10,11 +10,14 @@ first.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import os
 import shutil
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -109,8 +112,44 @@ def _api_key(data_dir: Path, uri: str) -> str:
     return key
 
 
+@contextlib.contextmanager
+def _data_dir_lock(data: Path) -> Iterator[None]:
+    """Hold ``<data>/.lock`` (an ``flock``) while ``gallery up`` runs on the folder.
+
+    A second ``gallery up`` on the same folder on other ports would otherwise start a second
+    nats-server on the live JetStream store, fail on the catalog's WiredTiger lock, and on
+    its way out remove the running stack's discovery files. The kernel drops the lock when the
+    process dies, however it dies, so a crash never leaves a stale lock behind.
+
+    Raises:
+        ConfigurationError: another process holds the folder (its pid in the message).
+    """
+    data.mkdir(parents=True, exist_ok=True)
+    path = data / ".lock"
+    with path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise ConfigurationError(
+                f"another `gallery up` (pid {holder}) is running on {data}: stop it first, "
+                "or pass --data-dir for a second stack"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield
+
+
 def run_up(opts: UpOptions) -> int:
     opts = replace(opts, data_dir=opts.data_dir.resolve())
+    with _data_dir_lock(opts.data_dir):
+        return _run_locked(opts)
+
+
+def _run_locked(opts: UpOptions) -> int:
     data = opts.data_dir
     _check_ports(opts)
     child = child_env(_owned_env(opts))

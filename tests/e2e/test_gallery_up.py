@@ -119,3 +119,31 @@ def test_up_upload_folder_stop_and_restart(tmp_path: Path) -> None:
         assert {i["status"] for i in images} == {"ready"}
     finally:
         stop(up)
+
+
+def test_second_up_on_the_same_folder_is_refused_and_leaves_the_first_alone(
+    tmp_path: Path,
+) -> None:
+    """A second ``gallery up`` on a folder in use (on other ports) says who holds it and
+    exits at once: no second NATS on the live store, the first stack keeps serving and its
+    discovery file stays."""
+    data_dir = tmp_path / "gallery-data"
+    first = {name: free_port() for name in ("http", "nats", "mongo", "metrics", "monitor")}
+    second = {name: free_port() for name in ("http", "nats", "mongo", "metrics", "monitor")}
+    log, log2 = tmp_path / "up.log", tmp_path / "up2.log"
+    up = start_up(data_dir, first, log)
+    try:
+        wait_for_banner(up, log, 1)
+        key = (data_dir / "api-key").read_text().strip()
+        stack_file = data_dir / "stack.json"
+        assert stack_file.exists()
+        again = start_up(data_dir, second, log2)
+        assert again.wait(60) != 0
+        said = log2.read_text()
+        assert f"another `gallery up` (pid {up.pid}) is running on" in said, said
+        assert "Traceback" not in said
+        assert "starting servers" not in said, "nothing was started on the folder"
+        assert stack_file.exists(), "the running stack's discovery file stays"
+        assert list_images(f"http://127.0.0.1:{first['http']}", key) == []
+    finally:
+        assert stop(up) == 0, log.read_text()
