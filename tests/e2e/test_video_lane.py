@@ -108,3 +108,27 @@ async def test_a_photo_becomes_ready_while_a_video_holds_the_video_lane(
     done = await api.wait_status(video["id"], {"ready", "failed"})
     assert done["status"] == "ready", done
     assert photo_child != video_child
+
+
+async def test_a_worker_killed_mid_transcode_hands_the_video_over(
+    make_settings: SettingsFactory, start_stack: StackFactory, api_for: Any
+) -> None:
+    settings = make_settings(
+        worker=WorkerSettings(concurrency=1, drain_timeout_seconds=5.0),
+        jobs=JobsSettings(video_slots=1),
+    )
+    stack = await start_stack(settings)
+    api: Api = await api_for(stack, "alice")
+    _photo_child, video_child = _children(stack.workers[0].process.pid)
+    os.kill(video_child, signal.SIGSTOP)  # mid-transcode when the worker dies
+    try:
+        status, video = await api.upload(videos.clip("mp4", seconds=2), content_type="video/mp4")
+        assert status == 202, video
+        await api.wait_status(video["id"], {"processing"})
+        stack.kill_worker(0)
+    finally:
+        os.kill(video_child, signal.SIGKILL)  # an orphan stopped child cannot see its parent go
+    stack.add_worker()
+    done = await api.wait_status(video["id"], {"ready", "failed"})
+    assert done["status"] == "ready", done
+    assert await _video_lane(settings) == (0, 0), "handed over, not lost nor dead-lettered"
