@@ -502,6 +502,27 @@ class JobsSettings(_Section):
     cleanup_slots: int = Field(
         4, ge=1, description="Cleanup jobs one worker runs at once (a few deletes each, no CPU)"
     )
+    video_slots: int = Field(
+        1,
+        ge=0,
+        description="Video jobs one worker runs at once, in render processes of their own (a "
+        "transcode never holds a photo's render slot); 0: this worker takes no video jobs, "
+        "which wait in the video lane for a worker that does",
+    )
+    video_max_ack_pending: int = Field(
+        100, ge=1, description="Video jobs delivered and not yet acknowledged, cluster-wide"
+    )
+    video_timeout_base_seconds: float = Field(
+        60.0, gt=0, description="Render budget of a video job before its duration counts"
+    )
+    video_timeout_per_video_second: float = Field(
+        2.0,
+        ge=0,
+        description="Seconds of render budget per second of video, added to the base",
+    )
+    video_timeout_max_seconds: float = Field(
+        4 * 3600.0, gt=0, description="Longest render budget of one video job, whatever it lasts"
+    )
     tenant_queued: int = Field(
         4,
         ge=1,
@@ -520,6 +541,14 @@ class JobsSettings(_Section):
     def _weights_parse(cls, value: str) -> str:
         parse_weights(value)
         return value
+
+    def video_timeout_seconds(self, duration_seconds: float | None) -> float:
+        """A video job's render deadline in seconds: base + per-second x duration, at most
+        the cap (the base alone when the header stated no duration)."""
+        budget = self.video_timeout_base_seconds + self.video_timeout_per_video_second * (
+            duration_seconds or 0.0
+        )
+        return min(budget, self.video_timeout_max_seconds)
 
     def weight(self, tenant: str) -> int:
         """The tenant's share of the render stream (1 unless ``tenant_weights`` names it)."""

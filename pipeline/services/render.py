@@ -80,6 +80,9 @@ class RenderPolicy:
     # Render jobs a tenant may hold in the render stream (its share; 0: no refill). After
     # each of its jobs ends, the tenant's oldest queued images are published up to it.
     share_of: Callable[[str], int] = lambda _tenant: 0
+    # A video's render deadline in seconds for its duration (None: the limits' deadline,
+    # render_timeout_seconds, for every image).
+    video_timeout: Callable[[float | None], float] | None = None
 
 
 @dataclass(frozen=True)
@@ -195,7 +198,9 @@ class RenderService:
     async def _render_claimed(self, record: ImageRecord, owner: str) -> _Done:
         try:
             async with self._original(record) as original:
-                result = await self._renderer.render(original)
+                result = await self._renderer.render(
+                    original, timeout_seconds=self._timeout(record)
+                )
                 # Inside the block: a video's preview is a file beside the original.
                 completed = await self._complete(record, result, owner=owner)
         except ImageRejected as exc:
@@ -206,6 +211,12 @@ class RenderService:
             return _Done(Ack(), "superseded", "deleted or taken over while rendering")
         metrics.UPLOAD_TO_READY.observe((utcnow() - record.created_at).total_seconds())
         return _Done(Ack(), "ready")
+
+    def _timeout(self, record: ImageRecord) -> float | None:
+        """The render deadline of ``record``: a video's grows with its duration."""
+        if record.media == "video" and self._policy.video_timeout is not None:
+            return self._policy.video_timeout(record.duration_seconds)
+        return None
 
     def _verdict(
         self, result: Result, delivery: Delivery[RenderJob], rounds_left: bool | None = None
@@ -292,7 +303,9 @@ class RenderService:
             return _Done(Ack(), "skipped", "not ready or already current")
         try:
             async with self._original(record) as original:
-                result = await self._renderer.render(original)
+                result = await self._renderer.render(
+                    original, timeout_seconds=self._timeout(record)
+                )
                 await self._complete(record, result, rerender=True)
         except (ImageRejected, ObjectNotFound) as exc:
             # The old renditions stay served; the letter tells the operator why.
