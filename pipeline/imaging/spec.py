@@ -35,8 +35,12 @@ _CONTENT_TYPES: dict[str, str] = {
 
 # A video's web-playable preview is stored as the rendition of this name.
 RESERVED_NAME = "video"
-# Renditions the worker adds beside the spec's (a video's preview, a large photo's tiles).
-RESERVED_NAMES = (RESERVED_NAME, "tiles", "animated")
+# Renditions the worker adds beside the spec's, with what each holds (said when refused).
+RESERVED_NAMES: dict[str, str] = {
+    RESERVED_NAME: "a video's preview",
+    "tiles": "a large photo's deep-zoom tiles",
+    "animated": "an animated image's animation",
+}
 
 # Larger renditions than this are a configuration mistake (and a memory risk), not a wish.
 MAX_RENDITION_SIDE = 8192
@@ -91,9 +95,8 @@ class _Spec(BaseModel):
             raise ValueError(f"rendition names must be unique, repeated: {', '.join(duplicates)}")
         reserved = sorted(set(names) & set(RESERVED_NAMES))
         if reserved:
-            raise ValueError(
-                f"rendition names reserved for the worker's own: {', '.join(reserved)}"
-            )
+            owned = ", ".join(f"{name} ({RESERVED_NAMES[name]})" for name in reserved)
+            raise ValueError(f"rendition names reserved for the worker's own: {owned}")
         return self
 
 
