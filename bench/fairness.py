@@ -30,6 +30,7 @@ import contextlib
 import json
 import os
 import statistics
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -46,6 +47,7 @@ from pipeline.runtime.settings import MongoSettings
 from tests.images import jpeg_bytes
 
 OUT = Path(__file__).parent / "out"
+TENANT_A = "tenant-a"
 
 
 def _parse() -> argparse.Namespace:
@@ -64,8 +66,17 @@ def _parse() -> argparse.Namespace:
     )
     parser.add_argument("--runs", type=int, default=1, help="fresh stacks; medians reported")
     parser.add_argument("--code", type=Path, help="run the stack from this checkout")
+    parser.add_argument("--workers", type=int, help="worker processes (default: gallery up's)")
+    parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the stack")
     parser.add_argument("--tag", default="", help="suffix of the output files")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--compare",
+        nargs=2,
+        type=Path,
+        metavar=("BEFORE", "AFTER"),
+        help="no run: plot two result files side by side into docs/img/bench-fairness.png",
+    )
     return parser.parse_args()
 
 
@@ -174,19 +185,26 @@ class Bench:
 
 async def one_run(stack: Stack, args: argparse.Namespace) -> dict[str, float]:
     mongo = MongoSettings(uri=stack.mongo_uri or "")
-    key_a = stack.key
+    key_a = await issue_api_key(mongo, TENANT_A, "bench")
     key_b = await issue_api_key(mongo, "tenant-b", "bench")
     ready = Ready()
     nc = await nats.connect(stack.nats_url or "")
     await nc.subscribe("gallery.image.ready.>", cb=ready.on_msg)
     bench = Bench(stack, args, ready)
     out: dict[str, float] = {}
+
+    def progress(what: str) -> None:
+        print(f"  {what}: {json.dumps({k: round(v, 2) for k, v in out.items()})}", file=sys.stderr)
+
     try:
         async with aiohttp.ClientSession() as session:
+            await bench.one(session, key_b, bench.photo())  # warm-up: first imports, caches
             idle = [await bench.one(session, key_b, bench.photo()) for _ in range(args.idle)]
             out["b_idle_p50_s"] = statistics.median(idle)
+            progress("B idle")
             first_photos = [bench.photo() for _ in range(args.count)]
             out["a_alone_s"], first = await bench.burst(session, key_a, first_photos)
+            progress("A alone")
             interval = _interval(args, out["a_alone_s"])
             photos = [bench.photo() for _ in range(args.count)]
             (a_with_b, second), b = await asyncio.gather(
@@ -194,11 +212,13 @@ async def one_run(stack: Stack, args: argparse.Namespace) -> dict[str, float]:
             )
             out["a_with_b_s"] = a_with_b
             out["b_p50_s"], out["b_p95_s"] = _p50_p95(b)
+            progress("A with B")
             out["backfill_b_idle_p50_s"] = out["b_idle_p50_s"]
-            out["backfill_a_alone_s"] = await bench.backfill(first, "bench")
+            out["backfill_a_alone_s"] = await bench.backfill(first, TENANT_A)
+            progress("backfill alone")
             interval = _interval(args, out["backfill_a_alone_s"])
             a_back, b = await asyncio.gather(
-                bench.backfill(second, "bench"), bench.b_during(session, key_b, interval)
+                bench.backfill(second, TENANT_A), bench.b_during(session, key_b, interval)
             )
             out["backfill_a_with_b_s"] = a_back
             out["backfill_b_p50_s"], out["backfill_b_p95_s"] = _p50_p95(b)
@@ -243,12 +263,41 @@ def _plot(result: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def compare(before: dict[str, Any], after: dict[str, Any], path: Path) -> None:
+    """B's p50/p95 against B idle, and A's time against A alone, before and after."""
+    plt = plots._plt()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for axis, prefix, title in ((axes[0], "", "A's import"), (axes[1], "backfill_", "a backfill")):
+        names = ["idle_p50", "p50", "p95"]
+        for offset, (label, result) in enumerate((("before", before), ("after", after))):
+            values = [result["summary"][f"{prefix}b_{name}_s"] for name in names]
+            axis.bar([i + offset * 0.4 for i in range(3)], values, width=0.4, label=label)
+        axis.set_xticks([i + 0.2 for i in range(3)], ["B idle p50", "B p50", "B p95"])
+        axis.set_yscale("log")
+        axis.set_ylabel("seconds, upload to ready (log)")
+        axis.set_title(f"tenant B's photo behind {title}")
+        axis.legend()
+    setup = f"{after.get('workers') or 'default'} worker(s), {after.get('env') or 'defaults'}"
+    fig.suptitle(f"bench.fairness: {after['count']} photos of {after.get('size')}, {setup}")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def main() -> None:
     args = _parse()
-    env = {"PYTHONPATH": str(args.code)} if args.code else {}
+    if args.compare:
+        before, after = (json.loads(p.read_text()) for p in args.compare)
+        path = Path(__file__).parents[1] / "docs" / "img" / "bench-fairness.png"
+        compare(before, after, path)
+        print(path)
+        return
+    env = dict(item.split("=", 1) for item in args.env)
+    if args.code:
+        env["PYTHONPATH"] = str(args.code)
     runs = []
     for _ in range(args.runs):
-        with embedded(extra_env=env, cwd=args.code) as stack:
+        with embedded(workers=args.workers, extra_env=env, cwd=args.code) as stack:
             runs.append(asyncio.run(one_run(stack, args)))
     summary = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
     result = {

@@ -110,7 +110,7 @@ def _skipped(path: Path, photos: dict[str, Path]) -> Skipped:
             return Skipped(path, f"{kind} sidecar of {photo.name}", photo, metadata)
     head = _head(path) or b""
     if path.suffix.lower() in _VIDEO_SUFFIXES or head[8:12] in _VIDEO_BRANDS:
-        return Skipped(path, "a video: not supported yet")
+        return Skipped(path, "a video in a container this gallery does not read")
     return Skipped(path, "not a photo")
 
 

@@ -6,7 +6,19 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from gateway import admin, albums, images, openapi, shares, trash, tus, upload, usage, web_ui
+from gateway import (
+    admin,
+    albums,
+    images,
+    openapi,
+    shares,
+    tiles,
+    trash,
+    tus,
+    upload,
+    usage,
+    web_ui,
+)
 from gateway.appkeys import (
     ALBUMS,
     BACKENDS,
@@ -67,6 +79,7 @@ def make_app(settings: Settings) -> web.Application:
     # after the common headers: a share link's own (Referrer-Policy, X-Robots-Tag) win
     app.on_response_prepare.append(shares.private_headers)
     _add_routes(app.router)
+    tiles.setup(app)
     if settings.gateway.admin_listener == "public":
         admin.add_routes(app.router)
     return app
@@ -74,7 +87,7 @@ def make_app(settings: Settings) -> web.Application:
 
 def _shares(settings: Settings) -> tuple[Share, Share]:
     """The fair shares of upload slots and event streams (gateway.fairshare)."""
-    shares = settings.shares
+    shares = settings.fair
     uploads = Share(
         "uploads",
         total=settings.gateway.max_concurrent_uploads,

@@ -10,6 +10,7 @@ from gateway.appkeys import DELETE, PRINCIPAL, QUERIES
 from gateway.delivery import deliver
 from gateway.paging import flag_param, image_page_params, status_param
 from pipeline.domain.models import ImageRecord, Rendition
+from pipeline.imaging import deepzoom
 from pipeline.services.images import ObjectRef
 
 IMAGES = "/v1/images"
@@ -64,9 +65,27 @@ def image_json(record: ImageRecord, images: str = IMAGES) -> dict[str, Any]:
             }
             for name, r in sorted(record.renditions.items())
         },
+        "deep_zoom": tiles_json(record, images),
         "links": {"self": base, "original": f"{base}/original"},
         "albums": list(record.albums),
         "trashed_at": record.trashed_at.isoformat() if record.trashed_at else None,
+    }
+
+
+def tiles_json(record: ImageRecord, images: str = IMAGES) -> dict[str, object] | None:
+    """What a viewer needs to ask for tiles (``None`` without a ``tiles`` rendition);
+    ``images`` is the prefix of the URL, as for :func:`image_json`."""
+    tiles = record.renditions.get(deepzoom.NAME)
+    if tiles is None:
+        return None
+    return {
+        "url": f"{images}/{record.id}/tiles/{tiles.version}",
+        "width": tiles.width,
+        "height": tiles.height,
+        "tile_size": deepzoom.TILE_SIZE,
+        "overlap": deepzoom.OVERLAP,
+        "format": deepzoom.TILE_FORMAT,
+        "max_level": deepzoom.max_level(tiles.width, tiles.height),
     }
 
 

@@ -23,6 +23,7 @@ from gateway.openapi_parts import (
     IMAGE_PAGING,
     OK_JSON,
     PUBLIC,
+    TILE_PARAMS,
     admin_paths,
     album_paths,
     body,
@@ -46,6 +47,10 @@ def _paths(admin: bool) -> dict[str, Any]:
         **(admin_paths() if admin else {}),
         **share_paths(),
         **_trash_paths(),
+        "/v1/images/{image_id}/tiles/{version}/{level}/{tile}": download(
+            "One Deep Zoom tile, `{col}_{row}.jpg` (immutable; 302 from an old version)",
+            [IMAGE_ID, *TILE_PARAMS],
+        ),
         "/v1/usage": {
             "get": op("What the tenant stores and the limits that apply", {200: body("Usage")})
         },
@@ -70,6 +75,9 @@ def _trash_paths() -> dict[str, Any]:
         f"{trashed}/original": download("A trashed photo's original", [IMAGE_ID]),
         f"{trashed}/renditions/{{name}}": download(
             "Redirect to a trashed photo's current rendition", [IMAGE_ID, path_param("name")]
+        ),
+        f"{trashed}/tiles/{{version}}/{{level}}/{{tile}}": download(
+            "One Deep Zoom tile of a trashed photo", [IMAGE_ID, *TILE_PARAMS]
         ),
         f"{trashed}/renditions/{{name}}/{{version}}": download(
             "A trashed photo's rendition", [IMAGE_ID, path_param("name"), path_param("version")]

@@ -103,6 +103,8 @@ PAGING = paging(ULID_PATTERN)
 SEQ_PATTERN = "^[0-9]{1,18}$"
 IMAGE_PAGING = paging(SEQ_PATTERN)
 IMAGE_ID = path_param("image_id")
+TILE_PARAMS = [path_param("version"), path_param("level"), path_param("tile")]
+"""A Deep Zoom tile's path parameters: ``{version}/{level}/{tile}``."""
 FLAG: Schema = {"enum": ["true", "false", "1", "0"]}
 ALBUM_ID = path_param("album_id")
 UPLOAD_ID = path_param("upload_id")

@@ -64,6 +64,22 @@ RENDITION = _object(
     }
 )
 
+DEEP_ZOOM = _object(
+    {
+        "url": {
+            "type": "string",
+            "description": "/v1/images/{id}/tiles/{version}; a tile is "
+            "{url}/{level}/{col}_{row}.{format}",
+        },
+        "width": INTEGER,
+        "height": INTEGER,
+        "tile_size": INTEGER,
+        "overlap": INTEGER,
+        "format": STRING,
+        "max_level": {"type": "integer", "description": "the full-size level; level 0 is 1 px"},
+    }
+)
+
 IMAGE = _object(
     {
         "id": {"type": "string", "pattern": ULID_PATTERN},
@@ -85,6 +101,10 @@ IMAGE = _object(
         "metadata": {"type": "object", "description": "taken_at, camera_make, camera_model…"},
         "thumbhash": nullable(STRING),
         "renditions": {"type": "object", "additionalProperties": ref("Rendition")},
+        "deep_zoom": {
+            **nullable(ref("DeepZoom")),
+            "description": "Deep Zoom tiles of a photo above GALLERY_LIMITS_DEEP_ZOOM_MIN_SIDE",
+        },
         "links": _object({"self": STRING, "original": STRING}),
         "albums": {"type": "array", "items": STRING},
         "trashed_at": nullable(TIME),
@@ -173,6 +193,7 @@ def page(item: str, cursor_pattern: str = ULID_PATTERN) -> Schema:
 SCHEMAS: dict[str, Schema] = {
     "Error": ERROR,
     "Rendition": RENDITION,
+    "DeepZoom": DEEP_ZOOM,
     "Image": IMAGE,
     "ImagePage": page("Image", "^[0-9]{1,18}$"),
     "Album": ALBUM,

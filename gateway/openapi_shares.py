@@ -11,6 +11,7 @@ from gateway.openapi_parts import (
     IMAGE_PAGING,
     PAGING,
     PUBLIC,
+    TILE_PARAMS,
     body,
     download,
     op,
@@ -119,5 +120,8 @@ def _link_downloads() -> dict[str, Any]:
                 "A rendition's bytes (immutable)",
                 [TOKEN, IMAGE_ID, path_param("name"), path_param("version")],
             )
+        ),
+        f"{SHARED}/images/{{image_id}}/tiles/{{version}}/{{level}}/{{tile}}": _public(
+            download("One Deep Zoom tile of a shared photo", [TOKEN, IMAGE_ID, *TILE_PARAMS])
         ),
     }

@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway import images, web_ui
+from gateway import images, tiles, web_ui
 from gateway.albums import album_json
 from gateway.appkeys import ALBUMS, PRINCIPAL, SETTINGS, SHARES
 from gateway.paging import next_cursor, page_params
@@ -142,3 +142,4 @@ def add_routes(router: web.UrlDispatcher) -> None:
         f"{base}/images/{{image_id}}/renditions/{{name}}/{{version}}",
         images.get_rendition_version,
     )
+    router.add_get(f"{base}/images" + tiles.TILE_ROUTE, tiles.get_tile)

@@ -229,6 +229,7 @@ def render_policy(settings: Settings) -> RenderPolicy:
         max_rounds=settings.worker.max_rounds,
         worker=worker_identity(),
         share_of=lambda tenant: settings.jobs.tenant_queued * settings.jobs.weight(tenant),
+        video_timeout=settings.jobs.video_timeout_seconds,
     )
 
 

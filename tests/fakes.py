@@ -754,9 +754,11 @@ class FakeRenderer:
     calls: int = 0
     originals: list[Path] = field(default_factory=list)  # the spool files it was given
     contents: list[bytes] = field(default_factory=list)  # what they held at the time
+    timeouts: list[float | None] = field(default_factory=list)  # each call's deadline
 
-    async def render(self, original: Path) -> RenderResult:
+    async def render(self, original: Path, *, timeout_seconds: float | None = None) -> RenderResult:
         self.calls += 1
+        self.timeouts.append(timeout_seconds)
         self.originals.append(original)
         self.contents.append(original.read_bytes())  # noqa: ASYNC240 - a fake: tiny files
         if self.during is not None:

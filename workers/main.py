@@ -3,12 +3,15 @@
 Wiring only: :func:`pipeline.jobs.registry.job_lanes` declares the lanes; here each gets its
 handler (render and backfill: :class:`pipeline.services.render.RenderService`, cleanup:
 :class:`pipeline.services.delete.CleanupService`). A lane without a handler stops the worker
-at start. Render and backfill share the render slots, render first.
+at start. Render and backfill share the render slots, render first; the video lane has
+render processes of its own (``GALLERY_JOBS_VIDEO_SLOTS``, 0: none, the lane is left to other
+workers), so a transcode never holds a photo's slot.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -26,7 +29,7 @@ from pipeline.domain import names
 from pipeline.imaging import vips
 from pipeline.imaging.render import check_capabilities
 from pipeline.imaging.spec import RenditionSpec, parse_spec
-from pipeline.jobs.registry import BoundLane, Handler, bind, job_lanes, render_slots
+from pipeline.jobs.registry import BoundLane, Handler, bind, render_slots, worker_lanes
 from pipeline.runtime.health import serve_ops
 from pipeline.runtime.process import stop_on_signals
 from pipeline.runtime.settings import Settings
@@ -51,22 +54,32 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
 async def _serve(
     settings: Settings, backends: Backends, spec: Sequence[RenditionSpec], stop: asyncio.Event
 ) -> None:
-    slots = render_slots(settings)
-    async with (
+    slots, video_slots = render_slots(settings), settings.jobs.video_slots
+    async with contextlib.AsyncExitStack() as stack:
         # One render process per render slot: backfill jobs run in the same slots.
-        render_service(backends, settings, spec, slots=slots) as service,
-        serve_ops(settings.metrics, backends.readiness_checks()),
-    ):
+        service = await stack.enter_async_context(
+            render_service(backends, settings, spec, slots=slots)
+        )
+        await stack.enter_async_context(serve_ops(settings.metrics, backends.readiness_checks()))
         handlers: dict[str, Handler[Any]] = {
             names.RENDER_CONSUMER: service.handle,
             names.BACKFILL_CONSUMER: service.handle,
             names.CLEANUP_CONSUMER: cleanup_service(backends).handle,
         }
-        lanes = _consumers(settings, backends, bind(job_lanes(settings), handlers))
+        handbacks = [service.handbacks.run(stop)]
+        if video_slots > 0:
+            # Processes of their own: a transcode never waits for, nor holds, a photo's.
+            videos = await stack.enter_async_context(
+                render_service(backends, settings, spec, slots=video_slots)
+            )
+            handlers[names.VIDEO_CONSUMER] = videos.handle
+            handbacks.append(videos.handbacks.run(stop))
+        lanes = _consumers(settings, backends, bind(worker_lanes(settings), handlers))
         log.info(
-            "worker ready: %d render slots, lanes %s, spec %s",
+            "worker ready: %d render slots, %d video slots, lanes %s, spec %s",
             slots,
-            ", ".join(lane.name for lane in job_lanes(settings)),
+            video_slots,
+            ", ".join(lane.name for lane in worker_lanes(settings)),
             ", ".join(f"{s.name}-{s.spec_hash}" for s in spec),
         )
         await asyncio.gather(
@@ -75,7 +88,7 @@ async def _serve(
             run_upload_sweeper(upload_service(backends, settings), settings.tus, stop),
             run_trash_sweeper(delete_service(backends), settings.trash, stop),
             # Leases a catalog outage kept this worker from handing back (not crashes).
-            service.handbacks.run(stop),
+            *handbacks,
         )
 
 

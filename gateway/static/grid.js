@@ -76,6 +76,10 @@ export class Grid {
       el("img", { class: "placeholder", alt: "", "aria-hidden": "true" }),
       el("img", { class: "thumb", alt: name, decoding: "async" }),
     );
+    // An animated GIF/WebP plays (its `animated` rendition) while pointed at or focused.
+    for (const [type, on] of [["pointerenter", true], ["pointerleave", false], ["focus", true], ["blur", false]]) {
+      open.addEventListener(type, () => this.play(image.id, on));
+    }
     const check = el("input", { type: "checkbox", class: "tile-select", "aria-label": `Select ${name}` });
     check.addEventListener("change", () => this.toggle(image.id, check.checked));
     return el(
@@ -95,10 +99,13 @@ export class Grid {
     const placeholder = node.querySelector(".placeholder");
     if (!placeholder.src && image.thumbhash) placeholder.src = thumbHashToDataURL(image.thumbhash);
     node.querySelector(".badge").textContent = LABEL[image.status] || "";
-    // An animated GIF/WebP/PNG renders as a still (its first frame) for now: say it moves.
+    // An animated GIF/WebP has an `animated` rendition that plays on hover; an APNG (or one
+    // over the size limit) shows its first frame only: the badge says which.
     const frames = image.frames > 1 ? `${image.frames} frames` : "";
+    const moving = Boolean(image.renditions && image.renditions.animated);
+    node.dataset.animated = String(moving);
     node.querySelector(".frames").textContent = frames;
-    node.querySelector(".frames").title = frames && "Animated: shown as its first frame";
+    node.querySelector(".frames").title = frames && (moving ? "Animated: plays on hover" : "Animated: shown as its first frame");
     node.querySelector(".failure").textContent =
       image.status === "failed" ? `Failed: ${image.failure || "unknown reason"}` : "";
     const state = image.status === "ready" ? "" : `, ${image.status}`;
@@ -132,6 +139,30 @@ export class Grid {
       img.src = await blobUrl(thumb.url);
     } catch {
       delete img.dataset.src; // try again on the next update
+    }
+  }
+
+  async play(id, on) {
+    const known = this.tiles.get(id);
+    const animated = known && known.image.renditions && known.image.renditions.animated;
+    if (!animated || known.image.status !== "ready") return;
+    const { node } = known;
+    node.classList.toggle("playing", on);
+    const thumb = node.querySelector(".thumb");
+    let moving = node.querySelector(".moving");
+    if (!on) {
+      if (moving) moving.remove();
+      return;
+    }
+    if (!moving) {
+      moving = el("img", { class: "moving", alt: "", "aria-hidden": "true" });
+      thumb.after(moving);
+    }
+    try {
+      const src = await blobUrl(animated.url);
+      if (node.classList.contains("playing")) moving.src = src;
+    } catch {
+      moving.remove(); // the still stays
     }
   }
 

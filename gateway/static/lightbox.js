@@ -1,9 +1,12 @@
 // The lightbox: one photo at a time in a modal <dialog> (Escape closes it, focus returns to
-// the tile). The `preview` rendition shows at once over the ThumbHash; zoom swaps in `large`.
+// the tile). The `preview` rendition shows at once over the ThumbHash; zoom swaps in `large`,
+// or, for a photo with Deep Zoom tiles (a panorama, a large scan), opens the deep-zoom viewer
+// (deepzoom.js) that pans and zooms to the photo's own pixels.
 // Arrow keys step through the grid's order; the side panel shows when and with what camera
 // the photo was taken; download fetches the original; delete asks first.
 
 import { api, apiJson, blobUrl, el, formatBytes, imagesPath } from "./api.js";
+import { DeepZoom } from "./deepzoom.js";
 import { askConfirm } from "./dialogs.js";
 import { thumbHashToDataURL } from "./thumbhash.js";
 
@@ -33,6 +36,14 @@ function exposure(meta) {
   return parts.join(" · ");
 }
 
+function frames(image) {
+  if (image.frames <= 1) return "";
+  const delays = (image.metadata || {}).animated_delays_ms || [];
+  const seconds = delays.reduce((sum, ms) => sum + ms, 0) / 1000;
+  if (!(image.renditions && image.renditions.animated)) return `${image.frames} (animated; shown as its first frame)`;
+  return `${image.frames} (animated${seconds ? `, ${seconds.toFixed(1)} s a loop` : ""})`;
+}
+
 export class Lightbox {
   /** grid: the Grid (order and documents); onDeleted(id): the photo is gone; say(text). */
   constructor({ grid, onDeleted, say }) {
@@ -41,6 +52,7 @@ export class Lightbox {
     this.photo = $("lb-photo");
     this.id = null;
     this.zoomed = false;
+    this.deep = new DeepZoom(this.photo.parentElement);
     $("lb-prev").addEventListener("click", () => this.step(-1));
     $("lb-next").addEventListener("click", () => this.step(1));
     $("lb-close").addEventListener("click", () => this.dialog.close());
@@ -56,6 +68,7 @@ export class Lightbox {
     this.dialog.addEventListener("keydown", (event) => this.key(event));
     this.dialog.addEventListener("close", () => {
       this.id = null;
+      this.closeDeep();
       this.photo.removeAttribute("src");
     });
   }
@@ -71,6 +84,7 @@ export class Lightbox {
 
   key(event) {
     if (event.target.closest && event.target.closest("input, select, textarea")) return;
+    if (this.deep.key(event)) return; // zoomed into tiles: +/- zoom, arrows pan
     const actions = { ArrowLeft: () => this.step(-1), ArrowRight: () => this.step(1), z: () => this.zoom(!this.zoomed) };
     if (actions[event.key]) {
       event.preventDefault();
@@ -98,7 +112,10 @@ export class Lightbox {
     this.photo.alt = image.filename || "photo";
     this.dialog.dataset.status = image.status;
     this.info(image);
-    const preview = image.renditions && image.renditions.preview;
+    // An animated GIF/WebP plays: its `animated` rendition (frames and delays kept).
+    const renditions = image.renditions || {};
+    const preview = renditions.animated || renditions.preview;
+    this.dialog.classList.toggle("animated", Boolean(renditions.animated));
     if (image.status === "ready" && preview) await this.load(id, preview.url);
   }
 
@@ -126,9 +143,32 @@ export class Lightbox {
     $("lb-zoom").setAttribute("aria-pressed", String(on));
     $("lb-zoom").setAttribute("aria-label", on ? "Zoom out" : "Zoom in");
     const image = this.id && this.grid.image(this.id);
+    if (!on || !image || !image.deep_zoom) this.closeDeep();
     if (!load || !image || image.status !== "ready") return;
-    const rendition = image.renditions[on ? "large" : "preview"];
+    if (on && image.deep_zoom) {
+      this.openDeep(image);
+      return;
+    }
+    const rendition = on ? image.renditions.large : image.renditions.animated || image.renditions.preview;
     this.load(this.id, rendition ? rendition.url : image.links.original);
+  }
+
+  async openDeep(image) {
+    this.dialog.classList.add("deep");
+    const preview = image.renditions.preview;
+    let backdrop = "";
+    try {
+      backdrop = preview ? await blobUrl(preview.url) : "";
+    } catch {
+      // The tiles still come; only the blurry underlay is missing.
+    }
+    if (this.id !== image.id || !this.zoomed) return;
+    this.deep.open(image.deep_zoom, { backdrop, label: image.filename || "photo" });
+  }
+
+  closeDeep() {
+    this.dialog.classList.remove("deep");
+    if (this.deep.active) this.deep.close();
   }
 
   info(image) {
@@ -138,7 +178,7 @@ export class Lightbox {
       ["Camera", camera(meta)],
       ["Lens", meta.lens],
       ["Exposure", exposure(meta)],
-      ["Frames", image.frames > 1 ? `${image.frames} (animated; shown as its first frame)` : ""],
+      ["Frames", frames(image)],
       ["Size", image.width ? `${image.width} × ${image.height} · ${formatBytes(image.bytes)}` : formatBytes(image.bytes)],
       ["Uploaded", new Date(image.created_at).toLocaleString()],
       ["Status", image.status === "failed" ? `Failed: ${image.failure || "unknown reason"}` : image.status === "ready" ? "" : image.status],

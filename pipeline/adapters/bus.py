@@ -83,7 +83,7 @@ def stream_configs(settings: NatsSettings, jobs: JobsSettings) -> list[StreamCon
     return [
         StreamConfig(
             name=names.RENDER_STREAM,
-            subjects=[names.RENDER_SUBJECTS],
+            subjects=list(names.RENDER_STREAM_SUBJECTS),
             retention=RetentionPolicy.WORK_QUEUE,
             # Fairness: at most tenant_queued jobs per tenant subject; a publish past it is
             # refused (the image waits in the catalog), never an older job dropped.
@@ -255,7 +255,9 @@ class JetStreamBus:
         if job.reason in RERENDER_REASONS:
             subject = names.BACKFILL_SUBJECT
         else:
-            subject = names.render_subject(job.tenant, job.image_id, self.jobs.weight(job.tenant))
+            subject = names.render_subject(
+                job.tenant, job.image_id, self.jobs.weight(job.tenant), media=job.media
+            )
         if job.reason in ("upload", "outbox"):
             # The upload's job is named by the image id; a sweep's by the stale state it saw
             # (see RenderJob.sweep), so concurrent sweepers publish one job between them.

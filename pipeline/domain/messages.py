@@ -43,6 +43,10 @@ class RenderJob(_Message):
     original_key: str
     uploaded_at: datetime
     reason: JobReason = "upload"
+    # The image's media kind picks the lane (video: the video lane); ``duration_seconds``
+    # (videos) sizes the render deadline. Jobs published before these fields were photos'.
+    media: Literal["photo", "video"] = "photo"
+    duration_seconds: float | None = None
     # Set by the sweeper: the stale state it saw (claims and the clock it read). With the id
     # it names the job for JetStream's de-duplication: sweepers of several workers that see
     # the same state publish one job, and a later sweep is never dropped as a duplicate of

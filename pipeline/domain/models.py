@@ -122,6 +122,8 @@ class ImageRecord(BaseModel):
     width: int
     height: int
     frames: int = 1
+    duration_seconds: float | None = None
+    """A video's duration by its container header (None: a photo, or not stated)."""
     filename: str | None = None
     original_key: str
     created_at: datetime = Field(default_factory=utcnow)
@@ -173,5 +175,7 @@ class ImageRecord(BaseModel):
             original_key=self.original_key,
             uploaded_at=self.created_at,
             reason=reason,
+            media="video" if self.media == "video" else "photo",
+            duration_seconds=self.duration_seconds,
             sweep=self._sweep_mark() if reason == "outbox" else "",
         )

@@ -18,10 +18,16 @@ JOBS_SUBJECTS = (BACKFILL_SUBJECT, CLEANUP_SUBJECT)
 # "Fairness"): gallery.job.render.{tenant token}.{share}.
 RENDER_STREAM = "GALLERY_RENDER"
 RENDER_SUBJECTS = "gallery.job.render.>"
+# Video jobs: the same stream and per-tenant shares, their own subjects and consumer, so a
+# long transcode waits for a video slot and never holds a photo's render slot:
+# gallery.job.video.{tenant token}.{share}.
+VIDEO_SUBJECTS = "gallery.job.video.>"
+RENDER_STREAM_SUBJECTS = (RENDER_SUBJECTS, VIDEO_SUBJECTS)
 RENDER_CONSUMER = "render"
+VIDEO_CONSUMER = "video"
 BACKFILL_CONSUMER = "backfill"
 CLEANUP_CONSUMER = "cleanup"
-JOB_CONSUMERS = (RENDER_CONSUMER, BACKFILL_CONSUMER, CLEANUP_CONSUMER)
+JOB_CONSUMERS = (RENDER_CONSUMER, VIDEO_CONSUMER, BACKFILL_CONSUMER, CLEANUP_CONSUMER)
 
 # Events: gallery.{image|album}.{type or action}.{tenant token}, e.g.
 # gallery.image.ready.3f2a9c0d1e4b5a67. The tenant token lets a replay of one tenant's
@@ -47,15 +53,17 @@ def tenant_token(tenant: str) -> str:
     return hashlib.sha256(tenant.encode()).hexdigest()[:16]
 
 
-def render_subject(tenant: str, image_id: str, weight: int = 1) -> str:
-    """``gallery.job.render.{token}.{share}``: the tenant's render subject for this image.
+def render_subject(tenant: str, image_id: str, weight: int = 1, *, media: str = "photo") -> str:
+    """``gallery.job.render.{token}.{share}``: the tenant's render subject for this image
+    (``gallery.job.video.{token}.{share}`` for a video: the video lane).
 
     A tenant of weight w has w subjects (shares 0..w-1), so it may hold w times as many jobs
     in the render stream; an image's share is fixed by its id, so a republish lands where
     the first publish did (and JetStream's de-duplication sees it).
     """
     share = int(hashlib.sha256(image_id.encode()).hexdigest()[:8], 16) % max(weight, 1)
-    return f"gallery.job.render.{tenant_token(tenant)}.{share}"
+    lane = "video" if media == "video" else "render"
+    return f"gallery.job.{lane}.{tenant_token(tenant)}.{share}"
 
 
 def event_subject(kind: str, action: str, tenant: str) -> str:

@@ -4,7 +4,8 @@ Like imgproxy's processing pipeline, :func:`render_image` runs :data:`STEPS` in 
 :class:`RenderContext` and checks the deadline between steps::
 
     probe (scan_header) -> decode (libvips, pi-heif or LibRaw) -> orient -> colour
-      -> placeholder -> renditions (resize, encode each)
+      -> placeholder -> renditions (resize, encode each) -> tiles (large photos only)
+      -> animated (animated GIF and WebP only: every frame again, as an animated WebP)
 
 The original is decoded ONCE, shrunk on load to the largest size any rendition needs (a JPEG
 decodes at 1/2, 1/4 or 1/8 scale for almost no cost), and that master is kept in memory; every
@@ -19,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from pipeline.domain.errors import ConfigurationError, RenderTimeout, UndecodableImage
-from pipeline.imaging import vips
+from pipeline.imaging import animated, deepzoom, vips
 from pipeline.imaging.decode import (
     JPEG_EOI,
     decode_heic,
@@ -31,6 +32,7 @@ from pipeline.imaging.encode import encode
 from pipeline.imaging.exif import parse_exif
 from pipeline.imaging.geometry import Plan, master_box, plan
 from pipeline.imaging.icc import is_srgb
+from pipeline.imaging.letterbox import is_extreme, letterbox_plan, pad
 from pipeline.imaging.raw import decode_raw, raw_size
 from pipeline.imaging.scan import ImageHeader, scan_header
 from pipeline.imaging.scan.tally import check_size
@@ -133,6 +135,8 @@ def _decode(ctx: RenderContext) -> None:
     assert ctx.header is not None
     started = time.perf_counter()
     box = master_box(ctx.upright_size, ctx.spec)
+    if deepzoom.wants_tiles(ctx.upright_size, ctx.limits.deep_zoom_min_side):
+        box = ctx.upright_size  # the tiles go down to the original's pixels
     if ctx.header.raw is not None:
         ctx.image = decode_raw(ctx.original, box, ctx.header.raw)
     elif ctx.header.mime == "image/heic":
@@ -222,8 +226,11 @@ def _renditions(ctx: RenderContext) -> None:
     for rendition in ctx.spec:
         ctx.check_deadline(f"rendition {rendition.name}")
         started = time.perf_counter()
-        todo = plan(upright, rendition)
+        boxed = rendition.crop != "none" and is_extreme(upright, ctx.limits.letterbox_ratio)
+        todo = letterbox_plan(upright, rendition) if boxed else plan(upright, rendition)
         image = _resize(ctx.image, todo)
+        if boxed:
+            image = pad(image, rendition)
         ctx.check_deadline(f"encode {rendition.name}")
         data = encode(image, rendition)
         ctx.renditions.append(
@@ -238,6 +245,58 @@ def _renditions(ctx: RenderContext) -> None:
                 seconds=time.perf_counter() - started,
             )
         )
+
+
+def _tiles(ctx: RenderContext) -> None:
+    assert ctx.image is not None
+    if not deepzoom.wants_tiles(ctx.upright_size, ctx.limits.deep_zoom_min_side):
+        return
+    started = time.perf_counter()
+    data = deepzoom.render_tiles(ctx.image)
+    ctx.renditions.append(
+        RenderedRendition(
+            name=deepzoom.NAME,
+            spec_hash=deepzoom.SPEC_HASH,
+            data=data,
+            width=ctx.image.width,
+            height=ctx.image.height,
+            extension="zip",
+            content_type="application/zip",
+            seconds=time.perf_counter() - started,
+        )
+    )
+
+
+def _animated(ctx: RenderContext) -> None:
+    assert ctx.header is not None
+    if not animated.wants_animation(ctx.header.mime, ctx.header.frames):
+        return
+    if ctx.header.first_frame is not None:
+        # libnsgif fills what such a first frame leaves uncovered (and may cut the canvas):
+        # the stills are corrected for it (decode.uncovered_transparent), frames are not yet.
+        ctx.metadata["animated_omitted"] = "the first frame leaves part of the canvas uncovered"
+        return
+    started = time.perf_counter()
+    size = (ctx.header.width, ctx.header.height)
+    done = animated.render_animation(ctx.original, size, ctx.header.frames, ctx.limits)
+    if done is None:
+        limit = ctx.limits.animated_max_bytes
+        ctx.metadata["animated_omitted"] = f"over animated_max_bytes ({limit} bytes)"
+        return
+    ctx.metadata["animated_frames"] = done.frames
+    ctx.metadata["animated_delays_ms"] = list(done.delays)
+    ctx.renditions.append(
+        RenderedRendition(
+            name=animated.NAME,
+            spec_hash=animated.spec_hash(ctx.limits),
+            data=done.data,
+            width=done.width,
+            height=done.height,
+            extension="webp",
+            content_type="image/webp",
+            seconds=time.perf_counter() - started,
+        )
+    )
 
 
 def _resize(master: vips.Image, todo: Plan) -> vips.Image:
@@ -257,6 +316,8 @@ STEPS: tuple[tuple[str, Callable[[RenderContext], None]], ...] = (
     ("colour", _colour),
     ("placeholder", _placeholder),
     ("renditions", _renditions),
+    ("tiles", _tiles),
+    ("animated", _animated),
 )
 
 

@@ -35,6 +35,12 @@ _CONTENT_TYPES: dict[str, str] = {
 
 # A video's web-playable preview is stored as the rendition of this name.
 RESERVED_NAME = "video"
+# Renditions the worker adds beside the spec's, with what each holds (said when refused).
+RESERVED_NAMES: dict[str, str] = {
+    RESERVED_NAME: "a video's preview",
+    "tiles": "a large photo's deep-zoom tiles",
+    "animated": "an animated image's animation",
+}
 
 # Larger renditions than this are a configuration mistake (and a memory risk), not a wish.
 MAX_RENDITION_SIDE = 8192
@@ -87,8 +93,10 @@ class _Spec(BaseModel):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"rendition names must be unique, repeated: {', '.join(duplicates)}")
-        if RESERVED_NAME in names:
-            raise ValueError(f"the rendition name {RESERVED_NAME!r} is a video's preview")
+        reserved = sorted(set(names) & set(RESERVED_NAMES))
+        if reserved:
+            owned = ", ".join(f"{name} ({RESERVED_NAMES[name]})" for name in reserved)
+            raise ValueError(f"rendition names reserved for the worker's own: {owned}")
         return self
 
 

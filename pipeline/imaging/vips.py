@@ -68,6 +68,7 @@ Error = pyvips.Error
 Image = pyvips.Image
 GValueInt = pyvips.GValue.gint_type
 GValueBlob = pyvips.GValue.blob_type
+GValueArrayInt = pyvips.GValue.array_int_type
 
 # Savers for the formats a RenditionSpec may ask for; heifsave writes AVIF with AV1.
 SAVERS: dict[str, str] = {

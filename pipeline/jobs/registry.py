@@ -4,8 +4,8 @@ A lane is one durable pull consumer over one subject of the jobs stream, one mes
 consumer limits, its retry rules and the worker slots it may use. The workers
 (:mod:`workers.main`), the stream and consumer declarations
 (:func:`pipeline.adapters.bus.consumer_configs`) and the NACK manifests in ``deploy/``
-(:mod:`pipeline.jobs.manifests`) are all built from :func:`job_lanes`. A new lane (video,
-...) is one more entry here plus a handler passed to :func:`bind`; a lane left without a
+(:mod:`pipeline.jobs.manifests`) are all built from :func:`job_lanes`. A new lane
+is one more entry here plus a handler passed to :func:`bind`; a lane left without a
 handler stops the worker at start.
 """
 
@@ -76,7 +76,9 @@ def render_slots(settings: Settings) -> int:
 
 
 def job_lanes(settings: Settings) -> tuple[Lane[Any], ...]:
-    """Every lane of the jobs stream, in priority order (render first)."""
+    """Every lane of the jobs stream, in priority order (render first).
+
+    Every lane is declared on the bus; a worker consumes those of :func:`worker_lanes`."""
     nats, jobs = settings.nats, settings.jobs
     slots = render_slots(settings)
     return (
@@ -93,6 +95,27 @@ def job_lanes(settings: Settings) -> tuple[Lane[Any], ...]:
             fetch_batch=settings.worker.fetch_batch,
             priority=0,
             pool="render",
+            swept=True,
+            ack_wait_seconds=nats.ack_wait_seconds,
+            backoff_base_seconds=nats.backoff_base_seconds,
+            backoff_max_seconds=nats.backoff_max_seconds,
+        ),
+        Lane(
+            name=names.VIDEO_CONSUMER,
+            # The render stream's per-tenant shares (same fairness), video subjects only.
+            stream=names.RENDER_STREAM,
+            subject=names.VIDEO_SUBJECTS,
+            message=RenderJob,
+            description="Video lane (transcodes); slots of its own, never a photo's",
+            max_ack_pending=jobs.video_max_ack_pending,
+            max_deliver=nats.max_deliver,
+            # A worker without video slots does not consume the lane: its jobs wait, pending.
+            slots=jobs.video_slots,
+            fetch_batch=1,
+            priority=0,
+            pool="video",
+            # As render: a job out of deliveries leaves its image to the sweeper, and the
+            # sweeper republishes to this lane (by the image's media), never dead-letters.
             swept=True,
             ack_wait_seconds=nats.ack_wait_seconds,
             backoff_base_seconds=nats.backoff_base_seconds,
@@ -133,6 +156,12 @@ def job_lanes(settings: Settings) -> tuple[Lane[Any], ...]:
             backoff_max_seconds=nats.backoff_max_seconds,
         ),
     )
+
+
+def worker_lanes(settings: Settings) -> tuple[Lane[Any], ...]:
+    """The lanes one worker consumes: every lane with slots (``GALLERY_JOBS_VIDEO_SLOTS=0``
+    leaves the video lane to other workers; its jobs wait for one, never fail)."""
+    return tuple(lane for lane in job_lanes(settings) if lane.slots > 0)
 
 
 def bind(lanes: Sequence[Lane[Any]], handlers: Mapping[str, Handler[Any]]) -> list[BoundLane[Any]]:

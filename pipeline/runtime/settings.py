@@ -150,6 +150,41 @@ class LimitsSettings(_Section):
         8, ge=1, description="Most audio and video streams a video may have (422 above)"
     )
     render_timeout_seconds: float = Field(120.0, gt=0, description="Deadline of one render job")
+    deep_zoom_min_side: int = Field(
+        8192,
+        ge=0,
+        description="Photos whose long side is above this many pixels (panoramas, 45 MP and "
+        "larger cameras) also get Deep Zoom tiles (the `tiles` rendition, decoded at full "
+        "size); 0 turns tiles off",
+    )
+    animated_max_side: int = Field(
+        640,
+        ge=16,
+        le=4096,
+        description="Long side of each frame of the `animated` rendition (an animated GIF or "
+        "WebP as an animated WebP)",
+    )
+    animated_max_frames: int = Field(
+        200, ge=2, description="Frames the `animated` rendition keeps (the first ones)"
+    )
+    animated_max_pixels: int = Field(
+        40_000_000,
+        ge=1,
+        description="Pixels of all frames of the `animated` rendition together; frames "
+        "shrink to stay under it",
+    )
+    animated_max_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=1024,
+        description="Largest `animated` rendition; over it the frames are halved (twice), "
+        "then the rendition is left out",
+    )
+    letterbox_ratio: float = Field(
+        4.0,
+        ge=1.0,
+        description="Cropped renditions (the grid's `thumb`) of photos whose long side is more "
+        "than this many times the short one are fitted and padded instead of cut to a sliver",
+    )
 
     @property
     def largest_upload_bytes(self) -> int:
@@ -323,6 +358,12 @@ class GatewaySettings(_Section):
         description="Live events held for one /v1/events stream; a client further behind is "
         "disconnected with event: error and resumes with Last-Event-ID",
     )
+    tile_indexes_cached: int = Field(
+        64,
+        ge=1,
+        description="Deep Zoom tile archives whose ZIP index a gateway keeps in memory (each "
+        "~100 bytes per tile), so a tile costs one ranged read of the store",
+    )
 
     @model_validator(mode="after")
     def _tls_pair(self) -> GatewaySettings:
@@ -370,11 +411,11 @@ class EdgeSettings(_Section):
     )
 
 
-class SharesSettings(_Section):
+class FairShareSettings(_Section):
     """Fair shares of one gateway process: what one API key and one tenant may hold at once.
 
     The process-wide caps are GALLERY_GATEWAY_MAX_CONCURRENT_UPLOADS and
-    GALLERY_SHARES_EVENT_STREAMS; a tenant at its share gets 429, so it never fills the
+    GALLERY_FAIR_EVENT_STREAMS; a tenant at its share gets 429, so it never fills the
     process for the others while its share is below the process cap.
     """
 
@@ -491,6 +532,27 @@ class JobsSettings(_Section):
     cleanup_slots: int = Field(
         4, ge=1, description="Cleanup jobs one worker runs at once (a few deletes each, no CPU)"
     )
+    video_slots: int = Field(
+        1,
+        ge=0,
+        description="Video jobs one worker runs at once, in render processes of their own (a "
+        "transcode never holds a photo's render slot); 0: this worker takes no video jobs, "
+        "which wait in the video lane for a worker that does",
+    )
+    video_max_ack_pending: int = Field(
+        100, ge=1, description="Video jobs delivered and not yet acknowledged, cluster-wide"
+    )
+    video_timeout_base_seconds: float = Field(
+        60.0, gt=0, description="Render budget of a video job before its duration counts"
+    )
+    video_timeout_per_video_second: float = Field(
+        2.0,
+        ge=0,
+        description="Seconds of render budget per second of video, added to the base",
+    )
+    video_timeout_max_seconds: float = Field(
+        4 * 3600.0, gt=0, description="Longest render budget of one video job, whatever it lasts"
+    )
     tenant_queued: int = Field(
         4,
         ge=1,
@@ -509,6 +571,14 @@ class JobsSettings(_Section):
     def _weights_parse(cls, value: str) -> str:
         parse_weights(value)
         return value
+
+    def video_timeout_seconds(self, duration_seconds: float | None) -> float:
+        """A video job's render deadline in seconds: base + per-second x duration, at most
+        the cap (the base alone when the header stated no duration)."""
+        budget = self.video_timeout_base_seconds + self.video_timeout_per_video_second * (
+            duration_seconds or 0.0
+        )
+        return min(budget, self.video_timeout_max_seconds)
 
     def weight(self, tenant: str) -> int:
         """The tenant's share of the render stream (1 unless ``tenant_weights`` names it)."""
@@ -601,7 +671,7 @@ class Settings(BaseSettings):
     limits: LimitsSettings = LimitsSettings()
     gateway: GatewaySettings = GatewaySettings()
     edge: EdgeSettings = EdgeSettings()
-    shares: SharesSettings = SharesSettings()
+    fair: FairShareSettings = FairShareSettings()
     tus: TusSettings = TusSettings()
     quota: QuotaSettings = QuotaSettings()
     share: ShareSettings = ShareSettings()

@@ -215,6 +215,7 @@ def _new_record(tenant: str, stored: _Stored) -> ImageRecord:
         width=header.width,
         height=header.height,
         frames=header.frames,
+        duration_seconds=header.video.duration_seconds if header.video else None,
         filename=stored.filename,
         original_key=stored.key,
     )

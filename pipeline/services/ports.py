@@ -347,10 +347,13 @@ class Renderer(Protocol):
     child processes); :class:`pipeline.services.renderer.ThreadRenderer` runs libvips in a
     thread. ``original`` is the path of a file holding the original (a spool file the caller
     removes after). Raises :class:`~pipeline.domain.errors.ImageRejected` subclasses for input
-    that cannot render.
+    that cannot render. ``timeout_seconds`` overrides the render deadline of the limits
+    (``render_timeout_seconds``) for this one call: a video's grows with its duration.
     """
 
     @property
     def spec(self) -> Sequence[RenditionSpec]: ...
 
-    async def render(self, original: Path) -> RenderResult: ...
+    async def render(
+        self, original: Path, *, timeout_seconds: float | None = None
+    ) -> RenderResult: ...

@@ -254,12 +254,13 @@ class ProcessRenderer:
         slots, self._slots = self._slots, []
         await asyncio.gather(*(slot.child.stop() for slot in slots))
 
-    async def render(self, original: Path) -> RenderResult:
+    async def render(self, original: Path, *, timeout_seconds: float | None = None) -> RenderResult:
         """Render the original at ``original`` with the spec, limits and GPS policy given at
-        construction."""
-        result = await self.render_with(
-            original, self._spec, self._limits, store_gps=self._store_gps
-        )
+        construction; ``timeout_seconds`` replaces the limits' deadline for this call."""
+        limits = self._limits
+        if timeout_seconds is not None:
+            limits = limits.model_copy(update={"render_timeout_seconds": timeout_seconds})
+        result = await self.render_with(original, self._spec, limits, store_gps=self._store_gps)
         metrics.DECODE_SECONDS.observe(result.decode_seconds)
         for rendition in result.renditions:
             metrics.RENDER_SECONDS.labels(rendition=rendition.name).observe(rendition.seconds)

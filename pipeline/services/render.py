@@ -42,6 +42,7 @@ from pipeline.domain.messages import RERENDER_REASONS, ImageEvent, RenderJob, ut
 from pipeline.domain.models import ImageRecord, ReadyImage, Rendition
 from pipeline.domain.objects import ObjectStore
 from pipeline.domain.outcomes import Ack, Delivery, Outcome, Retry, Terminal
+from pipeline.imaging import animated, deepzoom
 from pipeline.imaging.render import RenderedRendition, RenderResult
 from pipeline.jobs.fate import History, Result, Verdict, decide
 from pipeline.runtime import metrics
@@ -79,6 +80,9 @@ class RenderPolicy:
     # Render jobs a tenant may hold in the render stream (its share; 0: no refill). After
     # each of its jobs ends, the tenant's oldest queued images are published up to it.
     share_of: Callable[[str], int] = lambda _tenant: 0
+    # A video's render deadline in seconds for its duration (None: the limits' deadline,
+    # render_timeout_seconds, for every image).
+    video_timeout: Callable[[float | None], float] | None = None
 
 
 @dataclass(frozen=True)
@@ -194,7 +198,9 @@ class RenderService:
     async def _render_claimed(self, record: ImageRecord, owner: str) -> _Done:
         try:
             async with self._original(record) as original:
-                result = await self._renderer.render(original)
+                result = await self._renderer.render(
+                    original, timeout_seconds=self._timeout(record)
+                )
                 # Inside the block: a video's preview is a file beside the original.
                 completed = await self._complete(record, result, owner=owner)
         except ImageRejected as exc:
@@ -205,6 +211,12 @@ class RenderService:
             return _Done(Ack(), "superseded", "deleted or taken over while rendering")
         metrics.UPLOAD_TO_READY.observe((utcnow() - record.created_at).total_seconds())
         return _Done(Ack(), "ready")
+
+    def _timeout(self, record: ImageRecord) -> float | None:
+        """The render deadline of ``record``: a video's grows with its duration."""
+        if record.media == "video" and self._policy.video_timeout is not None:
+            return self._policy.video_timeout(record.duration_seconds)
+        return None
 
     def _verdict(
         self, result: Result, delivery: Delivery[RenderJob], rounds_left: bool | None = None
@@ -291,7 +303,9 @@ class RenderService:
             return _Done(Ack(), "skipped", "not ready or already current")
         try:
             async with self._original(record) as original:
-                result = await self._renderer.render(original)
+                result = await self._renderer.render(
+                    original, timeout_seconds=self._timeout(record)
+                )
                 await self._complete(record, result, rerender=True)
         except (ImageRejected, ObjectNotFound) as exc:
             # The old renditions stay served; the letter tells the operator why.
@@ -303,6 +317,9 @@ class RenderService:
         # A video also has its preview (named "video"; its own spec is not compared yet).
         if record.media == "video":
             stored.pop("video", None)
+        # A large photo's tiles and an animation follow their own hashes, not the spec's.
+        stored.pop(deepzoom.NAME, None)
+        stored.pop(animated.NAME, None)
         return stored == {s.name: s.spec_hash for s in self._renderer.spec}
 
     def _original(self, record: ImageRecord) -> contextlib.AbstractAsyncContextManager[Path]:

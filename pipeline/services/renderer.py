@@ -44,11 +44,12 @@ class ThreadRenderer:
     def spec(self) -> Sequence[RenditionSpec]:
         return self._spec
 
-    async def render(self, original: Path) -> RenderResult:
-        return await asyncio.to_thread(self._render, original)
+    async def render(self, original: Path, *, timeout_seconds: float | None = None) -> RenderResult:
+        timeout = timeout_seconds or self._limits.render_timeout_seconds
+        return await asyncio.to_thread(self._render, original, timeout)
 
-    def _render(self, original: Path) -> RenderResult:
-        deadline = time.monotonic() + self._limits.render_timeout_seconds
+    def _render(self, original: Path, timeout: float) -> RenderResult:
+        deadline = time.monotonic() + timeout
         result = render_file(
             original,
             self._spec,

@@ -188,7 +188,7 @@ def test_nack_streams_equal_the_code(
     jobs = nack_spec(build, "Stream", "name", names.JOBS_STREAM)
     assert jobs["subjects"] == [names.BACKFILL_SUBJECT, names.CLEANUP_SUBJECT]
     render = nack_spec(build, "Stream", "name", names.RENDER_STREAM)
-    assert render["subjects"] == [names.RENDER_SUBJECTS]
+    assert render["subjects"] == [names.RENDER_SUBJECTS, names.VIDEO_SUBJECTS]
     assert render["maxMsgsPerSubject"] == settings.jobs.tenant_queued, "the fairness cap"
     assert nack_spec(build, "Stream", "name", names.DLQ_STREAM)["subjects"] == [names.DLQ_SUBJECT]
     assert nack_spec(build, "Stream", "name", names.EVENTS_STREAM)["subjects"] == list(
@@ -231,13 +231,15 @@ def test_nack_and_keda_reach_this_namespaces_nats(overlays: dict[str, Build], ov
     namespace = build.get("Service", "nats")["metadata"]["namespace"]
     for doc in build.of_kind("Stream") + build.of_kind("Consumer"):
         assert doc["spec"]["servers"] == [f"nats://nats.{namespace}.svc.cluster.local:4222"]
-    (trigger,) = build.get("ScaledObject", "gallery-worker")["spec"]["triggers"]
+    triggers = build.get("ScaledObject", "gallery-worker")["spec"]["triggers"]
     headless = build.get("Service", "nats-headless")
     assert headless["spec"]["clusterIP"] == "None"
     monitor = {p["name"]: p["port"] for p in headless["spec"]["ports"]}["monitor"]
-    assert trigger["metadata"]["natsServerMonitoringEndpoint"] == (
-        f"nats-headless.{namespace}.svc.cluster.local:{monitor}"
-    )
+    assert len(triggers) == 2, "render and video lag"
+    for trigger in triggers:
+        assert trigger["metadata"]["natsServerMonitoringEndpoint"] == (
+            f"nats-headless.{namespace}.svc.cluster.local:{monitor}"
+        )
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -246,22 +248,29 @@ def test_keda_scales_on_the_render_consumer_after_it_exists(
 ) -> None:
     build = overlays[overlay]
     scaled = build.get("ScaledObject", "gallery-worker")
-    (trigger,) = scaled["spec"]["triggers"]
-    assert trigger["type"] == "nats-jetstream"
-    assert set(trigger["metadata"]) <= {
-        "natsServerMonitoringEndpoint",
-        "account",
-        "stream",
-        "consumer",
-        "lagThreshold",
-        "activationLagThreshold",
-        "useHttps",
-    }
-    assert trigger["metadata"]["stream"] == names.RENDER_STREAM
-    assert trigger["metadata"]["consumer"] == names.RENDER_CONSUMER
-    (consumer,) = [
-        c for c in build.of_kind("Consumer") if c["spec"]["durableName"] == names.RENDER_CONSUMER
+    triggers = {t["name"]: t for t in scaled["spec"]["triggers"]}
+    assert set(triggers) == {"render-lag", "video-lag"}
+    for name, lane in (("render-lag", names.RENDER_CONSUMER), ("video-lag", names.VIDEO_CONSUMER)):
+        trigger = triggers[name]
+        assert trigger["type"] == "nats-jetstream"
+        assert set(trigger["metadata"]) <= {
+            "natsServerMonitoringEndpoint",
+            "account",
+            "stream",
+            "consumer",
+            "lagThreshold",
+            "activationLagThreshold",
+            "useHttps",
+        }
+        assert trigger["metadata"]["stream"] == names.RENDER_STREAM
+        assert trigger["metadata"]["consumer"] == lane
+    consumers = [
+        c
+        for c in build.of_kind("Consumer")
+        if c["spec"]["durableName"] in (names.RENDER_CONSUMER, names.VIDEO_CONSUMER)
     ]
+    assert len(consumers) == 2
+    consumer = max(consumers, key=sync_wave)
     (stream,) = [s for s in build.of_kind("Stream") if s["spec"]["name"] == names.RENDER_STREAM]
     nats = build.get("StatefulSet", "nats")
     assert sync_wave(nats) < sync_wave(stream) < sync_wave(consumer) < sync_wave(scaled)

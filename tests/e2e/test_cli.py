@@ -274,7 +274,7 @@ def test_status_shows_queues_workers_and_latency(up: Up, photos: Path) -> None:
     assert report.returncode == 0, report.stdout + report.stderr
     state = json.loads(report.stdout)
     consumers = {c["name"]: c for c in state["bus"]["consumers"]}
-    assert set(consumers) == {"render", "backfill", "cleanup"}
+    assert set(consumers) == {"render", "backfill", "cleanup", "video"}
     assert consumers["render"]["pending"] == 0
     assert state["bus"]["dead_letters"] == 0
     work = state["throughput"]

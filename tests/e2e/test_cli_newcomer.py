@@ -23,6 +23,7 @@ import pytest
 from gallery.servers import free_port
 from tests.e2e.test_cli import RESTORE_SIGINT, Up, wait_for
 from tests.images import jpeg_bytes, png_bytes
+from tests.videos import clip
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -97,7 +98,8 @@ def real_folder(root: Path, seed: int = 10) -> Path:
     (folder / "trip" / "sunset.xmp").write_text(XMP)
     (folder / "trip" / ".thumbnails" / "x.jpg").write_bytes(jpeg_bytes(64, 48, seed=13))
     (folder / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
-    (folder / "clip.mov").write_bytes(b"\0\0\0\x14ftypqt  \0\0\0\0qt  " + b"\0" * 64)
+    # A phone clip, uploaded like the photos; its width follows the seed for fresh bytes.
+    (folder / "clip.mov").write_bytes(clip("mov", width=48 + 2 * (seed % 97)))
     (folder / "readme.txt").write_text("holiday photos\n")
     (folder / "trip" / "back").symlink_to("..")  # a loop: trip/back/trip/back/...
     (folder / "gone.jpg").symlink_to("nowhere.jpg")
@@ -111,7 +113,7 @@ def test_folder_upload_skips_what_is_not_a_photo_and_reads_sidecars(up: Up, tmp_
     report = json.loads(done.stdout)
     files = {Path(f["path"]).relative_to("photos").as_posix(): f for f in report["files"]}
     assert report["summary"] == (
-        "8 file(s): 2 ready, 0 duplicate, 0 failed, 0 rejected, 6 skipped"
+        "8 file(s): 3 ready, 0 duplicate, 0 failed, 0 rejected, 5 skipped"
     ), "hidden files are left out, the link loop is walked once"
     assert files["IMG_0001.jpg"]["outcome"] == "ready"
     assert files["trip/sunset.png"]["outcome"] == "ready"
@@ -127,14 +129,14 @@ def test_folder_upload_skips_what_is_not_a_photo_and_reads_sidecars(up: Up, tmp_
     assert xmp["sidecar_of"] == "photos/trip/sunset.png"
     assert xmp["metadata"] == {"title": "Sunset", "keywords": ["sea", "sky"], "rating": 4}
     assert files["IMG_O0001.AAE"]["reason"] == "AAE sidecar of IMG_0001.jpg"
-    assert files["clip.mov"]["reason"] == "a video: not supported yet"
+    assert files["clip.mov"]["outcome"] == "ready"
     assert files["readme.txt"]["reason"] == "not a photo"
     assert files["gone.jpg"]["reason"] == "broken link"
     assert not any(".thumbnails" in name or "DS_Store" in name for name in files)
 
     again = anywhere(up, "upload", str(folder), cwd=tmp_path)
     assert again.returncode == 0, again.stderr
-    assert "2 duplicate" in again.stderr
+    assert "3 duplicate" in again.stderr
 
 
 def test_every_command_finds_the_stack_from_any_folder(up: Up, tmp_path: Path) -> None:

@@ -13,10 +13,21 @@ from pathlib import Path
 
 import pytest
 
-from gallery.servers import free_port
+from gallery.servers import free_port, port_open
 from tests.images import jpeg_bytes, png_bytes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+
+def up_ports() -> dict[str, int]:
+    """Ports for a two-worker ``gallery up``: the workers' metrics ports follow the gateway's
+    (metrics + 1, + 2), so those must be free too (a CI run beside the cluster env once found
+    one of them taken)."""
+    while True:
+        ports = {name: free_port() for name in ("http", "nats", "mongo", "metrics", "monitor")}
+        workers = [ports["metrics"] + 1 + index for index in range(2)]
+        if len(set(ports.values()) | set(workers)) == 7 and not any(map(port_open, workers)):
+            return ports
 
 
 def start_up(data_dir: Path, ports: dict[str, int], log: Path) -> subprocess.Popen[bytes]:
@@ -77,7 +88,7 @@ def test_up_upload_folder_stop_and_restart(tmp_path: Path) -> None:
     (photos / "2026" / "b.jpg").write_bytes(jpeg_bytes(900, 1200, orientation=8, seed=2))
     (photos / "2026" / "summer" / "c.png").write_bytes(png_bytes(500, 400, seed=3))
     data_dir = tmp_path / "gallery-data"
-    ports = {name: free_port() for name in ("http", "nats", "mongo", "metrics", "monitor")}
+    ports = up_ports()
     url = f"http://127.0.0.1:{ports['http']}"
     log = tmp_path / "up.log"
 
@@ -128,8 +139,7 @@ def test_second_up_on_the_same_folder_is_refused_and_leaves_the_first_alone(
     exits at once: no second NATS on the live store, the first stack keeps serving and its
     discovery file stays."""
     data_dir = tmp_path / "gallery-data"
-    first = {name: free_port() for name in ("http", "nats", "mongo", "metrics", "monitor")}
-    second = {name: free_port() for name in ("http", "nats", "mongo", "metrics", "monitor")}
+    first, second = up_ports(), up_ports()
     log, log2 = tmp_path / "up.log", tmp_path / "up2.log"
     up = start_up(data_dir, first, log)
     try:

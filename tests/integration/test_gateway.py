@@ -13,13 +13,13 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from gallery.servers import ManagedProcess
 from gateway.app import make_app
-from gateway.appkeys import BACKENDS
+from gateway.appkeys import BACKENDS, UPLOAD_SHARE
 from pipeline.runtime.health import ops_app
 from pipeline.runtime.settings import GatewaySettings, LimitsSettings, Settings
 from pipeline.services.gate import HELD_BYTES
 from tests.conftest import SettingsFactory
 from tests.images import jpeg_bytes, jpeg_with_big_header, png_bytes
-from tests.waiting import GENEROUS
+from tests.waiting import GENEROUS, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -246,6 +246,14 @@ async def test_uploads_beyond_the_concurrency_limit_are_told_to_retry(
     async with gateway_client(settings) as (client, key):
         first = asyncio.create_task(client.post("/v1/images", data=slow_body(), headers=auth(key)))
         await asyncio.wait_for(holding.wait(), GENEROUS)
+        share = client.app[UPLOAD_SHARE]
+
+        async def slot_taken() -> bool:
+            # The client yielding its first chunk does not mean the gateway has the request:
+            # a CI run saw the second upload overtake it and take the only slot.
+            return bool(share.in_use == 1)
+
+        await eventually(slot_taken, "the first upload holds the only slot")
         busy = await client.post("/v1/images", data=png_bytes(40, 30, seed=2), headers=auth(key))
         assert busy.status == 503
         assert busy.headers["Retry-After"] == "1"

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from pipeline.domain import names
 from pipeline.jobs.fate import TABLE, History, Result, Verdict, backoff_delay, decide
+from pipeline.jobs.registry import job_lanes
+from pipeline.runtime.settings import Settings
 
 pytestmark = pytest.mark.unit
 
@@ -59,6 +62,21 @@ def test_unlimited_deliveries_never_run_out(result: Result) -> None:
     facts = History(attempt=10_000, max_deliver=-1)
     if result in (Result.TRANSIENT, Result.BUSY, Result.CRASHED):
         assert decide(result, facts) is Verdict.NAK
+
+
+@pytest.mark.parametrize("result", [Result.TRANSIENT, Result.BUSY, Result.CRASHED])
+@pytest.mark.parametrize("attempt", [FIRST, LAST - 1, LAST])
+def test_a_video_job_no_worker_could_run_is_never_failed_nor_dead_lettered(
+    result: Result, attempt: int
+) -> None:
+    """Rows NAK (deliveries left) and SWEEPER (the last delivery of a swept lane, no image in
+    hand): a video lane job that found the render busy, crashed, or a dependency out, without
+    a lease of its own, waits (redelivered, or republished by the sweeper); only a rejected
+    input or a spent retry round fails the image. A video job no worker fetches is never
+    delivered, so no row applies at all: it stays pending in the stream."""
+    video = {lane.name: lane for lane in job_lanes(Settings())}[names.VIDEO_CONSUMER]
+    facts = History(attempt=attempt, max_deliver=LAST, swept=video.swept)
+    assert decide(result, facts) in (Verdict.NAK, Verdict.SWEEPER)
 
 
 def test_backoff_doubles_up_to_its_cap() -> None:

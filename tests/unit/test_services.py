@@ -9,6 +9,7 @@ re-renders only what is out of date. The same flows run against real servers in
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from collections.abc import AsyncIterable, AsyncIterator, Callable
@@ -33,7 +34,12 @@ from pipeline.domain.models import ImageRecord
 from pipeline.domain.outcomes import Ack, Delivery, Outcome, Retry, Terminal
 from pipeline.imaging.spec import DEFAULT_SPEC, RenditionSpec
 from pipeline.imaging.video import VideoSpec
-from pipeline.runtime.settings import LimitsSettings, ReconcileSettings, SweeperSettings
+from pipeline.runtime.settings import (
+    JobsSettings,
+    LimitsSettings,
+    ReconcileSettings,
+    SweeperSettings,
+)
 from pipeline.services.backfill import plan_backfill
 from pipeline.services.delete import CleanupService, DeleteService
 from pipeline.services.ingest import BodyOpener, IngestService
@@ -448,3 +454,18 @@ async def test_a_backfill_job_publishes_nothing_more(world: World) -> None:
     world.policy = replace(POLICY, share_of=lambda tenant: 2)
     await world.run_job(world.image(record.id), reason="backfill")
     assert world.bus.jobs == [], "re-renders do not pull uploads along"
+
+
+async def test_a_videos_render_deadline_grows_with_its_duration_and_it_takes_the_video_lane(
+    world: World,
+) -> None:
+    jobs = JobsSettings(video_timeout_base_seconds=10, video_timeout_per_video_second=3)
+    world.policy = dataclasses.replace(POLICY, video_timeout=jobs.video_timeout_seconds)
+    video = await world.upload(videos.clip("mp4", seconds=4))
+    photo = await world.upload(jpeg_bytes(64, 48))
+    assert video.duration_seconds == pytest.approx(4.0, abs=0.2)
+    assert (video.render_job().media, photo.render_job().media) == ("video", "photo")
+    assert await world.run_job(video) == Ack()
+    assert await world.run_job(photo) == Ack()
+    # The video: 10 s + 3 s per second of it; the photo: the limits' render_timeout_seconds.
+    assert world.renderer.timeouts == [pytest.approx(10 + 3 * video.duration_seconds), None]

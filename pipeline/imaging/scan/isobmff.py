@@ -78,7 +78,7 @@ def _area(size: Size) -> int:
 def parse(tally: Tally, mime: str) -> Parser:
     found = _Found()
     while True:
-        box, body, _ = yield from _box_header(None)
+        box, body, _ = yield from box_header(None)
         if box in (b"meta", b"moov"):
             yield from _children(box, body, found, 1)
             size = found.shown_size()
@@ -93,8 +93,9 @@ def parse(tally: Tally, mime: str) -> Parser:
     raise UndecodableImage(f"no image size in the {mime} boxes")
 
 
-def _box_header(room: int | None) -> Generator[Request, bytes, tuple[bytes, int | None, int]]:
-    """Type, body size (``None``: to the end of the file) and header size of the next box."""
+def box_header(room: int | None) -> Generator[Request, bytes, tuple[bytes, int | None, int]]:
+    """Type, body size (``None``: to the end of the file) and header size of the next box
+    (ISO/IEC 14496-12 4.2; also read by :mod:`pipeline.imaging.scan.mp4`)."""
     size, box = struct.unpack(">I4s", (yield Read(8)))
     used = 8
     if size == 1:
@@ -116,7 +117,7 @@ def _children(box: bytes, body: int | None, found: _Found, depth: int) -> Parser
     yield Skip(prefix)
     room = body - prefix
     while room >= 8:
-        child, child_body, used = yield from _box_header(room)
+        child, child_body, used = yield from box_header(room)
         assert child_body is not None  # bounded by room
         room -= used + child_body
         if box == b"ipco":  # every child is a property, numbered from 1 in this order

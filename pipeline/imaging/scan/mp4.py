@@ -18,6 +18,7 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 
 from pipeline.domain.errors import UndecodableImage
+from pipeline.imaging.scan.isobmff import box_header
 from pipeline.imaging.scan.stream import EndOfStream, Parser, Read, Request, Skip
 from pipeline.imaging.scan.tally import Tally
 from pipeline.imaging.scan.video import Stream, VideoInfo
@@ -81,7 +82,7 @@ class _Movie:
 def parse(tally: Tally, mime: str) -> Parser:
     try:
         while True:
-            box, body, _ = yield from _box_header(None)
+            box, body, _ = yield from box_header(None)
             if box == b"moov":
                 if body is None:
                     raise UndecodableImage("moov box is not bounded")
@@ -100,23 +101,9 @@ def parse(tally: Tally, mime: str) -> Parser:
     )
 
 
-def _box_header(room: int | None) -> Generator[Request, bytes, tuple[bytes, int | None, int]]:
-    """Type, body size (``None``: to the end of the file) and header size of the next box."""
-    size, box = struct.unpack(">I4s", (yield Read(8)))
-    used = 8
-    if size == 1:
-        (size,) = struct.unpack(">Q", (yield Read(8)))
-        used = 16
-    elif size == 0:
-        return box, (None if room is None else room - used), used
-    if size < used or (room is not None and size > room):
-        raise UndecodableImage(f"box {box!r} of {size} bytes does not fit")
-    return box, size - used, used
-
-
 def _moov(room: int, movie: _Movie) -> Parser:
     while room >= 8:
-        box, body, used = yield from _box_header(room)
+        box, body, used = yield from box_header(room)
         assert body is not None  # bounded by room
         room -= used + body
         if box == b"mvhd":
@@ -134,7 +121,7 @@ def _track(room: int, track: _Track, depth: int) -> Parser:
     if depth > _MAX_DEPTH:
         raise UndecodableImage("track boxes nested too deep")
     while room >= 8:
-        box, body, used = yield from _box_header(room)
+        box, body, used = yield from box_header(room)
         assert body is not None  # bounded by room
         room -= used + body
         if box in _CONTAINERS:
