@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: bench-fairness manifests up test test-cluster bootstrap bootstrap-up tools lint type unit integration e2e deploy-check terraform-check bench bench-upload bench-throughput bench-scale clean
+.PHONY: bench-fairness manifests up test test-cluster bootstrap bootstrap-up tools lint type unit integration e2e deploy-check terraform-check bench bench-upload bench-throughput bench-scale bench-search clean
 
 # UP_ARGS: flags for `gallery up`, e.g. UP_ARGS="--port 8090" (`.venv/bin/gallery up --help`).
 up: bootstrap-up
@@ -60,6 +60,10 @@ bench-throughput: bootstrap
 SIZES ?= 10000,100000,1000000
 bench-scale: bootstrap
 	$(BIN)/python -m bench.scale --sizes $(SIZES)
+
+# The first page of a search, a filter and the timeline: `make bench-search SIZES=10000,100000`.
+bench-search: bootstrap
+	$(BIN)/python -m bench.search --sizes $(SIZES)
 
 clean:
 	rm -rf .tox .gallery bench/out .mypy_cache .ruff_cache .pytest_cache

@@ -108,14 +108,20 @@ class Api:
         return result
 
     async def images(
-        self, *, album: str | None = None, status: str | None = None, limit: int = 100
+        self,
+        *,
+        album: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+        filters: dict[str, str] | None = None,
     ) -> AsyncIterator[Json]:
-        """Every image of the tenant (newest first), page by page through ``next_cursor``.
+        """Every image of the tenant (newest first), page by page through ``next_cursor``;
+        ``filters`` are further query parameters (``order``, ``q``, ``camera``...).
 
         ``status`` is filtered here too: a gateway that ignores the parameter still gives
         the right answer, only slower.
         """
-        params: Json = {"limit": str(min(limit, 500))}
+        params: Json = {"limit": str(min(limit, 500)), **(filters or {})}
         if album:
             params["album"] = album
         if status:

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from gateway.appkeys import DELETE, PRINCIPAL, QUERIES
 from gateway.delivery import deliver
+from gateway.filters import filter_params, order_param
 from gateway.paging import flag_param, image_page_params, status_param
 from pipeline.domain.models import ImageRecord, Rendition
 from pipeline.imaging import deepzoom
@@ -52,6 +53,7 @@ def image_json(record: ImageRecord, images: str = IMAGES) -> dict[str, Any]:
         "sha256": record.sha256,
         "created_at": record.created_at.isoformat(),
         "ready_at": record.ready_at.isoformat() if record.ready_at else None,
+        **taken_json(record),
         "failure": record.failure,
         "metadata": record.metadata,
         "thumbhash": record.thumbhash,
@@ -70,6 +72,14 @@ def image_json(record: ImageRecord, images: str = IMAGES) -> dict[str, Any]:
         "albums": list(record.albums),
         "trashed_at": record.trashed_at.isoformat() if record.trashed_at else None,
     }
+
+
+def taken_json(record: ImageRecord) -> dict[str, str]:
+    """``taken_at`` and ``taken_at_source``: the capture time is the camera's wall clock,
+    shown without an offset; the upload time, lacking one, is UTC."""
+    when, source = record.taken
+    shown = when.replace(tzinfo=None) if source == "capture" else when
+    return {"taken_at": shown.isoformat(), "taken_at_source": source}
 
 
 def tiles_json(record: ImageRecord, images: str = IMAGES) -> dict[str, object] | None:
@@ -91,7 +101,8 @@ def tiles_json(record: ImageRecord, images: str = IMAGES) -> dict[str, object] |
 
 async def list_images(request: web.Request) -> web.Response:
     """``?album=ID`` lists that album's images (404 for an unknown album), ``?status=S``
-    only images in that status; same paging."""
+    only images in that status, ``?order=taken`` the timeline, ``?q=`` and the other
+    filters of :mod:`gateway.filters` only what they match; same paging."""
     limit, cursor = image_page_params(request)
     page = await request.app[QUERIES].page(
         request[PRINCIPAL],
@@ -99,6 +110,8 @@ async def list_images(request: web.Request) -> web.Response:
         before=cursor,
         album=request.query.get("album"),
         status=status_param(request),
+        order=order_param(request),
+        where=filter_params(request),
     )
     base = images_base(request)
     return web.json_response(

@@ -19,6 +19,7 @@ from gateway.openapi_parts import (
     DIGITS,
     EMPTY,
     FLAG,
+    IMAGE_FILTERS,
     IMAGE_ID,
     IMAGE_PAGING,
     OK_JSON,
@@ -152,6 +153,7 @@ def _image_paths() -> dict[str, Any]:
                     *IMAGE_PAGING,
                     query("album", {"type": "string"}, "only this album's images"),
                     query("status", {"enum": STATUSES}, "only images in this status"),
+                    *IMAGE_FILTERS,
                 ],
             ),
             "post": op(

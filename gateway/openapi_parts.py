@@ -99,9 +99,31 @@ def paging(cursor_pattern: str) -> list[dict[str, Any]]:
 
 
 PAGING = paging(ULID_PATTERN)
-#: The image listing's cursor: the last image's listing sequence number (a decimal).
+#: The image listing's cursor: the last image's listing sequence number, or on the
+#: timeline its ``taken_key`` (a decimal either way).
 SEQ_PATTERN = "^[0-9]{1,18}$"
 IMAGE_PAGING = paging(SEQ_PATTERN)
+_TEXT: Schema = {"type": "string", "maxLength": 200}
+_WHEN = "a date (YYYY-MM-DD) or ISO 8601 time, 1900-2199, compared with the camera's clock"
+#: The image listing's order and filters (gateway/filters.py).
+IMAGE_FILTERS = [
+    query(
+        "order",
+        {"enum": ["upload", "taken"]},
+        "upload: newest completed upload first (cursor: seq); taken: the timeline, latest "
+        "taken first, photos without a capture date by upload time (cursor: taken_key)",
+    ),
+    query(
+        "q",
+        _TEXT,
+        "words each matching (a prefix of) a word of the file name, title, description or keywords",
+    ),
+    query("camera", _TEXT, "words of the camera's make and model"),
+    query("lens", _TEXT, "words of the lens name"),
+    query("kind", {"enum": ["photo", "video"]}, "only photos or only videos"),
+    query("taken_after", {"type": "string"}, f"taken at or after: {_WHEN}"),
+    query("taken_before", {"type": "string"}, f"taken before: {_WHEN}"),
+]
 IMAGE_ID = path_param("image_id")
 TILE_PARAMS = [path_param("version"), path_param("level"), path_param("tile")]
 """A Deep Zoom tile's path parameters: ``{version}/{level}/{tile}``."""

@@ -97,8 +97,18 @@ IMAGE = _object(
         "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
         "created_at": TIME,
         "ready_at": nullable(TIME),
+        "taken_at": {
+            "type": "string",
+            "description": "when it was taken: the camera's wall clock (no offset), or the "
+            "upload time when it has no capture date",
+        },
+        "taken_at_source": {"enum": ["capture", "upload"]},
         "failure": nullable(STRING),
-        "metadata": {"type": "object", "description": "taken_at, camera_make, camera_model…"},
+        "metadata": {
+            "type": "object",
+            "description": "capture_time, camera_make, camera_model, lens…; title, "
+            "description, keywords, rating from XMP/IPTC",
+        },
         "thumbhash": nullable(STRING),
         "renditions": {"type": "object", "additionalProperties": ref("Rendition")},
         "deep_zoom": {

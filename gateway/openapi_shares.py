@@ -7,6 +7,7 @@ from typing import Any
 
 from gateway.openapi_parts import (
     EMPTY,
+    IMAGE_FILTERS,
     IMAGE_ID,
     IMAGE_PAGING,
     PAGING,
@@ -92,6 +93,7 @@ def _link_paths() -> dict[str, Any]:
                     *IMAGE_PAGING,
                     query("album", {"type": "string"}, "the shared album (any other: 404)"),
                     query("status", {"enum": STATUSES}, "only images in this status"),
+                    *IMAGE_FILTERS,
                 ],
             )
         },

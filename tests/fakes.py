@@ -37,6 +37,7 @@ from pipeline.domain.messages import (
 )
 from pipeline.domain.models import ImageRecord, ReadyImage, Status, WalkPosition
 from pipeline.domain.objects import ObjectInfo, ObjectStore, StoredObject
+from pipeline.domain.search import ImageFilter, Order
 from pipeline.domain.shares import ShareRecord
 from pipeline.domain.uploads import UploadRecord
 from pipeline.domain.usage import StoredFigures
@@ -92,17 +93,27 @@ class FakeCatalog:
         before: int | None = None,
         album: str | None = None,
         status: str | None = None,
+        order: Order = "upload",
+        where: ImageFilter | None = None,
     ) -> list[ImageRecord]:
+        where = where or ImageFilter()
+
+        def key(r: ImageRecord) -> int:
+            return int(r.search_fields()["taken_key"]) if order == "taken" else r.seq
+
         found = [
             r
             for r in self.images.values()
             if r.tenant == tenant
-            and (before is None or r.seq < before)
+            and (before is None or key(r) < before)
             and (album is None or album in r.albums)
             and (status is None or r.status == status)
+            and set(where.terms()) <= set(r.search_fields()["terms"])
+            and where.admits(r.search_fields()["taken_at"])
             and r.trashed_at is None
         ]
-        return sorted(found, key=lambda r: r.seq, reverse=True)[:limit]
+        shown = sorted(found, key=key, reverse=True)[:limit]
+        return [r.model_copy(update={"taken_key": r.search_fields()["taken_key"]}) for r in shown]
 
     async def list_trash(
         self, tenant: str, *, limit: int, before: int | None = None

@@ -23,6 +23,18 @@ def add_parsers(sub: Any) -> None:
     ClientOptions.add_arguments(ls)
     ls.add_argument("--album", help="only photos of the album with this name")
     ls.add_argument("--status", choices=STATUSES, help="only photos in this state")
+    ls.add_argument(
+        "--order",
+        choices=("upload", "taken"),
+        default="upload",
+        help="upload: newest upload first (default); taken: by the date the photo was taken",
+    )
+    ls.add_argument("--search", metavar="WORDS", help="words of the file name, title, keywords")
+    ls.add_argument("--camera", help="words of the camera's make or model")
+    ls.add_argument("--lens", help="words of the lens name")
+    ls.add_argument("--kind", choices=("photo", "video"), help="only photos or only videos")
+    ls.add_argument("--taken-after", metavar="DATE", help="taken on or after (YYYY-MM-DD)")
+    ls.add_argument("--taken-before", metavar="DATE", help="taken before (YYYY-MM-DD)")
     ls.add_argument("--limit", type=int, default=1000, help="at most this many rows")
     ls.add_argument("--json", action="store_true", help="a JSON array of image documents")
     ls.add_argument("--ids", action="store_true", help="only full image ids, one a line")
@@ -43,7 +55,7 @@ async def run_ls(args: argparse.Namespace) -> int:
                 raise NotFound(f"no album named {args.album!r}")
             album_id = str(album["id"])
         rows: list[Json] = []
-        async for image in api.images(album=album_id, status=args.status):
+        async for image in api.images(album=album_id, status=args.status, filters=_filters(args)):
             rows.append(image)
             if len(rows) >= args.limit:
                 break
@@ -54,19 +66,34 @@ async def run_ls(args: argparse.Namespace) -> int:
             print(image["id"])
     else:
         console = output.stdout()
-        console.print(_images_table(rows, console.width))
+        console.print(_images_table(rows, console.width, taken=args.order == "taken"))
         output.stderr().print(f"{len(rows)} photo(s)")
     return OK
 
 
-def _images_table(rows: list[Json], width: int) -> Table:
+def _filters(args: argparse.Namespace) -> dict[str, str]:
+    """The listing's query parameters from the options given (the gateway checks them)."""
+    given = {
+        "order": args.order,
+        "q": args.search,
+        "camera": args.camera,
+        "lens": args.lens,
+        "kind": args.kind,
+        "taken_after": args.taken_after,
+        "taken_before": args.taken_before,
+    }
+    return {name: value for name, value in given.items() if value}
+
+
+def _images_table(rows: list[Json], width: int, *, taken: bool = False) -> Table:
+    """The photos as rows; ``taken``: the date column is when each was taken, not uploaded."""
     columns = [
         Column("id", fixed=True),
         Column("status", fixed=True),
         Column("file"),
         Column("size", fixed=True, justify="right"),
         Column("pixels"),
-        Column("created"),
+        Column("taken" if taken else "created"),
         Column("note"),
     ]
     cells = []
@@ -80,7 +107,7 @@ def _images_table(rows: list[Json], width: int) -> Table:
                 output.safe(image.get("filename") or "-"),
                 output.human_bytes(image.get("bytes")),
                 pixels,
-                output.timestamp(image.get("created_at")),
+                _taken(image) if taken else output.timestamp(image.get("created_at")),
                 output.safe(image.get("failure") or ""),
             ]
         )
@@ -147,3 +174,10 @@ def _pairs(title: str, values: dict[str, Any]) -> Table:
     for key, value in values.items():
         table.add_row(output.cell(key), output.cell(value))
     return table
+
+
+def _taken(image: Json) -> str:
+    """When it was taken; ``(uploaded)`` marks a photo without a capture date, placed by
+    its upload time."""
+    when = output.timestamp(image.get("taken_at") or image.get("created_at"))
+    return f"{when} (uploaded)" if image.get("taken_at_source") == "upload" else when

@@ -12,7 +12,9 @@ import { Uploader } from "./uploads.js";
 
 const $ = (id) => document.getElementById(id);
 const CATCH_UP_PAGES = 5;
-const state = { cursor: null, loading: false, generation: 0, trash: false };
+// order: "taken" (the timeline, the default view) or "upload"; search: the search box's
+// query parameters (q, camera, lens), empty when not searching.
+const state = { cursor: null, loading: false, generation: 0, trash: false, order: "taken", search: {} };
 
 let toastTimer;
 function say(text) {
@@ -93,6 +95,8 @@ function listPath(cursor, limit = config.pageSize) {
   if (cursor) query.set("cursor", cursor);
   if (state.trash) return `/v1/trash?${query}`;
   if (albums.current) query.set("album", albums.current);
+  query.set("order", state.order);
+  for (const [name, value] of Object.entries(state.search)) query.set(name, value);
   return `${imagesPath()}?${query}`;
 }
 
@@ -100,8 +104,29 @@ async function reload() {
   state.generation += 1;
   state.cursor = null;
   state.loading = false;
+  grid.setTimeline(state.order === "taken" && !state.trash, $("years"));
   grid.clear();
   await loadPage();
+}
+
+// The search box: words (file name, title, description, keywords) and `camera:`/`lens:`
+// words, e.g. `beach camera:canon`.
+function searchParams(text) {
+  const found = {};
+  for (const word of text.trim().split(/\s+/).filter(Boolean)) {
+    const [, facet, value] = word.match(/^(camera|lens):(.*)$/i) || [null, "q", word];
+    const name = facet.toLowerCase();
+    if (value) found[name] = found[name] ? `${found[name]} ${value}` : value;
+  }
+  return found;
+}
+
+async function search(text) {
+  state.search = searchParams(text);
+  const searching = Object.keys(state.search).length > 0;
+  document.body.classList.toggle("searching", searching);
+  await reload();
+  if (searching) $("photo-count").textContent = `${grid.size}${state.cursor ? "+" : ""} found`;
 }
 
 async function loadPage() {
@@ -154,8 +179,12 @@ async function catchUp() {
     cursor = page.next_cursor;
     if (!cursor || !fresh.length) break;
   }
-  const oldest = [...seen].sort()[0] || "";
-  for (const id of grid.ids()) if (!seen.has(id) && (!cursor || id >= oldest)) grid.remove(id);
+  // Gone since: what was not seen within the span those pages covered (in the grid's order).
+  const keys = [...seen].map((id) => grid.key(grid.image(id))).sort();
+  const oldest = keys[0] || "";
+  for (const id of grid.ids()) {
+    if (!seen.has(id) && (!cursor || grid.key(grid.image(id)) >= oldest)) grid.remove(id);
+  }
   updateEmpty();
 }
 
@@ -192,7 +221,9 @@ async function handleEvent({ type, data }) {
     if (error.status === 404) removed(data.image_id);
     return;
   }
-  const inView = !albums.current || (image.albums || []).includes(albums.current);
+  // While searching, a new photo joins only by a fresh search (it may not match).
+  const searching = Object.keys(state.search).length > 0;
+  const inView = !searching && (!albums.current || (image.albums || []).includes(albums.current));
   if (!inView && !grid.image(image.id)) return;
   const before = grid.image(image.id);
   showImage(image);
@@ -371,6 +402,14 @@ $("album-share").addEventListener("click", () => shareAlbum());
 $("trash-button").addEventListener("click", () => showTrash(!state.trash).catch(showError));
 $("selection-restore").addEventListener("click", () => restoreSelected());
 $("trash-empty").addEventListener("click", () => emptyTrash());
+$("search").addEventListener("submit", (event) => {
+  event.preventDefault();
+  search($("search-q").value).catch(showError);
+});
+$("order").addEventListener("change", () => {
+  state.order = $("order").value;
+  reload().catch(showError);
+});
 if (share.active) openShared();
 else if (session.key) signIn(session.key);
 else $("api-key").focus();

@@ -1,6 +1,8 @@
-// The photo grid: one tile per image, newest first (ids are ULIDs, so id order is upload
-// order). A tile paints the ThumbHash placeholder at once and fades the thumb rendition in
-// when the image is ready and the tile is near the viewport; failed images show why.
+// The photo grid: one tile per image, newest first: by upload (ids are ULIDs, so id order is
+// upload order) or, on the timeline, by the date taken, grouped under a sticky header per
+// day with a scrubber of years. A tile paints the ThumbHash placeholder at once and fades the
+// thumb rendition in when the image is ready and the tile is near the viewport; failed images
+// show why.
 
 import { blobUrl, el } from "./api.js";
 import { thumbHashToDataURL } from "./thumbhash.js";
@@ -10,6 +12,13 @@ const RANK = { queued: 0, processing: 1, ready: 2, failed: 2 };
 const LABEL = { queued: "Queued", processing: "Processing" };
 
 const EXTREME_RATIO = 4; // width:height (or height:width) past which a square crop misleads
+const DAY = new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "long", year: "numeric", timeZone: "UTC" });
+
+// When a photo was taken, as the API says it (the camera's clock, or the upload time for a
+// photo without a capture date): "YYYY-MM-DDTHH:MM:SS", comparable as text.
+export function takenAt(image) {
+  return String(image.taken_at || image.created_at || "").slice(0, 19);
+}
 
 export class Grid {
   /** onOpen(id): a tile was activated; onSelect(ids): the selection changed. */
@@ -20,6 +29,21 @@ export class Grid {
     this.tiles = new Map(); // id -> {node, image}
     this.selected = new Set();
     this.visible = new IntersectionObserver((entries) => this.reveal(entries), { rootMargin: "600px" });
+    this.timeline = false;
+    this.years = null; // the scrubber's list, when there is one
+    this.regrouping = 0;
+  }
+
+  // The timeline (by date taken, day headers, year scrubber) or the upload order.
+  setTimeline(on, years = null) {
+    this.timeline = on;
+    this.years = years;
+    this.container.classList.toggle("timeline", on);
+    this.regroup();
+  }
+
+  key(image) {
+    return this.timeline ? `${takenAt(image)}|${image.id}` : image.id;
   }
 
   get size() {
@@ -31,7 +55,7 @@ export class Grid {
   }
 
   ids() {
-    return [...this.container.children].map((node) => node.dataset.id);
+    return [...this.container.querySelectorAll(":scope > .tile")].map((node) => node.dataset.id);
   }
 
   clear() {
@@ -39,6 +63,57 @@ export class Grid {
     this.tiles.clear();
     this.container.replaceChildren();
     this.setSelection([]);
+    this.regroup();
+  }
+
+  // Where `image` goes: before the first tile whose key is lower (newest first).
+  place(node, image) {
+    const key = this.key(image);
+    node.dataset.key = key;
+    const tiles = this.container.querySelectorAll(":scope > .tile");
+    const after = [...tiles].find((other) => other !== node && other.dataset.key < key);
+    this.container.insertBefore(node, after || null);
+    this.scheduleRegroup();
+  }
+
+  scheduleRegroup() {
+    if (this.regrouping) return;
+    this.regrouping = requestAnimationFrame(() => {
+      this.regrouping = 0;
+      this.regroup();
+    });
+  }
+
+  // The timeline's day headers (sticky) before the first tile of each day, and the years.
+  regroup() {
+    for (const head of this.container.querySelectorAll(":scope > .day-head")) head.remove();
+    const years = [];
+    if (this.timeline) {
+      let last = "";
+      for (const node of this.container.querySelectorAll(":scope > .tile")) {
+        const day = node.dataset.key.slice(0, 10);
+        if (day === last) continue;
+        last = day;
+        const year = day.slice(0, 4);
+        const head = el("li", { class: "day-head", "data-day": day, "data-year": year }, el("h2", {}, dayLabel(day)));
+        if (!years.includes(year)) {
+          years.push(year);
+          head.id = `year-${year}`;
+        }
+        this.container.insertBefore(head, node);
+      }
+    }
+    if (!this.years) return;
+    this.years.hidden = years.length === 0;
+    this.years.replaceChildren(
+      ...years.map((year) =>
+        el("li", {}, el("button", { type: "button", class: "year", onclick: () => this.jump(year) }, year)),
+      ),
+    );
+  }
+
+  jump(year) {
+    document.getElementById(`year-${year}`)?.scrollIntoView({ block: "start" });
   }
 
   // Show or update `image`; returns the image as the grid now holds it.
@@ -46,14 +121,15 @@ export class Grid {
     const known = this.tiles.get(image.id);
     if (known && RANK[image.status] < RANK[known.image.status]) return known.image;
     if (known) {
+      const moved = this.key(known.image) !== this.key(image); // a capture date came with it
       known.image = image;
+      if (moved) this.place(known.node, image);
       this.paint(known.node, image);
       return image;
     }
     const node = this.tile(image);
     this.tiles.set(image.id, { node, image });
-    const after = [...this.container.children].find((other) => other.dataset.id < image.id);
-    this.container.insertBefore(node, after || null);
+    this.place(node, image);
     this.paint(node, image);
     this.visible.observe(node);
     return image;
@@ -65,6 +141,7 @@ export class Grid {
     this.visible.unobserve(known.node);
     known.node.remove();
     this.tiles.delete(id);
+    this.scheduleRegroup();
     if (this.selected.delete(id)) this.onSelect([...this.selected]);
   }
 
@@ -89,12 +166,14 @@ export class Grid {
       check,
       el("span", { class: "badge", "aria-hidden": "true" }),
       el("span", { class: "frames" }),
+      el("span", { class: "undated", title: "No date taken: placed by its upload time" }, "No date"),
       el("p", { class: "failure" }),
     );
   }
 
   paint(node, image) {
     node.dataset.status = image.status;
+    node.dataset.taken = image.taken_at_source || "";
     node.title = image.filename || image.id;
     const placeholder = node.querySelector(".placeholder");
     if (!placeholder.src && image.thumbhash) placeholder.src = thumbHashToDataURL(image.thumbhash);
@@ -181,4 +260,9 @@ export class Grid {
     this.container.classList.toggle("selecting", this.selected.size > 0);
     this.onSelect([...this.selected]);
   }
+}
+
+function dayLabel(day) {
+  const when = new Date(`${day}T00:00:00Z`);
+  return Number.isNaN(when.getTime()) ? day : DAY.format(when);
 }

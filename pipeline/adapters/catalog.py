@@ -9,8 +9,9 @@ nothing to update instead of overwriting a newer state.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,14 +28,17 @@ from pipeline.adapters.mongo_errors import translated as _translated
 from pipeline.adapters.scan import ImageScanCatalog
 from pipeline.adapters.shares import ShareCatalog
 from pipeline.adapters.tenants import TenantCounters
+from pipeline.adapters.timeline import TimelineDays
 from pipeline.adapters.uploads import MongoUploadCatalog
 from pipeline.adapters.usage import MongoUsageCatalog
 from pipeline.domain.errors import DuplicateImage
 from pipeline.domain.messages import utcnow
 from pipeline.domain.models import ImageRecord, ReadyImage
+from pipeline.domain.search import ImageFilter, Order
 from pipeline.runtime.settings import MongoSettings
 
 Document = dict[str, Any]
+Reader = Callable[..., Awaitable[list[Document]]]
 
 
 class MongoCatalog:
@@ -58,6 +62,7 @@ class MongoCatalog:
         )
         self.scan = ImageScanCatalog(self.images, self.tenants)
         self.shares = ShareCatalog(db["shares"])
+        self.timeline = TimelineDays(db["timeline_days"])
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -99,15 +104,17 @@ class MongoCatalog:
         completed now) and count it in the tenant's usage; raise DuplicateImage when the
         tenant has this content already (its number is then left unused)."""
         seq = await self.tenants.take_seqs(record.tenant)
+        doc = _document(record, seq)
         try:
             with _translated("insert image"):
-                await self.images.insert_one({**record.to_document(), "seq": seq})
+                await self.images.insert_one(doc)
         except DuplicateKeyError:
             existing = await self.find_by_hash(record.tenant, record.sha256)
             if existing is None:  # deleted in between: the caller may simply try again
                 raise
             raise DuplicateImage(existing, existing.id) from None
         await self.tenants.add_usage(record.tenant, 1, record.bytes)
+        await self.timeline.mark(record.tenant, [doc["taken_key"]])
 
     async def insert_images(self, tenant: str, records: list[ImageRecord]) -> None:
         """Insert many new images of ``tenant`` at once, numbered in the given order and
@@ -116,10 +123,11 @@ class MongoCatalog:
         if not records:
             return
         first = await self.tenants.take_seqs(tenant, len(records))
-        docs = [{**r.to_document(), "seq": first + i} for i, r in enumerate(records)]
+        docs = [_document(r, first + i) for i, r in enumerate(records)]
         with _translated("insert images"):  # a duplicate is a BulkWriteError: CatalogError
             await self.images.insert_many(docs, ordered=False)
         await self.tenants.add_usage(tenant, len(records), sum(r.bytes for r in records))
+        await self.timeline.mark(tenant, [doc["taken_key"] for doc in docs])
         members = Counter(album for r in records for album in r.albums)
         for album, count in members.items():
             await self.albums.count_members(tenant, [album], count)
@@ -142,13 +150,18 @@ class MongoCatalog:
         before: int | None = None,
         album: str | None = None,
         status: str | None = None,
+        order: Order = "upload",
+        where: ImageFilter | None = None,
     ) -> list[ImageRecord]:
-        """Newest completed first, out of the trash; ``before`` is the cursor (the ``seq``
-        of the previous page's last image); ``album`` keeps only the images in that album.
+        """A page of the tenant's images out of the trash. ``order="upload"``: newest
+        completed first, ``before`` the previous page's last ``seq``; ``order="taken"``: the
+        timeline, latest taken first, ``before`` the previous page's last ``taken_key``.
+        ``album`` keeps only the images in that album, ``status`` those in that status,
+        ``where`` those it matches.
 
-        Read as ranges of ``seq`` below the cursor (:func:`~pipeline.adapters.windows.newest`),
-        each served by the index of its filter (``tenant[_albums][_status]_seq``). Trashed
-        photos are dropped after the read: a ``trashed_at`` term in the filter makes
+        Read as ranges of the order's key below the cursor (:mod:`pipeline.adapters.windows`),
+        each served by the index of its filter (``tenant[_albums|_status|_terms]_seq|taken``).
+        Trashed photos are dropped after the read: a ``trashed_at`` term in the filter makes
         SecantusDB scan the collection (test_catalog_plans), and the trash is a few photos.
         """
         query: Document = {"tenant": tenant}
@@ -156,17 +169,39 @@ class MongoCatalog:
             query["albums"] = album  # matches an element of the array
         if status is not None:
             query["status"] = status
+        where = where or ImageFilter()
+        terms = where.terms()
+        if terms:
+            # One term goes to the index (``$all`` makes SecantusDB scan the collection);
+            # the rest are checked on what it reads, like the trash.
+            query["terms"] = max(terms, key=_selectivity)
+        low, high = where.key_range()
+
+        def keep(doc: Document) -> bool:
+            held = doc.get("terms") or []
+            return (
+                doc.get("trashed_at") is None
+                and all(t in held for t in terms)
+                and (not where.dated or where.admits(doc["taken_at"]))
+            )
+
         found: list[Document] = []
         with _translated("list images"):
-            below = before if before is not None else await self.tenants.top_seq(tenant) + 1
+            if order == "taken":
+                below = min(high, before) if before is not None else high
+                # Day by day (adapters/timeline.py), each day from the tenant's top seq down.
+                top = await self.tenants.top_seq(tenant)
+                read: Reader = functools.partial(self.timeline.read, floor=low, top_seq=top)
+            else:
+                below = before if before is not None else await self.tenants.top_seq(tenant) + 1
+                read = windows.newest
+            key = "taken_key" if order == "taken" else "seq"
             while len(found) < limit:
-                docs = await windows.newest(
-                    self.images, query, below=below, limit=limit - len(found)
-                )
+                docs = await read(self.images, query, below=below, limit=limit - len(found))
                 if not docs:
                     break
-                found += [doc for doc in docs if doc.get("trashed_at") is None]
-                below = int(docs[-1]["seq"])
+                found += [doc for doc in docs if keep(doc)]
+                below = int(docs[-1][key])
         return [ImageRecord.model_validate(doc) for doc in found]
 
     async def list_trash(
@@ -297,7 +332,14 @@ class MongoCatalog:
             fields.update(_NO_LEASE)
         with _translated("mark ready"):
             doc = await update_then_read(self.images, guard, {"$set": fields})
-        return _record(doc)
+            record = _record(doc)
+            if record is not None:
+                # The metadata came with the render: the timeline and search fields follow it.
+                mine = {"_id": image_id, "tenant": tenant}
+                derived = record.search_fields()
+                await self.images.update_one(mine, {"$set": derived})
+                await self.timeline.mark(tenant, [derived["taken_key"]])
+        return record
 
     async def mark_failed(
         self, tenant: str, image_id: str, reason: str, *, owner: str | None = None
@@ -454,6 +496,17 @@ _NO_LEASE: Document = {"lease_owner": None, "lease_expires_at": None}
 def _held(tenant: str, image_id: str, owner: str | None) -> Document:
     """The filter of an image in ``processing`` under ``owner``'s lease."""
     return {"_id": image_id, "tenant": tenant, "status": "processing", "lease_owner": owner}
+
+
+def _selectivity(term: str) -> tuple[bool, int]:
+    """How rare a search term is likely to be: a word of the text before a facet (a camera
+    make is shared by thousands of photos), a longer one before a shorter one."""
+    return (":" not in term, len(term))
+
+
+def _document(record: ImageRecord, seq: int) -> Document:
+    """The document of a new image numbered ``seq``, with its timeline and search fields."""
+    return {**record.to_document(), "seq": seq, **record.search_fields(seq)}
 
 
 def _record(doc: Document | None) -> ImageRecord | None:

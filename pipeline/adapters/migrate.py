@@ -19,6 +19,7 @@ import logging
 import os
 import socket
 from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -29,46 +30,58 @@ from pymongo.errors import DuplicateKeyError
 
 from pipeline.adapters.mongo_errors import translated
 from pipeline.adapters.tenants import TenantCounters
+from pipeline.adapters.timeline import TimelineDays
 from pipeline.domain.messages import utcnow
+from pipeline.domain.models import ImageRecord
 
 Document = dict[str, Any]
 log = logging.getLogger(__name__)
 
 NAME = "image_seq"
+SEARCH = "search_fields"
 BATCH = 1000
 STALE_AFTER = timedelta(minutes=10)
 POLL_SECONDS = 1.0
 
 
 async def migrate_catalog(db: AsyncDatabase[Document]) -> None:
-    """Run (or wait for) the migration of :data:`NAME` unless it is done. CatalogError when
-    the catalog fails; a rerun continues where it stopped."""
+    """Run (or wait for) each migration of :data:`STEPS` in turn unless it is done.
+    CatalogError when the catalog fails; a rerun continues where it stopped."""
+    for name, step in STEPS:
+        await _migrate(db, name, step)
+
+
+async def _migrate(
+    db: AsyncDatabase[Document],
+    name: str,
+    step: Callable[[AsyncDatabase[Document]], Awaitable[int]],
+) -> None:
     marks = db["migrations"]
     owner = f"{socket.gethostname()}/{os.getpid()}"
     while True:
         with translated("read migrations"):
-            mark = await marks.find_one({"_id": NAME})
+            mark = await marks.find_one({"_id": name})
             if mark is None:
                 try:
-                    await marks.insert_one({"_id": NAME, "owner": owner, "started_at": utcnow()})
+                    await marks.insert_one({"_id": name, "owner": owner, "started_at": utcnow()})
                 except DuplicateKeyError:
                     continue  # another process started it this instant
                 break
             if mark.get("done_at") is not None:
                 return
             stale = mark["started_at"] < utcnow() - STALE_AFTER
-            if stale and await _take_over(db, mark, owner):
+            if stale and await _take_over(db, name, mark, owner):
                 break
-        log.info("catalog migration %s is running in %s: waiting", NAME, mark.get("owner"))
+        log.info("catalog migration %s is running in %s: waiting", name, mark.get("owner"))
         await asyncio.sleep(POLL_SECONDS)
-    numbered = await _number_images(db)
+    numbered = await step(db)
     with translated("record migration"):
-        await marks.update_one({"_id": NAME}, {"$set": {"done_at": utcnow(), "numbered": numbered}})
+        await marks.update_one({"_id": name}, {"$set": {"done_at": utcnow(), "numbered": numbered}})
 
 
-async def _take_over(db: AsyncDatabase[Document], mark: Document, owner: str) -> bool:
+async def _take_over(db: AsyncDatabase[Document], name: str, mark: Document, owner: str) -> bool:
     result = await db["migrations"].update_one(
-        {"_id": NAME, "started_at": mark["started_at"], "done_at": None},
+        {"_id": name, "started_at": mark["started_at"], "done_at": None},
         {"$set": {"owner": owner, "started_at": utcnow()}},
     )
     return result.modified_count == 1
@@ -120,3 +133,32 @@ async def _number_batch(
     with translated("count album images"):
         for album, count in members.items():
             await albums.update_one({"_id": album, "tenant": tenant}, {"$inc": {"images": count}})
+
+
+async def _derive_search_fields(db: AsyncDatabase[Document]) -> int:
+    """Give every image without a ``taken_key`` its timeline and search fields (written
+    before the timeline and the search existed); how many were given them."""
+    images = db["images"]
+    with pymongo.timeout(None), translated("find images without search fields"):
+        old = [doc async for doc in images.find({"taken_key": {"$exists": False}})]
+    for start in range(0, len(old), BATCH):
+        batch = [ImageRecord.model_validate(doc) for doc in old[start : start + BATCH]]
+        fields = [r.search_fields() for r in batch]
+        ops = [UpdateOne({"_id": r.id}, {"$set": f}) for r, f in zip(batch, fields, strict=True)]
+        with translated("write search fields"):
+            await images.bulk_write(ops, ordered=False)
+            for tenant in {r.tenant for r in batch}:
+                keys = [
+                    f["taken_key"] for r, f in zip(batch, fields, strict=True) if r.tenant == tenant
+                ]
+                await TimelineDays(db["timeline_days"]).mark(tenant, keys)
+        log.info("catalog migration: %d/%d image(s) given search fields", start + len(batch),
+                 len(old))  # fmt: skip
+    return len(old)
+
+
+#: Every migration, in the order they run: (name recorded in ``migrations``, the step).
+STEPS: tuple[tuple[str, Callable[[AsyncDatabase[Document]], Awaitable[int]]], ...] = (
+    (NAME, _number_images),
+    (SEARCH, _derive_search_fields),
+)

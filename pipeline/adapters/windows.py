@@ -45,6 +45,46 @@ async def newest(
     return found
 
 
+#: A sparse key's empty slice: the next is this many times wider (a timeline's key jumps
+#: by 10**8 a second: years without photos are crossed in a few dozen empty slices).
+EMPTY_GROWTH = 16
+
+
+async def newest_keyed(
+    collection: AsyncCollection[Document],
+    query: Document,
+    *,
+    field: str,
+    below: int,
+    floor: int,
+    limit: int,
+) -> list[Document]:
+    """Up to ``limit`` documents matching ``query`` with ``floor <= field < below``, highest
+    first, for a sparse unique integer ``field`` (the timeline's ``taken_key``).
+
+    Slices start a page's width wide (many photos of one second, a bulk import, are dense in
+    the key) and grow :data:`EMPTY_GROWTH` times over empty ground; after a slice that found
+    some, the next is as wide as the density seen asks for the rest of the page, at most
+    :data:`GROWTH` times wider. A slice that reaches dense ground after sparse reads what
+    it spans (up to that GROWTH bound of the density it came from).
+    """
+    found: list[Document] = []
+    hi, width = below, max(limit * FIRST_WIDTH_PAGES, 16)
+    while len(found) < limit and hi > floor:
+        lo = max(floor, hi - width)
+        window = {**query, field: {"$gte": lo, "$lt": hi}}
+        cursor = collection.find(window).sort(field, DESCENDING)
+        got = [doc async for doc in cursor.limit(limit - len(found))]
+        found += got
+        if got:
+            wanted = width * FIRST_WIDTH_PAGES * (limit - len(found)) // len(got)
+            width = min(max(wanted, 16), width * GROWTH)
+        else:
+            width *= EMPTY_GROWTH
+        hi = lo
+    return found
+
+
 async def oldest(
     collection: AsyncCollection[Document], query: Document, *, upto: int, limit: int
 ) -> list[Document]:

@@ -9,7 +9,9 @@ from typing import Any, Literal, NamedTuple, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 from ulid import LaxMonotonicPolicy, ULIDGenerator
 
+from pipeline.domain import search
 from pipeline.domain.messages import JobReason, RenderJob, utcnow
+from pipeline.domain.search import TakenSource
 
 Status = Literal["queued", "processing", "ready", "failed"]
 
@@ -148,6 +150,9 @@ class ImageRecord(BaseModel):
     seq: int = 0
     """The tenant's completion sequence number, given when the record is written (the
     upload completed): the listing's order and cursor. 0 until the catalog gives one."""
+    taken_key: int = 0
+    """The timeline's sort key and cursor (:mod:`pipeline.domain.search`), written with
+    ``seq``; 0 until the catalog gives one."""
     trashed_at: datetime | None = None
     """When it was deleted into the trash (None: not in the trash). A trashed image keeps
     its objects and counts towards the quota until it is restored or purged."""
@@ -156,6 +161,19 @@ class ImageRecord(BaseModel):
     def media(self) -> str:
         """``video`` for a video original, else ``photo`` (by the type its bytes showed)."""
         return "video" if self.content_type.startswith("video/") else "photo"
+
+    @property
+    def taken(self) -> tuple[datetime, TakenSource]:
+        """When it was taken for the timeline, and whether that is the ``capture`` time
+        (the camera's wall clock, naive, as UTC) or the ``upload`` time."""
+        return search.taken(self.metadata, self.created_at)
+
+    def search_fields(self, seq: int | None = None) -> dict[str, Any]:
+        """``taken_key`` and ``terms`` as stored beside the document (``seq``: its number
+        when the record does not have it yet)."""
+        return search.derived_fields(
+            self.filename, self.metadata, self.media, self.created_at, seq or self.seq
+        )
 
     def to_document(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True)

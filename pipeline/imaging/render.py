@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from pipeline.domain.errors import ConfigurationError, RenderTimeout, UndecodableImage
-from pipeline.imaging import animated, deepzoom, vips
+from pipeline.imaging import animated, deepzoom, vips, xmp
 from pipeline.imaging.decode import (
     JPEG_EOI,
     decode_heic,
@@ -115,7 +115,7 @@ def _probe(ctx: RenderContext) -> None:
         return
     meta = vips.Image.new_from_buffer(ctx.original, "", access="sequential")
     exif = meta.get("exif-data") if meta.get_typeof("exif-data") else None
-    ctx.metadata = parse_exif(exif, store_gps=ctx.store_gps)
+    ctx.metadata = parse_exif(exif, store_gps=ctx.store_gps) | xmp.describe(ctx.original)
     if ctx.header.mime != "image/heic":  # HEIF rotates by its irot/imir boxes, not EXIF
         orientation = meta.get("orientation") if meta.get_typeof("orientation") else 1
         ctx.orientation = orientation if 1 <= orientation <= 8 else 1
@@ -128,7 +128,7 @@ def _probe_raw(ctx: RenderContext, name: str) -> None:
     check_size(width, height, ctx.limits)
     assert ctx.header is not None
     ctx.header = replace(ctx.header, width=width, height=height)
-    ctx.metadata = {"orientation": orientation, "raw_format": name}
+    ctx.metadata = {"orientation": orientation, "raw_format": name, **xmp.describe(ctx.original)}
 
 
 def _decode(ctx: RenderContext) -> None:

@@ -311,6 +311,12 @@ class GatewaySettings(_Section):
     port: int = Field(8080, ge=0, le=65535, description="Listen port")
     public_url: str = Field("http://127.0.0.1:8080", description="Base URL used in links")
     page_size: int = Field(50, ge=1, le=500, description="Default page size of GET /v1/images")
+    search_max_chars: int = Field(
+        200,
+        ge=1,
+        description="Longest ?q=, ?camera= or ?lens= of GET /v1/images (400 above): each word "
+        "is one more index term every candidate must hold",
+    )
     max_concurrent_uploads: int = Field(
         32,
         ge=1,

@@ -15,6 +15,7 @@ from pipeline.domain.access import Principal
 from pipeline.domain.errors import Conflict, Forbidden, NotFound
 from pipeline.domain.models import ImageRecord, Rendition
 from pipeline.domain.objects import ObjectStore
+from pipeline.domain.search import ImageFilter, Order
 from pipeline.services.access import AccessPolicy, Reader, no_album
 from pipeline.services.ports import Albums, Catalog
 
@@ -46,7 +47,7 @@ class ObjectRef:
 @dataclass(frozen=True)
 class Page:
     """One page of images and the cursor of the next (None on the last page): the ``seq``
-    of the page's last image, as text."""
+    (or, on the timeline, the ``taken_key``) of the page's last image, as text."""
 
     items: list[ImageRecord]
     next_cursor: str | None
@@ -73,24 +74,34 @@ class ImageQueries:
         before: int | None = None,
         album: str | None = None,
         status: str | None = None,
+        order: Order = "upload",
+        where: ImageFilter | None = None,
     ) -> Page:
-        """Newest completed first, ``limit`` at most, ``seq`` below ``before``; only
-        ``album``'s images and only those in ``status`` when given. NotFound for an album
-        out of reach."""
+        """``limit`` at most, newest completed first below the cursor ``before`` (a
+        ``seq``), or with ``order="taken"`` latest taken first (``before`` a ``taken_key``);
+        only ``album``'s images, those in ``status`` and those ``where`` matches when given.
+        NotFound for an album out of reach."""
         reader = self._policy.reader(who)
         album = await self._album_filter(reader, album)
         if reader.image_id is not None:
-            records = await self._one(reader, reader.image_id, before, status)
+            records = await self._one(reader, reader.image_id, before, status, where)
         else:
             records = await self._catalog.list_images(
-                reader.tenant, limit=limit + 1, before=before, album=album, status=status
+                reader.tenant,
+                limit=limit + 1,
+                before=before,
+                album=album,
+                status=status,
+                order=order,
+                where=where,
             )
-        return _page([reader.shown(r) for r in records], limit)
+        return _page([reader.shown(r) for r in records], limit, order)
 
     async def trash(self, who: Principal, *, limit: int, before: int | None = None) -> Page:
         """The tenant's trash, newest completed first, paged like :meth:`page`."""
         tenant = self._policy.tenant(who, "read")
-        return _page(await self._catalog.list_trash(tenant, limit=limit + 1, before=before), limit)
+        records = await self._catalog.list_trash(tenant, limit=limit + 1, before=before)
+        return _page(records, limit, "upload")
 
     async def get(self, who: Principal, image_id: str, *, trash: bool = False) -> ImageRecord:
         """One image (one in the trash when ``trash``); NotFound when it does not exist or
@@ -152,19 +163,34 @@ class ImageQueries:
         return album
 
     async def _one(
-        self, reader: Reader, image_id: str, before: int | None, status: str | None
+        self,
+        reader: Reader,
+        image_id: str,
+        before: int | None,
+        status: str | None,
+        where: ImageFilter | None,
     ) -> list[ImageRecord]:
-        """A link to one image lists that image, on the first page only."""
+        """A link to one image lists that image, on the first page only, when it matches."""
         record = await self._catalog.get_image(reader.tenant, image_id)
         if record is None or not reader.admits(record) or before is not None:
             return []
-        if status and record.status != status:
+        if (status and record.status != status) or not _matches(record, where):
             return []
         return [record]
 
 
-def _page(records: list[ImageRecord], limit: int) -> Page:
+def _matches(record: ImageRecord, where: ImageFilter | None) -> bool:
+    """Whether ``record`` is one ``where`` keeps (what the catalog's query asks, in memory)."""
+    if where is None:
+        return True
+    fields = record.search_fields()
+    return set(where.terms()) <= set(fields["terms"]) and where.admits(fields["taken_at"])
+
+
+def _page(records: list[ImageRecord], limit: int, order: Order) -> Page:
     """The first ``limit`` of ``limit + 1`` records fetched, and the next page's cursor."""
     shown = records[:limit]
-    more = len(records) > limit and bool(shown)
-    return Page(shown, str(shown[-1].seq) if more else None)
+    if not (len(records) > limit and shown):
+        return Page(shown, None)
+    last = shown[-1]
+    return Page(shown, str(last.taken_key if order == "taken" else last.seq))

@@ -17,6 +17,7 @@ from pipeline.domain.albums import AlbumRecord
 from pipeline.domain.keys import ApiKeyInfo, NewApiKey
 from pipeline.domain.messages import CleanupJob, Event, RenderJob, StoredDeadLetter, StreamedEvent
 from pipeline.domain.models import ImageRecord, ReadyImage, WalkPosition
+from pipeline.domain.search import ImageFilter, Order
 from pipeline.domain.shares import ShareRecord
 from pipeline.domain.uploads import UploadRecord
 from pipeline.domain.usage import StoredFigures
@@ -48,9 +49,13 @@ class Catalog(Protocol):
         before: int | None = None,
         album: str | None = None,
         status: str | None = None,
+        order: Order = "upload",
+        where: ImageFilter | None = None,
     ) -> list[ImageRecord]:
-        """Newest completed first (``seq`` descending), ``seq`` below ``before``, out of the
-        trash; only images in ``album`` and in ``status`` when given."""
+        """Out of the trash, ``order="upload"``: newest completed first (``seq`` descending),
+        ``seq`` below ``before``; ``order="taken"``: the timeline (``taken_key`` descending),
+        ``taken_key`` below ``before``. Only images in ``album``, in ``status`` and matching
+        ``where`` when given."""
         ...
 
     async def list_trash(

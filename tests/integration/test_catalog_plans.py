@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -29,6 +29,7 @@ from pipeline.domain.albums import AlbumRecord
 from pipeline.domain.errors import DuplicateImage
 from pipeline.domain.messages import utcnow
 from pipeline.domain.models import ImageRecord, ReadyImage, WalkPosition, new_image_id
+from pipeline.domain.search import ImageFilter
 from pipeline.domain.uploads import UploadRecord
 from pipeline.runtime.settings import MongoSettings
 from tests.conftest import unique
@@ -100,7 +101,20 @@ def image(tenant: str, n: int) -> ImageRecord:
         height=3000,
         original_key=f"originals/{tenant}/{image_id}",
         albums=[ALBUM] if n % 10 == 0 else [],
+        filename=f"IMG_{n:05d}.jpg",
+        metadata=metadata(n),
     )
+
+
+def metadata(n: int) -> dict[str, object]:
+    """Half the photos have a capture time (one an hour back from 2024), a third are by
+    Canon, every seventh says "beach"."""
+    found: dict[str, object] = {"camera_make": "Canon" if n % 3 == 0 else "Nikon"}
+    if n % 2 == 0:
+        found["capture_time"] = (datetime(2024, 1, 1) - timedelta(hours=n % 100_000)).isoformat()
+    if n % 7 == 0:
+        found["keywords"] = ["beach"]
+    return found
 
 
 async def grow(catalog: MongoCatalog, upto: int, have: int) -> None:
@@ -118,6 +132,23 @@ async def exercise(catalog: MongoCatalog, images: int) -> None:
                   {"album": ALBUM, "status": "ready"}):  # fmt: skip
         assert await catalog.list_images(TENANT, limit=51, **query)
         assert await catalog.list_images(TENANT, limit=51, before=top // 10, **query)
+    # The timeline, the search and the filters, first and later pages, in both orders.
+    for order in ("upload", "taken"):
+        for where in (
+            ImageFilter(),
+            ImageFilter(q="beach"),
+            ImageFilter(q="img_00", camera="canon"),
+            ImageFilter(camera="nikon", kind="photo"),
+            ImageFilter(taken_after=datetime(2023, 6, 1), taken_before=datetime(2023, 12, 1)),
+            ImageFilter(q="beach", taken_after=datetime(2023, 9, 1)),
+        ):
+            first = await catalog.list_images(TENANT, limit=51, order=order, where=where)
+            assert first, (order, where)
+            key = "taken_key" if order == "taken" else "seq"
+            before = getattr(first[-1], key)
+            await catalog.list_images(TENANT, limit=51, order=order, where=where, before=before)
+        await catalog.list_images(TENANT, limit=51, order=order, album=ALBUM, status="ready")
+        await catalog.list_images(TENANT, limit=51, order=order, status="failed")
     # Ingest: a new image, its duplicate, the render's lifecycle.
     new = image(TENANT, 10**9 + top)
     await catalog.insert_image(new)

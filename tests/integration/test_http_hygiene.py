@@ -19,7 +19,7 @@ from gallery.servers import mongo_uri, start_secantus
 from gateway.app import make_app
 from gateway.appkeys import BACKENDS
 from gateway.protocol import GatewayRunner
-from pipeline.runtime.settings import LimitsSettings, MongoSettings, Settings
+from pipeline.runtime.settings import GatewaySettings, LimitsSettings, MongoSettings, Settings
 from tests.conftest import SettingsFactory
 from tests.freezing import freeze, thaw
 from tests.images import png_bytes
@@ -282,6 +282,38 @@ async def test_head_answers_headers_only_and_the_connection_stays_usable(
 
 
 # --- cursors and limits --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "named"),
+    [
+        ("order=random", "order"),
+        ("kind=audio", "kind"),
+        ("taken_after=yesterday", "taken_after"),
+        ("taken_before=2024-13-01", "taken_before"),
+        ("taken_after=1066-10-14", "taken_after"),
+        ("q=" + "a" * 201, "q"),
+        ("camera=" + "a" * 201, "camera"),
+        ("lens=" + "a" * 201, "lens"),
+    ],
+)
+async def test_invalid_order_or_filter_is_a_400_naming_it(
+    gateway: Gateway, query: str, named: str
+) -> None:
+    response = await gateway.client.get(f"/v1/images?{query}", headers=gateway.auth)
+    body = await response.json()
+    assert response.status == 400, body
+    assert named in body["error"]["message"]
+
+
+async def test_the_longest_search_is_a_setting(make_settings: SettingsFactory) -> None:
+    settings = make_settings(gateway=GatewaySettings(search_max_chars=5))
+    async with open_gateway(settings) as gateway:
+        short = await gateway.client.get("/v1/images?q=beach", headers=gateway.auth)
+        assert short.status == 200
+        long = await gateway.client.get("/v1/images?q=beach2", headers=gateway.auth)
+        assert long.status == 400
+        assert "q is over 5 characters" in (await long.json())["error"]["message"]
 
 
 @pytest.mark.parametrize(
