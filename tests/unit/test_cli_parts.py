@@ -1,19 +1,21 @@
 """The command line's arithmetic and decisions without servers: percentiles from histogram
 buckets, rates across a process restart, what ``gallery up`` passes to its processes, sizes,
-the tus state file, and PromQL that Prometheus's own checker accepts."""
+the tus state file, upload speeds, and PromQL that Prometheus's own checker accepts."""
 
 from __future__ import annotations
 
 import argparse
+import io
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from gallery.childenv import child_env
 from gallery.commands.upload import size_arg
-from gallery.progress import FileResult, totals_line
+from gallery.progress import FileResult, UploadDisplay, totals_line
 from gallery.scrape import Scrape, parse, quantile, throughput
 from gallery.stackfile import Endpoint
 from gallery.status import promql
@@ -154,3 +156,58 @@ def test_status_promql_passes_promtool(tmp_path: Path) -> None:
         [promtool, "check", "rules", str(path)], capture_output=True, text=True, check=False
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def speeds(display: UploadDisplay) -> dict[str, str]:
+    """The speed column as a user reads it, per row."""
+    column = display.progress.columns[3]
+    return {t.description: str(column.render(t)) for t in display.progress.tasks}
+
+
+def test_upload_speed_is_blank_for_a_small_file_sent_in_milliseconds() -> None:
+    clock = Clock()
+    display = UploadDisplay(Console(file=io.StringIO()), files=1, total_bytes=300_000, clock=clock)
+    photo = FileResult(Path("small.jpg"), 300_000)
+    display.sending(photo)
+    display.sent_bytes(photo.path, 0)
+    clock.now += 0.001
+    display.sent_bytes(photo.path, 150_000)
+    clock.now += 0.000_002  # rich's own estimate divided by this gap: 75 GB/s
+    display.sent_bytes(photo.path, 300_000)
+    assert speeds(display) == {"sent": "", "processed": "", "small.jpg": ""}
+
+
+def test_upload_speed_is_the_bytes_sent_now_over_the_time_taken() -> None:
+    clock = Clock()
+    display = UploadDisplay(
+        Console(file=io.StringIO()), files=2, total_bytes=130_000_000, clock=clock
+    )
+    big, resumed = (
+        FileResult(Path("big.tif"), 30_000_000),
+        FileResult(Path("pano.tif"), 100_000_000),
+    )
+    display.sending(big)
+    display.sending(resumed)
+    display.sent_bytes(big.path, 0)  # a new upload starts from 0
+    display.sent_bytes(resumed.path, 90_000_000)  # a tus upload resumed at 90 MB
+    for _ in range(4):
+        clock.now += 1.0
+        display.sent_bytes(big.path, display.bytes[big.path] + 5_000_000)
+        display.sent_bytes(resumed.path, display.bytes[resumed.path] + 2_500_000)
+    assert speeds(display) == {
+        "sent": "7.5 MB/s",  # 20 MB + 10 MB sent in this run over 4 s, not the 90 MB resumed
+        "processed": "",
+        "big.tif": "5.0 MB/s",
+        "pano.tif": "2.5 MB/s",
+    }
+    states = {t.description: t.fields["state"] for t in display.progress.tasks}
+    assert states["pano.tif"] == "resumed at 90.0 MB"
+    assert states["big.tif"] == "sending (post)", "a new upload does not claim to resume"
