@@ -11,16 +11,19 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from rich.console import Console
 
 from gallery.childenv import child_env
+from gallery.commands.status import _work
 from gallery.commands.upload import size_arg
 from gallery.progress import FileResult, UploadDisplay, totals_line
-from gallery.scrape import Scrape, parse, quantile, throughput
+from gallery.scrape import LATENCY, Scrape, parse, quantile, throughput
 from gallery.stackfile import Endpoint
 from gallery.status import promql
 from gallery.tus import UploadState
 from pipeline.domain.errors import ConfigurationError
+from pipeline.runtime.metrics import LATENCY_BUCKETS
 
 pytestmark = pytest.mark.unit
 
@@ -211,3 +214,31 @@ def test_upload_speed_is_the_bytes_sent_now_over_the_time_taken() -> None:
     states = {t.description: t.fields["state"] for t in display.progress.tasks}
     assert states["pano.tif"] == "resumed at 90.0 MB"
     assert states["big.tif"] == "sending (post)", "a new upload does not claim to resume"
+
+
+def test_status_shows_renders_of_10_to_13_s_as_such_and_says_percentiles_are_estimates() -> None:
+    # The newcomer's trial: renders of 10-13 s read as "p50 20 s, p95 29 s" with 10 s and 30 s
+    # as neighbouring buckets. Observed through the gallery's own histogram buckets here.
+    registry = CollectorRegistry()
+    latency = Histogram(LATENCY, "", buckets=LATENCY_BUCKETS, registry=registry)
+    first = [parse(WORKER, generate_latest(registry).decode(), at=0.0)]
+    seconds = [10.1, 10.4, 10.9, 11.2, 11.6, 12.0, 12.3, 12.6, 12.8, 13.0]
+    for value in seconds:
+        latency.observe(value)
+    last = [parse(WORKER, generate_latest(registry).decode(), at=10.0)]
+    work = throughput(first, last, "test")
+    assert work.mean_seconds == pytest.approx(sum(seconds) / len(seconds)), "the mean is exact"
+    assert work.p50_seconds is not None
+    assert 10.0 <= work.p50_seconds <= 13.0
+    assert work.p95_seconds is not None
+    assert work.p95_seconds <= 15.0
+    assert (work.p50_bucket, work.p95_bucket) == ((10.0, 12.5), (12.5, 15.0))
+    console = Console(file=io.StringIO(), width=120)
+    console.print(_work(work))
+    screen = " ".join(console.file.getvalue().split())  # type: ignore[attr-defined]
+    assert "upload→ready mean" in screen
+    assert "11.69 s" in screen
+    assert "upload→ready p50 (est.)" in screen
+    assert "≈11.8 s (10-12.5)" in screen
+    assert "≈14.6 s (12.5-15)" in screen
+    assert "p50/p95 are estimates interpolated inside histogram buckets" in screen
