@@ -172,6 +172,9 @@ def test_albums_and_deletes_take_names_and_id_prefixes(up: Up, tmp_path: Path) -
     created = anywhere(up, "albums", "create", "Road trip", "--json", cwd=tmp_path)
     assert created.returncode == 0, created.stderr
     album_id = json.loads(created.stdout)["id"]
+    twin = anywhere(up, "albums", "create", "Road trip", cwd=tmp_path)
+    assert twin.returncode == 2, "names are unique per tenant: `albums add NAME` stays unambiguous"
+    assert f"an album named 'Road trip' exists already (id {album_id})" in twin.stderr
     added = anywhere(up, "albums", "add", "Road trip", prefix, "--json", cwd=tmp_path)
     assert added.returncode == 0, added.stderr
     assert json.loads(added.stdout)["image_count"] == 1
