@@ -58,7 +58,8 @@ def start_up(data_dir: Path, ports: dict[str, int], log: Path) -> subprocess.Pop
 
 
 def wait_for_banner(process: subprocess.Popen[bytes], log: Path, count: int) -> None:
-    deadline = time.monotonic() + 90
+    # The banner waits for the workers too (20-25 s after the gateway on a loaded machine).
+    deadline = time.monotonic() + 150
     while time.monotonic() < deadline:
         if log.read_text().count("gallery is up") >= count:
             return
@@ -97,6 +98,13 @@ def test_up_upload_folder_stop_and_restart(tmp_path: Path) -> None:
         wait_for_banner(up, log, 1)
         key = (data_dir / "api-key").read_text().strip()
         assert key in log.read_text(), "the banner shows a ready API key"
+        # The banner comes once an upload would be rendered: both workers answer ready.
+        assert "waiting for 2 worker(s) to connect" in log.read_text().split("gallery is up")[0]
+        assert "gallery is up: open" in log.read_text()
+        assert "; 2 worker(s) ready" in log.read_text()
+        for port in (ports["metrics"] + 1, ports["metrics"] + 2):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as ready:
+                assert ready.status == 200
         upload = subprocess.run(
             [
                 sys.executable,
