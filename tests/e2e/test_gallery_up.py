@@ -30,7 +30,9 @@ def up_ports() -> dict[str, int]:
             return ports
 
 
-def start_up(data_dir: Path, ports: dict[str, int], log: Path) -> subprocess.Popen[bytes]:
+def start_up(
+    data_dir: Path, ports: dict[str, int], log: Path, *extra: str
+) -> subprocess.Popen[bytes]:
     args = [
         sys.executable,
         "-m",
@@ -50,6 +52,7 @@ def start_up(data_dir: Path, ports: dict[str, int], log: Path) -> subprocess.Pop
         str(ports["metrics"]),
         "--nats-monitor-port",
         str(ports["monitor"]),
+        *extra,
     ]
     with log.open("ab") as out:
         return subprocess.Popen(
@@ -149,9 +152,11 @@ def test_second_up_on_the_same_folder_is_refused_and_leaves_the_first_alone(
     data_dir = tmp_path / "gallery-data"
     first, second = up_ports(), up_ports()
     log, log2 = tmp_path / "up.log", tmp_path / "up2.log"
-    up = start_up(data_dir, first, log)
+    # Not waiting for the workers: the banner comes with the gateway and says so.
+    up = start_up(data_dir, first, log, "--workers-wait", "0")
     try:
         wait_for_banner(up, log, 1)
+        assert "0 of 2 worker(s) ready, the others still starting" in log.read_text()
         key = (data_dir / "api-key").read_text().strip()
         stack_file = data_dir / "stack.json"
         assert stack_file.exists()
