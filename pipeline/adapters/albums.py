@@ -54,8 +54,7 @@ class AlbumCatalog:
     async def _exists(self, tenant: str, name: str) -> AlbumExists:
         with translated("find album by name"):
             doc = await self._albums.find_one({"tenant": tenant, "name": name}, {"_id": 1})
-        # Gone since the insert failed (deleted meanwhile): still a conflict, just say so.
-        return AlbumExists(name, str(doc["_id"]) if doc else "deleted just now")
+        return AlbumExists(name, str(doc["_id"]) if doc else None)
 
     async def get_album(self, tenant: str, album_id: str) -> AlbumRecord | None:
         with translated("get album"):

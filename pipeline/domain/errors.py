@@ -210,10 +210,12 @@ class AlbumExists(Conflict):
 
     code = "album_exists"
 
-    def __init__(self, name: str, existing_id: str) -> None:
+    def __init__(self, name: str, existing_id: str | None) -> None:
+        # None: that album went again between the refused write and the look-up.
+        said = f"(id {existing_id})" if existing_id else "(deleted just now: try again)"
         super().__init__(
             f"album {name!r} exists: {existing_id}",
-            public_message=f"an album named {name!r} exists already (id {existing_id})",
+            public_message=f"an album named {name!r} exists already {said}",
         )
         self.existing_id = existing_id
 
