@@ -21,7 +21,7 @@ from pipeline.adapters import windows
 from pipeline.adapters.guarded import read_then_delete, update_then_read
 from pipeline.adapters.mongo_errors import translated
 from pipeline.adapters.tenants import TenantCounters
-from pipeline.domain.albums import AlbumRecord
+from pipeline.domain.albums import AlbumRecord, same_name
 from pipeline.domain.errors import AlbumExists
 from pipeline.domain.labels import MAX_LABEL_CHARS
 from pipeline.domain.messages import utcnow
@@ -145,25 +145,32 @@ class AlbumCatalog:
 async def rename_twins(albums: AsyncCollection[Document]) -> int:
     """Give every album that shares its tenant and name with an older one a free name of the
     form ``NAME (2)``, so that the unique ``tenant_name`` index can be built over a catalog
-    written before names were unique; how many were renamed. Reads every album once."""
+    written before names were unique; how many were renamed. Names are compared, and a
+    name stored before names were normalised is rewritten, in NFC (the form the index must
+    see: :func:`~pipeline.domain.albums.same_name`). Reads every album once."""
     taken: dict[str, set[str]] = {}
+    renames: dict[str, str] = {}  # album id -> its name from now on
     twins: list[Document] = []
     cursor = albums.find({}, {"tenant": 1, "name": 1}).sort("_id", 1)  # oldest keep the name
     async for doc in cursor:
-        names = taken.setdefault(doc["tenant"], set())
-        if doc["name"] in names:
+        names, name = taken.setdefault(doc["tenant"], set()), same_name(doc["name"])
+        if name in names:
             twins.append(doc)
-        names.add(doc["name"])
+        elif name != doc["name"]:
+            renames[doc["_id"]] = name
+        names.add(name)
     for doc in twins:
         names = taken[doc["tenant"]]
         number = 2
-        while (free := _numbered(doc["name"], number)) in names:
+        while (free := _numbered(same_name(doc["name"]), number)) in names:
             number += 1
         names.add(free)
-        await albums.update_one({"_id": doc["_id"]}, {"$set": {"name": free}})
+        renames[doc["_id"]] = free
         log.warning(
             "album %s of %s renamed %r: its name was taken", doc["_id"], doc["tenant"], free
         )
+    for album_id, name in renames.items():
+        await albums.update_one({"_id": album_id}, {"$set": {"name": name}})
     return len(twins)
 
 

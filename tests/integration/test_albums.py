@@ -215,7 +215,20 @@ async def test_a_catalog_holding_twin_album_names_is_made_unique_at_start(
         await raw.insert_one(
             AlbumRecord(id=new_image_id(), tenant="bob", name="Trip").to_document()
         )
+        # Stored decomposed before names were normalised, then a composed twin.
+        decomposed, composed = new_image_id(), new_image_id()
+        await raw.insert_one(
+            {
+                **AlbumRecord(id=decomposed, tenant="alice", name="x").to_document(),
+                "name": "Cafe\u0301",
+            }
+        )
+        await raw.insert_one(
+            AlbumRecord(id=composed, tenant="alice", name="Caf\u00e9").to_document()
+        )
         await catalog.ensure_indexes()
+        assert (await raw.find_one({"_id": decomposed}))["name"] == "Caf\u00e9", "stored in NFC"
+        assert (await raw.find_one({"_id": composed}))["name"] == "Caf\u00e9 (2)"
         kept = {a.id: a.name for a in await catalog.albums.list_albums("alice", limit=10)}
         assert [kept[i] for i in ids] == ["Trip", "Trip (3)", "Trip (2)", "Trip (4)", "Home"]
         assert [a.name for a in await catalog.albums.list_albums("bob", limit=10)] == ["Trip"]
