@@ -5,22 +5,25 @@ of a range before it applies a limit, so growing slices over empty ground (years
 photos, or between screenshots uploaded today and photos taken last year) would end in one
 slice that spans a whole dense stretch: 1,500 documents for a page of 51 in
 test_catalog_plans. The timeline is read day by day instead: ``timeline_days`` (one small
-document per tenant and day, ``_id`` = ``tenant|day``) says which days to read, and each day
-is read in slices that grow over its own photos only (dense: within a day the key is the
-upload sequence). A day is marked when a photo lands on it and never unmarked (a day
-emptied by deletes costs one empty read), so the list is written once per day, not per
-photo.
+document per tenant and day, ``_id`` = ``tenant|day``, ``n`` photos that landed on it) says
+which days to read. Consecutive days of GROUP photos or fewer are read in one range query
+(a page over sparse years is a few queries, not one per day); a bigger day is read in
+slices that grow over its own photos only (dense: within a day the key is the upload
+sequence). ``n`` is never decremented (a day emptied by deletes costs a read of nothing),
+so it bounds what reading the day can return.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 
 from pipeline.adapters import windows
-from pipeline.domain.search import SEQ_SPAN
+from pipeline.domain.messages import utcnow
+from pipeline.domain.search import SEQ_SPAN, time_key
 
 Document = dict[str, Any]
 
@@ -28,6 +31,9 @@ Document = dict[str, Any]
 DAY_SPAN = SEQ_SPAN
 #: Days asked for at once while walking down the timeline.
 DAYS_BATCH = 32
+#: Consecutive days holding at most this many photos together are read in one query (a
+#: day by itself is read in slices over its own sequence when it holds more).
+GROUP = 256
 
 
 def day_of(key: int) -> int:
@@ -36,17 +42,18 @@ def day_of(key: int) -> int:
 
 
 class TimelineDays:
-    """Typed access to ``timeline_days``."""
+    """Typed access to ``timeline_days``: ``n`` counts the photos that landed on the day
+    (never taken back: an upper bound of what a read of the day returns)."""
 
     def __init__(self, days: AsyncCollection[Document]) -> None:
         self.days = days
 
     async def mark(self, tenant: str, keys: Iterable[int]) -> None:
-        """Note the days of these ``taken_key``\\ s as holding photos (a no-op for known days)."""
-        for day in sorted({day_of(k) for k in keys}):
+        """Count the photos of these ``taken_key``\\ s on their days."""
+        for day, n in sorted(Counter(day_of(k) for k in keys).items()):
             await self.days.update_one(
                 {"_id": f"{tenant}|{day}"},
-                {"$setOnInsert": {"tenant": tenant, "day": day}},
+                {"$setOnInsert": {"tenant": tenant, "day": day}, "$inc": {"n": n}},
                 upsert=True,
             )
 
@@ -63,31 +70,74 @@ class TimelineDays:
         """Up to ``limit`` images matching ``query`` (which names the tenant) with
         ``floor <= taken_key < below``, latest first, read day by day; ``top_seq`` is the
         tenant's highest ``seq`` (no key of a day lies above the day's start plus it)."""
-        tenant = str(query["tenant"])
-        found: list[Document] = []
+        reader = _Walk(images, query, limit, top_seq)
         hi = below
-        while len(found) < limit and hi > floor:
-            days = await windows.newest_keyed(
-                self.days,
-                {"tenant": tenant},
-                field="day",
-                below=day_of(hi - 1) + 1,
-                floor=day_of(floor),
-                limit=DAYS_BATCH,
-            )
+        while not reader.full and hi > floor:
+            days = await self._below(str(query["tenant"]), hi, floor)
             if not days:
                 break
-            for doc in days:
-                start = max(floor, int(doc["day"]) * DAY_SPAN)
-                found += await windows.newest_keyed(
-                    images,
-                    query,
-                    field="taken_key",
-                    below=min(hi, start + top_seq + 1),
-                    floor=start,
-                    limit=limit - len(found),
-                )
+            hi = await reader.days(days, hi, floor)
+        return reader.found
+
+    async def _below(self, tenant: str, hi: int, floor: int) -> list[tuple[int, int]]:
+        """Up to DAYS_BATCH (day, n) with a key in ``[floor, hi)``, latest first: days after
+        tomorrow (a camera's clock set wrong) by one read, then slices down from tomorrow."""
+        top, low = day_of(hi - 1), day_of(floor)
+        tomorrow = day_of(time_key(utcnow())) + 1
+        query: Document = {"tenant": tenant}
+        if top > tomorrow:
+            window = {**query, "day": {"$gt": tomorrow, "$lte": top}}
+            future = [doc async for doc in self.days.find(window).sort("day", -1)]
+            if future:
+                return [(int(d["day"]), int(d.get("n", 1))) for d in future]
+        docs = await windows.newest_keyed(
+            self.days, query, field="day", below=min(top, tomorrow) + 1, floor=low,
+            limit=DAYS_BATCH,
+        )  # fmt: skip
+        return [(int(d["day"]), int(d.get("n", 1))) for d in docs]
+
+
+class _Walk:
+    """One page's walk: small days read together, a big day in slices of its own."""
+
+    def __init__(
+        self, images: AsyncCollection[Document], query: Document, limit: int, top_seq: int
+    ) -> None:
+        self.images, self.query, self.limit, self.top_seq = images, query, limit, top_seq
+        self.found: list[Document] = []
+
+    @property
+    def full(self) -> bool:
+        return len(self.found) >= self.limit
+
+    async def days(self, days: list[tuple[int, int]], hi: int, floor: int) -> int:
+        """Read ``days`` (latest first, all below ``hi``); where the walk stands after."""
+        group_low, total = None, 0
+        for day, n in days:
+            start = max(floor, day * DAY_SPAN)
+            if group_low is not None and (n > GROUP or total + n > GROUP):
+                hi = await self._range(group_low, hi)
+                group_low, total = None, 0
+            if self.full:
+                return hi
+            if n > GROUP:
+                self.found += await windows.newest_keyed(
+                    self.images, self.query, field="taken_key",
+                    below=min(hi, start + self.top_seq + 1), floor=start,
+                    limit=self.limit - len(self.found),
+                )  # fmt: skip
                 hi = start
-                if len(found) >= limit:
-                    break
-        return found
+                if self.full:
+                    return hi
+                continue
+            group_low, total = start, total + n
+        if group_low is not None and not self.full:
+            hi = await self._range(group_low, hi)
+        return hi
+
+    async def _range(self, low: int, hi: int) -> int:
+        """Every image of ``[low, hi)`` (days holding GROUP photos at most), latest first."""
+        window = {**self.query, "taken_key": {"$gte": low, "$lt": hi}}
+        cursor = self.images.find(window).sort("taken_key", -1).limit(self.limit - len(self.found))
+        self.found += [doc async for doc in cursor]
+        return low

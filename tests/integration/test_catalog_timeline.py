@@ -110,11 +110,13 @@ async def test_the_timeline_is_by_capture_time_and_undated_photos_by_upload_time
     old = record(rng, capture_time="1999-12-31T23:59:59+09:00")
     undated = record(rng, capture_time=None)
     new = record(rng, capture_time="2024-01-01T00:00:00")
-    for image in (new, old, undated):
+    wrong_clock = record(rng, capture_time="2150-06-01T00:00:00")
+    for image in (new, old, undated, wrong_clock):
         await catalog.insert_image(image)
     listed = await catalog.list_images(TENANT, limit=10, order="taken")
-    assert [r.id for r in listed] == [undated.id, new.id, old.id]  # uploaded today: latest
-    assert [r.taken[1] for r in listed] == ["upload", "capture", "capture"]
+    # Uploaded today, the undated photo is the latest but for a camera set a century ahead.
+    assert [r.id for r in listed] == [wrong_clock.id, undated.id, new.id, old.id]
+    assert [r.taken[1] for r in listed] == ["capture", "upload", "capture", "capture"]
     assert listed[-1].taken[0] == datetime(1999, 12, 31, 23, 59, 59, tzinfo=UTC)
 
 

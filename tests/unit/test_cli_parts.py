@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from rich.console import Console
 
 from gallery.childenv import child_env
+from gallery.commands import images
 from gallery.commands.status import _work
 from gallery.commands.upload import size_arg
 from gallery.progress import FileResult, UploadDisplay, totals_line
@@ -242,3 +243,21 @@ def test_status_shows_renders_of_10_to_13_s_as_such_and_says_percentiles_are_est
     assert "≈11.8 s (10-12.5)" in screen
     assert "≈14.6 s (12.5-15)" in screen
     assert "p50/p95 are estimates interpolated inside histogram buckets" in screen
+
+
+def test_ls_sends_the_order_and_filters_given_and_marks_undated_photos() -> None:
+    parser = argparse.ArgumentParser()
+    images.add_parsers(parser.add_subparsers())
+    args = parser.parse_args(
+        ["ls", "--order", "taken", "--search", "beach", "--camera", "canon",
+         "--taken-after", "2024-01-01"]
+    )  # fmt: skip
+    assert images._filters(args) == {
+        "order": "taken", "q": "beach", "camera": "canon", "taken_after": "2024-01-01",
+    }  # fmt: skip
+    assert images._filters(parser.parse_args(["ls"])) == {"order": "upload"}
+    undated = {"taken_at": "2026-12-08T01:00:00+00:00", "taken_at_source": "upload"}
+    assert images._taken(undated) == "2026-12-08 01:00:00 (uploaded)"
+    assert images._taken({"taken_at": "2019-08-15T10:00:00", "taken_at_source": "capture"}) == (
+        "2019-08-15 10:00:00"
+    )
