@@ -73,15 +73,17 @@ class TimelineDays:
         reader = _Walk(images, query, limit, top_seq)
         hi = below
         while not reader.full and hi > floor:
-            days = await self._below(str(query["tenant"]), hi, floor)
+            want = limit - len(reader.found)
+            days = await self._below(str(query["tenant"]), hi, floor, want)
             if not days:
                 break
             hi = await reader.days(days, hi, floor)
         return reader.found
 
-    async def _below(self, tenant: str, hi: int, floor: int) -> list[tuple[int, int]]:
-        """Up to DAYS_BATCH (day, n) with a key in ``[floor, hi)``, latest first: days after
-        tomorrow (a camera's clock set wrong) by one read, then slices down from tomorrow."""
+    async def _below(self, tenant: str, hi: int, floor: int, want: int) -> list[tuple[int, int]]:
+        """(day, n) with a key in ``[floor, hi)``, latest first, until they hold ``want``
+        photos or DAYS_BATCH days: days after tomorrow (a camera's clock set wrong) by one
+        read, then slices down from tomorrow, growing over empty ground."""
         top, low = day_of(hi - 1), day_of(floor)
         tomorrow = day_of(time_key(utcnow())) + 1
         query: Document = {"tenant": tenant}
@@ -90,11 +92,15 @@ class TimelineDays:
             future = [doc async for doc in self.days.find(window).sort("day", -1)]
             if future:
                 return [(int(d["day"]), int(d.get("n", 1))) for d in future]
-        docs = await windows.newest_keyed(
-            self.days, query, field="day", below=min(top, tomorrow) + 1, floor=low,
-            limit=DAYS_BATCH,
-        )  # fmt: skip
-        return [(int(d["day"]), int(d.get("n", 1))) for d in docs]
+        found: list[tuple[int, int]] = []
+        upper, width = min(top, tomorrow) + 1, DAYS_BATCH * 2
+        while upper > low and len(found) < DAYS_BATCH and sum(n for _, n in found) < want:
+            lower = max(low, upper - width)
+            window = {**query, "day": {"$gte": lower, "$lt": upper}}
+            docs = [doc async for doc in self.days.find(window).sort("day", -1)]
+            found += [(int(d["day"]), int(d.get("n", 1))) for d in docs]
+            upper, width = lower, width * (windows.GROWTH if docs else windows.EMPTY_GROWTH)
+        return found
 
 
 class _Walk:
