@@ -32,19 +32,23 @@ NAMESPACE = "gallery-dev"
 OVERLAY = ROOT / "deploy" / "kustomize" / "testing" / "cluster"
 S3_KEY, S3_SECRET = "gallery-test", "gallery-test-secret-key"
 PV_COUNT = 10  # dev overlay 3, NATS cluster overlay 5, spare 2
+TOPOLOGY = os.environ.get("GALLERY_CLUSTER_TOPOLOGY", "single")
+UP_DOWN_SINGLE = ("cluster-up.sh", "cluster-down.sh")
 
 
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[Kube]:
     if os.geteuid() != 0:
         pytest.fail("the cluster tests need root (containerd, iptables); in CI run them with sudo")
-    script("cluster-down.sh", str(STATE), timeout=300)  # leftovers of an interrupted run
+    # GALLERY_CLUSTER_TOPOLOGY=seed: the seed's four machines (seed-up.sh), else one node.
+    up, down = ("seed-up.sh", "seed-down.sh") if TOPOLOGY == "seed" else UP_DOWN_SINGLE
+    script(down, str(STATE), timeout=300)  # leftovers of an interrupted run
     try:  # the finally also stops a half-started cluster
-        script("cluster-up.sh", str(STATE), timeout=600)
+        script(up, str(STATE), timeout=600)
         bindir = Path(script("build-k8s.sh", "kubectl").splitlines()[-1])
         yield Kube(bindir / "kubectl", STATE / "kubeconfig")
     finally:
-        script("cluster-down.sh", str(STATE), timeout=300)
+        script(down, str(STATE), timeout=300)
 
 
 def storage(kube: Kube) -> None:
@@ -236,7 +240,6 @@ ORDER = (
 # The tests of the four-node cluster (GALLERY_CLUSTER_TOPOLOGY=seed, scripts/cluster/seed-up.sh);
 # every other module needs the single node gallery-node.
 SEED_MODULES = ("test_seed_nodes",)
-TOPOLOGY = os.environ.get("GALLERY_CLUSTER_TOPOLOGY", "single")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -168,65 +168,6 @@ def test_clients_upload_and_download_through_the_metallb_address(
     )
 
 
-def _claims_by_pod(kube: Kube) -> dict[str, tuple[str, str, str]]:
-    """pod -> (its node, the PV bound to its first claim, the PV's node)."""
-    out: dict[str, tuple[str, str, str]] = {}
-    for pod in kube.get("pods")["items"]:
-        claims = [
-            v["persistentVolumeClaim"]["claimName"]
-            for v in pod["spec"].get("volumes", [])
-            if "persistentVolumeClaim" in v
-        ]
-        if not claims or pod["status"].get("phase") != "Running":
-            continue
-        pvc = kube.get("pvc", claims[0])
-        volume = pvc["spec"]["volumeName"]
-        pv = kube.get("pv", volume, namespaced=False)
-        terms = pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"]
-        (pv_node,) = terms[0]["matchExpressions"][0]["values"]
-        path = pv["spec"].get("hostPath", pv["spec"].get("local", {})).get("path", "")
-        assert path.startswith(node_state(pv_node)), (volume, path)
-        out[pod["metadata"]["name"]] = (pod["spec"]["nodeName"], volume, pv_node)
-    return out
-
-
-def test_volumes_are_provisioned_on_their_pods_node_and_keep_the_data_over_restarts(
-    seed: Deployed, load_balancer: LoadBalancer
-) -> None:
-    kube = seed.kube
-    before = _claims_by_pod(kube)
-    assert {p.rsplit("-", 1)[0] for p in before} >= set(STATEFUL), before
-    for pod, (node, volume, pv_node) in before.items():
-        assert node == pv_node, (pod, volume)
-
-    gallery = Gallery(f"http://{load_balancer.ip}", seed.api_key)
-    ids = gallery.upload_photos(3, seed=1700)
-    gallery.wait_all_ready(ids, timeout=600)
-    # Every pod of the StatefulSets (they carry this label), at once, gracefully.
-    selector = "statefulset.kubernetes.io/pod-name"
-    old_uids = {p["metadata"]["uid"] for p in kube.pods(selector)}
-    kube.run("delete", "pod", "-l", selector, "--wait=false")
-
-    def all_replaced() -> bool:
-        pods = kube.pods(selector)
-        fresh = [p for p in pods if p["metadata"]["uid"] not in old_uids]
-        return len(fresh) == len(old_uids) and len(kube.ready_pods(selector)) == len(old_uids)
-
-    wait_for("every stateful pod replaced and Ready", all_replaced, timeout=600, every=3)
-    after = _claims_by_pod(kube)
-    assert {p: v for p, (_, v, _) in after.items()} == {p: v for p, (_, v, _) in before.items()}
-    for image_id in ids:
-        doc = wait_for(f"{image_id} readable again", lambda i=image_id: gallery.image(i), 300, 3)
-        assert doc["status"] == "ready"
-        body, content_type = gallery.rendition(doc, "thumb")
-        assert body
-        assert content_type.startswith("image/")
-    print(
-        f"\ncluster volumes: claims={len(before)} restarted={len(after)} "
-        f"same_volume={sum(after[p][1] == before[p][1] for p in before)} images_readable={len(ids)}"
-    )
-
-
 def _listed_images(gallery: Gallery) -> list[str]:
     """Every image id of the tenant, all pages."""
     ids: list[str] = []
@@ -251,6 +192,7 @@ def test_drain_of_a_worker_is_invisible_to_clients(
     run = UploadRun(f"http://{load_balancer.ip}", seed.api_key, count=60, seed=1900)
     run.start()
     wait_for("the run under way", lambda: len(run.accepted) >= 10, timeout=300, every=1)
+    drained_at = time.monotonic()
     try:
         kube.run(
             "drain",
@@ -266,8 +208,17 @@ def test_drain_of_a_worker_is_invisible_to_clients(
         kube.run("uncordon", node, namespaced=False)
     print(
         f"\ncluster drain: node={node} requests={len(run.attempts)} "
-        f"failed={len(run.failures())} accepted={len(run.accepted)}"
+        f"failed={len(run.failures())} accepted={len(run.accepted)} "
+        f"slowest_s={run.slowest():.1f}"
     )
+    if run.failures():  # when, relative to the drain, and what the servers said meanwhile
+        for attempt in run.failures():
+            print(
+                f"failed attempt: photo={attempt.photo} outcome={attempt.outcome} "
+                f"from={attempt.started - drained_at:+.1f}s to={attempt.ended - drained_at:+.1f}s"
+            )
+        print(kube.logs(GATEWAY, tail=60))
+        print(kube.logs(NATS, tail=30))
     assert run.failures() == []
     gallery = Gallery(f"http://{load_balancer.ip}", seed.api_key)
     gallery.wait_all_ready(list(run.accepted.values()), timeout=900)
@@ -333,3 +284,75 @@ def test_a_worker_powered_off_mid_run_loses_nothing(
             timeout=600,
             every=5,
         )
+
+
+def _claims_by_pod(kube: Kube) -> dict[str, tuple[str, str, str]]:
+    """pod -> (its node, the PV bound to its first claim, the PV's node)."""
+    out: dict[str, tuple[str, str, str]] = {}
+    for pod in kube.get("pods")["items"]:
+        claims = [
+            v["persistentVolumeClaim"]["claimName"]
+            for v in pod["spec"].get("volumes", [])
+            if "persistentVolumeClaim" in v
+        ]
+        if not claims or pod["status"].get("phase") != "Running":
+            continue
+        pvc = kube.get("pvc", claims[0])
+        volume = pvc["spec"]["volumeName"]
+        pv = kube.get("pv", volume, namespaced=False)
+        terms = pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"]
+        (pv_node,) = terms[0]["matchExpressions"][0]["values"]
+        path = pv["spec"].get("hostPath", pv["spec"].get("local", {})).get("path", "")
+        assert path.startswith(node_state(pv_node)), (volume, path)
+        out[pod["metadata"]["name"]] = (pod["spec"]["nodeName"], volume, pv_node)
+    return out
+
+
+# Last: it restarts every stateful pod at once, and the drain and power-off runs should see
+# only their own disturbance.
+def test_volumes_are_provisioned_on_their_pods_node_and_keep_the_data_over_restarts(
+    seed: Deployed, load_balancer: LoadBalancer
+) -> None:
+    kube = seed.kube
+    before = _claims_by_pod(kube)
+    assert {p.rsplit("-", 1)[0] for p in before} >= set(STATEFUL), before
+    for pod, (node, volume, pv_node) in before.items():
+        assert node == pv_node, (pod, volume)
+
+    gallery = Gallery(f"http://{load_balancer.ip}", seed.api_key)
+    ids = gallery.upload_photos(3, seed=1700)
+    gallery.wait_all_ready(ids, timeout=600)
+    # Every pod of the StatefulSets (they carry this label), at once, gracefully.
+    selector = "statefulset.kubernetes.io/pod-name"
+    old_uids = {p["metadata"]["uid"] for p in kube.pods(selector)}
+    kube.run("delete", "pod", "-l", selector, "--wait=false")
+
+    def all_replaced() -> bool:
+        pods = kube.pods(selector)
+        fresh = [p for p in pods if p["metadata"]["uid"] not in old_uids]
+        return len(fresh) == len(old_uids) and len(kube.ready_pods(selector)) == len(old_uids)
+
+    wait_for("every stateful pod replaced and Ready", all_replaced, timeout=600, every=3)
+    after = _claims_by_pod(kube)
+    assert {p: v for p, (_, v, _) in after.items()} == {p: v for p, (_, v, _) in before.items()}
+    for image_id in ids:
+        doc = wait_for(f"{image_id} readable again", lambda i=image_id: gallery.image(i), 300, 3)
+        assert doc["status"] == "ready"
+        body, content_type = gallery.rendition(doc, "thumb")
+        assert body
+        assert content_type.startswith("image/")
+    # The pipeline carries on: new photos through the address are accepted (retrying as a
+    # client does) and ready. The first ones after the restart may stall on connections the
+    # gateways still hold to the old pods: measured and printed, not hidden.
+    run = UploadRun(f"http://{load_balancer.ip}", seed.api_key, count=6, seed=1750)
+    run.start()
+    run.join(timeout=900)
+    assert run.unexpected() == []
+    assert len(run.accepted) == run.count
+    gallery.wait_all_ready(list(run.accepted.values()), timeout=600)
+    print(
+        f"\ncluster volumes: claims={len(before)} restarted={len(after)} "
+        f"same_volume={sum(after[p][1] == before[p][1] for p in before)} "
+        f"images_readable={len(ids)} after_restart_uploads={run.count} "
+        f"failed_then_retried={len(run.failures())} slowest_s={run.slowest():.1f}"
+    )
