@@ -13,7 +13,7 @@ import base64
 import json
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -205,6 +205,18 @@ def seed(cluster: Kube) -> Deployed:
     four_nodes.install_local_path_provisioner(cluster)
     install_crds(cluster)
     return deploy_overlay(cluster, four_nodes.NAMESPACE, four_nodes.OVERLAY)
+
+
+@pytest.fixture
+def scenario(capsys: pytest.CaptureFixture[str]) -> Callable[[str], None]:
+    """Prints a scenario's line (``cluster NAME: figures``) to the terminal even while pytest
+    captures output, so the cluster env's log carries the figures of passing tests too."""
+
+    def say(line: str) -> None:
+        with capsys.disabled():
+            print(f"\n{line}", flush=True)
+
+    return say
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ import ipaddress
 import json
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -40,6 +41,7 @@ WORKER = "app.kubernetes.io/name=gallery,app.kubernetes.io/component=worker"
 NATS = "app.kubernetes.io/name=nats"
 STATEFUL = ("nats", "seaweedfs", "gallery-mongo")
 CATALOG_NODE = "nl-cloud-hf-22-w3"  # testing/production pins the one catalog member there
+Say = Callable[[str], None]  # the scenario fixture: one line to the log
 CONTROL_PLANE_TAINT = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
 
 
@@ -47,7 +49,9 @@ def role_name(role: str) -> str:
     return "control-plane" if role == "controller" else role
 
 
-def test_four_nodes_named_as_the_seed_the_control_plane_tainted(cluster: Kube) -> None:
+def test_four_nodes_named_as_the_seed_the_control_plane_tainted(
+    cluster: Kube, scenario: Say
+) -> None:
     listed = nodes()
     found = {n["metadata"]["name"]: n for n in cluster.get("nodes", namespaced=False)["items"]}
     assert set(found) == {node.name for node in listed}
@@ -63,8 +67,8 @@ def test_four_nodes_named_as_the_seed_the_control_plane_tainted(cluster: Kube) -
             assert "node-role.kubernetes.io/control-plane" in doc["metadata"]["labels"]
         else:
             assert not [t for t in taints if t["effect"] == "NoSchedule"], (node.name, taints)
-    print(
-        "\ncluster nodes: "
+    scenario(
+        "cluster nodes: "
         + " ".join(f"{node.name}={role_name(node.role)}@{node.address}" for node in listed)
     )
 
@@ -76,7 +80,7 @@ def on_every_worker(kube: Kube, selector: str) -> dict[str, list[str]] | None:
 
 
 def test_production_places_one_gateway_and_nats_server_per_worker_and_spreads_the_workers(
-    seed: Deployed,
+    seed: Deployed, scenario: Say
 ) -> None:
     kube = seed.kube
     for selector in (GATEWAY, NATS):
@@ -102,8 +106,8 @@ def test_production_places_one_gateway_and_nats_server_per_worker_and_spreads_th
         node: sorted(p.split("/", 1)[1] for p in pods if p.startswith("gallery/"))
         for node, pods in sorted(everywhere.items())
     }
-    print(
-        "\ncluster placement: "
+    scenario(
+        "cluster placement: "
         + " ".join(f"{node}=[{','.join(pods)}]" for node, pods in gallery_pods.items())
     )
 
@@ -145,7 +149,7 @@ def load_balancer(seed: Deployed) -> LoadBalancer:
 
 
 def test_clients_upload_and_download_through_the_metallb_address(
-    seed: Deployed, load_balancer: LoadBalancer
+    seed: Deployed, load_balancer: LoadBalancer, scenario: Say
 ) -> None:
     ip = load_balancer.ip
     first, last = (ipaddress.IPv4Address(a) for a in POOL)
@@ -162,8 +166,8 @@ def test_clients_upload_and_download_through_the_metallb_address(
         ["ip", "-j", "neigh", "show", ip], capture_output=True, text=True, check=True
     ).stdout
     assert json.loads(neighbour), f"no ARP entry for {ip} on the host"
-    print(
-        f"\ncluster metallb: address={ip} announced_by={load_balancer.announcer} "
+    scenario(
+        f"cluster metallb: address={ip} announced_by={load_balancer.announcer} "
         f"uploads={len(ids)} ready={len(ids)}"
     )
 
@@ -183,7 +187,7 @@ def _listed_images(gallery: Gallery) -> list[str]:
 
 
 def test_drain_of_a_worker_is_invisible_to_clients(
-    seed: Deployed, load_balancer: LoadBalancer
+    seed: Deployed, load_balancer: LoadBalancer, scenario: Say
 ) -> None:
     kube = seed.kube
     # Not the catalog's node (w3: one member, nothing to move to) and not the one announcing
@@ -206,8 +210,8 @@ def test_drain_of_a_worker_is_invisible_to_clients(
         run.join(timeout=900)
     finally:
         kube.run("uncordon", node, namespaced=False)
-    print(
-        f"\ncluster drain: node={node} requests={len(run.attempts)} "
+    scenario(
+        f"cluster drain: node={node} requests={len(run.attempts)} "
         f"failed={len(run.failures())} accepted={len(run.accepted)} "
         f"slowest_s={run.slowest():.1f}"
     )
@@ -225,7 +229,7 @@ def test_drain_of_a_worker_is_invisible_to_clients(
 
 
 def test_a_worker_powered_off_mid_run_loses_nothing(
-    seed: Deployed, load_balancer: LoadBalancer
+    seed: Deployed, load_balancer: LoadBalancer, scenario: Say
 ) -> None:
     kube = seed.kube
     victim = wait_for("a worker announcing the address", lambda: announcer(kube), 120, 2)
@@ -255,8 +259,8 @@ def test_a_worker_powered_off_mid_run_loses_nothing(
         new = set(_listed_images(gallery)) - listed_before
         lost = len(mine - new)  # accepted, yet not in the catalog
         duplicated = len(new - mine)  # one photo stored twice (a retry not recognised)
-        print(
-            f"\ncluster power-off: node={victim} tried={run.tried()} accepted={len(run.accepted)} "
+        scenario(
+            f"cluster power-off: node={victim} tried={run.tried()} accepted={len(run.accepted)} "
             f"retried={run.retried()} ready={len(ids)} lost={lost} "
             f"duplicated={duplicated} failover_s={failover_s:.1f} new_announcer={survivor}"
         )
@@ -311,7 +315,7 @@ def _claims_by_pod(kube: Kube) -> dict[str, tuple[str, str, str]]:
 # Last: it restarts every stateful pod at once, and the drain and power-off runs should see
 # only their own disturbance.
 def test_volumes_are_provisioned_on_their_pods_node_and_keep_the_data_over_restarts(
-    seed: Deployed, load_balancer: LoadBalancer
+    seed: Deployed, load_balancer: LoadBalancer, scenario: Say
 ) -> None:
     kube = seed.kube
     before = _claims_by_pod(kube)
@@ -350,8 +354,8 @@ def test_volumes_are_provisioned_on_their_pods_node_and_keep_the_data_over_resta
     assert run.unexpected() == []
     assert len(run.accepted) == run.count
     gallery.wait_all_ready(list(run.accepted.values()), timeout=600)
-    print(
-        f"\ncluster volumes: claims={len(before)} restarted={len(after)} "
+    scenario(
+        f"cluster volumes: claims={len(before)} restarted={len(after)} "
         f"same_volume={sum(after[p][1] == before[p][1] for p in before)} "
         f"images_readable={len(ids)} after_restart_uploads={run.count} "
         f"failed_then_retried={len(run.failures())} slowest_s={run.slowest():.1f}"
