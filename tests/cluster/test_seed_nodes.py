@@ -23,11 +23,17 @@ from tests.cluster.conftest import STATE, Deployed
 from tests.cluster.kube import Kube, wait_for
 from tests.cluster.seed import (
     POOL,
+    SEAWEED_FILER,
+    SEAWEED_MASTER,
+    SEAWEED_VOLUME,
+    Copies,
+    copies,
     install_metallb,
     metallb_config,
     node_state,
     nodes,
     placement,
+    weed_shell,
     what_runs_where,
     workers,
 )
@@ -39,7 +45,7 @@ pytestmark = [pytest.mark.cluster, pytest.mark.timeout(1800)]
 GATEWAY = "app.kubernetes.io/name=gallery,app.kubernetes.io/component=gateway"
 WORKER = "app.kubernetes.io/name=gallery,app.kubernetes.io/component=worker"
 NATS = "app.kubernetes.io/name=nats"
-STATEFUL = ("nats", "seaweedfs", "gallery-mongo")
+STATEFUL = ("nats", "seaweedfs", "seaweedfs-master", "seaweedfs-volume", "gallery-mongo")
 CATALOG_NODE = "nl-cloud-hf-22-w3"  # testing/production pins the one catalog member there
 Say = Callable[[str], None]  # the scenario fixture: one line to the log
 CONTROL_PLANE_TAINT = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
@@ -79,11 +85,11 @@ def on_every_worker(kube: Kube, selector: str) -> dict[str, list[str]] | None:
     return where if set(where) == set(workers()) else None
 
 
-def test_production_places_one_gateway_and_nats_server_per_worker_and_spreads_the_workers(
+def test_production_places_one_gateway_nats_and_seaweedfs_member_per_worker_spreads_workers(
     seed: Deployed, scenario: Say
 ) -> None:
     kube = seed.kube
-    for selector in (GATEWAY, NATS):
+    for selector in (GATEWAY, NATS, SEAWEED_MASTER, SEAWEED_VOLUME, SEAWEED_FILER):
         where = wait_for(
             f"{selector} on every worker",
             lambda s=selector: on_every_worker(kube, s),  # type: ignore[misc]
@@ -210,6 +216,10 @@ def test_drain_of_a_worker_is_invisible_to_clients(
         run.join(timeout=900)
     finally:
         kube.run("uncordon", node, namespaced=False)
+        # The drained node's stateful members (local volumes: they wait for it) back before
+        # the next scenario takes another node away: NATS and the SeaweedFS masters need two
+        # of three.
+        wait_for("every stateful member Ready again", lambda: _all_stateful_ready(kube), 600, 5)
     scenario(
         f"cluster drain: node={node} requests={len(run.attempts)} "
         f"failed={len(run.failures())} accepted={len(run.accepted)} "
@@ -234,8 +244,9 @@ def test_a_worker_powered_off_mid_run_loses_nothing(
     kube = seed.kube
     victim = wait_for("a worker announcing the address", lambda: announcer(kube), 120, 2)
     assert victim != CATALOG_NODE
-    held = {sel: placement(kube, sel).get(victim, []) for sel in (GATEWAY, WORKER, NATS)}
-    assert all(held.values()), f"{victim} should hold a gateway, a worker and a NATS server: {held}"
+    kinds = (GATEWAY, WORKER, NATS, SEAWEED_MASTER, SEAWEED_VOLUME, SEAWEED_FILER)
+    held = {sel: placement(kube, sel).get(victim, []) for sel in kinds}
+    assert all(held.values()), f"{victim} should hold one of each: {held}"
     gallery = Gallery(f"http://{load_balancer.ip}", seed.api_key)
     listed_before = set(_listed_images(gallery))
     run = UploadRun(f"http://{load_balancer.ip}", seed.api_key, count=150, seed=2000)
@@ -281,13 +292,40 @@ def test_a_worker_powered_off_mid_run_loses_nothing(
         )
     finally:
         script("node-power.sh", "on", victim, str(STATE), timeout=900)
-    for selector in (GATEWAY, NATS):
+    for selector in (GATEWAY, NATS, SEAWEED_MASTER, SEAWEED_VOLUME, SEAWEED_FILER):
         wait_for(
             f"{selector} back on {victim}",
-            lambda s=selector: victim in placement(kube, s),
+            lambda s=selector: victim in kube_ready_on(kube, s),
             timeout=600,
             every=5,
         )
+    # The volumes that lost their copy on the victim get it back; then every object has two
+    # copies on two nodes again.
+    fixed = weed_shell(kube, "volume.fix.replication -apply")
+    after = wait_for("every volume on two nodes", lambda: _replicated(kube), 300, every=10)
+    scenario(
+        f"cluster re-replication: objects={after.objects} "
+        f"with_two_copies={after.with_two_copies} volumes={after.volumes} node={victim}"
+    )
+    assert after.objects > 0, fixed
+    assert after.with_two_copies == after.objects
+
+
+def _all_stateful_ready(kube: Kube) -> bool:
+    sets = kube.get("statefulsets")["items"]
+    return all(s["status"].get("readyReplicas", 0) == s["spec"]["replicas"] for s in sets)
+
+
+def _replicated(kube: Kube) -> Copies | None:
+    """The copies once no volume is under-replicated, else None."""
+    found = copies(weed_shell(kube, "volume.list"))
+    return found if not found.under_replicated else None
+
+
+def kube_ready_on(kube: Kube, selector: str) -> set[str]:
+    """The nodes where a Ready pod matching ``selector`` runs."""
+    ready = set(kube.ready_pods(selector))
+    return {node for node, pods in placement(kube, selector).items() if ready.intersection(pods)}
 
 
 def _claims_by_pod(kube: Kube) -> dict[str, tuple[str, str, str]]:

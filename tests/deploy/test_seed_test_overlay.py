@@ -38,12 +38,6 @@ def _machine_neutral(doc: dict[str, Any]) -> dict[str, Any]:
             container.pop("image")
             container.pop("imagePullPolicy", None)
             container.get("resources", {}).get("requests", {}).pop("cpu", None)
-            if doc["metadata"]["name"] == "seaweedfs":
-                # Pinned next to the catalog, on the node the power-off test keeps.
-                doc["spec"]["template"]["spec"].pop("nodeSelector", None)
-                container["args"] = [
-                    a for a in container["args"] if not a.startswith("-filer.defaultStoreDir")
-                ]
         if doc["metadata"]["name"] == "gallery-worker":
             doc["spec"].pop("replicas", None)
     return doc
