@@ -36,6 +36,12 @@ class NatsSettings(_Section):
     """The JetStream bus."""
 
     url: str = Field("nats://127.0.0.1:4222", description="NATS server URL(s), comma separated")
+    user: str = Field(
+        "",
+        description="NATS user of this process's role (gateway, worker or admin: each its own, "
+        "from its Secret in Kubernetes; empty = connect without credentials)",
+    )
+    password: str = Field("", description="Password of the NATS user (from a Secret)")
     stream_replicas: int = Field(
         1, ge=1, le=5, description="Replicas of every stream (3 in production)"
     )

@@ -1,0 +1,255 @@
+"""Least privilege: each role (gateway, worker, admin) signs in with its own credentials and is
+refused what it must not do, on the real nats-server and the real SeaweedFS (the cluster's
+object store), while the whole pipeline runs on exactly those grants."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import aiohttp
+import boto3
+import nats
+import pytest
+from botocore.client import BaseClient
+from botocore.exceptions import ClientError
+
+from gallery.servers import ManagedProcess, start_nats
+from pipeline.adapters.bus import JetStreamBus
+from pipeline.adapters.catalog import issue_api_key
+from pipeline.domain import names
+from pipeline.domain.errors import BusError
+from pipeline.domain.roles import ROLES, Credential, Role, nats_authorization, seaweedfs_identities
+from pipeline.runtime.settings import NatsSettings, S3Settings
+from tests.conftest import SettingsFactory, unique
+from tests.e2e.stack import Stack
+from tests.images import png_bytes
+from tests.s3server import start_seaweedfs
+from tests.waiting import eventually
+
+pytestmark = pytest.mark.security
+TOKEN = names.tenant_token("alice")
+
+
+@pytest.fixture
+def credentials() -> dict[Role, Credential]:
+    return {role: Credential(f"gallery-{role}", secrets.token_urlsafe(16)) for role in ROLES}
+
+
+@pytest.fixture
+def guarded_nats(tmp_path: Path, credentials: dict[Role, Credential]) -> Iterator[ManagedProcess]:
+    server = start_nats(tmp_path / "nats", authorization=nats_authorization(credentials))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def bucket() -> str:
+    return unique("gallery")
+
+
+@pytest.fixture
+def seaweedfs(tmp_path: Path, credentials: dict[Role, Credential], bucket: str) -> Iterator[str]:
+    with start_seaweedfs(tmp_path / "weed", seaweedfs_identities(bucket, credentials)) as url:
+        s3(url, credentials["admin"]).create_bucket(Bucket=bucket)
+        yield url
+
+
+def s3(endpoint: str, credential: Credential) -> BaseClient:
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=credential.user,
+        aws_secret_access_key=credential.password,
+        region_name="us-east-1",
+    )
+
+
+class Violations:
+    """A NATS connection as one role, collecting the server's permission violations."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    async def on_error(self, exc: Exception) -> None:
+        self.seen.append(str(exc))
+
+    async def refused(self, subject: str) -> bool:
+        async def told() -> bool:
+            return any(subject.lower() in message.lower() for message in self.seen)
+
+        try:
+            await eventually(told, f"a violation on {subject}", timeout=5)
+        except AssertionError:
+            return False
+        return True
+
+
+@pytest.fixture
+async def connect(
+    guarded_nats: ManagedProcess, credentials: dict[Role, Credential]
+) -> AsyncIterator[object]:
+    opened: list[nats.NATS] = []
+
+    async def as_role(role: Role) -> tuple[nats.NATS, Violations]:
+        violations = Violations()
+        nc = await nats.connect(
+            f"nats://127.0.0.1:{guarded_nats.port}",
+            user=credentials[role].user,
+            password=credentials[role].password,
+            error_cb=violations.on_error,
+            max_reconnect_attempts=0,
+        )
+        opened.append(nc)
+        return nc, violations
+
+    yield as_role
+    for nc in opened:
+        await nc.close()
+
+
+async def test_a_role_is_refused_the_subjects_of_the_others(connect) -> None:  # type: ignore[no-untyped-def]
+    forbidden: dict[Role, list[str]] = {
+        # The worker announces no uploads, revokes no keys, drops no streams.
+        "worker": [
+            f"gallery.image.uploaded.{TOKEN}",
+            f"gallery.image.deleted.{TOKEN}",
+            names.KEYS_REVOKED_SUBJECT,
+            f"$JS.API.STREAM.DELETE.{names.RENDER_STREAM}",
+            f"$JS.API.STREAM.PURGE.{names.EVENTS_STREAM}",
+        ],
+        # The gateway takes no jobs, claims no renders, writes no dead letters.
+        "gateway": [
+            f"$JS.API.CONSUMER.MSG.NEXT.{names.RENDER_STREAM}.{names.RENDER_CONSUMER}",
+            f"$JS.ACK.{names.RENDER_STREAM}.{names.RENDER_CONSUMER}.1.1.1.1.0",
+            f"gallery.image.ready.{TOKEN}",
+            f"gallery.image.failed.{TOKEN}",
+            names.DLQ_SUBJECT,
+            f"$JS.API.STREAM.DELETE.{names.JOBS_STREAM}",
+        ],
+    }
+    for role, subjects in forbidden.items():
+        nc, violations = await connect(role)
+        for subject in subjects:
+            await nc.publish(subject, b"{}")
+            await nc.flush()
+            assert await violations.refused(subject), (role, subject, violations.seen)
+    # A worker cannot listen for revoked keys, an event stream of its own is the gateway's.
+    worker, violations = await connect("worker")
+    await worker.subscribe(names.KEYS_REVOKED_SUBJECT)
+    await worker.flush()
+    assert await violations.refused(names.KEYS_REVOKED_SUBJECT), violations.seen
+    # The operator's admin user may do all of it.
+    admin, violations = await connect("admin")
+    await admin.publish(f"gallery.image.uploaded.{TOKEN}", b"{}")
+    await admin.subscribe(names.KEYS_REVOKED_SUBJECT)
+    await admin.flush()
+    assert not await violations.refused("gallery"), violations.seen
+
+
+async def test_no_credentials_or_a_wrong_password_are_refused(
+    guarded_nats: ManagedProcess, credentials: dict[Role, Credential]
+) -> None:
+    url = f"nats://127.0.0.1:{guarded_nats.port}"
+    for user, password in (("", ""), (credentials["worker"].user, "guess")):
+        settings = NatsSettings(url=url, user=user, password=password)
+        with pytest.raises(BusError, match="Authorization Violation"):
+            async with JetStreamBus.connect(settings, wait_at_start=False):
+                pass
+
+
+def test_a_role_is_refused_the_objects_of_the_others(
+    seaweedfs: str, credentials: dict[Role, Credential], bucket: str
+) -> None:
+    admin, gateway, worker = (s3(seaweedfs, credentials[r]) for r in ("admin", "gateway", "worker"))
+    rendition = names.rendition_key("alice", "img1", "thumb", "abc123", "webp")
+    original = names.original_key("alice", "img1")
+    admin.put_object(Bucket=bucket, Key=rendition, Body=b"rendition")
+
+    def denied(call: object) -> bool:
+        try:
+            call()  # type: ignore[operator]
+        except ClientError as exc:
+            return exc.response["Error"]["Code"] == "AccessDenied"
+        return False
+
+    # The gateway stores originals and serves renditions, but never deletes or overwrites one.
+    gateway.put_object(Bucket=bucket, Key=original, Body=b"original")
+    assert gateway.get_object(Bucket=bucket, Key=rendition)["Body"].read() == b"rendition"
+    assert denied(lambda: gateway.delete_object(Bucket=bucket, Key=rendition))
+    assert denied(lambda: gateway.put_object(Bucket=bucket, Key=rendition, Body=b"forged"))
+    many = gateway.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": rendition}]})
+    assert [e["Code"] for e in many.get("Errors", [])] == ["AccessDenied"]
+    # Neither the gateway nor the worker makes, or removes, a bucket.
+    for client in (gateway, worker):
+        assert denied(lambda c=client: c.create_bucket(Bucket=unique("other")))  # type: ignore[misc]
+        assert denied(lambda c=client: c.delete_bucket(Bucket=bucket))  # type: ignore[misc]
+    # The worker writes renditions.
+    worker.put_object(Bucket=bucket, Key=rendition, Body=b"rendition 2")
+    stored = admin.get_object(Bucket=bucket, Key=rendition)["Body"].read()
+    assert stored == b"rendition 2", "a refused write changed nothing, the worker's did"
+
+
+async def test_the_pipeline_runs_on_each_roles_own_credentials(
+    *,
+    make_settings: SettingsFactory,
+    guarded_nats: ManagedProcess,
+    seaweedfs: str,
+    credentials: dict[Role, Credential],
+    bucket: str,
+    tmp_path: Path,
+) -> None:
+    """Gateway and worker processes, each with only its own NATS user and S3 identity: an
+    upload is rendered, served and deleted, its objects cleaned up, nothing refused."""
+    settings = make_settings(
+        nats=NatsSettings(url=f"nats://127.0.0.1:{guarded_nats.port}", ack_wait_seconds=5.0),
+        s3=S3Settings(endpoint=seaweedfs, bucket=bucket),
+    )
+
+    def role(name: Role) -> dict[str, str]:
+        return {
+            "GALLERY_NATS_USER": credentials[name].user,
+            "GALLERY_NATS_PASSWORD": credentials[name].password,
+            "GALLERY_S3_ACCESS_KEY_ID": credentials[name].user,
+            "GALLERY_S3_SECRET_ACCESS_KEY": credentials[name].password,
+        }
+
+    stack = Stack(settings, tmp_path / "logs")
+    stack.gateway = stack.launch("gateway", "gateway.log", role("gateway"))
+    stack.add_worker(role("worker"))
+    try:
+        await stack.wait_ready()
+        await stack.wait_workers_ready()
+        key = await issue_api_key(settings.mongo, "alice", "roles")
+        headers = {"Authorization": f"Bearer {key}"}
+        async with aiohttp.ClientSession(stack.url, headers=headers) as http:
+            async with http.post("/v1/images", data=png_bytes(64, 48)) as sent:
+                assert sent.status == 202, await sent.text()
+                image_id = (await sent.json())["id"]
+
+            async def ready() -> bool:
+                async with http.get(f"/v1/images/{image_id}") as answer:
+                    return bool((await answer.json())["status"] == "ready")
+
+            await eventually(ready, "the upload rendered")
+            async with http.get(f"/v1/images/{image_id}/renditions/thumb") as thumb:
+                assert thumb.status == 200
+            async with http.delete(f"/v1/images/{image_id}") as gone:
+                assert gone.status == 204
+
+        admin = s3(seaweedfs, credentials["admin"])
+
+        async def cleaned() -> bool:
+            listed = await asyncio.to_thread(admin.list_objects_v2, Bucket=bucket)
+            return not any(image_id in o["Key"] for o in listed.get("Contents", []))
+
+        await eventually(cleaned, "the deleted image's objects removed")
+        logs = "".join(p.read_text() for p in (tmp_path / "logs").glob("*.log")).lower()
+        for refusal in ("permissions violation", "accessdenied", "access denied"):
+            assert refusal not in logs, refusal
+    finally:
+        stack.stop()
