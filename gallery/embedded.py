@@ -204,7 +204,8 @@ def _run_locked(opts: UpOptions) -> int:
         gateway, key, logs = _start_gateway(
             opts, {**child.env, **role_env(credentials, "gateway")}, apps
         )
-        ready_url = f"http://127.0.0.1:{opts.port}/readyz"
+        # /readyz is on the ops listener only (nobody else makes the gateway check its backends).
+        ready_url = f"http://127.0.0.1:{opts.metrics_port}/readyz"
         wait_until_ready(gateway, lambda: http_ok(ready_url), seconds=60)
         # Workers after the gateway: started together, the three processes' first imports
         # share the cores and the gateway is ready later (first `make up` on a loaded

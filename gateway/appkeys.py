@@ -26,7 +26,7 @@ UPLOADS = web.AppKey("uploads", UploadService)
 LIMITS = web.AppKey("limits", UploadLimits)
 KEYS = web.AppKey("keys", KeyService)
 READINESS = web.AppKey("readiness", Readiness)
-"""The backend checks behind both listeners' ``/readyz``, run at most once per interval."""
+"""The backend checks behind the ops listener's ``/readyz``, run at most once per interval."""
 UPLOAD_SHARE = web.AppKey("upload_share", Share)
 """Uploads and tus PATCHes being received: each holds up to one S3 part in memory."""
 STREAM_SHARE = web.AppKey("stream_share", Share)

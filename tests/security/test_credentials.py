@@ -219,7 +219,7 @@ async def test_the_pipeline_runs_on_each_roles_own_credentials(
         }
 
     stack = Stack(settings, tmp_path / "logs")
-    stack.gateway = stack.launch("gateway", "gateway.log", role("gateway"))
+    stack.launch_gateway(role("gateway"))
     stack.add_worker(role("worker"))
     try:
         await stack.wait_ready()
