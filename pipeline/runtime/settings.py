@@ -272,6 +272,13 @@ class QuotaSettings(_Section):
     max_images: int = Field(
         0, ge=0, description="Images a key's tenant may have (403 above); 0 = no quota"
     )
+    stream_reserve_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=64 * 1024,
+        description="A POST without Content-Length (chunked) reserves its bytes against the "
+        "byte quota in steps of this size as they arrive (exactly what arrived near the "
+        "quota's edge): 403 `bytes` mid-body once the next bytes do not fit",
+    )
     max_open_uploads: int = Field(
         100,
         ge=1,
