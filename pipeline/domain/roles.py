@@ -161,8 +161,11 @@ def s3_actions(role: Role, bucket: str) -> list[str]:
             probe,
         ]
     if role == "worker":
-        # Cleanup removes a deleted image's original; the upload sweeper expired tails.
+        # Cleanup removes a deleted image's original; the upload sweeper expired tails. The
+        # worker owns the bucket (SeaweedFS's Admin scoped to it): it creates it at start
+        # (GALLERY_S3_CREATE_BUCKET) and can make no other.
         return [
+            f"Admin:{bucket}",
             f"Read:{bucket}",
             f"List:{bucket}",
             f"Write:{bucket}/{names.RENDITIONS_ROOT}*",
