@@ -42,7 +42,10 @@ class Credential:
 _DECLARE = (
     "$JS.API.INFO",
     "$JS.API.STREAM.NAMES",
+    "$JS.API.STREAM.LIST",
     "$JS.API.STREAM.INFO.*",
+    "$JS.API.CONSUMER.NAMES.*",
+    "$JS.API.CONSUMER.LIST.*",
     "$JS.API.STREAM.CREATE.*",
     "$JS.API.STREAM.UPDATE.*",
     "$JS.API.CONSUMER.INFO.*.*",

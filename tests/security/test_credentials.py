@@ -253,3 +253,31 @@ async def test_the_pipeline_runs_on_each_roles_own_credentials(
             assert refusal not in logs, refusal
     finally:
         stack.stop()
+
+
+async def test_a_client_without_credentials_may_only_declare(
+    tmp_path: Path, credentials: dict[Role, Credential]
+) -> None:
+    """The cluster's NATS (components/nats/auth.conf): NACK connects without credentials and
+    may declare streams and consumers; nothing it sends reaches a job or an event."""
+    server = start_nats(
+        tmp_path / "nats", authorization=nats_authorization(credentials, declarer=True)
+    )
+    violations = Violations()
+    nc = await nats.connect(
+        f"nats://127.0.0.1:{server.port}", error_cb=violations.on_error, max_reconnect_attempts=0
+    )
+    try:
+        js = nc.jetstream()
+        await js.add_stream(name="DECLARED", subjects=["declared.>"])
+        assert (await js.stream_info("DECLARED")).config.name == "DECLARED"
+        for subject in (f"gallery.job.render.{TOKEN}.0", f"gallery.image.ready.{TOKEN}"):
+            await nc.publish(subject, b"{}")
+            await nc.flush()
+            assert await violations.refused(subject), violations.seen
+        await nc.publish("$JS.API.STREAM.DELETE.DECLARED", b"")
+        await nc.flush()
+        assert await violations.refused("$JS.API.STREAM.DELETE.DECLARED"), violations.seen
+    finally:
+        await nc.close()
+        server.stop()
