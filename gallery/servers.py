@@ -178,10 +178,11 @@ _LISTENING = re.compile(rb"listening on [\d.]+:(\d+)")
 
 
 def start_secantus(
-    data_dir: Path, *, port: int = 0, cache_size: str | None = None
+    data_dir: Path, *, port: int = 0, cache_size: str | None = None, auth: bool = False
 ) -> ManagedProcess:
     """SecantusDB (MongoDB wire protocol over WiredTiger) on disk under ``data_dir``;
-    ``cache_size`` (``"512M"``, ``"2G"``) bounds its WiredTiger cache (default: 1G)."""
+    ``cache_size`` (``"512M"``, ``"2G"``) bounds its WiredTiger cache (default: 1G); ``auth``
+    requires SCRAM users (made on an earlier, open start)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / "secantusd.log"
     offset = log_path.stat().st_size if log_path.exists() else 0
@@ -194,6 +195,7 @@ def start_secantus(
         "--storage-path",
         str(data_dir / "db"),
         *(["--cache-size", cache_size] if cache_size else []),
+        *(["--auth"] if auth else []),
     ]
     proc = ManagedProcess("secantusd", spawn(args, log_path), port, log_path)
 

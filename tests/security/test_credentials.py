@@ -15,13 +15,22 @@ import nats
 import pytest
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
+from pymongo import AsyncMongoClient
+from pymongo.errors import OperationFailure
 
-from gallery.servers import ManagedProcess, start_nats
+from gallery.servers import ManagedProcess, mongo_uri, start_nats, start_secantus
 from pipeline.adapters.bus import JetStreamBus
 from pipeline.adapters.catalog import issue_api_key
 from pipeline.domain import names
 from pipeline.domain.errors import BusError
-from pipeline.domain.roles import ROLES, Credential, Role, nats_authorization, seaweedfs_identities
+from pipeline.domain.roles import (
+    ROLES,
+    Credential,
+    Role,
+    catalog_role,
+    nats_authorization,
+    seaweedfs_identities,
+)
 from pipeline.runtime.settings import NatsSettings, S3Settings
 from tests.conftest import SettingsFactory, unique
 from tests.e2e.stack import Stack
@@ -31,6 +40,7 @@ from tests.waiting import eventually
 
 pytestmark = pytest.mark.security
 TOKEN = names.tenant_token("alice")
+UNAUTHORIZED = 13  # MongoDB's error code for an action the user's roles do not grant
 
 
 @pytest.fixture
@@ -280,4 +290,52 @@ async def test_a_client_without_credentials_may_only_declare(
         assert await violations.refused("$JS.API.STREAM.DELETE.DECLARED"), violations.seen
     finally:
         await nc.close()
+        server.stop()
+
+
+async def test_catalog_users_get_only_their_roles_actions(
+    tmp_path: Path, credentials: dict[Role, Credential]
+) -> None:
+    """The catalog stand-in (SecantusDB) with a user per role made from the roles' grants:
+    what it enforces (actions per database), tried as the worker. It ignores a privilege's
+    collection, so the worker's refusal on api_keys holds on MongoDB only (docs/security.md)."""
+    data = tmp_path / "catalog"
+    server = start_secantus(data)
+    try:
+        async with AsyncMongoClient(mongo_uri(server.port)) as root:
+            for role in ROLES:
+                await root["gallery"].command(catalog_role(role, "gallery"))
+                await root["admin"].command(
+                    "createUser",
+                    credentials[role].user,
+                    pwd=credentials[role].password,
+                    roles=[{"role": f"gallery-{role}", "db": "gallery"}],
+                )
+    finally:
+        server.stop()
+    server = start_secantus(data, auth=True)
+    worker = credentials["worker"]
+    uri = (
+        f"mongodb://{worker.user}:{worker.password}@127.0.0.1:{server.port}/"
+        "?authSource=admin&directConnection=true"
+    )
+    try:
+        async with AsyncMongoClient(uri) as client:
+            images = client["gallery"]["images"]
+            await images.insert_one({"_id": "img1", "tenant": "alice"})
+            assert await images.find_one({"_id": "img1"}) is not None
+            refused = [
+                lambda: client.drop_database("gallery"),
+                lambda: client["gallery"].drop_collection("images"),
+                lambda: client["admin"].command("createUser", "mallory", pwd="x", roles=["root"]),
+                lambda: client["other"]["images"].insert_one({"_id": "x"}),
+            ]
+            for call in refused:
+                with pytest.raises(OperationFailure) as caught:
+                    await call()
+                assert caught.value.code == UNAUTHORIZED, caught.value
+        async with AsyncMongoClient(mongo_uri(server.port)) as anonymous:
+            with pytest.raises(OperationFailure):
+                await anonymous["gallery"]["images"].find_one({})
+    finally:
         server.stop()
