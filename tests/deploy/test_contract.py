@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import pytest
+import yaml
 
 from pipeline.adapters.bus import consumer_configs, stream_configs
 from pipeline.domain import names
@@ -442,7 +443,52 @@ def test_each_deployment_reads_only_its_own_roles_secrets(
     names_read = {ref["name"] for key, ref in secret.items() if key not in GATEWAY_ONLY_SECRETS}
     assert names_read == own
     pod = pod_spec(overlays[overlay].get("Deployment", deployment))
-    assert not [v for v in pod.get("volumes", []) if "secret" in v], "no Secret mounted as files"
+    mounted = {v["secret"]["secretName"] for v in pod.get("volumes", []) if "secret" in v}
+    # Files: only the gateway's own serving certificate (components/tls).
+    assert mounted <= ({"gallery-gateway-tls"} if role == "gateway" else set())
+
+
+def test_production_serves_https_only_with_a_certificate_from_cert_manager(
+    overlays: dict[str, Build], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 18 item 9: the gateway's certificate comes from cert-manager (the gallery's CA
+    Issuer), names the public URL's host, is mounted where the TLS settings read it, and
+    the LoadBalancer listens on 443 only; the probes speak HTTPS."""
+    build = overlays["production"]
+    settings = overlay_settings(build, "gallery-gateway", monkeypatch)
+    assert settings.gateway.public_url.startswith("https://")
+    host = settings.gateway.public_url.removeprefix("https://").split("/")[0]
+    certificate = build.get("Certificate", "gallery-gateway-tls")["spec"]
+    assert certificate["dnsNames"] == [host]
+    assert certificate["issuerRef"] == {
+        "name": "gallery-ca",
+        "kind": "Issuer",
+        "group": "cert-manager.io",
+    }
+    assert (
+        build.get("Issuer", "gallery-ca")["spec"]["ca"]["secretName"]
+        == (build.get("Certificate", "gallery-ca")["spec"]["secretName"])
+    )
+    pod = pod_spec(build.get("Deployment", "gallery-gateway"))
+    (container,) = pod["containers"]
+    (volume,) = [v for v in pod["volumes"] if "secret" in v]
+    assert volume["secret"]["secretName"] == certificate["secretName"]
+    (mount,) = [m for m in container["volumeMounts"] if m["name"] == volume["name"]]
+    cert_file, key_file = settings.gateway.tls_cert_file, settings.gateway.tls_key_file
+    assert str(cert_file) == f"{mount['mountPath']}/tls.crt"
+    assert str(key_file) == f"{mount['mountPath']}/tls.key"
+    for probe in ("startupProbe", "livenessProbe"):
+        assert container[probe]["httpGet"]["scheme"] == "HTTPS"
+    service = build.get("Service", "gallery-gateway")["spec"]
+    assert service["type"] == "LoadBalancer"
+    assert [(p["port"], p["targetPort"]) for p in service["ports"]] == [(443, "http")]
+
+
+def test_cert_manager_is_a_platform_app_of_the_pinned_release() -> None:
+    app = yaml.safe_load((ROOT / "deploy/argocd/platform/cert-manager.yaml").read_text())
+    assert app["spec"]["source"]["chart"] == "cert-manager"
+    assert app["spec"]["source"]["targetRevision"].startswith("v1.21.")
+    assert app["spec"]["source"]["helm"]["valuesObject"]["crds"]["enabled"] is True
 
 
 def test_nats_users_are_the_roles_grants() -> None:
