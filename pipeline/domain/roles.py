@@ -3,11 +3,13 @@
 Three roles, each with its own credentials (docs/security.md, "Credentials per role"):
 
 - ``gateway``: stores originals and resumable-upload tails, publishes render, video and
-  cleanup jobs and the events of what it did (uploaded, deleted, album changes), announces
+  cleanup jobs and the events of what it did (uploaded, trashed, restored, deleted, album
+  changes), announces
   revoked keys (the admin API), follows the events stream for ``/v1/events``.
 - ``worker``: pulls and acknowledges jobs, stores renditions, removes deleted images'
   objects (cleanup lane) and expired upload tails, publishes ready/failed events and dead
-  letters, republishes stuck jobs (the outbox sweeper runs in the worker).
+  letters, republishes stuck jobs (the outbox sweeper runs in the worker) and deletes for
+  good what outlived the trash's retention (cleanup jobs, deleted events).
 - ``admin``: the operator's CLI (keys, backfill, redrive, reconcile) and the stream
   manager: everything.
 
@@ -74,7 +76,7 @@ NATS_GRANTS: dict[Role, NatsGrant] = {
             names.RENDER_SUBJECTS,
             names.VIDEO_SUBJECTS,
             names.CLEANUP_SUBJECT,
-            *_events("uploaded", "deleted"),
+            *_events("uploaded", "trashed", "restored", "deleted"),
             names.ALBUM_EVENTS_SUBJECTS,
             names.KEYS_REVOKED_SUBJECT,
             # /v1/events: ordered consumers on the events stream, their flow control and
@@ -88,10 +90,12 @@ NATS_GRANTS: dict[Role, NatsGrant] = {
     "worker": NatsGrant(
         publish=(
             *_DECLARE,
-            # The outbox sweeper republishes render jobs stuck in `queued`.
+            # The outbox sweeper republishes render jobs stuck in `queued`; the trash sweeper
+            # deletes for good what outlived the retention (a cleanup job and its event).
             names.RENDER_SUBJECTS,
             names.VIDEO_SUBJECTS,
-            *_events("ready", "failed"),
+            names.CLEANUP_SUBJECT,
+            *_events("ready", "failed", "deleted"),
             names.DLQ_SUBJECT,
             *(f"$JS.API.CONSUMER.MSG.NEXT.{stream}.*" for stream in _JOB_STREAMS),
             *(f"$JS.ACK.{stream}.>" for stream in _JOB_STREAMS),
@@ -216,6 +220,7 @@ COLLECTIONS = (
     "quota_reservations",
     "rate_windows",
     "migrations",
+    "shares",
     "api_keys",
 )
 CATALOG_GRANTS: dict[Role, dict[str, tuple[str, ...]]] = {

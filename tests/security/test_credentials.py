@@ -124,10 +124,11 @@ async def connect(
 
 async def test_a_role_is_refused_the_subjects_of_the_others(connect) -> None:  # type: ignore[no-untyped-def]
     forbidden: dict[Role, list[str]] = {
-        # The worker announces no uploads, revokes no keys, drops no streams.
+        # The worker announces no uploads, trashes nothing, revokes no keys, drops no streams.
         "worker": [
             f"gallery.image.uploaded.{TOKEN}",
-            f"gallery.image.deleted.{TOKEN}",
+            f"gallery.image.trashed.{TOKEN}",
+            f"gallery.album.created.{TOKEN}",
             names.KEYS_REVOKED_SUBJECT,
             f"$JS.API.STREAM.DELETE.{names.RENDER_STREAM}",
             f"$JS.API.STREAM.PURGE.{names.EVENTS_STREAM}",
@@ -214,7 +215,8 @@ async def test_the_pipeline_runs_on_each_roles_own_credentials(
     tmp_path: Path,
 ) -> None:
     """Gateway and worker processes, each with only its own NATS user and S3 identity: an
-    upload is rendered, served and deleted, its objects cleaned up, nothing refused."""
+    upload is rendered, served, trashed, restored and deleted for good, its objects cleaned
+    up, nothing refused."""
     settings = make_settings(
         nats=NatsSettings(url=f"nats://127.0.0.1:{guarded_nats.port}", ack_wait_seconds=5.0),
         s3=S3Settings(endpoint=seaweedfs, bucket=bucket),
@@ -248,7 +250,11 @@ async def test_the_pipeline_runs_on_each_roles_own_credentials(
             await eventually(ready, "the upload rendered")
             async with http.get(f"/v1/images/{image_id}/renditions/thumb") as thumb:
                 assert thumb.status == 200
-            async with http.delete(f"/v1/images/{image_id}") as gone:
+            async with http.delete(f"/v1/images/{image_id}") as trashed:
+                assert trashed.status == 204
+            async with http.post(f"/v1/trash/{image_id}/restore") as restored:
+                assert restored.status == 200
+            async with http.delete(f"/v1/images/{image_id}?permanent=true") as gone:
                 assert gone.status == 204
 
         admin = s3(seaweedfs, credentials["admin"])
