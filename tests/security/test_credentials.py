@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import aiohttp
@@ -15,6 +15,7 @@ import nats
 import pytest
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
+from nats.aio.client import Client as NatsClient
 from pymongo import AsyncMongoClient
 from pymongo.errors import OperationFailure
 
@@ -99,13 +100,16 @@ class Violations:
         return True
 
 
+Connect = Callable[[Role], Awaitable[tuple[NatsClient, Violations]]]
+
+
 @pytest.fixture
 async def connect(
     guarded_nats: ManagedProcess, credentials: dict[Role, Credential]
-) -> AsyncIterator[object]:
-    opened: list[nats.NATS] = []
+) -> AsyncIterator[Connect]:
+    opened: list[NatsClient] = []
 
-    async def as_role(role: Role) -> tuple[nats.NATS, Violations]:
+    async def as_role(role: Role) -> tuple[NatsClient, Violations]:
         violations = Violations()
         nc = await nats.connect(
             f"nats://127.0.0.1:{guarded_nats.port}",
@@ -122,7 +126,7 @@ async def connect(
         await nc.close()
 
 
-async def test_a_role_is_refused_the_subjects_of_the_others(connect) -> None:  # type: ignore[no-untyped-def]
+async def test_a_role_is_refused_the_subjects_of_the_others(connect: Connect) -> None:
     forbidden: dict[Role, list[str]] = {
         # The worker announces no uploads, trashes nothing, revokes no keys, drops no streams.
         "worker": [
@@ -176,7 +180,8 @@ async def test_no_credentials_or_a_wrong_password_are_refused(
 def test_a_role_is_refused_the_objects_of_the_others(
     seaweedfs: str, credentials: dict[Role, Credential], bucket: str
 ) -> None:
-    admin, gateway, worker = (s3(seaweedfs, credentials[r]) for r in ("admin", "gateway", "worker"))
+    roles: tuple[Role, ...] = ("admin", "gateway", "worker")
+    admin, gateway, worker = (s3(seaweedfs, credentials[r]) for r in roles)
     rendition = names.rendition_key("alice", "img1", "thumb", "abc123", "webp")
     original = names.original_key("alice", "img1")
     admin.put_object(Bucket=bucket, Key=rendition, Body=b"rendition")
