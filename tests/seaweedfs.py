@@ -1,6 +1,7 @@
 """A SeaweedFS cluster as local processes, laid out as production's (deploy/kustomize/components/
 seaweedfs-cluster): three Raft masters with replication ``010``, one volume server per "node"
-(its rack), a filer on a MongoDB-wire metadata store, the S3 gateway in its own process, and
+(its rack), two filers on a shared MongoDB-wire metadata store, the S3 gateway in its own
+process on both filers, and
 ``weed shell`` for the operator's commands.
 
 Every server listens on loopback on a port picked free just before (weed cannot take port 0);
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -45,7 +47,10 @@ def _get_json(url: str) -> Any:
 
 @dataclass
 class WeedCluster:
-    """Masters, volume servers by rack, one filer + S3 gateway; stop with :meth:`stop`."""
+    """Masters, volume servers by rack, two filers + S3 gateway; stop with :meth:`stop`.
+
+    Index ``i`` of :attr:`masters` and :attr:`filers` and rack ``racks[i]`` make node ``i``.
+    """
 
     root: Path
     # The filer's metadata store: a MongoDB-wire server, as production's filers use the
@@ -54,7 +59,7 @@ class WeedCluster:
     racks: tuple[str, ...] = ("r1", "r2", "r3")
     masters: list[ManagedProcess] = field(default_factory=list)
     volumes: dict[str, ManagedProcess] = field(default_factory=dict)
-    filer: ManagedProcess | None = None
+    filers: list[ManagedProcess] = field(default_factory=list)
     s3: ManagedProcess | None = None
     s3_port: int = 0
     # Every volume server ever started, dead or alive: a lookup may still name a killed one.
@@ -78,10 +83,12 @@ class WeedCluster:
             wait_until_ready(
                 proc, lambda p=proc: http_ok(f"http://127.0.0.1:{p.port}/cluster/status")
             )
-        wait_until_ready(self.masters[0], self._has_leader)
+        wait_until_ready(self.masters[0], self.has_leader)
         for rack in self.racks:
             self.start_volume(rack, self.root / f"volume-{rack}")
-        self._start_filer()
+        for index in range(2):
+            self._start_filer(index)
+        self._start_s3()
 
     def _start_master(self, index: int, port: int, grpc: int, peers: str) -> ManagedProcess:
         folder = self.root / f"master-{index}"
@@ -100,12 +107,16 @@ class WeedCluster:
         log = folder / "master.log"
         return ManagedProcess(f"weed master {index}", spawn(args, log), port, log, {"grpc": grpc})
 
-    def _has_leader(self) -> bool:
+    def _live_master(self) -> ManagedProcess:
+        return next(m for m in self.masters if m.alive())
+
+    def has_leader(self) -> bool:
+        """True once a live master names a leader that is itself alive."""
         try:
-            status = _get_json(f"http://127.0.0.1:{self.masters[0].port}/cluster/status")
-        except OSError:
+            self.leader_url()
+        except (OSError, KeyError, ValueError):
             return False
-        return bool(status.get("Leader"))
+        return True
 
     def start_volume(self, rack: str, folder: Path) -> ManagedProcess:
         """A volume server on ``rack`` storing in ``folder``; waits until the leader lists it."""
@@ -135,9 +146,9 @@ class WeedCluster:
         wait_until_ready(proc, lambda: self.url_of(proc) in self.live_volume_servers())
         return proc
 
-    def _start_filer(self) -> None:
-        """The filer, then the S3 gateway in its own process (as production's Deployment)."""
-        folder = self.root / "filer"
+    def _start_filer(self, index: int) -> None:
+        """A filer on the shared metadata store (production runs two, on two nodes)."""
+        folder = self.root / f"filer-{index}"
         folder.mkdir(parents=True, exist_ok=True)
         port, grpc = free_port(), free_port()
         args = [
@@ -158,11 +169,20 @@ class WeedCluster:
         }
         log = folder / "filer.log"
         env = {**os.environ, **store}
-        self.filer = ManagedProcess("weed filer", spawn(args, log, env), port, log, {"grpc": grpc})
-        wait_until_ready(self.filer, lambda: http_ok(f"http://127.0.0.1:{port}/healthz"))
+        proc = ManagedProcess(
+            f"weed filer {index}", spawn(args, log, env), port, log, {"grpc": grpc}
+        )
+        self.filers.append(proc)
+        wait_until_ready(proc, lambda: http_ok(f"http://127.0.0.1:{port}/healthz"))
+
+    def _start_s3(self) -> None:
+        """The S3 gateway in its own process (as production's Deployment), on both filers."""
+        folder = self.root / "s3"
+        folder.mkdir(parents=True, exist_ok=True)
         config = folder / "s3.json"
         config.write_text(json.dumps(s3_identities()))
         self.s3_port = free_port()
+        filers = ",".join(f"127.0.0.1:{f.port}.{f.extra_ports['grpc']}" for f in self.filers)
         args = [
             executable("weed"),
             "s3",
@@ -171,7 +191,7 @@ class WeedCluster:
             f"-port.grpc={free_port()}",
             "-port.iceberg=0",
             "-port.lance=0",
-            f"-filer=127.0.0.1:{port}.{grpc}",
+            f"-filer={filers}",
             f"-config={config}",
         ]
         log = folder / "s3.log"
@@ -183,10 +203,13 @@ class WeedCluster:
         return f"127.0.0.1:{proc.port}"
 
     def leader_url(self) -> str:
-        """The Raft leader's HTTP address (``/dir/lookup`` is answered by every master)."""
-        status = _get_json(f"http://127.0.0.1:{self.masters[0].port}/cluster/status")
+        """The Raft leader's HTTP address, as a live master names it; ``KeyError`` if none."""
+        status = _get_json(f"http://127.0.0.1:{self._live_master().port}/cluster/status")
         host, ports = str(status["Leader"]).rsplit(":", 1)  # "ip:port.grpcPort"
-        return f"http://{host}:{ports.split('.')[0]}"
+        port = int(ports.split(".")[0])
+        if not any(m.port == port and m.alive() for m in self.masters):
+            raise KeyError(f"leader {status['Leader']} is gone")
+        return f"http://{host}:{port}"
 
     def live_volume_servers(self) -> set[str]:
         """``ip:port`` of every volume server the leader's topology holds right now."""
@@ -203,8 +226,8 @@ class WeedCluster:
 
     def chunk_fids(self, bucket: str, key: str) -> list[str]:
         """The file ids (``volume,needle``) of an object's chunks, from the filer's metadata."""
-        assert self.filer is not None
-        url = f"http://127.0.0.1:{self.filer.port}/buckets/{bucket}/{key}?metadata=true"
+        filer = next(f for f in self.filers if f.alive())
+        url = f"http://127.0.0.1:{filer.port}/buckets/{bucket}/{key}?metadata=true"
         entry = _get_json(url)
         return [str(chunk["file_id"]) for chunk in entry.get("chunks") or []]
 
@@ -232,10 +255,20 @@ class WeedCluster:
         return output
 
     def stop(self) -> None:
-        front = [proc for proc in (self.s3, self.filer) if proc is not None]
-        procs = [*front, *self.volumes.values(), *self.masters]
+        """SIGTERM to every server at once (one by one, each would wait for peers already
+        gone), then SIGKILL whatever is still up after 10 s."""
+        front = [self.s3] if self.s3 is not None else []
+        procs = [*front, *self.filers, *self.volumes.values(), *self.masters]
         for proc in procs:
-            proc.stop(timeout=10)
+            if proc.alive():
+                proc.process.terminate()
+        deadline = time.monotonic() + 10
+        for proc in procs:
+            try:
+                proc.process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.process.kill()
+                proc.process.wait()
 
 
 def s3_identities() -> dict[str, Any]:
