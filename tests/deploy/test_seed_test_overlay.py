@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from tests.deploy.conftest import KUSTOMIZE_DIR, ROOT, Build, run, tool
-from tests.deploy.k8s import containers, workloads
+from tests.deploy.k8s import WORKLOAD_KINDS, containers, workloads
 from tests.deploy.test_manifests import WORKER_NODES
 
 pytestmark = pytest.mark.deploy
@@ -60,17 +60,11 @@ def _machine_neutral(doc: dict[str, Any]) -> dict[str, Any]:
     """``doc`` without the fields the test overlay may change (its patches, one by one)."""
     doc = copy.deepcopy(doc)
     _without_tls(doc)
-    if doc["kind"] in ("Deployment", "StatefulSet"):
+    if doc["kind"] in WORKLOAD_KINDS:
         for container in containers(doc):
             container.pop("image")
             container.pop("imagePullPolicy", None)
             container.get("resources", {}).get("requests", {}).pop("cpu", None)
-            if doc["metadata"]["name"] == "seaweedfs":
-                # Pinned next to the catalog, on the node the power-off test keeps.
-                doc["spec"]["template"]["spec"].pop("nodeSelector", None)
-                container["args"] = [
-                    a for a in container["args"] if not a.startswith("-filer.defaultStoreDir")
-                ]
         if doc["metadata"]["name"] == "gallery-worker":
             doc["spec"].pop("replicas", None)
     return doc
