@@ -20,6 +20,7 @@ from pymongo.errors import DuplicateKeyError
 
 from pipeline.adapters import indexes, windows
 from pipeline.adapters.albums import AlbumCatalog
+from pipeline.adapters.backlog import BacklogCatalog
 from pipeline.adapters.guarded import read_then_delete, update_then_read
 from pipeline.adapters.keys import ApiKeyCatalog
 from pipeline.adapters.migrate import migrate_catalog
@@ -52,6 +53,7 @@ class MongoCatalog:
             db["rate_windows"], self.tenants, db["quota_reservations"], db["quota_locks"]
         )
         self.scan = ImageScanCatalog(self.images, self.tenants)
+        self.backlog = BacklogCatalog(self.images)
 
     @classmethod
     @contextlib.asynccontextmanager
