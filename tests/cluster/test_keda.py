@@ -17,7 +17,6 @@ import pytest
 from tests.cluster.client import Gallery
 from tests.cluster.conftest import Deployed
 from tests.cluster.kube import Kube, wait_for
-from tests.cluster.prometheus import PrometheusApi
 from tests.cluster.tools import ROOT
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(1500)]
@@ -136,9 +135,7 @@ def _backlog_until_scaled(kube: Kube, gallery: Gallery, maximum: int) -> list[st
 
 
 @pytest.fixture
-def recorder(
-    keda: Kube, prometheus: PrometheusApi, deployed: Deployed
-) -> Iterator[ReplicaRecorder]:
+def recorder(keda: Kube, deployed: Deployed) -> Iterator[ReplicaRecorder]:
     rec = ReplicaRecorder(deployed.kube)
     rec.thread.start()
     yield rec
