@@ -26,6 +26,9 @@ tools:
 	@scripts/tools.sh
 	@scripts/npm.sh
 	@scripts/browser.sh
+	@# SeaweedFS, the cluster's object store: tests/security/test_credentials.py tries the
+	@# roles' S3 identities on it (built through the Go module proxy once, then cached).
+	@scripts/cluster/build-go.sh weed >/dev/null
 
 lint type unit integration e2e security: bootstrap tools
 	$(BIN)/tox run -e $@
