@@ -663,6 +663,12 @@ class MetricsSettings(_Section):
 
     host: str = Field("0.0.0.0", description="Listen address of the metrics endpoint")
     port: int = Field(9100, ge=0, le=65535, description="Metrics port (0 disables)")
+    backlog_interval_seconds: float = Field(
+        15.0,
+        ge=0,
+        description="How often the gateway counts the images queued for a render in the catalog "
+        "(gallery_render_backlog, which KEDA and the backlog alert read; 0: never)",
+    )
 
 
 class Settings(BaseSettings):

@@ -215,8 +215,10 @@ def seed(cluster: Kube) -> Deployed:
 
 
 @pytest.fixture(scope="session")
-def keda(deployed: Deployed) -> Kube:
-    """KEDA running (skips when it did not build); the overlay's ScaledObject now acts."""
+def keda(deployed: Deployed, prometheus: PrometheusApi) -> Kube:
+    """KEDA running (skips when it did not build); the overlay's ScaledObject now acts. Its
+    backlog triggers read Prometheus, so that runs first: without it they fail, the
+    ScaledObject is not Ready and ArgoCD would not call the application Healthy."""
     from tests.cluster.platform import install_keda
 
     return install_keda(deployed.kube.in_namespace("default"))

@@ -244,11 +244,17 @@ def test_nack_and_keda_reach_this_namespaces_nats(overlays: dict[str, Build], ov
     headless = build.get("Service", "nats-headless")
     assert headless["spec"]["clusterIP"] == "None"
     monitor = {p["name"]: p["port"] for p in headless["spec"]["ports"]}["monitor"]
-    assert len(triggers) == 2, "render and video lag"
-    for trigger in triggers:
+    lags = [t for t in triggers if t["type"] == "nats-jetstream"]
+    assert len(lags) == 2, "render and video lag"
+    for trigger in lags:
         assert trigger["metadata"]["natsServerMonitoringEndpoint"] == (
             f"nats-headless.{namespace}.svc.cluster.local:{monitor}"
         )
+    # The backlog triggers read this namespace's series, never another overlay's.
+    backlogs = [t for t in triggers if t["type"] == "prometheus"]
+    assert len(backlogs) == 2, "render and video backlog"
+    for trigger in backlogs:
+        assert f'namespace="{namespace}"' in trigger["metadata"]["query"]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -258,7 +264,7 @@ def test_keda_scales_on_the_render_consumer_after_it_exists(
     build = overlays[overlay]
     scaled = build.get("ScaledObject", "gallery-worker")
     triggers = {t["name"]: t for t in scaled["spec"]["triggers"]}
-    assert set(triggers) == {"render-lag", "video-lag"}
+    assert set(triggers) == {"render-lag", "video-lag", "render-backlog", "video-backlog"}
     for name, lane in (("render-lag", names.RENDER_CONSUMER), ("video-lag", names.VIDEO_CONSUMER)):
         trigger = triggers[name]
         assert trigger["type"] == "nats-jetstream"
@@ -273,6 +279,7 @@ def test_keda_scales_on_the_render_consumer_after_it_exists(
         }
         assert trigger["metadata"]["stream"] == names.RENDER_STREAM
         assert trigger["metadata"]["consumer"] == lane
+    _backlog_triggers_read_the_gauge(triggers)
     consumers = [
         c
         for c in build.of_kind("Consumer")
@@ -285,6 +292,30 @@ def test_keda_scales_on_the_render_consumer_after_it_exists(
     assert sync_wave(nats) < sync_wave(stream) < sync_wave(consumer) < sync_wave(scaled)
     for deployment in GALLERY_DEPLOYMENTS:
         assert sync_wave(build.get("Deployment", deployment)) >= sync_wave(consumer)
+
+
+def prometheus_service_address() -> str:
+    """kube-prometheus-stack's Prometheus Service, by the release deploy/argocd installs."""
+    app = yaml.safe_load((ROOT / "deploy/argocd/platform/kube-prometheus-stack.yaml").read_text())
+    release = app["spec"]["source"]["helm"]["releaseName"]
+    namespace = app["spec"]["destination"]["namespace"]
+    return f"http://{release}-prometheus.{namespace}.svc.cluster.local:9090"
+
+
+def _backlog_triggers_read_the_gauge(triggers: dict[str, dict[str, Any]]) -> None:
+    """Each lane's backlog trigger reads gallery_render_backlog of that lane with max (every
+    gateway replica exports the same count), at its lag trigger's target per replica."""
+    for lane in (names.RENDER_CONSUMER, names.VIDEO_CONSUMER):
+        trigger = triggers[f"{lane}-backlog"]
+        assert trigger["type"] == "prometheus"
+        meta = trigger["metadata"]
+        assert meta["serverAddress"] == prometheus_service_address()
+        assert re.fullmatch(
+            rf'max\(gallery_render_backlog\{{namespace="[a-z-]+",lane="{lane}"\}}\)',
+            meta["query"],
+        ), meta["query"]
+        assert meta["threshold"] == triggers[f"{lane}-lag"]["metadata"]["lagThreshold"]
+        assert meta.get("ignoreNullValues", "true") == "true", "no gateway scraped yet: 0"
 
 
 # ---- metric names in the alert rules and the dashboard
