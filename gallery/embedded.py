@@ -2,9 +2,10 @@
 
 nats-server (JetStream on disk), SecantusDB (on disk), the filesystem object store, the
 gateway and N worker processes, all under one data folder (``./.gallery``), so a restart
-keeps every photo. A process that exits is restarted with backoff (:mod:`gallery.supervisor`)
-instead of taking the rest down. Ctrl-C stops everything in order: gateway and workers drain
-first.
+keeps every photo. The gateway, the workers and the CLI sign in to NATS each as their own
+role (``pipeline.domain.roles``), with passwords made on the first start. A process that
+exits is restarted with backoff (:mod:`gallery.supervisor`) instead of taking the rest down.
+Ctrl-C stops everything in order: gateway and workers drain first.
 """
 
 from __future__ import annotations
@@ -12,13 +13,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import json
 import os
+import secrets
 import shutil
 import signal
 import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -39,6 +42,7 @@ from gallery.stackfile import Endpoint, StackFile
 from gallery.supervisor import Supervisor
 from pipeline.adapters.catalog import issue_api_key
 from pipeline.domain.errors import ConfigurationError
+from pipeline.domain.roles import ROLES, Credential, Role, nats_authorization
 from pipeline.runtime.settings import ENV_PREFIX, MongoSettings
 
 TENANT = "local"
@@ -56,6 +60,9 @@ class UpOptions:
     # Restart backoff of a process that exits: base, 2 x base ... up to the cap (seconds).
     restart_base_seconds: float = 1.0
     restart_max_seconds: float = 30.0
+    # How long the banner waits for the workers (their render processes start in 20-25 s on
+    # a loaded 2-core machine); past it the banner says they are still starting.
+    workers_ready_seconds: float = 120.0
 
     def ports(self) -> dict[str, int]:
         """Every port this stack listens on, by what listens there."""
@@ -99,6 +106,28 @@ def _check_ports(opts: UpOptions) -> None:
         raise ConfigurationError(
             f"port(s) in use: {', '.join(taken)}; stop what holds them or pass other ports"
         )
+
+
+def _role_credentials(data_dir: Path) -> dict[Role, Credential]:
+    """Each role's NATS user and password: made once, kept in the data folder (mode 0600), so
+    a restarted stack's processes and its CLI find the same ones."""
+    path = data_dir / "credentials.json"
+    if path.exists():
+        raw = json.loads(path.read_text())
+        return {role: Credential(**raw[role]) for role in ROLES}
+    made = {role: Credential(f"gallery-{role}", secrets.token_urlsafe(24)) for role in ROLES}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        json.dump({role: asdict(credential) for role, credential in made.items()}, file)
+    return made
+
+
+def role_env(credentials: dict[Role, Credential], role: Role) -> dict[str, str]:
+    """The settings that sign ``role`` in (``GALLERY_NATS_USER``, ``GALLERY_NATS_PASSWORD``)."""
+    return {
+        "GALLERY_NATS_USER": credentials[role].user,
+        "GALLERY_NATS_PASSWORD": credentials[role].password,
+    }
 
 
 def _api_key(data_dir: Path, uri: str) -> str:
@@ -167,18 +196,34 @@ def _run_locked(opts: UpOptions) -> int:
     apps = Supervisor(say=_say, base=opts.restart_base_seconds, cap=opts.restart_max_seconds)
     try:
         _say(f"gallery: starting servers under {data}")
-        _start_servers(opts, servers, child.env.get("GALLERY_MONGO_EMBEDDED_CACHE_SIZE"))
+        credentials = _role_credentials(data)
+        _start_servers(
+            opts,
+            servers,
+            child.env.get("GALLERY_MONGO_EMBEDDED_CACHE_SIZE"),
+            nats_authorization(credentials),
+        )
         _say("gallery: servers up; starting the gateway, then the workers")
-        gateway, key, logs = _start_gateway(opts, child.env, apps)
-        ready_url = f"http://127.0.0.1:{opts.port}/readyz"
+        gateway, key, logs = _start_gateway(
+            opts, {**child.env, **role_env(credentials, "gateway")}, apps
+        )
+        # /readyz is on the ops listener only (nobody else makes the gateway check its backends).
+        ready_url = f"http://127.0.0.1:{opts.metrics_port}/readyz"
         wait_until_ready(gateway, lambda: http_ok(ready_url), seconds=60)
         # Workers after the gateway: started together, the three processes' first imports
         # share the cores and the gateway is ready later (first `make up` on a loaded
-        # machine: 17 s from servers up to a ready gateway). Uploads queue on the bus
-        # until the workers join, a second or two later.
-        _start_workers(opts, child.env, apps, logs)
-        _stack_file(opts, child.env).write(data)
-        _banner(opts, key, logs)
+        # machine: 17 s from servers up to a ready gateway).
+        _start_workers(opts, {**child.env, **role_env(credentials, "worker")}, apps, logs)
+        # The operator's commands (keys, backfill, dlq, reconcile) sign in as admin.
+        _stack_file(opts, {**child.env, **role_env(credentials, "admin")}).write(data)
+        # The banner once an upload would be rendered, not just accepted: a worker answers
+        # /readyz once its render processes run and it is connected to NATS, the catalog
+        # and the store, right before it pulls jobs (20-25 s after the gateway, measured).
+        _say(f"gallery: gateway ready; waiting for {opts.workers} worker(s) to connect")
+        ready = _wait_for_workers(opts, apps, lambda: stopping)
+        if stopping:
+            return 0
+        _banner(opts, key, logs, ready)
         while not stopping:
             # A process that exits is restarted (with backoff) instead of stopping the rest:
             # the data folders keep every photo and job, and the others reconnect.
@@ -198,12 +243,18 @@ def _say(message: str) -> None:
     print(message, flush=True)
 
 
-def _start_servers(opts: UpOptions, servers: Supervisor, cache_size: str | None) -> None:
+def _start_servers(
+    opts: UpOptions, servers: Supervisor, cache_size: str | None, authorization: str
+) -> None:
     data = opts.data_dir
     servers.add(
         "nats-server",
         partial(
-            start_nats, data / "nats", port=opts.nats_port, monitor_port=opts.nats_monitor_port
+            start_nats,
+            data / "nats",
+            port=opts.nats_port,
+            monitor_port=opts.nats_monitor_port,
+            authorization=authorization,
         ),
     )
     servers.add(
@@ -228,6 +279,19 @@ def _start_workers(opts: UpOptions, env: dict[str, str], apps: Supervisor, logs:
         apps.add(f"worker {index + 1}", partial(start_gallery, ["worker"], worker_env, log_path))
 
 
+def _wait_for_workers(opts: UpOptions, apps: Supervisor, stopped: Callable[[], bool]) -> int:
+    """Wait until every worker's /readyz answers 200, at most ``workers_ready_seconds``
+    (restarting a worker that exits meanwhile); how many were ready."""
+    urls = [f"http://127.0.0.1:{opts.worker_metrics_port(i)}/readyz" for i in range(opts.workers)]
+    ready: set[str] = set()
+    deadline = time.monotonic() + opts.workers_ready_seconds
+    while len(ready) < len(urls) and time.monotonic() < deadline and not stopped():
+        apps.check()
+        ready |= {url for url in urls if url not in ready and http_ok(url)}
+        time.sleep(0.2)
+    return len(ready)
+
+
 def _stack_file(opts: UpOptions, env: dict[str, str]) -> StackFile:
     def metrics(port: int) -> str:
         return f"http://127.0.0.1:{port}/metrics"
@@ -249,12 +313,19 @@ def _stack_file(opts: UpOptions, env: dict[str, str]) -> StackFile:
     )
 
 
-def _banner(opts: UpOptions, key: str, logs: Path) -> None:
+def _banner(opts: UpOptions, key: str, logs: Path, ready: int) -> None:
     url = f"http://127.0.0.1:{opts.port}"
     gallery = command_name()
+    if ready == opts.workers:
+        workers = f"{opts.workers} worker(s) ready"
+    else:  # said, not hidden: uploads are accepted and wait in the queue meanwhile
+        workers = (
+            f"{ready} of {opts.workers} worker(s) ready, the others still starting "
+            f"(uploads wait in the queue until they join; see {logs}/worker-*.log)"
+        )
     print(
         f"""
-gallery is up: open {url} in a browser; {opts.workers} worker(s)
+gallery is up: open {url} in a browser; {workers}
   API key (tenant {TENANT!r}):  {key}
                    kept in {opts.data_dir / "api-key"}: the sign-in page asks for it
 {_path_hint(gallery)}  upload photos:   {gallery} upload PATH...   (from any folder)

@@ -45,17 +45,15 @@ class StatusReport:
         return {**asdict(self), "healthy": self.healthy()}
 
 
-async def bus_state(nats_url: str) -> BusState:
+async def bus_state(nats: NatsSettings) -> BusState:
     """Raises BusError when NATS does not answer within BUS_TIMEOUT_SECONDS."""
-    await _reachable(nats_url)
+    await _reachable(nats.url)
     try:
         async with asyncio.timeout(BUS_TIMEOUT_SECONDS):
-            async with JetStreamBus.connect(
-                NatsSettings(url=nats_url), name="gallery-status"
-            ) as bus:
+            async with JetStreamBus.connect(nats, name="gallery-status") as bus:
                 return await bus.state()
     except TimeoutError as exc:
-        raise BusError(f"NATS at {nats_url} did not answer in {BUS_TIMEOUT_SECONDS:.0f}s") from exc
+        raise BusError(f"NATS at {nats.url} did not answer in {BUS_TIMEOUT_SECONDS:.0f}s") from exc
 
 
 async def _reachable(nats_url: str) -> None:
@@ -104,6 +102,10 @@ PROMQL = {
     "p95_seconds": (
         "histogram_quantile(0.95, sum by (le) (rate(gallery_upload_to_ready_seconds_bucket[{w}])))"
     ),
+    "mean_seconds": (
+        "sum(rate(gallery_upload_to_ready_seconds_sum[{w}]))"
+        " / sum(rate(gallery_upload_to_ready_seconds_count[{w}]))"
+    ),
     "workers_alive": 'count(up{{job="gallery-worker"}} == 1)',
     "workers_known": 'count(up{{job="gallery-worker"}})',
     "gateways_alive": 'count(up{{job="gallery-gateway"}} == 1)',
@@ -143,6 +145,7 @@ async def prometheus_throughput(
         workers_known=count("workers_known"),
         gateways_alive=count("gateways_alive"),
         in_flight=values["in_flight"],
+        mean_seconds=values["mean_seconds"],
     )
 
 

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from gateway import admin, albums, images, openapi, tiles, tus, upload, web_ui
+from gateway import (
+    admin,
+    albums,
+    images,
+    openapi,
+    shares,
+    tiles,
+    trash,
+    tus,
+    upload,
+    usage,
+    web_ui,
+)
 from gateway.appkeys import (
     ALBUMS,
     BACKENDS,
@@ -15,31 +28,36 @@ from gateway.appkeys import (
     INGEST,
     KEYS,
     LIMITS,
+    QUERIES,
     READINESS,
     SETTINGS,
+    SHARES,
     STREAM_SHARE,
     UPLOAD_SHARE,
     UPLOADS,
 )
 from gateway.audit import audit_middleware
 from gateway.auth import KEY_CACHE, KeyCache, auth_middleware
+from gateway.fairshare import Share
 from gateway.headers import add_security_headers
 from gateway.middleware import errors_middleware, metrics_middleware
-from gateway.shares import Share
 from gateway.sse import stream_events
 from pipeline.bootstrap import (
     album_service,
     delete_service,
     event_feed,
+    image_queries,
     ingest_service,
     key_service,
     open_backends,
+    share_service,
     upload_limits,
     upload_service,
 )
 from pipeline.imaging.spec import parse_spec
 from pipeline.runtime.health import Readiness, healthz
 from pipeline.runtime.settings import Settings
+from pipeline.services.backlog import run_backlog_gauge
 
 
 def make_app(settings: Settings) -> web.Application:
@@ -57,9 +75,11 @@ def make_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[UPLOAD_SHARE], app[STREAM_SHARE] = _shares(settings)
     app[KEY_CACHE] = KeyCache(settings.gateway.key_cache_seconds)
-    app.cleanup_ctx.extend([_backends_ctx, _events_ctx, _revocations_ctx])
+    app.cleanup_ctx.extend([_backends_ctx, _events_ctx, _revocations_ctx, _backlog_ctx])
     app.on_shutdown.append(_close_streams)
     add_security_headers(app)
+    # after the common headers: a share link's own (Referrer-Policy, X-Robots-Tag) win
+    app.on_response_prepare.append(shares.private_headers)
     _add_routes(app.router)
     tiles.setup(app)
     if settings.gateway.admin_listener == "public":
@@ -68,8 +88,8 @@ def make_app(settings: Settings) -> web.Application:
 
 
 def _shares(settings: Settings) -> tuple[Share, Share]:
-    """The fair shares of upload slots and event streams (gateway.shares)."""
-    shares = settings.shares
+    """The fair shares of upload slots and event streams (gateway.fairshare)."""
+    shares = settings.fair
     uploads = Share(
         "uploads",
         total=settings.gateway.max_concurrent_uploads,
@@ -99,6 +119,8 @@ async def _backends_ctx(app: web.Application) -> AsyncIterator[None]:
         app[UPLOADS] = upload_service(backends, settings)
         app[LIMITS] = upload_limits(backends, settings)
         app[KEYS] = key_service(backends)
+        app[QUERIES] = image_queries(backends)
+        app[SHARES] = share_service(backends, settings)
         yield
 
 
@@ -117,12 +139,19 @@ async def _revocations_ctx(app: web.Application) -> AsyncIterator[None]:
     await stop()
 
 
+async def _backlog_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The render backlog gauge (pipeline.services.backlog): counted here because a gateway
+    always runs, while KEDA may have no workers to count it (they scale on it)."""
+    stop = asyncio.Event()
+    interval = app[SETTINGS].metrics.backlog_interval_seconds
+    task = asyncio.create_task(run_backlog_gauge(app[BACKENDS].catalog.backlog, interval, stop))
+    yield
+    stop.set()
+    await task
+
+
 async def _close_streams(app: web.Application) -> None:
     app[EVENTS].close()  # open event streams end now instead of holding up the shutdown
-
-
-async def _readyz(request: web.Request) -> web.Response:
-    return await request.app[READINESS].response()
 
 
 async def _events_head(request: web.Request) -> web.Response:
@@ -132,7 +161,6 @@ async def _events_head(request: web.Request) -> web.Response:
 
 def _add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/healthz", healthz)
-    router.add_get("/readyz", _readyz)
     router.add_get("/", web_ui.index)
     router.add_get("/openapi.json", openapi.openapi_json)
     router.add_static("/static/", web_ui.STATIC_DIR, append_version=True)
@@ -148,4 +176,7 @@ def _add_routes(router: web.UrlDispatcher) -> None:
         "/v1/images/{image_id}/renditions/{name}/{version}", images.get_rendition_version
     )
     albums.add_routes(router)
+    shares.add_routes(router)
+    trash.add_routes(router)
+    usage.add_routes(router)
     tus.add_routes(router)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ from gallery import exitcodes, output
 from gallery.options import add_data_dir, local_stack
 from gallery.stackfile import Endpoint
 from pipeline.domain.errors import ConfigurationError, PipelineError
+from pipeline.runtime.settings import NatsSettings
 
 if TYPE_CHECKING:  # at run time imported where used: it loads nats-py
     from gallery.scrape import Throughput
@@ -59,18 +61,18 @@ async def _run(args: argparse.Namespace) -> int:
     # Imported here: the bus adapter loads nats-py, which other commands do not need.
     from gallery.status import MetricsSampler
 
-    nats_url, endpoints = _sources(args)
+    nats, endpoints = _sources(args)
     async with aiohttp.ClientSession() as session:
         sampler = MetricsSampler(session, endpoints, args.window) if endpoints else None
-        report = await _report(args, nats_url, session, sampler, first=True)
+        report = await _report(args, nats, session, sampler, first=True)
         if args.watch:
-            await _watch(args, nats_url, session, sampler, report)
+            await _watch(args, nats, session, sampler, report)
         return _print(report, args.json)
 
 
 async def _watch(
     args: argparse.Namespace,
-    nats_url: str,
+    nats: NatsSettings,
     session: aiohttp.ClientSession,
     sampler: MetricsSampler | None,
     report: StatusReport,
@@ -79,11 +81,11 @@ async def _watch(
     with Live(_screen(report), console=output.stdout(), auto_refresh=False) as live:
         while True:
             await asyncio.sleep(args.interval)
-            report = await _report(args, nats_url, session, sampler, first=False)
+            report = await _report(args, nats, session, sampler, first=False)
             live.update(_screen(report), refresh=True)
 
 
-def _sources(args: argparse.Namespace) -> tuple[str, list[Endpoint]]:
+def _sources(args: argparse.Namespace) -> tuple[NatsSettings, list[Endpoint]]:
     try:
         stack = local_stack(args)
     except ConfigurationError:
@@ -97,7 +99,13 @@ def _sources(args: argparse.Namespace) -> tuple[str, list[Endpoint]]:
         endpoints = [_endpoint(text) for text in args.metrics]
     else:
         endpoints = stack.endpoints if stack else []
-    return nats_url, endpoints
+    # The stack's admin user (gallery up signs each role in), unless the environment names one.
+    saved = stack.settings_env if stack else {}
+    user, password = (
+        os.environ.get(name) or saved.get(name, "")
+        for name in ("GALLERY_NATS_USER", "GALLERY_NATS_PASSWORD")
+    )
+    return NatsSettings(url=nats_url, user=user, password=password), endpoints
 
 
 def _endpoint(text: str) -> Endpoint:
@@ -109,7 +117,7 @@ def _endpoint(text: str) -> Endpoint:
 
 async def _report(
     args: argparse.Namespace,
-    nats_url: str,
+    nats: NatsSettings,
     session: aiohttp.ClientSession,
     sampler: MetricsSampler | None,
     *,
@@ -120,7 +128,7 @@ async def _report(
 
     bus = bus_error = rates = rates_error = None
     try:
-        bus = await bus_state(nats_url)
+        bus = await bus_state(nats)
     except PipelineError as exc:
         bus_error = str(exc)
     try:
@@ -139,7 +147,7 @@ async def _report(
             rates = sampler.throughput()
     except PipelineError as exc:
         rates_error = str(exc)
-    return StatusReport(nats_url, bus, bus_error, rates, rates_error)
+    return StatusReport(nats.url, bus, bus_error, rates, rates_error)
 
 
 def _print(report: StatusReport, as_json: bool) -> int:
@@ -191,14 +199,32 @@ def _work(t: Throughput) -> Table:
         "uploads/s": (_num(t.uploads_per_s, "{:.2f}"), ""),
         "renders/s": (_num(t.renders_per_s, "{:.2f}"), ""),
         "failures/s": (_num(t.failures_per_s, "{:.2f}"), ""),
-        "upload→ready p50": (_num(t.p50_seconds, "{:.2f} s"), _num(t.p50_since_start, "{:.2f} s")),
-        "upload→ready p95": (_num(t.p95_seconds, "{:.2f} s"), _num(t.p95_since_start, "{:.2f} s")),
     }
+    latency = {
+        "mean": (_num(t.mean_seconds, "{:.2f} s"), _num(t.mean_since_start, "{:.2f} s")),
+        "p50 (est.)": (_estimate(t.p50_seconds, t.p50_bucket), _estimate(t.p50_since_start)),
+        "p95 (est.)": (_estimate(t.p95_seconds, t.p95_bucket), _estimate(t.p95_since_start)),
+    }
+    rows |= {f"upload→ready {name}": cells for name, cells in latency.items()}
     for name, (window, since) in rows.items():
         table.add_row(name, window, since)
-    table.caption = f"from {t.source}"
+    table.caption = (
+        f"from {t.source}; p50/p95 are estimates interpolated inside histogram buckets "
+        "(the bucket they fall in, in brackets); the mean is exact"
+    )
     table.caption_justify = "left"
     return table
+
+
+def _estimate(value: float | None, bucket: tuple[float, float] | None = None) -> str:
+    """``≈11.4 s (10-12.5)``: the interpolated figure and the bucket that bounds it."""
+    if value is None:
+        return "-"
+    if bucket is None:
+        return f"≈{value:.1f} s"
+    lower, upper = bucket
+    top = "+" if math.isinf(upper) else f"-{upper:g}"
+    return f"≈{value:.1f} s ({lower:g}{top})"
 
 
 def _num(value: float | None, fmt: str) -> str:

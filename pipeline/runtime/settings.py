@@ -36,6 +36,12 @@ class NatsSettings(_Section):
     """The JetStream bus."""
 
     url: str = Field("nats://127.0.0.1:4222", description="NATS server URL(s), comma separated")
+    user: str = Field(
+        "",
+        description="NATS user of this process's role (gateway, worker or admin: each its own, "
+        "from its Secret in Kubernetes; empty = connect without credentials)",
+    )
+    password: str = Field("", description="Password of the NATS user (from a Secret)")
     stream_replicas: int = Field(
         1, ge=1, le=5, description="Replicas of every stream (3 in production)"
     )
@@ -266,12 +272,49 @@ class QuotaSettings(_Section):
     max_images: int = Field(
         0, ge=0, description="Images a key's tenant may have (403 above); 0 = no quota"
     )
+    stream_reserve_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=64 * 1024,
+        description="A POST without Content-Length (chunked) reserves its bytes against the "
+        "byte quota in steps of this size as they arrive (exactly what arrived near the "
+        "quota's edge): 403 `bytes` mid-body once the next bytes do not fit",
+    )
     max_open_uploads: int = Field(
         100,
         ge=1,
         description="Unfinished resumable uploads one tenant may hold (403 above); each "
         "reserves its Upload-Length against the byte quota until it completes or expires",
     )
+
+
+class ShareSettings(_Section):
+    """Share links: capability URLs to one album or one photo."""
+
+    default_expiry_seconds: int = Field(
+        7 * 86400, ge=60, description="Lifetime of a share link made without expires_in_seconds"
+    )
+    max_expiry_seconds: int = Field(
+        90 * 86400,
+        ge=60,
+        description="Longest lifetime a share link may be given (400 above)",
+    )
+    # Every thumbnail is a request: one visitor scrolling a 500-photo album makes ~520 in
+    # its first minute, so the address limit sits above that and the link's above a few.
+    requests_per_minute: int = Field(
+        6000, ge=0, description="Requests one share link answers a minute (429 above); 0 = no limit"
+    )
+    address_requests_per_minute: int = Field(
+        1200,
+        ge=0,
+        description="Share-link requests one client address may make a minute (429 above); "
+        "0 = no limit",
+    )
+
+    @model_validator(mode="after")
+    def _default_within_max(self) -> ShareSettings:
+        if self.default_expiry_seconds > self.max_expiry_seconds:
+            raise ValueError("default_expiry_seconds must not exceed max_expiry_seconds")
+        return self
 
 
 class GatewaySettings(_Section):
@@ -381,11 +424,11 @@ class EdgeSettings(_Section):
     )
 
 
-class SharesSettings(_Section):
+class FairShareSettings(_Section):
     """Fair shares of one gateway process: what one API key and one tenant may hold at once.
 
     The process-wide caps are GALLERY_GATEWAY_MAX_CONCURRENT_UPLOADS and
-    GALLERY_SHARES_EVENT_STREAMS; a tenant at its share gets 429, so it never fills the
+    GALLERY_FAIR_EVENT_STREAMS; a tenant at its share gets 429, so it never fills the
     process for the others while its share is below the process cap.
     """
 
@@ -577,6 +620,19 @@ class SweeperSettings(_Section):
     )
 
 
+class TrashSettings(_Section):
+    """The trash: deleted photos wait here, restorable, until purged."""
+
+    retention_days: float = Field(
+        30.0,
+        ge=0,
+        description="Days a photo stays in the trash before the sweeper purges it for good",
+    )
+    sweep_interval_seconds: float = Field(
+        300.0, gt=0, description="Seconds between purges of the trash past its retention"
+    )
+
+
 class ReconcileSettings(_Section):
     """`gallery reconcile`: store and catalog compared, mismatches fixed."""
 
@@ -607,6 +663,12 @@ class MetricsSettings(_Section):
 
     host: str = Field("0.0.0.0", description="Listen address of the metrics endpoint")
     port: int = Field(9100, ge=0, le=65535, description="Metrics port (0 disables)")
+    backlog_interval_seconds: float = Field(
+        15.0,
+        ge=0,
+        description="How often the gateway counts the images queued for a render in the catalog "
+        "(gallery_render_backlog, which KEDA and the backlog alert read; 0: never)",
+    )
 
 
 class Settings(BaseSettings):
@@ -628,12 +690,14 @@ class Settings(BaseSettings):
     limits: LimitsSettings = LimitsSettings()
     gateway: GatewaySettings = GatewaySettings()
     edge: EdgeSettings = EdgeSettings()
-    shares: SharesSettings = SharesSettings()
+    fair: FairShareSettings = FairShareSettings()
     tus: TusSettings = TusSettings()
     quota: QuotaSettings = QuotaSettings()
+    share: ShareSettings = ShareSettings()
     worker: WorkerSettings = WorkerSettings()
     jobs: JobsSettings = JobsSettings()
     sweeper: SweeperSettings = SweeperSettings()
+    trash: TrashSettings = TrashSettings()
     reconcile: ReconcileSettings = ReconcileSettings()
     metrics: MetricsSettings = MetricsSettings()
     renditions: str = Field(

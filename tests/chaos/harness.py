@@ -26,6 +26,7 @@ from gallery.servers import ManagedProcess, free_port, mongo_uri, start_nats, st
 from pipeline.adapters.catalog import MongoCatalog
 from pipeline.runtime.settings import (
     EdgeSettings,
+    FairShareSettings,
     LimitsSettings,
     MetricsSettings,
     MongoSettings,
@@ -33,7 +34,6 @@ from pipeline.runtime.settings import (
     QuotaSettings,
     S3Settings,
     Settings,
-    SharesSettings,
     StorageSettings,
     SweeperSettings,
     WorkerSettings,
@@ -177,7 +177,7 @@ class ChaosStack:
             "quota": QuotaSettings(uploads_per_minute=0, bytes_per_minute=0),
             # Nor the fair shares and the per-address cap (tests/security): the 200 clients
             # are one key on one address, and the limit under test is the process's own (503).
-            "shares": SharesSettings(uploads_per_tenant=1024, uploads_per_key=1024),
+            "fair": FairShareSettings(uploads_per_tenant=1024, uploads_per_key=1024),
             "edge": EdgeSettings(max_connections_per_address=1024),
         }
         values.update(self.sections)
@@ -187,7 +187,7 @@ class ChaosStack:
         await asyncio.gather(self.nats.start(), self.mongo.start(), self.s3.start())
         self.worker_env = worker_env or {}
         self.stack = Stack(self._settings(), self.root / "logs")
-        self.stack.gateway = self.stack.launch("gateway", "gateway.log")
+        self.stack.launch_gateway()
         for _ in range(self.worker_count):
             self.stack.add_worker(self.worker_env)
         await self.stack.wait_ready(timeout=120)
@@ -253,7 +253,7 @@ class ChaosStack:
     async def readyz(self) -> tuple[int, dict[str, Any]]:
         assert self.session is not None
         async with self.session.get(
-            f"{self.url}/readyz", timeout=aiohttp.ClientTimeout(total=30)
+            f"{self.stack.ops_url}/readyz", timeout=aiohttp.ClientTimeout(total=30)
         ) as response:
             return response.status, await response.json(content_type=None)
 

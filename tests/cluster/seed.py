@@ -149,10 +149,9 @@ def what_runs_where(kube: Kube) -> dict[str, list[str]]:
     return dict(where)
 
 
-# SeaweedFS as a cluster (components/seaweedfs-cluster): its members by kind.
+# Production's SeaweedFS cluster (components/seaweedfs-cluster): the members one per node.
 SEAWEED_MASTER = "app.kubernetes.io/name=seaweedfs,app.kubernetes.io/component=master"
 SEAWEED_VOLUME = "app.kubernetes.io/name=seaweedfs,app.kubernetes.io/component=volume"
-SEAWEED_FILER = "app.kubernetes.io/name=seaweedfs,app.kubernetes.io/component=filer"
 SEAWEED_MASTERS = ",".join(f"seaweedfs-master-{i}.seaweedfs-master:9333" for i in range(3))
 
 

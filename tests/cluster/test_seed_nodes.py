@@ -23,7 +23,6 @@ from tests.cluster.conftest import STATE, Deployed
 from tests.cluster.kube import Kube, wait_for
 from tests.cluster.seed import (
     POOL,
-    SEAWEED_FILER,
     SEAWEED_MASTER,
     SEAWEED_VOLUME,
     Copies,
@@ -45,7 +44,7 @@ pytestmark = [pytest.mark.cluster, pytest.mark.timeout(1800)]
 GATEWAY = "app.kubernetes.io/name=gallery,app.kubernetes.io/component=gateway"
 WORKER = "app.kubernetes.io/name=gallery,app.kubernetes.io/component=worker"
 NATS = "app.kubernetes.io/name=nats"
-STATEFUL = ("nats", "seaweedfs", "seaweedfs-master", "seaweedfs-volume", "gallery-mongo")
+STATEFUL = ("nats", "seaweedfs-master", "seaweedfs-volume", "gallery-mongo")
 CATALOG_NODE = "nl-cloud-hf-22-w3"  # testing/production pins the one catalog member there
 Say = Callable[[str], None]  # the scenario fixture: one line to the log
 CONTROL_PLANE_TAINT = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
@@ -85,11 +84,13 @@ def on_every_worker(kube: Kube, selector: str) -> dict[str, list[str]] | None:
     return where if set(where) == set(workers()) else None
 
 
-def test_production_places_one_gateway_nats_and_seaweedfs_member_per_worker_spreads_workers(
+def test_production_places_a_gateway_nats_and_seaweedfs_master_and_volume_per_worker(
     seed: Deployed, scenario: Say
 ) -> None:
     kube = seed.kube
-    for selector in (GATEWAY, NATS, SEAWEED_MASTER, SEAWEED_VOLUME, SEAWEED_FILER):
+    # One of each per worker; production's two filers and two S3 gateways are spread too,
+    # but there are only two of each.
+    for selector in (GATEWAY, NATS, SEAWEED_MASTER, SEAWEED_VOLUME):
         where = wait_for(
             f"{selector} on every worker",
             lambda s=selector: on_every_worker(kube, s),  # type: ignore[misc]
@@ -244,7 +245,7 @@ def test_a_worker_powered_off_mid_run_loses_nothing(
     kube = seed.kube
     victim = wait_for("a worker announcing the address", lambda: announcer(kube), 120, 2)
     assert victim != CATALOG_NODE
-    kinds = (GATEWAY, WORKER, NATS, SEAWEED_MASTER, SEAWEED_VOLUME, SEAWEED_FILER)
+    kinds = (GATEWAY, WORKER, NATS, SEAWEED_MASTER, SEAWEED_VOLUME)
     held = {sel: placement(kube, sel).get(victim, []) for sel in kinds}
     assert all(held.values()), f"{victim} should hold one of each: {held}"
     gallery = Gallery(f"http://{load_balancer.ip}", seed.api_key)
@@ -292,7 +293,7 @@ def test_a_worker_powered_off_mid_run_loses_nothing(
         )
     finally:
         script("node-power.sh", "on", victim, str(STATE), timeout=900)
-    for selector in (GATEWAY, NATS, SEAWEED_MASTER, SEAWEED_VOLUME, SEAWEED_FILER):
+    for selector in (GATEWAY, NATS, SEAWEED_MASTER, SEAWEED_VOLUME):
         wait_for(
             f"{selector} back on {victim}",
             lambda s=selector: victim in kube_ready_on(kube, s),

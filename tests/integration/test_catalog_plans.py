@@ -140,6 +140,7 @@ async def exercise(catalog: MongoCatalog, images: int) -> None:
     # Sweeps: stale queued images and expired leases, expired tus uploads.
     await catalog.stale_unfinished(timedelta(seconds=60))
     await catalog.queued_images(TENANT, 8)  # the render refill
+    await catalog.backlog.queued_by_media()  # the render backlog gauge
     await catalog.uploads.expired_uploads(utcnow())
     await catalog.uploads.open_upload_keys()
     upload = UploadRecord.model_validate(
@@ -178,8 +179,22 @@ def filters(command: Document) -> list[tuple[str, Document, Document | None, boo
         return [(collection, d["q"], None, False) for d in command["deletes"]]
     if name == "findAndModify":
         return [(collection, command.get("query", {}), command.get("sort"), False)]
+    if name == "aggregate" and _is_a_count(command["pipeline"]):
+        # count_documents: a $match, then counted. Checked as a find of the $match: an
+        # index range, whose documents (a count reads them on SecantusDB) stay bounded.
+        return [(collection, command["pipeline"][0]["$match"], None, True)]
     assert name not in {"aggregate", "count", "distinct"}, f"a scan-shaped command: {command}"
     return []
+
+
+def _is_a_count(pipeline: list[Document]) -> bool:
+    """Whether ``pipeline`` is PyMongo's count_documents: $match, [$skip, $limit,] $group."""
+    stages = [next(iter(stage)) for stage in pipeline]
+    return (
+        stages[:1] == ["$match"]
+        and stages[-1:] == ["$group"]
+        and set(stages[1:-1]) <= {"$skip", "$limit"}
+    )
 
 
 async def point_operations(catalog: MongoCatalog) -> dict[str, Callable[[], Awaitable[object]]]:
