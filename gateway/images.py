@@ -10,7 +10,7 @@ from gateway.appkeys import ALBUMS, BACKENDS, DELETE, TENANT_KEY
 from gateway.delivery import StoredObject, deliver
 from gateway.paging import image_page_params, next_cursor, status_param
 from pipeline.domain.errors import Conflict, NotFound
-from pipeline.domain.models import ImageRecord, Rendition
+from pipeline.domain.models import MOTION, ImageRecord, Rendition
 from pipeline.imaging import deepzoom
 
 
@@ -48,8 +48,27 @@ def image_json(record: ImageRecord) -> dict[str, Any]:
             for name, r in sorted(record.renditions.items())
         },
         "deep_zoom": tiles_json(record),
+        "motion": motion_json(record),
         "links": {"self": base, "original": f"{base}/original"},
         "albums": list(record.albums),
+    }
+
+
+def motion_json(record: ImageRecord) -> dict[str, object] | None:
+    """A motion photo's video (``None`` for any other image): the ``motion`` rendition's URL,
+    size and duration, and where it came from (``google`` XMP or ``samsung`` trailer)."""
+    clip = record.renditions.get(MOTION)
+    if clip is None:
+        return None
+    about = record.metadata.get("motion")
+    about = about if isinstance(about, dict) else {}
+    return {
+        "url": rendition_url(record.id, MOTION, clip),
+        "content_type": clip.content_type,
+        "width": clip.width,
+        "height": clip.height,
+        "duration_seconds": about.get("duration_seconds"),
+        "source": about.get("source"),
     }
 
 

@@ -142,3 +142,45 @@ def rename_codec(data: bytes, old: bytes, new: bytes) -> bytes:
     """Rename the sample entry four-cc ``old`` (inside stsd) to ``new``."""
     at = data.index(old, find_box(data, b"stsd"))
     return data[:at] + new + data[at + 4 :]
+
+
+# --- motion photos -------------------------------------------------------------------------
+
+_XMP_NAMESPACE = b"http://ns.adobe.com/xap/1.0/\x00"
+
+
+def google_motion_photo(jpeg: bytes, video: bytes, *, micro: bool = False) -> bytes:
+    """A Google Motion Photo: ``jpeg`` with an XMP packet saying where ``video`` (appended
+    after the image) starts: ``Container:Directory`` (current) or ``MicroVideoOffset`` (old)."""
+    if micro:
+        fields = f'GCamera:MicroVideo="1" GCamera:MicroVideoOffset="{len(video)}"'
+        directory = ""
+    else:
+        fields = 'GCamera:MotionPhoto="1" GCamera:MotionPhotoVersion="1"'
+        directory = (
+            "<Container:Directory><rdf:Seq>"
+            '<rdf:li rdf:parseType="Resource"><Container:Item Item:Mime="image/jpeg" '
+            'Item:Semantic="Primary" Item:Length="0" Item:Padding="0"/></rdf:li>'
+            '<rdf:li rdf:parseType="Resource"><Container:Item Item:Mime="video/mp4" '
+            f'Item:Semantic="MotionPhoto" Item:Length="{len(video)}" Item:Padding="0"/></rdf:li>'
+            "</rdf:Seq></Container:Directory>"
+        )
+    xmp = (
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+        'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        '<rdf:Description rdf:about="" xmlns:GCamera="http://ns.google.com/photos/1.0/camera/" '
+        'xmlns:Container="http://ns.google.com/photos/1.0/container/" '
+        f'xmlns:Item="http://ns.google.com/photos/1.0/container/item/" {fields}>'
+        f"{directory}</rdf:Description></rdf:RDF></x:xmpmeta>"
+    ).encode()
+    payload = _XMP_NAMESPACE + xmp
+    segment = b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
+    assert jpeg[:2] == b"\xff\xd8"
+    return jpeg[:2] + segment + jpeg[2:] + video
+
+
+def samsung_motion_photo(jpeg: bytes, video: bytes) -> bytes:
+    """A Samsung motion photo: ``video`` after the marker ``MotionPhoto_Data`` in the trailer
+    behind the JPEG, then Samsung's SEF index (here a stand-in of its framing)."""
+    sef = b"SEFH" + struct.pack("<III", 107, 1, 0) + b"\x00" * 12 + b"SEFT"
+    return jpeg + b"MotionPhoto_Data" + video + sef

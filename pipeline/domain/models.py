@@ -12,6 +12,8 @@ from ulid import LaxMonotonicPolicy, ULIDGenerator
 from pipeline.domain.messages import JobReason, RenderJob, utcnow
 
 Status = Literal["queued", "processing", "ready", "failed"]
+# The rendition holding a motion photo's video (pipeline.imaging.motion.NAME).
+MOTION = "motion"
 
 # Monotonic within a millisecond: ids made in the same millisecond still sort in creation
 # order (the lax policy draws fresh randomness instead of failing on the 2**80th).
@@ -151,8 +153,11 @@ class ImageRecord(BaseModel):
 
     @property
     def media(self) -> str:
-        """``video`` for a video original, else ``photo`` (by the type its bytes showed)."""
-        return "video" if self.content_type.startswith("video/") else "photo"
+        """``video`` for a video original (by the type its bytes showed), ``motion`` for a
+        photo with a ``motion`` rendition (the video a motion photo carries), else ``photo``."""
+        if self.content_type.startswith("video/"):
+            return "video"
+        return "motion" if MOTION in self.renditions else "photo"
 
     def to_document(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True)

@@ -40,6 +40,7 @@ RESERVED_NAMES: dict[str, str] = {
     RESERVED_NAME: "a video's preview",
     "tiles": "a large photo's deep-zoom tiles",
     "animated": "an animated image's animation",
+    "motion": "a motion photo's video",
 }
 
 # Larger renditions than this are a configuration mistake (and a memory risk), not a wish.

@@ -39,7 +39,7 @@ from pipeline.domain.errors import (
     RenderCrashed,
 )
 from pipeline.domain.messages import RERENDER_REASONS, ImageEvent, RenderJob, utcnow
-from pipeline.domain.models import ImageRecord, ReadyImage, Rendition
+from pipeline.domain.models import MOTION, ImageRecord, ReadyImage, Rendition
 from pipeline.domain.objects import ObjectStore
 from pipeline.domain.outcomes import Ack, Delivery, Outcome, Retry, Terminal
 from pipeline.imaging import animated, deepzoom
@@ -314,9 +314,11 @@ class RenderService:
 
     def _is_current(self, record: ImageRecord) -> bool:
         stored = {name: r.spec_hash for name, r in record.renditions.items()}
-        # A video also has its preview (named "video"; its own spec is not compared yet).
+        # A video also has its preview (named "video"; its own spec is not compared yet),
+        # a motion photo its video ("motion", the same).
         if record.media == "video":
             stored.pop("video", None)
+        stored.pop(MOTION, None)
         # A large photo's tiles and an animation follow their own hashes, not the spec's.
         stored.pop(deepzoom.NAME, None)
         stored.pop(animated.NAME, None)

@@ -10,7 +10,7 @@ import pyvips
 
 from pipeline.imaging.scan import scan_header
 from pipeline.runtime.settings import LimitsSettings
-from tests import videos
+from tests import images, videos
 from tests.conftest import SettingsFactory
 from tests.e2e.conftest import Api, StackFactory
 
@@ -89,3 +89,47 @@ async def test_hostile_videos_get_a_clear_answer_and_leave_nothing(api: Api) -> 
     status, listing = await api.get("/v1/images")
     assert status == 200
     assert listing["items"] == []
+
+
+@pytest.mark.parametrize("kind", ["google", "samsung"])
+async def test_a_motion_photo_is_one_photo_whose_motion_plays(api: Api, kind: str) -> None:
+    photo = images.jpeg_bytes(400, 300)
+    clip = videos.clip("mp4", "libx265", "aac", width=128, height=96, seconds=2)
+    make = videos.google_motion_photo if kind == "google" else videos.samsung_motion_photo
+    status, doc = await api.upload(make(photo, clip), content_type="image/jpeg")
+    assert status == 202, doc
+    ready = await api.wait_status(doc["id"], {"ready", "failed"})
+    assert ready["status"] == "ready", ready
+    assert ready["media"] == "motion"
+    assert (ready["content_type"], ready["width"], ready["height"]) == ("image/jpeg", 400, 300)
+    assert sorted(ready["renditions"]) == ["large", "motion", "preview", "thumb"]
+    motion = ready["motion"]
+    assert motion["source"] == kind
+    assert motion["duration_seconds"] == pytest.approx(2, 0.2)
+    assert motion["url"] == ready["renditions"]["motion"]["url"]
+    status, body = await api.get(motion["url"])
+    assert status == 200
+    header = scan_header(body, LimitsSettings(), videos=True)
+    assert header.video is not None
+    assert [s.codec for s in header.video.streams] == ["h264", "aac"]
+    async with api.session.get(
+        f"{api.url}{motion['url']}", headers={"Range": "bytes=0-99"}
+    ) as response:
+        assert response.status == 206
+    status, listing = await api.get("/v1/images")
+    assert [item["id"] for item in listing["items"]] == [doc["id"]]  # one item, not two
+
+
+async def test_a_motion_photo_whose_video_is_broken_still_renders_saying_why(api: Api) -> None:
+    clip = videos.clip("mp4", seconds=1)
+    broken = clip.replace(b"moov", b"xxxx")
+    data = videos.google_motion_photo(images.jpeg_bytes(300, 200), broken)
+    status, doc = await api.upload(data, content_type="image/jpeg")
+    assert status == 202, doc
+    ready = await api.wait_status(doc["id"], {"ready", "failed"})
+    assert ready["status"] == "ready", ready
+    assert (ready["media"], ready["motion"]) == ("photo", None)
+    assert "cut short" in ready["metadata"]["motion_error"]
+    status, original = await api.get(f"/v1/images/{doc['id']}/original")
+    assert status == 200
+    assert original == data  # nothing lost: the original keeps the motion part
