@@ -49,6 +49,7 @@ def image_json(record: ImageRecord) -> dict[str, Any]:
         },
         "deep_zoom": tiles_json(record),
         "motion": motion_json(record),
+        "motion_of": record.motion_of,
         "links": {"self": base, "original": f"{base}/original"},
         "albums": list(record.albums),
     }
@@ -56,7 +57,8 @@ def image_json(record: ImageRecord) -> dict[str, Any]:
 
 def motion_json(record: ImageRecord) -> dict[str, object] | None:
     """A motion photo's video (``None`` for any other image): the ``motion`` rendition's URL,
-    size and duration, and where it came from (``google`` XMP or ``samsung`` trailer)."""
+    size and duration, and where it came from (``google`` XMP, ``samsung`` trailer, or
+    ``apple``: a live photo's video uploaded beside it, ``video_id`` that image)."""
     clip = record.renditions.get(MOTION)
     if clip is None:
         return None
@@ -69,6 +71,7 @@ def motion_json(record: ImageRecord) -> dict[str, object] | None:
         "height": clip.height,
         "duration_seconds": about.get("duration_seconds"),
         "source": about.get("source"),
+        "video_id": about.get("video_id"),
     }
 
 

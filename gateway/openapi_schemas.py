@@ -69,7 +69,11 @@ MOTION = _object(
         "width": INTEGER,
         "height": INTEGER,
         "duration_seconds": nullable({"type": "number"}),
-        "source": nullable({"enum": ["google", "samsung"]}),
+        "source": nullable({"enum": ["google", "samsung", "apple"]}),
+        "video_id": {
+            **nullable(STRING),
+            "description": "apple: the live photo's video, uploaded as its own file",
+        },
     }
 )
 
@@ -117,8 +121,13 @@ IMAGE = _object(
         },
         "motion": {
             **nullable(ref("Motion")),
-            "description": "a motion photo's video (Google or Samsung: inside the file); "
-            "when it could not be made, metadata.motion_error says why",
+            "description": "a motion photo's video (Google or Samsung: inside the file; "
+            "Apple: the live photo's MOV, uploaded in either order, linked by the content "
+            "identifier both carry); when it could not be made, metadata.motion_error says why",
+        },
+        "motion_of": {
+            **nullable(STRING),
+            "description": "a live photo's video: the photo it plays in (not listed itself)",
         },
         "links": _object({"self": STRING, "original": STRING}),
         "albums": {"type": "array", "items": STRING},

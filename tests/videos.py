@@ -26,14 +26,18 @@ def clip(
     audio_streams: int = 1,
     noise: bool = False,
     black_seconds: float = 0.0,
+    tags: dict[str, str] | None = None,
 ) -> bytes:
     """A clip of moving colour bars (and a tone) in ``container``; ``video=None`` makes an
     audio-only file; ``noise`` makes frames that do not compress (a large ``mdat``);
-    ``black_seconds`` starts it with black frames (a fade-in, a lens cap). PyAV's
+    ``black_seconds`` starts it with black frames (a fade-in, a lens cap); ``tags`` are
+    container metadata (QuickTime ``mdta`` keys in MP4/MOV, as iPhones write them). PyAV's
     MP4 muxer writes ``moov`` after ``mdat`` (no faststart)."""
     rng = np.random.default_rng(7)
     out = io.BytesIO()
-    with av.open(out, "w", format=FORMATS[container]) as muxer:
+    options = {"movflags": "use_metadata_tags"} if tags else {}
+    with av.open(out, "w", format=FORMATS[container], options=options) as muxer:
+        muxer.metadata.update(tags or {})
         vstream = None
         if video is not None:
             vstream = muxer.add_stream(video, rate=fps)

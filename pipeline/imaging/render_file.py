@@ -37,6 +37,8 @@ _CHUNK = 1024 * 1024
 _CAPTURE_TAGS = ("com.apple.quicktime.creationdate", "creation_time")
 _MAKE_TAGS = ("com.apple.quicktime.make", "make", "com.android.manufacturer")
 _MODEL_TAGS = ("com.apple.quicktime.model", "model", "com.android.model")
+# What links an Apple live photo's video to its still (the still's maker note has it too).
+_CONTENT_ID_TAGS = ("com.apple.quicktime.content.identifier",)
 
 
 def preview_path(original: Path) -> Path:
@@ -205,6 +207,7 @@ def _container_tags(original: Path) -> dict[str, Any]:
         ("capture_time", _CAPTURE_TAGS),
         ("make", _MAKE_TAGS),
         ("model", _MODEL_TAGS),
+        ("content_identifier", _CONTENT_ID_TAGS),
     ):
         value = next((tags[n] for n in names if tags.get(n)), None)
         if value is not None:

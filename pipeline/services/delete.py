@@ -12,6 +12,7 @@ Both halves of that race live here.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from pipeline.domain import names
@@ -20,6 +21,7 @@ from pipeline.domain.messages import CleanupJob, ImageEvent
 from pipeline.domain.models import ImageRecord
 from pipeline.domain.objects import ObjectStore
 from pipeline.domain.outcomes import Ack, Delivery, Outcome
+from pipeline.services.live import linked_video
 from pipeline.services.ports import Catalog, CleanupPublisher
 
 log = logging.getLogger(__name__)
@@ -64,7 +66,17 @@ class DeleteService:
             raise NotFound("no such image", public_message="no such image")
         await self._queue_cleanup(cleanup_job(record))
         await self._bus.publish_event(ImageEvent(type="deleted", image_id=record.id, tenant=tenant))
+        await self._delete_live_half(record)
         return record
+
+    async def _delete_live_half(self, record: ImageRecord) -> None:
+        """A live photo is one item: its video goes with the photo, and a video deleted on
+        its own (by id) leaves the photo a still."""
+        if record.motion_of is not None:
+            await self._catalog.unlink_motion(record.tenant, record.motion_of, record.id)
+        if (video := linked_video(record)) is not None:
+            with contextlib.suppress(NotFound):  # deleted already
+                await self.delete(record.tenant, video)
 
     async def _queue_cleanup(self, job: CleanupJob) -> None:
         try:

@@ -50,6 +50,7 @@ from pipeline.runtime.joblog import log_outcome
 from pipeline.services.delete import remove_orphaned_renditions
 from pipeline.services.handback import CLAIM_LINGER, Handback, PendingHandbacks
 from pipeline.services.lease import HeldLease
+from pipeline.services.live import pair_live_photo
 from pipeline.services.ports import Bus, Catalog, Renderer
 from pipeline.services.spool import CHUNK_BYTES, Spool
 
@@ -357,11 +358,20 @@ class RenderService:
             await remove_orphaned_renditions(self._catalog, self._store, record.tenant, record.id)
             return False
         await self._drop_outdated(record, renditions)
+        await self._pair(ready)
         event = ImageEvent(
             type="ready", image_id=record.id, tenant=record.tenant, renditions=sorted(renditions)
         )
         await self._bus.publish_event(event)
         return True
+
+    async def _pair(self, ready: ImageRecord) -> None:
+        """An Apple live photo's half finds the other (:mod:`pipeline.services.live`). Best
+        effort: the image is ready either way, and a re-render pairs it again."""
+        try:
+            await pair_live_photo(self._catalog, ready)
+        except DependencyError as exc:
+            log.warning("live photo %s not paired (re-render to pair it): %s", ready.id, exc)
 
     async def _store_renditions(
         self, record: ImageRecord, result: RenderResult

@@ -133,3 +133,37 @@ async def test_a_motion_photo_whose_video_is_broken_still_renders_saying_why(api
     status, original = await api.get(f"/v1/images/{doc['id']}/original")
     assert status == 200
     assert original == data  # nothing lost: the original keeps the motion part
+
+
+@pytest.mark.parametrize("first", ["photo", "video"])
+async def test_an_apple_live_photo_uploaded_as_two_files_is_one_photo(api: Api, first: str) -> None:
+    identifier = "6C3C2B1A-0F9E-4D8C-B7A6-958473625140"
+    still = images.apple_live_jpeg(400, 300, identifier)
+    tags = {"com.apple.quicktime.content.identifier": identifier}
+    movie = videos.clip("mov", "libx265", "aac", width=128, height=96, seconds=2, tags=tags)
+    uploads = [(still, "image/jpeg"), (movie, "video/quicktime")]
+    ids = {}
+    for data, content_type in uploads if first == "photo" else uploads[::-1]:
+        status, doc = await api.upload(data, content_type=content_type)
+        assert status == 202, doc
+        ids[doc["media"]] = doc["id"]
+        ready = await api.wait_status(doc["id"], {"ready", "failed"})  # one after the other
+        assert ready["status"] == "ready", ready
+    status, photo = await api.get(f"/v1/images/{ids['photo']}")
+    assert status == 200
+    assert photo["media"] == "motion"
+    assert photo["metadata"]["content_identifier"] == identifier
+    assert photo["motion"]["source"] == "apple"
+    assert photo["motion"]["duration_seconds"] == pytest.approx(2, 0.2)
+    status, body = await api.get(photo["motion"]["url"])
+    assert status == 200
+    header = scan_header(body, LimitsSettings(), videos=True)
+    assert header.video is not None
+    assert [s.codec for s in header.video.streams] == ["h264", "aac"]
+    status, listing = await api.get("/v1/images")
+    assert [item["id"] for item in listing["items"]] == [ids["photo"]]  # never two items
+    status, video = await api.get(f"/v1/images/{ids['video']}")
+    assert (status, video["motion_of"]) == (200, ids["photo"])  # kept, not lost
+    assert await api.delete(f"/v1/images/{ids['photo']}") == 204
+    status, _ = await api.get(f"/v1/images/{ids['video']}")
+    assert status == 404  # one item: its video went with it
