@@ -188,3 +188,47 @@ def samsung_motion_photo(jpeg: bytes, video: bytes) -> bytes:
     behind the JPEG, then Samsung's SEF index (here a stand-in of its framing)."""
     sef = b"SEFH" + struct.pack("<III", 107, 1, 0) + b"\x00" * 12 + b"SEFT"
     return jpeg + b"MotionPhoto_Data" + video + sef
+
+
+# --- HDR -----------------------------------------------------------------------------------
+
+# Signal levels (0-1) of HDR grey patches: HLG's and PQ's reference white (203 nits, ITU-R
+# BT.2408), a 1000-nit highlight, and a dim 5 nits.
+HDR_LEVELS = {
+    "hlg": {"white": 0.75, "highlight": 1.0, "dim": 0.17},
+    "pq": {"white": 0.58, "highlight": 0.75, "dim": 0.25},
+}
+_TRC = {"hlg": 18, "pq": 16}
+_BT2020 = 9
+
+
+def hdr_clip(
+    transfer: str, *, width: int = 96, height: int = 64, seconds: float = 1.0, fps: int = 10
+) -> bytes:
+    """A 10-bit HEVC MP4 tagged BT.2020 with the ``transfer`` (``hlg`` or ``pq``) curve,
+    like a phone's HDR clip: three vertical grey patches at :data:`HDR_LEVELS` (white,
+    highlight, dim from left to right)."""
+    levels = HDR_LEVELS[transfer]
+    luma = np.empty((height, width), dtype=np.float64)
+    third = width // 3
+    luma[:, :third] = levels["white"]
+    luma[:, third : 2 * third] = levels["highlight"]
+    luma[:, 2 * third :] = levels["dim"]
+    y = np.round(64 + 876 * luma).astype(np.uint16)  # 10-bit limited range
+    chroma = np.full((height // 2, width), 512, dtype=np.uint16)  # grey: Cb = Cr = mid
+    planes = np.concatenate([y, chroma.reshape(height // 2, width)], axis=0)
+    out = io.BytesIO()
+    with av.open(out, "w", format="mp4") as muxer:
+        stream = muxer.add_stream("libx265", rate=fps, options={"x265-params": "log-level=error"})
+        stream.width, stream.height = width, height
+        stream.pix_fmt = "yuv420p10le"
+        codec = stream.codec_context
+        codec.color_primaries = codec.colorspace = _BT2020
+        codec.color_trc = _TRC[transfer]
+        for index in range(max(1, round(seconds * fps))):
+            frame = av.VideoFrame.from_ndarray(planes, format="yuv420p10le")
+            frame.pts = index
+            frame.time_base = Fraction(1, fps)
+            muxer.mux(stream.encode(frame))
+        muxer.mux(stream.encode(None))
+    return out.getvalue()

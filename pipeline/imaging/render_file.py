@@ -20,6 +20,7 @@ import av
 
 from pipeline.domain.errors import ImageRejected, InputError
 from pipeline.imaging import motion
+from pipeline.imaging.hdr import transfer_of
 from pipeline.imaging.render import (
     RenderedRendition,
     RenderResult,
@@ -202,7 +203,10 @@ def _scan(original: Path, limits: LimitsSettings) -> ImageHeader:
 def _container_tags(original: Path) -> dict[str, Any]:
     with av.open(str(original)) as container:
         tags = {k.lower(): v for k, v in container.metadata.items()}
-    found: dict[str, Any] = {"capture_time": None}
+        video = container.streams.video
+        # An HDR source ("hlg" or "pq"): its poster and preview are tone-mapped to SDR.
+        hdr = transfer_of(video[0]) if video else None
+    found: dict[str, Any] = {"capture_time": None, "hdr": hdr}
     for key, names in (
         ("capture_time", _CAPTURE_TAGS),
         ("make", _MAKE_TAGS),

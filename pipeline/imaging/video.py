@@ -13,7 +13,8 @@ held whole in memory: frames are decoded and encoded one at a time.
   all), scaled to fit :attr:`VideoSpec.max_width` x :attr:`VideoSpec.max_height` (1080p),
   turned upright (the rotation applied to the pixels, so every player shows it the same).
 
-Not covered yet: HDR (10-bit HLG/PQ) is converted to 8-bit without tone mapping.
+An HDR clip (10-bit HLG or PQ) is tone-mapped to SDR BT.709 for both (:mod:`.hdr`): its
+frames are scaled by FFmpeg to 16-bit RGB and mapped here; the preview is tagged BT.709.
 """
 
 from __future__ import annotations
@@ -31,10 +32,12 @@ import numpy as np
 
 from pipeline.domain.errors import RenderTimeout, UndecodableImage
 from pipeline.imaging import vips
+from pipeline.imaging.hdr import ToneMapper, transfer_of
 from pipeline.imaging.spec import PIPELINE_VERSION
 
 POSTER_SCAN_SECONDS = 3.0
 BLACK_LUMA = 20.0  # mean of 0-255 luma below which a frame reads as black
+_BT709 = 1  # AVColorPrimaries, AVColorTransferCharacteristic and AVColorSpace: BT.709
 _PROBE_SIDE = 32  # frames are judged on a thumbnail this wide: cheap, and noise averages out
 
 
@@ -72,10 +75,12 @@ def poster_frame(path: Path, rotation: int, *, deadline: float | None = None) ->
     """The poster: an sRGB ``vips.Image``, upright. Raises :class:`UndecodableImage` when
     no frame decodes, :class:`RenderTimeout` past ``deadline`` (``time.monotonic``)."""
     best: tuple[float, av.VideoFrame] | None = None
+    transfer = None
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
+            transfer = transfer_of(stream)
             for frame in container.decode(stream):
                 _check(deadline)
                 luma = _mean_luma(frame)
@@ -89,7 +94,10 @@ def poster_frame(path: Path, rotation: int, *, deadline: float | None = None) ->
         ) from exc
     if best is None:
         raise UndecodableImage("no video frame decodes", public_message="the video has no frames")
-    rgb = best[1].to_ndarray(format="rgb24")
+    if transfer is not None:
+        rgb = ToneMapper(transfer).rgb24(best[1])
+    else:
+        rgb = np.asarray(best[1].to_ndarray(format="rgb24"), dtype=np.uint8)
     image = vips.Image.new_from_array(rgb, interpretation="srgb")
     return _upright(image, rotation)
 
@@ -139,7 +147,12 @@ def _transcode(
     )
     video_out.width, video_out.height = width, height
     video_out.pix_fmt = "yuv420p"
-    graph = _filters(video_in, rotation, width, height)
+    transfer = transfer_of(video_in)
+    mapper = ToneMapper(transfer) if transfer is not None else None
+    if mapper is not None:  # say what the pixels are now: SDR BT.709, not the source's HDR
+        codec = video_out.codec_context
+        codec.color_primaries = codec.color_trc = codec.colorspace = _BT709
+    graph = _filters(video_in, rotation, width, height, hdr=mapper is not None)
     audio_out, resampler = None, None
     if audio_in is not None:
         audio_out = target.add_stream("aac", rate=48000)
@@ -154,24 +167,29 @@ def _transcode(
             if isinstance(frame, av.VideoFrame):
                 last = max(last, frame.time or 0.0)
                 graph.push(frame)
-                _drain(graph, target, video_out)
+                _drain(graph, target, video_out, mapper)
             elif audio_out is not None and resampler is not None:
                 assert isinstance(frame, av.AudioFrame)
                 for converted in resampler.resample(frame):
                     target.mux(audio_out.encode(converted))
     graph.push(None)
-    _drain(graph, target, video_out)
+    _drain(graph, target, video_out, mapper)
     target.mux(video_out.encode(None))
     if audio_out is not None:
         target.mux(audio_out.encode(None))
     return Transcoded(width, height, last)
 
 
-def _filters(stream: av.VideoStream, rotation: int, width: int, height: int) -> av.filter.Graph:
+def _filters(
+    stream: av.VideoStream, rotation: int, width: int, height: int, *, hdr: bool = False
+) -> av.filter.Graph:
+    """Turn upright, scale, convert: to ``yuv420p``, or for HDR to 16-bit RGB (still the
+    source's BT.2020 signal) for the tone mapper."""
     graph = av.filter.Graph()
     nodes = [graph.add_buffer(template=stream)]
     turn = {90: ["transpose=clock"], 180: ["hflip", "vflip"], 270: ["transpose=cclock"]}
-    for description in [*turn.get(rotation, []), f"scale={width}:{height}", "format=yuv420p"]:
+    pixels = "format=rgb48le" if hdr else "format=yuv420p"
+    for description in [*turn.get(rotation, []), f"scale={width}:{height}", pixels]:
         name, _, args = description.partition("=")
         nodes.append(graph.add(name, args or None))
     nodes.append(graph.add("buffersink"))
@@ -180,7 +198,10 @@ def _filters(stream: av.VideoStream, rotation: int, width: int, height: int) -> 
 
 
 def _drain(
-    graph: av.filter.Graph, target: av.container.OutputContainer, out: av.VideoStream
+    graph: av.filter.Graph,
+    target: av.container.OutputContainer,
+    out: av.VideoStream,
+    mapper: ToneMapper | None = None,
 ) -> None:
     while True:
         try:
@@ -188,6 +209,8 @@ def _drain(
         except (av.BlockingIOError, av.EOFError):
             return
         assert isinstance(frame, av.VideoFrame)
+        if mapper is not None:
+            frame = mapper.frame(frame)
         frame.pict_type = av.video.frame.PictureType.NONE  # let the encoder choose
         target.mux(out.encode(frame))
 

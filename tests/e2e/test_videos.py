@@ -33,7 +33,7 @@ async def test_a_rotated_phone_clip_becomes_an_upright_poster_and_a_playable_pre
     assert (doc["media"], doc["content_type"]) == ("video", "video/quicktime")
     ready = await api.wait_status(doc["id"], {"ready", "failed"})
     assert ready["status"] == "ready", ready
-    assert (ready["width"], ready["height"]) == (96, 160)  # upright
+    assert (ready["width"], ready["height"], ready["frames"]) == (96, 160, 1)  # upright, a clip
     assert sorted(ready["renditions"]) == ["large", "preview", "thumb", "video"]
     assert ready["metadata"]["video_codec"] == "hevc"
     assert ready["thumbhash"]
