@@ -183,8 +183,8 @@ def _preview(
         data=b"",
         width=done.width,
         height=done.height,
-        extension="mp4",
-        content_type="video/mp4",
+        extension=video.format.extension,
+        content_type=video.format.content_type,
         seconds=time.perf_counter() - started,
         path=str(out),
     )

@@ -30,10 +30,10 @@ from pathlib import Path
 import av
 import numpy as np
 
-from pipeline.domain.errors import RenderTimeout, UndecodableImage
+from pipeline.domain.errors import ConfigurationError, RenderTimeout, UndecodableImage
 from pipeline.imaging import vips
 from pipeline.imaging.hdr import ToneMapper, transfer_of
-from pipeline.imaging.spec import PIPELINE_VERSION
+from pipeline.imaging.spec import PIPELINE_VERSION, VideoRenditionSpec
 
 POSTER_SCAN_SECONDS = 3.0
 BLACK_LUMA = 20.0  # mean of 0-255 luma below which a frame reads as black
@@ -42,24 +42,91 @@ _PROBE_SIDE = 32  # frames are judged on a thumbnail this wide: cheap, and noise
 
 
 @dataclass(frozen=True)
+class _Codec:
+    """How one video codec is written: encoder, container, audio, and its own knobs."""
+
+    encoder: str
+    container: str  # FFmpeg muxer
+    extension: str
+    content_type: str
+    audio: str
+    crf: int  # the encoder's default quality (its own scale)
+    preset: str  # the encoder's speed knob, in its own words
+
+
+CODECS: dict[str, _Codec] = {
+    # x264: CRF 0-51; "veryfast" is within 1.1x of the bare encoder's CPU (docs/benchmarks.md).
+    "h264": _Codec("libx264", "mp4", "mp4", "video/mp4", "aac", 23, "veryfast"),
+    # libvpx-vp9: CRF 0-63 (constrained quality under max_bitrate); preset = cpu-used 0-8.
+    "vp9": _Codec("libvpx-vp9", "webm", "webm", "video/webm", "libopus", 33, "5"),
+    # SVT-AV1: CRF 1-63 (capped by max_bitrate); preset 0-13, higher is faster.
+    "av1": _Codec("libsvtav1", "webm", "webm", "video/webm", "libopus", 35, "8"),
+}
+
+
+@dataclass(frozen=True)
 class VideoSpec:
-    """The ``video`` rendition: H.264 + AAC in MP4, at most ``max_width`` x ``max_height``
-    (either orientation), ``crf`` (lower is better, 18-28 sensible), the video bitrate capped
-    at ``max_bitrate`` bits/s, AAC at ``audio_bitrate`` bits/s."""
+    """The ``video`` rendition: ``codec`` (``h264``: H.264 + AAC in MP4; ``vp9`` or ``av1``:
+    with Opus in WebM), at most ``max_width`` x ``max_height`` (either orientation), ``crf``
+    (the encoder's quality scale, lower is better; None: its default), ``preset`` (its speed
+    knob; None: its default), the video bitrate capped at ``max_bitrate`` bits/s, audio at
+    ``audio_bitrate`` bits/s. The index is at the front in either container."""
 
     name: str = "video"
+    codec: str = "h264"
     max_width: int = 1920
     max_height: int = 1080
-    crf: int = 23
-    preset: str = "veryfast"
+    crf: int | None = None
+    preset: str | None = None
     max_bitrate: int = 5_000_000
     audio_bitrate: int = 128_000
 
     @property
     def spec_hash(self) -> str:
-        """12 hex chars of SHA-256 over every parameter (as a rendition spec's)."""
-        canonical = json.dumps({"v": PIPELINE_VERSION, **dataclasses.asdict(self)}, sort_keys=True)
+        """12 hex chars of SHA-256 over every parameter (as a rendition spec's). The default
+        spec keeps the hash it had before codecs were configurable (its renditions stay
+        current)."""
+        fields = dataclasses.asdict(self)
+        codec = CODECS[self.codec]
+        if self.codec == "h264":
+            fields.pop("codec")
+        fields["crf"] = codec.crf if self.crf is None else self.crf
+        fields["preset"] = codec.preset if self.preset is None else self.preset
+        canonical = json.dumps({"v": PIPELINE_VERSION, **fields}, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+    @classmethod
+    def from_spec(cls, rendition: VideoRenditionSpec | None) -> VideoSpec:
+        """The spec's ``video`` entry (None: the default, H.264 at most 1080p)."""
+        if rendition is None:
+            return cls()
+        return cls(
+            codec=rendition.codec,
+            max_width=rendition.width,
+            max_height=rendition.height,
+            crf=rendition.crf,
+            preset=rendition.preset,
+            max_bitrate=rendition.max_bitrate,
+            audio_bitrate=rendition.audio_bitrate,
+        )
+
+    @property
+    def format(self) -> _Codec:
+        """The codec's encoder, container, extension, content type and audio encoder."""
+        return CODECS[self.codec]
+
+
+def check_encoders(spec: VideoSpec) -> None:
+    """Raise :class:`ConfigurationError` at start when this FFmpeg cannot write the spec's
+    codec or its audio (a worker that would fail every video otherwise)."""
+    for name in (spec.format.encoder, spec.format.audio):
+        try:
+            av.codec.Codec(name, "w")
+        except av.codec.codec.UnknownCodecError as exc:
+            raise ConfigurationError(
+                f"renditions: video codec {spec.codec} needs the encoder {name}, "
+                "which this FFmpeg does not have"
+            ) from exc
 
 
 @dataclass(frozen=True)
@@ -109,10 +176,13 @@ def transcode(
 
     Raises :class:`UndecodableImage` for a stream FFmpeg cannot decode and
     :class:`RenderTimeout` past ``deadline``."""
+    form = spec.format
+    # The index first, so a browser plays before it has the whole file.
+    front = {"movflags": "+faststart"} if form.container == "mp4" else {"cues_to_front": "1"}
     try:
         with (
             av.open(str(path)) as source,
-            av.open(str(out), "w", format="mp4", options={"movflags": "+faststart"}) as target,
+            av.open(str(out), "w", format=form.container, options=front) as target,
         ):
             return _transcode(source, target, spec, rotation, deadline)
     except av.FFmpegError as exc:
@@ -134,17 +204,10 @@ def _transcode(
     coded = (video_in.codec_context.width, video_in.codec_context.height)
     width, height = _fit(coded, rotation, spec)
     rate = video_in.average_rate or Fraction(30)
-    video_out = target.add_stream(
-        "libx264",
-        rate=rate,
-        options={
-            "crf": str(spec.crf),
-            "preset": spec.preset,
-            "maxrate": str(spec.max_bitrate),
-            "bufsize": str(spec.max_bitrate * 2),
-            "profile": "high",
-        },
-    )
+    video_out = target.add_stream(spec.format.encoder, rate=rate, options=_options(spec))
+    assert isinstance(video_out, av.VideoStream)  # the encoder's name is not a literal
+    if spec.codec == "vp9":
+        video_out.bit_rate = spec.max_bitrate  # with crf: constrained quality, at most this
     video_out.width, video_out.height = width, height
     video_out.pix_fmt = "yuv420p"
     transfer = transfer_of(video_in)
@@ -153,12 +216,18 @@ def _transcode(
         codec = video_out.codec_context
         codec.color_primaries = codec.color_trc = codec.colorspace = _BT709
     graph = _filters(video_in, rotation, width, height, hdr=mapper is not None)
-    audio_out, resampler = None, None
+    audio_out: av.AudioStream | None = None
+    resampler: av.AudioResampler | None = None
     if audio_in is not None:
-        audio_out = target.add_stream("aac", rate=48000)
+        added = target.add_stream(spec.format.audio, rate=48000)
+        assert isinstance(added, av.AudioStream)
+        audio_out = added
         audio_out.bit_rate = spec.audio_bitrate
         audio_out.layout = "stereo"
-        resampler = av.AudioResampler(format="fltp", layout="stereo", rate=48000)
+        # Each encoder's own sample format (AAC: planar float; Opus: interleaved float).
+        formats = audio_out.codec_context.codec.audio_formats or []
+        sample = formats[0].name if formats else "fltp"
+        resampler = av.AudioResampler(format=sample, layout="stereo", rate=48000)
     streams = [video_in] + ([audio_in] if audio_in is not None else [])
     last = 0.0
     for packet in source.demux(streams):
@@ -178,6 +247,24 @@ def _transcode(
     if audio_out is not None:
         target.mux(audio_out.encode(None))
     return Transcoded(width, height, last)
+
+
+def _options(spec: VideoSpec) -> dict[str, str]:
+    """The encoder's options for the spec's quality, speed and bitrate cap."""
+    codec = spec.format
+    crf = str(codec.crf if spec.crf is None else spec.crf)
+    preset = codec.preset if spec.preset is None else spec.preset
+    if spec.codec == "vp9":
+        return {"crf": crf, "cpu-used": preset, "deadline": "good", "row-mt": "1"}
+    if spec.codec == "av1":
+        return {"crf": crf, "preset": preset, "svtav1-params": f"mbr={spec.max_bitrate // 1000}"}
+    return {
+        "crf": crf,
+        "preset": preset,
+        "maxrate": str(spec.max_bitrate),
+        "bufsize": str(spec.max_bitrate * 2),
+        "profile": "high",
+    }
 
 
 def _filters(

@@ -3,6 +3,7 @@ gateway become ready with a poster and a web-playable preview that streams with 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -167,3 +168,30 @@ async def test_an_apple_live_photo_uploaded_as_two_files_is_one_photo(api: Api, 
     assert await api.delete(f"/v1/images/{ids['photo']}") == 204
     status, _ = await api.get(f"/v1/images/{ids['video']}")
     assert status == 404  # one item: its video went with it
+
+
+async def test_the_spec_entry_named_video_picks_the_preview_codec(
+    make_settings: SettingsFactory, start_stack: StackFactory, api_for: Any
+) -> None:
+    renditions = json.dumps(
+        [
+            {"name": "thumb", "width": 128, "height": 128, "crop": "attention", "format": "webp"},
+            {"name": "video", "codec": "vp9", "width": 640, "height": 360},
+        ]
+    )
+    stack = await start_stack(make_settings(renditions=renditions))
+    api: Api = await api_for(stack, "alice")
+    status, doc = await api.upload(
+        videos.clip("mp4", width=96, height=64), content_type="video/mp4"
+    )
+    assert status == 202, doc
+    ready = await api.wait_status(doc["id"], {"ready", "failed"})
+    assert ready["status"] == "ready", ready
+    assert sorted(ready["renditions"]) == ["thumb", "video"]
+    preview = ready["renditions"]["video"]
+    assert preview["content_type"] == "video/webm"
+    status, body = await api.get(preview["url"])
+    assert status == 200
+    header = scan_header(body, LimitsSettings(), videos=True)
+    assert header.video is not None
+    assert [s.codec for s in header.video.streams] == ["vp9", "opus"]

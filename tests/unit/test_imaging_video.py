@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -9,11 +10,11 @@ import av
 import numpy as np
 import pytest
 
-from pipeline.domain.errors import UndecodableImage
+from pipeline.domain.errors import ConfigurationError, UndecodableImage
 from pipeline.imaging.render_file import preview_path
 from pipeline.imaging.scan import scan_header
 from pipeline.imaging.spec import DEFAULT_SPEC
-from pipeline.imaging.video import VideoSpec, poster_frame, transcode
+from pipeline.imaging.video import VideoSpec, check_encoders, poster_frame, transcode
 from pipeline.runtime.settings import LimitsSettings
 from pipeline.services.process_renderer import ProcessRenderer
 from tests import videos
@@ -159,3 +160,34 @@ def test_an_hdr_clip_is_tone_mapped_to_sdr_in_poster_and_preview(
         assert 225 <= white < highlight
         assert highlight >= 250
         assert dim <= 40
+
+
+@pytest.mark.parametrize(("codec", "names"), [("vp9", ["vp9", "opus"]), ("av1", ["av1", "opus"])])
+def test_the_preview_in_vp9_or_av1_is_webm_with_its_index_first(
+    codec: str, names: list[str], on_disk: Callable[[bytes], Path], tmp_path: Path
+) -> None:
+    path = on_disk(videos.clip("mov", "libx264", "aac", width=128, height=96, seconds=2))
+    out = tmp_path / "preview.webm"
+    spec = VideoSpec(codec=codec, max_width=160, max_height=90)
+    done = transcode(path, out, spec, 0)
+    assert (done.width, done.height) == (120, 90)
+    header = scan_header(out.read_bytes(), LimitsSettings(), videos=True)
+    assert header.mime == "video/webm"
+    assert header.video is not None
+    assert [s.codec for s in header.video.streams] == names
+    data = out.read_bytes()
+    # Cues (the seek index) before the first Cluster: a browser seeks before it has it all.
+    assert 0 < data.index(b"\x1c\x53\xbb\x6b") < data.index(b"\x1f\x43\xb6\x75")
+
+
+def test_a_codec_this_ffmpeg_cannot_write_fails_at_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pipeline.imaging import video as module
+
+    for codec in module.CODECS:
+        check_encoders(VideoSpec(codec=codec))  # the wheel writes all three
+    missing = dataclasses.replace(module.CODECS["vp9"], encoder="libnosuchvp9")
+    monkeypatch.setitem(module.CODECS, "vp9", missing)
+    with pytest.raises(ConfigurationError, match="libnosuchvp9"):
+        check_encoders(VideoSpec(codec="vp9"))
