@@ -61,22 +61,25 @@ class DeleteService:
 
         Succeeds once the document is gone: the objects follow through the cleanup job.
         """
+        await self._delete_live_video(tenant, image_id)
         record = await self._catalog.delete_image(tenant, image_id)
         if record is None:
             raise NotFound("no such image", public_message="no such image")
         await self._queue_cleanup(cleanup_job(record))
         await self._bus.publish_event(ImageEvent(type="deleted", image_id=record.id, tenant=tenant))
-        await self._delete_live_half(record)
+        if record.motion_of is not None:  # a live photo's video, deleted on its own
+            await self._catalog.unlink_motion(tenant, record.motion_of, record.id)
         return record
 
-    async def _delete_live_half(self, record: ImageRecord) -> None:
-        """A live photo is one item: its video goes with the photo, and a video deleted on
-        its own (by id) leaves the photo a still."""
-        if record.motion_of is not None:
-            await self._catalog.unlink_motion(record.tenant, record.motion_of, record.id)
-        if (video := linked_video(record)) is not None:
+    async def _delete_live_video(self, tenant: str, image_id: str) -> None:
+        """A live photo is one item: its video goes with the photo. The video first, so a
+        failure between the two leaves a photo without its motion (the user deletes it
+        again), never a video hidden from the listing with no photo to show it."""
+        photo = await self._catalog.get_image(tenant, image_id)
+        video = linked_video(photo) if photo is not None else None
+        if video is not None:
             with contextlib.suppress(NotFound):  # deleted already
-                await self.delete(record.tenant, video)
+                await self.delete(tenant, video)
 
     async def _queue_cleanup(self, job: CleanupJob) -> None:
         try:
