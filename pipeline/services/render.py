@@ -369,7 +369,16 @@ class RenderService:
         """An Apple live photo's half finds the other (:mod:`pipeline.services.live`). Best
         effort: the image is ready either way, and a re-render pairs it again."""
         try:
-            await pair_live_photo(self._catalog, ready)
+            photo = await pair_live_photo(self._catalog, ready)
+            if photo is not None and photo.id != ready.id:
+                # The photo became ready earlier, as a still: listeners (the web UI) learn
+                # that it plays now, as after a re-render.
+                names_now = sorted({*photo.renditions, MOTION})
+                await self._bus.publish_event(
+                    ImageEvent(
+                        type="ready", image_id=photo.id, tenant=photo.tenant, renditions=names_now
+                    )
+                )
         except DependencyError as exc:
             log.warning("live photo %s not paired (re-render to pair it): %s", ready.id, exc)
 
