@@ -151,7 +151,13 @@ class Api:
                 return album
         if not create:
             return None
-        created: Json = await self.request("POST", "/v1/albums", json={"name": name})
+        try:
+            created: Json = await self.request("POST", "/v1/albums", json={"name": name})
+        except InputError:
+            # 409: another upload created it since we looked (names are unique per tenant).
+            if (found := await self.album_named(name, create=False)) is None:
+                raise
+            return found
         return created
 
     async def album(self, album_id: str) -> Json:

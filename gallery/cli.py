@@ -36,6 +36,13 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--metrics-port", type=int, default=9100, help="gateway's; workers' follow it (+1, +2...)"
     )
+    up.add_argument(
+        "--workers-wait",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="longest the banner waits for the workers to be ready (then it says who is not)",
+    )
 
     upload.add_parser(sub)
     images.add_parsers(sub)
@@ -189,6 +196,7 @@ def _run(args: argparse.Namespace) -> int:
                 args.mongo_port,
                 args.metrics_port,
                 args.nats_monitor_port,
+                workers_ready_seconds=args.workers_wait,
             )
         )
     if args.command == "upload":

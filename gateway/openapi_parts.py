@@ -24,7 +24,7 @@ _DESCRIPTIONS = {
     404: "No such resource (or another tenant's)",
     405: "Method not allowed",
     408: "The body did not arrive in time",
-    409: "Conflict (e.g. the image is not ready)",
+    409: "Conflict (e.g. the image is not ready; an album of that name exists)",
     410: "Gone",
     412: "Precondition failed (tus: Tus-Resumable)",
     413: "Too large",
@@ -141,17 +141,19 @@ def album_paths() -> dict[str, Any]:
                 "The tenant's albums, newest first", {200: body("AlbumPage")}, parameters=PAGING
             ),
             "post": op(
-                "Create an album",
+                "Create an album (names are unique per tenant: 409 album_exists names the "
+                "album that has it)",
                 {201: body("Album")},
-                errors=(*_COMMON_ERRORS, 429),
+                errors=(*_COMMON_ERRORS, 409, 429),
                 requestBody={"required": True, **body("AlbumName")},
             ),
         },
         "/v1/albums/{album_id}": {
             "get": op("One album", {200: body("Album")}, parameters=[ALBUM_ID]),
             "patch": op(
-                "Rename an album",
+                "Rename an album (409 album_exists when another album has the name)",
                 {200: body("Album")},
+                errors=(*_COMMON_ERRORS, 409),
                 parameters=[ALBUM_ID],
                 requestBody={"required": True, **body("AlbumName")},
             ),

@@ -23,7 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.domain.albums import AlbumRecord
-from pipeline.domain.errors import BusError, DuplicateImage, ObjectNotFound, PipelineError
+from pipeline.domain.errors import (
+    AlbumExists,
+    BusError,
+    DuplicateImage,
+    ObjectNotFound,
+    PipelineError,
+)
 from pipeline.domain.keys import ApiKeyInfo, NewApiKey, hash_api_key, key_id_of
 from pipeline.domain.messages import (
     CleanupJob,
@@ -298,7 +304,14 @@ class FakeAlbums:
         self.albums: dict[str, AlbumRecord] = {}
 
     async def insert_album(self, record: AlbumRecord) -> None:
+        self._refuse_twin(record.tenant, record.name, record.id)
         self.albums[record.id] = record
+
+    def _refuse_twin(self, tenant: str, name: str, album_id: str) -> None:
+        """The unique ``tenant_name`` index of the real catalog."""
+        for other in self.albums.values():
+            if (other.tenant, other.name) == (tenant, name) and other.id != album_id:
+                raise AlbumExists(name, other.id)
 
     async def get_album(self, tenant: str, album_id: str) -> AlbumRecord | None:
         record = self.albums.get(album_id)
@@ -315,6 +328,7 @@ class FakeAlbums:
         record = await self.get_album(tenant, album_id)
         if record is None:
             return None
+        self._refuse_twin(tenant, name, album_id)
         self.albums[album_id] = record.model_copy(update={"name": name, "updated_at": utcnow()})
         return self.albums[album_id]
 

@@ -204,6 +204,22 @@ class Conflict(PipelineError):
     code = "conflict"
 
 
+class AlbumExists(Conflict):
+    """The tenant has an album of that name already (names are unique per tenant, compared
+    in NFC, so an album can always be named by its name); ``existing_id`` is that album."""
+
+    code = "album_exists"
+
+    def __init__(self, name: str, existing_id: str | None) -> None:
+        # None: that album went again between the refused write and the look-up.
+        said = f"(id {existing_id})" if existing_id else "(deleted just now: try again)"
+        super().__init__(
+            f"album {name!r} exists: {existing_id}",
+            public_message=f"an album named {name!r} exists already {said}",
+        )
+        self.existing_id = existing_id
+
+
 class DuplicateImage(Conflict, Generic[RecordT]):
     """The tenant already has an image with this SHA-256; ``existing`` is that image
     (the catalog's ``ImageRecord``)."""

@@ -144,7 +144,8 @@ class Albums(Protocol):
     Backend failures raise :class:`~pipeline.domain.errors.CatalogError` (retryable).
     """
 
-    async def insert_album(self, record: AlbumRecord) -> None: ...
+    async def insert_album(self, record: AlbumRecord) -> None:
+        """Raises AlbumExists (409) when the tenant has an album of that name."""
 
     async def get_album(self, tenant: str, album_id: str) -> AlbumRecord | None: ...
 
@@ -154,7 +155,8 @@ class Albums(Protocol):
         """Newest first, ids below ``before``."""
         ...
 
-    async def rename_album(self, tenant: str, album_id: str, name: str) -> AlbumRecord | None: ...
+    async def rename_album(self, tenant: str, album_id: str, name: str) -> AlbumRecord | None:
+        """None for no such album; AlbumExists (409) when another album has the name."""
 
     async def delete_album(self, tenant: str, album_id: str) -> AlbumRecord | None:
         """Delete the album and take it off every image (the images stay)."""

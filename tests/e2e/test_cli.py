@@ -89,7 +89,12 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
             env=env, stdin=subprocess.DEVNULL,
         )  # fmt: skip
     try:
-        wait_for(lambda: "gallery is up" in log.read_text() or process.poll() is not None, "up")
+        # The banner waits for the workers too: 20-25 s after the gateway on a loaded machine.
+        wait_for(
+            lambda: "gallery is up" in log.read_text() or process.poll() is not None,
+            "up",
+            seconds=150,
+        )
         assert process.poll() is None, log.read_text()
         key = (data_dir / "api-key").read_text().strip()
         yield Up(data_dir, f"http://127.0.0.1:{ports['http']}", key, log, ports)
