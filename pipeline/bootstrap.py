@@ -22,7 +22,7 @@ from pipeline.adapters.storage import open_object_store
 from pipeline.domain.errors import DependencyError
 from pipeline.domain.objects import ObjectStore
 from pipeline.imaging.spec import RenditionSpec, parse_video_spec
-from pipeline.imaging.video import VideoSpec
+from pipeline.imaging.video import VideoSpec, video_hashes
 from pipeline.jobs.registry import job_lanes
 from pipeline.runtime.health import ReadinessCheck
 from pipeline.runtime.process import wait_or_stop
@@ -212,6 +212,7 @@ def render_policy(settings: Settings) -> RenderPolicy:
         worker=worker_identity(),
         share_of=lambda tenant: settings.jobs.tenant_queued * settings.jobs.weight(tenant),
         video_timeout=settings.jobs.video_timeout_seconds,
+        video_hashes=video_hashes(VideoSpec.from_spec(parse_video_spec(settings.renditions))),
     )
 
 

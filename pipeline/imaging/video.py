@@ -31,6 +31,7 @@ import av
 import numpy as np
 
 from pipeline.domain.errors import ConfigurationError, RenderTimeout, UndecodableImage
+from pipeline.domain.models import MOTION
 from pipeline.imaging import vips
 from pipeline.imaging.hdr import ToneMapper, transfer_of
 from pipeline.imaging.spec import PIPELINE_VERSION, VideoRenditionSpec
@@ -114,6 +115,12 @@ class VideoSpec:
     def format(self) -> _Codec:
         """The codec's encoder, container, extension, content type and audio encoder."""
         return CODECS[self.codec]
+
+
+def video_hashes(spec: VideoSpec) -> dict[str, str]:
+    """The spec hash each of the worker's video renditions has under ``spec``: ``video`` (a
+    video's preview) and ``motion`` (the video inside a motion photo)."""
+    return {spec.name: spec.spec_hash, MOTION: dataclasses.replace(spec, name=MOTION).spec_hash}
 
 
 def check_encoders(spec: VideoSpec) -> None:

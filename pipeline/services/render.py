@@ -25,8 +25,8 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -39,7 +39,7 @@ from pipeline.domain.errors import (
     RenderCrashed,
 )
 from pipeline.domain.messages import RERENDER_REASONS, ImageEvent, RenderJob, utcnow
-from pipeline.domain.models import MOTION, ImageRecord, ReadyImage, Rendition
+from pipeline.domain.models import MOTION, VIDEO_PREVIEW, ImageRecord, ReadyImage, Rendition
 from pipeline.domain.objects import ObjectStore
 from pipeline.domain.outcomes import Ack, Delivery, Outcome, Retry, Terminal
 from pipeline.imaging import animated, deepzoom
@@ -47,6 +47,7 @@ from pipeline.imaging.render import RenderedRendition, RenderResult
 from pipeline.jobs.fate import History, Result, Verdict, decide
 from pipeline.runtime import metrics
 from pipeline.runtime.joblog import log_outcome
+from pipeline.services.backfill import stale_video
 from pipeline.services.delete import remove_orphaned_renditions
 from pipeline.services.handback import CLAIM_LINGER, Handback, PendingHandbacks
 from pipeline.services.lease import HeldLease
@@ -84,6 +85,9 @@ class RenderPolicy:
     # A video's render deadline in seconds for its duration (None: the limits' deadline,
     # render_timeout_seconds, for every image).
     video_timeout: Callable[[float | None], float] | None = None
+    # The video renditions' spec hashes (pipeline.imaging.video.video_hashes; empty: not
+    # compared), so a backfill after a change of the spec's video entry re-renders videos.
+    video_hashes: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -314,11 +318,12 @@ class RenderService:
         return _Done(Ack(), "rerendered")
 
     def _is_current(self, record: ImageRecord) -> bool:
+        if stale_video(record, self._policy.video_hashes):
+            return False
         stored = {name: r.spec_hash for name, r in record.renditions.items()}
-        # A video also has its preview (named "video"; its own spec is not compared yet),
-        # a motion photo its video ("motion", the same).
+        # A video's preview and a motion photo's video follow the video spec (above).
         if record.media == "video":
-            stored.pop("video", None)
+            stored.pop(VIDEO_PREVIEW, None)
         stored.pop(MOTION, None)
         # A large photo's tiles and an animation follow their own hashes, not the spec's.
         stored.pop(deepzoom.NAME, None)

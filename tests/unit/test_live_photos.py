@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from pipeline.domain.models import ImageRecord, Rendition, new_image_id
+from pipeline.services.backfill import outdated, stale_video
 from pipeline.services.delete import DeleteService
 from pipeline.services.live import pair_live_photo
 from tests.fakes import FakeBus, FakeCatalog, FakeObjectStore
@@ -103,3 +104,21 @@ async def test_deleting_the_photo_deletes_its_video_and_deleting_the_video_unlin
     await DeleteService(catalog, store, bus).delete(TENANT, video.id)
     left = catalog.images[photo.id]
     assert (left.media, "motion" in left.metadata) == ("photo", False)
+
+
+def test_backfill_knows_a_video_rendition_of_another_video_spec() -> None:
+    video = _record("video/quicktime", {})  # renditions thumb and video, spec hash "abc"
+    assert stale_video(video, {"video": "new", "motion": "x"})
+    assert not stale_video(video, {"video": "abc", "motion": "x"})
+    assert outdated(video, {"thumb": "abc"}, {"video": "new"})
+    assert not outdated(video, {"thumb": "abc"})  # no video spec given: not compared
+    embedded = _record("image/jpeg", {"motion": {"source": "google"}})
+    embedded = embedded.model_copy(
+        update={"renditions": {"motion": _rendition(embedded.id, "motion", "video/mp4")}}
+    )
+    assert stale_video(embedded, {"video": "abc", "motion": "new"})
+    # A live photo's motion is its MOV's preview: the MOV is the one re-rendered.
+    live = embedded.model_copy(
+        update={"metadata": {"motion": {"source": "apple", "video_id": video.id}}}
+    )
+    assert not stale_video(live, {"video": "new", "motion": "new"})
