@@ -88,11 +88,9 @@ class VideoSpec:
         spec keeps the hash it had before codecs were configurable (its renditions stay
         current)."""
         fields = dataclasses.asdict(self)
-        codec = CODECS[self.codec]
         if self.codec == "h264":
             fields.pop("codec")
-        fields["crf"] = codec.crf if self.crf is None else self.crf
-        fields["preset"] = codec.preset if self.preset is None else self.preset
+        fields["crf"], fields["preset"] = self.quality, self.speed
         canonical = json.dumps({"v": PIPELINE_VERSION, **fields}, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
@@ -110,6 +108,16 @@ class VideoSpec:
             max_bitrate=rendition.max_bitrate,
             audio_bitrate=rendition.audio_bitrate,
         )
+
+    @property
+    def quality(self) -> int:
+        """The CRF the encoder gets: ``crf``, else the codec's default."""
+        return CODECS[self.codec].crf if self.crf is None else self.crf
+
+    @property
+    def speed(self) -> str:
+        """The preset the encoder gets: ``preset``, else the codec's default."""
+        return CODECS[self.codec].preset if self.preset is None else self.preset
 
     @property
     def format(self) -> _Codec:
@@ -258,9 +266,7 @@ def _transcode(
 
 def _options(spec: VideoSpec) -> dict[str, str]:
     """The encoder's options for the spec's quality, speed and bitrate cap."""
-    codec = spec.format
-    crf = str(codec.crf if spec.crf is None else spec.crf)
-    preset = codec.preset if spec.preset is None else spec.preset
+    crf, preset = str(spec.quality), spec.speed
     if spec.codec == "vp9":
         return {"crf": crf, "cpu-used": preset, "deadline": "good", "row-mt": "1"}
     if spec.codec == "av1":
