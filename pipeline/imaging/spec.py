@@ -165,7 +165,8 @@ def _parse(text: str) -> tuple[tuple[RenditionSpec, ...], VideoRenditionSpec | N
     except ValidationError as exc:
         fields = ", ".join(f for f in VideoRenditionSpec.model_fields if f != "name")
         raise ConfigurationError(
-            f"renditions: video (a video's preview) takes {fields}: {_describe(exc)}"
+            f"renditions: the name video is reserved for a video's preview, whose entry "
+            f"takes {fields}: {_describe(exc)}"
         ) from exc
     try:
         return _Spec.model_validate({"renditions": images}).renditions, preview
