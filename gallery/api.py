@@ -120,11 +120,17 @@ class Api:
             params["album"] = album
         if status:
             params["status"] = status
+        async for item in self.pages("/v1/images", params):
+            if status is None or item.get("status") == status:
+                yield item
+
+    async def pages(self, path: str, params: Json | None = None) -> AsyncIterator[Json]:
+        """Every item of a paged listing (``items``, ``next_cursor``), page by page."""
+        params = dict(params or {"limit": "100"})
         while True:
-            page = await self.request("GET", "/v1/images", params=params)
+            page = await self.request("GET", path, params=params)
             for item in page["items"]:
-                if status is None or item.get("status") == status:
-                    yield item
+                yield item
             if not page.get("next_cursor"):
                 return
             params["cursor"] = page["next_cursor"]

@@ -12,7 +12,6 @@ each slice as one bounded index scan too.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
@@ -33,24 +32,15 @@ async def newest(
     below: int,
     limit: int,
     projection: Document | None = None,
-    keep: Callable[[Document], bool] | None = None,
 ) -> list[Document]:
-    """Up to ``limit`` documents matching ``query`` with ``seq < below``, highest seq first;
-    only those ``keep`` accepts when given (a test the catalog's planner cannot take from an
-    index: SecantusDB scans the collection for a filter on a missing field)."""
+    """Up to ``limit`` documents matching ``query`` with ``seq < below``, highest seq first."""
     found: list[Document] = []
     hi, width = below, max(limit * FIRST_WIDTH_PAGES, 16)
     while len(found) < limit and hi > 1:
         lo = max(1, hi - width)
         window = {**query, "seq": {"$gte": lo, "$lt": hi}}
-        want = limit - len(found)
         cursor = collection.find(window, projection).sort("seq", DESCENDING)
-        docs = [doc async for doc in cursor.limit(want)]
-        kept = [doc for doc in docs if keep is None or keep(doc)]
-        found.extend(kept)
-        if len(docs) == want and len(kept) < want:
-            hi = docs[-1]["seq"]  # some were left out: the window may hold more below
-            continue
+        found.extend([doc async for doc in cursor.limit(limit - len(found))])
         hi, width = lo, width * GROWTH
     return found
 

@@ -122,6 +122,20 @@ class Unauthorized(PipelineError, PermissionError):
     code = "unauthorized"
 
 
+class Forbidden(PipelineError, PermissionError):
+    """The caller is known but its key lacks the scope this request needs (``scope``)."""
+
+    http_status = 403
+    code = "forbidden"
+
+    def __init__(self, scope: str, *, public_message: str | None = None) -> None:
+        super().__init__(
+            f"scope {scope} missing",
+            public_message=public_message or f"this API key lacks the {scope!r} scope",
+        )
+        self.scope = scope
+
+
 class NotFound(PipelineError, LookupError):
     http_status = 404
     code = "not_found"

@@ -154,6 +154,9 @@ class ImageRecord(BaseModel):
     seq: int = 0
     """The tenant's completion sequence number, given when the record is written (the
     upload completed): the listing's order and cursor. 0 until the catalog gives one."""
+    trashed_at: datetime | None = None
+    """When it was deleted into the trash (None: not in the trash). A trashed image keeps
+    its objects and counts towards the quota until it is restored or purged."""
 
     @property
     def media(self) -> str:

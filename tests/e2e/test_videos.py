@@ -164,7 +164,7 @@ async def test_an_apple_live_photo_uploaded_as_two_files_is_one_photo(api: Api, 
     status, listing = await api.get("/v1/images")
     assert [item["id"] for item in listing["items"]] == [ids["photo"]]  # never two items
     assert video["status"] == "ready"  # kept, not lost: GET by id still answers
-    assert await api.delete(f"/v1/images/{ids['photo']}") == 204
+    assert await api.delete(f"/v1/images/{ids['photo']}?permanent=true") == 204
     status, _ = await api.get(f"/v1/images/{ids['video']}")
     assert status == 404  # one item: its video went with it
 

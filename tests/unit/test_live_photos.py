@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from pipeline.domain.access import Principal
 from pipeline.domain.models import ImageRecord, Rendition, new_image_id
 from pipeline.services.backfill import outdated, stale_video
 from pipeline.services.delete import DeleteService
@@ -16,6 +17,7 @@ from tests.fakes import FakeBus, FakeCatalog, FakeObjectStore
 pytestmark = pytest.mark.unit
 TENANT = "alice"
 ID = "6C3C2B1A-0F9E-4D8C-B7A6-958473625140"
+OWNER = Principal.key(TENANT, "key-hash")
 
 
 def _rendition(image_id: str, name: str, content_type: str) -> Rendition:
@@ -95,13 +97,13 @@ async def test_deleting_the_photo_deletes_its_video_and_deleting_the_video_unlin
     photo = _record("image/heic", {"content_identifier": ID})
     video = _record("video/quicktime", {"content_identifier": ID})
     await _pair(catalog, photo, video)
-    await DeleteService(catalog, store, bus).delete(TENANT, photo.id)
+    await DeleteService(catalog, store, bus).delete(OWNER, photo.id, permanent=True)
     assert catalog.images == {}
 
     photo = _record("image/heic", {"content_identifier": ID})
     video = _record("video/quicktime", {"content_identifier": ID})
     await _pair(catalog, photo, video)
-    await DeleteService(catalog, store, bus).delete(TENANT, video.id)
+    await DeleteService(catalog, store, bus).delete(OWNER, video.id, permanent=True)
     left = catalog.images[photo.id]
     assert (left.media, "motion" in left.metadata) == ("photo", False)
 
