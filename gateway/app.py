@@ -141,10 +141,6 @@ async def _close_streams(app: web.Application) -> None:
     app[EVENTS].close()  # open event streams end now instead of holding up the shutdown
 
 
-async def _readyz(request: web.Request) -> web.Response:
-    return await request.app[READINESS].response()
-
-
 async def _events_head(request: web.Request) -> web.Response:
     """HEAD of the event stream: its headers, without opening an endless body."""
     return web.Response(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
@@ -152,7 +148,6 @@ async def _events_head(request: web.Request) -> web.Response:
 
 def _add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/healthz", healthz)
-    router.add_get("/readyz", _readyz)
     router.add_get("/", web_ui.index)
     router.add_get("/openapi.json", openapi.openapi_json)
     router.add_static("/static/", web_ui.STATIC_DIR, append_version=True)
