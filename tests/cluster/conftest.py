@@ -113,6 +113,9 @@ def secrets(kube: Kube) -> None:
             {"s3.json": json.dumps(seaweedfs_identities("gallery", credentials))},
         )
     ]
+    # Production's SeaweedFS filers (components/seaweedfs-cluster) keep their metadata in
+    # the catalog under a user of their own.
+    docs.append(secret("seaweedfs-filer-mongo-uri", {"connectionString.standard": uri}))
     for role, credential in credentials.items():
         docs.append(secret(f"gallery-{role}-mongo-uri", {"connectionString.standard": uri}))
         docs.append(
