@@ -145,7 +145,8 @@ async def _backfill(settings: Settings, dry_run: bool, as_json: bool) -> None:
     # Imported here: see _dead_letters.
     from pipeline.adapters.bus import JetStreamBus
     from pipeline.adapters.catalog import MongoCatalog
-    from pipeline.imaging.spec import parse_spec
+    from pipeline.imaging.spec import parse_spec, parse_video_spec
+    from pipeline.imaging.video import VideoSpec, video_hashes
     from pipeline.services.backfill import plan_backfill
 
     def show(walked: int, total: int) -> None:
@@ -158,7 +159,13 @@ async def _backfill(settings: Settings, dry_run: bool, as_json: bool) -> None:
     ):
         await bus.declare()
         queued = await plan_backfill(
-            bus, catalog.scan, spec, settings.reconcile, dry_run=dry_run, progress=show
+            bus,
+            catalog.scan,
+            spec,
+            settings.reconcile,
+            dry_run=dry_run,
+            progress=show,
+            videos=video_hashes(VideoSpec.from_spec(parse_video_spec(settings.renditions))),
         )
     verb = "would be queued" if dry_run else "queued on the backfill lane"
     print(f"\nbackfill: {queued} image(s) {verb}", file=sys.stderr)

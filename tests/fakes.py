@@ -41,7 +41,14 @@ from pipeline.domain.messages import (
     StreamedEvent,
     utcnow,
 )
-from pipeline.domain.models import ImageRecord, ReadyImage, Status, WalkPosition
+from pipeline.domain.models import (
+    MOTION,
+    VIDEO_PREVIEW,
+    ImageRecord,
+    ReadyImage,
+    Status,
+    WalkPosition,
+)
 from pipeline.domain.objects import ObjectInfo, ObjectStore, StoredObject
 from pipeline.domain.search import ImageFilter, Order
 from pipeline.domain.shares import ShareRecord
@@ -111,6 +118,7 @@ class FakeCatalog:
             r
             for r in self.images.values()
             if r.tenant == tenant
+            and r.motion_of is None
             and (before is None or key(r) < before)
             and (album is None or album in r.albums)
             and (status is None or r.status == status)
@@ -234,6 +242,35 @@ class FakeCatalog:
             rounds=0,
         )
 
+    async def live_partners(self, tenant: str, content_identifier: str) -> list[ImageRecord]:
+        return [
+            r
+            for r in self.images.values()
+            if r.tenant == tenant
+            and r.status == "ready"
+            and r.metadata.get("content_identifier") == content_identifier
+        ]
+
+    async def link_motion(
+        self, tenant: str, photo_id: str, video: ImageRecord, about: dict[str, Any]
+    ) -> bool:
+        photo = await self.get_image(tenant, photo_id)
+        if photo is None or photo.status != "ready":
+            return False
+        renditions = {**photo.renditions, MOTION: video.renditions[VIDEO_PREVIEW]}
+        self._update(photo, renditions=renditions, metadata={**photo.metadata, "motion": about})
+        self.images[video.id] = video.model_copy(update={"motion_of": photo_id})
+        return True
+
+    async def unlink_motion(self, tenant: str, photo_id: str, video_id: str) -> None:
+        photo = await self.get_image(tenant, photo_id)
+        about = photo.metadata.get("motion") if photo is not None else None
+        if photo is None or not isinstance(about, dict) or about.get("video_id") != video_id:
+            return
+        renditions = {k: v for k, v in photo.renditions.items() if k != MOTION}
+        metadata = {k: v for k, v in photo.metadata.items() if k != "motion"}
+        self._update(photo, renditions=renditions, metadata=metadata)
+
     async def delete_image(
         self, tenant: str, image_id: str, *, trashed_before: datetime | None = None
     ) -> ImageRecord | None:
@@ -313,6 +350,17 @@ class FakeImageScan:
             return None
         update = {**_NO_LEASE, "status": "failed", "failure": reason}
         return self.catalog._update(record, **update)
+
+
+@dataclass
+class FakeBacklog:
+    """The render backlog of a :class:`FakeCatalog`: its queued images by media."""
+
+    catalog: FakeCatalog
+
+    async def queued_by_media(self) -> dict[str, int]:
+        queued = [r.media for r in self.catalog.images.values() if r.status == "queued"]
+        return {"photo": queued.count("photo"), "video": queued.count("video")}
 
 
 class FakeAlbums:
@@ -821,6 +869,7 @@ _store: ObjectStore = FakeObjectStore()
 _bus: ports.Bus = FakeBus()
 _cleanup_bus: ports.CleanupPublisher = FakeBus()
 _scan: ports.ImageScan = FakeImageScan(FakeCatalog())
+_backlog: ports.Backlog = FakeBacklog(FakeCatalog())
 _uploads: ports.UploadCatalog = FakeUploadCatalog()
 _usage: ports.UsageCatalog = FakeUsageCatalog(FakeCatalog())
 _renderer: ports.Renderer = FakeRenderer(spec=())

@@ -14,6 +14,10 @@ from pipeline.domain.messages import JobReason, RenderJob, utcnow
 from pipeline.domain.search import TakenSource
 
 Status = Literal["queued", "processing", "ready", "failed"]
+# The rendition holding a motion photo's video (pipeline.imaging.motion.NAME), and the one
+# holding a video's preview (pipeline.imaging.spec.RESERVED_NAME).
+MOTION = "motion"
+VIDEO_PREVIEW = "video"
 
 # Monotonic within a millisecond: ids made in the same millisecond still sort in creation
 # order (the lax policy draws fresh randomness instead of failing on the 2**80th).
@@ -145,6 +149,8 @@ class ImageRecord(BaseModel):
     renditions: dict[str, Rendition] = Field(default_factory=dict)
     metadata: dict[str, Any] = Field(default_factory=dict)
     thumbhash: str | None = None
+    motion_of: str | None = None
+    """A live photo's video: the id of the photo it plays in (not listed on its own)."""
     albums: list[str] = Field(default_factory=list)
     """Ids of the tenant's albums this image is in (an image may be in several)."""
     seq: int = 0
@@ -159,8 +165,11 @@ class ImageRecord(BaseModel):
 
     @property
     def media(self) -> str:
-        """``video`` for a video original, else ``photo`` (by the type its bytes showed)."""
-        return "video" if self.content_type.startswith("video/") else "photo"
+        """``video`` for a video original (by the type its bytes showed), ``motion`` for a
+        photo with a ``motion`` rendition (the video a motion photo carries), else ``photo``."""
+        if self.content_type.startswith("video/"):
+            return "video"
+        return "motion" if MOTION in self.renditions else "photo"
 
     @property
     def taken(self) -> tuple[datetime, TakenSource]:

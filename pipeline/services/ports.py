@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from pipeline.domain.access import DEFAULT_SCOPES, Scope
 from pipeline.domain.albums import AlbumRecord
@@ -125,6 +125,23 @@ class Catalog(Protocol):
 
     async def touch(self, tenant: str, image_id: str) -> None: ...
 
+    async def live_partners(self, tenant: str, content_identifier: str) -> list[ImageRecord]:
+        """The tenant's ``ready`` images carrying Apple's ``content_identifier`` (in
+        ``metadata.content_identifier``): the still and the video of one live photo."""
+        ...
+
+    async def link_motion(
+        self, tenant: str, photo_id: str, video: ImageRecord, about: dict[str, Any]
+    ) -> bool:
+        """Make the ready ``video``'s ``video`` rendition the ready photo's ``motion``
+        rendition (``about`` its ``metadata.motion``) and the video the photo's
+        (``motion_of``: no longer listed). False when the photo is not there and ready."""
+        ...
+
+    async def unlink_motion(self, tenant: str, photo_id: str, video_id: str) -> None:
+        """Take the ``motion`` rendition that ``video_id`` gave off the photo (it is gone)."""
+        ...
+
 
 class ImageScan(Protocol):
     """Every tenant's images for reconcile and backfill (system tasks that never return
@@ -147,6 +164,16 @@ class ImageScan(Protocol):
     ) -> ImageRecord | None:
         """Any status but ``failed`` -> ``failed`` with ``reason``, only if the document was
         not updated after ``unchanged_since`` (None otherwise: it moved on meanwhile)."""
+        ...
+
+
+class Backlog(Protocol):
+    """Images of every tenant waiting for a render: ``queued`` in the catalog, whether their
+    job is in the render stream or held back by the fairness cap. A system read (counts
+    only, no image data). Failures raise :class:`~pipeline.domain.errors.CatalogError`."""
+
+    async def queued_by_media(self) -> dict[str, int]:
+        """``{"photo": n, "video": m}``: queued images by media kind."""
         ...
 
 

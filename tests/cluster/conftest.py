@@ -13,7 +13,7 @@ import base64
 import json
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
+from pipeline.domain.roles import ROLES, Credential, seaweedfs_identities
 from tests.cluster.crds import crds
 from tests.cluster.kube import Kube, wait_for
 from tests.cluster.prometheus import PrometheusApi
@@ -30,21 +31,31 @@ from tests.cluster.tools import ROOT, kustomize_build, script
 STATE = Path(os.environ.get("GALLERY_CLUSTER_STATE", "/var/tmp/gallery-cluster"))
 NAMESPACE = "gallery-dev"
 OVERLAY = ROOT / "deploy" / "kustomize" / "testing" / "cluster"
-S3_KEY, S3_SECRET = "gallery-test", "gallery-test-secret-key"
+
+
+def role_secret(role: str) -> str:
+    """The test cluster's fixed secret of ``role`` (a throwaway cluster, never reused)."""
+    return f"gallery-test-{role}-secret-key"
+
+
 PV_COUNT = 10  # dev overlay 3, NATS cluster overlay 5, spare 2
+TOPOLOGY = os.environ.get("GALLERY_CLUSTER_TOPOLOGY", "single")
+UP_DOWN_SINGLE = ("cluster-up.sh", "cluster-down.sh")
 
 
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[Kube]:
     if os.geteuid() != 0:
         pytest.fail("the cluster tests need root (containerd, iptables); in CI run them with sudo")
-    script("cluster-down.sh", str(STATE), timeout=300)  # leftovers of an interrupted run
+    # GALLERY_CLUSTER_TOPOLOGY=seed: the seed's four machines (seed-up.sh), else one node.
+    up, down = ("seed-up.sh", "seed-down.sh") if TOPOLOGY == "seed" else UP_DOWN_SINGLE
+    script(down, str(STATE), timeout=300)  # leftovers of an interrupted run
     try:  # the finally also stops a half-started cluster
-        script("cluster-up.sh", str(STATE), timeout=600)
+        script(up, str(STATE), timeout=600)
         bindir = Path(script("build-k8s.sh", "kubectl").splitlines()[-1])
         yield Kube(bindir / "kubectl", STATE / "kubeconfig")
     finally:
-        script("cluster-down.sh", str(STATE), timeout=300)
+        script(down, str(STATE), timeout=300)
 
 
 def storage(kube: Kube) -> None:
@@ -85,16 +96,11 @@ def storage(kube: Kube) -> None:
 
 
 def secrets(kube: Kube) -> None:
-    """The Secrets the manifests expect out of band (docs/operations.md), in kube's namespace."""
-    s3_config = {
-        "identities": [
-            {
-                "name": "gallery",
-                "credentials": [{"accessKey": S3_KEY, "secretKey": S3_SECRET}],
-                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-            }
-        ]
-    }
+    """The Secrets the manifests expect out of band (docs/operations.md), in kube's namespace:
+    each role's credentials (its own S3 identity, NATS user and catalog URI) and the S3
+    identities SeaweedFS serves (pipeline.domain.roles). The catalog stand-in (SecantusDB)
+    runs without users, so every role's URI names the same unauthenticated server there."""
+    credentials = {role: Credential(f"gallery-{role}", role_secret(role)) for role in ROLES}
     uri = f"mongodb://gallery-mongo-svc.{kube.namespace}.svc.cluster.local:27017/?directConnection=true"
 
     def secret(name: str, data: dict[str, str]) -> dict[str, object]:
@@ -102,16 +108,28 @@ def secrets(kube: Kube) -> None:
         return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "data": encoded}
 
     docs = [
-        secret("gallery-mongo-uri", {"connectionString.standard": uri}),
         secret(
-            "gallery-s3",
-            {
-                "access-key-id": S3_KEY,
-                "secret-access-key": S3_SECRET,
-                "s3.json": json.dumps(s3_config),
-            },
-        ),
+            "gallery-s3-identities",
+            {"s3.json": json.dumps(seaweedfs_identities("gallery", credentials))},
+        )
     ]
+    # Production's SeaweedFS filers (components/seaweedfs-cluster) keep their metadata in
+    # the catalog under a user of their own.
+    docs.append(secret("seaweedfs-filer-mongo-uri", {"connectionString.standard": uri}))
+    for role, credential in credentials.items():
+        docs.append(secret(f"gallery-{role}-mongo-uri", {"connectionString.standard": uri}))
+        docs.append(
+            secret(
+                f"gallery-{role}-credentials",
+                {
+                    "s3-access-key-id": credential.user,
+                    "s3-secret-access-key": credential.password,
+                    "nats-user": credential.user,
+                    "nats-password": credential.password,
+                    "mongo-password": credential.password,
+                },
+            )
+        )
     kube.apply(yaml.safe_dump_all(docs))
 
 
@@ -146,10 +164,11 @@ def apply_in_waves(kube: Kube, rendered: str) -> None:
 
 
 def wait_ready(kube: Kube) -> None:
-    for workload in ("statefulset/nats", "statefulset/seaweedfs", "statefulset/gallery-mongo"):
-        kube.rollout(workload, timeout=300)
-    for workload in ("deployment/gallery-gateway", "deployment/gallery-worker"):
-        kube.rollout(workload, timeout=300)
+    """Every StatefulSet, then every Deployment of the namespace rolled out (the overlays
+    differ: dev's one SeaweedFS server, production's masters, volume servers, filers, S3)."""
+    for kind in ("statefulset", "deployment"):
+        for item in kube.get(f"{kind}s")["items"]:
+            kube.rollout(f"{kind}/{item['metadata']['name']}", timeout=300)
 
 
 def deploy_overlay(cluster: Kube, namespace: str, overlay: Path) -> Deployed:
@@ -203,9 +222,23 @@ def seed(cluster: Kube) -> Deployed:
     return deploy_overlay(cluster, four_nodes.NAMESPACE, four_nodes.OVERLAY)
 
 
+@pytest.fixture
+def scenario(capsys: pytest.CaptureFixture[str]) -> Callable[[str], None]:
+    """Prints a scenario's line (``cluster NAME: figures``) to the terminal even while pytest
+    captures output, so the cluster env's log carries the figures of passing tests too."""
+
+    def say(line: str) -> None:
+        with capsys.disabled():
+            print(f"\n{line}", flush=True)
+
+    return say
+
+
 @pytest.fixture(scope="session")
-def keda(deployed: Deployed) -> Kube:
-    """KEDA running (skips when it did not build); the overlay's ScaledObject now acts."""
+def keda(deployed: Deployed, prometheus: PrometheusApi) -> Kube:
+    """KEDA running (skips when it did not build); the overlay's ScaledObject now acts. Its
+    backlog triggers read Prometheus, so that runs first: without it they fail, the
+    ScaledObject is not Ready and ArgoCD would not call the application Healthy."""
     from tests.cluster.platform import install_keda
 
     return install_keda(deployed.kube.in_namespace("default"))
@@ -236,7 +269,6 @@ ORDER = (
 # The tests of the four-node cluster (GALLERY_CLUSTER_TOPOLOGY=seed, scripts/cluster/seed-up.sh);
 # every other module needs the single node gallery-node.
 SEED_MODULES = ("test_seed_nodes",)
-TOPOLOGY = os.environ.get("GALLERY_CLUSTER_TOPOLOGY", "single")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

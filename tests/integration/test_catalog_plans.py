@@ -124,15 +124,8 @@ async def grow(catalog: MongoCatalog, upto: int, have: int) -> None:
         )
 
 
-async def exercise(catalog: MongoCatalog, images: int) -> None:
-    """Run every query of the adapters once (``images``: the big tenant has that many)."""
-    top = await catalog.tenants.top_seq(TENANT)
-    # Listing, with every filter, first and deep pages.
-    for query in ({}, {"status": "ready"}, {"status": "failed"}, {"album": ALBUM},
-                  {"album": ALBUM, "status": "ready"}):  # fmt: skip
-        assert await catalog.list_images(TENANT, limit=51, **query)
-        assert await catalog.list_images(TENANT, limit=51, before=top // 10, **query)
-    # The timeline, the search and the filters, first and later pages, in both orders.
+async def exercise_search(catalog: MongoCatalog) -> None:
+    """The timeline, the search and the filters, first and later pages, in both orders."""
     for order in ("upload", "taken"):
         for where in (
             ImageFilter(),
@@ -149,6 +142,17 @@ async def exercise(catalog: MongoCatalog, images: int) -> None:
             await catalog.list_images(TENANT, limit=51, order=order, where=where, before=before)
         await catalog.list_images(TENANT, limit=51, order=order, album=ALBUM, status="ready")
         await catalog.list_images(TENANT, limit=51, order=order, status="failed")
+
+
+async def exercise(catalog: MongoCatalog, images: int) -> None:
+    """Run every query of the adapters once (``images``: the big tenant has that many)."""
+    top = await catalog.tenants.top_seq(TENANT)
+    # Listing, with every filter, first and deep pages.
+    for query in ({}, {"status": "ready"}, {"status": "failed"}, {"album": ALBUM},
+                  {"album": ALBUM, "status": "ready"}):  # fmt: skip
+        assert await catalog.list_images(TENANT, limit=51, **query)
+        assert await catalog.list_images(TENANT, limit=51, before=top // 10, **query)
+    await exercise_search(catalog)
     # Ingest: a new image, its duplicate, the render's lifecycle.
     new = image(TENANT, 10**9 + top)
     await catalog.insert_image(new)
@@ -168,9 +172,13 @@ async def exercise(catalog: MongoCatalog, images: int) -> None:
     assert await catalog.mark_ready(TENANT, new.id, ready, owner="w")
     await catalog.mark_ready(TENANT, new.id, ready, rerender=True)
     await catalog.touch(TENANT, new.id)
+    # A live photo's halves finding each other; linking and unlinking (by _id).
+    await catalog.live_partners(TENANT, "no-such-identifier")
+    await catalog.unlink_motion(TENANT, new.id, new_image_id())
     # Sweeps: stale queued images and expired leases, expired tus uploads.
     await catalog.stale_unfinished(timedelta(seconds=60))
     await catalog.queued_images(TENANT, 8)  # the render refill
+    await catalog.backlog.queued_by_media()  # the render backlog gauge
     await catalog.uploads.expired_uploads(utcnow())
     await catalog.uploads.open_upload_keys()
     upload = UploadRecord.model_validate(
@@ -209,8 +217,22 @@ def filters(command: Document) -> list[tuple[str, Document, Document | None, boo
         return [(collection, d["q"], None, False) for d in command["deletes"]]
     if name == "findAndModify":
         return [(collection, command.get("query", {}), command.get("sort"), False)]
+    if name == "aggregate" and _is_a_count(command["pipeline"]):
+        # count_documents: a $match, then counted. Checked as a find of the $match: an
+        # index range, whose documents (a count reads them on SecantusDB) stay bounded.
+        return [(collection, command["pipeline"][0]["$match"], None, True)]
     assert name not in {"aggregate", "count", "distinct"}, f"a scan-shaped command: {command}"
     return []
+
+
+def _is_a_count(pipeline: list[Document]) -> bool:
+    """Whether ``pipeline`` is PyMongo's count_documents: $match, [$skip, $limit,] $group."""
+    stages = [next(iter(stage)) for stage in pipeline]
+    return (
+        stages[:1] == ["$match"]
+        and stages[-1:] == ["$group"]
+        and set(stages[1:-1]) <= {"$skip", "$limit"}
+    )
 
 
 async def point_operations(catalog: MongoCatalog) -> dict[str, Callable[[], Awaitable[object]]]:

@@ -261,3 +261,23 @@ def test_ls_sends_the_order_and_filters_given_and_marks_undated_photos() -> None
     assert images._taken({"taken_at": "2019-08-15T10:00:00", "taken_at_source": "capture"}) == (
         "2019-08-15 10:00:00"
     )
+
+
+def _shown(image: dict[str, object]) -> str:
+    from rich.console import Console
+
+    from gallery.commands.images import _summary
+
+    console = Console(width=120, record=True, color_system=None)
+    console.print(_summary({"id": "01ABC", **image}, []))
+    return console.export_text()
+
+
+def test_show_says_what_a_video_and_a_motion_photo_are() -> None:
+    video = _shown({"media": "video", "metadata": {"duration_seconds": 12.34}})
+    assert "video" in video
+    assert "12.3 s" in video
+    motion = _shown({"media": "motion", "motion": {"source": "apple", "duration_seconds": 2.5}})
+    assert "apple, 2.5 s" in motion
+    broken = _shown({"media": "photo", "motion": None, "metadata": {"motion_error": "cut"}})
+    assert "not playable: cut" in broken
