@@ -8,6 +8,7 @@ breaks a backend by setting ``fail_with`` to the error the adapter would raise.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from collections.abc import (
     AsyncGenerator,
@@ -34,7 +35,7 @@ from pipeline.domain.messages import (
     StreamedEvent,
     utcnow,
 )
-from pipeline.domain.models import ImageRecord, ReadyImage, Status, WalkPosition
+from pipeline.domain.models import ImageRecord, ReadyImage, Status, TenantCounts, WalkPosition
 from pipeline.domain.objects import ObjectInfo, ObjectStore, StoredObject
 from pipeline.domain.uploads import UploadRecord
 from pipeline.imaging.render import RenderedRendition, RenderResult
@@ -226,22 +227,47 @@ class FakeCatalog:
 
 @dataclass
 class FakeImageScan:
-    """Reconcile's and backfill's view of a :class:`FakeCatalog`: by tenant and ``seq``."""
+    """Reconcile's and backfill's view of a :class:`FakeCatalog`: by tenant and ``seq``.
+    ``counters``: a tenant's maintained counters where a test drifted them."""
 
     catalog: FakeCatalog
+    counters: dict[str, TenantCounts] = field(default_factory=dict)
 
     async def scan_images(
         self, *, after: WalkPosition | None, limit: int
     ) -> tuple[list[ImageRecord], WalkPosition | None]:
-        ordered = sorted(self.catalog.images.values(), key=lambda r: (r.tenant, r.seq))
-        rest = [r for r in ordered if after is None or (r.tenant, r.seq) > after]
-        batch = rest[:limit]
-        if len(rest) <= limit:
-            return batch, None
-        return batch, WalkPosition(batch[-1].tenant, batch[-1].seq)
+        # As the catalog walks: one tenant at a time, an empty batch at each tenant's end
+        # pointing at the next tenant's start.
+        images = self.catalog.images.values()
+        if after is None:
+            after = WalkPosition("", 0)
+        mine = sorted(
+            (r for r in images if r.tenant == after.tenant and r.seq > after.seq),
+            key=lambda r: r.seq,
+        )
+        if not mine:
+            following = sorted({r.tenant for r in images if r.tenant > after.tenant})
+            return [], WalkPosition(following[0], 0) if following else None
+        batch = mine[:limit]
+        return batch, WalkPosition(after.tenant, batch[-1].seq)
 
     async def count_images(self) -> int:
         return len(self.catalog.images)
+
+    async def tenant_counts(self, tenant: str) -> TenantCounts:
+        if tenant in self.counters:
+            return copy.deepcopy(self.counters[tenant])
+        truth = TenantCounts()  # the fake catalog counts its images: never drifted
+        for record in self.catalog.images.values():
+            if record.tenant == tenant:
+                truth.add(record)
+        return truth
+
+    async def repair_counts(self, tenant: str, seen: TenantCounts, counted: TenantCounts) -> int:
+        if tenant in self.counters and self.counters[tenant] != seen:
+            return 1
+        self.counters[tenant] = copy.deepcopy(counted)
+        return 0
 
     async def fail_lost(
         self, tenant: str, image_id: str, reason: str, *, unchanged_since: datetime

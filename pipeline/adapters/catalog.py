@@ -51,7 +51,7 @@ class MongoCatalog:
         self.usage = MongoUsageCatalog(
             db["rate_windows"], self.tenants, db["quota_reservations"], db["quota_locks"]
         )
-        self.scan = ImageScanCatalog(self.images, self.tenants)
+        self.scan = ImageScanCatalog(self.images, self.tenants, db["albums"])
 
     @classmethod
     @contextlib.asynccontextmanager

@@ -15,7 +15,7 @@ from typing import Protocol
 from pipeline.domain.albums import AlbumRecord
 from pipeline.domain.keys import ApiKeyInfo, NewApiKey
 from pipeline.domain.messages import CleanupJob, Event, RenderJob, StoredDeadLetter, StreamedEvent
-from pipeline.domain.models import ImageRecord, ReadyImage, WalkPosition
+from pipeline.domain.models import ImageRecord, ReadyImage, TenantCounts, WalkPosition
 from pipeline.domain.uploads import UploadRecord
 from pipeline.imaging.render import RenderResult
 from pipeline.imaging.spec import RenditionSpec
@@ -117,6 +117,15 @@ class ImageScan(Protocol):
     ) -> ImageRecord | None:
         """Any status but ``failed`` -> ``failed`` with ``reason``, only if the document was
         not updated after ``unchanged_since`` (None otherwise: it moved on meanwhile)."""
+        ...
+
+    async def tenant_counts(self, tenant: str) -> TenantCounts:
+        """The counters the catalog maintains for ``tenant`` (usage, sequence, albums)."""
+        ...
+
+    async def repair_counts(self, tenant: str, seen: TenantCounts, counted: TenantCounts) -> int:
+        """Set each of ``tenant``'s counters that differs from ``counted`` to it, only where
+        it still holds its ``seen`` value; return how many had moved on (left alone)."""
         ...
 
 
