@@ -204,8 +204,8 @@ async def background(catalog: MongoCatalog, size: int) -> dict[str, float]:
     sweeps, batches = [], []
     for _ in range(9):
         started = time.perf_counter()
-        await catalog.stale_unfinished(timedelta(seconds=60))
-        await catalog.uploads.expired_uploads(utcnow())
+        await catalog.stale_unfinished(timedelta(seconds=60), 500)
+        await catalog.uploads.expired_uploads(utcnow(), 500)
         sweeps.append((time.perf_counter() - started) * 1000)
         started = time.perf_counter()
         await catalog.scan.scan_images(after=WalkPosition(TENANT, size // 2), limit=500)

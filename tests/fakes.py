@@ -201,7 +201,7 @@ class FakeCatalog:
             del self.images[image_id]
         return record
 
-    async def stale_unfinished(self, older_than: timedelta, limit: int = 500) -> list[ImageRecord]:
+    async def stale_unfinished(self, older_than: timedelta, limit: int) -> list[ImageRecord]:
         cutoff = utcnow() - older_than
 
         def stale(r: ImageRecord) -> bool:
@@ -517,7 +517,7 @@ class FakeUploadCatalog:
             del self.uploads[upload_id]
         return record
 
-    async def expired_uploads(self, now: datetime, limit: int = 500) -> list[UploadRecord]:
+    async def expired_uploads(self, now: datetime, limit: int) -> list[UploadRecord]:
         return [r for r in self.uploads.values() if r.expires_at < now][:limit]
 
     async def open_upload_keys(self) -> set[str]:

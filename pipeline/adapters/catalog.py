@@ -314,7 +314,7 @@ class MongoCatalog:
             await self.albums.count_members(tenant, record.albums, -1)
         return record
 
-    async def stale_unfinished(self, older_than: timedelta, limit: int = 500) -> list[ImageRecord]:
+    async def stale_unfinished(self, older_than: timedelta, limit: int) -> list[ImageRecord]:
         """Images the sweeper must republish, across tenants: ``queued`` and untouched for
         ``older_than``, or ``processing`` under a lease expired for ``older_than``.
 

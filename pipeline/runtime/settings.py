@@ -233,6 +233,14 @@ class TusSettings(_Section):
     sweep_interval_seconds: float = Field(
         300.0, gt=0, description="Seconds between sweeps that remove expired uploads"
     )
+    sweep_batch: int = Field(
+        500, ge=1, le=10_000, description="Expired uploads read per batch of a sweep"
+    )
+    sweep_max_per_pass: int = Field(
+        5_000,
+        ge=1,
+        description="Expired uploads removed per sweep at most (the rest go in the next one)",
+    )
 
 
 class QuotaSettings(_Section):
@@ -574,6 +582,17 @@ class SweeperSettings(_Section):
         60.0,
         gt=0,
         description="Age after which a queued image (or an expired lease) is republished",
+    )
+    batch_size: int = Field(
+        500,
+        ge=1,
+        le=10_000,
+        description="Stale images read per batch of a sweep (one bounded index range)",
+    )
+    max_per_pass: int = Field(
+        5_000,
+        ge=1,
+        description="Stale images republished per sweep at most (the rest in the next one)",
     )
 
 

@@ -85,9 +85,7 @@ class Catalog(Protocol):
 
     async def delete_image(self, tenant: str, image_id: str) -> ImageRecord | None: ...
 
-    async def stale_unfinished(
-        self, older_than: timedelta, limit: int = 500
-    ) -> list[ImageRecord]: ...
+    async def stale_unfinished(self, older_than: timedelta, limit: int) -> list[ImageRecord]: ...
 
     async def queued_images(self, tenant: str, limit: int) -> list[ImageRecord]:
         """Up to ``limit`` of the tenant's ``queued`` images, oldest first."""
@@ -221,7 +219,7 @@ class UploadCatalog(Protocol):
 
     async def delete_upload(self, tenant: str, upload_id: str) -> UploadRecord | None: ...
 
-    async def expired_uploads(self, now: datetime, limit: int = 500) -> list[UploadRecord]: ...
+    async def expired_uploads(self, now: datetime, limit: int) -> list[UploadRecord]: ...
 
     async def open_upload_keys(self) -> set[str]:
         """Object keys that open uploads will complete into (reconcile leaves them alone)."""

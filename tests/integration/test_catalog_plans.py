@@ -138,9 +138,9 @@ async def exercise(catalog: MongoCatalog, images: int) -> None:
     await catalog.mark_ready(TENANT, new.id, ready, rerender=True)
     await catalog.touch(TENANT, new.id)
     # Sweeps: stale queued images and expired leases, expired tus uploads.
-    await catalog.stale_unfinished(timedelta(seconds=60))
+    await catalog.stale_unfinished(timedelta(seconds=60), 500)
     await catalog.queued_images(TENANT, 8)  # the render refill
-    await catalog.uploads.expired_uploads(utcnow())
+    await catalog.uploads.expired_uploads(utcnow(), 500)
     await catalog.uploads.open_upload_keys()
     upload = UploadRecord.model_validate(
         {"_id": new_image_id(), "tenant": TENANT, "key": "uploads/x", "length": 10,
