@@ -153,8 +153,8 @@ def reconcile_service(
     )
 
 
-def album_service(backends: Backends) -> AlbumService:
-    return AlbumService(backends.catalog.albums, backends.catalog, backends.bus)
+def album_service(backends: Backends, settings: Settings) -> AlbumService:
+    return AlbumService(backends.catalog.albums, backends.catalog, backends.bus, settings.sweeper)
 
 
 def key_service(backends: Backends) -> KeyService:
@@ -221,7 +221,7 @@ def upload_service(backends: Backends, settings: Settings) -> UploadService:
         ingest_service(backends, settings),
         settings.limits,
         settings.tus,
-        albums=album_service(backends),
+        albums=album_service(backends, settings),
         quota=TenantQuota(backends.catalog.usage, settings.quota),
     )
 

@@ -285,6 +285,7 @@ class FakeAlbums:
     def __init__(self, catalog: FakeCatalog) -> None:
         self.catalog = catalog
         self.albums: dict[str, AlbumRecord] = {}
+        self.deleting: list[tuple[str, str]] = []  # deleted, still on images: taken off later
 
     async def insert_album(self, record: AlbumRecord) -> None:
         self.albums[record.id] = record
@@ -309,12 +310,27 @@ class FakeAlbums:
 
     async def delete_album(self, tenant: str, album_id: str) -> AlbumRecord | None:
         record = await self.get_album(tenant, album_id)
-        if record is not None:
+        if record is not None:  # as the catalog: gone now, off its images by the sweeper
             del self.albums[album_id]
-            for image in list(self.catalog.images.values()):
-                if image.tenant == tenant:
-                    self._set_albums(image, [a for a in image.albums if a != album_id])
+            self.deleting.append((tenant, album_id))
         return record
+
+    async def finish_deletes(self, *, batch: int, most: int) -> int:
+        done = 0
+        for tenant, album_id in list(self.deleting):
+            done += await self.take_off(tenant, album_id, batch=batch, most=most - done)
+            if done >= most:
+                break
+        return done
+
+    async def take_off(self, tenant: str, album_id: str, *, batch: int, most: int) -> int:
+        held = [i for i in self.catalog.images.values() if album_id in i.albums]
+        taken = held[:most]
+        for image in taken:
+            self._set_albums(image, [a for a in image.albums if a != album_id])
+        if len(taken) == len(held) and (tenant, album_id) in self.deleting:
+            self.deleting.remove((tenant, album_id))
+        return len(taken)
 
     def _set_albums(self, image: ImageRecord, albums: list[str]) -> None:
         self.catalog.images[image.id] = image.model_copy(update={"albums": albums})

@@ -83,7 +83,9 @@ async def _serve(
         )
         await asyncio.gather(
             *(lane.run(stop) for lane in lanes),
-            run_sweeper(backends.bus, backends.catalog, settings.sweeper, stop),
+            run_sweeper(
+                backends.bus, backends.catalog, backends.catalog.albums, settings.sweeper, stop
+            ),
             run_upload_sweeper(upload_service(backends, settings), settings.tus, stop),
             # Leases a catalog outage kept this worker from handing back (not crashes).
             *handbacks,

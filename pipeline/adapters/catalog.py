@@ -45,7 +45,7 @@ class MongoCatalog:
         self.images: AsyncCollection[Document] = db["images"]
         self.api_keys: AsyncCollection[Document] = db["api_keys"]
         self.tenants = TenantCounters(db["tenants"])
-        self.albums = AlbumCatalog(self.images, db["albums"], self.tenants)
+        self.albums = AlbumCatalog(self.images, db["albums"], self.tenants, db["album_deletions"])
         self.keys = ApiKeyCatalog(self.api_keys)
         self.uploads = MongoUploadCatalog(db["uploads"])
         self.usage = MongoUsageCatalog(

@@ -587,12 +587,14 @@ class SweeperSettings(_Section):
         500,
         ge=1,
         le=10_000,
-        description="Stale images read per batch of a sweep (one bounded index range)",
+        description="Images read per batch of a sweep (stale images; images of a deleted album, "
+        "taken off it in one write per batch)",
     )
     max_per_pass: int = Field(
         5_000,
         ge=1,
-        description="Stale images republished per sweep at most (the rest in the next one)",
+        description="Images a sweep republishes (and takes off deleted albums) at most; the "
+        "rest in the next sweep",
     )
 
 

@@ -8,11 +8,16 @@ repeat that changes nothing publishes nothing.
 
 from __future__ import annotations
 
+import logging
+
 from pipeline.domain.albums import AlbumRecord, AlbumView, album_name
 from pipeline.domain.errors import NotFound
 from pipeline.domain.messages import AlbumAction, AlbumEvent
 from pipeline.domain.models import ImageRecord, new_image_id
+from pipeline.runtime.settings import SweeperSettings
 from pipeline.services.ports import Albums, Catalog, EventPublisher
+
+log = logging.getLogger(__name__)
 
 
 def _no_album() -> NotFound:
@@ -24,10 +29,17 @@ def _no_image() -> NotFound:
 
 
 class AlbumService:
-    def __init__(self, albums: Albums, catalog: Catalog, bus: EventPublisher) -> None:
+    def __init__(
+        self,
+        albums: Albums,
+        catalog: Catalog,
+        bus: EventPublisher,
+        sweeper: SweeperSettings | None = None,
+    ) -> None:
         self._albums = albums
         self._catalog = catalog
         self._bus = bus
+        self._batch = (sweeper or SweeperSettings()).batch_size
 
     async def create(self, tenant: str, name: object) -> AlbumView:
         """A new empty album; raises InputError for a name that is not 1..200 characters."""
@@ -52,10 +64,13 @@ class AlbumService:
         return await self._view(record)
 
     async def delete(self, tenant: str, album_id: str) -> None:
-        """Delete the album; its images stay (and stay in their other albums)."""
+        """Delete the album; its images stay (and stay in their other albums). An album of
+        up to ``batch_size`` images comes off them now; a larger one's first ``batch_size``
+        do, the rest in the workers' sweeps (a bounded request however large the album)."""
         record = await self._albums.delete_album(tenant, album_id)
         if record is None:
             raise _no_album()
+        await self._albums.take_off(tenant, album_id, batch=self._batch, most=self._batch)
         await self._tell(record, "deleted")
 
     async def add_image(self, tenant: str, album_id: str, image_id: str) -> None:
@@ -109,3 +124,12 @@ class AlbumService:
         await self._bus.publish_event(
             AlbumEvent(album_id=record.id, tenant=record.tenant, action=action, image_id=image_id)
         )
+
+
+async def finish_album_deletes(albums: Albums, settings: SweeperSettings) -> int:
+    """The sweeper's share of album deletion: take deleted albums off their images,
+    ``batch_size`` images per write, at most ``max_per_pass`` per sweep; how many changed."""
+    done = await albums.finish_deletes(batch=settings.batch_size, most=settings.max_per_pass)
+    if done:
+        log.info("sweeper: took %d image(s) off deleted albums", done)
+    return done

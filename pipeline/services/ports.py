@@ -147,7 +147,18 @@ class Albums(Protocol):
     async def rename_album(self, tenant: str, album_id: str, name: str) -> AlbumRecord | None: ...
 
     async def delete_album(self, tenant: str, album_id: str) -> AlbumRecord | None:
-        """Delete the album and take it off every image (the images stay)."""
+        """Delete the album (gone for every read from now on); :meth:`finish_deletes` takes
+        it off its images later (the images stay)."""
+        ...
+
+    async def finish_deletes(self, *, batch: int, most: int) -> int:
+        """:meth:`take_off` for every deleted album, at most ``most`` images in all; how
+        many images were changed (0: nothing was left)."""
+        ...
+
+    async def take_off(self, tenant: str, album_id: str, *, batch: int, most: int) -> int:
+        """Take a deleted album off its images, ``batch`` per write and at most ``most``;
+        remove the album once no image holds it. How many images were changed."""
         ...
 
     async def add_to_album(self, tenant: str, album_id: str, image_id: str) -> bool | None:

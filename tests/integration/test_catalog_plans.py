@@ -40,8 +40,9 @@ SMALL, LARGE = 1_500, 15_000
 BOUND = 1_000
 BATCH = 200
 REPS = 15
-#: Collections of one document per tenant, API key minute or migration: scans are fine.
-TINY = {"tenants", "rate_windows", "migrations"}
+#: Collections of one document per tenant, API key minute, migration or album being
+#: deleted: scans are fine.
+TINY = {"tenants", "rate_windows", "migrations", "album_deletions"}
 BIG = {"images", "uploads", "albums"}
 TENANT, ALBUM = "big", "A-big"
 Document = dict[str, Any]
@@ -161,6 +162,15 @@ async def exercise(catalog: MongoCatalog, images: int) -> None:
     await catalog.albums.album_stats(TENANT, ALBUM)
     await catalog.albums.remove_from_album(TENANT, ALBUM, new.id)
     await catalog.albums.list_albums(TENANT, limit=10)
+    # An album deleted: marked, then taken off its images batch by batch.
+    doomed = AlbumRecord(id=new_image_id(), tenant=TENANT, name="doomed")
+    await catalog.albums.insert_album(doomed)
+    await catalog.albums.add_to_album(TENANT, doomed.id, new.id)
+    assert await catalog.albums.delete_album(TENANT, doomed.id)
+    await catalog.albums.take_off(TENANT, doomed.id, batch=BATCH, most=BATCH)
+    await catalog.albums.finish_deletes(batch=BATCH, most=BATCH)
+    # Reconcile's counter repair: the counters it compares with.
+    await catalog.scan.tenant_counts(TENANT)
     await catalog.mark_failed(TENANT, new.id, "r")
     await catalog.delete_image(TENANT, new.id)
     await catalog.uploads.delete_upload(TENANT, upload.id)
