@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from pipeline.domain.models import ImageRecord
+from pipeline.domain.models import ImageRecord, WalkPosition
 from pipeline.imaging.spec import RenditionSpec, spec_hashes
 from pipeline.runtime.settings import ReconcileSettings
 from pipeline.services.ports import Bus, ImageScan
-from pipeline.services.walk import Progress, walk_images
+from pipeline.services.walk import Progress, WalkState, walk_images
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +38,12 @@ async def plan_backfill(
     *,
     dry_run: bool = False,
     progress: Progress = lambda walked, total: None,
+    after: WalkPosition | None = None,
+    state: WalkState | None = None,
 ) -> int:
     """Publish one backfill job per outdated image; return how many were (or would be)
-    queued. ``progress(walked, total)`` counts images checked."""
+    queued. ``progress(walked, total)`` counts images checked; ``after`` resumes a walk
+    that stopped where its ``state`` said."""
     current = spec_hashes(spec)
     queued = 0
     walk = walk_images(
@@ -48,6 +51,8 @@ async def plan_backfill(
         batch=settings.batch_size,
         pause=settings.batch_pause_seconds,
         progress=progress,
+        after=after,
+        state=state,
     )
     async for record in walk:
         if not outdated(record, current):

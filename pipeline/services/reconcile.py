@@ -28,11 +28,11 @@ from datetime import datetime, timedelta
 
 from pipeline.domain import names
 from pipeline.domain.messages import utcnow
-from pipeline.domain.models import ImageRecord, TenantCounts
+from pipeline.domain.models import ImageRecord, TenantCounts, WalkPosition
 from pipeline.domain.objects import ObjectStore, StoredObject
 from pipeline.runtime.settings import ReconcileSettings
 from pipeline.services.ports import Bus, ImageScan, UploadCatalog
-from pipeline.services.walk import Progress, walk_images
+from pipeline.services.walk import Progress, WalkState, walk_images
 
 log = logging.getLogger(__name__)
 MISSING_ORIGINAL = "original object is missing from the store (found by reconcile)"
@@ -82,9 +82,19 @@ class ReconcileService:
         self._now = now
         self._progress = progress
 
-    async def run(self, *, dry_run: bool = False) -> ReconcileReport:
+    async def run(
+        self,
+        *,
+        dry_run: bool = False,
+        after: WalkPosition | None = None,
+        state: WalkState | None = None,
+    ) -> ReconcileReport:
         """One pass over store and catalog. Raises DependencyError when a backend fails
-        (what was fixed before stays fixed; a new run continues)."""
+        (what was fixed before stays fixed; ``state`` says where the walk stood).
+
+        ``after``: resume a walk that stopped there. Documents and counters are checked
+        from there on; orphan objects are not (only a whole walk knows every key in use).
+        """
         report = ReconcileReport(dry_run)
         cutoff = self._now() - self._min_age
         # Objects first: an object stored after this listing is younger than the cutoff.
@@ -97,6 +107,8 @@ class ReconcileService:
             pause=self._pause,
             progress=self._progress,
             tenant_start=tally.start,
+            after=after,
+            state=state,
         )
         async for record in walk:
             referenced.add(record.original_key)
@@ -104,6 +116,9 @@ class ReconcileService:
             tally.counted.add(record)
             await self._check_document(record, objects, cutoff, report)
         await tally.finish()
+        if after is not None:
+            log.info("reconcile: resumed after %s, orphan objects not checked", after)
+            objects = {}
         open_keys = await self._uploads.open_upload_keys()
         for obj in objects.values():
             if obj.key not in referenced:

@@ -15,7 +15,7 @@ import pytest
 from pipeline.domain import names
 from pipeline.domain.errors import StorageError
 from pipeline.domain.messages import utcnow
-from pipeline.domain.models import ImageRecord, TenantCounts
+from pipeline.domain.models import ImageRecord, TenantCounts, WalkPosition
 from pipeline.domain.outcomes import Ack, Delivery
 from pipeline.domain.uploads import UploadRecord
 from pipeline.imaging.spec import DEFAULT_SPEC
@@ -189,6 +189,20 @@ async def test_reconcile_repairs_counters_that_drifted_and_a_dry_run_only_counts
     repaired = scan.counters[TENANT]
     assert (repaired.images, repaired.bytes, repaired.albums) == (1, record.bytes, {"A1": 1})
     assert (await reconciler(world, scan=scan).run()).counts["drifted_counters"] == 0
+
+
+async def test_a_resumed_reconcile_checks_documents_but_leaves_objects_alone(
+    world: World,
+) -> None:
+    record = await ready_image(world)
+    await world.store.delete(record.original_key)
+    orphan = "originals/acme/01OLDORPHAN"
+    await world.store.put_bytes(orphan, b"old", content_type="image/jpeg")
+    age_everything(world)
+    report = await reconciler(world).run(after=WalkPosition(TENANT, 0))
+    assert report.counts["missing_originals"] == 1
+    assert report.counts["orphan_originals"] == 0, "only a whole walk knows every key in use"
+    assert orphan in world.store.objects
 
 
 async def test_reconcile_never_touches_uploads_or_open_upload_keys(world: World) -> None:
