@@ -120,11 +120,17 @@ class Api:
             params["album"] = album
         if status:
             params["status"] = status
+        async for item in self.pages("/v1/images", params):
+            if status is None or item.get("status") == status:
+                yield item
+
+    async def pages(self, path: str, params: Json | None = None) -> AsyncIterator[Json]:
+        """Every item of a paged listing (``items``, ``next_cursor``), page by page."""
+        params = dict(params or {"limit": "100"})
         while True:
-            page = await self.request("GET", "/v1/images", params=params)
+            page = await self.request("GET", path, params=params)
             for item in page["items"]:
-                if status is None or item.get("status") == status:
-                    yield item
+                yield item
             if not page.get("next_cursor"):
                 return
             params["cursor"] = page["next_cursor"]
@@ -151,7 +157,13 @@ class Api:
                 return album
         if not create:
             return None
-        created: Json = await self.request("POST", "/v1/albums", json={"name": name})
+        try:
+            created: Json = await self.request("POST", "/v1/albums", json={"name": name})
+        except InputError:
+            # 409: another upload created it since we looked (names are unique per tenant).
+            if (found := await self.album_named(name, create=False)) is None:
+                raise
+            return found
         return created
 
     async def album(self, album_id: str) -> Json:

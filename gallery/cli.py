@@ -6,11 +6,12 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from gallery import exitcodes, output
-from gallery.commands import albums, images, keys, reconcile, remove, status, upload
+from gallery.commands import albums, images, keys, reconcile, remove, shares, status, upload, usage
 from gallery.options import add_data_dir, backend_settings
 from gallery.resume import add_after, resumable
 from pipeline.domain.errors import PipelineError
@@ -39,6 +40,13 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--metrics-port", type=int, default=9100, help="gateway's; workers' follow it (+1, +2...)"
     )
+    up.add_argument(
+        "--workers-wait",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="longest the banner waits for the workers to be ready (then it says who is not)",
+    )
 
     upload.add_parser(sub)
     images.add_parsers(sub)
@@ -56,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     reconcile.add_parser(sub)
 
     keys.add_parsers(sub)
+    shares.add_parsers(sub)
+    usage.add_parser(sub)
 
     dlq = sub.add_parser("dlq", help="dead letters")
     add_data_dir(dlq)
@@ -187,6 +197,15 @@ def main(argv: list[str] | None = None) -> int:
         return exitcodes.for_error(exc)
 
 
+API_COMMANDS: dict[str, Callable[[argparse.Namespace], Coroutine[Any, Any, int]]] = {
+    "ls": images.run_ls,
+    "show": images.run_show,
+    "share": shares.run,
+    "usage": usage.run,
+}
+"""Commands that talk to a gateway's API with the tenant's key."""
+
+
 def _run(args: argparse.Namespace) -> int:
     # Commands in their own module (gallery/commands/) name their handler on the parser.
     handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
@@ -204,14 +223,13 @@ def _run(args: argparse.Namespace) -> int:
                 args.mongo_port,
                 args.metrics_port,
                 args.nats_monitor_port,
+                workers_ready_seconds=args.workers_wait,
             )
         )
     if args.command == "upload":
         return upload.run(args)
-    if args.command == "ls":
-        return asyncio.run(images.run_ls(args))
-    if args.command == "show":
-        return asyncio.run(images.run_show(args))
+    if args.command in API_COMMANDS:
+        return asyncio.run(API_COMMANDS[args.command](args))
     if args.command == "status":
         return status.run(args)
     if args.command == "reconcile":

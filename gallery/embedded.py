@@ -17,7 +17,7 @@ import shutil
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -56,6 +56,9 @@ class UpOptions:
     # Restart backoff of a process that exits: base, 2 x base ... up to the cap (seconds).
     restart_base_seconds: float = 1.0
     restart_max_seconds: float = 30.0
+    # How long the banner waits for the workers (their render processes start in 20-25 s on
+    # a loaded 2-core machine); past it the banner says they are still starting.
+    workers_ready_seconds: float = 120.0
 
     def ports(self) -> dict[str, int]:
         """Every port this stack listens on, by what listens there."""
@@ -174,11 +177,17 @@ def _run_locked(opts: UpOptions) -> int:
         wait_until_ready(gateway, lambda: http_ok(ready_url), seconds=60)
         # Workers after the gateway: started together, the three processes' first imports
         # share the cores and the gateway is ready later (first `make up` on a loaded
-        # machine: 17 s from servers up to a ready gateway). Uploads queue on the bus
-        # until the workers join, a second or two later.
+        # machine: 17 s from servers up to a ready gateway).
         _start_workers(opts, child.env, apps, logs)
         _stack_file(opts, child.env).write(data)
-        _banner(opts, key, logs)
+        # The banner once an upload would be rendered, not just accepted: a worker answers
+        # /readyz once its render processes run and it is connected to NATS, the catalog
+        # and the store, right before it pulls jobs (20-25 s after the gateway, measured).
+        _say(f"gallery: gateway ready; waiting for {opts.workers} worker(s) to connect")
+        ready = _wait_for_workers(opts, apps, lambda: stopping)
+        if stopping:
+            return 0
+        _banner(opts, key, logs, ready)
         while not stopping:
             # A process that exits is restarted (with backoff) instead of stopping the rest:
             # the data folders keep every photo and job, and the others reconnect.
@@ -228,6 +237,19 @@ def _start_workers(opts: UpOptions, env: dict[str, str], apps: Supervisor, logs:
         apps.add(f"worker {index + 1}", partial(start_gallery, ["worker"], worker_env, log_path))
 
 
+def _wait_for_workers(opts: UpOptions, apps: Supervisor, stopped: Callable[[], bool]) -> int:
+    """Wait until every worker's /readyz answers 200, at most ``workers_ready_seconds``
+    (restarting a worker that exits meanwhile); how many were ready."""
+    urls = [f"http://127.0.0.1:{opts.worker_metrics_port(i)}/readyz" for i in range(opts.workers)]
+    ready: set[str] = set()
+    deadline = time.monotonic() + opts.workers_ready_seconds
+    while len(ready) < len(urls) and time.monotonic() < deadline and not stopped():
+        apps.check()
+        ready |= {url for url in urls if url not in ready and http_ok(url)}
+        time.sleep(0.2)
+    return len(ready)
+
+
 def _stack_file(opts: UpOptions, env: dict[str, str]) -> StackFile:
     def metrics(port: int) -> str:
         return f"http://127.0.0.1:{port}/metrics"
@@ -249,12 +271,19 @@ def _stack_file(opts: UpOptions, env: dict[str, str]) -> StackFile:
     )
 
 
-def _banner(opts: UpOptions, key: str, logs: Path) -> None:
+def _banner(opts: UpOptions, key: str, logs: Path, ready: int) -> None:
     url = f"http://127.0.0.1:{opts.port}"
     gallery = command_name()
+    if ready == opts.workers:
+        workers = f"{opts.workers} worker(s) ready"
+    else:  # said, not hidden: uploads are accepted and wait in the queue meanwhile
+        workers = (
+            f"{ready} of {opts.workers} worker(s) ready, the others still starting "
+            f"(uploads wait in the queue until they join; see {logs}/worker-*.log)"
+        )
     print(
         f"""
-gallery is up: open {url} in a browser; {opts.workers} worker(s)
+gallery is up: open {url} in a browser; {workers}
   API key (tenant {TENANT!r}):  {key}
                    kept in {opts.data_dir / "api-key"}: the sign-in page asks for it
 {_path_hint(gallery)}  upload photos:   {gallery} upload PATH...   (from any folder)

@@ -1,8 +1,9 @@
 """Ids as people type them: a full ULID, or a short prefix that names one thing only.
 
 ``gallery ls`` shows full ids (26 characters, never cut); any command that takes an image
-id also takes its first few characters, and an album may be named by its name or by an id
-or id prefix. A prefix that matches several is refused with the matches listed.
+id also takes its first few characters, and an album may be named by its name (unique per
+tenant: the gateway refuses a second album of a name with 409) or by an id or id prefix. A
+prefix that matches several is refused with the matches listed.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from gallery.api import Api, Json
+from pipeline.domain.albums import same_name
 from pipeline.domain.errors import InputError, NotFound
 
 ULID_LENGTH = 26
@@ -27,13 +29,13 @@ async def image_id(api: Api, text: str) -> str:
 
 
 async def album(api: Api, text: str) -> Json:
-    """The album named ``text`` exactly, else the one whose id starts with it."""
+    """The album named ``text`` (names are unique per tenant, compared in NFC as the gateway
+    keeps them), else the one whose id starts with it."""
     albums = [a async for a in api.albums()]
-    named = [a for a in albums if a.get("name") == text]
-    if len(named) == 1:
-        return named[0]
-    if len(named) > 1:
-        raise InputError(f"{len(named)} albums are named {text!r}: give the album's id")
+    name = same_name(text.strip())
+    for named in albums:
+        if same_name(str(named.get("name", ""))) == name:
+            return named
 
     async def listed() -> AsyncIterator[Json]:
         for item in albums:

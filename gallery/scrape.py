@@ -4,8 +4,12 @@ Each endpoint is scraped (Prometheus text format, parsed by prometheus_client) i
 :class:`Scrape`; two scrapes of every endpoint some seconds apart give counter deltas, so
 ``uploads/s = Δ gallery_uploads_total{outcome=accepted|duplicate} / Δt`` and the
 upload-to-ready p50/p95 come from the Δ of ``gallery_upload_to_ready_seconds`` buckets,
-interpolated inside a bucket as Prometheus's ``histogram_quantile`` does. A counter that
-went down (the process restarted) counts from zero, as Prometheus's ``rate`` does.
+interpolated inside a bucket as Prometheus's ``histogram_quantile`` does. That is an estimate:
+it assumes the observations spread evenly inside their bucket, so it can be off by up to the
+bucket's width (with 10 s and 30 s bounds, renders of 10-13 s read as p50 20 s, p95 29 s).
+The status screen says so and shows the bucket it lies in; the mean (Δ ``_sum`` / Δ ``_count``)
+is exact. A counter that went down (the process restarted) counts from zero, as Prometheus's
+``rate`` does.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ class Scrape:
     failures: float = 0.0
     in_flight: float = 0.0
     buckets: dict[float, float] = field(default_factory=dict)  # le -> cumulative count
+    latency_sum: float = 0.0  # seconds, all observations
+    latency_count: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -57,10 +63,14 @@ class Throughput:
     workers_known: int | None
     gateways_alive: int | None
     in_flight: float | None
+    mean_seconds: float | None = None  # exact: the histogram's sum over its count
+    mean_since_start: float | None = None
+    p50_bucket: tuple[float, float] | None = None  # (lower, upper) bounds the estimate is in
+    p95_bucket: tuple[float, float] | None = None
 
 
 def parse(endpoint: Endpoint, text: str, at: float) -> Scrape:
-    uploads = renders = failures = in_flight = 0.0
+    uploads = renders = failures = in_flight = latency_sum = latency_count = 0.0
     buckets: dict[float, float] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
@@ -75,7 +85,14 @@ def parse(endpoint: Endpoint, text: str, at: float) -> Scrape:
                 in_flight += sample.value
             elif sample.name == f"{LATENCY}_bucket":
                 buckets[float(sample.labels["le"])] = sample.value
-    return Scrape(endpoint, at, True, uploads, renders, failures, in_flight, buckets)
+            elif sample.name == f"{LATENCY}_sum":
+                latency_sum = sample.value
+            elif sample.name == f"{LATENCY}_count":
+                latency_count = sample.value
+    return Scrape(
+        endpoint, at, True, uploads, renders, failures, in_flight, buckets,
+        latency_sum, latency_count,
+    )  # fmt: skip
 
 
 async def scrape_all(session: aiohttp.ClientSession, endpoints: Iterable[Endpoint]) -> list[Scrape]:
@@ -119,6 +136,11 @@ def throughput(first: list[Scrape], last: list[Scrape], source: str) -> Throughp
             return None
         return sum(_delta(getattr(b, attr), getattr(a, attr)) for a, b in pairs) / seconds
 
+    def mean(scrapes: list[tuple[Scrape | None, Scrape]]) -> float | None:
+        total = sum(_delta(b.latency_sum, a.latency_sum if a else 0.0) for a, b in scrapes)
+        count = sum(_delta(b.latency_count, a.latency_count if a else 0.0) for a, b in scrapes)
+        return total / count if count > 0 else None
+
     workers = [s for s in last if s.endpoint.role == "worker"]
     since_start: dict[float, float] = {}
     for scrape in last:
@@ -138,22 +160,45 @@ def throughput(first: list[Scrape], last: list[Scrape], source: str) -> Throughp
         workers_known=len(workers),
         gateways_alive=sum(1 for s in last if s.up and s.endpoint.role == "gateway"),
         in_flight=sum(s.in_flight for s in last if s.up and s.endpoint.role == "worker"),
+        mean_seconds=mean(list(pairs)),
+        mean_since_start=mean([(None, s) for s in last if s.up]),
+        p50_bucket=bucket_of(0.5, buckets),
+        p95_bucket=bucket_of(0.95, buckets),
     )
 
 
 def quantile(q: float, buckets: dict[float, float]) -> float | None:
     """``histogram_quantile(q, ...)`` over cumulative ``le -> count``; None without data."""
+    found = _locate(q, buckets)
+    if found is None:
+        return None
+    (lower_le, lower_count), (le, count), rank = found
+    if math.isinf(le):  # beyond the last finite bucket: its bound is the best answer
+        return lower_le
+    if count == lower_count:
+        return le
+    return lower_le + (le - lower_le) * (rank - lower_count) / (count - lower_count)
+
+
+def bucket_of(q: float, buckets: dict[float, float]) -> tuple[float, float] | None:
+    """The (lower, upper) bounds in seconds of the bucket the q-quantile falls in: all the
+    histogram knows for sure (upper is ``inf`` beyond the last bound); None without data."""
+    found = _locate(q, buckets)
+    return None if found is None else (found[0][0], found[1][0])
+
+
+Bound = tuple[float, float]  # (le, cumulative count)
+
+
+def _locate(q: float, buckets: dict[float, float]) -> tuple[Bound, Bound, float] | None:
+    """The bounds below and at the bucket holding rank ``q * total``, and that rank."""
     ordered = sorted(buckets.items())
     if not ordered or ordered[-1][1] <= 0:
         return None
     rank = q * ordered[-1][1]
-    lower_le, lower_count = 0.0, 0.0
+    lower: Bound = (0.0, 0.0)
     for le, count in ordered:
         if count >= rank:
-            if math.isinf(le):  # beyond the last finite bucket: its bound is the best answer
-                return lower_le
-            if count == lower_count:
-                return le
-            return lower_le + (le - lower_le) * (rank - lower_count) / (count - lower_count)
-        lower_le, lower_count = le, count
-    return lower_le
+            return lower, (le, count), rank
+        lower = (le, count)
+    return lower, ordered[-1], rank

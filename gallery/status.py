@@ -104,6 +104,10 @@ PROMQL = {
     "p95_seconds": (
         "histogram_quantile(0.95, sum by (le) (rate(gallery_upload_to_ready_seconds_bucket[{w}])))"
     ),
+    "mean_seconds": (
+        "sum(rate(gallery_upload_to_ready_seconds_sum[{w}]))"
+        " / sum(rate(gallery_upload_to_ready_seconds_count[{w}]))"
+    ),
     "workers_alive": 'count(up{{job="gallery-worker"}} == 1)',
     "workers_known": 'count(up{{job="gallery-worker"}})',
     "gateways_alive": 'count(up{{job="gallery-gateway"}} == 1)',
@@ -143,6 +147,7 @@ async def prometheus_throughput(
         workers_known=count("workers_known"),
         gateways_alive=count("gateways_alive"),
         in_flight=values["in_flight"],
+        mean_seconds=values["mean_seconds"],
     )
 
 

@@ -184,6 +184,7 @@ def _skipped_reason(item: Skipped) -> str:
 
 async def _chunks(path: Path, on_sent: Callable[[int], None]) -> AsyncIterator[bytes]:
     sent = 0
+    on_sent(sent)  # from the start: a first report above 0 is how a resumed upload shows
     with path.open("rb") as file:
         while chunk := file.read(READ_BYTES):
             yield chunk

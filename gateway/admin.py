@@ -3,8 +3,9 @@
 Served on the ops listener (the metrics port) by default, off the public one
 (``GALLERY_GATEWAY_ADMIN_LISTENER``); every call is an audit line (:mod:`gateway.audit`).
 
-``GET /v1/admin/keys?tenant=T`` lists keys (never a key itself), ``POST /v1/admin/keys``
-``{"tenant", "name", "expires_in_seconds"?}`` creates one (the key is in this answer only), ``DELETE
+``GET /v1/admin/keys?tenant=T`` lists keys with their scopes (never a key itself),
+``POST /v1/admin/keys`` ``{"tenant", "name", "scopes"?, "expires_in_seconds"?}`` creates one
+(the key is in this answer only; ``scopes`` defaults to read, upload, delete, share), ``DELETE
 /v1/admin/keys/{key_id}`` revokes one: every gateway refuses it within seconds.
 """
 
@@ -15,10 +16,11 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.appkeys import KEYS, SETTINGS
+from gateway.appkeys import KEYS, PRINCIPAL, SETTINGS
 from gateway.audit import AUDIT_FIELDS, audit_middleware
 from gateway.auth import auth_middleware
 from gateway.middleware import errors_middleware
+from pipeline.domain.access import sorted_scopes
 from pipeline.domain.errors import InputError
 from pipeline.domain.keys import ApiKeyInfo
 from pipeline.runtime.settings import Settings
@@ -30,6 +32,7 @@ def key_json(info: ApiKeyInfo) -> dict[str, Any]:
         "id": info.id,
         "tenant": info.tenant,
         "name": info.name,
+        "scopes": sorted_scopes(info.scopes),
         "created_at": info.created_at.isoformat(),
         "revoked_at": info.revoked_at.isoformat() if info.revoked_at else None,
         "expires_at": info.expires_at.isoformat() if info.expires_at else None,
@@ -38,7 +41,8 @@ def key_json(info: ApiKeyInfo) -> dict[str, Any]:
 
 
 async def list_keys(request: web.Request) -> web.Response:
-    keys = await request.app[KEYS].list_keys(request.query.get("tenant") or None)
+    tenant = request.query.get("tenant") or None
+    keys = await request.app[KEYS].list_keys(request[PRINCIPAL], tenant)
     return web.json_response({"items": [key_json(k) for k in keys]})
 
 
@@ -49,9 +53,13 @@ async def create_key(request: web.Request) -> web.Response:
         body = None
     if not isinstance(body, dict):
         raise InputError("body is not an object", public_message='send {"tenant": "..."}')
+    if "scopes" in body and body["scopes"] is None:  # absent means the defaults; null is wrong
+        raise InputError("scopes is null", public_message="scopes must be a list, not null")
     made = await request.app[KEYS].create(
+        request[PRINCIPAL],
         body.get("tenant"),
         body.get("name", "default"),
+        body.get("scopes"),
         expires_in_seconds=body.get("expires_in_seconds"),
     )
     request[AUDIT_FIELDS] = {"tenant": made.info.tenant, "key_id": made.info.id}
@@ -59,7 +67,7 @@ async def create_key(request: web.Request) -> web.Response:
 
 
 async def revoke_key(request: web.Request) -> web.Response:
-    await request.app[KEYS].revoke(request.match_info["key_id"])
+    await request.app[KEYS].revoke(request[PRINCIPAL], request.match_info["key_id"])
     return web.Response(status=204)
 
 

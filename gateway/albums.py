@@ -11,8 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.appkeys import ALBUMS, LIMITS, TENANT_KEY
-from gateway.paging import next_cursor, page_params
+from gateway.appkeys import ALBUMS, DELETE, LIMITS, PRINCIPAL
+from gateway.paging import flag_param, next_cursor, page_params
 from pipeline.domain.albums import AlbumView
 from pipeline.domain.errors import InputError
 
@@ -41,8 +41,9 @@ async def _name(request: web.Request) -> object:
 
 
 async def create_album(request: web.Request) -> web.Response:
-    await request.app[LIMITS].admit_album(request[TENANT_KEY])  # 429 past the tenant's rate
-    view = await request.app[ALBUMS].create(request[TENANT_KEY], await _name(request))
+    who = request[PRINCIPAL]
+    await request.app[LIMITS].admit_album(who.tenant)  # 429 past the tenant's rate
+    view = await request.app[ALBUMS].create(who, await _name(request))
     return web.json_response(
         album_json(view), status=201, headers={"Location": f"/v1/albums/{view.record.id}"}
     )
@@ -50,7 +51,7 @@ async def create_album(request: web.Request) -> web.Response:
 
 async def list_albums(request: web.Request) -> web.Response:
     limit, cursor = page_params(request)
-    views = await request.app[ALBUMS].page(request[TENANT_KEY], limit=limit + 1, before=cursor)
+    views = await request.app[ALBUMS].page(request[PRINCIPAL], limit=limit + 1, before=cursor)
     return web.json_response(
         {
             "items": [album_json(v) for v in views[:limit]],
@@ -60,34 +61,37 @@ async def list_albums(request: web.Request) -> web.Response:
 
 
 async def get_album(request: web.Request) -> web.Response:
-    view = await request.app[ALBUMS].get(request[TENANT_KEY], request.match_info["album_id"])
+    view = await request.app[ALBUMS].get(request[PRINCIPAL], request.match_info["album_id"])
     return web.json_response(album_json(view))
 
 
 async def rename_album(request: web.Request) -> web.Response:
     name = await _name(request)
     view = await request.app[ALBUMS].rename(
-        request[TENANT_KEY], request.match_info["album_id"], name
+        request[PRINCIPAL], request.match_info["album_id"], name
     )
     return web.json_response(album_json(view))
 
 
 async def delete_album(request: web.Request) -> web.Response:
-    await request.app[ALBUMS].delete(request[TENANT_KEY], request.match_info["album_id"])
+    """The album; its photos stay, unless ``?with_photos=true`` moves them to the trash."""
+    who, album_id = request[PRINCIPAL], request.match_info["album_id"]
+    if flag_param(request, "with_photos"):
+        await request.app[ALBUMS].get(who, album_id)  # 404 before anything moves
+        await request.app[DELETE].trash_album(who, album_id)
+    await request.app[ALBUMS].delete(who, album_id)
     return web.Response(status=204)
 
 
 async def add_image(request: web.Request) -> web.Response:
     match = request.match_info
-    await request.app[ALBUMS].add_image(request[TENANT_KEY], match["album_id"], match["image_id"])
+    await request.app[ALBUMS].add_image(request[PRINCIPAL], match["album_id"], match["image_id"])
     return web.Response(status=204)
 
 
 async def remove_image(request: web.Request) -> web.Response:
     match = request.match_info
-    await request.app[ALBUMS].remove_image(
-        request[TENANT_KEY], match["album_id"], match["image_id"]
-    )
+    await request.app[ALBUMS].remove_image(request[PRINCIPAL], match["album_id"], match["image_id"])
     return web.Response(status=204)
 
 

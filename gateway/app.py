@@ -6,7 +6,19 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from gateway import admin, albums, images, openapi, tiles, tus, upload, web_ui
+from gateway import (
+    admin,
+    albums,
+    images,
+    openapi,
+    shares,
+    tiles,
+    trash,
+    tus,
+    upload,
+    usage,
+    web_ui,
+)
 from gateway.appkeys import (
     ALBUMS,
     BACKENDS,
@@ -15,25 +27,29 @@ from gateway.appkeys import (
     INGEST,
     KEYS,
     LIMITS,
+    QUERIES,
     READINESS,
     SETTINGS,
+    SHARES,
     STREAM_SHARE,
     UPLOAD_SHARE,
     UPLOADS,
 )
 from gateway.audit import audit_middleware
 from gateway.auth import KEY_CACHE, KeyCache, auth_middleware
+from gateway.fairshare import Share
 from gateway.headers import add_security_headers
 from gateway.middleware import errors_middleware, metrics_middleware
-from gateway.shares import Share
 from gateway.sse import stream_events
 from pipeline.bootstrap import (
     album_service,
     delete_service,
     event_feed,
+    image_queries,
     ingest_service,
     key_service,
     open_backends,
+    share_service,
     upload_limits,
     upload_service,
 )
@@ -60,6 +76,8 @@ def make_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.extend([_backends_ctx, _events_ctx, _revocations_ctx])
     app.on_shutdown.append(_close_streams)
     add_security_headers(app)
+    # after the common headers: a share link's own (Referrer-Policy, X-Robots-Tag) win
+    app.on_response_prepare.append(shares.private_headers)
     _add_routes(app.router)
     tiles.setup(app)
     if settings.gateway.admin_listener == "public":
@@ -68,8 +86,8 @@ def make_app(settings: Settings) -> web.Application:
 
 
 def _shares(settings: Settings) -> tuple[Share, Share]:
-    """The fair shares of upload slots and event streams (gateway.shares)."""
-    shares = settings.shares
+    """The fair shares of upload slots and event streams (gateway.fairshare)."""
+    shares = settings.fair
     uploads = Share(
         "uploads",
         total=settings.gateway.max_concurrent_uploads,
@@ -99,6 +117,8 @@ async def _backends_ctx(app: web.Application) -> AsyncIterator[None]:
         app[UPLOADS] = upload_service(backends, settings)
         app[LIMITS] = upload_limits(backends, settings)
         app[KEYS] = key_service(backends)
+        app[QUERIES] = image_queries(backends)
+        app[SHARES] = share_service(backends, settings)
         yield
 
 
@@ -148,4 +168,7 @@ def _add_routes(router: web.UrlDispatcher) -> None:
         "/v1/images/{image_id}/renditions/{name}/{version}", images.get_rendition_version
     )
     albums.add_routes(router)
+    shares.add_routes(router)
+    trash.add_routes(router)
+    usage.add_routes(router)
     tus.add_routes(router)

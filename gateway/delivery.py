@@ -10,64 +10,39 @@ GET, no body), and, with the S3 store, a 302 to a presigned URL on
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
-from urllib.parse import quote
 
 from aiohttp import hdrs, web
 
-from gateway.appkeys import BACKENDS, SETTINGS
+from gateway.appkeys import QUERIES, SETTINGS
 from gateway.conditional import ByteRange, Unsatisfiable, byte_range, if_range_allows, none_match
 from gateway.headers import mark_stored_object
 from gateway.middleware import error_body
+from pipeline.services.images import ObjectRef
 
 IMMUTABLE = "private, max-age=31536000, immutable"
 """For URLs whose bytes never change (the original, a versioned rendition); private
 because the photos belong to one tenant: shared caches must not keep them."""
 
 
-@dataclass(frozen=True)
-class StoredObject:
-    """What to serve: the store key, its type, and the strong ETag (quoted) of its bytes."""
-
-    key: str
-    content_type: str
-    etag: str
-    cache_control: str = IMMUTABLE
-    disposition: str = "inline"
-    """``inline`` (renditions) or ``attachment`` (originals: whatever a user sent is saved,
-    never shown as a page of our origin)."""
-    filename: str | None = None
-
-    @property
-    def content_disposition(self) -> str:
-        """RFC 6266: an ASCII ``filename`` fallback and the exact name as ``filename*``."""
-        if not self.filename:
-            return self.disposition
-        fallback = "".join(
-            c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in self.filename
-        )
-        exact = quote(self.filename, safe="")
-        return f"{self.disposition}; filename=\"{fallback}\"; filename*=UTF-8''{exact}"
-
-
-async def deliver(request: web.Request, obj: StoredObject) -> web.StreamResponse:
-    """Answer a GET or HEAD for ``obj``; raises ObjectNotFound (404) when the bytes are gone."""
+async def deliver(
+    request: web.Request, obj: ObjectRef, *, cache_control: str = IMMUTABLE
+) -> web.StreamResponse:
+    """Answer a GET or HEAD for ``obj`` (handed out by the image queries, which checked
+    access); raises ObjectNotFound (404) when the bytes are gone."""
     headers = {
         "ETag": obj.etag,
-        "Cache-Control": obj.cache_control,
+        "Cache-Control": cache_control,
         "Accept-Ranges": "bytes",
         "Content-Disposition": obj.content_disposition,
     }
     if none_match(request.headers.get(hdrs.IF_NONE_MATCH), obj.etag):
         return web.Response(status=304, headers=headers)
-    store = request.app[BACKENDS].store
+    queries = request.app[QUERIES]
     if _wants_redirect(request):
-        url = await store.presigned_get(
-            obj.key, content_type=obj.content_type, disposition=obj.content_disposition
-        )
+        url = await queries.presigned(obj)
         if url is not None:  # None: the filesystem store has no URLs to hand out
             return web.Response(status=302, headers={"Location": url, "Cache-Control": "no-store"})
-    size = (await store.stat(obj.key)).size
+    size = await queries.size(obj)
     try:
         span = _requested_range(request, size, obj.etag)
     except Unsatisfiable:
@@ -98,7 +73,7 @@ def _requested_range(request: web.Request, size: int, etag: str) -> ByteRange | 
 
 async def _stream(
     request: web.Request,
-    obj: StoredObject,
+    obj: ObjectRef,
     headers: dict[str, str],
     span: ByteRange,
     *,
@@ -116,9 +91,9 @@ async def _stream(
         # would be read as the next response on a keep-alive connection.
         await response.write_eof()
         return response
-    store = request.app[BACKENDS].store
+    body_of = request.app[QUERIES].stream(obj, start=span.start, end=span.end)
     # aclosing: a client that hangs up mid-download must not leave the S3 body open.
-    async with contextlib.aclosing(store.stream(obj.key, start=span.start, end=span.end)) as body:
+    async with contextlib.aclosing(body_of) as body:
         async for chunk in body:
             await response.write(chunk)
     await response.write_eof()

@@ -6,21 +6,39 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.appkeys import ALBUMS, BACKENDS, DELETE, TENANT_KEY
-from gateway.delivery import StoredObject, deliver
-from gateway.paging import image_page_params, next_cursor, status_param
-from pipeline.domain.errors import Conflict, NotFound
+from gateway.appkeys import DELETE, PRINCIPAL, QUERIES
+from gateway.delivery import deliver
+from gateway.paging import flag_param, image_page_params, status_param
 from pipeline.domain.models import ImageRecord, Rendition
 from pipeline.imaging import deepzoom
+from pipeline.services.images import ObjectRef
+
+IMAGES = "/v1/images"
+TRASH = "/v1/trash"
 
 
-def rendition_url(image_id: str, name: str, rendition: Rendition) -> str:
+def in_trash(request: web.Request) -> bool:
+    """Whether the request reads the trash (``/v1/trash/{id}/...``) rather than the gallery."""
+    return request.path.startswith(f"{TRASH}/")
+
+
+def images_base(request: web.Request) -> str:
+    """Where this request's images live: ``/v1/images``, the trash, or under the share link
+    it came through (a token the middleware found live: URL-safe characters only)."""
+    token = request.match_info.get("token")
+    if token is not None:
+        return f"/v1/shared/{token}/images"
+    return TRASH if in_trash(request) else IMAGES
+
+
+def rendition_url(image_id: str, name: str, rendition: Rendition, base: str = IMAGES) -> str:
     """The versioned URL: its last segment changes whenever the rendition's bytes do."""
-    return f"/v1/images/{image_id}/renditions/{name}/{rendition.version}"
+    return f"{base}/{image_id}/renditions/{name}/{rendition.version}"
 
 
-def image_json(record: ImageRecord) -> dict[str, Any]:
-    base = f"/v1/images/{record.id}"
+def image_json(record: ImageRecord, images: str = IMAGES) -> dict[str, Any]:
+    """An image as the API shows it; ``images`` is the prefix of its URLs."""
+    base = f"{images}/{record.id}"
     return {
         "id": record.id,
         "status": record.status,
@@ -43,23 +61,25 @@ def image_json(record: ImageRecord) -> dict[str, Any]:
                 "height": r.height,
                 "content_type": r.content_type,
                 "bytes": r.bytes,
-                "url": rendition_url(record.id, name, r),
+                "url": rendition_url(record.id, name, r, images),
             }
             for name, r in sorted(record.renditions.items())
         },
-        "deep_zoom": tiles_json(record),
+        "deep_zoom": tiles_json(record, images),
         "links": {"self": base, "original": f"{base}/original"},
         "albums": list(record.albums),
+        "trashed_at": record.trashed_at.isoformat() if record.trashed_at else None,
     }
 
 
-def tiles_json(record: ImageRecord) -> dict[str, object] | None:
-    """What a viewer needs to ask for tiles (``None`` without a ``tiles`` rendition)."""
+def tiles_json(record: ImageRecord, images: str = IMAGES) -> dict[str, object] | None:
+    """What a viewer needs to ask for tiles (``None`` without a ``tiles`` rendition);
+    ``images`` is the prefix of the URL, as for :func:`image_json`."""
     tiles = record.renditions.get(deepzoom.NAME)
     if tiles is None:
         return None
     return {
-        "url": f"/v1/images/{record.id}/tiles/{tiles.version}",
+        "url": f"{images}/{record.id}/tiles/{tiles.version}",
         "width": tiles.width,
         "height": tiles.height,
         "tile_size": deepzoom.TILE_SIZE,
@@ -69,55 +89,34 @@ def tiles_json(record: ImageRecord) -> dict[str, object] | None:
     }
 
 
-async def image_record(request: web.Request) -> ImageRecord:
-    """The image the route names, of the caller's tenant (404 otherwise)."""
-    record = await request.app[BACKENDS].catalog.get_image(
-        request[TENANT_KEY], request.match_info["image_id"]
-    )
-    if record is None:
-        # Same answer for "not yours" and "does not exist": ids are not an oracle.
-        raise NotFound("no such image", public_message="no such image")
-    return record
-
-
 async def list_images(request: web.Request) -> web.Response:
     """``?album=ID`` lists that album's images (404 for an unknown album), ``?status=S``
     only images in that status; same paging."""
     limit, cursor = image_page_params(request)
-    tenant, album, status = request[TENANT_KEY], request.query.get("album"), status_param(request)
-    if album is not None:
-        records = await request.app[ALBUMS].images(
-            tenant, album, limit=limit + 1, before=cursor, status=status
-        )
-    else:
-        records = await request.app[BACKENDS].catalog.list_images(
-            tenant, limit=limit + 1, before=cursor, status=status
-        )
+    page = await request.app[QUERIES].page(
+        request[PRINCIPAL],
+        limit=limit,
+        before=cursor,
+        album=request.query.get("album"),
+        status=status_param(request),
+    )
+    base = images_base(request)
     return web.json_response(
-        {
-            "items": [image_json(r) for r in records[:limit]],
-            "next_cursor": next_cursor([str(r.seq) for r in records], limit),
-        }
+        {"items": [image_json(r, base) for r in page.items], "next_cursor": page.next_cursor}
     )
 
 
 async def get_image(request: web.Request) -> web.Response:
-    return web.json_response(image_json(await image_record(request)))
-
-
-def _rendition(record: ImageRecord, name: str) -> Rendition:
-    rendition = record.renditions.get(name)
-    if rendition is None:
-        if record.status != "ready":
-            raise Conflict("not ready", public_message=f"image is {record.status}, not ready")
-        raise NotFound("no such rendition", public_message=f"no rendition named {name!r}")
-    return rendition
+    record = await request.app[QUERIES].get(
+        request[PRINCIPAL], request.match_info["image_id"], trash=in_trash(request)
+    )
+    return web.json_response(image_json(record, images_base(request)))
 
 
 def _to_current(request: web.Request, record: ImageRecord, rendition: Rendition) -> web.Response:
     """302 to the current versioned URL (query kept, e.g. ``?redirect=1``); not cached,
     since it changes on a re-render."""
-    location = rendition_url(record.id, rendition.name, rendition)
+    location = rendition_url(record.id, rendition.name, rendition, images_base(request))
     # The raw (still percent-encoded) query: decoded, a %0A or %1F would be a control
     # character in the Location header, which aiohttp refuses by dropping the connection.
     if raw_query := request.rel_url.raw_query_string:
@@ -125,38 +124,41 @@ def _to_current(request: web.Request, record: ImageRecord, rendition: Rendition)
     return web.Response(status=302, headers={"Location": location, "Cache-Control": "no-cache"})
 
 
+async def _rendition(request: web.Request) -> tuple[ImageRecord, Rendition]:
+    match = request.match_info
+    return await request.app[QUERIES].rendition(
+        request[PRINCIPAL], match["image_id"], match["name"], trash=in_trash(request)
+    )
+
+
 async def get_rendition(request: web.Request) -> web.StreamResponse:
     """The unversioned URL: a redirect to the versioned one (which caches keep)."""
-    record = await image_record(request)
-    name = request.match_info["name"]
-    return _to_current(request, record, _rendition(record, name))
+    record, rendition = await _rendition(request)
+    return _to_current(request, record, rendition)
 
 
 async def get_rendition_version(request: web.Request) -> web.StreamResponse:
     """A versioned URL: the bytes, immutable; an outdated version redirects to the current."""
-    record = await image_record(request)
-    name = request.match_info["name"]
-    rendition = _rendition(record, name)
+    record, rendition = await _rendition(request)
     if request.match_info["version"] != rendition.version:
         return _to_current(request, record, rendition)
     # Strong: the SHA-256 of these very bytes (old records: spec and original hashes).
     fallback = f"{rendition.spec_hash}-{record.sha256[:16]}"
     etag = f'"{rendition.sha256 or fallback}"'
-    return await deliver(request, StoredObject(rendition.key, rendition.content_type, etag))
+    return await deliver(request, ObjectRef(rendition.key, rendition.content_type, etag))
 
 
 async def get_original(request: web.Request) -> web.StreamResponse:
-    record = await image_record(request)
-    original = StoredObject(
-        record.original_key,
-        record.content_type,
-        f'"{record.sha256}"',
-        disposition="attachment",
-        filename=record.filename or f"{record.id}",
+    ref = await request.app[QUERIES].original(
+        request[PRINCIPAL], request.match_info["image_id"], trash=in_trash(request)
     )
-    return await deliver(request, original)
+    return await deliver(request, ref)
 
 
 async def delete_image(request: web.Request) -> web.Response:
-    await request.app[DELETE].delete(request[TENANT_KEY], request.match_info["image_id"])
+    """Into the trash; ``?permanent=true`` deletes for good at once."""
+    permanent = flag_param(request, "permanent")
+    await request.app[DELETE].delete(
+        request[PRINCIPAL], request.match_info["image_id"], permanent=permanent
+    )
     return web.Response(status=204)

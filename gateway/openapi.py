@@ -18,10 +18,12 @@ from gateway.openapi_parts import (
     BINARY,
     DIGITS,
     EMPTY,
+    FLAG,
     IMAGE_ID,
     IMAGE_PAGING,
     OK_JSON,
     PUBLIC,
+    TILE_PARAMS,
     admin_paths,
     album_paths,
     body,
@@ -33,6 +35,7 @@ from gateway.openapi_parts import (
     upload_paths,
 )
 from gateway.openapi_schemas import SCHEMAS, STATUSES
+from gateway.openapi_shares import share_paths
 
 
 def _paths(admin: bool) -> dict[str, Any]:
@@ -42,6 +45,43 @@ def _paths(admin: bool) -> dict[str, Any]:
         **album_paths(),
         **upload_paths(),
         **(admin_paths() if admin else {}),
+        **share_paths(),
+        **_trash_paths(),
+        "/v1/images/{image_id}/tiles/{version}/{level}/{tile}": download(
+            "One Deep Zoom tile, `{col}_{row}.jpg` (immutable; 302 from an old version)",
+            [IMAGE_ID, *TILE_PARAMS],
+        ),
+        "/v1/usage": {
+            "get": op("What the tenant stores and the limits that apply", {200: body("Usage")})
+        },
+    }
+
+
+def _trash_paths() -> dict[str, Any]:
+    trashed = "/v1/trash/{image_id}"
+    return {
+        "/v1/trash": {
+            "get": op(
+                "The trash, newest completed first",
+                {200: body("ImagePage")},
+                parameters=IMAGE_PAGING,
+            ),
+            "delete": op("Empty the trash: delete its photos for good", {200: body("Emptied")}),
+        },
+        f"{trashed}/restore": {
+            "post": op("Take a photo out of the trash", {200: body("Image")}, parameters=[IMAGE_ID])
+        },
+        trashed: {"get": op("One photo in the trash", {200: body("Image")}, parameters=[IMAGE_ID])},
+        f"{trashed}/original": download("A trashed photo's original", [IMAGE_ID]),
+        f"{trashed}/renditions/{{name}}": download(
+            "Redirect to a trashed photo's current rendition", [IMAGE_ID, path_param("name")]
+        ),
+        f"{trashed}/tiles/{{version}}/{{level}}/{{tile}}": download(
+            "One Deep Zoom tile of a trashed photo", [IMAGE_ID, *TILE_PARAMS]
+        ),
+        f"{trashed}/renditions/{{name}}/{{version}}": download(
+            "A trashed photo's rendition", [IMAGE_ID, path_param("name"), path_param("version")]
+        ),
     }
 
 
@@ -78,7 +118,7 @@ def _public_paths() -> dict[str, Any]:
             "get": op(
                 "Live events (Server-Sent Events; Last-Event-ID resumes)",
                 {200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}},
-                errors=(400, 401, 429, 503),
+                errors=(400, 401, 403, 429, 503),
                 parameters=[header("Last-Event-ID", DIGITS, required=False)],
                 operationId="streamEvents",
             ),
@@ -125,9 +165,12 @@ def _image_paths() -> dict[str, Any]:
         "/v1/images/{image_id}": {
             "get": op("One image", {200: body("Image")}, parameters=[IMAGE_ID]),
             "delete": op(
-                "Delete an image, its objects and its album memberships",
+                "Move an image into the trash (permanent=true: delete it and its objects now)",
                 {204: EMPTY},
-                parameters=[IMAGE_ID],
+                parameters=[
+                    IMAGE_ID,
+                    query("permanent", FLAG, "skip the trash"),
+                ],
             ),
         },
         "/v1/images/{image_id}/original": download("The original bytes", [IMAGE_ID]),
@@ -136,10 +179,6 @@ def _image_paths() -> dict[str, Any]:
         ),
         "/v1/images/{image_id}/renditions/{name}/{version}": download(
             "A rendition's bytes (immutable)", [IMAGE_ID, path_param("name"), path_param("version")]
-        ),
-        "/v1/images/{image_id}/tiles/{version}/{level}/{tile}": download(
-            "One Deep Zoom tile, `{col}_{row}.jpg` (immutable; 302 from an old version)",
-            [IMAGE_ID, path_param("version"), path_param("level"), path_param("tile")],
         ),
     }
 

@@ -20,11 +20,11 @@ _DESCRIPTIONS = {
     304: "Not modified",
     400: "Bad request: the message names the parameter",
     401: "Missing or invalid key",
-    403: "Forbidden (a quota is exceeded; a static path outside its folder)",
+    403: "Forbidden: the key lacks the scope, a quota is exceeded, a static path is outside",
     404: "No such resource (or another tenant's)",
     405: "Method not allowed",
     408: "The body did not arrive in time",
-    409: "Conflict (e.g. the image is not ready)",
+    409: "Conflict (e.g. the image is not ready; an album of that name exists)",
     410: "Gone",
     412: "Precondition failed (tus: Tus-Resumable)",
     413: "Too large",
@@ -36,7 +36,7 @@ _DESCRIPTIONS = {
     460: "Checksum mismatch (tus)",
     503: "A backend is unavailable or the gateway is busy: retry after Retry-After",
 }
-_COMMON_ERRORS = (400, 401, 404, 503)
+_COMMON_ERRORS = (400, 401, 403, 404, 503)
 
 
 def as_json(schema: Schema) -> dict[str, Any]:
@@ -103,6 +103,9 @@ PAGING = paging(ULID_PATTERN)
 SEQ_PATTERN = "^[0-9]{1,18}$"
 IMAGE_PAGING = paging(SEQ_PATTERN)
 IMAGE_ID = path_param("image_id")
+TILE_PARAMS = [path_param("version"), path_param("level"), path_param("tile")]
+"""A Deep Zoom tile's path parameters: ``{version}/{level}/{tile}``."""
+FLAG: Schema = {"enum": ["true", "false", "1", "0"]}
 ALBUM_ID = path_param("album_id")
 UPLOAD_ID = path_param("upload_id")
 TUS_RESUMABLE = header("Tus-Resumable", {"enum": ["1.0.0"]})
@@ -118,7 +121,7 @@ BINARY = {"schema": {"type": "string", "format": "binary"}}
 OK_JSON = {"content": as_json({"type": "object"})}
 EMPTY: dict[str, Any] = {}
 DOWNLOAD = {"content": {"*/*": BINARY}}
-DOWNLOAD_ERRORS = (400, 401, 404, 409, 416, 503)
+DOWNLOAD_ERRORS = (400, 401, 403, 404, 409, 416, 503)
 
 
 def download(summary: str, params: list[dict[str, Any]]) -> dict[str, Any]:
@@ -141,22 +144,34 @@ def album_paths() -> dict[str, Any]:
                 "The tenant's albums, newest first", {200: body("AlbumPage")}, parameters=PAGING
             ),
             "post": op(
-                "Create an album",
+                "Create an album (names are unique per tenant: 409 album_exists names the "
+                "album that has it)",
                 {201: body("Album")},
-                errors=(*_COMMON_ERRORS, 429),
+                errors=(*_COMMON_ERRORS, 409, 429),
                 requestBody={"required": True, **body("AlbumName")},
             ),
         },
         "/v1/albums/{album_id}": {
             "get": op("One album", {200: body("Album")}, parameters=[ALBUM_ID]),
             "patch": op(
-                "Rename an album",
+                "Rename an album (409 album_exists when another album has the name)",
                 {200: body("Album")},
+                errors=(*_COMMON_ERRORS, 409),
                 parameters=[ALBUM_ID],
                 requestBody={"required": True, **body("AlbumName")},
             ),
-            "delete": op("Delete an album (its images stay)", {204: EMPTY}, parameters=[ALBUM_ID]),
+            "delete": op(
+                "Delete an album (its images stay, unless with_photos=true: into the trash)",
+                {204: EMPTY},
+                parameters=[ALBUM_ID, query("with_photos", FLAG, "trash them")],
+            ),
         },
+        **_album_membership_paths(),
+    }
+
+
+def _album_membership_paths() -> dict[str, Any]:
+    return {
         "/v1/albums/{album_id}/images/{image_id}": {
             "put": op(
                 "Put an image in an album (idempotent)",
@@ -225,14 +240,14 @@ def admin_paths() -> dict[str, Any]:
             "get": op(
                 "API keys (never the keys themselves)",
                 {200: body("ApiKeyList")},
-                errors=(401, 503),
+                errors=(401, 403, 503),
                 security=ADMIN,
                 parameters=[query("tenant", {"type": "string"}, "only this tenant's keys")],
             ),
             "post": op(
                 "Create an API key (shown in this answer only)",
                 {201: body("NewApiKey")},
-                errors=(400, 401, 503),
+                errors=(400, 401, 403, 503),
                 security=ADMIN,
                 requestBody={"required": True, **body("NewApiKeyRequest")},
             ),
@@ -241,7 +256,7 @@ def admin_paths() -> dict[str, Any]:
             "delete": op(
                 "Revoke a key: every gateway refuses it within seconds",
                 {204: EMPTY},
-                errors=(401, 404, 503),
+                errors=(401, 403, 404, 503),
                 security=ADMIN,
                 parameters=[path_param("key_id")],
             ),

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline.domain.access import SCOPES
 from pipeline.domain.labels import NOT_BLANK_PATTERN, TENANT_PATTERN
+from pipeline.runtime.settings import ShareSettings
 from pipeline.services.keys import MAX_KEY_SECONDS
 
 Schema = dict[str, Any]
@@ -105,6 +107,7 @@ IMAGE = _object(
         },
         "links": _object({"self": STRING, "original": STRING}),
         "albums": {"type": "array", "items": STRING},
+        "trashed_at": nullable(TIME),
     }
 )
 
@@ -127,12 +130,55 @@ API_KEY = _object(
         "id": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
         "tenant": STRING,
         "name": STRING,
+        "scopes": {"type": "array", "items": {"enum": list(SCOPES)}},
         "created_at": TIME,
         "revoked_at": nullable(TIME),
         "expires_at": nullable(TIME),
         "last_used_at": nullable(TIME),
     }
 )
+
+
+SHARE = _object(
+    {
+        "id": {"type": "string", "pattern": ULID_PATTERN},
+        "album_id": nullable(STRING),
+        "image_id": nullable(STRING),
+        "allow_download": {"type": "boolean"},
+        "created_at": TIME,
+        "expires_at": TIME,
+        "revoked_at": nullable(TIME),
+        "uses": INTEGER,
+        "last_used_at": nullable(TIME),
+    }
+)
+
+NEW_SHARE_REQUEST: Schema = {
+    "type": "object",
+    "properties": {
+        "album_id": {"type": "string", "minLength": 1},
+        "image_id": {"type": "string", "minLength": 1},
+        "expires_in_seconds": {
+            "type": "integer",
+            "minimum": 60,
+            "maximum": ShareSettings().max_expiry_seconds,
+            "description": "default GALLERY_SHARE_DEFAULT_EXPIRY_SECONDS, at most "
+            "GALLERY_SHARE_MAX_EXPIRY_SECONDS (its default here)",
+        },
+        "allow_download": {"type": "boolean", "description": "originals too (default false)"},
+    },
+    "oneOf": [
+        {"required": ["album_id"], "not": {"required": ["image_id"]}},
+        {"required": ["image_id"], "not": {"required": ["album_id"]}},
+    ],
+    "description": "exactly one of album_id and image_id",
+}
+
+
+STORED: dict[str, Schema] = {
+    "photos": INTEGER,
+    "bytes": _object({"originals": INTEGER, "renditions": INTEGER, "total": INTEGER}),
+}
 
 
 def page(item: str, cursor_pattern: str = ULID_PATTERN) -> Schema:
@@ -162,13 +208,49 @@ SCHEMAS: dict[str, Schema] = {
         {
             "tenant": {"type": "string", "pattern": TENANT_PATTERN},
             "name": NAME,
+            "scopes": {
+                "type": "array",
+                "minItems": 1,
+                "items": {"enum": list(SCOPES)},
+                "description": "default: read, upload, delete, share; admin holds them all",
+            },
             "expires_in_seconds": {
                 "type": ["integer", "null"],
                 "minimum": 1,
                 "maximum": MAX_KEY_SECONDS,
             },
         },
-        optional=("name", "expires_in_seconds"),
+        optional=("name", "scopes", "expires_in_seconds"),
+    ),
+    "Share": SHARE,
+    "SharePage": page("Share"),
+    "NewShare": {
+        "allOf": [ref("Share"), _object({"url": {"type": "string", "description": "show once"}})]
+    },
+    "NewShareRequest": NEW_SHARE_REQUEST,
+    "SharedLink": _object(
+        {
+            "album": nullable(ref("Album")),
+            "image_id": nullable(STRING),
+            "allow_download": {"type": "boolean"},
+            "expires_at": TIME,
+        }
+    ),
+    "Emptied": _object({"deleted": INTEGER}),
+    "Usage": _object(
+        {
+            **STORED,
+            "trash": _object(STORED),
+            "quota": _object(
+                {
+                    "max_images": nullable(INTEGER),
+                    "max_bytes": nullable(INTEGER),
+                    "uploads_per_minute": nullable(INTEGER),
+                    "counted_images": INTEGER,
+                    "counted_bytes": INTEGER,
+                }
+            ),
+        }
     ),
     "Health": {"type": "object"},
 }

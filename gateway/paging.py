@@ -53,6 +53,14 @@ def status_param(request: web.Request) -> str | None:
     return status
 
 
+def flag_param(request: web.Request, name: str) -> bool:
+    """A boolean query parameter (true/false/1/0, absent: false); InputError naming it."""
+    raw = request.query.get(name, "false").lower()
+    if raw not in {"true", "false", "1", "0"}:
+        raise InputError(f"bad {name}", public_message=f"{name} must be true or false")
+    return raw in {"true", "1"}
+
+
 def next_cursor(ids: list[str], limit: int) -> str | None:
     """The cursor of the next page, given ``limit + 1`` ids fetched: None on the last page."""
     return ids[limit - 1] if len(ids) > limit else None

@@ -9,7 +9,7 @@ resume from. A client too far behind gets a last ``event: error`` naming the rea
 stream ends. A client that hangs up is the normal end of a stream, not an error. Framing,
 keepalive pings and the timeout on a stalled client are aiohttp-sse's.
 
-Each key and tenant holds at most its share of this gateway's streams (:mod:`gateway.shares`).
+Each key and tenant holds at most its share of this gateway's streams (:mod:`gateway.fairshare`).
 A stream re-checks its key a few times per ``GALLERY_GATEWAY_KEY_CACHE_SECONDS`` (from the
 key cache, so mostly without a catalog read): a revoked or expired key's stream ends within
 that bound with a last ``event: error``.
@@ -26,8 +26,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp_sse import EventSourceResponse, sse_response
 
-from gateway.appkeys import EVENTS, KEY_ID, SETTINGS, STREAM_SHARE, TENANT_KEY
-from gateway.auth import tenant_of
+from gateway.appkeys import EVENTS, PRINCIPAL, SETTINGS, STREAM_SHARE
+from gateway.auth import principal_of
 from pipeline.domain.errors import DependencyError, PipelineError, Unauthorized
 from pipeline.domain.messages import StreamedEvent, StreamReset
 from pipeline.domain.numbers import UINT64_MAX, parse_number
@@ -51,7 +51,7 @@ async def stream_events(request: web.Request) -> web.StreamResponse:
     # sep="\n": the same framing as before the library, which the browser page parses.
     async with (
         _held(request),
-        feed.open(request[TENANT_KEY], after) as events,
+        feed.open(request[PRINCIPAL], after) as events,
         sse_response(request, sep="\n", ping_interval=KEEPALIVE_SECONDS) as sse,
     ):
         # A client that hangs up between keepalives is noticed at the next write: that is how
@@ -69,7 +69,8 @@ async def stream_events(request: web.Request) -> web.StreamResponse:
 @contextlib.asynccontextmanager
 async def _held(request: web.Request) -> AsyncIterator[None]:
     """One of the key's and tenant's shares of streams (429/503 before the stream opens)."""
-    with request.app[STREAM_SHARE].take(request[TENANT_KEY], request[KEY_ID]):
+    who = request[PRINCIPAL]
+    with request.app[STREAM_SHARE].take(who.tenant, who.id):
         yield
 
 
@@ -104,7 +105,7 @@ async def _key_revoked(request: web.Request) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
-            await tenant_of(request)
+            await principal_of(request)
         except DependencyError:
             continue  # a catalog outage is not a revocation: ask again next time
         except Unauthorized as exc:

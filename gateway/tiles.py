@@ -3,7 +3,9 @@
 A large photo's tiles are one stored object, an uncompressed ZIP (the ``tiles`` rendition,
 :mod:`pipeline.imaging.deepzoom`). The gateway reads the ZIP's central directory once (two
 ranged reads of the object's tail, cached per object), and then serves each tile as a
-ranged read of its bytes: same tenant check as every image route, a strong ETag per tile,
+ranged read of its bytes: the same access check as every image route (through
+:class:`~pipeline.services.images.ImageQueries`, so a share link reaches the tiles of its own
+photos only), a strong ETag per tile,
 ``If-None-Match`` answered with 304, immutable caching (the version is in the URL).
 """
 
@@ -17,15 +19,15 @@ from dataclasses import dataclass
 
 from aiohttp import hdrs, web
 
-from gateway.appkeys import BACKENDS, SETTINGS
+from gateway.appkeys import PRINCIPAL, QUERIES, SETTINGS
 from gateway.conditional import none_match
 from gateway.delivery import IMMUTABLE
 from gateway.headers import mark_stored_object
-from gateway.images import image_record
+from gateway.images import images_base, in_trash
 from pipeline.domain.errors import NotFound, StorageError
 from pipeline.domain.models import ImageRecord, Rendition
-from pipeline.domain.objects import ObjectStore
 from pipeline.imaging import deepzoom
+from pipeline.services.images import ImageQueries, ObjectRef
 
 _TILE = re.compile(r"^(\d{1,6})_(\d{1,6})\.jpg$")
 _EOCD = struct.Struct("<4sHHHHIIH")  # end of central directory
@@ -50,10 +52,11 @@ class TileIndexes:
         self._size = size
         self._indexes: OrderedDict[str, dict[str, _Member]] = OrderedDict()
 
-    async def member(self, store: ObjectStore, key: str, name: str) -> _Member | None:
+    async def member(self, queries: ImageQueries, ref: ObjectRef, name: str) -> _Member | None:
+        key = ref.key
         index = self._indexes.get(key)
         if index is None:
-            index = await _read_index(store, key)
+            index = await _read_index(queries, ref)
             self._indexes[key] = index
             while len(self._indexes) > self._size:
                 self._indexes.popitem(last=False)
@@ -64,15 +67,16 @@ class TileIndexes:
 TILE_INDEXES = web.AppKey("tile_indexes", TileIndexes)
 
 
-async def _read(store: ObjectStore, key: str, start: int, end: int) -> bytes:
-    async with contextlib.aclosing(store.stream(key, start=start, end=end)) as body:
+async def _read(queries: ImageQueries, ref: ObjectRef, start: int, end: int) -> bytes:
+    async with contextlib.aclosing(queries.stream(ref, start=start, end=end)) as body:
         return b"".join([chunk async for chunk in body])
 
 
-async def _read_index(store: ObjectStore, key: str) -> dict[str, _Member]:
-    size = (await store.stat(key)).size
+async def _read_index(queries: ImageQueries, ref: ObjectRef) -> dict[str, _Member]:
+    key = ref.key
+    size = await queries.size(ref)
     tail_start = max(0, size - _TAIL)
-    tail = await _read(store, key, tail_start, size)
+    tail = await _read(queries, ref, tail_start, size)
     at = tail.rfind(b"PK\x05\x06")
     if at < 0:
         raise StorageError(f"{key}: not a ZIP (no end of central directory)")
@@ -80,9 +84,9 @@ async def _read_index(store: ObjectStore, key: str) -> dict[str, _Member]:
     locator = at - _ZIP64_LOCATOR.size
     if locator >= 0 and tail[locator : locator + 4] == b"PK\x06\x07":
         record_offset = _ZIP64_LOCATOR.unpack_from(tail, locator)[2]
-        record = await _read(store, key, record_offset, record_offset + _ZIP64_EOCD.size)
+        record = await _read(queries, ref, record_offset, record_offset + _ZIP64_EOCD.size)
         entries, cd_size, cd_offset = _ZIP64_EOCD.unpack(record)[7:10]
-    directory = await _read(store, key, cd_offset, cd_offset + cd_size)
+    directory = await _read(queries, ref, cd_offset, cd_offset + cd_size)
     return _parse_directory(directory, entries)
 
 
@@ -144,25 +148,29 @@ def _tiles(record: ImageRecord) -> Rendition:
 async def get_tile(request: web.Request) -> web.StreamResponse:
     """One tile: its JPEG bytes, or 304 for a matching ``If-None-Match``; an outdated
     version redirects to the same tile of the current one."""
-    record = await image_record(request)
+    queries = request.app[QUERIES]
+    record = await queries.get(
+        request[PRINCIPAL], request.match_info["image_id"], trash=in_trash(request)
+    )
     tiles = _tiles(record)
     level, col, row = _tile_name(request)
     if request.match_info["version"] != tiles.version:
-        location = f"/v1/images/{record.id}/tiles/{tiles.version}/{level}/{col}_{row}.jpg"
+        base = images_base(request)
+        location = f"{base}/{record.id}/tiles/{tiles.version}/{level}/{col}_{row}.jpg"
         return web.Response(status=302, headers={"Location": location, "Cache-Control": "no-cache"})
     etag = f'"{tiles.sha256 or tiles.spec_hash}-{level}-{col}_{row}"'
     headers = {"ETag": etag, "Cache-Control": IMMUTABLE}
     if none_match(request.headers.get(hdrs.IF_NONE_MATCH), etag):
         return web.Response(status=304, headers=headers)
-    store = request.app[BACKENDS].store
+    ref = ObjectRef(tiles.key, deepzoom.TILE_CONTENT_TYPE, etag)
     member = await request.app[TILE_INDEXES].member(
-        store, tiles.key, deepzoom.tile_path(level, col, row)
+        queries, ref, deepzoom.tile_path(level, col, row)
     )
     if member is None:
         raise NotFound("no such tile", public_message="no such tile")
     if member.method != 0:
         raise StorageError(f"{tiles.key}: tile {level}/{col}_{row} is compressed")
-    local = await _read(store, tiles.key, member.offset, member.offset + _LOCAL.size)
+    local = await _read(queries, ref, member.offset, member.offset + _LOCAL.size)
     fields = _LOCAL.unpack(local)
     start = member.offset + _LOCAL.size + fields[9] + fields[10]
     response = web.StreamResponse(status=200, headers=headers)
@@ -171,7 +179,7 @@ async def get_tile(request: web.Request) -> web.StreamResponse:
     response.content_length = member.size
     await response.prepare(request)
     if request.method != "HEAD":
-        span = store.stream(tiles.key, start=start, end=start + member.size)
+        span = queries.stream(ref, start=start, end=start + member.size)
         async with contextlib.aclosing(span) as body:
             async for chunk in body:
                 await response.write(chunk)
@@ -179,7 +187,13 @@ async def get_tile(request: web.Request) -> web.StreamResponse:
     return response
 
 
+TILE_ROUTE = "/{image_id}/tiles/{version}/{level}/{tile}"
+"""Under each prefix an image lives at: ``/v1/images``, ``/v1/trash``, a share link's."""
+
+
 def setup(app: web.Application) -> None:
-    """The tile route and its index cache (sized by ``GALLERY_GATEWAY_TILE_INDEXES_CACHED``)."""
+    """The tile routes and their index cache (sized by
+    ``GALLERY_GATEWAY_TILE_INDEXES_CACHED``)."""
     app[TILE_INDEXES] = TileIndexes(app[SETTINGS].gateway.tile_indexes_cached)
-    app.router.add_get("/v1/images/{image_id}/tiles/{version}/{level}/{tile}", get_tile)
+    app.router.add_get("/v1/images" + TILE_ROUTE, get_tile)
+    app.router.add_get("/v1/trash" + TILE_ROUTE, get_tile)

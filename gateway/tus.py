@@ -16,8 +16,8 @@ from email.utils import format_datetime
 
 from aiohttp import hdrs, web
 
-from gateway.appkeys import KEY_ID, LIMITS, SETTINGS, TENANT_KEY, UPLOAD_SHARE, UPLOADS
-from gateway.auth import tenant_of
+from gateway.appkeys import LIMITS, PRINCIPAL, SETTINGS, UPLOAD_SHARE, UPLOADS
+from gateway.auth import principal_of
 from gateway.middleware import Handler, refusal
 from gateway.upload import check_slots, raw_chunks, send_continue
 from pipeline.domain.errors import (
@@ -81,9 +81,9 @@ async def create(request: web.Request) -> web.Response:
     filename = clean_filename(meta.get("filename"))
     album = _text(meta, "album")
     _checksum(request.headers.get("Upload-Checksum"))  # a bad one is refused before creating
-    await request.app[LIMITS].admit(request[TENANT_KEY], request[KEY_ID], length)
+    await request.app[LIMITS].admit(request[PRINCIPAL], length)
     service = request.app[UPLOADS]
-    record = await service.create(request[TENANT_KEY], length, filename=filename, album=album)
+    record = await service.create(request[PRINCIPAL], length, filename=filename, album=album)
     if request.content_type == OFFSET_STREAM and request.body_exists:
         record = await _append(request, record.id, 0)
     headers = _state_headers(record)
@@ -92,7 +92,7 @@ async def create(request: web.Request) -> web.Response:
 
 
 async def head(request: web.Request) -> web.Response:
-    record = await request.app[UPLOADS].get(request[TENANT_KEY], request.match_info["upload_id"])
+    record = await request.app[UPLOADS].get(request[PRINCIPAL], request.match_info["upload_id"])
     headers = _state_headers(record)
     headers["Upload-Length"] = str(record.length)
     headers["Cache-Control"] = "no-store"
@@ -107,9 +107,10 @@ async def expect_continue(request: web.Request) -> web.StreamResponse | None:
 
     What the headers and the stored state already decide is answered before the body is sent,
     without ``100 Continue``: an unknown key (401), a missing ``Tus-Resumable`` (412), a PATCH
-    that is not an offset stream (415), a bad ``Upload-Offset`` (400), an unknown or expired
-    upload (404/410), an offset that is not the upload's (409), an ``Upload-Length`` of 0 or
-    over the limit (400/413) and a full gateway (503). Otherwise ``100 Continue``, and the
+    that is not an offset stream (415), a key that may not upload (403), a bad
+    ``Upload-Offset`` (400), an unknown or expired upload (404/410), an offset that is not the
+    upload's (409), an ``Upload-Length`` of 0 or over the limit (400/413) and a full gateway
+    (503). Otherwise ``100 Continue``, and the
     request goes on through the middlewares as usual. Per-key rate limits and quotas are
     decided there, once (deciding them here too would count the request twice).
     """
@@ -120,14 +121,15 @@ async def expect_continue(request: web.Request) -> web.StreamResponse | None:
             raise UnsupportedTusVersion(
                 "no Tus-Resumable", public_message="send Tus-Resumable: 1.0.0"
             )
-        tenant = await tenant_of(request)
+        who = await principal_of(request)
         if request.method == "PATCH":
             _check_offset_stream(request)
             offset = _int_header(request, "Upload-Offset")
-            await request.app[UPLOADS].check_append(tenant, request.match_info["upload_id"], offset)
+            await request.app[UPLOADS].check_append(who, request.match_info["upload_id"], offset)
         else:
+            request.app[LIMITS].check_scope(who)
             request.app[UPLOADS].check_length(_int_header(request, "Upload-Length"))
-        check_slots(request, tenant)
+        check_slots(request, who)
     except PipelineError as exc:
         response = refusal(request, exc)
         response.headers["Tus-Resumable"] = TUS_VERSION
@@ -145,22 +147,22 @@ async def patch(request: web.Request) -> web.Response:
 
 
 async def terminate(request: web.Request) -> web.Response:
-    await request.app[UPLOADS].terminate(request[TENANT_KEY], request.match_info["upload_id"])
+    await request.app[UPLOADS].terminate(request[PRINCIPAL], request.match_info["upload_id"])
     return web.Response(status=204)
 
 
 async def _append(request: web.Request, upload_id: str, offset: int) -> UploadRecord:
     """One PATCH (or creation) body: counted in the key's rates, within its upload share."""
     checksum = _checksum(request.headers.get("Upload-Checksum"))
-    limits, key_id = request.app[LIMITS], request[KEY_ID]
-    await limits.admit_patch(key_id, request.content_length)
+    limits, who = request.app[LIMITS], request[PRINCIPAL]
+    await limits.admit_patch(who.id, request.content_length)
     chunks: AsyncIterator[bytes] = raw_chunks(request)
-    with request.app[UPLOAD_SHARE].take(request[TENANT_KEY], key_id):
+    with request.app[UPLOAD_SHARE].take(who.tenant, who.id):
         record = await request.app[UPLOADS].append(
-            request[TENANT_KEY], upload_id, offset=offset, chunks=chunks, checksum=checksum
+            who, upload_id, offset=offset, chunks=chunks, checksum=checksum
         )
     if request.content_length is None:  # chunked: counted once received
-        await limits.count_bytes(key_id, record.offset - offset)
+        await limits.count_bytes(who.id, record.offset - offset)
     return record
 
 

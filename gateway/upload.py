@@ -14,12 +14,13 @@ from aiohttp.client_exceptions import ClientPayloadError
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 
-from gateway.appkeys import INGEST, KEY_ID, LIMITS, SETTINGS, TENANT_KEY, UPLOAD_SHARE
-from gateway.auth import key_id_of, tenant_of
+from gateway.appkeys import INGEST, LIMITS, PRINCIPAL, SETTINGS, UPLOAD_SHARE
+from gateway.auth import principal_of
 from gateway.edge import paced
 from gateway.forms import file_part
 from gateway.images import image_json
 from gateway.middleware import refusal
+from pipeline.domain.access import Principal
 from pipeline.domain.errors import (
     MalformedRequest,
     PipelineError,
@@ -37,19 +38,21 @@ RESERVATION_MARGIN_SECONDS = 60.0
 async def expect_continue(request: web.Request) -> web.StreamResponse | None:
     """``Expect: 100-continue`` (RFC 9110 section 10.1.1): refuse before the body is sent.
 
-    When the key is unknown or missing (401), the declared ``Content-Length`` is over the
-    upload limit (413) or this gateway is full (503), answer that final status at once,
+    When the key is unknown or missing (401) or may not upload (403), the declared
+    ``Content-Length`` is over the upload limit (413) or this gateway is full (503), answer
+    that final status at once,
     without ``100 Continue``, so a client does not send 500 MB for nothing. Otherwise send
     ``100 Continue`` and let the request go on through the middlewares as usual.
     """
     if request.headers.get(hdrs.EXPECT, "").lower() != "100-continue":
         return None  # an expectation we do not know: ignore it (RFC 9110 allows that)
     try:
-        tenant = await tenant_of(request)
+        who = await principal_of(request)
+        request.app[LIMITS].check_scope(who)
         check_declared_length(
             request.content_length, request.app[SETTINGS].limits.largest_upload_bytes
         )
-        check_slots(request, tenant)
+        check_slots(request, who)
     except PipelineError as exc:
         return refusal(request, exc)
     await send_continue(request)
@@ -62,25 +65,25 @@ async def send_continue(request: web.Request) -> None:
         await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
 
-def check_slots(request: web.Request, tenant: str) -> None:
+def check_slots(request: web.Request, who: Principal) -> None:
     """ShareExhausted (429) when the caller's key or tenant holds its share of this gateway's
     upload slots, GatewayBusy (503) when every slot is taken."""
-    request.app[UPLOAD_SHARE].check(tenant, key_id_of(request))
+    request.app[UPLOAD_SHARE].check(who.tenant, who.id)
 
 
 async def post_image(request: web.Request) -> web.Response:
     async def open_body() -> tuple[AsyncIterator[bytes], str | None]:
         return await _body(request)
 
-    tenant, key_id, declared = request[TENANT_KEY], request[KEY_ID], request.content_length
+    who, declared = request[PRINCIPAL], request.content_length
     limits = request.app[LIMITS]
-    await limits.admit(tenant, key_id, declared, body_bytes=declared)
+    tenant = await limits.admit(who, declared, body_bytes=declared)
     hold = request.app[SETTINGS].limits.upload_timeout_seconds + RESERVATION_MARGIN_SECONDS
-    with request.app[UPLOAD_SHARE].take(tenant, key_id):
+    with request.app[UPLOAD_SHARE].take(tenant, who.id):
         async with limits.quota.held(tenant, declared or 0, seconds=hold):
             ingested = await request.app[INGEST].ingest(tenant, open_body, declared_bytes=declared)
     if declared is None:  # chunked: its bytes count once known, against the next request
-        await limits.count_bytes(key_id, ingested.record.bytes)
+        await limits.count_bytes(who.id, ingested.record.bytes)
     record = ingested.record
     if ingested.duplicate:
         return web.json_response(

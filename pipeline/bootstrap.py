@@ -30,6 +30,7 @@ from pipeline.runtime.settings import Settings
 from pipeline.services.albums import AlbumService
 from pipeline.services.delete import CleanupService, DeleteService
 from pipeline.services.events import EventFeed
+from pipeline.services.images import ImageQueries
 from pipeline.services.ingest import IngestService
 from pipeline.services.keys import KeyService
 from pipeline.services.lease import lease_for
@@ -38,6 +39,7 @@ from pipeline.services.process_renderer import ProcessRenderer
 from pipeline.services.quota import TenantQuota
 from pipeline.services.reconcile import ReconcileService
 from pipeline.services.render import RenderPolicy, RenderService, worker_identity
+from pipeline.services.shares import ShareService
 from pipeline.services.spool import Spool
 from pipeline.services.tus import UploadService
 from pipeline.services.walk import Progress
@@ -154,7 +156,25 @@ def reconcile_service(
 
 
 def album_service(backends: Backends, settings: Settings) -> AlbumService:
-    return AlbumService(backends.catalog.albums, backends.catalog, backends.bus, settings.sweeper)
+    return AlbumService(backends.catalog.albums, backends.bus, sweeper=settings.sweeper)
+
+
+def image_queries(backends: Backends) -> ImageQueries:
+    """The read side of images and their bytes, as a principal may see them."""
+    return ImageQueries(backends.catalog, backends.catalog.albums, backends.store)
+
+
+def share_service(backends: Backends, settings: Settings) -> ShareService:
+    """Share links; revocations travel on the key revocation subject (same caches)."""
+    catalog = backends.catalog
+    return ShareService(
+        catalog.shares,
+        catalog,
+        catalog.albums,
+        catalog.usage,
+        backends.bus,
+        settings=settings.share,
+    )
 
 
 def key_service(backends: Backends) -> KeyService:

@@ -23,8 +23,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from pipeline.domain.access import DEFAULT_SCOPES, Principal, Scope
 from pipeline.domain.albums import AlbumRecord
-from pipeline.domain.errors import BusError, DuplicateImage, ObjectNotFound, PipelineError
+from pipeline.domain.errors import (
+    AlbumExists,
+    BusError,
+    DuplicateImage,
+    ObjectNotFound,
+    PipelineError,
+)
 from pipeline.domain.keys import ApiKeyInfo, NewApiKey, hash_api_key, key_id_of
 from pipeline.domain.messages import (
     CleanupJob,
@@ -37,10 +44,19 @@ from pipeline.domain.messages import (
 )
 from pipeline.domain.models import ImageRecord, ReadyImage, Status, TenantCounts, WalkPosition
 from pipeline.domain.objects import ObjectInfo, ObjectStore, StoredObject
+from pipeline.domain.shares import ShareRecord
 from pipeline.domain.uploads import UploadRecord
+from pipeline.domain.usage import StoredFigures
 from pipeline.imaging.render import RenderedRendition, RenderResult
 from pipeline.imaging.spec import RenditionSpec
 from pipeline.services import ports
+
+
+def key_principal(tenant: str, *scopes: Scope, key: str | None = None) -> Principal:
+    """A tenant's API key ``key`` (the default scopes unless ``scopes`` are given), as the
+    gateway resolves it."""
+    return Principal.key(tenant, key or f"key-of-{tenant}", scopes or DEFAULT_SCOPES)
+
 
 _NO_LEASE: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
 
@@ -91,6 +107,19 @@ class FakeCatalog:
             and (before is None or r.seq < before)
             and (album is None or album in r.albums)
             and (status is None or r.status == status)
+            and r.trashed_at is None
+        ]
+        return sorted(found, key=lambda r: r.seq, reverse=True)[:limit]
+
+    async def list_trash(
+        self, tenant: str, *, limit: int, before: int | None = None
+    ) -> list[ImageRecord]:
+        found = [
+            r
+            for r in self.images.values()
+            if r.tenant == tenant
+            and r.trashed_at is not None
+            and (before is None or r.seq < before)
         ]
         return sorted(found, key=lambda r: r.seq, reverse=True)[:limit]
 
@@ -195,11 +224,33 @@ class FakeCatalog:
             rounds=0,
         )
 
-    async def delete_image(self, tenant: str, image_id: str) -> ImageRecord | None:
+    async def delete_image(
+        self, tenant: str, image_id: str, *, trashed_before: datetime | None = None
+    ) -> ImageRecord | None:
         record = await self.get_image(tenant, image_id)
-        if record is not None:
-            del self.images[image_id]
+        if record is None or (
+            trashed_before is not None
+            and (record.trashed_at is None or record.trashed_at > trashed_before)
+        ):
+            return None
+        del self.images[image_id]
         return record
+
+    async def trash_image(self, tenant: str, image_id: str) -> ImageRecord | None:
+        record = await self.get_image(tenant, image_id)
+        if record is None or record.trashed_at is not None:
+            return None
+        return self._update(record, trashed_at=utcnow())
+
+    async def restore_image(self, tenant: str, image_id: str) -> ImageRecord | None:
+        record = await self.get_image(tenant, image_id)
+        if record is None or record.trashed_at is None:
+            return None
+        return self._update(record, trashed_at=None)
+
+    async def trashed_before(self, cutoff: datetime, limit: int = 500) -> list[ImageRecord]:
+        found = [r for r in self.images.values() if r.trashed_at and r.trashed_at <= cutoff]
+        return sorted(found, key=lambda r: r.trashed_at or cutoff)[:limit]
 
     async def stale_unfinished(self, older_than: timedelta, limit: int) -> list[ImageRecord]:
         cutoff = utcnow() - older_than
@@ -288,7 +339,14 @@ class FakeAlbums:
         self.deleting: list[tuple[str, str]] = []  # deleted, still on images: taken off later
 
     async def insert_album(self, record: AlbumRecord) -> None:
+        self._refuse_twin(record.tenant, record.name, record.id)
         self.albums[record.id] = record
+
+    def _refuse_twin(self, tenant: str, name: str, album_id: str) -> None:
+        """The unique ``tenant_name`` index of the real catalog."""
+        for other in self.albums.values():
+            if (other.tenant, other.name) == (tenant, name) and other.id != album_id:
+                raise AlbumExists(name, other.id)
 
     async def get_album(self, tenant: str, album_id: str) -> AlbumRecord | None:
         record = self.albums.get(album_id)
@@ -305,6 +363,7 @@ class FakeAlbums:
         record = await self.get_album(tenant, album_id)
         if record is None:
             return None
+        self._refuse_twin(tenant, name, album_id)
         self.albums[album_id] = record.model_copy(update={"name": name, "updated_at": utcnow()})
         return self.albums[album_id]
 
@@ -356,7 +415,7 @@ class FakeAlbums:
             (
                 r
                 for r in self.catalog.images.values()
-                if r.tenant == tenant and album_id in r.albums
+                if r.tenant == tenant and album_id in r.albums and r.trashed_at is None
             ),
             key=lambda r: r.seq,
         )
@@ -564,6 +623,18 @@ class FakeUsageCatalog:
         mine = [r for r in self.catalog.images.values() if r.tenant == tenant]
         return len(mine), sum(r.bytes for r in mine)
 
+    async def stored(self, tenant: str) -> tuple[StoredFigures, StoredFigures]:
+        def figures(trashed: bool) -> StoredFigures:
+            mine = [
+                r
+                for r in self.catalog.images.values()
+                if r.tenant == tenant and (r.trashed_at is not None) == trashed
+            ]
+            renditions = sum(x.bytes for r in mine for x in r.renditions.values())
+            return StoredFigures(len(mine), sum(r.bytes for r in mine), renditions)
+
+        return figures(False), figures(True)
+
     async def reserved(self, tenant: str, now: datetime) -> tuple[int, int, int]:
         live = [r for r in self.reservations.values() if r[0] == tenant and r[3] > now]
         return len(live), sum(r[1] for r in live), sum(1 for r in live if r[2] == "tus")
@@ -633,13 +704,26 @@ class FakeApiKeys:
         self.keys: dict[str, ApiKeyInfo] = {}
 
     async def create_key(
-        self, tenant: str, name: str = "default", expires_at: datetime | None = None
+        self,
+        tenant: str,
+        name: str = "default",
+        scopes: frozenset[Scope] = DEFAULT_SCOPES,
+        expires_at: datetime | None = None,
     ) -> NewApiKey:
         key = f"gk_{len(self.keys)}_{tenant}"
         digest = hash_api_key(key)
-        info = ApiKeyInfo(key_id_of(digest), tenant, name, utcnow(), None, digest, expires_at)
+        info = ApiKeyInfo(
+            key_id_of(digest), tenant, name, utcnow(), None, digest, scopes, expires_at
+        )
         self.keys[digest] = info
         return NewApiKey(key, info)
+
+    async def use_key(self, key_hash: str) -> ApiKeyInfo | None:
+        info = self.keys.get(key_hash)
+        if info is None or info.revoked_at is not None:
+            return None
+        info = self.keys[key_hash] = replace(info, last_used_at=utcnow())
+        return info
 
     async def list_keys(self, tenant: str | None = None) -> list[ApiKeyInfo]:
         return [k for k in self.keys.values() if tenant is None or k.tenant == tenant]
@@ -649,6 +733,41 @@ class FakeApiKeys:
         if info is not None and info.revoked_at is None:
             info = self.keys[info.key_hash] = replace(info, revoked_at=utcnow())
         return info
+
+
+class FakeShares:
+    """Share links by id; found by token hash like the catalog's unique index."""
+
+    def __init__(self) -> None:
+        self.shares: dict[str, ShareRecord] = {}
+
+    async def insert_share(self, record: ShareRecord) -> None:
+        self.shares[record.id] = record
+
+    async def find_share(self, token_hash: str) -> ShareRecord | None:
+        return next((s for s in self.shares.values() if s.token_hash == token_hash), None)
+
+    async def list_shares(
+        self, tenant: str, *, limit: int, before: str | None = None
+    ) -> list[ShareRecord]:
+        found = [
+            s for s in self.shares.values() if s.tenant == tenant and (not before or s.id < before)
+        ]
+        return sorted(found, key=lambda s: s.id, reverse=True)[:limit]
+
+    async def revoke_share(self, tenant: str, share_id: str) -> ShareRecord | None:
+        record = self.shares.get(share_id)
+        if record is None or record.tenant != tenant:
+            return None
+        if record.revoked_at is None:
+            record = self.shares[share_id] = record.model_copy(update={"revoked_at": utcnow()})
+        return record
+
+    async def count_use(self, share_id: str) -> None:
+        record = self.shares[share_id]
+        self.shares[share_id] = record.model_copy(
+            update={"uses": record.uses + 1, "last_used_at": utcnow()}
+        )
 
 
 @dataclass
@@ -739,3 +858,4 @@ _renderer: ports.Renderer = FakeRenderer(spec=())
 _log: ports.EventLog = FakeEventLog()
 _keys: ports.ApiKeys = FakeApiKeys()
 _revocations: ports.KeyRevocations = FakeBus()
+_shares: ports.Shares = FakeShares()

@@ -18,6 +18,7 @@ import io
 import math
 import struct
 import zlib
+from dataclasses import dataclass
 
 import pyvips
 
@@ -97,6 +98,64 @@ def webp_bytes(width: int, height: int, *, seed: int = 0, frames: int = 1) -> by
 def gif_bytes(width: int, height: int, frames: int = 1, *, seed: int = 0) -> bytes:
     """A GIF with ``frames`` distinct frames (identical frames would be merged by the saver)."""
     return bytes(_animation(width, height, frames, seed).gifsave_buffer())
+
+
+@dataclass(frozen=True)
+class ApngFrame:
+    """One APNG frame: a solid ``rgba`` rectangle at (x, y), shown ``delay_ms``; ``dispose``
+    0 none, 1 to transparent, 2 to the previous canvas; ``blend`` 0 source, 1 over."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+    rgba: tuple[int, int, int, int]
+    delay_ms: int
+    dispose: int = 0
+    blend: int = 0
+
+
+def apng_of(width: int, height: int, frames: list[ApngFrame], plays: int = 0) -> bytes:
+    """An APNG of sub-rectangle frames with disposal and blending, as encoders that store only
+    what changed write them (the first frame is the default image and covers the canvas)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data)
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    def idat_of(frame: ApngFrame) -> tuple[bytes, bytes]:
+        solid = pyvips.Image.black(frame.width, frame.height, bands=4) + list(frame.rgba)
+        png = bytes(solid.cast("uchar").copy(interpretation="srgb").pngsave_buffer())
+        pieces, pos = {}, 8
+        while pos < len(png):
+            (length,) = struct.unpack_from(">I", png, pos)
+            kind = png[pos + 4 : pos + 8]
+            pieces[kind] = pieces.get(kind, b"") + png[pos + 8 : pos + 8 + length]
+            pos += 12 + length
+        return pieces[b"IHDR"], pieces[b"IDAT"]
+
+    ihdr, _ = idat_of(ApngFrame(0, 0, width, height, (0, 0, 0, 0), 0))
+    out = [
+        b"\x89PNG\r\n\x1a\n",
+        chunk(b"IHDR", ihdr),
+        chunk(b"acTL", struct.pack(">II", len(frames), plays)),
+    ]
+    seq = 0
+    for index, frame in enumerate(frames):
+        control = struct.pack(
+            ">IIIIIHHBB", seq, frame.width, frame.height, frame.x, frame.y, frame.delay_ms, 1000,
+            frame.dispose, frame.blend,
+        )  # fmt: skip
+        out.append(chunk(b"fcTL", control))
+        seq += 1
+        _, idat = idat_of(frame)
+        if index == 0:
+            out.append(chunk(b"IDAT", idat))
+        else:
+            out.append(chunk(b"fdAT", struct.pack(">I", seq) + idat))
+            seq += 1
+    out.append(chunk(b"IEND", b""))
+    return b"".join(out)
 
 
 def apng_bytes(width: int, height: int, frames: int, *, default_is_a_frame: bool = True) -> bytes:

@@ -20,6 +20,7 @@ from pipeline.adapters.consumer import LaneConsumer, SlotPool
 from pipeline.bootstrap import (
     Backends,
     cleanup_service,
+    delete_service,
     open_backends_patiently,
     render_service,
     upload_service,
@@ -32,7 +33,7 @@ from pipeline.jobs.registry import BoundLane, Handler, bind, render_slots, worke
 from pipeline.runtime.health import serve_ops
 from pipeline.runtime.process import stop_on_signals
 from pipeline.runtime.settings import Settings
-from workers.sweeper import run_sweeper, run_upload_sweeper
+from workers.sweeper import run_sweeper, run_trash_sweeper, run_upload_sweeper
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +84,9 @@ async def _serve(
         )
         await asyncio.gather(
             *(lane.run(stop) for lane in lanes),
-            run_sweeper(
-                backends.bus, backends.catalog, backends.catalog.albums, settings.sweeper, stop
-            ),
+            run_sweeper(backends.bus, backends.catalog, settings.sweeper, stop),
             run_upload_sweeper(upload_service(backends, settings), settings.tus, stop),
+            run_trash_sweeper(delete_service(backends), settings.trash, stop),
             # Leases a catalog outage kept this worker from handing back (not crashes).
             *handbacks,
         )

@@ -1,6 +1,8 @@
 """``gallery keys create|list|revoke``: API keys, straight against the catalog and the bus.
 
-``list`` never shows a key (only its id, the first 16 hex digits of its hash); ``revoke``
+``create --scope read --scope upload`` limits what the key may do (default: read, upload,
+delete, share); ``list`` shows each key's scopes but never a key (only its id, the first
+16 hex digits of its hash); ``revoke``
 stores the revocation and announces it, so every gateway refuses the key within seconds.
 """
 
@@ -11,6 +13,7 @@ from typing import Any
 
 from gallery import output
 from gallery.options import add_data_dir
+from pipeline.domain.access import SCOPES, Principal, sorted_scopes
 from pipeline.domain.keys import ApiKeyInfo
 from pipeline.runtime.settings import Settings
 
@@ -22,6 +25,13 @@ def add_parsers(sub: Any) -> None:
     create = keys_sub.add_parser("create", help="create an API key for a tenant (printed once)")
     create.add_argument("--tenant", required=True)
     create.add_argument("--name", default="default")
+    create.add_argument(
+        "--scope",
+        action="append",
+        choices=SCOPES,
+        dest="scopes",
+        help="what the key may do (repeat; default: read, upload, delete, share)",
+    )
     create.add_argument(
         "--expires-in", type=int, metavar="SECONDS", help="refuse the key after this long"
     )
@@ -45,28 +55,31 @@ async def run(settings: Settings, args: argparse.Namespace) -> None:
     ):
         await catalog.ensure_indexes()
         service = KeyService(catalog.keys, bus)
+        # Whoever reaches the catalog and the bus directly is the operator.
+        operator = Principal.admin()
         if args.keys_command == "create":
             created = await service.create(
-                args.tenant, args.name, expires_in_seconds=args.expires_in
+                operator, args.tenant, args.name, args.scopes, expires_in_seconds=args.expires_in
             )
             if args.json:
                 output.print_json({**_record(created.info), "key": created.key})
             else:
                 print(created.key)
         elif args.keys_command == "list":
-            keys = await service.list_keys(args.tenant)
+            keys = await service.list_keys(operator, args.tenant)
             if args.json:
                 output.print_json([_record(key) for key in keys])
             for key in [] if args.json else keys:
                 revoked = f"revoked {key.revoked_at.isoformat()}" if key.revoked_at else "active"
+                scopes = ",".join(sorted_scopes(key.scopes))
                 used = key.last_used_at.isoformat() if key.last_used_at else "never"
                 expires = key.expires_at.isoformat() if key.expires_at else "never"
                 print(
-                    f"{key.id}  {key.tenant}  {key.name}  {key.created_at.isoformat()}  "
+                    f"{key.id}  {key.tenant}  {key.name}  {scopes}  {key.created_at.isoformat()}  "
                     f"{revoked}  last used {used}  expires {expires}"
                 )
         else:
-            key = await service.revoke(args.key_id)
+            key = await service.revoke(operator, args.key_id)
             if args.json:
                 output.print_json(_record(key))
             else:
@@ -74,12 +87,13 @@ async def run(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _record(key: ApiKeyInfo) -> dict[str, object]:
-    """A key's public fields (never its hash): id, tenant, name, created_at, revoked_at,
-    expires_at, last_used_at."""
+    """A key's public fields (never its hash): id, tenant, name, scopes, created_at,
+    revoked_at, expires_at, last_used_at."""
     return {
         "id": key.id,
         "tenant": key.tenant,
         "name": key.name,
+        "scopes": sorted_scopes(key.scopes),
         "created_at": key.created_at.isoformat(),
         "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
         "expires_at": key.expires_at.isoformat() if key.expires_at else None,

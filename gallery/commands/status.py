@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -191,14 +192,32 @@ def _work(t: Throughput) -> Table:
         "uploads/s": (_num(t.uploads_per_s, "{:.2f}"), ""),
         "renders/s": (_num(t.renders_per_s, "{:.2f}"), ""),
         "failures/s": (_num(t.failures_per_s, "{:.2f}"), ""),
-        "upload→ready p50": (_num(t.p50_seconds, "{:.2f} s"), _num(t.p50_since_start, "{:.2f} s")),
-        "upload→ready p95": (_num(t.p95_seconds, "{:.2f} s"), _num(t.p95_since_start, "{:.2f} s")),
     }
+    latency = {
+        "mean": (_num(t.mean_seconds, "{:.2f} s"), _num(t.mean_since_start, "{:.2f} s")),
+        "p50 (est.)": (_estimate(t.p50_seconds, t.p50_bucket), _estimate(t.p50_since_start)),
+        "p95 (est.)": (_estimate(t.p95_seconds, t.p95_bucket), _estimate(t.p95_since_start)),
+    }
+    rows |= {f"upload→ready {name}": cells for name, cells in latency.items()}
     for name, (window, since) in rows.items():
         table.add_row(name, window, since)
-    table.caption = f"from {t.source}"
+    table.caption = (
+        f"from {t.source}; p50/p95 are estimates interpolated inside histogram buckets "
+        "(the bucket they fall in, in brackets); the mean is exact"
+    )
     table.caption_justify = "left"
     return table
+
+
+def _estimate(value: float | None, bucket: tuple[float, float] | None = None) -> str:
+    """``≈11.4 s (10-12.5)``: the interpolated figure and the bucket that bounds it."""
+    if value is None:
+        return "-"
+    if bucket is None:
+        return f"≈{value:.1f} s"
+    lower, upper = bucket
+    top = "+" if math.isinf(upper) else f"-{upper:g}"
+    return f"≈{value:.1f} s ({lower:g}{top})"
 
 
 def _num(value: float | None, fmt: str) -> str:

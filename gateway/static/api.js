@@ -47,7 +47,26 @@ export const session = {
 // The page before this one kept the key in localStorage, where it outlived the tab.
 localStorage.removeItem("gallery.key");
 
+// Share mode: the page at /shared/{token} shows what a share link opens, with no API key;
+// the token in the path is the capability, and every request goes under its own prefix.
+const SHARED_PATH = location.pathname.match(/^\/shared\/([A-Za-z0-9_-]+)$/);
+export const share = {
+  token: SHARED_PATH ? SHARED_PATH[1] : "",
+  get active() {
+    return Boolean(this.token);
+  },
+  get base() {
+    return `/v1/shared/${this.token}`;
+  },
+};
+
+/** Where images are listed and read: the tenant's, or the share link's. */
+export function imagesPath() {
+  return share.active ? `${share.base}/images` : "/v1/images";
+}
+
 export function authHeaders(extra = {}) {
+  if (share.active) return { ...extra }; // a link needs no key, and must never send one
   return { Authorization: `Bearer ${session.key}`, ...extra };
 }
 

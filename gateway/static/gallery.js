@@ -3,8 +3,8 @@
 // same HTTP API as the command line (docs/api.md); nothing here is fetched from elsewhere.
 
 import { Albums } from "./albums.js";
-import { ApiError, apiJson, config, forgetBlobs, session } from "./api.js";
-import { askConfirm, wireDialogs } from "./dialogs.js";
+import { ApiError, apiJson, config, forgetBlobs, formatBytes, imagesPath, session, share } from "./api.js";
+import { askConfirm, askText, wireDialogs } from "./dialogs.js";
 import { EventStream } from "./events.js";
 import { Grid } from "./grid.js";
 import { Lightbox } from "./lightbox.js";
@@ -12,7 +12,7 @@ import { Uploader } from "./uploads.js";
 
 const $ = (id) => document.getElementById(id);
 const CATCH_UP_PAGES = 5;
-const state = { cursor: null, loading: false, generation: 0 };
+const state = { cursor: null, loading: false, generation: 0, trash: false };
 
 let toastTimer;
 function say(text) {
@@ -25,7 +25,7 @@ function say(text) {
 
 const grid = new Grid($("grid"), { onOpen: (id) => lightbox.open(id), onSelect: selectionChanged });
 const lightbox = new Lightbox({ grid, onDeleted: (id) => removed(id), say });
-const albums = new Albums({ onBrowse: () => reload().catch(showError), say });
+const albums = new Albums({ onBrowse: () => showTrash(false).catch(showError), say });
 const uploader = new Uploader($("uploads"), { onImage: showImage, currentAlbum: () => albums.current });
 const stream = new EventStream({
   onEvent: (event) => handleEvent(event).catch(() => {}),
@@ -65,11 +65,14 @@ async function signIn(key, remember = false) {
   $("upload-button").focus();
   stream.start();
   albums.load().catch(showError);
+  refreshUsage();
 }
 
 function signOut(message = "") {
   stream.stop();
   state.generation += 1;
+  state.trash = false;
+  document.body.classList.remove("in-trash");
   session.key = "";
   grid.clear();
   uploader.reset();
@@ -88,8 +91,9 @@ function signOut(message = "") {
 function listPath(cursor, limit = config.pageSize) {
   const query = new URLSearchParams({ limit: String(limit) });
   if (cursor) query.set("cursor", cursor);
+  if (state.trash) return `/v1/trash?${query}`;
   if (albums.current) query.set("album", albums.current);
-  return `/v1/images?${query}`;
+  return `${imagesPath()}?${query}`;
 }
 
 async function reload() {
@@ -127,7 +131,7 @@ function nearTheEnd() {
 
 new IntersectionObserver(
   ([entry]) => {
-    if (entry.isIntersecting && state.cursor && session.key) loadPage().catch(showError);
+    if (entry.isIntersecting && state.cursor && (session.key || share.active)) loadPage().catch(showError);
   },
   { rootMargin: `${config.scrollMarginPx}px` },
 ).observe($("sentinel"));
@@ -172,7 +176,13 @@ function updateEmpty() {
 async function handleEvent({ type, data }) {
   // The stream was recreated since the id we resumed from: what we show may be stale.
   if (type === "reset") return reload();
+  if (["ready", "trashed", "restored", "deleted"].includes(type)) refreshUsage();
   if (type === "deleted") return removed(data.image_id);
+  // Into the trash or out of it: the photo leaves the view it was in and joins the other.
+  if (type === "trashed" || type === "restored") {
+    if ((type === "trashed") !== state.trash) return removed(data.image_id);
+    return showImage(await apiJson(`${state.trash ? "/v1/trash" : imagesPath()}/${data.image_id}`));
+  }
   if (type === "album") return albumEvent(data);
   if (!["uploaded", "ready", "failed"].includes(type) || !data.image_id) return;
   let image;
@@ -212,7 +222,7 @@ function selectionChanged(ids) {
 async function deleteSelected() {
   const ids = [...grid.selected];
   const noun = ids.length === 1 ? "photo" : "photos";
-  const ok = await askConfirm({ title: `Delete ${ids.length} ${noun}?`, message: "They will be deleted with all their sizes. This cannot be undone.", action: "Delete" });
+  const ok = await askConfirm({ title: `Delete ${ids.length} ${noun}?`, message: "They go to the Trash, where you can restore them until it is emptied.", action: "Delete" });
   if (!ok) return;
   for (const id of ids) {
     try {
@@ -225,6 +235,63 @@ async function deleteSelected() {
   }
   grid.setSelection([]);
   say(`Deleted ${ids.length} ${noun}`);
+}
+
+// ---- usage: one line in the header, refreshed after changes -------------------------------
+
+let usageTimer;
+function refreshUsage() {
+  clearTimeout(usageTimer);
+  usageTimer = setTimeout(async () => {
+    if (!session.key || share.active) return;
+    try {
+      const usage = await apiJson("/v1/usage");
+      const quota = usage.quota.max_bytes ? ` of ${formatBytes(usage.quota.max_bytes)}` : "";
+      const trash = usage.trash.photos ? ` · ${usage.trash.photos} in trash` : "";
+      $("usage").textContent = `${usage.photos} photos · ${formatBytes(usage.bytes.total + usage.trash.bytes.total)}${quota}${trash}`;
+    } catch {
+      $("usage").textContent = "";
+    }
+  }, 300); // one request for a burst of events
+}
+
+// ---- the trash: restore, empty ---------------------------------------------------------
+
+async function showTrash(on) {
+  state.trash = on;
+  document.body.classList.toggle("in-trash", on);
+  $("trash-button").setAttribute("aria-pressed", String(on));
+  if (on) $("view-title").textContent = "Trash";
+  else albums.render();
+  await reload();
+}
+
+async function restoreSelected() {
+  const ids = [...grid.selected];
+  for (const id of ids) {
+    try {
+      await apiJson(`/v1/trash/${id}/restore`, { method: "POST" });
+      removed(id);
+    } catch (error) {
+      say(`Could not restore: ${error.message}`);
+      return;
+    }
+  }
+  grid.setSelection([]);
+  say(`Restored ${ids.length} ${ids.length === 1 ? "photo" : "photos"}`);
+}
+
+async function emptyTrash() {
+  const ok = await askConfirm({ title: "Empty the trash?", message: "Every photo in the Trash is deleted for good, with all its sizes. This cannot be undone.", action: "Empty trash" });
+  if (!ok) return;
+  try {
+    const { deleted } = await apiJson("/v1/trash", { method: "DELETE" });
+    grid.clear();
+    updateEmpty();
+    say(`Deleted ${deleted} ${deleted === 1 ? "photo" : "photos"} for good`);
+  } catch (error) {
+    say(`Could not empty the trash: ${error.message}`);
+  }
 }
 
 // ---- uploads: picker and drag-and-drop --------------------------------------------------
@@ -251,6 +318,35 @@ function wireUploads() {
   });
 }
 
+// ---- share mode: what a link opens, read-only, without a key ------------------------------
+
+async function openShared() {
+  document.body.dataset.view = "shared";
+  $("signin").hidden = true;
+  $("app").hidden = false;
+  try {
+    const link = await apiJson(share.base);
+    $("view-title").textContent = link.album ? link.album.name : "Shared photo";
+    document.title = `${$("view-title").textContent} · Gallery`;
+    document.body.classList.toggle("can-download", Boolean(link.allow_download));
+    await reload();
+  } catch (error) {
+    $("view-title").textContent = error.status === 404 ? "This link does not exist, has expired or was revoked" : "Could not open this link";
+    say(error.message);
+  }
+}
+
+async function shareAlbum() {
+  if (!albums.current) return;
+  try {
+    const made = await apiJson("/v1/shares", { method: "POST", json: { album_id: albums.current } });
+    await navigator.clipboard?.writeText(made.url).catch(() => {});
+    await askText({ title: "Share link", label: "Anyone with this link can see the album", value: made.url, action: "Done" });
+  } catch (error) {
+    say(`Could not share: ${error.message}`);
+  }
+}
+
 function showError(error) {
   if (error instanceof ApiError && error.status === 401) signOut("Your API key is no longer accepted. Sign in again.");
   else say(error.message);
@@ -271,5 +367,10 @@ $("signout").addEventListener("click", () => signOut());
 $("selection-add").addEventListener("click", async () => (await albums.addSelected([...grid.selected])) && grid.setSelection([]));
 $("selection-delete").addEventListener("click", () => deleteSelected());
 $("selection-clear").addEventListener("click", () => grid.setSelection([]));
-if (session.key) signIn(session.key);
+$("album-share").addEventListener("click", () => shareAlbum());
+$("trash-button").addEventListener("click", () => showTrash(!state.trash).catch(showError));
+$("selection-restore").addEventListener("click", () => restoreSelected());
+$("trash-empty").addEventListener("click", () => emptyTrash());
+if (share.active) openShared();
+else if (session.key) signIn(session.key);
 else $("api-key").focus();

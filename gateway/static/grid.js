@@ -99,8 +99,9 @@ export class Grid {
     const placeholder = node.querySelector(".placeholder");
     if (!placeholder.src && image.thumbhash) placeholder.src = thumbHashToDataURL(image.thumbhash);
     node.querySelector(".badge").textContent = LABEL[image.status] || "";
-    // An animated GIF/WebP has an `animated` rendition that plays on hover; an APNG (or one
-    // over the size limit) shows its first frame only: the badge says which.
+    // An animated GIF/WebP/APNG has an `animated` rendition that plays on hover; one over the
+    // size limit (or a GIF whose first frame leaves gaps) shows its first frame only: the
+    // badge says which.
     const frames = image.frames > 1 ? `${image.frames} frames` : "";
     const moving = Boolean(image.renditions && image.renditions.animated);
     node.dataset.animated = String(moving);

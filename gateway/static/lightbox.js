@@ -5,7 +5,7 @@
 // Arrow keys step through the grid's order; the side panel shows when and with what camera
 // the photo was taken; download fetches the original; delete asks first.
 
-import { api, apiJson, blobUrl, el, formatBytes } from "./api.js";
+import { api, apiJson, blobUrl, el, formatBytes, imagesPath } from "./api.js";
 import { DeepZoom } from "./deepzoom.js";
 import { askConfirm } from "./dialogs.js";
 import { thumbHashToDataURL } from "./thumbhash.js";
@@ -101,7 +101,7 @@ export class Lightbox {
   async show(id) {
     this.id = id;
     this.zoom(false, { load: false });
-    const image = this.grid.image(id) || (await apiJson(`/v1/images/${id}`));
+    const image = this.grid.image(id) || (await apiJson(`${imagesPath()}/${id}`));
     const ids = this.grid.ids();
     $("lb-prev").disabled = ids.indexOf(id) <= 0;
     $("lb-next").disabled = ids.indexOf(id) >= ids.length - 1;
@@ -208,7 +208,7 @@ export class Lightbox {
     const id = this.id;
     const image = this.grid.image(id);
     const name = (image && image.filename) || "this photo";
-    const ok = await askConfirm({ title: "Delete photo?", message: `${name} and all its sizes will be deleted. This cannot be undone.`, action: "Delete" });
+    const ok = await askConfirm({ title: "Delete photo?", message: `${name} goes to the Trash, where you can restore it until it is emptied.`, action: "Delete" });
     if (!ok || this.id !== id) return;
     try {
       await api(`/v1/images/${id}`, { method: "DELETE" });

@@ -4,7 +4,8 @@
 adding and removing idempotent without a read first, and the ``(tenant, albums, seq)``
 index serves an album's newest-first listing exactly like the plain one. The album's
 ``images`` counter moves with each add, remove and image deletion (counting an album's
-images would read all of them); its cover is the first of its newest-first listing.
+images would read all of them); its cover is the first of its newest-first listing. Names
+are unique per tenant (the ``tenant_name`` index): the command line names albums by name.
 
 Deleting an album is two steps, so no request writes every image of a large album: the
 deletion is recorded (``album_deletions``, one document per album being deleted) and the
@@ -16,19 +17,24 @@ first: a crash at any point leaves it, and the next sweep finishes the deletion.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from pymongo import DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
 
 from pipeline.adapters import windows
 from pipeline.adapters.guarded import update_then_read
 from pipeline.adapters.mongo_errors import translated
 from pipeline.adapters.tenants import TenantCounters
-from pipeline.domain.albums import AlbumRecord
+from pipeline.domain.albums import AlbumRecord, same_name
+from pipeline.domain.errors import AlbumExists
+from pipeline.domain.labels import MAX_LABEL_CHARS
 from pipeline.domain.messages import utcnow
 
 Document = dict[str, Any]
+log = logging.getLogger(__name__)
 
 
 class AlbumCatalog:
@@ -47,8 +53,17 @@ class AlbumCatalog:
         self._deletions = deletions
 
     async def insert_album(self, record: AlbumRecord) -> None:
-        with translated("insert album"):
-            await self._albums.insert_one(record.to_document())
+        """Raises AlbumExists when the tenant has an album of that name (unique index)."""
+        try:
+            with translated("insert album"):
+                await self._albums.insert_one(record.to_document())
+        except DuplicateKeyError:
+            raise await self._exists(record.tenant, record.name) from None
+
+    async def _exists(self, tenant: str, name: str) -> AlbumExists:
+        with translated("find album by name"):
+            doc = await self._albums.find_one({"tenant": tenant, "name": name}, {"_id": 1})
+        return AlbumExists(name, str(doc["_id"]) if doc else None)
 
     async def get_album(self, tenant: str, album_id: str) -> AlbumRecord | None:
         with translated("get album"):
@@ -67,12 +82,16 @@ class AlbumCatalog:
             return [AlbumRecord.model_validate(doc) async for doc in cursor]
 
     async def rename_album(self, tenant: str, album_id: str, name: str) -> AlbumRecord | None:
-        with translated("rename album"):
-            doc = await update_then_read(
-                self._albums,
-                {"_id": album_id, "tenant": tenant},
-                {"$set": {"name": name, "updated_at": utcnow()}},
-            )
+        """None for no such album; AlbumExists when another album has the name already."""
+        try:
+            with translated("rename album"):
+                doc = await update_then_read(
+                    self._albums,
+                    {"_id": album_id, "tenant": tenant},
+                    {"$set": {"name": name, "updated_at": utcnow()}},
+                )
+        except DuplicateKeyError:
+            raise await self._exists(tenant, name) from None
         return _album(doc)
 
     async def delete_album(self, tenant: str, album_id: str) -> AlbumRecord | None:
@@ -176,6 +195,44 @@ class AlbumCatalog:
                 projection={"_id": 1},
             )
         return int(album.get("images", 0)), str(newest[0]["_id"]) if newest else None
+
+
+async def rename_twins(albums: AsyncCollection[Document]) -> int:
+    """Give every album that shares its tenant and name with an older one a free name of the
+    form ``NAME (2)``, so that the unique ``tenant_name`` index can be built over a catalog
+    written before names were unique; how many were renamed. Names are compared, and a
+    name stored before names were normalised is rewritten, in NFC (the form the index must
+    see: :func:`~pipeline.domain.albums.same_name`). Reads every album once."""
+    taken: dict[str, set[str]] = {}
+    renames: dict[str, str] = {}  # album id -> its name from now on
+    twins: list[Document] = []
+    cursor = albums.find({}, {"tenant": 1, "name": 1}).sort("_id", 1)  # oldest keep the name
+    async for doc in cursor:
+        names, name = taken.setdefault(doc["tenant"], set()), same_name(doc["name"])
+        if name in names:
+            twins.append(doc)
+        elif name != doc["name"]:
+            renames[doc["_id"]] = name
+        names.add(name)
+    for doc in twins:
+        names = taken[doc["tenant"]]
+        number = 2
+        while (free := _numbered(same_name(doc["name"]), number)) in names:
+            number += 1
+        names.add(free)
+        renames[doc["_id"]] = free
+        log.warning(
+            "album %s of %s renamed %r: its name was taken", doc["_id"], doc["tenant"], free
+        )
+    for album_id, name in renames.items():
+        await albums.update_one({"_id": album_id}, {"$set": {"name": name}})
+    return len(twins)
+
+
+def _numbered(name: str, number: int) -> str:
+    """``NAME (n)``, the name cut so that the whole stays within MAX_LABEL_CHARS."""
+    suffix = f" ({number})"
+    return name[: MAX_LABEL_CHARS - len(suffix)] + suffix
 
 
 def _album(doc: Document | None) -> AlbumRecord | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import AsyncMongoClient
@@ -25,6 +25,7 @@ from pipeline.adapters.keys import ApiKeyCatalog
 from pipeline.adapters.migrate import migrate_catalog
 from pipeline.adapters.mongo_errors import translated as _translated
 from pipeline.adapters.scan import ImageScanCatalog
+from pipeline.adapters.shares import ShareCatalog
 from pipeline.adapters.tenants import TenantCounters
 from pipeline.adapters.uploads import MongoUploadCatalog
 from pipeline.adapters.usage import MongoUsageCatalog
@@ -49,9 +50,14 @@ class MongoCatalog:
         self.keys = ApiKeyCatalog(self.api_keys)
         self.uploads = MongoUploadCatalog(db["uploads"])
         self.usage = MongoUsageCatalog(
-            db["rate_windows"], self.tenants, db["quota_reservations"], db["quota_locks"]
+            db["rate_windows"],
+            self.tenants,
+            self.images,
+            db["quota_reservations"],
+            db["quota_locks"],
         )
         self.scan = ImageScanCatalog(self.images, self.tenants, db["albums"])
+        self.shares = ShareCatalog(db["shares"])
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -137,21 +143,46 @@ class MongoCatalog:
         album: str | None = None,
         status: str | None = None,
     ) -> list[ImageRecord]:
-        """Newest completed first; ``before`` is the cursor (the ``seq`` of the previous
-        page's last image); ``album`` keeps only the images in that album.
+        """Newest completed first, out of the trash; ``before`` is the cursor (the ``seq``
+        of the previous page's last image); ``album`` keeps only the images in that album.
 
         Read as ranges of ``seq`` below the cursor (:func:`~pipeline.adapters.windows.newest`),
-        each served by the index of its filter (``tenant[_albums][_status]_seq``).
+        each served by the index of its filter (``tenant[_albums][_status]_seq``). Trashed
+        photos are dropped after the read: a ``trashed_at`` term in the filter makes
+        SecantusDB scan the collection (test_catalog_plans), and the trash is a few photos.
         """
         query: Document = {"tenant": tenant}
         if album is not None:
             query["albums"] = album  # matches an element of the array
         if status is not None:
             query["status"] = status
+        found: list[Document] = []
         with _translated("list images"):
             below = before if before is not None else await self.tenants.top_seq(tenant) + 1
-            docs = await windows.newest(self.images, query, below=below, limit=limit)
-        return [ImageRecord.model_validate(doc) for doc in docs]
+            while len(found) < limit:
+                docs = await windows.newest(
+                    self.images, query, below=below, limit=limit - len(found)
+                )
+                if not docs:
+                    break
+                found += [doc for doc in docs if doc.get("trashed_at") is None]
+                below = int(docs[-1]["seq"])
+        return [ImageRecord.model_validate(doc) for doc in found]
+
+    async def list_trash(
+        self, tenant: str, *, limit: int, before: int | None = None
+    ) -> list[ImageRecord]:
+        """The tenant's trash, newest completed first, ``seq`` below ``before``: the
+        ``tenant_trashed_at`` index picks the trash (a few photos), sorted by ``seq``."""
+        query: Document = {
+            "tenant": tenant,
+            "trashed_at": {"$gt": datetime.min.replace(tzinfo=UTC)},
+        }
+        if before is not None:
+            query["seq"] = {"$lt": before}
+        with _translated("list trash"):
+            cursor = self.images.find(query).sort("seq", -1).limit(limit)
+            return [ImageRecord.model_validate(doc) async for doc in cursor]
 
     async def claim(
         self, tenant: str, image_id: str, *, owner: str, lease: timedelta
@@ -304,15 +335,54 @@ class MongoCatalog:
             )
         return _record(doc)
 
-    async def delete_image(self, tenant: str, image_id: str) -> ImageRecord | None:
-        """Delete the document and take it off its tenant's and albums' counters."""
+    async def delete_image(
+        self, tenant: str, image_id: str, *, trashed_before: datetime | None = None
+    ) -> ImageRecord | None:
+        """Delete the document (with ``trashed_before``: only if it went into the trash
+        before then, so a restore that raced the purge wins) and take it off its tenant's
+        counters and, unless it was in the trash (it left them then), its albums'."""
+        query: Document = {"_id": image_id, "tenant": tenant}
+        if trashed_before is not None:
+            query["trashed_at"] = {"$ne": None, "$lte": trashed_before}
         with _translated("delete image"):
-            doc = await read_then_delete(self.images, {"_id": image_id, "tenant": tenant})
+            doc = await read_then_delete(self.images, query)
         record = _record(doc)
         if record is not None:
             await self.tenants.add_usage(tenant, -1, -record.bytes)
-            await self.albums.count_members(tenant, record.albums, -1)
+            if record.trashed_at is None:
+                await self.albums.count_members(tenant, record.albums, -1)
         return record
+
+    async def trash_image(self, tenant: str, image_id: str) -> ImageRecord | None:
+        """Into the trash (None when there is no such image out of the trash)."""
+        return await self._set_trashed(tenant, image_id, {"trashed_at": None}, utcnow())
+
+    async def restore_image(self, tenant: str, image_id: str) -> ImageRecord | None:
+        """Out of the trash (None when there is no such image in the trash)."""
+        return await self._set_trashed(tenant, image_id, {"trashed_at": {"$ne": None}}, None)
+
+    async def _set_trashed(
+        self, tenant: str, image_id: str, guard: Document, value: datetime | None
+    ) -> ImageRecord | None:
+        with _translated("trash or restore image"):
+            doc = await update_then_read(
+                self.images,
+                {"_id": image_id, "tenant": tenant, **guard},
+                {"$set": {"trashed_at": value, "updated_at": utcnow()}},
+            )
+        record = _record(doc)
+        if record is not None:
+            # A trashed photo leaves its albums' counts (the quota's stay: it is still stored).
+            await self.albums.count_members(tenant, record.albums, -1 if value else 1)
+        return record
+
+    async def trashed_before(self, cutoff: datetime, limit: int = 500) -> list[ImageRecord]:
+        """Images of every tenant that went into the trash before ``cutoff`` (the purge
+        sweeper's system query; served by the ``trashed_at`` index)."""
+        query = {"trashed_at": {"$ne": None, "$lte": cutoff}}
+        with _translated("find trash to purge"):
+            cursor = self.images.find(query).sort("trashed_at", 1).limit(limit)
+            return [ImageRecord.model_validate(doc) async for doc in cursor]
 
     async def stale_unfinished(self, older_than: timedelta, limit: int) -> list[ImageRecord]:
         """Images the sweeper must republish, across tenants: ``queued`` and untouched for

@@ -17,6 +17,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
+from pipeline.adapters.albums import rename_twins
 from pipeline.adapters.mongo_errors import translated
 
 Document = dict[str, Any]
@@ -56,10 +57,21 @@ INDEXES: tuple[Index, ...] = (
     # tenants: one counter document per tenant (``_id`` = tenant): no secondary index.
     Index("albums", "tenant_id", [("tenant", ASCENDING), ("_id", DESCENDING)],
           "the album listing, newest first"),
+    Index("albums", "tenant_name", [("tenant", ASCENDING), ("name", ASCENDING)],
+          "one album per name and tenant (409 album_exists); finding the album a name took",
+          {"unique": True}),
     Index("api_keys", "tenant", [("tenant", ASCENDING)], "keys of a tenant"),
     Index("api_keys", "key_id", [("key_id", ASCENDING)], "revoking a key by its id"),
     Index("uploads", "expires_at", [("expires_at", ASCENDING)], "tus expiry sweep"),
     Index("uploads", "state", [("state", ASCENDING)], "reconcile: keys of open uploads"),
+    Index("images", "trashed_at", [("trashed_at", ASCENDING)],
+          "trash sweeper: images trashed before the retention, every tenant"),
+    Index("images", "tenant_trashed_at", [("tenant", ASCENDING), ("trashed_at", DESCENDING)],
+          "a tenant's trash, latest trashed first; emptying it"),
+    Index("shares", "token_hash", [("token_hash", ASCENDING)],
+          "opening a share link by its token's hash", {"unique": True}),
+    Index("shares", "tenant_id", [("tenant", ASCENDING), ("_id", DESCENDING)],
+          "a tenant's share links, newest first"),
     Index("rate_windows", "expires_at", [("expires_at", ASCENDING)],
           "TTL: old rate windows go", {"expireAfterSeconds": 0}),
     Index("quota_reservations", "tenant_expires",
@@ -83,6 +95,9 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     """Create every index of :data:`INDEXES` (a no-op for those that exist) and drop the
     :data:`RETIRED` ones. Raises CatalogError when the catalog refuses."""
     with translated("create indexes"):
+        if "tenant_name" not in await db["albums"].index_information():
+            # A catalog from before names were unique may hold two albums of one name.
+            await rename_twins(db["albums"])
         for index in INDEXES:
             await db[index.collection].create_index(index.keys, name=index.name, **index.options)
         for collection, name in RETIRED:

@@ -15,6 +15,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from pipeline.adapters.guarded import update_then_read
 from pipeline.adapters.mongo_errors import translated
+from pipeline.domain.access import DEFAULT_SCOPES, SCOPES, Scope, sorted_scopes
 from pipeline.domain.keys import ApiKeyInfo, NewApiKey, hash_api_key, key_id_of
 from pipeline.domain.messages import utcnow
 
@@ -27,10 +28,14 @@ class ApiKeyCatalog:
         self._keys = api_keys
 
     async def create_key(
-        self, tenant: str, name: str = "default", expires_at: datetime | None = None
+        self,
+        tenant: str,
+        name: str = "default",
+        scopes: frozenset[Scope] = DEFAULT_SCOPES,
+        expires_at: datetime | None = None,
     ) -> NewApiKey:
-        """A new key for ``tenant``, refused after ``expires_at`` if given; only its hash is
-        stored, so show ``key`` once."""
+        """A new key for ``tenant`` with ``scopes``, refused after ``expires_at`` if given;
+        only its hash is stored, so show ``key`` once."""
         key = API_KEY_PREFIX + secrets.token_urlsafe(32)
         digest = hash_api_key(key)
         doc = {
@@ -38,6 +43,7 @@ class ApiKeyCatalog:
             "key_id": key_id_of(digest),
             "tenant": tenant,
             "name": name,
+            "scopes": sorted_scopes(scopes),
             "created_at": utcnow(),
             "revoked_at": None,
             "expires_at": expires_at,
@@ -50,20 +56,22 @@ class ApiKeyCatalog:
     async def tenant_for_key(self, key: str) -> str | None:
         """The tenant of a valid key, recording the lookup as its last use; None for an
         unknown, revoked or expired one."""
-        now = utcnow()
+        info = await self.use_key(hash_api_key(key))
+        if info is None or (info.expires_at is not None and info.expires_at <= utcnow()):
+            return None
+        return info.tenant
+
+    async def use_key(self, key_hash: str) -> ApiKeyInfo | None:
+        """The unrevoked key stored under ``key_hash``, its lookup recorded as its last use;
+        None for an unknown or revoked one (an expired one is returned: the caller decides)."""
         with translated("look up api key"):
             # update_one + read by _id: a findAndModify scans api_keys on SecantusDB.
             doc = await update_then_read(
                 self._keys,
-                {"_id": hash_api_key(key), "revoked_at": None},
-                {"$set": {"last_used_at": now}},
+                {"_id": key_hash, "revoked_at": None},
+                {"$set": {"last_used_at": utcnow()}},
             )
-        if doc is None:
-            return None
-        expires = doc.get("expires_at")
-        if expires is not None and expires <= now:
-            return None
-        return str(doc["tenant"])
+        return None if doc is None else _info(doc)
 
     async def list_keys(self, tenant: str | None = None) -> list[ApiKeyInfo]:
         """Every key (of ``tenant`` when given), oldest first, revoked ones included."""
@@ -105,6 +113,14 @@ def _info(doc: Document) -> ApiKeyInfo:
         created_at=doc["created_at"],
         revoked_at=doc.get("revoked_at"),
         key_hash=digest,
+        scopes=_scopes(doc.get("scopes")),
         expires_at=doc.get("expires_at"),
         last_used_at=doc.get("last_used_at"),
     )
+
+
+def _scopes(stored: object) -> frozenset[Scope]:
+    """The stored scopes; a key made before scopes existed has the defaults."""
+    if not isinstance(stored, list):
+        return DEFAULT_SCOPES
+    return frozenset(s for s in SCOPES if s in stored)

@@ -23,6 +23,7 @@ from pymongo.errors import DuplicateKeyError
 
 from pipeline.adapters.mongo_errors import translated
 from pipeline.adapters.tenants import TenantCounters
+from pipeline.domain.usage import StoredFigures
 
 Document = dict[str, Any]
 
@@ -32,11 +33,13 @@ class MongoUsageCatalog:
         self,
         windows: AsyncCollection[Document],
         tenants: TenantCounters,
+        images: AsyncCollection[Document],
         reservations: AsyncCollection[Document],
         locks: AsyncCollection[Document],
     ) -> None:
         self.windows = windows
         self._tenants = tenants
+        self._images = images
         self._reservations = reservations
         self._locks = locks
 
@@ -109,3 +112,27 @@ class MongoUsageCatalog:
     async def tenant_usage(self, tenant: str) -> tuple[int, int]:
         """(images, bytes of originals) the tenant has now."""
         return await self._tenants.usage(tenant)
+
+    async def stored(self, tenant: str) -> tuple[StoredFigures, StoredFigures]:
+        """(the gallery, the trash): photos, bytes of originals and of renditions."""
+        renditions = {"$map": {"input": {"$objectToArray": "$renditions"}, "in": "$$this.v.bytes"}}
+        pipeline: list[Document] = [
+            {"$match": {"tenant": tenant}},
+            {
+                "$group": {
+                    "_id": {"$ne": [{"$ifNull": ["$trashed_at", None]}, None]},
+                    "photos": {"$sum": 1},
+                    "originals": {"$sum": "$bytes"},
+                    "renditions": {"$sum": {"$sum": renditions}},
+                }
+            },
+        ]
+        with translated("sum stored bytes"):
+            rows = [row async for row in await self._images.aggregate(pipeline)]
+        by_trash = {
+            bool(row["_id"]): StoredFigures(
+                int(row["photos"]), int(row["originals"]), int(row["renditions"])
+            )
+            for row in rows
+        }
+        return by_trash.get(False, StoredFigures()), by_trash.get(True, StoredFigures())

@@ -122,6 +122,20 @@ class Unauthorized(PipelineError, PermissionError):
     code = "unauthorized"
 
 
+class Forbidden(PipelineError, PermissionError):
+    """The caller is known but its key lacks the scope this request needs (``scope``)."""
+
+    http_status = 403
+    code = "forbidden"
+
+    def __init__(self, scope: str, *, public_message: str | None = None) -> None:
+        super().__init__(
+            f"scope {scope} missing",
+            public_message=public_message or f"this API key lacks the {scope!r} scope",
+        )
+        self.scope = scope
+
+
 class NotFound(PipelineError, LookupError):
     http_status = 404
     code = "not_found"
@@ -202,6 +216,22 @@ class Conflict(PipelineError):
 
     http_status = 409
     code = "conflict"
+
+
+class AlbumExists(Conflict):
+    """The tenant has an album of that name already (names are unique per tenant, compared
+    in NFC, so an album can always be named by its name); ``existing_id`` is that album."""
+
+    code = "album_exists"
+
+    def __init__(self, name: str, existing_id: str | None) -> None:
+        # None: that album went again between the refused write and the look-up.
+        said = f"(id {existing_id})" if existing_id else "(deleted just now: try again)"
+        super().__init__(
+            f"album {name!r} exists: {existing_id}",
+            public_message=f"an album named {name!r} exists already {said}",
+        )
+        self.existing_id = existing_id
 
 
 class DuplicateImage(Conflict, Generic[RecordT]):

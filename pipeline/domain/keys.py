@@ -11,6 +11,8 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
+from pipeline.domain.access import DEFAULT_SCOPES, Scope
+
 KEY_ID_CHARS = 16
 
 
@@ -25,7 +27,8 @@ def key_id_of(key_hash: str) -> str:
 
 @dataclass(frozen=True)
 class ApiKeyInfo:
-    """One key's record; ``key_hash`` is internal (revocation notices carry it)."""
+    """One key's record; ``key_hash`` is internal (revocation notices carry it); ``scopes``
+    what the key may do (keys made before scopes existed have :data:`DEFAULT_SCOPES`)."""
 
     id: str
     tenant: str
@@ -33,6 +36,7 @@ class ApiKeyInfo:
     created_at: datetime
     revoked_at: datetime | None
     key_hash: str
+    scopes: frozenset[Scope] = DEFAULT_SCOPES
     expires_at: datetime | None = None
     """After it the key is refused (None: never)."""
     last_used_at: datetime | None = None

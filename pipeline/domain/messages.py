@@ -68,10 +68,14 @@ class CleanupJob(_Message):
     deleted_at: datetime = Field(default_factory=utcnow)
 
 
-class ImageEvent(_Message):
-    """Something happened to an image: uploaded, ready, failed or deleted."""
+ImageEventType = Literal["uploaded", "ready", "failed", "trashed", "restored", "deleted"]
 
-    type: Literal["uploaded", "ready", "failed", "deleted"]
+
+class ImageEvent(_Message):
+    """Something happened to an image: uploaded, ready, failed, trashed (deleted into the
+    trash), restored (out of it) or deleted (for good)."""
+
+    type: ImageEventType
     image_id: str
     tenant: str
     at: datetime = Field(default_factory=utcnow)

@@ -51,6 +51,8 @@ class TenantCounts:
         self.images += 1
         self.bytes += record.bytes
         self.seq = max(self.seq, record.seq)
+        if record.trashed_at is not None:
+            return  # still stored (usage counts it), out of its albums' counts
         for album in record.albums:
             self.albums[album] = self.albums.get(album, 0) + 1
 
@@ -169,6 +171,9 @@ class ImageRecord(BaseModel):
     seq: int = 0
     """The tenant's completion sequence number, given when the record is written (the
     upload completed): the listing's order and cursor. 0 until the catalog gives one."""
+    trashed_at: datetime | None = None
+    """When it was deleted into the trash (None: not in the trash). A trashed image keeps
+    its objects and counts towards the quota until it is restored or purged."""
 
     @property
     def media(self) -> str:

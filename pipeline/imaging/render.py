@@ -5,7 +5,7 @@ Like imgproxy's processing pipeline, :func:`render_image` runs :data:`STEPS` in 
 
     probe (scan_header) -> decode (libvips, pi-heif or LibRaw) -> orient -> colour
       -> placeholder -> renditions (resize, encode each) -> tiles (large photos only)
-      -> animated (animated GIF and WebP only: every frame again, as an animated WebP)
+      -> animated (animated GIF, WebP and APNG only: every frame again, as an animated WebP)
 
 The original is decoded ONCE, shrunk on load to the largest size any rendition needs (a JPEG
 decodes at 1/2, 1/4 or 1/8 scale for almost no cost), and that master is kept in memory; every
@@ -278,7 +278,9 @@ def _animated(ctx: RenderContext) -> None:
         return
     started = time.perf_counter()
     size = (ctx.header.width, ctx.header.height)
-    done = animated.render_animation(ctx.original, size, ctx.header.frames, ctx.limits)
+    done = animated.render_animation(
+        ctx.original, size, ctx.header.frames, ctx.limits, ctx.header.mime
+    )
     if done is None:
         limit = ctx.limits.animated_max_bytes
         ctx.metadata["animated_omitted"] = f"over animated_max_bytes ({limit} bytes)"

@@ -282,6 +282,36 @@ class QuotaSettings(_Section):
     )
 
 
+class ShareSettings(_Section):
+    """Share links: capability URLs to one album or one photo."""
+
+    default_expiry_seconds: int = Field(
+        7 * 86400, ge=60, description="Lifetime of a share link made without expires_in_seconds"
+    )
+    max_expiry_seconds: int = Field(
+        90 * 86400,
+        ge=60,
+        description="Longest lifetime a share link may be given (400 above)",
+    )
+    # Every thumbnail is a request: one visitor scrolling a 500-photo album makes ~520 in
+    # its first minute, so the address limit sits above that and the link's above a few.
+    requests_per_minute: int = Field(
+        6000, ge=0, description="Requests one share link answers a minute (429 above); 0 = no limit"
+    )
+    address_requests_per_minute: int = Field(
+        1200,
+        ge=0,
+        description="Share-link requests one client address may make a minute (429 above); "
+        "0 = no limit",
+    )
+
+    @model_validator(mode="after")
+    def _default_within_max(self) -> ShareSettings:
+        if self.default_expiry_seconds > self.max_expiry_seconds:
+            raise ValueError("default_expiry_seconds must not exceed max_expiry_seconds")
+        return self
+
+
 class GatewaySettings(_Section):
     """The HTTP gateway."""
 
@@ -389,11 +419,11 @@ class EdgeSettings(_Section):
     )
 
 
-class SharesSettings(_Section):
+class FairShareSettings(_Section):
     """Fair shares of one gateway process: what one API key and one tenant may hold at once.
 
     The process-wide caps are GALLERY_GATEWAY_MAX_CONCURRENT_UPLOADS and
-    GALLERY_SHARES_EVENT_STREAMS; a tenant at its share gets 429, so it never fills the
+    GALLERY_FAIR_EVENT_STREAMS; a tenant at its share gets 429, so it never fills the
     process for the others while its share is below the process cap.
     """
 
@@ -598,6 +628,19 @@ class SweeperSettings(_Section):
     )
 
 
+class TrashSettings(_Section):
+    """The trash: deleted photos wait here, restorable, until purged."""
+
+    retention_days: float = Field(
+        30.0,
+        ge=0,
+        description="Days a photo stays in the trash before the sweeper purges it for good",
+    )
+    sweep_interval_seconds: float = Field(
+        300.0, gt=0, description="Seconds between purges of the trash past its retention"
+    )
+
+
 class ReconcileSettings(_Section):
     """`gallery reconcile`: store and catalog compared, mismatches fixed."""
 
@@ -649,12 +692,14 @@ class Settings(BaseSettings):
     limits: LimitsSettings = LimitsSettings()
     gateway: GatewaySettings = GatewaySettings()
     edge: EdgeSettings = EdgeSettings()
-    shares: SharesSettings = SharesSettings()
+    fair: FairShareSettings = FairShareSettings()
     tus: TusSettings = TusSettings()
     quota: QuotaSettings = QuotaSettings()
+    share: ShareSettings = ShareSettings()
     worker: WorkerSettings = WorkerSettings()
     jobs: JobsSettings = JobsSettings()
     sweeper: SweeperSettings = SweeperSettings()
+    trash: TrashSettings = TrashSettings()
     reconcile: ReconcileSettings = ReconcileSettings()
     metrics: MetricsSettings = MetricsSettings()
     renditions: str = Field(

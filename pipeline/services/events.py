@@ -26,8 +26,10 @@ from collections import defaultdict, deque
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
+from pipeline.domain.access import Principal
 from pipeline.domain.errors import SlowConsumer
 from pipeline.domain.messages import StreamedEvent, StreamReset
+from pipeline.services.access import AccessPolicy
 from pipeline.services.ports import EventLog
 
 
@@ -53,8 +55,11 @@ class _Subscriber:
 class EventFeed:
     """Fans the process's events out to open streams; ``close`` ends them all."""
 
-    def __init__(self, log: EventLog, *, queue_size: int) -> None:
+    def __init__(
+        self, log: EventLog, *, queue_size: int, policy: AccessPolicy | None = None
+    ) -> None:
         self._log = log
+        self._policy = policy or AccessPolicy()
         self._queue_size = queue_size
         self._subscribers: dict[str, set[_Subscriber]] = defaultdict(set)
         self._closing = asyncio.Event()
@@ -69,14 +74,15 @@ class EventFeed:
 
     @contextlib.asynccontextmanager
     async def open(
-        self, tenant: str, after: int | None = None
+        self, who: Principal, after: int | None = None
     ) -> AsyncIterator[AsyncGenerator[StreamedEvent | StreamReset, None]]:
-        """Subscribe ``tenant``'s stream now (every event published from here on is in it)
-        and give its events in sequence order: those after ``after`` first (when given),
-        then live ones, until :meth:`close`; a :class:`StreamReset` first when ``after`` is
-        beyond the log's last sequence. Iterating raises :class:`SlowConsumer` when the
-        client fell ``queue_size`` events behind, and the log's errors (BusError) from the
-        replay."""
+        """Subscribe the stream of ``who``'s tenant now (every event published from here on
+        is in it; Forbidden without the ``read`` scope) and give its events in sequence
+        order: those after ``after`` first (when given), then live ones, until
+        :meth:`close`; a :class:`StreamReset` first when ``after`` is beyond the log's last
+        sequence. Iterating raises :class:`SlowConsumer` when the client fell ``queue_size``
+        events behind, and the log's errors (BusError) from the replay."""
+        tenant = self._policy.tenant(who, "read")
         with self._subscribed(tenant) as subscriber:
             events = self._events(subscriber, tenant, after)
             try:

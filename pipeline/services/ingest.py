@@ -165,7 +165,7 @@ class IngestService:
         except DuplicateImage as dup:
             await self._store.delete(stored.key)
             metrics.UPLOADS.labels(outcome="duplicate").inc()
-            return Ingested(dup.existing, duplicate=True)
+            return Ingested(await self._restored(dup.existing), duplicate=True)
         except BaseException:
             await self._store.delete(stored.key)
             raise
@@ -174,6 +174,19 @@ class IngestService:
         metrics.UPLOAD_SIZE.observe(record.bytes)
         await self._publish(record)
         return Ingested(record)
+
+    async def _restored(self, existing: ImageRecord) -> ImageRecord:
+        """The same bytes again while their photo is in the trash: the photo comes back
+        (rather than a second one beside it)."""
+        if existing.trashed_at is None:
+            return existing
+        restored = await self._catalog.restore_image(existing.tenant, existing.id)
+        if restored is None:  # someone restored it meanwhile (or it was purged this instant)
+            return await self._catalog.get_image(existing.tenant, existing.id) or existing
+        await self._bus.publish_event(
+            ImageEvent(type="restored", image_id=restored.id, tenant=restored.tenant)
+        )
+        return restored
 
     async def _publish(self, record: ImageRecord) -> None:
         """Publish the job; on failure the outbox republishes it, so the upload stands."""

@@ -12,11 +12,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
+from pipeline.domain.access import DEFAULT_SCOPES, Scope
 from pipeline.domain.albums import AlbumRecord
 from pipeline.domain.keys import ApiKeyInfo, NewApiKey
 from pipeline.domain.messages import CleanupJob, Event, RenderJob, StoredDeadLetter, StreamedEvent
 from pipeline.domain.models import ImageRecord, ReadyImage, TenantCounts, WalkPosition
+from pipeline.domain.shares import ShareRecord
 from pipeline.domain.uploads import UploadRecord
+from pipeline.domain.usage import StoredFigures
 from pipeline.imaging.render import RenderResult
 from pipeline.imaging.spec import RenditionSpec
 
@@ -46,8 +49,14 @@ class Catalog(Protocol):
         album: str | None = None,
         status: str | None = None,
     ) -> list[ImageRecord]:
-        """Newest completed first (``seq`` descending), ``seq`` below ``before``; only
-        images in ``album`` and in ``status`` when given."""
+        """Newest completed first (``seq`` descending), ``seq`` below ``before``, out of the
+        trash; only images in ``album`` and in ``status`` when given."""
+        ...
+
+    async def list_trash(
+        self, tenant: str, *, limit: int, before: int | None = None
+    ) -> list[ImageRecord]:
+        """The tenant's trash, newest completed first, ``seq`` below ``before``."""
         ...
 
     async def claim(
@@ -83,7 +92,23 @@ class Catalog(Protocol):
 
     async def requeue(self, tenant: str, image_id: str) -> ImageRecord | None: ...
 
-    async def delete_image(self, tenant: str, image_id: str) -> ImageRecord | None: ...
+    async def delete_image(
+        self, tenant: str, image_id: str, *, trashed_before: datetime | None = None
+    ) -> ImageRecord | None:
+        """Remove the document (with ``trashed_before``: only if trashed before then)."""
+        ...
+
+    async def trash_image(self, tenant: str, image_id: str) -> ImageRecord | None:
+        """Set ``trashed_at`` now; None unless the image exists out of the trash."""
+        ...
+
+    async def restore_image(self, tenant: str, image_id: str) -> ImageRecord | None:
+        """Clear ``trashed_at``; None unless the image is in the trash."""
+        ...
+
+    async def trashed_before(self, cutoff: datetime, limit: int = 500) -> list[ImageRecord]:
+        """Every tenant's images trashed before ``cutoff``, oldest trash first."""
+        ...
 
     async def stale_unfinished(self, older_than: timedelta, limit: int) -> list[ImageRecord]: ...
 
@@ -134,7 +159,8 @@ class Albums(Protocol):
     Backend failures raise :class:`~pipeline.domain.errors.CatalogError` (retryable).
     """
 
-    async def insert_album(self, record: AlbumRecord) -> None: ...
+    async def insert_album(self, record: AlbumRecord) -> None:
+        """Raises AlbumExists (409) when the tenant has an album of that name."""
 
     async def get_album(self, tenant: str, album_id: str) -> AlbumRecord | None: ...
 
@@ -144,7 +170,8 @@ class Albums(Protocol):
         """Newest first, ids below ``before``."""
         ...
 
-    async def rename_album(self, tenant: str, album_id: str, name: str) -> AlbumRecord | None: ...
+    async def rename_album(self, tenant: str, album_id: str, name: str) -> AlbumRecord | None:
+        """None for no such album; AlbumExists (409) when another album has the name."""
 
     async def delete_album(self, tenant: str, album_id: str) -> AlbumRecord | None:
         """Delete the album (gone for every read from now on); :meth:`finish_deletes` takes
@@ -178,8 +205,17 @@ class ApiKeys(Protocol):
     """API keys, stored as hashes. Failures raise :class:`~pipeline.domain.errors.CatalogError`."""
 
     async def create_key(
-        self, tenant: str, name: str = "default", expires_at: datetime | None = None
+        self,
+        tenant: str,
+        name: str = "default",
+        scopes: frozenset[Scope] = DEFAULT_SCOPES,
+        expires_at: datetime | None = None,
     ) -> NewApiKey: ...
+
+    async def use_key(self, key_hash: str) -> ApiKeyInfo | None:
+        """The unrevoked key stored under ``key_hash``, its lookup recorded as its last use;
+        None for an unknown or revoked one (an expired one is returned)."""
+        ...
 
     async def list_keys(self, tenant: str | None = None) -> list[ApiKeyInfo]:
         """Oldest first, revoked keys included; every tenant's when ``tenant`` is None."""
@@ -188,6 +224,27 @@ class ApiKeys(Protocol):
     async def revoke_key(self, key_id: str) -> ApiKeyInfo | None:
         """Mark revoked (idempotent); None when no key has that id."""
         ...
+
+
+class Shares(Protocol):
+    """Share links, stored by token hash. Failures raise
+    :class:`~pipeline.domain.errors.CatalogError`."""
+
+    async def insert_share(self, record: ShareRecord) -> None: ...
+
+    async def find_share(self, token_hash: str) -> ShareRecord | None: ...
+
+    async def list_shares(
+        self, tenant: str, *, limit: int, before: str | None = None
+    ) -> list[ShareRecord]:
+        """Newest first, ids below ``before``."""
+        ...
+
+    async def revoke_share(self, tenant: str, share_id: str) -> ShareRecord | None:
+        """Mark revoked (idempotent); None when ``tenant`` has no link of that id."""
+        ...
+
+    async def count_use(self, share_id: str) -> None: ...
 
 
 class KeyRevocations(Protocol):
@@ -246,6 +303,10 @@ class UsageCatalog(Protocol):
     ) -> dict[str, int]: ...
 
     async def tenant_usage(self, tenant: str) -> tuple[int, int]: ...
+
+    async def stored(self, tenant: str) -> tuple[StoredFigures, StoredFigures]:
+        """(the gallery, the trash) of ``tenant``: photos, bytes of originals, renditions."""
+        ...
 
     async def reserved(self, tenant: str, now: datetime) -> tuple[int, int, int]: ...
 

@@ -116,15 +116,24 @@ class ReconcileService:
             tally.counted.add(record)
             await self._check_document(record, objects, cutoff, report)
         await tally.finish()
-        if after is not None:
+        if after is None:
+            await self._check_orphans(objects, referenced, cutoff, report)
+        else:
             log.info("reconcile: resumed after %s, orphan objects not checked", after)
-            objects = {}
+        log.info("reconcile%s: %s", " (dry run)" if dry_run else "", report.as_dict())
+        return report
+
+    async def _check_orphans(
+        self,
+        objects: dict[str, StoredObject],
+        referenced: set[str],
+        cutoff: datetime,
+        report: ReconcileReport,
+    ) -> None:
         open_keys = await self._uploads.open_upload_keys()
         for obj in objects.values():
             if obj.key not in referenced:
                 await self._check_orphan(obj, open_keys, cutoff, report)
-        log.info("reconcile%s: %s", " (dry run)" if dry_run else "", report.as_dict())
-        return report
 
     async def _objects(self) -> dict[str, StoredObject]:
         listed: dict[str, StoredObject] = {}

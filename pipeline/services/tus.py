@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 
 from pipeline.domain import names
+from pipeline.domain.access import Principal
 from pipeline.domain.errors import (
     ChecksumMismatch,
     EmptyUpload,
@@ -40,6 +41,7 @@ from pipeline.domain.models import new_image_id
 from pipeline.domain.objects import ObjectStore
 from pipeline.domain.uploads import UploadRecord, new_upload_id
 from pipeline.runtime.settings import LimitsSettings, TusSettings
+from pipeline.services.access import AccessPolicy
 from pipeline.services.albums import AlbumService
 from pipeline.services.ingest import IngestService
 from pipeline.services.ports import UploadCatalog
@@ -60,9 +62,11 @@ class UploadService:
         settings: TusSettings,
         *,
         albums: AlbumService | None = None,
+        policy: AccessPolicy | None = None,
         quota: TenantQuota | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        self._policy = policy or AccessPolicy()
         self._albums = albums
         self._quota = quota
         self._uploads = uploads
@@ -86,13 +90,15 @@ class UploadService:
             )
 
     async def create(
-        self, tenant: str, length: int, *, filename: str | None = None, album: str | None = None
+        self, who: Principal, length: int, *, filename: str | None = None, album: str | None = None
     ) -> UploadRecord:
         """Start an upload of ``length`` bytes, reserved against the tenant's quota until it
-        completes or expires; raises EmptyUpload (0), UploadTooLarge or QuotaExceeded."""
+        completes or expires; raises EmptyUpload (0), UploadTooLarge, QuotaExceeded, or
+        Forbidden without the ``upload`` scope."""
+        tenant = self._policy.tenant(who, "upload")
         self.check_length(length)
         if album is not None and self._albums is not None:
-            await self._albums.get(tenant, album)  # NotFound now, not after the upload
+            await self._albums.check(tenant, album)  # NotFound now, not after the upload
         image_id = new_image_id()
         record = UploadRecord(
             id=new_upload_id(),
@@ -114,9 +120,13 @@ class UploadService:
             raise
         return record
 
-    async def get(self, tenant: str, upload_id: str) -> UploadRecord:
+    async def get(self, who: Principal, upload_id: str) -> UploadRecord:
         """The upload; NotFound (also another tenant's), UploadExpired past its expiry."""
-        record = await self._uploads.get_upload(tenant, upload_id)
+        return self._current(
+            await self._uploads.get_upload(self._policy.tenant(who, "upload"), upload_id)
+        )
+
+    def _current(self, record: UploadRecord | None) -> UploadRecord:
         if record is None:
             raise NotFound("no such upload", public_message="no such upload")
         if record.state == "open" and record.expires_at <= self._clock():
@@ -125,7 +135,7 @@ class UploadService:
 
     async def append(
         self,
-        tenant: str,
+        who: Principal,
         upload_id: str,
         *,
         offset: int,
@@ -139,6 +149,7 @@ class UploadService:
         discarded), NotFound, UploadExpired, and the gate's InputErrors (the upload is then
         terminated). A body cut short is kept up to where it stopped, unless it had a checksum.
         """
+        tenant = self._policy.tenant(who, "upload")
         record = await self._lock(tenant, upload_id, offset)
         if record.state == "complete":
             return record
@@ -156,16 +167,16 @@ class UploadService:
             with contextlib.suppress(Exception):
                 await self._uploads.release_lock(tenant, upload_id, token)
 
-    async def check_append(self, tenant: str, upload_id: str, offset: int) -> None:
+    async def check_append(self, who: Principal, upload_id: str, offset: int) -> None:
         """Whether a PATCH at ``offset`` would be taken, from the stored state alone (the
         answer to ``Expect: 100-continue`` before the body is sent). Raises NotFound,
         UploadExpired or OffsetMismatch; a lock held by another request is not checked (it may
         be gone by the time the body arrives)."""
-        _check_offset(await self.get(tenant, upload_id), offset)
+        _check_offset(await self.get(who, upload_id), offset)
 
-    async def terminate(self, tenant: str, upload_id: str) -> None:
+    async def terminate(self, who: Principal, upload_id: str) -> None:
         """tus termination: forget the upload and remove what it stored (not its image)."""
-        record = await self._uploads.delete_upload(tenant, upload_id)
+        record = await self._uploads.delete_upload(self._policy.tenant(who, "upload"), upload_id)
         if record is None:
             raise NotFound("no such upload", public_message="no such upload")
         await self._remove_objects(record)
@@ -205,7 +216,7 @@ class UploadService:
         )
         if locked is not None:
             return locked
-        record = await self.get(tenant, upload_id)  # NotFound, UploadExpired
+        record = self._current(await self._uploads.get_upload(tenant, upload_id))
         _check_offset(record, offset)
         if record.state == "complete":
             return record
@@ -342,7 +353,7 @@ class UploadService:
         if record.album is None or self._albums is None:
             return
         try:
-            await self._albums.add_image(record.tenant, record.album, image_id)
+            await self._albums.file_image(record.tenant, record.album, image_id)
         except NotFound:
             log.info(
                 "tus: album %s of upload %s is gone; image %s stays",

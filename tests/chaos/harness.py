@@ -26,6 +26,7 @@ from gallery.servers import ManagedProcess, free_port, mongo_uri, start_nats, st
 from pipeline.adapters.catalog import MongoCatalog
 from pipeline.runtime.settings import (
     EdgeSettings,
+    FairShareSettings,
     LimitsSettings,
     MetricsSettings,
     MongoSettings,
@@ -33,7 +34,6 @@ from pipeline.runtime.settings import (
     QuotaSettings,
     S3Settings,
     Settings,
-    SharesSettings,
     StorageSettings,
     SweeperSettings,
     WorkerSettings,
@@ -177,7 +177,7 @@ class ChaosStack:
             "quota": QuotaSettings(uploads_per_minute=0, bytes_per_minute=0),
             # Nor the fair shares and the per-address cap (tests/security): the 200 clients
             # are one key on one address, and the limit under test is the process's own (503).
-            "shares": SharesSettings(uploads_per_tenant=1024, uploads_per_key=1024),
+            "fair": FairShareSettings(uploads_per_tenant=1024, uploads_per_key=1024),
             "edge": EdgeSettings(max_connections_per_address=1024),
         }
         values.update(self.sections)

@@ -262,6 +262,7 @@ async def test_apng_frames_count_the_default_image_and_the_limit_holds(
     assert "3 frames" in doc["error"]["message"], doc
     doc = await ready_image_of(api, images.apng_bytes(64, 48, 2))
     assert doc["frames"] == 2
+    assert "animated" in doc["renditions"], "an APNG plays like a GIF"
 
 
 async def ready_image_of(api: Api, data: bytes) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from pipeline.adapters.catalog import MongoCatalog
 from pipeline.adapters.storage import FilesystemObjectStore, open_object_store
 from pipeline.domain import names
 from pipeline.domain.messages import utcnow
-from pipeline.runtime.settings import LimitsSettings, StorageSettings
+from pipeline.runtime.settings import LimitsSettings, StorageSettings, TrashSettings
 from tests.conftest import SettingsFactory
 from tests.e2e.conftest import StackFactory
 from tests.images import jpeg_bytes
@@ -116,7 +116,7 @@ async def test_delete_during_a_store_outage_loses_nothing_and_leaves_nothing(
 
         assert len(await objects()) == 4, "the original and three renditions"
         await store_link.shut()
-        assert await api.delete(f"/v1/images/{doc['id']}") == 204
+        assert await api.delete(f"/v1/images/{doc['id']}?permanent=true") == 204
         status, _ = await api.get(f"/v1/images/{doc['id']}")
         assert status == 404, "the photo is gone for its owner at once"
 
@@ -159,7 +159,8 @@ async def test_delete_while_a_slow_render_really_runs_leaves_nothing(
     status, doc = await api.upload(slow_progressive_jpeg(150))
     assert status == 202, doc
     await api.wait_status(doc["id"], {"processing"}, timeout=60)
-    assert await api.delete(f"/v1/images/{doc['id']}") == 204
+    # permanent: a plain DELETE moves the photo to the trash, which keeps its renditions
+    assert await api.delete(f"/v1/images/{doc['id']}?permanent=true") == 204
     status, _ = await api.get(f"/v1/images/{doc['id']}")
     assert status == 404, "the photo is gone for its owner at once"
 
@@ -236,3 +237,37 @@ async def test_reconcile_fixes_a_seeded_mess_after_a_dry_run(
     again = stack.cli("reconcile", "--json")
     counts = json.loads(again.stdout)["counts"]
     assert counts["orphan_originals"] + counts["missing_originals"] == 0, "fixed for good"
+
+
+async def test_the_trash_is_restorable_then_purged_with_every_object(
+    make_settings: SettingsFactory, start_stack: StackFactory, api_for
+) -> None:
+    """A deleted photo waits in the trash and comes back on restore; past the retention
+    (set to about a second here) the worker's sweeper purges it and every object goes."""
+    settings = make_settings(
+        trash=TrashSettings(retention_days=2 / 86400, sweep_interval_seconds=0.5)
+    )
+    stack = await start_stack(settings, workers=1)
+    api = await api_for(stack, "alice")
+    _, doc = await api.upload(jpeg_bytes(640, 480, seed=21))
+    await api.wait_status(doc["id"], {"ready"})
+    async with open_object_store(settings) as store:
+
+        async def objects() -> list[str]:
+            original = names.original_key("alice", doc["id"])
+            renditions = names.rendition_prefix("alice", doc["id"])
+            return [*await store.list_keys(original), *await store.list_keys(renditions)]
+
+        assert await api.delete(f"/v1/images/{doc['id']}") == 204
+        async with api.session.post(f"{api.url}/v1/trash/{doc['id']}/restore") as restored:
+            assert restored.status == 200
+        assert (await api.get(f"/v1/images/{doc['id']}"))[0] == 200, "restored"
+        assert len(await objects()) == 4
+
+        assert await api.delete(f"/v1/images/{doc['id']}") == 204
+
+        async def purged() -> bool:
+            return await objects() == [] and (await api.get("/v1/trash"))[1]["items"] == []
+
+        await until(purged, "the sweeper purges the trash past its retention, objects and all")
+        assert (await api.get(f"/v1/trash/{doc['id']}"))[0] == 404

@@ -89,7 +89,12 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
             env=env, stdin=subprocess.DEVNULL,
         )  # fmt: skip
     try:
-        wait_for(lambda: "gallery is up" in log.read_text() or process.poll() is not None, "up")
+        # The banner waits for the workers too: 20-25 s after the gateway on a loaded machine.
+        wait_for(
+            lambda: "gallery is up" in log.read_text() or process.poll() is not None,
+            "up",
+            seconds=150,
+        )
         assert process.poll() is None, log.read_text()
         key = (data_dir / "api-key").read_text().strip()
         yield Up(data_dir, f"http://127.0.0.1:{ports['http']}", key, log, ports)
@@ -184,6 +189,51 @@ def test_album_is_created_once_and_every_photo_lands_in_it(up: Up, photos: Path)
     unknown = up.client("ls", "--album", "No such album")
     assert unknown.returncode == 4
     assert "no album named" in unknown.stderr
+
+
+def test_share_an_album_open_it_without_a_key_list_and_revoke(up: Up, photos: Path) -> None:
+    def share(action: str, *args: str) -> subprocess.CompletedProcess[str]:
+        return up.gallery("share", action, "--data-dir", str(up.data_dir), *args)
+
+    uploaded = up.client("upload", str(photos / "b.png"), "--album", "To share")
+    assert uploaded.returncode == 0, uploaded.stdout + uploaded.stderr
+    made = share("create", "--album", "To share", "--expires", "3600")
+    assert made.returncode == 0, made.stderr
+    url = made.stdout.strip()
+    token = url.rsplit("/shared/", 1)[1]
+    with urllib.request.urlopen(f"{up.url}/v1/shared/{token}/images") as answer:  # no key
+        items = json.loads(answer.read())["items"]
+    assert [i["filename"] for i in items] == ["b.png"]
+    listed = share("list", "--json")
+    (link,) = [s for s in json.loads(listed.stdout) if not s["revoked_at"]]
+    assert link["uses"] == 0, "listing images is not an opening of the link page"
+    assert share("revoke", link["id"]).returncode == 0
+    table = share("list").stdout
+    assert "revoked" in table
+    missing = share("create", "--album", "No such album")
+    assert missing.returncode == 4
+
+
+def test_usage_shows_the_gallery_the_trash_and_the_quota(up: Up, photos: Path) -> None:
+    uploaded = up.client("upload", str(photos / "a.jpg"), "--json")
+    assert uploaded.returncode == 0, uploaded.stderr
+    before = json.loads(up.client("usage", "--json").stdout)
+    (image_id,) = [f["image_id"] for f in json.loads(uploaded.stdout)["files"]]
+    request = urllib.request.Request(
+        f"{up.url}/v1/images/{image_id}",
+        method="DELETE",
+        headers={"Authorization": f"Bearer {up.key}"},
+    )
+    with urllib.request.urlopen(request) as answer:
+        assert answer.status == 204
+    after = json.loads(up.client("usage", "--json").stdout)
+    assert after["photos"] == before["photos"] - 1
+    assert after["trash"]["photos"] == before["trash"]["photos"] + 1
+    assert after["quota"]["counted_images"] == before["quota"]["counted_images"]
+    table = up.client("usage")
+    assert table.returncode == 0, table.stderr
+    assert "trash" in table.stdout
+    assert "quota:" in table.stdout
 
 
 def test_an_album_name_typed_decomposed_is_the_same_album(up: Up, photos: Path) -> None:

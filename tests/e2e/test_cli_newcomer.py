@@ -64,7 +64,12 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
             env=env, stdin=subprocess.DEVNULL,
         )  # fmt: skip
     try:
-        wait_for(lambda: "gallery is up" in log.read_text() or process.poll() is not None, "up")
+        # The banner waits for the workers too: 20-25 s after the gateway on a loaded machine.
+        wait_for(
+            lambda: "gallery is up" in log.read_text() or process.poll() is not None,
+            "up",
+            seconds=150,
+        )
         assert process.poll() is None, log.read_text()
         key = (data_dir / "api-key").read_text().strip()
         yield Up(data_dir, f"http://127.0.0.1:{ports['http']}", key, log, ports)
@@ -172,6 +177,9 @@ def test_albums_and_deletes_take_names_and_id_prefixes(up: Up, tmp_path: Path) -
     created = anywhere(up, "albums", "create", "Road trip", "--json", cwd=tmp_path)
     assert created.returncode == 0, created.stderr
     album_id = json.loads(created.stdout)["id"]
+    twin = anywhere(up, "albums", "create", "Road trip", cwd=tmp_path)
+    assert twin.returncode == 2, "names are unique per tenant: `albums add NAME` stays unambiguous"
+    assert f"an album named 'Road trip' exists already (id {album_id})" in twin.stderr
     added = anywhere(up, "albums", "add", "Road trip", prefix, "--json", cwd=tmp_path)
     assert added.returncode == 0, added.stderr
     assert json.loads(added.stdout)["image_count"] == 1

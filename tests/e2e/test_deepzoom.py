@@ -1,6 +1,8 @@
 """Deep Zoom through the real system: the worker renders a panorama's tiles once, the gateway
-serves each tile with its own ETag (304 on revalidation, immutable caching, the tenant check
-of every image route), and deleting the photo leaves no tile behind in the store (MinIO)."""
+serves each tile with its own ETag (304 on revalidation, immutable caching, the access check
+of every image route: another tenant, no key, a share link of another photo), a share link and
+the trash reach the tiles under their own prefix, and deleting the photo for good leaves no tile
+behind in the store (MinIO)."""
 
 from __future__ import annotations
 
@@ -61,10 +63,16 @@ async def test_tiles_are_served_revalidated_fenced_and_cleaned(
     assert len(other_etags | {etag}) == 4, "one ETag per tile"
 
     await check_refusals(api, mallory, zoom, small["id"], pano["id"])
+    await check_share_links(api, small["id"], pano["id"])
 
     assert await api.delete(f"/v1/images/{pano['id']}") == 204
     status, _ = await api.get(f"{zoom['url']}/12/0_0.jpg")
-    assert status == 404
+    assert status == 404, "a trashed photo's tiles are not in the gallery"
+    status, trashed = await api.get(f"/v1/trash/{pano['id']}")
+    assert trashed["deep_zoom"]["url"] == f"/v1/trash/{pano['id']}/tiles/{version}"
+    status, _ = await api.get(f"{trashed['deep_zoom']['url']}/12/0_0.jpg")
+    assert status == 200, "the trash shows the tiles until it is purged"
+    assert await api.delete(f"/v1/images/{pano['id']}?permanent=true") == 204
     async with open_object_store(settings) as store:
         prefix = names.rendition_prefix("alice", pano["id"])
 
@@ -94,6 +102,31 @@ async def check_last_tile(api: Any, zoom: dict[str, Any]) -> str:
         assert response.status == 200
         assert response.content_length == len(body)
     return etag
+
+
+async def check_share_links(api: Any, small_id: str, pano_id: str) -> None:
+    """A link to the panorama serves its tiles without a key, under the link's prefix; a
+    link to another photo reaches none of them."""
+    anonymous = aiohttp.ClientSession()
+    async with anonymous:
+        links = {}
+        for image_id in (pano_id, small_id):
+            async with api.session.post(
+                f"{api.url}/v1/shares", json={"image_id": image_id}
+            ) as response:
+                assert response.status == 201
+                token = (await response.json())["url"].rsplit("/shared/", 1)[1]
+            links[image_id] = f"{api.url}/v1/shared/{token}/images"
+        async with anonymous.get(f"{links[pano_id]}/{pano_id}") as response:
+            zoom = (await response.json())["deep_zoom"]
+        version = zoom["url"].rsplit("/", 1)[1]
+        assert f"{api.url}{zoom['url']}" == f"{links[pano_id]}/{pano_id}/tiles/{version}"
+        async with anonymous.get(f"{api.url}{zoom['url']}/12/0_0.jpg") as response:
+            assert response.status == 200
+            assert response.headers["Referrer-Policy"] == "no-referrer"
+        other = f"{links[small_id]}/{pano_id}/tiles/{version}/12/0_0.jpg"
+        async with anonymous.get(other) as response:
+            assert response.status == 404, "a link to another photo reaches none of its tiles"
 
 
 async def check_refusals(

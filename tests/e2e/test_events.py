@@ -56,7 +56,7 @@ async def test_ready_failed_deleted_and_album_changes_are_events_with_ids(
         ("failed", bad["id"]),
         ("album", "created"),
         ("album", "image_added"),
-        ("deleted", good["id"]),
+        ("trashed", good["id"]),
     }
     frames = await collect_until(live, wanted)
     live.close()

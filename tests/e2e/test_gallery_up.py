@@ -30,7 +30,9 @@ def up_ports() -> dict[str, int]:
             return ports
 
 
-def start_up(data_dir: Path, ports: dict[str, int], log: Path) -> subprocess.Popen[bytes]:
+def start_up(
+    data_dir: Path, ports: dict[str, int], log: Path, *extra: str
+) -> subprocess.Popen[bytes]:
     args = [
         sys.executable,
         "-m",
@@ -50,6 +52,7 @@ def start_up(data_dir: Path, ports: dict[str, int], log: Path) -> subprocess.Pop
         str(ports["metrics"]),
         "--nats-monitor-port",
         str(ports["monitor"]),
+        *extra,
     ]
     with log.open("ab") as out:
         return subprocess.Popen(
@@ -58,7 +61,8 @@ def start_up(data_dir: Path, ports: dict[str, int], log: Path) -> subprocess.Pop
 
 
 def wait_for_banner(process: subprocess.Popen[bytes], log: Path, count: int) -> None:
-    deadline = time.monotonic() + 90
+    # The banner waits for the workers too (20-25 s after the gateway on a loaded machine).
+    deadline = time.monotonic() + 150
     while time.monotonic() < deadline:
         if log.read_text().count("gallery is up") >= count:
             return
@@ -97,6 +101,13 @@ def test_up_upload_folder_stop_and_restart(tmp_path: Path) -> None:
         wait_for_banner(up, log, 1)
         key = (data_dir / "api-key").read_text().strip()
         assert key in log.read_text(), "the banner shows a ready API key"
+        # The banner comes once an upload would be rendered: both workers answer ready.
+        assert "waiting for 2 worker(s) to connect" in log.read_text().split("gallery is up")[0]
+        assert "gallery is up: open" in log.read_text()
+        assert "; 2 worker(s) ready" in log.read_text()
+        for port in (ports["metrics"] + 1, ports["metrics"] + 2):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as ready:
+                assert ready.status == 200
         upload = subprocess.run(
             [
                 sys.executable,
@@ -141,9 +152,11 @@ def test_second_up_on_the_same_folder_is_refused_and_leaves_the_first_alone(
     data_dir = tmp_path / "gallery-data"
     first, second = up_ports(), up_ports()
     log, log2 = tmp_path / "up.log", tmp_path / "up2.log"
-    up = start_up(data_dir, first, log)
+    # Not waiting for the workers: the banner comes with the gateway and says so.
+    up = start_up(data_dir, first, log, "--workers-wait", "0")
     try:
         wait_for_banner(up, log, 1)
+        assert "0 of 2 worker(s) ready, the others still starting" in log.read_text()
         key = (data_dir / "api-key").read_text().strip()
         stack_file = data_dir / "stack.json"
         assert stack_file.exists()

@@ -78,7 +78,8 @@ def schemathesis(
 
 
 async def seed(url: str, key: str) -> dict[str, list[str]]:
-    """A photo a real worker rendered, an album and an open tus upload: real ids for the
+    """A photo a real worker rendered, an album (shared by a link, the photo in it) and an
+    open tus upload: real ids and a live token for the
     generated requests, so they reach renditions (200, 206, 302, 304, 416) and uploads,
     not only 404s. (Without them the rendition redirect's bug below went unseen: a query
     with %1F, decoded into Location, made aiohttp drop the connection.)"""
@@ -90,6 +91,12 @@ async def seed(url: str, key: str) -> dict[str, list[str]]:
         image = await ready(session, image_id)
         async with session.post("/v1/albums", json={"name": "seeded"}) as response:
             album_id = (await response.json())["id"]
+        async with session.put(f"/v1/albums/{album_id}/images/{image_id}") as response:
+            assert response.status == 204, await response.text()
+        shared = {"album_id": album_id, "allow_download": True}
+        async with session.post("/v1/shares", json=shared) as response:
+            assert response.status == 201, await response.text()
+            share = await response.json()
         tus = {"Tus-Resumable": "1.0.0", "Upload-Length": "1000"}
         async with session.post("/v1/uploads", headers=tus) as response:
             assert response.status == 201, await response.text()
@@ -99,6 +106,8 @@ async def seed(url: str, key: str) -> dict[str, list[str]]:
         "image_id": [image_id],
         "album_id": [album_id],
         "upload_id": [upload_id],
+        "share_id": [share["id"]],
+        "token": [share["url"].rsplit("/", 1)[1]],
         "name": [name for _, name, _ in urls],
         "version": [version for _, _, version in urls],
     }

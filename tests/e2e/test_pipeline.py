@@ -175,6 +175,10 @@ async def test_tenants_cannot_see_each_others_images(
 
     assert await alice.delete(image) == 204
     assert (await alice.get(image))[0] == 404
+    trash = (await alice.get("/v1/trash"))[1]["items"]
+    assert [i["id"] for i in trash] == [doc["id"]], "a delete moves the photo to the trash"
+    assert await bob.delete("/v1/trash") == 200
+    assert await alice.delete("/v1/trash") == 200, "emptied: deleted for good"
     async with open_object_store(stack.settings) as store:
         # The objects follow through the worker's cleanup lane (docs/api.md, DELETE), not
         # within the DELETE itself.

@@ -8,6 +8,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from gateway.appkeys import BACKENDS
+from pipeline.adapters.catalog import MongoCatalog
+from pipeline.domain.albums import AlbumRecord
+from pipeline.domain.errors import AlbumExists
+from pipeline.domain.models import new_image_id
 from pipeline.runtime.settings import SweeperSettings
 from pipeline.services.albums import finish_album_deletes
 from tests.conftest import SettingsFactory
@@ -205,3 +209,68 @@ async def test_album_changes_are_live_events(make_settings: SettingsFactory) -> 
             ("image_removed", album, photo),
             ("deleted", album, None),
         ]
+
+
+async def test_album_names_are_unique_per_tenant_and_a_twin_is_refused_naming_the_album(
+    make_settings: SettingsFactory,
+) -> None:
+    # `gallery albums add Trip ...` names albums by name: a second "Trip" would make it ambiguous.
+    async with gateway_client(make_settings()) as (client, key):
+        alice = Tenant(client, key)
+        bob = Tenant(client, await client.app[BACKENDS].catalog.create_api_key("bob"))
+        trip, cafe = await alice.album("Trip"), await alice.album("Caf\u00e9")
+        for name in ("Trip", " Trip ", "Cafe\u0301"):  # trimmed and NFC, as names are kept
+            status, answer = await alice.call("POST", "/v1/albums", json={"name": name})
+            assert (status, answer["error"]["code"]) == (409, "album_exists"), name
+            assert (trip if "Trip" in name else cafe) in answer["error"]["message"]
+        status, answer = await alice.call("PATCH", f"/v1/albums/{cafe}", json={"name": "Trip"})
+        assert (status, answer["error"]["code"]) == (409, "album_exists")
+        assert f"an album named 'Trip' exists already (id {trip})" == answer["error"]["message"]
+        status, same = await alice.call("PATCH", f"/v1/albums/{trip}", json={"name": "Trip"})
+        assert (status, same["id"]) == (200, trip), "renaming to its own name is no conflict"
+        assert await alice.album("trip"), "case is kept: another name"
+        assert await bob.album("Trip"), "another tenant's name is not taken"
+        assert (await alice.call("DELETE", f"/v1/albums/{trip}"))[0] == 204
+        assert await alice.album("Trip"), "a deleted album's name is free again"
+        assert len(await alice.all_pages("/v1/albums")) == 3
+
+
+async def test_a_catalog_holding_twin_album_names_is_made_unique_at_start(
+    make_settings: SettingsFactory,
+) -> None:
+    # Catalogs written before names were unique: the older album keeps the name.
+    settings = make_settings()
+    async with MongoCatalog.connect(settings.mongo) as catalog:
+        raw = catalog.albums._albums
+        names = ["Trip", "Trip", "Trip (2)", "Trip", "Home"]
+        ids = [new_image_id() for _ in names]
+        await raw.insert_many(
+            [
+                AlbumRecord(id=i, tenant="alice", name=n).to_document()
+                for i, n in zip(ids, names, strict=True)
+            ]
+        )
+        await raw.insert_one(
+            AlbumRecord(id=new_image_id(), tenant="bob", name="Trip").to_document()
+        )
+        # Stored decomposed before names were normalised, then a composed twin.
+        decomposed, composed = new_image_id(), new_image_id()
+        await raw.insert_one(
+            {
+                **AlbumRecord(id=decomposed, tenant="alice", name="x").to_document(),
+                "name": "Cafe\u0301",
+            }
+        )
+        await raw.insert_one(
+            AlbumRecord(id=composed, tenant="alice", name="Caf\u00e9").to_document()
+        )
+        await catalog.ensure_indexes()
+        assert (await raw.find_one({"_id": decomposed}))["name"] == "Caf\u00e9", "stored in NFC"
+        assert (await raw.find_one({"_id": composed}))["name"] == "Caf\u00e9 (2)"
+        kept = {a.id: a.name for a in await catalog.albums.list_albums("alice", limit=10)}
+        assert [kept[i] for i in ids] == ["Trip", "Trip (3)", "Trip (2)", "Trip (4)", "Home"]
+        assert [a.name for a in await catalog.albums.list_albums("bob", limit=10)] == ["Trip"]
+        with pytest.raises(AlbumExists):
+            await catalog.albums.insert_album(
+                AlbumRecord(id=new_image_id(), tenant="alice", name="Home")
+            )

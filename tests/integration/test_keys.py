@@ -78,3 +78,52 @@ async def test_a_revocation_the_bus_missed_ends_with_the_cache(
         (info,) = await catalog.keys.list_keys("alice")
         await catalog.keys.revoke_key(info.id)  # stored, but never announced
         await until_refused(client, alice, within=10)
+
+
+async def test_a_read_only_key_is_refused_every_write(make_settings: SettingsFactory) -> None:
+    """Scopes are listed with the key; a key with only ``read`` reads and gets 403 naming
+    the missing scope on each write, and nothing changes."""
+    settings = make_settings(gateway=GatewaySettings(admin_key=ADMIN, admin_listener="public"))
+    async with gateway_client(settings) as (client, alice):
+        created = await client.post(
+            "/v1/admin/keys",
+            json={"tenant": "alice", "name": "viewer", "scopes": ["read"]},
+            headers=auth(ADMIN),
+        )
+        body = await created.json()
+        assert (created.status, body["scopes"]) == (201, ["read"])
+        listed = await (await client.get("/v1/admin/keys?tenant=alice", headers=auth(ADMIN))).json()
+        assert [k["scopes"] for k in listed["items"]] == [
+            ["read", "upload", "delete", "share"],
+            ["read"],
+        ]
+        album = await (
+            await client.post("/v1/albums", json={"name": "A"}, headers=auth(alice))
+        ).json()
+        viewer = auth(body["key"])
+        assert (await client.get("/v1/images", headers=viewer)).status == 200
+        assert (await client.get(f"/v1/albums/{album['id']}", headers=viewer)).status == 200
+        writes = [
+            ("POST", "/v1/images", {"data": b"\xff\xd8\xff"}),
+            ("POST", "/v1/albums", {"json": {"name": "B"}}),
+            ("PATCH", f"/v1/albums/{album['id']}", {"json": {"name": "C"}}),
+            ("DELETE", f"/v1/albums/{album['id']}", {}),
+            ("PUT", f"/v1/albums/{album['id']}/images/x", {}),
+            ("DELETE", f"/v1/albums/{album['id']}/images/x", {}),
+            ("DELETE", "/v1/images/x", {}),
+        ]
+        for method, path, kwargs in writes:
+            response = await client.request(method, path, headers=viewer, **kwargs)
+            answer = await response.json()
+            assert (response.status, answer["error"]["code"]) == (403, "forbidden"), (method, path)
+        tus = await client.post(
+            "/v1/uploads",
+            headers={**viewer, "Tus-Resumable": "1.0.0", "Upload-Length": "10"},
+        )
+        assert tus.status == 403
+        bad = await client.post(
+            "/v1/admin/keys", json={"tenant": "alice", "scopes": ["root"]}, headers=auth(ADMIN)
+        )
+        assert bad.status == 400
+        assert "scopes" in (await bad.json())["error"]["message"]
+        assert (await client.get(f"/v1/albums/{album['id']}", headers=auth(alice))).status == 200

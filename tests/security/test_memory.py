@@ -17,7 +17,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from pipeline.runtime.settings import GatewaySettings, SharesSettings, TusSettings
+from pipeline.runtime.settings import FairShareSettings, GatewaySettings, TusSettings
 from tests.conftest import SettingsFactory
 from tests.e2e.conftest import StackFactory, start_stack  # noqa: F401 (the fixture)
 from tests.images import jpeg_bytes
@@ -67,7 +67,7 @@ async def test_the_gateway_stays_under_its_memory_limit_at_its_upload_cap(
 ) -> None:
     settings = make_settings(
         gateway=GatewaySettings(max_concurrent_uploads=CAP),
-        shares=SharesSettings(uploads_per_tenant=CAP, uploads_per_key=CAP),
+        fair=FairShareSettings(uploads_per_tenant=CAP, uploads_per_key=CAP),
         tus=TusSettings(part_bytes=8 * MiB),
     )
     stack = await start_stack(settings, workers=0)

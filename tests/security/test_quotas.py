@@ -16,7 +16,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from gateway.appkeys import BACKENDS
-from pipeline.runtime.settings import QuotaSettings, SharesSettings, StorageSettings, TusSettings
+from pipeline.runtime.settings import FairShareSettings, QuotaSettings, StorageSettings, TusSettings
 from tests.conftest import SettingsFactory
 from tests.images import png_bytes
 from tests.integration.test_gateway import auth, gateway_client
@@ -26,7 +26,7 @@ TUS = {"Tus-Resumable": "1.0.0"}
 OFFSET_STREAM = {"Content-Type": "application/offset+octet-stream"}
 KiB, MiB = 1024, 1024 * 1024
 #: Shares wide enough for a race of 12: the quota, not the upload share, is what is tried.
-WIDE = SharesSettings(uploads_per_tenant=32, uploads_per_key=32)
+WIDE = FairShareSettings(uploads_per_tenant=32, uploads_per_key=32)
 
 
 async def post(client: TestClient, key: str, seed: int) -> int:
@@ -64,7 +64,7 @@ async def image_count(client: TestClient) -> int:
 async def test_racing_posts_at_the_image_quota_never_overshoot(
     make_settings: SettingsFactory,
 ) -> None:
-    async with gateway_client(make_settings(quota=QuotaSettings(max_images=5), shares=WIDE)) as (
+    async with gateway_client(make_settings(quota=QuotaSettings(max_images=5), fair=WIDE)) as (
         client,
         key,
     ):
@@ -78,7 +78,7 @@ async def test_racing_posts_at_the_byte_quota_never_overshoot(
 ) -> None:
     size = len(png_bytes(40, 30, seed=0))
     quota = QuotaSettings(max_bytes=size * 3 + size // 2)
-    async with gateway_client(make_settings(quota=quota, shares=WIDE)) as (client, key):
+    async with gateway_client(make_settings(quota=quota, fair=WIDE)) as (client, key):
         statuses = await asyncio.gather(*(post(client, key, seed) for seed in range(10)))
         assert statuses.count(202) <= 3, statuses
         stored = (await client.app[BACKENDS].catalog.usage.tenant_usage("alice"))[1]

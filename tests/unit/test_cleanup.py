@@ -30,6 +30,7 @@ from tests.fakes import (
     FakeObjectStore,
     FakeRenderer,
     FakeUploadCatalog,
+    key_principal,
 )
 from tests.images import jpeg_bytes
 from tests.unit.test_services import POLICY, TENANT, World, body
@@ -81,7 +82,7 @@ def reconciler(
 
 async def test_delete_queues_one_cleanup_job_naming_every_object(world: World) -> None:
     record = await ready_image(world)
-    await world.delete().delete(TENANT, record.id)
+    await world.delete().delete(key_principal(TENANT), record.id, permanent=True)
     assert record.id not in world.catalog.images, "the document goes at once"
     (job,) = world.bus.cleanups
     assert job.keys == [record.original_key]
@@ -94,7 +95,9 @@ async def test_a_store_outage_during_delete_loses_nothing_and_leaves_nothing(
 ) -> None:
     record = await ready_image(world)
     world.store.fail_with = StorageError("store away")
-    await world.delete().delete(TENANT, record.id)  # answers: the document is gone
+    await world.delete().delete(
+        key_principal(TENANT), record.id, permanent=True
+    )  # answers: the document is gone
     (job,) = world.bus.cleanups
     cleanup = CleanupService(world.store)
     for attempt in (1, 2, 3):  # the lane retries; each attempt fails while the store is away
@@ -109,7 +112,7 @@ async def test_a_store_outage_during_delete_loses_nothing_and_leaves_nothing(
 async def test_with_the_bus_down_a_delete_removes_the_objects_itself(world: World) -> None:
     record = await ready_image(world)
     world.bus.down = True
-    await world.delete().delete(TENANT, record.id)
+    await world.delete().delete(key_principal(TENANT), record.id, permanent=True)
     assert world.bus.cleanups == []
     assert (world.catalog.images, world.store.objects) == ({}, {})
 
@@ -119,7 +122,7 @@ async def test_with_bus_and_store_down_the_delete_still_answers_and_reconcile_fi
 ) -> None:
     record = await ready_image(world)
     world.bus.down, world.store.fail_with = True, StorageError("store away")
-    await world.delete().delete(TENANT, record.id)
+    await world.delete().delete(key_principal(TENANT), record.id, permanent=True)
     world.bus.down, world.store.fail_with = False, None
     age_everything(world)
     report = await reconciler(world).run()
@@ -130,7 +133,7 @@ async def test_with_bus_and_store_down_the_delete_still_answers_and_reconcile_fi
 
 async def test_cleanup_is_idempotent(world: World) -> None:
     record = await ready_image(world)
-    await world.delete().delete(TENANT, record.id)
+    await world.delete().delete(key_principal(TENANT), record.id, permanent=True)
     job = world.bus.cleanups[0]
     cleanup = CleanupService(world.store)
     assert await cleanup.handle(Delivery(job=job, attempt=1, subject="test")) == Ack()

@@ -1,24 +1,29 @@
 """The command line's arithmetic and decisions without servers: percentiles from histogram
 buckets, rates across a process restart, what ``gallery up`` passes to its processes, sizes,
-the tus state file, and PromQL that Prometheus's own checker accepts."""
+the tus state file, upload speeds, and PromQL that Prometheus's own checker accepts."""
 
 from __future__ import annotations
 
 import argparse
+import io
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from rich.console import Console
 
 from gallery.childenv import child_env
+from gallery.commands.status import _work
 from gallery.commands.upload import size_arg
-from gallery.progress import FileResult, totals_line
-from gallery.scrape import Scrape, parse, quantile, throughput
+from gallery.progress import FileResult, UploadDisplay, totals_line
+from gallery.scrape import LATENCY, Scrape, parse, quantile, throughput
 from gallery.stackfile import Endpoint
 from gallery.status import promql
 from gallery.tus import UploadState
 from pipeline.domain.errors import ConfigurationError
+from pipeline.runtime.metrics import LATENCY_BUCKETS
 
 pytestmark = pytest.mark.unit
 
@@ -154,3 +159,86 @@ def test_status_promql_passes_promtool(tmp_path: Path) -> None:
         [promtool, "check", "rules", str(path)], capture_output=True, text=True, check=False
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def speeds(display: UploadDisplay) -> dict[str, str]:
+    """The speed column as a user reads it, per row."""
+    column = display.progress.columns[3]
+    return {t.description: str(column.render(t)) for t in display.progress.tasks}
+
+
+def test_upload_speed_is_blank_for_a_small_file_sent_in_milliseconds() -> None:
+    clock = Clock()
+    display = UploadDisplay(Console(file=io.StringIO()), files=1, total_bytes=300_000, clock=clock)
+    photo = FileResult(Path("small.jpg"), 300_000)
+    display.sending(photo)
+    display.sent_bytes(photo.path, 0)
+    clock.now += 0.001
+    display.sent_bytes(photo.path, 150_000)
+    clock.now += 0.000_002  # rich's own estimate divided by this gap: 75 GB/s
+    display.sent_bytes(photo.path, 300_000)
+    assert speeds(display) == {"sent": "", "processed": "", "small.jpg": ""}
+
+
+def test_upload_speed_is_the_bytes_sent_now_over_the_time_taken() -> None:
+    clock = Clock()
+    display = UploadDisplay(
+        Console(file=io.StringIO()), files=2, total_bytes=130_000_000, clock=clock
+    )
+    big, resumed = (
+        FileResult(Path("big.tif"), 30_000_000),
+        FileResult(Path("pano.tif"), 100_000_000),
+    )
+    display.sending(big)
+    display.sending(resumed)
+    display.sent_bytes(big.path, 0)  # a new upload starts from 0
+    display.sent_bytes(resumed.path, 90_000_000)  # a tus upload resumed at 90 MB
+    for _ in range(4):
+        clock.now += 1.0
+        display.sent_bytes(big.path, display.bytes[big.path] + 5_000_000)
+        display.sent_bytes(resumed.path, display.bytes[resumed.path] + 2_500_000)
+    assert speeds(display) == {
+        "sent": "7.5 MB/s",  # 20 MB + 10 MB sent in this run over 4 s, not the 90 MB resumed
+        "processed": "",
+        "big.tif": "5.0 MB/s",
+        "pano.tif": "2.5 MB/s",
+    }
+    states = {t.description: t.fields["state"] for t in display.progress.tasks}
+    assert states["pano.tif"] == "resumed at 90.0 MB"
+    assert states["big.tif"] == "sending (post)", "a new upload does not claim to resume"
+
+
+def test_status_shows_renders_of_10_to_13_s_as_such_and_says_percentiles_are_estimates() -> None:
+    # The newcomer's trial: renders of 10-13 s read as "p50 20 s, p95 29 s" with 10 s and 30 s
+    # as neighbouring buckets. Observed through the gallery's own histogram buckets here.
+    registry = CollectorRegistry()
+    latency = Histogram(LATENCY, "", buckets=LATENCY_BUCKETS, registry=registry)
+    first = [parse(WORKER, generate_latest(registry).decode(), at=0.0)]
+    seconds = [10.1, 10.4, 10.9, 11.2, 11.6, 12.0, 12.3, 12.6, 12.8, 13.0]
+    for value in seconds:
+        latency.observe(value)
+    last = [parse(WORKER, generate_latest(registry).decode(), at=10.0)]
+    work = throughput(first, last, "test")
+    assert work.mean_seconds == pytest.approx(sum(seconds) / len(seconds)), "the mean is exact"
+    assert work.p50_seconds is not None
+    assert 10.0 <= work.p50_seconds <= 13.0
+    assert work.p95_seconds is not None
+    assert work.p95_seconds <= 15.0
+    assert (work.p50_bucket, work.p95_bucket) == ((10.0, 12.5), (12.5, 15.0))
+    console = Console(file=io.StringIO(), width=120)
+    console.print(_work(work))
+    screen = " ".join(console.file.getvalue().split())  # type: ignore[attr-defined]
+    assert "upload→ready mean" in screen
+    assert "11.69 s" in screen
+    assert "upload→ready p50 (est.)" in screen
+    assert "≈11.8 s (10-12.5)" in screen
+    assert "≈14.6 s (12.5-15)" in screen
+    assert "p50/p95 are estimates interpolated inside histogram buckets" in screen

@@ -18,7 +18,7 @@ import pytest
 from pipeline.domain.errors import BusError, SlowConsumer
 from pipeline.domain.messages import AlbumEvent, ImageEvent, StreamedEvent, StreamReset
 from pipeline.services.events import EventFeed
-from tests.fakes import FakeEventLog
+from tests.fakes import FakeEventLog, key_principal
 
 pytestmark = pytest.mark.unit
 
@@ -42,7 +42,7 @@ async def take(stream: AsyncIterator[StreamedEvent | StreamReset], count: int) -
 async def test_a_stream_gets_its_own_tenants_events_in_order() -> None:
     log = FakeEventLog()
     feed = EventFeed(log, queue_size=16)
-    async with feed.open("acme") as stream:
+    async with feed.open(key_principal("acme")) as stream:
         seqs = []
         for n in range(4):
             seqs.append(await publish(log, feed, "acme" if n % 2 == 0 else "bob", n))
@@ -66,7 +66,7 @@ async def test_a_reconnect_replays_what_was_missed_then_goes_live() -> None:
             await publish(log, feed, "acme", 100 + item.seq)
 
     log.during_replay = more_while_replaying
-    async with feed.open("acme", after=last_seen) as stream:
+    async with feed.open(key_principal("acme"), after=last_seen) as stream:
         expected_replay = [s for s in mine if s > last_seen]
         got = await take(stream, len(expected_replay))
         after_switch = [await publish(log, feed, "acme", 200 + n) for n in range(3)]
@@ -79,7 +79,7 @@ async def test_a_reconnect_replays_what_was_missed_then_goes_live() -> None:
 async def test_a_client_too_far_behind_is_told_and_resumes_by_id() -> None:
     log = FakeEventLog()
     feed = EventFeed(log, queue_size=3)
-    async with feed.open("acme") as stream:
+    async with feed.open(key_principal("acme")) as stream:
         await publish(log, feed)
         seen = await take(stream, 1)
         for n in range(6):  # the client does not read meanwhile
@@ -87,14 +87,14 @@ async def test_a_client_too_far_behind_is_told_and_resumes_by_id() -> None:
         with pytest.raises(SlowConsumer) as told:
             await take(stream, 6)
     assert "Last-Event-ID" in told.value.public_message
-    async with feed.open("acme", after=seen[-1]) as resumed:
+    async with feed.open(key_principal("acme"), after=seen[-1]) as resumed:
         assert seen + await take(resumed, 6) == [item.seq for item in log.events]
 
 
 async def test_the_queue_limit_is_the_setting() -> None:
     log = FakeEventLog()
     feed = EventFeed(log, queue_size=5)
-    async with feed.open("acme") as stream:
+    async with feed.open(key_principal("acme")) as stream:
         for n in range(5):  # five unread events fit the queue: none is lost, none too many
             await publish(log, feed, n=n)
         assert await take(stream, 5) == list(range(1, 6))
@@ -106,7 +106,7 @@ async def test_the_queue_limit_is_the_setting() -> None:
 
 async def test_close_ends_every_stream() -> None:
     feed = EventFeed(FakeEventLog(), queue_size=4)
-    async with feed.open("acme") as stream:
+    async with feed.open(key_principal("acme")) as stream:
         reading = asyncio.ensure_future(anext(stream))
         await asyncio.sleep(0)
         feed.close()
@@ -116,7 +116,7 @@ async def test_close_ends_every_stream() -> None:
 
 async def test_a_replay_that_cannot_read_the_log_fails_loudly() -> None:
     log = FakeEventLog(fail_with=BusError("events stream unreachable"))
-    async with EventFeed(log, queue_size=4).open("acme", after=3) as stream:
+    async with EventFeed(log, queue_size=4).open(key_principal("acme"), after=3) as stream:
         with pytest.raises(BusError):
             await take(stream, 1)
 
@@ -128,7 +128,7 @@ async def test_an_id_ahead_of_the_log_gets_a_reset_then_live_events() -> None:
     feed = EventFeed(log, queue_size=16)
     for n in range(3):
         await publish(log, feed, n=n)
-    async with feed.open("acme", after=5000) as stream:
+    async with feed.open(key_principal("acme"), after=5000) as stream:
         async with asyncio.timeout(10):
             reset = await anext(stream)
         assert reset == StreamReset(3), "the log's last id, to resume from after reloading"
@@ -141,7 +141,7 @@ async def test_an_id_at_the_end_of_the_log_is_no_reset() -> None:
     feed = EventFeed(log, queue_size=16)
     for n in range(3):
         await publish(log, feed, n=n)
-    async with feed.open("acme", after=3) as stream:
+    async with feed.open(key_principal("acme"), after=3) as stream:
         live = await publish(log, feed, n=9)
         async with asyncio.timeout(10):
             assert await anext(stream) == log.events[live - 1]
@@ -157,8 +157,8 @@ async def test_a_write_after_the_client_left_ends_the_stream_quietly(
     from aiohttp.test_utils import TestClient, TestServer
     from aiohttp_sse import EventSourceResponse
 
-    from gateway.appkeys import EVENTS, KEY_ID, SETTINGS, STREAM_SHARE, TENANT_KEY
-    from gateway.shares import Share
+    from gateway.appkeys import EVENTS, PRINCIPAL, SETTINGS, STREAM_SHARE
+    from gateway.fairshare import Share
     from gateway.sse import stream_events
     from pipeline.runtime.settings import Settings
 
@@ -172,8 +172,7 @@ async def test_a_write_after_the_client_left_ends_the_stream_quietly(
 
     @web.middleware
     async def as_acme(request: web.Request, handler: Any) -> web.StreamResponse:
-        request[TENANT_KEY] = "acme"
-        request[KEY_ID] = "acme-key"
+        request[PRINCIPAL] = key_principal("acme")
         response: web.StreamResponse = await handler(request)
         ended.append(response.status)
         returned.set()

@@ -1,5 +1,5 @@
-"""The ``animated`` rendition: animated GIF and WebP kept moving, frames and delays intact,
-bounded in size by the ``animated_*`` limits."""
+"""The ``animated`` rendition: animated GIF, WebP and PNG (APNG) kept moving, frames and
+delays intact, bounded in size by the ``animated_*`` limits."""
 
 from __future__ import annotations
 
@@ -72,11 +72,55 @@ def test_a_still_gets_no_animation() -> None:
         assert "animated" not in by_name(render_image(still, DEFAULT_SPEC, LimitsSettings()))
 
 
-def test_apng_is_not_animated_yet() -> None:
-    apng = images.apng_bytes(100, 80, 4)
-    result = render_image(apng, DEFAULT_SPEC, LimitsSettings())
+RED, BLUE, GREEN, WHITE = (220, 30, 30, 255), (30, 40, 220, 255), (30, 200, 60, 255), (255,) * 4
+# What encoders that store only the changes write (APNG optimisers, Pillow, ffmpeg): a
+# whole first frame, then sub-rectangles drawn over it or in place of it, some cleared after.
+APNG_CASE = [
+    images.ApngFrame(0, 0, 120, 80, RED, 100),
+    images.ApngFrame(0, 0, 40, 40, BLUE, 200, blend=1),  # over the red; stays
+    images.ApngFrame(80, 40, 40, 40, GREEN, 300, dispose=1),  # cleared to transparent after
+    images.ApngFrame(55, 35, 10, 10, WHITE, 400),
+]
+
+
+def pixel(frames: pyvips.Image, page: int, x: int, y: int) -> list[float]:
+    return list(frames.crop(0, page * frames.get("page-height"), frames.width, 80)(x, y))
+
+
+def near(got: list[float], want: tuple[int, ...]) -> bool:
+    return all(abs(a - b) <= 12 for a, b in zip(got, want, strict=True))
+
+
+def test_apng_with_partial_frames_plays_as_a_browser_composes_it() -> None:
+    result = render_image(
+        images.apng_of(120, 80, APNG_CASE, plays=2), DEFAULT_SPEC, LimitsSettings()
+    )
+    out = by_name(result)
     assert result.frames == 4
-    assert "animated" not in by_name(result), "libvips reads an APNG's default image only"
+    assert "animated" in out, "an animated PNG moves like a GIF"
+    moving = frames_of(out["animated"].data)
+    assert (moving.get("n-pages"), moving.get("page-height"), moving.width) == (4, 80, 120)
+    assert list(moving.get("delay")) == [100, 200, 300, 400]
+    assert moving.get("loop") == 2
+    assert result.metadata["animated_delays_ms"] == [100, 200, 300, 400]
+    assert near(pixel(moving, 0, 20, 20), RED)
+    assert near(pixel(moving, 1, 20, 20), BLUE), "a sub-rectangle drawn over the first frame"
+    assert near(pixel(moving, 1, 100, 60), RED), "the rest of the canvas kept"
+    assert near(pixel(moving, 2, 100, 60), GREEN)
+    assert near(pixel(moving, 2, 20, 20), BLUE)
+    assert pixel(moving, 3, 100, 60)[3] < 10, "disposed to transparent after its frame"
+    assert near(pixel(moving, 3, 60, 40), WHITE)
+    assert near(pixel(moving, 3, 20, 20), BLUE)
+    still = pyvips.Image.new_from_buffer(out["thumb"].data, "")
+    assert near(list(still(10, 10))[:3], RED[:3]), "the stills stay the first frame"
+
+
+def test_apng_whose_default_image_is_not_a_frame_animates_its_frames_only() -> None:
+    apng = images.apng_bytes(100, 80, 4, default_is_a_frame=False)
+    result = render_image(apng, DEFAULT_SPEC, LimitsSettings())
+    assert result.frames == 5, "the header counts the default image too"
+    assert "animated" in by_name(result)
+    assert result.metadata["animated_frames"] == 4, "the default image is not one of them"
 
 
 def test_side_frames_and_pixels_are_bounded_by_settings() -> None:

@@ -17,6 +17,7 @@ from pipeline.domain.errors import (
     UploadTooLarge,
 )
 from pipeline.imaging.scan import BUFFER_BOUND, HeaderScanner
+from pipeline.imaging.scan.sniff import FAMILIES, VIDEO_FORMATS, accepted
 from pipeline.runtime.settings import LimitsSettings
 from tests import images
 from tests.unit.raw_images import dng_bytes
@@ -124,6 +125,26 @@ def test_other_files_are_unsupported(data: bytes) -> None:
     with pytest.raises(UnsupportedMediaType) as info:
         scan(data, LIMITS)
     assert info.value.http_status == 415
+
+
+def test_the_415_answer_names_every_kind_the_gate_accepts_videos_included() -> None:
+    # What the gateway's gate says to a text file: the list a user reads to know what to send.
+    scanner = HeaderScanner(LIMITS, videos=True)
+    with pytest.raises(UnsupportedMediaType) as info:
+        scanner.feed(b"hello world, this is text" * 4)
+    message = info.value.public_message
+    for label in ("JPEG", "PNG", "GIF", "WebP", "AVIF", "HEIC", "TIFF", "camera RAW"):
+        assert label in message
+    for label in ("MP4", "QuickTime", "3GP", "WebM", "Matroska"):
+        assert label in message, "the video formats the gate takes are named too"
+    assert message.startswith("not a supported image or video type (images: JPEG")
+
+
+def test_the_415_list_is_the_sniffers_own_registry() -> None:
+    # A format added to the sniffer is named in the 415 answer without another edit.
+    named = accepted(videos=True)
+    assert [f.label for f in FAMILIES if f.label not in named] == []
+    assert {f.label for f in FAMILIES if f.video} == set(VIDEO_FORMATS)
 
 
 def test_zero_size_png_header_is_undecodable() -> None:

@@ -148,6 +148,25 @@ def test_services_use_no_web_framework_or_client_library() -> None:
     assert wrong == []
 
 
+def test_no_route_reaches_the_catalog_or_the_store() -> None:
+    """The gateway calls services (which ask the access policy); ``app[BACKENDS].catalog``
+    or ``.store`` in a route would read around it. Start-up wiring (``app.py``,
+    ``main.py``) builds the services and may name the backends."""
+    wrong = []
+    for path in sorted((ROOT / "gateway").glob("*.py")):
+        if path.name in ("app.py", "main.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr in ("catalog", "store")
+                and isinstance(node.value, ast.Subscript)
+                and ast.unparse(node.value.slice) == "BACKENDS"
+            ):
+                wrong.append(f"gateway/{path.name}:{node.lineno} {ast.unparse(node)}")
+    assert wrong == []
+
+
 def test_there_is_no_import_cycle() -> None:
     graph: dict[str, set[str]] = {m: set() for m in modules()}
     for imp in imports():

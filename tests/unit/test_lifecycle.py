@@ -29,6 +29,7 @@ from pipeline.services.lease import lease_for
 from pipeline.services.outbox import republish_stuck
 from pipeline.services.redrive import Redriven, redrive
 from pipeline.services.render import RenderPolicy
+from tests.fakes import key_principal
 from tests.images import jpeg_bytes
 from tests.unit.test_services import POLICY, TENANT, World, world
 
@@ -428,7 +429,7 @@ async def test_redrive_says_what_it_does_for_every_status(world: World) -> None:
     world.catalog.images[images["failed"].id] = images["failed"].model_copy(
         update={"status": "failed", "failure": "undecodable", "crashes": 2, "rounds": 1}
     )
-    await world.delete().delete(TENANT, images["deleted"].id)
+    await world.delete().delete(key_principal(TENANT), images["deleted"].id, permanent=True)
     world.bus.letters = [
         StoredDeadLetter(seq, DeadLetter(job=images[name].render_job(), reason="r", attempts=1))
         for seq, name in enumerate(STATUSES)

@@ -48,7 +48,14 @@ from pipeline.services.render import RenderPolicy, RenderService
 from pipeline.services.renderer import ThreadRenderer
 from pipeline.services.spool import Spool
 from tests import videos
-from tests.fakes import FakeBus, FakeCatalog, FakeImageScan, FakeObjectStore, FakeRenderer
+from tests.fakes import (
+    FakeBus,
+    FakeCatalog,
+    FakeImageScan,
+    FakeObjectStore,
+    FakeRenderer,
+    key_principal,
+)
 from tests.images import jpeg_bomb_header_bytes, jpeg_bytes, png_bytes
 from tests.unit.scanning import case
 
@@ -318,7 +325,7 @@ async def test_a_delete_racing_a_render_leaves_nothing_behind(world: World) -> N
     record = await world.upload(jpeg_bytes(64, 64))
 
     async def delete_meanwhile() -> None:
-        await world.delete().delete(TENANT, record.id)
+        await world.delete().delete(key_principal(TENANT), record.id, permanent=True)
 
     world.renderer.during = delete_meanwhile
     assert await world.run_job(record) == Ack()
@@ -331,7 +338,7 @@ async def test_a_delete_racing_a_render_leaves_nothing_behind(world: World) -> N
 async def test_delete_removes_the_document_and_every_object(world: World) -> None:
     record = await world.upload(jpeg_bytes(64, 64))
     await world.run_job(record)
-    await world.delete().delete(TENANT, record.id)
+    await world.delete().delete(key_principal(TENANT), record.id, permanent=True)
     await world.run_cleanups()
     assert (world.catalog.images, world.store.objects) == ({}, {})
 
@@ -339,7 +346,7 @@ async def test_delete_removes_the_document_and_every_object(world: World) -> Non
 async def test_another_tenant_cannot_delete_an_image(world: World) -> None:
     record = await world.upload(jpeg_bytes(64, 64))
     with pytest.raises(LookupError):
-        await world.delete().delete("other", record.id)
+        await world.delete().delete(key_principal("other"), record.id, permanent=True)
     assert record.id in world.catalog.images
 
 

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from pipeline.domain.errors import PipelineError, UndecodableImage, UnsupportedMediaType
-from pipeline.imaging.scan.sniff import SNIFF_BYTES, VIDEO_FORMATS, sniff
+from pipeline.imaging.scan.sniff import SNIFF_BYTES, VIDEO_FORMATS, accepted, sniff
 from pipeline.imaging.scan.stream import Driver
 from pipeline.imaging.scan.tally import ImageHeader, Tally
 from pipeline.runtime.settings import LimitsSettings
-
-SUPPORTED = "JPEG, PNG, GIF, WebP, AVIF, HEIC, TIFF, camera RAW"
 
 
 class HeaderScanner:
@@ -96,15 +94,18 @@ class HeaderScanner:
     def _start(self) -> None:
         found = sniff(self._head[:SNIFF_BYTES])
         if found is None:
+            kinds = "image or video" if self._videos else "image"
             raise UnsupportedMediaType(
-                "unknown magic bytes", public_message=f"not a supported image type ({SUPPORTED})"
+                "unknown magic bytes",
+                public_message=f"not a supported {kinds} type ({accepted(videos=self._videos)})",
             )
         self._format, factory = found
         self._tally.video = self._format in VIDEO_FORMATS
         if self._tally.video and not self._videos:
             # The header probe knows videos; the renderer does not render them yet.
             raise UnsupportedMediaType(
-                f"{self._format} video", public_message=f"videos are not accepted ({SUPPORTED})"
+                f"{self._format} video",
+                public_message=f"videos are not accepted ({accepted(videos=False)})",
             )
         head, self._head = self._head, b""
         self._driver = Driver(factory(self._tally))

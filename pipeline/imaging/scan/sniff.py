@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from pipeline.imaging.scan import gif, isobmff, jpeg, matroska, mp4, png, raf, tiff, webp
 from pipeline.imaging.scan.stream import Parser
@@ -45,9 +46,7 @@ _MP4_BRANDS = frozenset(
 _QUICKTIME_ATOMS = frozenset({b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"})
 
 ParserFactory = Callable[[Tally], Parser]
-
-VIDEO_FORMATS = frozenset({"MP4", "QuickTime", "3GP", "WebM", "Matroska"})
-"""Format names :func:`sniff` gives videos (their own upload size limit applies)."""
+Sniffed = tuple[str, ParserFactory] | None
 
 _VIDEO_NAMES = {
     "video/mp4": "MP4",
@@ -58,25 +57,98 @@ _VIDEO_NAMES = {
 }
 
 
-def sniff(head: bytes) -> tuple[str, ParserFactory] | None:
-    """The format name and parser for a file starting with ``head``, or ``None``."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return "JPEG", jpeg.parse
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "PNG", png.parse
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "GIF", gif.parse
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "WebP", webp.parse
+VIDEO_FORMATS = frozenset(_VIDEO_NAMES.values())
+"""Format names :func:`sniff` gives videos (their own upload size limit applies)."""
+
+
+@dataclass(frozen=True)
+class Family:
+    """One kind of file the gate accepts: ``label`` is what people are told (the 415 text,
+    docs/api.md), ``match`` the magic-byte test giving the format name and its parser."""
+
+    label: str
+    video: bool
+    match: Callable[[bytes], tuple[str, ParserFactory] | None]
+
+
+def _magic(prefix: bytes, name: str, parse: ParserFactory) -> Callable[[bytes], Sniffed]:
+    return lambda head: (name, parse) if head.startswith(prefix) else None
+
+
+def _gif(head: bytes) -> Sniffed:
+    return ("GIF", gif.parse) if head[:6] in (b"GIF87a", b"GIF89a") else None
+
+
+def _webp(head: bytes) -> Sniffed:
+    return ("WebP", webp.parse) if head[:4] == b"RIFF" and head[8:12] == b"WEBP" else None
+
+
+def _tiff(head: bytes) -> Sniffed:
+    layout = tiff.layout_of(head)
+    if layout is None or layout.raw:
+        return None
+    return "TIFF", lambda tally: tiff.parse(tally, layout)
+
+
+def _ftyp_image(mimes: frozenset[str]) -> Callable[[bytes], Sniffed]:
+    def match(head: bytes) -> Sniffed:
+        mime = _ftyp_mime(head) if head[4:8] == b"ftyp" else None
+        if mime is None or mime not in mimes:
+            return None
+        return mime.removeprefix("image/"), lambda tally: isobmff.parse(tally, mime)
+
+    return match
+
+
+def _raw(head: bytes) -> Sniffed:
+    """Camera RAW: Fujifilm's RAF, the TIFF-based ones (DNG, CR2, NEF, ARW...), Canon's CR3."""
     if head.startswith(raf.MAGIC):
         return "RAF", raf.parse
-    if (layout := tiff.layout_of(head)) is not None:
-        return layout.raw or "TIFF", lambda tally: tiff.parse(tally, layout)
-    if head[4:8] == b"ftyp" and (mime := _ftyp_mime(head)) is not None:
-        return mime.removeprefix("image/"), lambda tally: isobmff.parse(tally, mime)
-    if (video := _video_mime(head)) is not None:
-        parse = matroska.parse if video in ("video/webm", "video/x-matroska") else mp4.parse
-        return _VIDEO_NAMES[video], lambda tally: parse(tally, video)
+    if (layout := tiff.layout_of(head)) is not None and layout.raw:
+        return layout.raw, lambda tally: tiff.parse(tally, layout)
+    return _ftyp_image(frozenset({isobmff.CR3_MIME}))(head)
+
+
+def _video(mime: str) -> Callable[[bytes], Sniffed]:
+    parse = matroska.parse if mime in ("video/webm", "video/x-matroska") else mp4.parse
+
+    def match(head: bytes) -> Sniffed:
+        if _video_mime(head) != mime:
+            return None
+        return _VIDEO_NAMES[mime], lambda tally: parse(tally, mime)
+
+    return match
+
+
+FAMILIES: tuple[Family, ...] = (
+    Family("JPEG", False, _magic(b"\xff\xd8\xff", "JPEG", jpeg.parse)),
+    Family("PNG", False, _magic(b"\x89PNG\r\n\x1a\n", "PNG", png.parse)),
+    Family("GIF", False, _gif),
+    Family("WebP", False, _webp),
+    Family("AVIF", False, _ftyp_image(frozenset({"image/avif"}))),
+    Family("HEIC", False, _ftyp_image(frozenset({"image/heic"}))),
+    Family("TIFF", False, _tiff),
+    Family("camera RAW", False, _raw),
+    *(Family(name, True, _video(mime)) for mime, name in _VIDEO_NAMES.items()),
+)
+"""Every accepted kind of file, in the order :func:`sniff` tries them (images before videos:
+an HEIC's ``ftyp`` may list video brands too)."""
+
+
+def accepted(*, videos: bool) -> str:
+    """What the gate accepts, as a 415 answer says it: ``images: JPEG, ...; videos: MP4, ...``
+    (without ``videos``, the images alone)."""
+    images = ", ".join(f.label for f in FAMILIES if not f.video)
+    if not videos:
+        return images
+    return f"images: {images}; videos: {', '.join(f.label for f in FAMILIES if f.video)}"
+
+
+def sniff(head: bytes) -> tuple[str, ParserFactory] | None:
+    """The format name and parser for a file starting with ``head``, or ``None``."""
+    for family in FAMILIES:
+        if (found := family.match(head)) is not None:
+            return found
     return None
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from gateway.appkeys import BACKENDS, UPLOAD_SHARE
 from pipeline.domain.keys import hash_api_key, key_id_of
-from pipeline.runtime.settings import EdgeSettings, GatewaySettings, SharesSettings
+from pipeline.runtime.settings import EdgeSettings, FairShareSettings, GatewaySettings
 from tests.conftest import SettingsFactory
 from tests.images import png_bytes
 from tests.integration.test_http_hygiene import Gateway, open_gateway
@@ -73,7 +73,7 @@ async def tus_patch(gateway: Gateway, key: str) -> int:
 async def shared(make_settings: SettingsFactory) -> AsyncIterator[Gateway]:
     settings = make_settings(
         gateway=GatewaySettings(max_concurrent_uploads=3),
-        shares=SharesSettings(uploads_per_tenant=2, uploads_per_key=2),
+        fair=FairShareSettings(uploads_per_tenant=2, uploads_per_key=2),
         edge=PATIENT,
     )
     async with open_gateway(settings) as opened:
@@ -101,7 +101,7 @@ async def test_a_key_at_its_share_leaves_room_for_the_tenants_other_keys(
     make_settings: SettingsFactory,
 ) -> None:
     settings = make_settings(
-        shares=SharesSettings(uploads_per_tenant=4, uploads_per_key=1), edge=PATIENT
+        fair=FairShareSettings(uploads_per_tenant=4, uploads_per_key=1), edge=PATIENT
     )
     async with open_gateway(settings) as gateway:
         share = gateway.client.app[UPLOAD_SHARE]
@@ -130,7 +130,7 @@ async def test_event_streams_are_capped_per_key_and_per_tenant(
     make_settings: SettingsFactory,
 ) -> None:
     settings = make_settings(
-        shares=SharesSettings(event_streams=4, event_streams_per_tenant=2, event_streams_per_key=1)
+        fair=FairShareSettings(event_streams=4, event_streams_per_tenant=2, event_streams_per_key=1)
     )
     async with open_gateway(settings) as gateway:
         catalog = gateway.client.app[BACKENDS].catalog
