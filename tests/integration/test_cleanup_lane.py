@@ -148,6 +148,24 @@ async def test_reconcile_repairs_counters_a_crash_left_behind(
         assert (await service.run()).counts["drifted_counters"] == 0, "repaired for good"
 
 
+async def test_reconcile_counts_a_trashed_photo_in_usage_but_not_in_its_album(
+    catalog: MongoCatalog, bus: JetStreamBus, make_settings: SettingsFactory, tmp_path: Path
+) -> None:
+    album = AlbumRecord(id=new_image_id(), tenant="alice", name="Trip")
+    await catalog.albums.insert_album(album)
+    photos = [record("alice"), record("alice")]
+    for photo in photos:
+        await catalog.insert_image(photo)
+        await catalog.albums.add_to_album("alice", album.id, photo.id)
+    await catalog.trash_image("alice", photos[0].id)
+    settings = make_settings(storage=StorageSettings(backend="filesystem", root=tmp_path))
+    async with open_object_store(settings) as store:
+        service = ReconcileService(catalog.scan, catalog.uploads, store, bus, settings.reconcile)
+        assert (await service.run()).counts["drifted_counters"] == 0, "nothing drifted"
+    assert await catalog.tenants.usage("alice") == (2, 20)
+    assert (await catalog.albums.album_stats("alice", album.id))[0] == 1
+
+
 async def test_a_counter_repair_leaves_a_counter_that_moved_meanwhile(
     catalog: MongoCatalog,
 ) -> None:
