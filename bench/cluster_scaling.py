@@ -1,9 +1,11 @@
 """Plot the worker replica count over time that tests/cluster/test_keda.py recorded.
 
-The cluster test samples the worker Deployment every 2 s while KEDA scales it on the render
-consumer's lag and writes ``bench/out/keda-replicas.json`` ([{"t": s, "replicas": n,
-"ready": n, "lag": n}, ...]; ``lag`` is what KEDA served the HPA, -1 when unreadable); this
-draws it into ``docs/img/cluster-keda-scaling.png`` for docs/operations.md.
+The cluster test samples the worker Deployment every 2 s while KEDA scales it on one tenant's
+render backlog and writes ``bench/out/keda-replicas.json`` ([{"t": s, "replicas": n,
+"ready": n, "lag": n, "backlog": n}, ...]; ``lag`` (the render consumer's pending jobs, stopped
+at the fairness cap) and ``backlog`` (the catalog's queued photos) are what KEDA served the
+HPA, -1 when unreadable); this draws it into ``docs/img/cluster-keda-scaling.png`` for
+docs/operations.md.
 Usage: ``python -m bench.cluster_scaling [path]``.
 """
 
@@ -30,13 +32,19 @@ def plot(samples: list[dict[str, float]], path: Path) -> None:
     ax.set_xlabel("seconds since the test started")
     ax.set_ylabel("worker pods")
     ax.set_yticks(range(int(max(s["replicas"] for s in samples)) + 2))
-    ax.set_title("KEDA scaling gallery-worker on the render consumer's lag (test cluster)")
-    lags = [(s["t"], s["lag"]) for s in samples if s.get("lag", -1) >= 0]
-    if lags:
-        lag_axis = ax.twinx()
-        lag_axis.plot(*zip(*lags, strict=True), color="tab:red", marker=".", label="lag (KEDA)")
-        lag_axis.set_ylabel("pending renders")
-        lag_axis.legend(loc="center right")
+    ax.set_title("KEDA scaling gallery-worker on one tenant's backlog (test cluster)")
+    series = [("lag", "consumer lag (KEDA)", "tab:red"), ("backlog", "backlog (KEDA)", "tab:green")]
+    readings = {
+        key: [(s["t"], s[key]) for s in samples if s.get(key, -1) >= 0] for key, _, _ in series
+    }
+    if any(readings.values()):
+        jobs_axis = ax.twinx()
+        for key, label, colour in series:
+            if readings[key]:
+                points = zip(*readings[key], strict=True)
+                jobs_axis.plot(*points, color=colour, marker=".", label=label)
+        jobs_axis.set_ylabel("renders waiting")
+        jobs_axis.legend(loc="center right")
     ax.legend(loc="upper right")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

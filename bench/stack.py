@@ -66,8 +66,9 @@ def embedded(
         proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd)
         try:
             count = workers if workers is not None else 2
-            ready = [f"http://127.0.0.1:{ports['port']}/readyz"] + [
-                f"http://127.0.0.1:{ports['metrics-port'] + 1 + i}/readyz" for i in range(count)
+            # Every process's ops listener (the gateway's /readyz is served there only).
+            ready = [
+                f"http://127.0.0.1:{ports['metrics-port'] + i}/readyz" for i in range(count + 1)
             ]
             _wait(proc, ready, Path(tmp) / "up.log")
             key = (data / "api-key").read_text().strip()

@@ -148,19 +148,22 @@ def servers(backend: str, tmp: Path) -> Iterator[Settings]:
 
 
 def start_gateway(settings: Settings, tmp: Path) -> tuple[ManagedProcess, str]:
-    port = free_port()
+    port, ops = free_port(), free_port()
     env = gallery_env(
         {
             **to_env(settings),
             "GALLERY_GATEWAY_HOST": "127.0.0.1",
             "GALLERY_GATEWAY_PORT": str(port),
-            "GALLERY_METRICS_PORT": "0",
+            "GALLERY_METRICS_HOST": "127.0.0.1",
+            "GALLERY_METRICS_PORT": str(ops),
             "GALLERY_LOG_LEVEL": "WARNING",
         }
     )
     gateway = start_gallery(["gateway"], env, tmp / "gateway.log")
     url = f"http://127.0.0.1:{port}"
-    wait_until_ready(gateway, lambda: http_ok(f"{url}/readyz"), seconds=60)
+    # /readyz is on the ops listener only.
+    ready = f"http://127.0.0.1:{ops}/readyz"
+    wait_until_ready(gateway, lambda: http_ok(ready), seconds=60)
     return gateway, url
 
 

@@ -2,9 +2,10 @@
 
 nats-server (JetStream on disk), SecantusDB (on disk), the filesystem object store, the
 gateway and N worker processes, all under one data folder (``./.gallery``), so a restart
-keeps every photo. A process that exits is restarted with backoff (:mod:`gallery.supervisor`)
-instead of taking the rest down. Ctrl-C stops everything in order: gateway and workers drain
-first.
+keeps every photo. The gateway, the workers and the CLI sign in to NATS each as their own
+role (``pipeline.domain.roles``), with passwords made on the first start. A process that
+exits is restarted with backoff (:mod:`gallery.supervisor`) instead of taking the rest down.
+Ctrl-C stops everything in order: gateway and workers drain first.
 """
 
 from __future__ import annotations
@@ -12,13 +13,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import json
 import os
+import secrets
 import shutil
 import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -39,6 +42,7 @@ from gallery.stackfile import Endpoint, StackFile
 from gallery.supervisor import Supervisor
 from pipeline.adapters.catalog import issue_api_key
 from pipeline.domain.errors import ConfigurationError
+from pipeline.domain.roles import ROLES, Credential, Role, nats_authorization
 from pipeline.runtime.settings import ENV_PREFIX, MongoSettings
 
 TENANT = "local"
@@ -102,6 +106,28 @@ def _check_ports(opts: UpOptions) -> None:
         raise ConfigurationError(
             f"port(s) in use: {', '.join(taken)}; stop what holds them or pass other ports"
         )
+
+
+def _role_credentials(data_dir: Path) -> dict[Role, Credential]:
+    """Each role's NATS user and password: made once, kept in the data folder (mode 0600), so
+    a restarted stack's processes and its CLI find the same ones."""
+    path = data_dir / "credentials.json"
+    if path.exists():
+        raw = json.loads(path.read_text())
+        return {role: Credential(**raw[role]) for role in ROLES}
+    made = {role: Credential(f"gallery-{role}", secrets.token_urlsafe(24)) for role in ROLES}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        json.dump({role: asdict(credential) for role, credential in made.items()}, file)
+    return made
+
+
+def role_env(credentials: dict[Role, Credential], role: Role) -> dict[str, str]:
+    """The settings that sign ``role`` in (``GALLERY_NATS_USER``, ``GALLERY_NATS_PASSWORD``)."""
+    return {
+        "GALLERY_NATS_USER": credentials[role].user,
+        "GALLERY_NATS_PASSWORD": credentials[role].password,
+    }
 
 
 def _api_key(data_dir: Path, uri: str) -> str:
@@ -170,16 +196,26 @@ def _run_locked(opts: UpOptions) -> int:
     apps = Supervisor(say=_say, base=opts.restart_base_seconds, cap=opts.restart_max_seconds)
     try:
         _say(f"gallery: starting servers under {data}")
-        _start_servers(opts, servers, child.env.get("GALLERY_MONGO_EMBEDDED_CACHE_SIZE"))
+        credentials = _role_credentials(data)
+        _start_servers(
+            opts,
+            servers,
+            child.env.get("GALLERY_MONGO_EMBEDDED_CACHE_SIZE"),
+            nats_authorization(credentials),
+        )
         _say("gallery: servers up; starting the gateway, then the workers")
-        gateway, key, logs = _start_gateway(opts, child.env, apps)
-        ready_url = f"http://127.0.0.1:{opts.port}/readyz"
+        gateway, key, logs = _start_gateway(
+            opts, {**child.env, **role_env(credentials, "gateway")}, apps
+        )
+        # /readyz is on the ops listener only (nobody else makes the gateway check its backends).
+        ready_url = f"http://127.0.0.1:{opts.metrics_port}/readyz"
         wait_until_ready(gateway, lambda: http_ok(ready_url), seconds=60)
         # Workers after the gateway: started together, the three processes' first imports
         # share the cores and the gateway is ready later (first `make up` on a loaded
         # machine: 17 s from servers up to a ready gateway).
-        _start_workers(opts, child.env, apps, logs)
-        _stack_file(opts, child.env).write(data)
+        _start_workers(opts, {**child.env, **role_env(credentials, "worker")}, apps, logs)
+        # The operator's commands (keys, backfill, dlq, reconcile) sign in as admin.
+        _stack_file(opts, {**child.env, **role_env(credentials, "admin")}).write(data)
         # The banner once an upload would be rendered, not just accepted: a worker answers
         # /readyz once its render processes run and it is connected to NATS, the catalog
         # and the store, right before it pulls jobs (20-25 s after the gateway, measured).
@@ -207,12 +243,18 @@ def _say(message: str) -> None:
     print(message, flush=True)
 
 
-def _start_servers(opts: UpOptions, servers: Supervisor, cache_size: str | None) -> None:
+def _start_servers(
+    opts: UpOptions, servers: Supervisor, cache_size: str | None, authorization: str
+) -> None:
     data = opts.data_dir
     servers.add(
         "nats-server",
         partial(
-            start_nats, data / "nats", port=opts.nats_port, monitor_port=opts.nats_monitor_port
+            start_nats,
+            data / "nats",
+            port=opts.nats_port,
+            monitor_port=opts.nats_monitor_port,
+            authorization=authorization,
         ),
     )
     servers.add(

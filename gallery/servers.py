@@ -119,14 +119,28 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def start_nats(data_dir: Path, *, port: int = 0, monitor_port: int = 0) -> ManagedProcess:
-    """JetStream on disk under ``data_dir``; port 0 lets the server pick (from its ports file)."""
+def start_nats(
+    data_dir: Path, *, port: int = 0, monitor_port: int = 0, authorization: str = ""
+) -> ManagedProcess:
+    """JetStream on disk under ``data_dir``; port 0 lets the server pick (from its ports file).
+
+    ``authorization``: an ``authorization { ... }`` config block (the roles' users,
+    :func:`pipeline.domain.roles.nats_authorization`), written beside the data (mode 0600)
+    and loaded with ``-c``; empty: an open server.
+    """
     data_dir.mkdir(parents=True, exist_ok=True)
     ports_dir = data_dir / "ports"
     shutil.rmtree(ports_dir, ignore_errors=True)
     ports_dir.mkdir()
+    config: list[str] = []
+    if authorization:
+        conf = data_dir / "authorization.conf"
+        conf.touch(mode=0o600)
+        conf.write_text(authorization)
+        config = ["-c", str(conf)]
     args = [
         executable("nats-server"),
+        *config,
         "-a",
         "127.0.0.1",
         "-p",
@@ -164,10 +178,11 @@ _LISTENING = re.compile(rb"listening on [\d.]+:(\d+)")
 
 
 def start_secantus(
-    data_dir: Path, *, port: int = 0, cache_size: str | None = None
+    data_dir: Path, *, port: int = 0, cache_size: str | None = None, auth: bool = False
 ) -> ManagedProcess:
     """SecantusDB (MongoDB wire protocol over WiredTiger) on disk under ``data_dir``;
-    ``cache_size`` (``"512M"``, ``"2G"``) bounds its WiredTiger cache (default: 1G)."""
+    ``cache_size`` (``"512M"``, ``"2G"``) bounds its WiredTiger cache (default: 1G); ``auth``
+    requires SCRAM users (made on an earlier, open start)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / "secantusd.log"
     offset = log_path.stat().st_size if log_path.exists() else 0
@@ -180,6 +195,7 @@ def start_secantus(
         "--storage-path",
         str(data_dir / "db"),
         *(["--cache-size", cache_size] if cache_size else []),
+        *(["--auth"] if auth else []),
     ]
     proc = ManagedProcess("secantusd", spawn(args, log_path), port, log_path)
 

@@ -45,17 +45,15 @@ class StatusReport:
         return {**asdict(self), "healthy": self.healthy()}
 
 
-async def bus_state(nats_url: str) -> BusState:
+async def bus_state(nats: NatsSettings) -> BusState:
     """Raises BusError when NATS does not answer within BUS_TIMEOUT_SECONDS."""
-    await _reachable(nats_url)
+    await _reachable(nats.url)
     try:
         async with asyncio.timeout(BUS_TIMEOUT_SECONDS):
-            async with JetStreamBus.connect(
-                NatsSettings(url=nats_url), name="gallery-status"
-            ) as bus:
+            async with JetStreamBus.connect(nats, name="gallery-status") as bus:
                 return await bus.state()
     except TimeoutError as exc:
-        raise BusError(f"NATS at {nats_url} did not answer in {BUS_TIMEOUT_SECONDS:.0f}s") from exc
+        raise BusError(f"NATS at {nats.url} did not answer in {BUS_TIMEOUT_SECONDS:.0f}s") from exc
 
 
 async def _reachable(nats_url: str) -> None:

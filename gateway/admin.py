@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from gateway.appkeys import KEYS, PRINCIPAL, SETTINGS
 from gateway.audit import AUDIT_FIELDS, audit_middleware
@@ -74,11 +75,24 @@ async def revoke_key(request: web.Request) -> web.Response:
 def admin_app(settings: Settings, keys: KeyService) -> web.Application:
     """The admin routes as an app of their own, for the ops listener: the same audit, error
     answers and admin-key check as on the public one."""
-    app = web.Application(middlewares=[audit_middleware, errors_middleware, auth_middleware])
+    app = web.Application(
+        middlewares=[audit_middleware, errors_middleware, _routed_only, auth_middleware]
+    )
     app[SETTINGS] = settings
     app[KEYS] = keys
     add_routes(app.router)
     return app
+
+
+@web.middleware
+async def _routed_only(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """No route here (a public ``/v1`` path asked on the ops listener): its 404 or 405 before
+    the key check, which knows only the admin key on this listener and would fail on a
+    tenant's (it has no key cache or catalog of tenants' keys here)."""
+    missing = request.match_info.http_exception
+    if missing is not None:
+        raise missing
+    return await handler(request)
 
 
 def add_routes(router: web.UrlDispatcher) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -56,6 +57,7 @@ from pipeline.bootstrap import (
 from pipeline.imaging.spec import parse_spec
 from pipeline.runtime.health import Readiness, healthz
 from pipeline.runtime.settings import Settings
+from pipeline.services.backlog import run_backlog_gauge
 
 
 def make_app(settings: Settings) -> web.Application:
@@ -73,7 +75,7 @@ def make_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[UPLOAD_SHARE], app[STREAM_SHARE] = _shares(settings)
     app[KEY_CACHE] = KeyCache(settings.gateway.key_cache_seconds)
-    app.cleanup_ctx.extend([_backends_ctx, _events_ctx, _revocations_ctx])
+    app.cleanup_ctx.extend([_backends_ctx, _events_ctx, _revocations_ctx, _backlog_ctx])
     app.on_shutdown.append(_close_streams)
     add_security_headers(app)
     # after the common headers: a share link's own (Referrer-Policy, X-Robots-Tag) win
@@ -137,12 +139,19 @@ async def _revocations_ctx(app: web.Application) -> AsyncIterator[None]:
     await stop()
 
 
+async def _backlog_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The render backlog gauge (pipeline.services.backlog): counted here because a gateway
+    always runs, while KEDA may have no workers to count it (they scale on it)."""
+    stop = asyncio.Event()
+    interval = app[SETTINGS].metrics.backlog_interval_seconds
+    task = asyncio.create_task(run_backlog_gauge(app[BACKENDS].catalog.backlog, interval, stop))
+    yield
+    stop.set()
+    await task
+
+
 async def _close_streams(app: web.Application) -> None:
     app[EVENTS].close()  # open event streams end now instead of holding up the shutdown
-
-
-async def _readyz(request: web.Request) -> web.Response:
-    return await request.app[READINESS].response()
 
 
 async def _events_head(request: web.Request) -> web.Response:
@@ -152,7 +161,6 @@ async def _events_head(request: web.Request) -> web.Response:
 
 def _add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/healthz", healthz)
-    router.add_get("/readyz", _readyz)
     router.add_get("/", web_ui.index)
     router.add_get("/openapi.json", openapi.openapi_json)
     router.add_static("/static/", web_ui.STATIC_DIR, append_version=True)

@@ -34,7 +34,7 @@ PRINCIPAL = web.RequestKey("principal", Principal)
 """Who is calling: set by the auth middleware on every ``/v1/`` request; services decide
 what it may do (:mod:`pipeline.services.access`)."""
 READINESS = web.AppKey("readiness", Readiness)
-"""The backend checks behind both listeners' ``/readyz``, run at most once per interval."""
+"""The backend checks behind the ops listener's ``/readyz``, run at most once per interval."""
 UPLOAD_SHARE = web.AppKey("upload_share", Share)
 """Uploads and tus PATCHes being received: each holds up to one S3 part in memory."""
 STREAM_SHARE = web.AppKey("stream_share", Share)

@@ -88,14 +88,6 @@ def _trash_paths() -> dict[str, Any]:
 def _public_paths() -> dict[str, Any]:
     return {
         "/healthz": {"get": op("Liveness", {200: OK_JSON}, errors=(), security=PUBLIC)},
-        "/readyz": {
-            "get": op(
-                "Readiness of bus, catalog and storage",
-                {200: OK_JSON, 503: OK_JSON},
-                errors=(),
-                security=PUBLIC,
-            )
-        },
         "/openapi.json": {"get": op("This document", {200: OK_JSON}, errors=(), security=PUBLIC)},
         "/": {
             "get": op(

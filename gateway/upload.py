@@ -28,6 +28,7 @@ from pipeline.domain.errors import (
 )
 from pipeline.domain.filenames import clean_filename
 from pipeline.services.ingest import check_declared_length
+from pipeline.services.quota import PostReservation
 
 READ_CHUNK = 256 * 1024
 #: A POST's quota reservation outlives its upload time limit by this much (a crashed
@@ -72,15 +73,17 @@ def check_slots(request: web.Request, who: Principal) -> None:
 
 
 async def post_image(request: web.Request) -> web.Response:
-    async def open_body() -> tuple[AsyncIterator[bytes], str | None]:
-        return await _body(request)
-
     who, declared = request[PRINCIPAL], request.content_length
     limits = request.app[LIMITS]
     tenant = await limits.admit(who, declared, body_bytes=declared)
     hold = request.app[SETTINGS].limits.upload_timeout_seconds + RESERVATION_MARGIN_SECONDS
     with request.app[UPLOAD_SHARE].take(tenant, who.id):
-        async with limits.quota.held(tenant, declared or 0, seconds=hold):
+        async with limits.quota.held(tenant, declared or 0, seconds=hold) as reservation:
+
+            async def open_body() -> tuple[AsyncIterator[bytes], str | None]:
+                chunks, filename = await _body(request)
+                return _reserved(chunks, reservation), filename
+
             ingested = await request.app[INGEST].ingest(tenant, open_body, declared_bytes=declared)
     if declared is None:  # chunked: its bytes count once known, against the next request
         await limits.count_bytes(who.id, ingested.record.bytes)
@@ -92,6 +95,18 @@ async def post_image(request: web.Request) -> web.Response:
     return web.json_response(
         image_json(record), status=202, headers={"Location": f"/v1/images/{record.id}"}
     )
+
+
+async def _reserved(
+    chunks: AsyncIterator[bytes], reservation: PostReservation
+) -> AsyncIterator[bytes]:
+    """The chunks, each held against the tenant's byte quota before it is passed on: a
+    chunked body (no Content-Length to reserve up front) cannot store past the quota."""
+    received = 0
+    async for chunk in chunks:
+        received += len(chunk)
+        await reservation.cover(received)
+        yield chunk
 
 
 async def _body(request: web.Request) -> tuple[AsyncIterator[bytes], str | None]:

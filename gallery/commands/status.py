@@ -24,6 +24,7 @@ from gallery import exitcodes, output
 from gallery.options import add_data_dir, local_stack
 from gallery.stackfile import Endpoint
 from pipeline.domain.errors import ConfigurationError, PipelineError
+from pipeline.runtime.settings import NatsSettings
 
 if TYPE_CHECKING:  # at run time imported where used: it loads nats-py
     from gallery.scrape import Throughput
@@ -60,18 +61,18 @@ async def _run(args: argparse.Namespace) -> int:
     # Imported here: the bus adapter loads nats-py, which other commands do not need.
     from gallery.status import MetricsSampler
 
-    nats_url, endpoints = _sources(args)
+    nats, endpoints = _sources(args)
     async with aiohttp.ClientSession() as session:
         sampler = MetricsSampler(session, endpoints, args.window) if endpoints else None
-        report = await _report(args, nats_url, session, sampler, first=True)
+        report = await _report(args, nats, session, sampler, first=True)
         if args.watch:
-            await _watch(args, nats_url, session, sampler, report)
+            await _watch(args, nats, session, sampler, report)
         return _print(report, args.json)
 
 
 async def _watch(
     args: argparse.Namespace,
-    nats_url: str,
+    nats: NatsSettings,
     session: aiohttp.ClientSession,
     sampler: MetricsSampler | None,
     report: StatusReport,
@@ -80,11 +81,11 @@ async def _watch(
     with Live(_screen(report), console=output.stdout(), auto_refresh=False) as live:
         while True:
             await asyncio.sleep(args.interval)
-            report = await _report(args, nats_url, session, sampler, first=False)
+            report = await _report(args, nats, session, sampler, first=False)
             live.update(_screen(report), refresh=True)
 
 
-def _sources(args: argparse.Namespace) -> tuple[str, list[Endpoint]]:
+def _sources(args: argparse.Namespace) -> tuple[NatsSettings, list[Endpoint]]:
     try:
         stack = local_stack(args)
     except ConfigurationError:
@@ -98,7 +99,13 @@ def _sources(args: argparse.Namespace) -> tuple[str, list[Endpoint]]:
         endpoints = [_endpoint(text) for text in args.metrics]
     else:
         endpoints = stack.endpoints if stack else []
-    return nats_url, endpoints
+    # The stack's admin user (gallery up signs each role in), unless the environment names one.
+    saved = stack.settings_env if stack else {}
+    user, password = (
+        os.environ.get(name) or saved.get(name, "")
+        for name in ("GALLERY_NATS_USER", "GALLERY_NATS_PASSWORD")
+    )
+    return NatsSettings(url=nats_url, user=user, password=password), endpoints
 
 
 def _endpoint(text: str) -> Endpoint:
@@ -110,7 +117,7 @@ def _endpoint(text: str) -> Endpoint:
 
 async def _report(
     args: argparse.Namespace,
-    nats_url: str,
+    nats: NatsSettings,
     session: aiohttp.ClientSession,
     sampler: MetricsSampler | None,
     *,
@@ -121,7 +128,7 @@ async def _report(
 
     bus = bus_error = rates = rates_error = None
     try:
-        bus = await bus_state(nats_url)
+        bus = await bus_state(nats)
     except PipelineError as exc:
         bus_error = str(exc)
     try:
@@ -140,7 +147,7 @@ async def _report(
             rates = sampler.throughput()
     except PipelineError as exc:
         rates_error = str(exc)
-    return StatusReport(nats_url, bus, bus_error, rates, rates_error)
+    return StatusReport(nats.url, bus, bus_error, rates, rates_error)
 
 
 def _print(report: StatusReport, as_json: bool) -> int:

@@ -186,7 +186,10 @@ class JetStreamBus:
         async def on_reconnect() -> None:
             log.info("nats: reconnected")
 
+        errors: list[str] = []
+
         async def on_error(exc: Exception) -> None:
+            errors.append(str(exc))  # why a first connection failed: a refused password, say
             log.warning("nats: %s", exc)
 
         try:
@@ -200,9 +203,13 @@ class JetStreamBus:
                 disconnected_cb=on_disconnect,
                 reconnected_cb=on_reconnect,
                 error_cb=on_error,
+                # The role's own user (pipeline.domain.roles); none on an open server.
+                user=settings.user or None,
+                password=settings.password or None,
             )
         except (OSError, nats.errors.Error) as exc:
-            raise BusError(f"cannot connect to NATS at {settings.url}: {exc}") from exc
+            why = f" (last error: {errors[-1]})" if errors else ""
+            raise BusError(f"cannot connect to NATS at {settings.url}: {exc}{why}") from exc
         nc.options["max_reconnect_attempts"] = -1  # connected: never give up on it again
         try:
             yield cls(settings, nc, lanes, jobs)

@@ -20,6 +20,7 @@ from pymongo.errors import DuplicateKeyError
 
 from pipeline.adapters import indexes, windows
 from pipeline.adapters.albums import AlbumCatalog
+from pipeline.adapters.backlog import BacklogCatalog
 from pipeline.adapters.guarded import read_then_delete, update_then_read
 from pipeline.adapters.keys import ApiKeyCatalog
 from pipeline.adapters.migrate import migrate_catalog
@@ -57,6 +58,7 @@ class MongoCatalog:
             db["quota_locks"],
         )
         self.scan = ImageScanCatalog(self.images, self.tenants, db["albums"])
+        self.backlog = BacklogCatalog(self.images)
         self.shares = ShareCatalog(db["shares"])
 
     @classmethod

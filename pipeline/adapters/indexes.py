@@ -54,6 +54,9 @@ INDEXES: tuple[Index, ...] = (
           "sweeper: queued images untouched for stale_after"),
     Index("images", "status_lease", [("status", ASCENDING), ("lease_expires_at", ASCENDING)],
           "sweeper: processing images under a lease expired for stale_after"),
+    Index("images", "status_content_type",
+          [("status", ASCENDING), ("content_type", ASCENDING)],
+          "the render backlog gauge: queued images, and queued videos (a content_type range)"),
     # tenants: one counter document per tenant (``_id`` = tenant): no secondary index.
     Index("albums", "tenant_id", [("tenant", ASCENDING), ("_id", DESCENDING)],
           "the album listing, newest first"),

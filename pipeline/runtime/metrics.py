@@ -57,6 +57,12 @@ JOBS_HELD_BACK = Counter(
     "(the image waits in the catalog; fairness, docs/architecture.md)",
 )
 JOBS_IN_FLIGHT = Gauge("gallery_jobs_in_flight", "Render jobs being processed now")
+RENDER_BACKLOG = Gauge(
+    "gallery_render_backlog",
+    "Images waiting for a render by lane (queued in the catalog: in the render stream or held "
+    "back by the fairness cap). Exported by every gateway replica alike: read it with max()",
+    ["lane"],
+)
 RENDER_SECONDS = Histogram(
     "gallery_render_seconds",
     "CPU-bound render time per rendition",
@@ -98,6 +104,7 @@ EXPORTED = (
     "gallery_jobs_total",
     "gallery_jobs_in_flight",
     "gallery_jobs_held_back_total",
+    "gallery_render_backlog",
     "gallery_render_seconds",
     "gallery_decode_seconds",
     "gallery_upload_to_ready_seconds",

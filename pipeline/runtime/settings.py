@@ -36,6 +36,12 @@ class NatsSettings(_Section):
     """The JetStream bus."""
 
     url: str = Field("nats://127.0.0.1:4222", description="NATS server URL(s), comma separated")
+    user: str = Field(
+        "",
+        description="NATS user of this process's role (gateway, worker or admin: each its own, "
+        "from its Secret in Kubernetes; empty = connect without credentials)",
+    )
+    password: str = Field("", description="Password of the NATS user (from a Secret)")
     stream_replicas: int = Field(
         1, ge=1, le=5, description="Replicas of every stream (3 in production)"
     )
@@ -273,6 +279,13 @@ class QuotaSettings(_Section):
     )
     max_images: int = Field(
         0, ge=0, description="Images a key's tenant may have (403 above); 0 = no quota"
+    )
+    stream_reserve_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=64 * 1024,
+        description="A POST without Content-Length (chunked) reserves its bytes against the "
+        "byte quota in steps of this size as they arrive (exactly what arrived near the "
+        "quota's edge): 403 `bytes` mid-body once the next bytes do not fit",
     )
     max_open_uploads: int = Field(
         100,
@@ -671,6 +684,12 @@ class MetricsSettings(_Section):
 
     host: str = Field("0.0.0.0", description="Listen address of the metrics endpoint")
     port: int = Field(9100, ge=0, le=65535, description="Metrics port (0 disables)")
+    backlog_interval_seconds: float = Field(
+        15.0,
+        ge=0,
+        description="How often the gateway counts the images queued for a render in the catalog "
+        "(gallery_render_backlog, which KEDA and the backlog alert read; 0: never)",
+    )
 
 
 class Settings(BaseSettings):

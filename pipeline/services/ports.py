@@ -152,6 +152,16 @@ class ImageScan(Protocol):
         ...
 
 
+class Backlog(Protocol):
+    """Images of every tenant waiting for a render: ``queued`` in the catalog, whether their
+    job is in the render stream or held back by the fairness cap. A system read (counts
+    only, no image data). Failures raise :class:`~pipeline.domain.errors.CatalogError`."""
+
+    async def queued_by_media(self) -> dict[str, int]:
+        """``{"photo": n, "video": m}``: queued images by media kind."""
+        ...
+
+
 class Albums(Protocol):
     """Album documents and image membership, always scoped to one tenant.
 

@@ -7,8 +7,9 @@ check and the reservation run under a per-tenant lock in the catalog, so two adm
 one tenant on any replicas take turns: usage (stored images and bytes) plus live
 reservations plus the new upload must fit. A completing upload's image is inserted while
 its reservation still counts, so the quota holds at completion without a second check.
-A chunked POST (no length) reserves one image and no bytes: its bytes are checked against
-the quota when it starts only.
+A chunked POST (no length) reserves one image and then its bytes as they arrive, in steps
+of ``GALLERY_QUOTA_STREAM_RESERVE_BYTES`` (exactly what arrived near the quota's edge), each
+step checked under the same lock: a body past the quota is refused mid-stream (403).
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ class TenantQuota:
         self._clock = clock
 
     @property
+    def stream_step(self) -> int:
+        return self._settings.stream_reserve_bytes
+
+    @property
     def enforced(self) -> bool:
         return bool(self._settings.max_images or self._settings.max_bytes)
 
@@ -68,19 +73,39 @@ class TenantQuota:
         await self._usage.release(holder)
 
     @contextlib.asynccontextmanager
-    async def held(self, tenant: str, size: int, *, seconds: float) -> AsyncIterator[None]:
-        """A POST's reservation for the block (nothing when no quota is set)."""
-        if not self.enforced:
-            yield
-            return
+    async def held(
+        self, tenant: str, size: int, *, seconds: float
+    ) -> AsyncIterator[PostReservation]:
+        """A POST's reservation of ``size`` bytes and one image for the block (nothing is held
+        when no quota is set); :meth:`PostReservation.cover` grows it as bytes arrive."""
         holder = "post-" + secrets.token_hex(8)
+        reservation = PostReservation(self, tenant, holder, size, seconds)
+        if not self.enforced:
+            yield reservation
+            return
         await self.reserve(tenant, holder, size, tus=False, seconds=seconds)
         try:
-            yield
+            yield reservation
         finally:
             await self.release(holder)
 
-    async def _fits(self, tenant: str, incoming: int, *, tus: bool) -> None:
+    async def grow(self, reservation: PostReservation, wanted: int, at_least: int) -> int:
+        """Hold ``wanted`` bytes for ``reservation`` (or, if that does not fit, ``at_least``);
+        returns what is held now. QuotaExceeded when not even ``at_least`` fits."""
+        tenant = reservation.tenant
+        async with self._tenant_lock(tenant):
+            try:
+                await self._fits(tenant, wanted - reservation.size, tus=False, new_image=False)
+                size = wanted
+            except QuotaExceeded:
+                # Near the quota's edge: exactly what arrived, or the refusal.
+                await self._fits(tenant, at_least - reservation.size, tus=False, new_image=False)
+                size = at_least
+            expires = self._now() + timedelta(seconds=reservation.seconds)
+            await self._usage.reserve(tenant, reservation.holder, size, "post", expires)
+            return size
+
+    async def _fits(self, tenant: str, incoming: int, *, tus: bool, new_image: bool = True) -> None:
         settings = self._settings
         images, stored = await self._usage.tenant_usage(tenant)
         held_images, held_bytes, open_uploads = await self._usage.reserved(tenant, self._now())
@@ -90,7 +115,7 @@ class TenantQuota:
                 public_message=f"at most {settings.max_open_uploads} unfinished resumable "
                 "uploads per tenant (open_uploads)",
             )
-        if settings.max_images and images + held_images + 1 > settings.max_images:
+        if new_image and settings.max_images and images + held_images + 1 > settings.max_images:
             raise QuotaExceeded(
                 "images",
                 public_message=f"quota of {settings.max_images} images reached (images: "
@@ -122,3 +147,27 @@ class TenantQuota:
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)
+
+
+class PostReservation:
+    """What one POST holds against its tenant's quota while its body arrives."""
+
+    def __init__(
+        self, quota: TenantQuota, tenant: str, holder: str, size: int, seconds: float
+    ) -> None:
+        self.tenant = tenant
+        self.holder = holder
+        self.size = size
+        self.seconds = seconds
+        self._quota = quota
+
+    async def cover(self, received: int) -> None:
+        """Make sure the ``received`` bytes so far are held: a step more
+        (``GALLERY_QUOTA_STREAM_RESERVE_BYTES``) when they pass what is held, or exactly
+        ``received`` near the quota's edge. QuotaExceeded (403 ``bytes``) when they do not fit.
+        """
+        if received <= self.size or not self._quota.enforced:
+            return
+        step = self._quota.stream_step
+        wanted = (received // step + 1) * step
+        self.size = await self._quota.grow(self, wanted, received)

@@ -187,7 +187,7 @@ class ChaosStack:
         await asyncio.gather(self.nats.start(), self.mongo.start(), self.s3.start())
         self.worker_env = worker_env or {}
         self.stack = Stack(self._settings(), self.root / "logs")
-        self.stack.gateway = self.stack.launch("gateway", "gateway.log")
+        self.stack.launch_gateway()
         for _ in range(self.worker_count):
             self.stack.add_worker(self.worker_env)
         await self.stack.wait_ready(timeout=120)
@@ -253,7 +253,7 @@ class ChaosStack:
     async def readyz(self) -> tuple[int, dict[str, Any]]:
         assert self.session is not None
         async with self.session.get(
-            f"{self.url}/readyz", timeout=aiohttp.ClientTimeout(total=30)
+            f"{self.stack.ops_url}/readyz", timeout=aiohttp.ClientTimeout(total=30)
         ) as response:
             return response.status, await response.json(content_type=None)
 

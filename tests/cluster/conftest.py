@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
+from pipeline.domain.roles import ROLES, Credential, seaweedfs_identities
 from tests.cluster.crds import crds
 from tests.cluster.kube import Kube, wait_for
 from tests.cluster.prometheus import PrometheusApi
@@ -30,7 +31,13 @@ from tests.cluster.tools import ROOT, kustomize_build, script
 STATE = Path(os.environ.get("GALLERY_CLUSTER_STATE", "/var/tmp/gallery-cluster"))
 NAMESPACE = "gallery-dev"
 OVERLAY = ROOT / "deploy" / "kustomize" / "testing" / "cluster"
-S3_KEY, S3_SECRET = "gallery-test", "gallery-test-secret-key"
+
+
+def role_secret(role: str) -> str:
+    """The test cluster's fixed secret of ``role`` (a throwaway cluster, never reused)."""
+    return f"gallery-test-{role}-secret-key"
+
+
 PV_COUNT = 10  # dev overlay 3, NATS cluster overlay 5, spare 2
 
 
@@ -85,16 +92,11 @@ def storage(kube: Kube) -> None:
 
 
 def secrets(kube: Kube) -> None:
-    """The Secrets the manifests expect out of band (docs/operations.md), in kube's namespace."""
-    s3_config = {
-        "identities": [
-            {
-                "name": "gallery",
-                "credentials": [{"accessKey": S3_KEY, "secretKey": S3_SECRET}],
-                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-            }
-        ]
-    }
+    """The Secrets the manifests expect out of band (docs/operations.md), in kube's namespace:
+    each role's credentials (its own S3 identity, NATS user and catalog URI) and the S3
+    identities SeaweedFS serves (pipeline.domain.roles). The catalog stand-in (SecantusDB)
+    runs without users, so every role's URI names the same unauthenticated server there."""
+    credentials = {role: Credential(f"gallery-{role}", role_secret(role)) for role in ROLES}
     uri = f"mongodb://gallery-mongo-svc.{kube.namespace}.svc.cluster.local:27017/?directConnection=true"
 
     def secret(name: str, data: dict[str, str]) -> dict[str, object]:
@@ -102,16 +104,25 @@ def secrets(kube: Kube) -> None:
         return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "data": encoded}
 
     docs = [
-        secret("gallery-mongo-uri", {"connectionString.standard": uri}),
         secret(
-            "gallery-s3",
-            {
-                "access-key-id": S3_KEY,
-                "secret-access-key": S3_SECRET,
-                "s3.json": json.dumps(s3_config),
-            },
-        ),
+            "gallery-s3-identities",
+            {"s3.json": json.dumps(seaweedfs_identities("gallery", credentials))},
+        )
     ]
+    for role, credential in credentials.items():
+        docs.append(secret(f"gallery-{role}-mongo-uri", {"connectionString.standard": uri}))
+        docs.append(
+            secret(
+                f"gallery-{role}-credentials",
+                {
+                    "s3-access-key-id": credential.user,
+                    "s3-secret-access-key": credential.password,
+                    "nats-user": credential.user,
+                    "nats-password": credential.password,
+                    "mongo-password": credential.password,
+                },
+            )
+        )
     kube.apply(yaml.safe_dump_all(docs))
 
 
@@ -204,8 +215,10 @@ def seed(cluster: Kube) -> Deployed:
 
 
 @pytest.fixture(scope="session")
-def keda(deployed: Deployed) -> Kube:
-    """KEDA running (skips when it did not build); the overlay's ScaledObject now acts."""
+def keda(deployed: Deployed, prometheus: PrometheusApi) -> Kube:
+    """KEDA running (skips when it did not build); the overlay's ScaledObject now acts. Its
+    backlog triggers read Prometheus, so that runs first: without it they fail, the
+    ScaledObject is not Ready and ArgoCD would not call the application Healthy."""
     from tests.cluster.platform import install_keda
 
     return install_keda(deployed.kube.in_namespace("default"))

@@ -4,8 +4,10 @@ The server is built from the Go module proxy (scripts/cluster/build-go.sh promet
 no Prometheus Operator here, so the scrape config below does by hand what the shipped
 ServiceMonitor/PodMonitor (deploy/kustomize/base/monitors.yaml) ask for: the gateway's metrics
 Service endpoints as job ``gallery-gateway``, the worker pods' ``metrics`` port as job
-``gallery-worker``, and KEDA's operator (``keda_scaler_metrics_value``, which the backlog alert
-reads). The rules are the shipped PrometheusRule's groups, unchanged.
+``gallery-worker``, and KEDA's operator (``keda_scaler_metrics_value``, for the dashboard). The
+rules are the shipped PrometheusRule's groups, unchanged. The Service carries the name
+kube-prometheus-stack gives its Prometheus (``SERVICE``), so the ScaledObject's backlog
+triggers reach this server at the address they use in production.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from tests.cluster.kube import Kube
 ROOT = Path(__file__).resolve().parents[2]
 RULE = ROOT / "deploy" / "kustomize" / "components" / "monitoring" / "prometheusrule.yaml"
 NAMESPACE = "monitoring"
+# kube-prometheus-stack's Service for release "kube-prometheus-stack" (deploy/argocd/platform).
+SERVICE = "kube-prometheus-stack-prometheus"
 INTERVAL = "5s"  # the monitors say 30s; the test wants answers within minutes
 
 
@@ -126,6 +130,15 @@ def manifests(image: str) -> list[dict[str, Any]]:
             "data": {
                 "prometheus.yml": yaml.safe_dump(config()),
                 "rules.yaml": yaml.safe_dump(rules()),
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": SERVICE, **meta},
+            "spec": {
+                "selector": labels,
+                "ports": [{"name": "web", "port": 9090, "targetPort": "web"}],
             },
         },
         {

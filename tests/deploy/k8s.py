@@ -6,13 +6,31 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
+# Pods that serve until stopped (probed, spread, covered by a PodDisruptionBudget), as opposed
+# to the run-to-completion pods of Jobs and CronJobs (bounded by a deadline instead).
+SERVING_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
+def pod_template(doc: dict[str, Any]) -> dict[str, Any]:
+    """The pod template of a workload (a CronJob's sits inside its job template)."""
+    spec = doc["spec"]["jobTemplate"]["spec"] if doc["kind"] == "CronJob" else doc["spec"]
+    template: dict[str, Any] = spec["template"]
+    return template
+
+
 def pod_spec(doc: dict[str, Any]) -> dict[str, Any]:
-    spec: dict[str, Any] = doc["spec"]["template"]["spec"]
+    spec: dict[str, Any] = pod_template(doc)["spec"]
+    return spec
+
+
+def job_spec(doc: dict[str, Any]) -> dict[str, Any]:
+    """The Job spec of a Job or CronJob."""
+    spec: dict[str, Any] = (
+        doc["spec"]["jobTemplate"]["spec"] if doc["kind"] == "CronJob" else doc["spec"]
+    )
     return spec
 
 

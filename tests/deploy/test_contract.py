@@ -7,9 +7,11 @@ import re
 from typing import Any
 
 import pytest
+import yaml
 
 from pipeline.adapters.bus import consumer_configs, stream_configs
 from pipeline.domain import names
+from pipeline.domain.roles import ROLES, Credential, catalog_role, nats_authorization
 from pipeline.jobs.manifests import CONSUMERS_FILE, consumers_yaml
 from pipeline.jobs.registry import job_lanes
 from pipeline.runtime import metrics
@@ -34,8 +36,12 @@ FROM_SECRET = {
     "GALLERY_MONGO_URI",
     "GALLERY_S3_ACCESS_KEY_ID",
     "GALLERY_S3_SECRET_ACCESS_KEY",
-    "GALLERY_GATEWAY_ADMIN_KEY",
+    "GALLERY_NATS_USER",
+    "GALLERY_NATS_PASSWORD",
 }
+# Only the gateway serves the admin API (on its ops listener).
+GATEWAY_ONLY_SECRETS = {"GALLERY_GATEWAY_ADMIN_KEY"}
+ROLE_OF = {"gallery-gateway": "gateway", "gallery-worker": "worker"}
 SECRET_PLACEHOLDER = "from-a-secret"
 
 
@@ -80,6 +86,8 @@ def test_env_is_exactly_the_settings_model(
     plain, secret = container_env(overlays[overlay], deployment)
     known = set(env_names())
     assert set(plain) | set(secret) <= known, "unknown settings"
+    if deployment != "gallery-gateway":
+        known -= GATEWAY_ONLY_SECRETS  # the worker is not given the admin key
     assert known <= set(plain) | set(secret), (
         f"settings not set: {known - set(plain) - set(secret)}"
     )
@@ -92,7 +100,8 @@ def test_required_settings_are_set_and_secrets_come_from_secrets(
     overlays: dict[str, Build], overlay: str, deployment: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     plain, secret = container_env(overlays[overlay], deployment)
-    assert set(secret) == FROM_SECRET
+    expected = FROM_SECRET | (GATEWAY_ONLY_SECRETS if deployment == "gallery-gateway" else set())
+    assert set(secret) == expected
     assert set(plain) | set(secret) >= REQUIRED_IN_CLUSTER
     for key in REQUIRED_IN_CLUSTER - FROM_SECRET:
         assert plain[key], key
@@ -235,11 +244,17 @@ def test_nack_and_keda_reach_this_namespaces_nats(overlays: dict[str, Build], ov
     headless = build.get("Service", "nats-headless")
     assert headless["spec"]["clusterIP"] == "None"
     monitor = {p["name"]: p["port"] for p in headless["spec"]["ports"]}["monitor"]
-    assert len(triggers) == 2, "render and video lag"
-    for trigger in triggers:
+    lags = [t for t in triggers if t["type"] == "nats-jetstream"]
+    assert len(lags) == 2, "render and video lag"
+    for trigger in lags:
         assert trigger["metadata"]["natsServerMonitoringEndpoint"] == (
             f"nats-headless.{namespace}.svc.cluster.local:{monitor}"
         )
+    # The backlog triggers read this namespace's series, never another overlay's.
+    backlogs = [t for t in triggers if t["type"] == "prometheus"]
+    assert len(backlogs) == 2, "render and video backlog"
+    for trigger in backlogs:
+        assert f'namespace="{namespace}"' in trigger["metadata"]["query"]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -249,7 +264,7 @@ def test_keda_scales_on_the_render_consumer_after_it_exists(
     build = overlays[overlay]
     scaled = build.get("ScaledObject", "gallery-worker")
     triggers = {t["name"]: t for t in scaled["spec"]["triggers"]}
-    assert set(triggers) == {"render-lag", "video-lag"}
+    assert set(triggers) == {"render-lag", "video-lag", "render-backlog", "video-backlog"}
     for name, lane in (("render-lag", names.RENDER_CONSUMER), ("video-lag", names.VIDEO_CONSUMER)):
         trigger = triggers[name]
         assert trigger["type"] == "nats-jetstream"
@@ -264,6 +279,7 @@ def test_keda_scales_on_the_render_consumer_after_it_exists(
         }
         assert trigger["metadata"]["stream"] == names.RENDER_STREAM
         assert trigger["metadata"]["consumer"] == lane
+    _backlog_triggers_read_the_gauge(triggers)
     consumers = [
         c
         for c in build.of_kind("Consumer")
@@ -276,6 +292,30 @@ def test_keda_scales_on_the_render_consumer_after_it_exists(
     assert sync_wave(nats) < sync_wave(stream) < sync_wave(consumer) < sync_wave(scaled)
     for deployment in GALLERY_DEPLOYMENTS:
         assert sync_wave(build.get("Deployment", deployment)) >= sync_wave(consumer)
+
+
+def prometheus_service_address() -> str:
+    """kube-prometheus-stack's Prometheus Service, by the release deploy/argocd installs."""
+    app = yaml.safe_load((ROOT / "deploy/argocd/platform/kube-prometheus-stack.yaml").read_text())
+    release = app["spec"]["source"]["helm"]["releaseName"]
+    namespace = app["spec"]["destination"]["namespace"]
+    return f"http://{release}-prometheus.{namespace}.svc.cluster.local:9090"
+
+
+def _backlog_triggers_read_the_gauge(triggers: dict[str, dict[str, Any]]) -> None:
+    """Each lane's backlog trigger reads gallery_render_backlog of that lane with max (every
+    gateway replica exports the same count), at its lag trigger's target per replica."""
+    for lane in (names.RENDER_CONSUMER, names.VIDEO_CONSUMER):
+        trigger = triggers[f"{lane}-backlog"]
+        assert trigger["type"] == "prometheus"
+        meta = trigger["metadata"]
+        assert meta["serverAddress"] == prometheus_service_address()
+        assert re.fullmatch(
+            rf'max\(gallery_render_backlog\{{namespace="[a-z-]+",lane="{lane}"\}}\)',
+            meta["query"],
+        ), meta["query"]
+        assert meta["threshold"] == triggers[f"{lane}-lag"]["metadata"]["lagThreshold"]
+        assert meta.get("ignoreNullValues", "true") == "true", "no gateway scraped yet: 0"
 
 
 # ---- metric names in the alert rules and the dashboard
@@ -421,3 +461,109 @@ def test_consumer_manifests_are_the_registry_byte_for_byte(monkeypatch: pytest.M
             monkeypatch.setenv(name, value)
     expected = consumers_yaml(job_lanes(Settings()))
     assert (ROOT / CONSUMERS_FILE).read_text() == expected, "run `make manifests`"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("deployment", GALLERY_DEPLOYMENTS)
+def test_each_deployment_reads_only_its_own_roles_secrets(
+    overlays: dict[str, Build], overlay: str, deployment: str
+) -> None:
+    role = ROLE_OF[deployment]
+    _, secret = container_env(overlays[overlay], deployment)
+    own = {f"gallery-{role}-credentials", f"gallery-{role}-mongo-uri"}
+    names_read = {ref["name"] for key, ref in secret.items() if key not in GATEWAY_ONLY_SECRETS}
+    assert names_read == own
+    pod = pod_spec(overlays[overlay].get("Deployment", deployment))
+    mounted = {v["secret"]["secretName"] for v in pod.get("volumes", []) if "secret" in v}
+    # Files: only the gateway's own serving certificate (components/tls).
+    assert mounted <= ({"gallery-gateway-tls"} if role == "gateway" else set())
+
+
+def test_production_serves_https_only_with_a_certificate_from_cert_manager(
+    overlays: dict[str, Build], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 18 item 9: the gateway's certificate comes from cert-manager (the gallery's CA
+    Issuer), names the public URL's host, is mounted where the TLS settings read it, and
+    the LoadBalancer listens on 443 only; the probes speak HTTPS."""
+    build = overlays["production"]
+    settings = overlay_settings(build, "gallery-gateway", monkeypatch)
+    assert settings.gateway.public_url.startswith("https://")
+    host = settings.gateway.public_url.removeprefix("https://").split("/")[0]
+    certificate = build.get("Certificate", "gallery-gateway-tls")["spec"]
+    assert certificate["dnsNames"] == [host]
+    assert certificate["issuerRef"] == {
+        "name": "gallery-ca",
+        "kind": "Issuer",
+        "group": "cert-manager.io",
+    }
+    assert (
+        build.get("Issuer", "gallery-ca")["spec"]["ca"]["secretName"]
+        == (build.get("Certificate", "gallery-ca")["spec"]["secretName"])
+    )
+    pod = pod_spec(build.get("Deployment", "gallery-gateway"))
+    (container,) = pod["containers"]
+    (volume,) = [v for v in pod["volumes"] if "secret" in v]
+    assert volume["secret"]["secretName"] == certificate["secretName"]
+    (mount,) = [m for m in container["volumeMounts"] if m["name"] == volume["name"]]
+    cert_file, key_file = settings.gateway.tls_cert_file, settings.gateway.tls_key_file
+    assert str(cert_file) == f"{mount['mountPath']}/tls.crt"
+    assert str(key_file) == f"{mount['mountPath']}/tls.key"
+    for probe in ("startupProbe", "livenessProbe"):
+        assert container[probe]["httpGet"]["scheme"] == "HTTPS"
+    service = build.get("Service", "gallery-gateway")["spec"]
+    assert service["type"] == "LoadBalancer"
+    assert [(p["port"], p["targetPort"]) for p in service["ports"]] == [(443, "http")]
+
+
+def test_cert_manager_is_a_platform_app_of_the_pinned_release() -> None:
+    app = yaml.safe_load((ROOT / "deploy/argocd/platform/cert-manager.yaml").read_text())
+    assert app["spec"]["source"]["chart"] == "cert-manager"
+    assert app["spec"]["source"]["targetRevision"].startswith("v1.21.")
+    assert app["spec"]["source"]["helm"]["valuesObject"]["crds"]["enabled"] is True
+
+
+def test_nats_users_are_the_roles_grants() -> None:
+    """components/nats/auth.conf is what pipeline.domain.roles renders (regenerate it so)."""
+    credentials = {r: Credential(f"gallery-{r}", f"${r.upper()}_NATS_PASSWORD") for r in ROLES}
+    text = (ROOT / "deploy/kustomize/components/nats/auth.conf").read_text()
+    body = "".join(line + "\n" for line in text.splitlines() if not line.startswith("#"))
+    assert body == nats_authorization(credentials, declarer=True)
+
+
+@pytest.mark.parametrize("overlay", ["production"])
+def test_nats_reads_every_roles_password_and_includes_the_users(
+    overlays: dict[str, Build], overlay: str
+) -> None:
+    build = overlays[overlay]
+    (config,) = [
+        c["data"] for c in build.of_kind("ConfigMap") if c["metadata"]["name"].startswith("nats-")
+    ]
+    assert "include ./auth.conf" in config["nats.conf"]
+    assert "authorization" in config["auth.conf"]
+    (container,) = pod_spec(build.get("StatefulSet", "nats"))["containers"]
+    passwords = {
+        e["name"]: e["valueFrom"]["secretKeyRef"]
+        for e in container["env"]
+        if e["name"].endswith("_NATS_PASSWORD")
+    }
+    assert passwords == {
+        f"{r.upper()}_NATS_PASSWORD": {"name": f"gallery-{r}-credentials", "key": "nats-password"}
+        for r in ROLES
+    }
+
+
+@pytest.mark.parametrize("overlay", ["production"])
+def test_catalog_users_are_the_roles_grants(overlays: dict[str, Build], overlay: str) -> None:
+    mongo = overlays[overlay].get("MongoDBCommunity", "gallery-mongo")["spec"]
+    roles = {r["role"]: r for r in mongo["security"]["roles"]}
+    for role in ROLES:
+        made = catalog_role(role, "gallery")
+        assert roles[f"gallery-{role}"]["privileges"] == made["privileges"]
+    worker = roles["gallery-worker"]["privileges"]
+    assert not [p for p in worker if p["resource"]["collection"] == "api_keys"]
+    users = {u["name"]: u for u in mongo["users"]}
+    for role in ROLES:
+        assert users[f"gallery-{role}"]["roles"] == [{"name": f"gallery-{role}", "db": "gallery"}]
+        assert users[f"gallery-{role}"]["connectionStringSecretName"] == (
+            f"gallery-{role}-mongo-uri"
+        )

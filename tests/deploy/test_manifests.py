@@ -10,7 +10,15 @@ import jsonschema
 import pytest
 
 from tests.deploy.conftest import BUILDS, OVERLAYS, Build, run, tool
-from tests.deploy.k8s import containers, group_of, pod_spec, workloads
+from tests.deploy.k8s import (
+    SERVING_KINDS,
+    containers,
+    group_of,
+    job_spec,
+    pod_spec,
+    pod_template,
+    workloads,
+)
 
 pytestmark = pytest.mark.deploy
 
@@ -121,8 +129,13 @@ def test_every_container_is_limited_probed_and_unprivileged(
             resources = container["resources"]
             for kind in ("requests", "limits"):
                 assert {"cpu", "memory"} <= set(resources[kind]), f"{name}: {kind}"
-            assert "livenessProbe" in container, name
-            assert "readinessProbe" in container, name
+            if doc["kind"] in SERVING_KINDS:
+                assert "livenessProbe" in container, name
+                assert "readinessProbe" in container, name
+            else:
+                # A run-to-completion pod has nothing to probe: a deadline bounds it instead.
+                assert job_spec(doc)["activeDeadlineSeconds"] > 0, name
+                assert job_spec(doc)["backoffLimit"] >= 0, name
             context = container["securityContext"]
             assert context["runAsNonRoot"] is True, name
             assert context["readOnlyRootFilesystem"] is True, name
@@ -184,14 +197,15 @@ def test_pod_disruption_budgets_cover_every_workload(
     selectors = [
         pdb["spec"]["selector"]["matchLabels"] for pdb in build.of_kind("PodDisruptionBudget")
     ]
-    labels = [pod_spec_labels(doc) for doc in workloads(build.docs)]
+    # Jobs are not disrupted by a drain in any way a budget helps: an evicted pod is retried.
+    labels = [pod_spec_labels(doc) for doc in workloads(build.docs) if doc["kind"] in SERVING_KINDS]
     labels.append({"app": "gallery-mongo-svc"})  # the operator's StatefulSet
     for pod_labels in labels:
         assert any(sel.items() <= pod_labels.items() for sel in selectors), pod_labels
 
 
 def pod_spec_labels(doc: dict[str, Any]) -> dict[str, str]:
-    labels: dict[str, str] = doc["spec"]["template"]["metadata"]["labels"]
+    labels: dict[str, str] = pod_template(doc)["metadata"]["labels"]
     return labels
 
 
@@ -226,6 +240,8 @@ def test_network_policies_deny_by_default_and_cover_every_pod(
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_pods_spread_over_the_nodes(overlays: dict[str, Build], overlay: str) -> None:
     for doc in workloads(overlays[overlay].docs):
+        if doc["kind"] not in SERVING_KINDS:
+            continue  # one pod at a time: nothing to spread
         constraints = pod_spec(doc)["topologySpreadConstraints"]
         assert any(c["topologyKey"] == "kubernetes.io/hostname" for c in constraints)
 
@@ -285,7 +301,10 @@ def test_gateway_is_a_metallb_load_balancer(builds: dict[str, Build], overlay: s
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_stateful_services_use_persistent_volumes(overlays: dict[str, Build], overlay: str) -> None:
     build = overlays[overlay]
-    for name in ("nats", "seaweedfs"):
+    # Production runs SeaweedFS as a cluster (masters and volume servers keep state); dev and
+    # staging the all-in-one server.
+    stores = ("seaweedfs-master", "seaweedfs-volume") if overlay == "production" else ("seaweedfs",)
+    for name in ("nats", *stores):
         claims = build.get("StatefulSet", name)["spec"]["volumeClaimTemplates"]
         assert claims
         assert all(c["spec"]["storageClassName"] == "openebs-hostpath" for c in claims)

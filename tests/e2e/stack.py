@@ -31,6 +31,9 @@ class Stack:
         self.log_dir = log_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # The gateway's ops listener: /readyz is served there only.
+        self.ops_port = free_port()
+        self.ops_url = f"http://127.0.0.1:{self.ops_port}"
         self.gateway: ManagedProcess | None = None
         self.workers: list[ManagedProcess] = []
         self.extra: list[ManagedProcess] = []
@@ -47,8 +50,14 @@ class Stack:
     ) -> ManagedProcess:
         return start_gallery([command], {**self._env, **(env or {})}, self.log_dir / log_name)
 
+    def launch_gateway(self, env: dict[str, str] | None = None) -> ManagedProcess:
+        """The gateway, its ops listener on ``ops_port``; ``env`` overrides settings."""
+        ops = {"GALLERY_METRICS_HOST": "127.0.0.1", "GALLERY_METRICS_PORT": str(self.ops_port)}
+        self.gateway = self.launch("gateway", "gateway.log", {**ops, **(env or {})})
+        return self.gateway
+
     async def start(self, workers: int = 1) -> None:
-        self.gateway = self.launch("gateway", "gateway.log")
+        self.launch_gateway()
         for _ in range(workers):
             self.add_worker()
         await self.wait_ready()
@@ -69,18 +78,22 @@ class Stack:
 
     async def add_gateway(self, timeout: float = 60.0) -> str:
         """Start one more gateway process (a replica) on its own port; return its URL."""
-        port = free_port()
+        port, ops = free_port(), free_port()
         url = f"http://127.0.0.1:{port}"
-        env = {"GALLERY_GATEWAY_PORT": str(port)}
+        env = {
+            "GALLERY_GATEWAY_PORT": str(port),
+            "GALLERY_METRICS_HOST": "127.0.0.1",
+            "GALLERY_METRICS_PORT": str(ops),
+        }
         gateway = self.launch("gateway", f"gateway-{port}.log", env)
         self.extra.append(gateway)
-        ready = f"{url}/readyz"
+        ready = f"http://127.0.0.1:{ops}/readyz"
         await asyncio.to_thread(wait_until_ready, gateway, lambda: http_ok(ready), timeout)
         return url
 
     async def wait_ready(self, timeout: float = 120.0) -> None:
         assert self.gateway is not None
-        ready = f"{self.url}/readyz"
+        ready = f"{self.ops_url}/readyz"
         await asyncio.to_thread(wait_until_ready, self.gateway, lambda: http_ok(ready), timeout)
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:

@@ -141,6 +141,7 @@ async def exercise(catalog: MongoCatalog, images: int) -> None:
     # Sweeps: stale queued images and expired leases, expired tus uploads.
     await catalog.stale_unfinished(timedelta(seconds=60), 500)
     await catalog.queued_images(TENANT, 8)  # the render refill
+    await catalog.backlog.queued_by_media()  # the render backlog gauge
     await catalog.uploads.expired_uploads(utcnow(), 500)
     await catalog.uploads.open_upload_keys()
     upload = UploadRecord.model_validate(
@@ -162,18 +163,22 @@ async def exercise(catalog: MongoCatalog, images: int) -> None:
     await catalog.albums.album_stats(TENANT, ALBUM)
     await catalog.albums.remove_from_album(TENANT, ALBUM, new.id)
     await catalog.albums.list_albums(TENANT, limit=10)
-    # An album deleted: marked, then taken off its images batch by batch.
-    doomed = AlbumRecord(id=new_image_id(), tenant=TENANT, name="doomed")
+    await delete_an_album_and_count(catalog, new)
+    await catalog.mark_failed(TENANT, new.id, "r")
+    await catalog.delete_image(TENANT, new.id)
+    await catalog.uploads.delete_upload(TENANT, upload.id)
+
+
+async def delete_an_album_and_count(catalog: MongoCatalog, new: ImageRecord) -> None:
+    """An album deleted (recorded, then taken off its images batch by batch), and the
+    counters reconcile's repair compares with."""
+    doomed = AlbumRecord(id=new_image_id(), tenant=TENANT, name=f"doomed {new.id}")
     await catalog.albums.insert_album(doomed)
     await catalog.albums.add_to_album(TENANT, doomed.id, new.id)
     assert await catalog.albums.delete_album(TENANT, doomed.id)
     await catalog.albums.take_off(TENANT, doomed.id, batch=BATCH, most=BATCH)
     await catalog.albums.finish_deletes(batch=BATCH, most=BATCH)
-    # Reconcile's counter repair: the counters it compares with.
     await catalog.scan.tenant_counts(TENANT)
-    await catalog.mark_failed(TENANT, new.id, "r")
-    await catalog.delete_image(TENANT, new.id)
-    await catalog.uploads.delete_upload(TENANT, upload.id)
 
 
 def filters(command: Document) -> list[tuple[str, Document, Document | None, bool]]:
@@ -188,8 +193,22 @@ def filters(command: Document) -> list[tuple[str, Document, Document | None, boo
         return [(collection, d["q"], None, False) for d in command["deletes"]]
     if name == "findAndModify":
         return [(collection, command.get("query", {}), command.get("sort"), False)]
+    if name == "aggregate" and _is_a_count(command["pipeline"]):
+        # count_documents: a $match, then counted. Checked as a find of the $match: an
+        # index range, whose documents (a count reads them on SecantusDB) stay bounded.
+        return [(collection, command["pipeline"][0]["$match"], None, True)]
     assert name not in {"aggregate", "count", "distinct"}, f"a scan-shaped command: {command}"
     return []
+
+
+def _is_a_count(pipeline: list[Document]) -> bool:
+    """Whether ``pipeline`` is PyMongo's count_documents: $match, [$skip, $limit,] $group."""
+    stages = [next(iter(stage)) for stage in pipeline]
+    return (
+        stages[:1] == ["$match"]
+        and stages[-1:] == ["$group"]
+        and set(stages[1:-1]) <= {"$skip", "$limit"}
+    )
 
 
 async def point_operations(catalog: MongoCatalog) -> dict[str, Callable[[], Awaitable[object]]]:

@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from gallery.servers import ManagedProcess
 from gateway.app import make_app
-from gateway.appkeys import BACKENDS, UPLOAD_SHARE
+from gateway.appkeys import BACKENDS, READINESS, UPLOAD_SHARE
 from pipeline.runtime.health import ops_app
 from pipeline.runtime.settings import GatewaySettings, LimitsSettings, Settings
 from pipeline.services.gate import HELD_BYTES
@@ -119,10 +119,10 @@ async def test_rendition_of_a_queued_image_is_a_conflict(gateway: tuple[TestClie
 async def test_health_readiness_and_metrics(gateway: tuple[TestClient, str]) -> None:
     client, key = gateway
     assert (await client.get("/healthz")).status == 200
-    ready = await client.get("/readyz")
-    assert ready.status == 200, await ready.text()
     await client.post("/v1/images", data=png_bytes(16, 16), headers=auth(key))
-    async with TestClient(TestServer(ops_app({}))) as ops:
+    async with TestClient(TestServer(ops_app(client.app[READINESS]))) as ops:
+        ready = await ops.get("/readyz")
+        assert ready.status == 200, await ready.text()
         text = await (await ops.get("/metrics")).text()
     assert 'gallery_uploads_total{outcome="accepted"}' in text
     assert "gallery_http_requests_total" in text
@@ -133,8 +133,9 @@ async def test_readiness_names_the_dependency_that_is_down(
 ) -> None:
     client, _ = gateway
     nats_server.stop()
-    response = await client.get("/readyz")
-    body = await response.json()
+    async with TestClient(TestServer(ops_app(client.app[READINESS]))) as ops:
+        response = await ops.get("/readyz")
+        body = await response.json()
     assert response.status == 503
     assert list(body["failures"]) == ["bus"]
     assert (await client.get("/healthz")).status == 200, "liveness does not depend on the bus"

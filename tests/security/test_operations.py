@@ -43,12 +43,17 @@ async def test_readyz_checks_the_backends_at_most_once_per_interval() -> None:
     assert runs == 2
 
 
-async def test_the_public_readyz_answers_from_the_shared_checks(
-    make_settings: SettingsFactory,
-) -> None:
+async def test_readyz_is_only_on_the_ops_listener(make_settings: SettingsFactory) -> None:
+    """Nobody on the internet makes the gateway check its backends: the public port has no
+    /readyz; the ops listener's answers from the shared checks."""
     async with gateway_client(make_settings()) as (client, _):
-        answers = await asyncio.gather(*(client.get("/readyz") for _ in range(50)))
-        assert {a.status for a in answers} == {200}
+        public = await asyncio.gather(*(client.get("/readyz") for _ in range(20)))
+        assert {a.status for a in public} == {404}
+        document = await (await client.get("/openapi.json")).json()
+        assert "/readyz" not in document["paths"]
+        async with TestClient(TestServer(ops_app(client.app[READINESS]))) as operator:
+            answers = await asyncio.gather(*(operator.get("/readyz") for _ in range(50)))
+            assert {a.status for a in answers} == {200}
 
 
 async def test_admin_calls_leave_an_audit_trail(
@@ -132,7 +137,7 @@ async def test_the_admin_api_is_off_the_public_listener_by_default(
     make_settings: SettingsFactory,
 ) -> None:
     settings = make_settings(gateway=GatewaySettings(admin_key=ADMIN))
-    async with gateway_client(settings) as (client, _):
+    async with gateway_client(settings) as (client, key):
         public = await client.get("/v1/admin/keys", headers=auth(ADMIN))
         assert public.status == 404
         document = await (await client.get("/openapi.json")).json()
@@ -146,3 +151,10 @@ async def test_the_admin_api_is_off_the_public_listener_by_default(
             assert (await operator.get("/v1/admin/keys", headers=auth("guess"))).status == 401
             assert (await operator.get("/readyz")).status == 200
             assert (await operator.get("/metrics")).status == 200
+            # The public API is not on the ops listener: 404 for any key or none, never a 500.
+            for path in ("/v1/images", "/v1/images/abc", "/v1/albums", "/v1/nothing", "/v1/"):
+                for headers in (auth(ADMIN), auth(key), auth("guess"), {}):
+                    answer = await operator.get(path, headers=headers)
+                    assert answer.status == 404, (path, headers, answer.status)
+            posted = await operator.post("/v1/images", data=b"x", headers=auth(key))
+            assert posted.status == 404

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -178,3 +179,51 @@ def count_writes(store: Any) -> dict[str, int]:
 
     store.put_bytes, store.upload_part = put_bytes, upload_part
     return written
+
+
+async def chunked_post(client: TestClient, key: str, body: bytes) -> tuple[int, dict[str, Any]]:
+    """A POST with ``Transfer-Encoding: chunked`` (no Content-Length to reserve up front)."""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 64 * KiB):
+            yield body[start : start + 64 * KiB]
+
+    response = await client.post(
+        "/v1/images", data=chunks(), headers={**auth(key), "Content-Type": "image/png"}
+    )
+    assert response.request_info.headers.get("Transfer-Encoding") == "chunked"
+    return response.status, await response.json()
+
+
+async def test_a_chunked_post_cannot_store_past_the_byte_quota(
+    make_settings: SettingsFactory,
+) -> None:
+    """The bypass: a body without Content-Length reserved no bytes, so one chunked POST could
+    store any size under any byte quota. Now its bytes are held as they arrive."""
+    big = png_bytes(1200, 900, seed=1)  # 2.8 MB
+    quota = QuotaSettings(max_bytes=1 * MiB, stream_reserve_bytes=256 * KiB)
+    async with gateway_client(make_settings(quota=quota)) as (client, key):
+        status, body = await chunked_post(client, key, big)
+        assert status == 403, body
+        assert "bytes" in body["error"]["message"]
+        assert await image_count(client) == 0
+        store = client.app[BACKENDS].store
+        assert await store.list_keys("originals/alice/") == [], "the refused body is deleted"
+        # What fits still goes through, chunked too, and the quota then counts it.
+        small = png_bytes(40, 30, seed=2)
+        assert (await chunked_post(client, key, small))[0] == 202
+        assert (await client.app[BACKENDS].catalog.usage.tenant_usage("alice"))[1] == len(small)
+
+
+async def test_racing_chunked_posts_at_the_byte_quota_never_overshoot(
+    make_settings: SettingsFactory,
+) -> None:
+    photos = [png_bytes(40, 30, seed=seed) for seed in range(10)]
+    quota = QuotaSettings(max_bytes=len(photos[0]) * 3 + len(photos[0]) // 2)
+    async with gateway_client(make_settings(quota=quota, fair=WIDE)) as (client, key):
+        answers = await asyncio.gather(*(chunked_post(client, key, p) for p in photos))
+        statuses = [status for status, _ in answers]
+        assert 1 <= statuses.count(202) <= 3, statuses
+        assert set(statuses) <= {202, 403}, answers
+        stored = (await client.app[BACKENDS].catalog.usage.tenant_usage("alice"))[1]
+        assert stored <= quota.max_bytes
