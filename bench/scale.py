@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import random
 import shutil
 import statistics
@@ -328,10 +329,15 @@ def plot(result: dict[str, Any], path: Path) -> None:
     left.set(xscale="log", yscale="log", xlabel="photos in the tenant", ylabel="ms")
     left.legend(fontsize=7)
     left.set_title("request and background costs")
-    for key in KEYS[9:12]:
+    walked = [k for k in KEYS[9:12] if any(math.isfinite(result["sizes"][s][k]) for s in sizes)]
+    for key in walked:
         middle.plot(sizes, [result["sizes"][s][key] for s in sizes], marker="o", label=key)
-    middle.set(xscale="log", yscale="log", xlabel="photos in the tenant", ylabel="s")
-    middle.legend(fontsize=7)
+    if walked:
+        middle.set(xscale="log", yscale="log", xlabel="photos in the tenant", ylabel="s")
+        middle.legend(fontsize=7)
+    else:  # --no-walks
+        middle.text(0.5, 0.5, "not measured (--no-walks)", ha="center")
+        middle.set_axis_off()
     middle.set_title("whole commands (walk every image)")
     for key in KEYS[12:]:
         right.plot(sizes, [result["sizes"][s][key] for s in sizes], marker="o", label=key)
