@@ -7,8 +7,14 @@ settings (libx264 CRF 23 ``veryfast``, the bitrate cap, AAC 128 kbit/s, the same
 * ``bare``     - the shortest PyAV loop that does the same: decode, ``reformat`` to the size,
   encode, mux (no faststart rewrite).
 
+With ``--hdr hlg`` or ``--hdr pq`` the clip is a 10-bit HEVC HDR clip without audio: the
+pipeline tone-maps it to SDR (:mod:`pipeline.imaging.hdr`), the bare loop converts it to
+8 bits as it is (the washed-out picture the tone mapping prevents), so the ratio is the cost
+of the tone mapping.
+
 CPU time is ``time.process_time()`` (every FFmpeg thread counted); each is run ``--repeat``
-times, interleaved. Usage: ``python -m bench.video [--seconds 4] [--size 1280x720]``.
+times, interleaved. Usage:
+``python -m bench.video [--seconds 4] [--size 1280x720] [--hdr hlg|pq]``.
 """
 
 from __future__ import annotations
@@ -32,14 +38,14 @@ SPEC = VideoSpec()
 def bare(source: Path, out: Path) -> None:
     with av.open(str(source)) as src, av.open(str(out), "w", format="mp4") as dst:
         vin = src.streams.video[0]
-        ain = src.streams.audio[0]
+        ain = src.streams.audio[0] if src.streams.audio else None
         width, height = _fit((vin.codec_context.width, vin.codec_context.height), 0, SPEC)
         vout = dst.add_stream(
             "libx264",
             rate=vin.average_rate or Fraction(30),
             options={
-                "crf": str(SPEC.crf),
-                "preset": SPEC.preset,
+                "crf": str(SPEC.quality),
+                "preset": SPEC.speed,
                 "maxrate": str(SPEC.max_bitrate),
                 "bufsize": str(SPEC.max_bitrate * 2),
                 "profile": "high",
@@ -50,7 +56,7 @@ def bare(source: Path, out: Path) -> None:
         aout.bit_rate = SPEC.audio_bitrate
         aout.layout = "stereo"
         resampler = av.AudioResampler(format="fltp", layout="stereo", rate=48000)
-        for packet in src.demux(vin, ain):
+        for packet in src.demux([vin, *([ain] if ain is not None else [])]):
             for frame in packet.decode():
                 if isinstance(frame, av.VideoFrame):
                     scaled = frame.reformat(width=width, height=height, format="yuv420p")
@@ -60,7 +66,8 @@ def bare(source: Path, out: Path) -> None:
                     for converted in resampler.resample(frame):
                         dst.mux(aout.encode(converted))
         dst.mux(vout.encode(None))
-        dst.mux(aout.encode(None))
+        if ain is not None:
+            dst.mux(aout.encode(None))
 
 
 def pipeline(source: Path, out: Path) -> None:
@@ -72,11 +79,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--size", default="1280x720")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--hdr", choices=["hlg", "pq"], default=None)
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
     folder = Path(tempfile.mkdtemp(prefix="bench-video-"))
     source = folder / "clip.mp4"
-    source.write_bytes(videos.clip("mp4", width=width, height=height, seconds=args.seconds, fps=30))
+    if args.hdr:
+        made = videos.hdr_clip(args.hdr, width=width, height=height, seconds=args.seconds, fps=30)
+    else:
+        made = videos.clip("mp4", width=width, height=height, seconds=args.seconds, fps=30)
+    source.write_bytes(made)
     samples: dict[str, list[float]] = {"pipeline": [], "bare": []}
     for _ in range(args.repeat):
         for name, method in (("pipeline", pipeline), ("bare", bare)):
@@ -87,7 +99,8 @@ def main() -> None:
     print(
         json.dumps(
             {
-                "clip": f"{args.size} {args.seconds:g} s 30 fps H.264 + AAC",
+                "clip": f"{args.size} {args.seconds:g} s 30 fps "
+                + (f"HEVC 10-bit {args.hdr.upper()}" if args.hdr else "H.264 + AAC"),
                 "cpu_seconds_per_video_second": medians,
                 "pipeline_vs_bare": medians["pipeline"] / medians["bare"],
                 "samples": samples,

@@ -151,7 +151,8 @@ async def _backfill(
     # Imported here: see _dead_letters.
     from pipeline.adapters.bus import JetStreamBus
     from pipeline.adapters.catalog import MongoCatalog
-    from pipeline.imaging.spec import parse_spec
+    from pipeline.imaging.spec import parse_spec, parse_video_spec
+    from pipeline.imaging.video import VideoSpec, video_hashes
     from pipeline.services.backfill import plan_backfill
 
     def show(walked: int, total: int) -> None:
@@ -172,6 +173,7 @@ async def _backfill(
                 settings.reconcile,
                 dry_run=dry_run,
                 progress=show,
+                videos=video_hashes(VideoSpec.from_spec(parse_video_spec(settings.renditions))),
                 after=after,
                 state=state,
             )

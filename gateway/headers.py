@@ -3,10 +3,11 @@
 Every response (the web UI, JSON, errors, static files) carries a Content-Security-Policy
 the web UI passes with no inline script or style (its scripts and styles are files under
 ``/static/``; images come as ``blob:`` URLs read with fetch, ThumbHash placeholders as
-``data:`` URLs), ``X-Content-Type-Options: nosniff``, ``frame-ancestors 'none'`` (and the
-legacy ``X-Frame-Options: DENY``) and ``Referrer-Policy: no-referrer``. Stored photos
-(originals and renditions, :mod:`gateway.delivery`) get a policy of their own that runs
-nothing even when opened as a page (``sandbox``). Over HTTPS the answers carry HSTS.
+``data:`` URLs; videos play from ``blob:`` URLs too), ``X-Content-Type-Options: nosniff``,
+``frame-ancestors 'none'`` (and the legacy ``X-Frame-Options: DENY``) and
+``Referrer-Policy: no-referrer``. Stored photos (originals and renditions,
+:mod:`gateway.delivery`) get a policy of their own that runs nothing even when opened as a
+page (``sandbox``). Over HTTPS the answers carry HSTS.
 ``Server`` names the product only: no Python or aiohttp version for a scanner to match.
 """
 
@@ -36,6 +37,8 @@ def page_csp(s3_public_endpoint: str) -> str:
             "script-src 'self'",
             "style-src 'self'",
             f"img-src 'self' blob: data:{extra}",
+            # Videos and motion photos play from blob: URLs read with fetch, as images do.
+            f"media-src 'self' blob:{extra}",
             f"connect-src 'self'{extra}",
             "font-src 'self'",
             "manifest-src 'self'",

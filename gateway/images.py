@@ -9,7 +9,7 @@ from aiohttp import web
 from gateway.appkeys import DELETE, PRINCIPAL, QUERIES
 from gateway.delivery import deliver
 from gateway.paging import flag_param, image_page_params, status_param
-from pipeline.domain.models import ImageRecord, Rendition
+from pipeline.domain.models import MOTION, ImageRecord, Rendition
 from pipeline.imaging import deepzoom
 from pipeline.services.images import ObjectRef
 
@@ -66,9 +66,32 @@ def image_json(record: ImageRecord, images: str = IMAGES) -> dict[str, Any]:
             for name, r in sorted(record.renditions.items())
         },
         "deep_zoom": tiles_json(record, images),
+        "motion": motion_json(record, images),
+        "motion_of": record.motion_of,
         "links": {"self": base, "original": f"{base}/original"},
         "albums": list(record.albums),
         "trashed_at": record.trashed_at.isoformat() if record.trashed_at else None,
+    }
+
+
+def motion_json(record: ImageRecord, images: str = IMAGES) -> dict[str, object] | None:
+    """A motion photo's video (``None`` for any other image): the ``motion`` rendition's URL,
+    size and duration, and where it came from (``google`` XMP, ``samsung`` trailer, or
+    ``apple``: a live photo's video uploaded beside it, ``video_id`` that image); ``images``
+    is the prefix of the URL, as for :func:`image_json`."""
+    clip = record.renditions.get(MOTION)
+    if clip is None:
+        return None
+    about = record.metadata.get("motion")
+    about = about if isinstance(about, dict) else {}
+    return {
+        "url": rendition_url(record.id, MOTION, clip, images),
+        "content_type": clip.content_type,
+        "width": clip.width,
+        "height": clip.height,
+        "duration_seconds": about.get("duration_seconds"),
+        "source": about.get("source"),
+        "video_id": about.get("video_id"),
     }
 
 

@@ -64,6 +64,21 @@ RENDITION = _object(
     }
 )
 
+MOTION = _object(
+    {
+        "url": {"type": "string", "description": "the `motion` rendition (H.264/AAC MP4)"},
+        "content_type": STRING,
+        "width": INTEGER,
+        "height": INTEGER,
+        "duration_seconds": nullable({"type": "number"}),
+        "source": nullable({"enum": ["google", "samsung", "apple"]}),
+        "video_id": {
+            **nullable(STRING),
+            "description": "apple: the live photo's video, uploaded as its own file",
+        },
+    }
+)
+
 DEEP_ZOOM = _object(
     {
         "url": {
@@ -85,8 +100,9 @@ IMAGE = _object(
         "id": {"type": "string", "pattern": ULID_PATTERN},
         "status": {"enum": STATUSES},
         "media": {
-            "enum": ["photo", "video"],
-            "description": "video: the `video` rendition is an H.264/AAC MP4 preview",
+            "enum": ["photo", "video", "motion"],
+            "description": "video: the `video` rendition is an H.264/AAC MP4 preview; motion: "
+            "a photo whose `motion` rendition is the video it carries (see `motion`)",
         },
         "content_type": STRING,
         "bytes": INTEGER,
@@ -104,6 +120,16 @@ IMAGE = _object(
         "deep_zoom": {
             **nullable(ref("DeepZoom")),
             "description": "Deep Zoom tiles of a photo above GALLERY_LIMITS_DEEP_ZOOM_MIN_SIDE",
+        },
+        "motion": {
+            **nullable(ref("Motion")),
+            "description": "a motion photo's video (Google or Samsung: inside the file; "
+            "Apple: the live photo's MOV, uploaded in either order, linked by the content "
+            "identifier both carry); when it could not be made, metadata.motion_error says why",
+        },
+        "motion_of": {
+            **nullable(STRING),
+            "description": "a live photo's video: the photo it plays in (not listed itself)",
         },
         "links": _object({"self": STRING, "original": STRING}),
         "albums": {"type": "array", "items": STRING},
@@ -194,6 +220,7 @@ SCHEMAS: dict[str, Schema] = {
     "Error": ERROR,
     "Rendition": RENDITION,
     "DeepZoom": DEEP_ZOOM,
+    "Motion": MOTION,
     "Image": IMAGE,
     "ImagePage": page("Image", "^[0-9]{1,18}$"),
     "Album": ALBUM,

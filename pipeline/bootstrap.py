@@ -21,7 +21,8 @@ from pipeline.adapters.catalog import MongoCatalog
 from pipeline.adapters.storage import open_object_store
 from pipeline.domain.errors import DependencyError
 from pipeline.domain.objects import ObjectStore
-from pipeline.imaging.spec import RenditionSpec
+from pipeline.imaging.spec import RenditionSpec, parse_video_spec
+from pipeline.imaging.video import VideoSpec, video_hashes
 from pipeline.jobs.registry import job_lanes
 from pipeline.runtime.health import ReadinessCheck
 from pipeline.runtime.process import wait_or_stop
@@ -206,6 +207,7 @@ async def render_service(
             lifetime_cpu_seconds=worker.render_process_cpu_seconds,
         ),
         pass_env=[n.strip() for n in worker.render_env_pass.split(",") if n.strip()],
+        video=VideoSpec.from_spec(parse_video_spec(settings.renditions)),
     )
     spool = Spool(Path(worker.spool_dir) if worker.spool_dir else None, worker.spool_bytes)
     spool.sweep()
@@ -230,6 +232,7 @@ def render_policy(settings: Settings) -> RenderPolicy:
         worker=worker_identity(),
         share_of=lambda tenant: settings.jobs.tenant_queued * settings.jobs.weight(tenant),
         video_timeout=settings.jobs.video_timeout_seconds,
+        video_hashes=video_hashes(VideoSpec.from_spec(parse_video_spec(settings.renditions))),
     )
 
 

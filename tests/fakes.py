@@ -42,7 +42,15 @@ from pipeline.domain.messages import (
     StreamedEvent,
     utcnow,
 )
-from pipeline.domain.models import ImageRecord, ReadyImage, Status, TenantCounts, WalkPosition
+from pipeline.domain.models import (
+    MOTION,
+    VIDEO_PREVIEW,
+    ImageRecord,
+    ReadyImage,
+    Status,
+    TenantCounts,
+    WalkPosition,
+)
 from pipeline.domain.objects import ObjectInfo, ObjectStore, StoredObject
 from pipeline.domain.shares import ShareRecord
 from pipeline.domain.uploads import UploadRecord
@@ -104,6 +112,7 @@ class FakeCatalog:
             r
             for r in self.images.values()
             if r.tenant == tenant
+            and r.motion_of is None
             and (before is None or r.seq < before)
             and (album is None or album in r.albums)
             and (status is None or r.status == status)
@@ -223,6 +232,35 @@ class FakeCatalog:
             crashes=0,
             rounds=0,
         )
+
+    async def live_partners(self, tenant: str, content_identifier: str) -> list[ImageRecord]:
+        return [
+            r
+            for r in self.images.values()
+            if r.tenant == tenant
+            and r.status == "ready"
+            and r.metadata.get("content_identifier") == content_identifier
+        ]
+
+    async def link_motion(
+        self, tenant: str, photo_id: str, video: ImageRecord, about: dict[str, Any]
+    ) -> bool:
+        photo = await self.get_image(tenant, photo_id)
+        if photo is None or photo.status != "ready":
+            return False
+        renditions = {**photo.renditions, MOTION: video.renditions[VIDEO_PREVIEW]}
+        self._update(photo, renditions=renditions, metadata={**photo.metadata, "motion": about})
+        self.images[video.id] = video.model_copy(update={"motion_of": photo_id})
+        return True
+
+    async def unlink_motion(self, tenant: str, photo_id: str, video_id: str) -> None:
+        photo = await self.get_image(tenant, photo_id)
+        about = photo.metadata.get("motion") if photo is not None else None
+        if photo is None or not isinstance(about, dict) or about.get("video_id") != video_id:
+            return
+        renditions = {k: v for k, v in photo.renditions.items() if k != MOTION}
+        metadata = {k: v for k, v in photo.metadata.items() if k != "motion"}
+        self._update(photo, renditions=renditions, metadata=metadata)
 
     async def delete_image(
         self, tenant: str, image_id: str, *, trashed_before: datetime | None = None

@@ -391,6 +391,22 @@ def exif_blob(orientation: int, *, camera: bool, gps: bool) -> bytes:
     return b"Exif\x00\x00" + _tiff(ifd0, exif, gps_ifd)
 
 
+def apple_live_jpeg(width: int, height: int, content_identifier: str) -> bytes:
+    """The still of an Apple live photo: a JPEG whose EXIF maker note (Apple's: "Apple iOS",
+    version 1, big-endian IFD with offsets from the note's start) carries the content
+    identifier (tag 0x11) that its video carries too. The APP1 segment is written here, not
+    by libvips, so the maker note stays byte for byte as Apple lays it out."""
+    text = content_identifier.encode() + b"\x00"
+    heap_at = 14 + 2 + 12 + 4
+    note = b"Apple iOS\x00" + b"\x00\x01" + b"MM" + struct.pack(">H", 1)
+    note += struct.pack(">HHII", 0x0011, 2, len(text), heap_at) + struct.pack(">I", 0) + text
+    exif = [(0x927C, 7, note), (0x9003, 2, b"2024:05:01 12:34:56\x00")]
+    tiff = _tiff([(0x010F, 2, b"Apple\x00"), (0x0110, 2, b"iPhone 15\x00")], exif, [])
+    payload = b"Exif\x00\x00" + tiff
+    jpeg = bytes(scene(width, height).jpegsave_buffer(Q=85))
+    return jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload + jpeg[2:]
+
+
 def _dms(value: float) -> bytes:
     degrees = math.floor(value)
     minutes = math.floor((value - degrees) * 60)
@@ -412,7 +428,7 @@ def _tiff(ifd0: list[tuple[int, int, bytes]], *subs: list[tuple[int, int, bytes]
     for n, ifd in enumerate(ifds):
         out += struct.pack("<H", len(ifd))
         for tag, kind, given in ifd:
-            count = len(given) // {2: 1, 3: 2, 4: 4, 5: 8}[kind]
+            count = len(given) // {2: 1, 3: 2, 4: 4, 5: 8, 7: 1}[kind]
             pointer = tag in pointers
             value = struct.pack("<I", offsets[1 + pointers.index(tag)]) if pointer else given
             if len(value) > 4:

@@ -28,7 +28,8 @@ from pipeline.bootstrap import (
 from pipeline.domain import names
 from pipeline.imaging import vips
 from pipeline.imaging.render import check_capabilities
-from pipeline.imaging.spec import RenditionSpec, parse_spec
+from pipeline.imaging.spec import RenditionSpec, parse_spec, parse_video_spec
+from pipeline.imaging.video import VideoSpec, check_encoders
 from pipeline.jobs.registry import BoundLane, Handler, bind, render_slots, worker_lanes
 from pipeline.runtime.health import serve_ops
 from pipeline.runtime.process import stop_on_signals
@@ -44,6 +45,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     spec = parse_spec(settings.renditions)
     vips.set_threads(settings.worker.vips_concurrency)
     check_capabilities(spec)
+    check_encoders(VideoSpec.from_spec(parse_video_spec(settings.renditions)))
     # Started before its NATS (a bare `gallery worker`, a pod before the bus): wait for it.
     async with open_backends_patiently(settings, name="gallery-worker", stop=stop) as backends:
         if backends is not None:

@@ -115,6 +115,10 @@ def _summary(image: Json, albums: list[str]) -> Table:
         "type": image.get("content_type"),
         "size": output.human_bytes(image.get("bytes")),
         "pixels": f"{image.get('width')} x {image.get('height')}, {image.get('frames')} frame(s)",
+        "media": image.get("media"),
+        "duration": _duration((image.get("metadata") or {}).get("duration_seconds")),
+        "motion": _motion(image),
+        "motion of": image.get("motion_of"),
         "sha256": image.get("sha256"),
         "created": image.get("created_at"),
         "ready": image.get("ready_at"),
@@ -123,6 +127,21 @@ def _summary(image: Json, albums: list[str]) -> Table:
         "original": (image.get("links") or {}).get("original"),
     }
     return _pairs("photo", {k: v for k, v in fields.items() if v is not None})
+
+
+def _duration(seconds: object) -> str | None:
+    """``12.3 s`` for a number of seconds, None for anything else."""
+    return f"{seconds:.1f} s" if isinstance(seconds, int | float) else None
+
+
+def _motion(image: Json) -> str | None:
+    """A motion photo's video (its source and length), or why it could not be made."""
+    motion = image.get("motion")
+    if isinstance(motion, dict):
+        length = _duration(motion.get("duration_seconds"))
+        return ", ".join(str(p) for p in (motion.get("source"), length) if p)
+    error = (image.get("metadata") or {}).get("motion_error")
+    return f"not playable: {output.safe(str(error))}" if error else None
 
 
 def _renditions(image: Json, url: str) -> Table:

@@ -11,6 +11,28 @@ const LABEL = { queued: "Queued", processing: "Processing" };
 
 const EXTREME_RATIO = 4; // width:height (or height:width) past which a square crop misleads
 
+// The corner mark of a tile and its tooltip: a video's duration, a motion photo's badge, an
+// animation's frame count.
+function mark(image, moving) {
+  if (image.media === "video") {
+    const seconds = (image.metadata || {}).duration_seconds;
+    return [seconds ? duration(seconds) : "Video", "Video: opens in the player"];
+  }
+  if (image.media === "motion") return ["Motion", "Motion photo: plays on hover or press"];
+  if (image.frames > 1) {
+    return [`${image.frames} frames`, moving ? "Animated: plays on hover" : "Animated: shown as its first frame"];
+  }
+  return ["", ""];
+}
+
+/** "0:07", "12:34", "1:02:03" for a duration in seconds. */
+export function duration(seconds) {
+  const whole = Math.round(seconds);
+  const [h, m, s] = [Math.floor(whole / 3600), Math.floor((whole % 3600) / 60), whole % 60];
+  const pad = (n) => String(n).padStart(2, "0");
+  return h ? `${h}:${pad(m)}:${pad(s)}` : `${m}:${pad(s)}`;
+}
+
 export class Grid {
   /** onOpen(id): a tile was activated; onSelect(ids): the selection changed. */
   constructor(container, { onOpen, onSelect }) {
@@ -43,6 +65,11 @@ export class Grid {
 
   // Show or update `image`; returns the image as the grid now holds it.
   upsert(image) {
+    // A live photo's video plays inside its photo: it is not an item of its own.
+    if (image.motion_of) {
+      this.remove(image.id);
+      return image;
+    }
     const known = this.tiles.get(image.id);
     if (known && RANK[image.status] < RANK[known.image.status]) return known.image;
     if (known) {
@@ -76,8 +103,10 @@ export class Grid {
       el("img", { class: "placeholder", alt: "", "aria-hidden": "true" }),
       el("img", { class: "thumb", alt: name, decoding: "async" }),
     );
-    // An animated GIF/WebP plays (its `animated` rendition) while pointed at or focused.
-    for (const [type, on] of [["pointerenter", true], ["pointerleave", false], ["focus", true], ["blur", false]]) {
+    // An animated GIF/WebP (its `animated` rendition) and a motion photo (its `motion`
+    // video) play while pointed at, focused or pressed (a touch screen has no hover).
+    const events = [["pointerenter", true], ["pointerleave", false], ["focus", true], ["blur", false]];
+    for (const [type, on] of [...events, ["pointerdown", true], ["pointerup", false], ["pointercancel", false]]) {
       open.addEventListener(type, () => this.play(image.id, on));
     }
     const check = el("input", { type: "checkbox", class: "tile-select", "aria-label": `Select ${name}` });
@@ -101,12 +130,13 @@ export class Grid {
     node.querySelector(".badge").textContent = LABEL[image.status] || "";
     // An animated GIF/WebP/APNG has an `animated` rendition that plays on hover; one over the
     // size limit (or a GIF whose first frame leaves gaps) shows its first frame only: the
-    // badge says which.
-    const frames = image.frames > 1 ? `${image.frames} frames` : "";
+    // badge says which (mark, above).
     const moving = Boolean(image.renditions && image.renditions.animated);
     node.dataset.animated = String(moving);
+    node.dataset.media = image.media || "photo";
+    const [frames, title] = mark(image, moving);
     node.querySelector(".frames").textContent = frames;
-    node.querySelector(".frames").title = frames && (moving ? "Animated: plays on hover" : "Animated: shown as its first frame");
+    node.querySelector(".frames").title = title;
     node.querySelector(".failure").textContent =
       image.status === "failed" ? `Failed: ${image.failure || "unknown reason"}` : "";
     const state = image.status === "ready" ? "" : `, ${image.status}`;
@@ -145,9 +175,14 @@ export class Grid {
 
   async play(id, on) {
     const known = this.tiles.get(id);
-    const animated = known && known.image.renditions && known.image.renditions.animated;
-    if (!animated || known.image.status !== "ready") return;
+    if (!known || known.image.status !== "ready") return;
+    const renditions = known.image.renditions || {};
+    // An animation is an image; a motion photo's motion is a silent, looping video.
+    const motion = known.image.motion;
+    const source = renditions.animated || motion;
+    if (!source) return;
     const { node } = known;
+    if (node.classList.contains("playing") === on) return; // pointerenter then pointerdown
     node.classList.toggle("playing", on);
     const thumb = node.querySelector(".thumb");
     let moving = node.querySelector(".moving");
@@ -156,12 +191,17 @@ export class Grid {
       return;
     }
     if (!moving) {
-      moving = el("img", { class: "moving", alt: "", "aria-hidden": "true" });
+      moving = renditions.animated
+        ? el("img", { class: "moving", alt: "", "aria-hidden": "true" })
+        : el("video", { class: "moving", muted: true, loop: true, playsinline: true, "aria-hidden": "true" });
+      moving.muted = true; // the attribute alone does not mute a video made by script
       thumb.after(moving);
     }
     try {
-      const src = await blobUrl(animated.url);
-      if (node.classList.contains("playing")) moving.src = src;
+      const src = await blobUrl(source.url);
+      if (!node.classList.contains("playing")) return;
+      moving.src = src;
+      if (moving.play) await moving.play();
     } catch {
       moving.remove(); // the still stays
     }

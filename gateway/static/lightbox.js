@@ -2,11 +2,14 @@
 // the tile). The `preview` rendition shows at once over the ThumbHash; zoom swaps in `large`,
 // or, for a photo with Deep Zoom tiles (a panorama, a large scan), opens the deep-zoom viewer
 // (deepzoom.js) that pans and zooms to the photo's own pixels.
+// A video plays in a <video> with native controls, its poster (the `preview` rendition) first;
+// a motion photo shows its still and plays its motion on "Play motion".
 // Arrow keys step through the grid's order; the side panel shows when and with what camera
 // the photo was taken; download fetches the original; delete asks first.
 
 import { api, apiJson, blobUrl, el, formatBytes, imagesPath } from "./api.js";
 import { DeepZoom } from "./deepzoom.js";
+import { duration } from "./grid.js";
 import { askConfirm } from "./dialogs.js";
 import { thumbHashToDataURL } from "./thumbhash.js";
 
@@ -44,12 +47,27 @@ function frames(image) {
   return `${image.frames} (animated${seconds ? `, ${seconds.toFixed(1)} s a loop` : ""})`;
 }
 
+function motionNote(image) {
+  const meta = image.metadata || {};
+  if (image.motion) {
+    const source = { google: "Google motion photo", samsung: "Samsung motion photo", apple: "Apple Live Photo" }[image.motion.source];
+    const seconds = image.motion.duration_seconds;
+    return [source || "Motion photo", seconds ? duration(seconds) : ""].filter(Boolean).join(" · ");
+  }
+  // The still rendered but its motion part did not: say why rather than hide it.
+  return meta.motion_error ? `Not playable: ${meta.motion_error}` : "";
+}
+
 export class Lightbox {
   /** grid: the Grid (order and documents); onDeleted(id): the photo is gone; say(text). */
   constructor({ grid, onDeleted, say }) {
     Object.assign(this, { grid, onDeleted, say });
     this.dialog = $("lightbox");
     this.photo = $("lb-photo");
+    this.video = $("lb-video");
+    this.motionButton = $("lb-motion");
+    this.motionButton.addEventListener("click", () => this.playMotion(this.motionButton.getAttribute("aria-pressed") !== "true"));
+    this.video.addEventListener("ended", () => this.playMotion(false));
     this.id = null;
     this.zoomed = false;
     this.deep = new DeepZoom(this.photo.parentElement);
@@ -70,6 +88,7 @@ export class Lightbox {
       this.id = null;
       this.closeDeep();
       this.photo.removeAttribute("src");
+      this.stopVideo();
     });
   }
 
@@ -112,11 +131,62 @@ export class Lightbox {
     this.photo.alt = image.filename || "photo";
     this.dialog.dataset.status = image.status;
     this.info(image);
+    this.stopVideo();
     // An animated GIF/WebP plays: its `animated` rendition (frames and delays kept).
     const renditions = image.renditions || {};
     const preview = renditions.animated || renditions.preview;
     this.dialog.classList.toggle("animated", Boolean(renditions.animated));
+    this.dialog.dataset.media = image.media || "photo";
+    this.motionButton.hidden = !(image.status === "ready" && image.motion);
+    if (image.status === "ready" && image.media === "video" && renditions.video) {
+      await this.loadVideo(id, renditions.video.url, preview && preview.url, { controls: true });
+      return;
+    }
     if (image.status === "ready" && preview) await this.load(id, preview.url);
+  }
+
+  // The video over the stage: `url` its MP4, `poster` shown until it plays. Renditions need
+  // the Authorization header, so the MP4 comes as a blob: URL like the photos.
+  async loadVideo(id, url, poster, { controls = true, autoplay = false } = {}) {
+    try {
+      const [src, still] = await Promise.all([blobUrl(url), poster ? blobUrl(poster) : ""]);
+      if (this.id !== id) return;
+      this.video.controls = controls;
+      if (still) this.video.poster = still;
+      this.video.src = src;
+      this.video.dataset.rendition = url;
+      this.video.hidden = false;
+      this.dialog.classList.add("painted", "playing-video");
+      if (autoplay) await this.video.play();
+    } catch (error) {
+      this.say(error.message);
+    }
+  }
+
+  stopVideo() {
+    this.video.pause();
+    this.video.removeAttribute("src");
+    this.video.removeAttribute("poster");
+    delete this.video.dataset.rendition;
+    this.video.hidden = true;
+    this.video.load(); // drop the buffered media
+    this.dialog.classList.remove("playing-video");
+    this.motionButton.setAttribute("aria-pressed", "false");
+  }
+
+  // A motion photo: its motion plays once over the still (muted, no controls), then the still.
+  async playMotion(on) {
+    const image = this.id && this.grid.image(this.id);
+    if (!on || !image || !image.motion) {
+      if (image && image.media !== "video") this.stopVideo();
+      return;
+    }
+    this.motionButton.setAttribute("aria-pressed", "true");
+    this.video.muted = true;
+    await this.loadVideo(image.id, image.motion.url, image.renditions.preview && image.renditions.preview.url, {
+      controls: false,
+      autoplay: true,
+    });
   }
 
   async load(id, url) {
@@ -138,6 +208,8 @@ export class Lightbox {
   }
 
   zoom(on, { load = true } = {}) {
+    const current = this.id && this.grid.image(this.id);
+    if (on && current && current.media === "video") return; // the player has its own controls
     this.zoomed = on;
     this.dialog.classList.toggle("zoomed", on);
     $("lb-zoom").setAttribute("aria-pressed", String(on));
@@ -179,6 +251,8 @@ export class Lightbox {
       ["Lens", meta.lens],
       ["Exposure", exposure(meta)],
       ["Frames", frames(image)],
+      ["Duration", meta.duration_seconds ? duration(meta.duration_seconds) : ""],
+      ["Motion", motionNote(image)],
       ["Size", image.width ? `${image.width} × ${image.height} · ${formatBytes(image.bytes)}` : formatBytes(image.bytes)],
       ["Uploaded", new Date(image.created_at).toLocaleString()],
       ["Status", image.status === "failed" ? `Failed: ${image.failure || "unknown reason"}` : image.status === "ready" ? "" : image.status],

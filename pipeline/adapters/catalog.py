@@ -32,7 +32,7 @@ from pipeline.adapters.uploads import MongoUploadCatalog
 from pipeline.adapters.usage import MongoUsageCatalog
 from pipeline.domain.errors import DuplicateImage
 from pipeline.domain.messages import utcnow
-from pipeline.domain.models import ImageRecord, ReadyImage
+from pipeline.domain.models import MOTION, VIDEO_PREVIEW, ImageRecord, ReadyImage
 from pipeline.runtime.settings import MongoSettings
 
 Document = dict[str, Any]
@@ -150,8 +150,9 @@ class MongoCatalog:
 
         Read as ranges of ``seq`` below the cursor (:func:`~pipeline.adapters.windows.newest`),
         each served by the index of its filter (``tenant[_albums][_status]_seq``). Trashed
-        photos are dropped after the read: a ``trashed_at`` term in the filter makes
-        SecantusDB scan the collection (test_catalog_plans), and the trash is a few photos.
+        photos and live photos' videos are dropped after the read: a ``trashed_at`` or
+        ``motion_of`` term in the filter makes SecantusDB scan the collection
+        (test_catalog_plans), and both are few.
         """
         query: Document = {"tenant": tenant}
         if album is not None:
@@ -167,7 +168,7 @@ class MongoCatalog:
                 )
                 if not docs:
                     break
-                found += [doc for doc in docs if doc.get("trashed_at") is None]
+                found += [doc for doc in docs if _listed(doc)]
                 below = int(docs[-1]["seq"])
         return [ImageRecord.model_validate(doc) for doc in found]
 
@@ -418,6 +419,38 @@ class MongoCatalog:
             docs = await windows.oldest(self.images, query, upto=top, limit=limit)
         return [ImageRecord.model_validate(doc) for doc in docs]
 
+    async def live_partners(self, tenant: str, content_identifier: str) -> list[ImageRecord]:
+        """The tenant's ready images carrying ``content_identifier`` (a live photo's two
+        halves; a handful at most), by the ``tenant_content_identifier`` index."""
+        query = {"tenant": tenant, "metadata.content_identifier": content_identifier}
+        with _translated("find live photo"):
+            docs = [doc async for doc in self.images.find(query).limit(_PARTNERS)]
+        records = [ImageRecord.model_validate(doc) for doc in docs]
+        return [r for r in records if r.status == "ready"]
+
+    async def link_motion(
+        self, tenant: str, photo_id: str, video: ImageRecord, about: dict[str, Any]
+    ) -> bool:
+        """The photo first: a video hidden from the listing before its photo shows it would
+        be lost from sight should the second write fail."""
+        clip = video.renditions[VIDEO_PREVIEW]
+        photo = {"_id": photo_id, "tenant": tenant, "status": "ready"}
+        fields = {f"renditions.{MOTION}": clip.model_dump(), "metadata.motion": about}
+        with _translated("link live photo"):
+            done = await self.images.update_one(photo, {"$set": fields})
+            if done.matched_count == 0:
+                return False
+            await self.images.update_one(
+                {"_id": video.id, "tenant": tenant}, {"$set": {"motion_of": photo_id}}
+            )
+        return True
+
+    async def unlink_motion(self, tenant: str, photo_id: str, video_id: str) -> None:
+        photo = {"_id": photo_id, "tenant": tenant, "metadata.motion.video_id": video_id}
+        gone = {f"renditions.{MOTION}": "", "metadata.motion": ""}
+        with _translated("unlink live photo"):
+            await self.images.update_one(photo, {"$unset": gone})
+
     async def touch(self, tenant: str, image_id: str) -> None:
         """Restart the sweeper's clock on an image it just republished."""
         now = utcnow()
@@ -456,6 +489,16 @@ _NO_LEASE: Document = {"lease_owner": None, "lease_expires_at": None}
 def _held(tenant: str, image_id: str, owner: str | None) -> Document:
     """The filter of an image in ``processing`` under ``owner``'s lease."""
     return {"_id": image_id, "tenant": tenant, "status": "processing", "lease_owner": owner}
+
+
+# Ready images one content identifier may name: a live photo is two; edits and re-saves a few.
+_PARTNERS = 8
+
+
+def _listed(doc: Document) -> bool:
+    """Out of the trash, and not a live photo's video (shown through its photo, not as an
+    item of its own)."""
+    return doc.get("trashed_at") is None and doc.get("motion_of") is None
 
 
 def _record(doc: Document | None) -> ImageRecord | None:

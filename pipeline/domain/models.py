@@ -13,6 +13,10 @@ from ulid import LaxMonotonicPolicy, ULIDGenerator
 from pipeline.domain.messages import JobReason, RenderJob, utcnow
 
 Status = Literal["queued", "processing", "ready", "failed"]
+# The rendition holding a motion photo's video (pipeline.imaging.motion.NAME), and the one
+# holding a video's preview (pipeline.imaging.spec.RESERVED_NAME).
+MOTION = "motion"
+VIDEO_PREVIEW = "video"
 
 # Monotonic within a millisecond: ids made in the same millisecond still sort in creation
 # order (the lax policy draws fresh randomness instead of failing on the 2**80th).
@@ -166,6 +170,8 @@ class ImageRecord(BaseModel):
     renditions: dict[str, Rendition] = Field(default_factory=dict)
     metadata: dict[str, Any] = Field(default_factory=dict)
     thumbhash: str | None = None
+    motion_of: str | None = None
+    """A live photo's video: the id of the photo it plays in (not listed on its own)."""
     albums: list[str] = Field(default_factory=list)
     """Ids of the tenant's albums this image is in (an image may be in several)."""
     seq: int = 0
@@ -177,8 +183,11 @@ class ImageRecord(BaseModel):
 
     @property
     def media(self) -> str:
-        """``video`` for a video original, else ``photo`` (by the type its bytes showed)."""
-        return "video" if self.content_type.startswith("video/") else "photo"
+        """``video`` for a video original (by the type its bytes showed), ``motion`` for a
+        photo with a ``motion`` rendition (the video a motion photo carries), else ``photo``."""
+        if self.content_type.startswith("video/"):
+            return "video"
+        return "motion" if MOTION in self.renditions else "photo"
 
     def to_document(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True)

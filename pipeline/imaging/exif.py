@@ -25,6 +25,9 @@ _EXIF = {
 }
 _GPS = {1: "lat_ref", 2: "lat", 3: "lon_ref", 4: "lon"}
 _EXIF_POINTER, _GPS_POINTER = 0x8769, 0x8825
+# Apple's maker note ("Apple iOS", version, "MM", then an IFD whose offsets count from the
+# note's start); its tag 0x11 is the content identifier a live photo's video carries too.
+_MAKER_NOTE, _APPLE, _APPLE_CONTENT_ID = 0x927C, b"Apple iOS\x00", 0x0011
 # type id -> (struct code, size of one value); rationals are two LONGs.
 _TYPES = {1: ("B", 1), 2: ("s", 1), 3: ("H", 2), 4: ("I", 4), 5: ("II", 8), 7: ("B", 1)}
 _TYPES |= {9: ("i", 4), 10: ("ii", 8)}
@@ -34,7 +37,8 @@ Value = str | int | float | list[float]
 
 def parse_exif(blob: bytes | None, *, store_gps: bool) -> dict[str, object]:
     """Return capture_time, camera_make, camera_model, lens, orientation, iso, exposure,
-    f_number, focal_length (those present) and ``gps`` ({lat, lon}) only if ``store_gps``."""
+    f_number, focal_length, content_identifier (Apple's live photo link; those present) and
+    ``gps`` ({lat, lon}) only if ``store_gps``."""
     if not blob:
         return {}
     tiff = blob[6:] if blob.startswith(b"Exif\x00\x00") else blob
@@ -49,6 +53,8 @@ def parse_exif(blob: bytes | None, *, store_gps: bool) -> dict[str, object]:
     _pick(ifd0, _IFD0, raw)
     if isinstance(pointer := ifd0.get(_EXIF_POINTER), int):
         _pick(_safe_ifd(tiff, order, pointer), _EXIF, raw)
+        if identifier := _apple_content_identifier(tiff, order, pointer):
+            raw["content_identifier"] = identifier
     if store_gps and isinstance(pointer := ifd0.get(_GPS_POINTER), int):
         _pick(_safe_ifd(tiff, order, pointer), _GPS, raw)
     return _tidy(raw)
@@ -84,6 +90,24 @@ def _pick(ifd: dict[int, Value], names: dict[int, str], out: dict[str, Value]) -
     for tag, name in names.items():
         if tag in ifd and ifd[tag] != "":
             out[name] = ifd[tag]
+
+
+def _apple_content_identifier(tiff: bytes, order: str, exif: int) -> str | None:
+    """The live photo's content identifier in Apple's maker note (None: not Apple's)."""
+    try:
+        for i in range(struct.unpack_from(order + "H", tiff, exif)[0]):
+            tag, kind, count, at = struct.unpack_from(order + "HHII", tiff, exif + 2 + 12 * i)
+            if tag == _MAKER_NOTE and kind == 7 and count > 16:
+                note = tiff[at : at + count]
+                break
+        else:
+            return None
+    except struct.error:
+        return None
+    if not note.startswith(_APPLE) or note[12:14] != b"MM":
+        return None
+    identifier = _safe_ifd(note, ">", 14).get(_APPLE_CONTENT_ID)
+    return identifier[:64] if isinstance(identifier, str) and identifier else None
 
 
 def _safe_ifd(tiff: bytes, order: str, offset: int) -> dict[int, Value]:

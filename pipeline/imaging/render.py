@@ -72,7 +72,7 @@ class RenderResult:
     thumbhash: str
     renditions: tuple[RenderedRendition, ...]
     decode_seconds: float
-    media: str = "photo"  # or "video"
+    media: str = "photo"  # or "video", "motion" (a photo with its motion rendition)
 
 
 @dataclass

@@ -40,6 +40,7 @@ RESERVED_NAMES: dict[str, str] = {
     RESERVED_NAME: "a video's preview",
     "tiles": "a large photo's deep-zoom tiles",
     "animated": "an animated image's animation",
+    "motion": "a motion photo's video",
 }
 
 # Larger renditions than this are a configuration mistake (and a memory risk), not a wish.
@@ -84,6 +85,30 @@ class RenditionSpec(BaseModel):
         return _CONTENT_TYPES[self.format]
 
 
+class VideoRenditionSpec(BaseModel):
+    """The ``video`` rendition of a video (its web-playable preview), as the spec's entry
+    named ``video``: ``codec`` (``h264``: H.264/AAC in MP4, plays everywhere; ``vp9`` or
+    ``av1``: with Opus in WebM, smaller, not in every Safari), the box it fits in
+    (``width`` x ``height``, either orientation, never enlarged), ``crf`` (the encoder's own
+    quality scale, lower is better: x264 0-51, VP9 and AV1 0-63; None: its default),
+    ``preset`` (its speed knob: x264's names, VP9's cpu-used 0-8, AV1's 0-13; None: its
+    default), ``max_bitrate`` and ``audio_bitrate`` in bits/s."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Literal["video"]
+    codec: Literal["h264", "vp9", "av1"] = "h264"
+    width: int = Field(1920, ge=16, le=MAX_RENDITION_SIDE)
+    height: int = Field(1080, ge=16, le=MAX_RENDITION_SIDE)
+    crf: int | None = Field(None, ge=0, le=63)
+    preset: str | None = Field(None, pattern=r"^[a-z0-9]{1,16}$")
+    max_bitrate: int = Field(5_000_000, ge=100_000, le=200_000_000)
+    audio_bitrate: int = Field(128_000, ge=16_000, le=512_000)
+
+
+_VIDEO = TypeAdapter(VideoRenditionSpec)
+
+
 class _Spec(BaseModel):
     renditions: tuple[RenditionSpec, ...] = Field(min_length=1)
 
@@ -115,14 +140,36 @@ def parse_spec(text: str) -> tuple[RenditionSpec, ...]:
     Raises :class:`ConfigurationError` naming every problem (bad JSON, unknown or invalid
     fields, duplicate names, an empty list).
     """
+    return _parse(text)[0]
+
+
+def parse_video_spec(text: str) -> VideoRenditionSpec | None:
+    """The entry of ``GALLERY_RENDITIONS`` named ``video`` (None: the default preview).
+    Raises :class:`ConfigurationError` as :func:`parse_spec` does."""
+    return _parse(text)[1]
+
+
+def _parse(text: str) -> tuple[tuple[RenditionSpec, ...], VideoRenditionSpec | None]:
     if not text.strip():
-        return DEFAULT_SPEC
+        return DEFAULT_SPEC, None
     try:
         items = _LIST.validate_json(text)
     except ValidationError as exc:
         raise ConfigurationError(f"renditions: not a JSON list: {_describe(exc)}") from exc
+    video = [i for i in items if isinstance(i, dict) and i.get("name") == RESERVED_NAME]
+    images = [i for i in items if not (isinstance(i, dict) and i.get("name") == RESERVED_NAME)]
+    if len(video) > 1:
+        raise ConfigurationError("renditions: one entry named video (a video's preview), not two")
     try:
-        return _Spec.model_validate({"renditions": items}).renditions
+        preview = _VIDEO.validate_python(video[0]) if video else None
+    except ValidationError as exc:
+        fields = ", ".join(f for f in VideoRenditionSpec.model_fields if f != "name")
+        raise ConfigurationError(
+            f"renditions: the name video is reserved for a video's preview, whose entry "
+            f"takes {fields}: {_describe(exc)}"
+        ) from exc
+    try:
+        return _Spec.model_validate({"renditions": images}).renditions, preview
     except ValidationError as exc:
         raise ConfigurationError(f"renditions: {_describe(exc)}") from exc
 

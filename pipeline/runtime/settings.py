@@ -155,6 +155,12 @@ class LimitsSettings(_Section):
     max_video_streams: int = Field(
         8, ge=1, description="Most audio and video streams a video may have (422 above)"
     )
+    max_motion_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="Longest video inside a motion photo made into its `motion` rendition "
+        "(longer: the photo renders without it, its metadata says why)",
+    )
     render_timeout_seconds: float = Field(120.0, gt=0, description="Deadline of one render job")
     deep_zoom_min_side: int = Field(
         8192,

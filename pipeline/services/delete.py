@@ -28,6 +28,7 @@ from pipeline.domain.models import ImageRecord
 from pipeline.domain.objects import ObjectStore
 from pipeline.domain.outcomes import Ack, Delivery, Outcome
 from pipeline.services.access import AccessPolicy, no_image
+from pipeline.services.live import linked_video
 from pipeline.services.ports import Catalog, CleanupPublisher
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ class DeleteService:
         """
         tenant = self._policy.tenant(who, "delete")
         if permanent:
+            await self._delete_live_video(tenant, image_id)
             record = await self._catalog.delete_image(tenant, image_id)
         else:
             record = await self._catalog.trash_image(tenant, image_id)
@@ -139,11 +141,28 @@ class DeleteService:
         if gone is None:
             return 0
         await self._gone(gone)
+        await self._forget_video(gone)
         return 1
 
     async def _gone(self, record: ImageRecord) -> None:
         await self._queue_cleanup(cleanup_job(record))
         await self._tell(record, "deleted")
+        if record.motion_of is not None:  # a live photo's video, deleted on its own
+            await self._catalog.unlink_motion(record.tenant, record.motion_of, record.id)
+
+    async def _delete_live_video(self, tenant: str, image_id: str) -> None:
+        """A live photo is one item: its video goes for good with the photo. The video
+        first, so a failure between the two leaves a photo without its motion (deleted
+        again), never a video hidden from the listing with no photo to show it."""
+        photo = await self._catalog.get_image(tenant, image_id)
+        if photo is not None:
+            await self._forget_video(photo)
+
+    async def _forget_video(self, photo: ImageRecord) -> None:
+        """Delete for good the live photo video that plays in ``photo``, if any."""
+        video = linked_video(photo)
+        if video is not None and (gone := await self._catalog.delete_image(photo.tenant, video)):
+            await self._gone(gone)
 
     async def _tell(self, record: ImageRecord, what: ImageEventType) -> None:
         await self._bus.publish_event(

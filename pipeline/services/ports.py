@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from pipeline.domain.access import DEFAULT_SCOPES, Scope
 from pipeline.domain.albums import AlbumRecord
@@ -117,6 +117,23 @@ class Catalog(Protocol):
         ...
 
     async def touch(self, tenant: str, image_id: str) -> None: ...
+
+    async def live_partners(self, tenant: str, content_identifier: str) -> list[ImageRecord]:
+        """The tenant's ``ready`` images carrying Apple's ``content_identifier`` (in
+        ``metadata.content_identifier``): the still and the video of one live photo."""
+        ...
+
+    async def link_motion(
+        self, tenant: str, photo_id: str, video: ImageRecord, about: dict[str, Any]
+    ) -> bool:
+        """Make the ready ``video``'s ``video`` rendition the ready photo's ``motion``
+        rendition (``about`` its ``metadata.motion``) and the video the photo's
+        (``motion_of``: no longer listed). False when the photo is not there and ready."""
+        ...
+
+    async def unlink_motion(self, tenant: str, photo_id: str, video_id: str) -> None:
+        """Take the ``motion`` rendition that ``video_id`` gave off the photo (it is gone)."""
+        ...
 
 
 class ImageScan(Protocol):

@@ -25,8 +25,8 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -39,7 +39,7 @@ from pipeline.domain.errors import (
     RenderCrashed,
 )
 from pipeline.domain.messages import RERENDER_REASONS, ImageEvent, RenderJob, utcnow
-from pipeline.domain.models import ImageRecord, ReadyImage, Rendition
+from pipeline.domain.models import MOTION, VIDEO_PREVIEW, ImageRecord, ReadyImage, Rendition
 from pipeline.domain.objects import ObjectStore
 from pipeline.domain.outcomes import Ack, Delivery, Outcome, Retry, Terminal
 from pipeline.imaging import animated, deepzoom
@@ -47,9 +47,11 @@ from pipeline.imaging.render import RenderedRendition, RenderResult
 from pipeline.jobs.fate import History, Result, Verdict, decide
 from pipeline.runtime import metrics
 from pipeline.runtime.joblog import log_outcome
+from pipeline.services.backfill import stale_video
 from pipeline.services.delete import remove_orphaned_renditions
 from pipeline.services.handback import CLAIM_LINGER, Handback, PendingHandbacks
 from pipeline.services.lease import HeldLease
+from pipeline.services.live import pair_live_photo
 from pipeline.services.ports import Bus, Catalog, Renderer
 from pipeline.services.spool import CHUNK_BYTES, Spool
 
@@ -83,6 +85,9 @@ class RenderPolicy:
     # A video's render deadline in seconds for its duration (None: the limits' deadline,
     # render_timeout_seconds, for every image).
     video_timeout: Callable[[float | None], float] | None = None
+    # The video renditions' spec hashes (pipeline.imaging.video.video_hashes; empty: not
+    # compared), so a backfill after a change of the spec's video entry re-renders videos.
+    video_hashes: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -313,10 +318,13 @@ class RenderService:
         return _Done(Ack(), "rerendered")
 
     def _is_current(self, record: ImageRecord) -> bool:
+        if stale_video(record, self._policy.video_hashes):
+            return False
         stored = {name: r.spec_hash for name, r in record.renditions.items()}
-        # A video also has its preview (named "video"; its own spec is not compared yet).
+        # A video's preview and a motion photo's video follow the video spec (above).
         if record.media == "video":
-            stored.pop("video", None)
+            stored.pop(VIDEO_PREVIEW, None)
+        stored.pop(MOTION, None)
         # A large photo's tiles and an animation follow their own hashes, not the spec's.
         stored.pop(deepzoom.NAME, None)
         stored.pop(animated.NAME, None)
@@ -355,11 +363,29 @@ class RenderService:
             await remove_orphaned_renditions(self._catalog, self._store, record.tenant, record.id)
             return False
         await self._drop_outdated(record, renditions)
+        await self._pair(ready)
         event = ImageEvent(
             type="ready", image_id=record.id, tenant=record.tenant, renditions=sorted(renditions)
         )
         await self._bus.publish_event(event)
         return True
+
+    async def _pair(self, ready: ImageRecord) -> None:
+        """An Apple live photo's half finds the other (:mod:`pipeline.services.live`). Best
+        effort: the image is ready either way, and a re-render pairs it again."""
+        try:
+            photo = await pair_live_photo(self._catalog, ready)
+            if photo is not None and photo.id != ready.id:
+                # The photo became ready earlier, as a still: listeners (the web UI) learn
+                # that it plays now, as after a re-render.
+                names_now = sorted({*photo.renditions, MOTION})
+                await self._bus.publish_event(
+                    ImageEvent(
+                        type="ready", image_id=photo.id, tenant=photo.tenant, renditions=names_now
+                    )
+                )
+        except DependencyError as exc:
+            log.warning("live photo %s not paired (re-render to pair it): %s", ready.id, exc)
 
     async def _store_renditions(
         self, record: ImageRecord, result: RenderResult

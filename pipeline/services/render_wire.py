@@ -18,6 +18,7 @@ from pipeline.imaging.render import RenderedRendition, RenderResult
 from pipeline.imaging.spec import RenditionSpec
 
 _LENGTH = 4
+MEDIA = ("photo", "video", "motion")
 MAX_HEADER_BYTES = 4 * 1024 * 1024  # EXIF metadata and a traceback fit many times over
 MAX_BLOB_BYTES = 1024**3  # all renditions of one original together
 
@@ -141,7 +142,7 @@ def parse_result(header: dict[str, Any], blobs: list[bytes], preview: Path) -> R
         thumbhash=str(header["thumbhash"]),
         renditions=renditions,
         decode_seconds=float(header["decode_seconds"]),
-        media="video" if header.get("media") == "video" else "photo",
+        media=str(header["media"]) if header.get("media") in MEDIA else "photo",
     )
 
 

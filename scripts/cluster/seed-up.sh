@@ -252,6 +252,10 @@ for line in "${NODES[@]}"; do
     "$K" label --overwrite node "$name" node-role.kubernetes.io/worker= >/dev/null
   fi
 done
+# Ready is not yet schedulable: a node keeps node.kubernetes.io/not-ready:NoSchedule until the
+# node lifecycle controller lifts it, a moment later (a test saw a worker still tainted).
+wait_for 60 "the nodes' not-ready taints lifted" bash -c \
+  "taints=\$('$K' get nodes -o jsonpath='{.items[*].spec.taints[*].key}') && [[ \$taints != *node.kubernetes.io/not-ready* ]]"
 wait_for 60 "default service account" "$K" get serviceaccount default
 
 COREDNS_IMAGE=$("$ROOT/scripts/cluster/images.sh" tag coredns)

@@ -13,7 +13,7 @@ import base64
 import json
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,19 +39,23 @@ def role_secret(role: str) -> str:
 
 
 PV_COUNT = 10  # dev overlay 3, NATS cluster overlay 5, spare 2
+TOPOLOGY = os.environ.get("GALLERY_CLUSTER_TOPOLOGY", "single")
+UP_DOWN_SINGLE = ("cluster-up.sh", "cluster-down.sh")
 
 
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[Kube]:
     if os.geteuid() != 0:
         pytest.fail("the cluster tests need root (containerd, iptables); in CI run them with sudo")
-    script("cluster-down.sh", str(STATE), timeout=300)  # leftovers of an interrupted run
+    # GALLERY_CLUSTER_TOPOLOGY=seed: the seed's four machines (seed-up.sh), else one node.
+    up, down = ("seed-up.sh", "seed-down.sh") if TOPOLOGY == "seed" else UP_DOWN_SINGLE
+    script(down, str(STATE), timeout=300)  # leftovers of an interrupted run
     try:  # the finally also stops a half-started cluster
-        script("cluster-up.sh", str(STATE), timeout=600)
+        script(up, str(STATE), timeout=600)
         bindir = Path(script("build-k8s.sh", "kubectl").splitlines()[-1])
         yield Kube(bindir / "kubectl", STATE / "kubeconfig")
     finally:
-        script("cluster-down.sh", str(STATE), timeout=300)
+        script(down, str(STATE), timeout=300)
 
 
 def storage(kube: Kube) -> None:
@@ -109,6 +113,9 @@ def secrets(kube: Kube) -> None:
             {"s3.json": json.dumps(seaweedfs_identities("gallery", credentials))},
         )
     ]
+    # Production's SeaweedFS filers (components/seaweedfs-cluster) keep their metadata in
+    # the catalog under a user of their own.
+    docs.append(secret("seaweedfs-filer-mongo-uri", {"connectionString.standard": uri}))
     for role, credential in credentials.items():
         docs.append(secret(f"gallery-{role}-mongo-uri", {"connectionString.standard": uri}))
         docs.append(
@@ -157,10 +164,11 @@ def apply_in_waves(kube: Kube, rendered: str) -> None:
 
 
 def wait_ready(kube: Kube) -> None:
-    for workload in ("statefulset/nats", "statefulset/seaweedfs", "statefulset/gallery-mongo"):
-        kube.rollout(workload, timeout=300)
-    for workload in ("deployment/gallery-gateway", "deployment/gallery-worker"):
-        kube.rollout(workload, timeout=300)
+    """Every StatefulSet, then every Deployment of the namespace rolled out (the overlays
+    differ: dev's one SeaweedFS server, production's masters, volume servers, filers, S3)."""
+    for kind in ("statefulset", "deployment"):
+        for item in kube.get(f"{kind}s")["items"]:
+            kube.rollout(f"{kind}/{item['metadata']['name']}", timeout=300)
 
 
 def deploy_overlay(cluster: Kube, namespace: str, overlay: Path) -> Deployed:
@@ -214,6 +222,18 @@ def seed(cluster: Kube) -> Deployed:
     return deploy_overlay(cluster, four_nodes.NAMESPACE, four_nodes.OVERLAY)
 
 
+@pytest.fixture
+def scenario(capsys: pytest.CaptureFixture[str]) -> Callable[[str], None]:
+    """Prints a scenario's line (``cluster NAME: figures``) to the terminal even while pytest
+    captures output, so the cluster env's log carries the figures of passing tests too."""
+
+    def say(line: str) -> None:
+        with capsys.disabled():
+            print(f"\n{line}", flush=True)
+
+    return say
+
+
 @pytest.fixture(scope="session")
 def keda(deployed: Deployed, prometheus: PrometheusApi) -> Kube:
     """KEDA running (skips when it did not build); the overlay's ScaledObject now acts. Its
@@ -249,7 +269,6 @@ ORDER = (
 # The tests of the four-node cluster (GALLERY_CLUSTER_TOPOLOGY=seed, scripts/cluster/seed-up.sh);
 # every other module needs the single node gallery-node.
 SEED_MODULES = ("test_seed_nodes",)
-TOPOLOGY = os.environ.get("GALLERY_CLUSTER_TOPOLOGY", "single")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -147,3 +147,57 @@ def what_runs_where(kube: Kube) -> dict[str, list[str]]:
             meta = pod["metadata"]
             where[pod["spec"]["nodeName"]].append(f"{meta['namespace']}/{meta['name']}")
     return dict(where)
+
+
+# Production's SeaweedFS cluster (components/seaweedfs-cluster): the members one per node.
+SEAWEED_MASTER = "app.kubernetes.io/name=seaweedfs,app.kubernetes.io/component=master"
+SEAWEED_VOLUME = "app.kubernetes.io/name=seaweedfs,app.kubernetes.io/component=volume"
+SEAWEED_MASTERS = ",".join(f"seaweedfs-master-{i}.seaweedfs-master:9333" for i in range(3))
+
+
+def weed_shell(kube: Kube, *commands: str) -> str:
+    """``weed shell`` in a master's pod, the commands fed on stdin (with the cluster's lock
+    taken around them, as commands that change volumes require)."""
+    pod = next(iter(kube.ready_pods(SEAWEED_MASTER)), None)
+    assert pod, "no SeaweedFS master Ready"
+    script_in = "\n".join(("lock", *commands, "unlock")) + "\n"
+    return kube.run(
+        "exec", "-i", pod, "--", "weed", "shell", f"-master={SEAWEED_MASTERS}",
+        stdin=script_in, timeout=300,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Copies:
+    """What ``volume.list`` says about the objects' copies."""
+
+    objects: int  # files in the volumes (each volume counted once)
+    with_two_copies: int  # of those, files whose volume is on two racks (nodes) or more
+    volumes: int
+    under_replicated: tuple[int, ...]  # volume ids with fewer than two racks
+
+
+def copies(volume_list: str) -> Copies:
+    """Parses ``weed shell`` ``volume.list`` output (racks, then their volumes)."""
+    racks: dict[int, set[str]] = defaultdict(set)
+    files: dict[int, int] = {}
+    rack = ""
+    for line in volume_list.splitlines():
+        words = line.split()
+        if words[:1] == ["Rack"]:
+            rack = words[1]
+        elif words[:1] == ["volume"] and line.strip().startswith("volume Id:"):
+            fields = dict(
+                part.strip().split(":", 1) for part in line.strip()[len("volume ") :].split(",")
+                if ":" in part
+            )  # fmt: skip
+            volume_id = int(fields["Id"])
+            racks[volume_id].add(rack)
+            files[volume_id] = max(files.get(volume_id, 0), int(fields["FileCount"]))
+    under = tuple(sorted(v for v, r in racks.items() if len(r) < 2))
+    return Copies(
+        objects=sum(files.values()),
+        with_two_copies=sum(n for v, n in files.items() if v not in under),
+        volumes=len(racks),
+        under_replicated=under,
+    )

@@ -25,7 +25,10 @@ class Attempt:
     photo: int
     started: float  # time.monotonic()
     ended: float
-    outcome: str  # "202", "200", "503+retry-after", "connection", or "<status>: <body>"
+    # "202", "200", "503+retry-after", "connection" (refused, reset, unreachable, or no
+    # connection within UploadRun.timeout), "timeout" (sent, no answer within it), or
+    # "<status>: <body>"
+    outcome: str
 
 
 @dataclass
@@ -95,7 +98,9 @@ class UploadRun:
             if exc.code == 503 and retry_after is not None:
                 return "503+retry-after", None, min(float(retry_after), 2.0)
             return f"{exc.code}: {exc.read()[:200]!r}", None, None
-        except (OSError, TimeoutError):  # refused, reset, unreachable, timed out
+        except TimeoutError:  # sent whole, no answer in time: it may have been accepted
+            return "timeout", None, 0.5
+        except OSError:  # refused, reset, unreachable, or timed out connecting or sending
             return "connection", None, 0.5
 
     def tried(self) -> int:
@@ -112,5 +117,10 @@ class UploadRun:
         return [a for a in self.attempts if a.outcome not in ("200", "202")]
 
     def unexpected(self) -> list[Attempt]:
-        """Failures a client could not have retried: neither a connection error nor 503."""
-        return [a for a in self.failures() if a.outcome not in ("connection", "503+retry-after")]
+        """Failures a client could not have retried: no connection error, timeout or 503."""
+        retryable = ("connection", "timeout", "503+retry-after")
+        return [a for a in self.failures() if a.outcome not in retryable]
+
+    def slowest(self) -> float:
+        """Seconds of the longest attempt (a timed-out one counts its timeout)."""
+        return max((a.ended - a.started for a in self.attempts), default=0.0)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -16,7 +15,9 @@ def script(name: str, *args: str, timeout: float = 900) -> str:
     result = subprocess.run(
         [str(SCRIPTS / name), *args],
         stdout=subprocess.PIPE,
-        stderr=sys.stderr,
+        # The process's own stderr (fd 2), not sys.stderr: inside a test using capsys that is
+        # an in-memory stream without a file descriptor.
+        stderr=None,
         text=True,
         timeout=timeout,
         check=True,

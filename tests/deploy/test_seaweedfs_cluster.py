@@ -89,8 +89,13 @@ def test_filers_share_a_metadata_store_that_survives_a_node(production: Build) -
     # Exactly one store: the catalog's MongoDB replica set (three members in production).
     assert env["WEED_MONGODB_ENABLED"] == "true"
     assert env["WEED_LEVELDB2_ENABLED"] == "false"
-    assert env["WEED_MONGODB_URI"]["secretKeyRef"]["name"] == "gallery-mongo-uri"
-    assert production.get("MongoDBCommunity", "gallery-mongo")["spec"]["members"] == 3
+    uri = env["WEED_MONGODB_URI"]["secretKeyRef"]["name"]
+    mongo = production.get("MongoDBCommunity", "gallery-mongo")["spec"]
+    assert mongo["members"] == 3
+    user = next(u for u in mongo["users"] if u["connectionStringSecretName"] == uri)
+    (role,) = [r for r in mongo["security"]["roles"] if r["role"] == user["roles"][0]["name"]]
+    reach = {(p["resource"]["db"], p["resource"]["collection"]) for p in role["privileges"]}
+    assert reach == {("gallery", "filemeta")}, "the filers' user touches their own collection only"
     assert _args(filer)["master"].split(",") == _masters(production)
     assert "volumeClaimTemplates" not in filer["spec"]  # nothing of its own to lose
 

@@ -138,6 +138,9 @@ async def exercise(catalog: MongoCatalog, images: int) -> None:
     assert await catalog.mark_ready(TENANT, new.id, ready, owner="w")
     await catalog.mark_ready(TENANT, new.id, ready, rerender=True)
     await catalog.touch(TENANT, new.id)
+    # A live photo's halves finding each other; linking and unlinking (by _id).
+    await catalog.live_partners(TENANT, "no-such-identifier")
+    await catalog.unlink_motion(TENANT, new.id, new_image_id())
     # Sweeps: stale queued images and expired leases, expired tus uploads.
     await catalog.stale_unfinished(timedelta(seconds=60), 500)
     await catalog.queued_images(TENANT, 8)  # the render refill

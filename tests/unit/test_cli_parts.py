@@ -242,3 +242,23 @@ def test_status_shows_renders_of_10_to_13_s_as_such_and_says_percentiles_are_est
     assert "≈11.8 s (10-12.5)" in screen
     assert "≈14.6 s (12.5-15)" in screen
     assert "p50/p95 are estimates interpolated inside histogram buckets" in screen
+
+
+def _shown(image: dict[str, object]) -> str:
+    from rich.console import Console
+
+    from gallery.commands.images import _summary
+
+    console = Console(width=120, record=True, color_system=None)
+    console.print(_summary({"id": "01ABC", **image}, []))
+    return console.export_text()
+
+
+def test_show_says_what_a_video_and_a_motion_photo_are() -> None:
+    video = _shown({"media": "video", "metadata": {"duration_seconds": 12.34}})
+    assert "video" in video
+    assert "12.3 s" in video
+    motion = _shown({"media": "motion", "motion": {"source": "apple", "duration_seconds": 2.5}})
+    assert "apple, 2.5 s" in motion
+    broken = _shown({"media": "photo", "motion": None, "metadata": {"motion_error": "cut"}})
+    assert "not playable: cut" in broken

@@ -91,7 +91,7 @@ def test_a_portrait_with_orientation_is_tiled_upright() -> None:
     assert images.bright_corner(top) == "top-left"
 
 
-@pytest.mark.parametrize("name", ["tiles", "video"])
+@pytest.mark.parametrize("name", ["tiles", "video", "motion"])
 def test_the_worker_s_own_rendition_names_are_refused_in_a_spec(name: str) -> None:
     with pytest.raises(Exception, match="reserved"):
         parse_spec(f'[{{"name": "{name}", "width": 10, "height": 10, "format": "webp"}}]')

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from pipeline.domain.errors import ConfigurationError
-from pipeline.imaging.spec import DEFAULT_SPEC, RenditionSpec, parse_spec
+from pipeline.imaging.spec import DEFAULT_SPEC, RenditionSpec, parse_spec, parse_video_spec
+from pipeline.imaging.video import VideoSpec
 
 pytestmark = pytest.mark.unit
 
@@ -120,4 +121,41 @@ def test_parse_spec_reads_a_json_list() -> None:
 def test_parse_spec_names_the_problem(text: str, needle: str) -> None:
     with pytest.raises(ConfigurationError, match="renditions") as info:
         parse_spec(text)
+    assert needle in str(info.value)
+
+
+def test_the_video_preview_is_an_entry_of_the_spec_named_video() -> None:
+    text = json.dumps(
+        [
+            {"name": "thumb", "width": 256, "height": 256, "format": "webp"},
+            {"name": "video", "codec": "vp9", "width": 1280, "height": 720, "crf": 30},
+        ]
+    )
+    assert [r.name for r in parse_spec(text)] == ["thumb"]  # the image renditions
+    video = VideoSpec.from_spec(parse_video_spec(text))
+    assert (video.codec, video.max_width, video.max_height, video.crf) == ("vp9", 1280, 720, 30)
+    assert (video.format.extension, video.format.content_type) == ("webm", "video/webm")
+    assert video.spec_hash != VideoSpec().spec_hash  # a new key: backfill knows it changed
+    # Without an entry: H.264/AAC MP4 at most 1080p, the hash it always had.
+    assert VideoSpec.from_spec(parse_video_spec("")) == VideoSpec()
+    assert VideoSpec().spec_hash == "112aa1e7a19b"
+
+
+@pytest.mark.parametrize(
+    ("entry", "needle"),
+    [
+        ({"codec": "hevc"}, "codec"),
+        ({"crf": 99}, "crf"),
+        ({"width": 8}, "width"),
+        ({"preset": "fast; rm"}, "preset"),
+        ({"format": "webp"}, "format"),
+    ],
+)
+def test_a_bad_video_entry_is_refused_naming_the_field(
+    entry: dict[str, object], needle: str
+) -> None:
+    text = json.dumps([{"name": "thumb", "width": 8, "height": 8, "format": "webp"},
+                       {"name": "video", **entry}])  # fmt: skip
+    with pytest.raises(ConfigurationError, match="video's preview") as info:
+        parse_video_spec(text)
     assert needle in str(info.value)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
+import av
+import numpy as np
 import pytest
 
-from pipeline.domain.errors import UndecodableImage
+from pipeline.domain.errors import ConfigurationError, UndecodableImage
 from pipeline.imaging.render_file import preview_path
 from pipeline.imaging.scan import scan_header
 from pipeline.imaging.spec import DEFAULT_SPEC
-from pipeline.imaging.video import VideoSpec, poster_frame, transcode
+from pipeline.imaging.video import VideoSpec, check_encoders, poster_frame, transcode
 from pipeline.runtime.settings import LimitsSettings
 from pipeline.services.process_renderer import ProcessRenderer
 from tests import videos
@@ -120,3 +123,71 @@ async def test_a_sandboxed_render_child_renders_a_video_file(
     assert [s.codec for s in header.video.streams] == ["h264", "aac"]
     assert result.metadata["video_codec"] == "vp9"
     assert result.metadata["duration_seconds"] == pytest.approx(1.0, abs=0.1)
+
+
+def _patches(rgb: np.ndarray) -> tuple[int, int, int]:
+    """Mean grey of the white, highlight and dim patches of :func:`videos.hdr_clip`."""
+    row = rgb[rgb.shape[0] // 2]
+    third = row.shape[0] // 3
+    parts = (row[4 : third - 4], row[third + 4 : 2 * third - 4], row[2 * third + 4 : -4])
+    return tuple(int(part.mean()) for part in parts)  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("transfer", ["hlg", "pq"])
+def test_an_hdr_clip_is_tone_mapped_to_sdr_in_poster_and_preview(
+    transfer: str, on_disk: Callable[[bytes], Path], tmp_path: Path
+) -> None:
+    path = on_disk(videos.hdr_clip(transfer))
+    poster = poster_frame(path, 0)
+    still = np.ndarray(
+        buffer=poster.write_to_memory(),
+        dtype=np.uint8,
+        shape=(poster.height, poster.width, poster.bands),
+    )
+    out = tmp_path / "preview.mp4"
+    transcode(path, out, SMALL, 0)
+    with av.open(str(out)) as played:
+        stream = played.streams.video[0]
+        # Tagged as what it now is: 8-bit SDR BT.709, not the source's HDR curve.
+        codec = stream.codec_context
+        assert (codec.pix_fmt, codec.color_trc, codec.color_primaries) == ("yuv420p", 1, 1)
+        moving = next(played.decode(stream)).to_ndarray(format="rgb24")
+    for rgb in (still, moving):
+        white, highlight, dim = _patches(rgb)
+        # HDR's reference white reads as near SDR white (without tone mapping: 148 for PQ,
+        # 191 for HLG, a grey), a 1000-nit highlight is the brightest without a hard edge,
+        # 5 nits stays dark (without: 64 for PQ).
+        assert 225 <= white < highlight
+        assert highlight >= 250
+        assert dim <= 40
+
+
+@pytest.mark.parametrize(("codec", "names"), [("vp9", ["vp9", "opus"]), ("av1", ["av1", "opus"])])
+def test_the_preview_in_vp9_or_av1_is_webm_with_its_index_first(
+    codec: str, names: list[str], on_disk: Callable[[bytes], Path], tmp_path: Path
+) -> None:
+    path = on_disk(videos.clip("mov", "libx264", "aac", width=128, height=96, seconds=2))
+    out = tmp_path / "preview.webm"
+    spec = VideoSpec(codec=codec, max_width=160, max_height=90)
+    done = transcode(path, out, spec, 0)
+    assert (done.width, done.height) == (120, 90)
+    header = scan_header(out.read_bytes(), LimitsSettings(), videos=True)
+    assert header.mime == "video/webm"
+    assert header.video is not None
+    assert [s.codec for s in header.video.streams] == names
+    data = out.read_bytes()
+    # Cues (the seek index) before the first Cluster: a browser seeks before it has it all.
+    assert 0 < data.index(b"\x1c\x53\xbb\x6b") < data.index(b"\x1f\x43\xb6\x75")
+
+
+def test_a_codec_this_ffmpeg_cannot_write_fails_at_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pipeline.imaging import video as module
+
+    for codec in module.CODECS:
+        check_encoders(VideoSpec(codec=codec))  # the wheel writes all three
+    missing = dataclasses.replace(module.CODECS["vp9"], encoder="libnosuchvp9")
+    monkeypatch.setitem(module.CODECS, "vp9", missing)
+    with pytest.raises(ConfigurationError, match="libnosuchvp9"):
+        check_encoders(VideoSpec(codec="vp9"))
