@@ -11,7 +11,15 @@ the adapter's own shape, numbers and counters) and measures on the running stack
 - a new upload's 202 and its upload-to-ready (polled), a duplicate's 200: p50;
 - one pass of the sweepers' queries (stale images, expired uploads) and one batch of the
   reconcile/backfill walk: median;
+- the whole ``gallery reconcile --dry-run``, ``gallery backfill --dry-run`` and
+  ``gallery status`` commands against the stack (wall time);
 - the catalog process's RSS and its CPU while the stack is idle.
+
+Seeding is bounded by the catalog server's CPU (every index entry of every document), so
+the seeding client writes without waiting for the journal (``j=false``: a lost seed costs a
+re-run, never a user's photo) in batches of ``SEED_BATCH``. The run stops when the catalog's
+RSS passes ``--max-rss-gb`` or the disk under the data folder has less than ``--min-free-gb``
+left, and says so.
 
 Prints every figure and its growth against the smallest size, writes
 ``bench/out/scale.json`` and draws ``docs/img/scale.png``.
@@ -22,8 +30,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import random
+import shutil
 import statistics
+import subprocess
+import sys
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -45,10 +57,11 @@ OUT = Path(__file__).parent / "out"
 PLOT = Path(__file__).parents[1] / "docs" / "img" / "scale.png"
 TENANT, OTHER, ALBUM = "local", "other", "ALBUM0SCALE0BENCH000000000"
 OTHER_SIZE = 10_000
-SEED_BATCH = 5_000
+SEED_BATCH = 10_000
 REPS = 30
 IDLE_SECONDS = 10.0
 KEYS = (
+    "first_page_p50_ms",
     "first_page_p95_ms",
     "deep_page_p95_ms",
     "filtered_first_page_p95_ms",
@@ -57,6 +70,9 @@ KEYS = (
     "upload_to_ready_p50_ms",
     "sweeper_pass_ms",
     "walk_batch_ms",
+    "reconcile_dry_run_s",
+    "backfill_dry_run_s",
+    "status_s",
     "catalog_rss_mb",
     "catalog_idle_cpu_pct",
 )
@@ -83,13 +99,39 @@ def document(tenant: str, n: int) -> ImageRecord:
     )
 
 
-async def seed(catalog: MongoCatalog, tenant: str, have: int, upto: int) -> float:
+class Stopped(Exception):
+    """The guard stopped the run (its message says why)."""
+
+
+class Guard:
+    """Stops the run when the catalog grows past ``max_rss`` bytes or the data folder's disk
+    has less than ``min_free`` bytes left (the machine is shared)."""
+
+    def __init__(self, stack: Stack, max_rss: float, min_free: float) -> None:
+        self.stack, self.max_rss, self.min_free = stack, max_rss, min_free
+        self.peak_rss = 0
+
+    def check(self) -> None:
+        pid, _cpu = catalog_process(self.stack)
+        rss = procs.rss_bytes(pid)
+        self.peak_rss = max(self.peak_rss, rss)
+        assert self.stack.data_dir is not None
+        free = shutil.disk_usage(self.stack.data_dir).free
+        if rss > self.max_rss:
+            raise Stopped(f"catalog RSS {rss / 2**30:.1f} GiB passed the limit")
+        if free < self.min_free:
+            raise Stopped(f"{free / 2**30:.1f} GiB of disk left")
+
+
+async def seed(catalog: MongoCatalog, tenant: str, have: int, upto: int, guard: Guard) -> float:
     """Grow ``tenant`` from ``have`` to ``upto`` documents; seconds it took."""
     started = time.perf_counter()
     for start in range(have, upto, SEED_BATCH):
         stop = min(upto, start + SEED_BATCH)
         await catalog.insert_images(tenant, [document(tenant, n) for n in range(start, stop)])
-        print(f"\r  seeding {tenant}: {stop}/{upto}", end="", flush=True)
+        guard.check()
+        rate = (stop - have) / (time.perf_counter() - started)
+        print(f"\r  seeding {tenant}: {stop}/{upto} ({rate:.0f}/s)", end="", flush=True)
     print()
     return time.perf_counter() - started
 
@@ -123,6 +165,7 @@ async def pages(session: aiohttp.ClientSession, url: str, size: int) -> dict[str
         for _ in range(REPS)
     ]
     return {
+        "first_page_p50_ms": statistics.median(first),
         "first_page_p95_ms": p(first, 0.95),
         "deep_page_p95_ms": p(deep, 0.95),
         "filtered_first_page_p95_ms": p(filtered, 0.95),
@@ -164,8 +207,8 @@ async def background(catalog: MongoCatalog, size: int) -> dict[str, float]:
     sweeps, batches = [], []
     for _ in range(9):
         started = time.perf_counter()
-        await catalog.stale_unfinished(timedelta(seconds=60))
-        await catalog.uploads.expired_uploads(utcnow())
+        await catalog.stale_unfinished(timedelta(seconds=60), 500)
+        await catalog.uploads.expired_uploads(utcnow(), 500)
         sweeps.append((time.perf_counter() - started) * 1000)
         started = time.perf_counter()
         await catalog.scan.scan_images(after=WalkPosition(TENANT, size // 2), limit=500)
@@ -173,6 +216,30 @@ async def background(catalog: MongoCatalog, size: int) -> dict[str, float]:
     return {
         "sweeper_pass_ms": statistics.median(sweeps),
         "walk_batch_ms": statistics.median(batches),
+    }
+
+
+def command(stack: Stack, *args: str) -> float:
+    """Seconds ``gallery <args> --data-dir <the stack's>`` took; raises when it failed."""
+    assert stack.data_dir is not None
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "gallery.cli", *args, "--data-dir", str(stack.data_dir)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode not in (0, 1):  # status: 1 = no worker busy, still an answer
+        raise RuntimeError(f"gallery {' '.join(args)}: {done.returncode}\n{done.stderr[-2000:]}")
+    return time.perf_counter() - started
+
+
+async def commands(stack: Stack) -> dict[str, float]:
+    run_ = asyncio.to_thread
+    return {
+        "reconcile_dry_run_s": await run_(command, stack, "reconcile", "--dry-run", "--json"),
+        "backfill_dry_run_s": await run_(command, stack, "backfill", "--dry-run", "--json"),
+        "status_s": await run_(command, stack, "status", "--json"),
     }
 
 
@@ -196,9 +263,9 @@ async def idle(stack: Stack) -> dict[str, float]:
     }
 
 
-async def run(stack: Stack, sizes: list[int]) -> dict[str, Any]:
+async def run(stack: Stack, sizes: list[int], guard: Guard, walks: bool = True) -> dict[str, Any]:
     assert stack.mongo_uri is not None
-    settings = MongoSettings(uri=stack.mongo_uri, timeout_seconds=600)
+    settings = MongoSettings(uri=stack.mongo_uri, timeout_seconds=600, journal=False)
     result: dict[str, Any] = {"sizes": {}, "seed_seconds": {}}
     headers = {"Authorization": f"Bearer {stack.key}"}
     async with (
@@ -206,21 +273,41 @@ async def run(stack: Stack, sizes: list[int]) -> dict[str, Any]:
         aiohttp.ClientSession(headers=headers) as http,
     ):
         await catalog.albums.insert_album(AlbumRecord(id=ALBUM, tenant=TENANT, name="Scale"))
-        await seed(catalog, OTHER, 0, OTHER_SIZE)
+        await seed(catalog, OTHER, 0, OTHER_SIZE, guard)
+        # Warm up gateway and worker (their first requests and render load code and fill
+        # caches), so the smallest size is a fair baseline and not a cold start.
+        await uploads(http, stack.url, 0)
+        await pages(http, stack.url, OTHER_SIZE)
         have = 0
         for size in sorted(sizes):
-            result["seed_seconds"][size] = round(await seed(catalog, TENANT, have, size), 1)
+            try:
+                seconds = await seed(catalog, TENANT, have, size, guard)
+            except Stopped as stop:
+                print(f"\nstopped while seeding {size}: {stop}")
+                result["stopped"] = f"seeding {size}: {stop}"
+                break
+            result["seed_seconds"][size] = round(seconds, 1)
             have = size
             figures = {
                 **await pages(http, stack.url, size),
                 **await uploads(http, stack.url, size),
                 **await background(catalog, size),
+                **(await commands(stack) if walks else {}),
                 **await idle(stack),
             }
             have += 5  # the uploads
+            # A figure not measured (--no-walks) is NaN: printed as nan, left out of the plot.
+            figures = {k: figures.get(k, float("nan")) for k in KEYS}
             result["sizes"][size] = {k: round(figures[k], 2) for k in KEYS}
             print(f"{size:>9}: " + ", ".join(f"{k} {figures[k]:.1f}" for k in KEYS))
+            result["peak_catalog_rss_mb"] = round(guard.peak_rss / 2**20, 1)
+            save(result)  # what a long run measured so far survives its end
     return result
+
+
+def save(result: dict[str, Any]) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "scale.json").write_text(json.dumps(result, indent=2) + "\n")
 
 
 def report(result: dict[str, Any]) -> None:
@@ -236,13 +323,23 @@ def report(result: dict[str, Any]) -> None:
 def plot(result: dict[str, Any], path: Path) -> None:
     plt = _plt()
     sizes = sorted(result["sizes"])
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    for key in KEYS[:7]:
+    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(15, 4))
+    for key in KEYS[:9]:
         left.plot(sizes, [result["sizes"][s][key] for s in sizes], marker="o", label=key)
     left.set(xscale="log", yscale="log", xlabel="photos in the tenant", ylabel="ms")
     left.legend(fontsize=7)
     left.set_title("request and background costs")
-    for key in KEYS[8:]:
+    walked = [k for k in KEYS[9:12] if any(math.isfinite(result["sizes"][s][k]) for s in sizes)]
+    for key in walked:
+        middle.plot(sizes, [result["sizes"][s][key] for s in sizes], marker="o", label=key)
+    if walked:
+        middle.set(xscale="log", yscale="log", xlabel="photos in the tenant", ylabel="s")
+        middle.legend(fontsize=7)
+    else:  # --no-walks
+        middle.text(0.5, 0.5, "not measured (--no-walks)", ha="center")
+        middle.set_axis_off()
+    middle.set_title("whole commands (walk every image)")
+    for key in KEYS[12:]:
         right.plot(sizes, [result["sizes"][s][key] for s in sizes], marker="o", label=key)
     right.set(xscale="log", xlabel="photos in the tenant")
     right.legend(fontsize=7)
@@ -256,13 +353,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated sizes")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--max-rss-gb", type=float, default=8.0, help="stop past this")
+    parser.add_argument("--min-free-gb", type=float, default=3.0, help="stop below this")
+    parser.add_argument(
+        "--no-walks",
+        action="store_true",
+        help="skip the whole reconcile/backfill commands (minutes each at 1M)",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     with embedded(workers=args.workers) as stack:
-        result = asyncio.run(run(stack, sizes))
+        guard = Guard(stack, args.max_rss_gb * 2**30, args.min_free_gb * 2**30)
+        result = asyncio.run(run(stack, sizes, guard, walks=not args.no_walks))
     report(result)
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "scale.json").write_text(json.dumps(result, indent=2) + "\n")
+    save(result)
     plot(result, PLOT)
     print(f"\nwrote {OUT / 'scale.json'} and {PLOT}")
     return 0

@@ -13,10 +13,13 @@ from typing import Any
 from gallery import exitcodes, output
 from gallery.commands import albums, images, keys, reconcile, remove, shares, status, upload, usage
 from gallery.options import add_data_dir, backend_settings
+from gallery.resume import add_after, resumable
 from pipeline.domain.errors import PipelineError
 from pipeline.domain.messages import StoredDeadLetter
+from pipeline.domain.models import WalkPosition
 from pipeline.runtime.process import configure_logging
 from pipeline.runtime.settings import Settings, load_settings
+from pipeline.services.walk import WalkState
 
 SERVERS = ("gateway", "worker")
 
@@ -56,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     backfill.add_argument("--dry-run", action="store_true", help="only count them")
     backfill.add_argument("--json", action="store_true", help="the count as JSON")
+    add_after(backfill)
     add_data_dir(backfill)
     reconcile.add_parser(sub)
 
@@ -141,7 +145,9 @@ def _letter_line(stored: StoredDeadLetter) -> str:
     return f"{letter.at.isoformat()} {what} attempts={letter.attempts} {letter.reason}"
 
 
-async def _backfill(settings: Settings, dry_run: bool, as_json: bool) -> None:
+async def _backfill(
+    settings: Settings, dry_run: bool, as_json: bool, after: WalkPosition | None
+) -> None:
     # Imported here: see _dead_letters.
     from pipeline.adapters.bus import JetStreamBus
     from pipeline.adapters.catalog import MongoCatalog
@@ -158,15 +164,19 @@ async def _backfill(settings: Settings, dry_run: bool, as_json: bool) -> None:
         MongoCatalog.connect(settings.mongo) as catalog,
     ):
         await bus.declare()
-        queued = await plan_backfill(
-            bus,
-            catalog.scan,
-            spec,
-            settings.reconcile,
-            dry_run=dry_run,
-            progress=show,
-            videos=video_hashes(VideoSpec.from_spec(parse_video_spec(settings.renditions))),
-        )
+        state = WalkState()
+        with resumable("backfill", state):
+            queued = await plan_backfill(
+                bus,
+                catalog.scan,
+                spec,
+                settings.reconcile,
+                dry_run=dry_run,
+                progress=show,
+                videos=video_hashes(VideoSpec.from_spec(parse_video_spec(settings.renditions))),
+                after=after,
+                state=state,
+            )
     verb = "would be queued" if dry_run else "queued on the backfill lane"
     print(f"\nbackfill: {queued} image(s) {verb}", file=sys.stderr)
     if as_json:
@@ -238,7 +248,7 @@ def _run(args: argparse.Namespace) -> int:
 
         asyncio.run(run_worker(settings))
     elif args.command == "backfill":
-        asyncio.run(_backfill(settings, args.dry_run, args.json))
+        asyncio.run(_backfill(settings, args.dry_run, args.json, args.after))
     elif args.command == "keys":
         asyncio.run(keys.run(settings, args))
     elif args.command == "dlq":

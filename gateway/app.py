@@ -115,7 +115,7 @@ async def _backends_ctx(app: web.Application) -> AsyncIterator[None]:
         )
         app[INGEST] = ingest_service(backends, settings)
         app[DELETE] = delete_service(backends)
-        app[ALBUMS] = album_service(backends)
+        app[ALBUMS] = album_service(backends, settings)
         app[UPLOADS] = upload_service(backends, settings)
         app[LIMITS] = upload_limits(backends, settings)
         app[KEYS] = key_service(backends)

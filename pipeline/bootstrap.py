@@ -156,8 +156,8 @@ def reconcile_service(
     )
 
 
-def album_service(backends: Backends) -> AlbumService:
-    return AlbumService(backends.catalog.albums, backends.bus)
+def album_service(backends: Backends, settings: Settings) -> AlbumService:
+    return AlbumService(backends.catalog.albums, backends.bus, sweeper=settings.sweeper)
 
 
 def image_queries(backends: Backends) -> ImageQueries:
@@ -244,7 +244,7 @@ def upload_service(backends: Backends, settings: Settings) -> UploadService:
         ingest_service(backends, settings),
         settings.limits,
         settings.tus,
-        albums=album_service(backends),
+        albums=album_service(backends, settings),
         quota=TenantQuota(backends.catalog.usage, settings.quota),
     )
 

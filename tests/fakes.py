@@ -8,6 +8,7 @@ breaks a backend by setting ``fail_with`` to the error the adapter would raise.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from collections.abc import (
     AsyncGenerator,
@@ -47,6 +48,7 @@ from pipeline.domain.models import (
     ImageRecord,
     ReadyImage,
     Status,
+    TenantCounts,
     WalkPosition,
 )
 from pipeline.domain.objects import ObjectInfo, ObjectStore, StoredObject
@@ -299,7 +301,7 @@ class FakeCatalog:
         found = [r for r in self.images.values() if r.trashed_at and r.trashed_at <= cutoff]
         return sorted(found, key=lambda r: r.trashed_at or cutoff)[:limit]
 
-    async def stale_unfinished(self, older_than: timedelta, limit: int = 500) -> list[ImageRecord]:
+    async def stale_unfinished(self, older_than: timedelta, limit: int) -> list[ImageRecord]:
         cutoff = utcnow() - older_than
 
         def stale(r: ImageRecord) -> bool:
@@ -325,22 +327,47 @@ class FakeCatalog:
 
 @dataclass
 class FakeImageScan:
-    """Reconcile's and backfill's view of a :class:`FakeCatalog`: by tenant and ``seq``."""
+    """Reconcile's and backfill's view of a :class:`FakeCatalog`: by tenant and ``seq``.
+    ``counters``: a tenant's maintained counters where a test drifted them."""
 
     catalog: FakeCatalog
+    counters: dict[str, TenantCounts] = field(default_factory=dict)
 
     async def scan_images(
         self, *, after: WalkPosition | None, limit: int
     ) -> tuple[list[ImageRecord], WalkPosition | None]:
-        ordered = sorted(self.catalog.images.values(), key=lambda r: (r.tenant, r.seq))
-        rest = [r for r in ordered if after is None or (r.tenant, r.seq) > after]
-        batch = rest[:limit]
-        if len(rest) <= limit:
-            return batch, None
-        return batch, WalkPosition(batch[-1].tenant, batch[-1].seq)
+        # As the catalog walks: one tenant at a time, an empty batch at each tenant's end
+        # pointing at the next tenant's start.
+        images = self.catalog.images.values()
+        if after is None:
+            after = WalkPosition("", 0)
+        mine = sorted(
+            (r for r in images if r.tenant == after.tenant and r.seq > after.seq),
+            key=lambda r: r.seq,
+        )
+        if not mine:
+            following = sorted({r.tenant for r in images if r.tenant > after.tenant})
+            return [], WalkPosition(following[0], 0) if following else None
+        batch = mine[:limit]
+        return batch, WalkPosition(after.tenant, batch[-1].seq)
 
     async def count_images(self) -> int:
         return len(self.catalog.images)
+
+    async def tenant_counts(self, tenant: str) -> TenantCounts:
+        if tenant in self.counters:
+            return copy.deepcopy(self.counters[tenant])
+        truth = TenantCounts()  # the fake catalog counts its images: never drifted
+        for record in self.catalog.images.values():
+            if record.tenant == tenant:
+                truth.add(record)
+        return truth
+
+    async def repair_counts(self, tenant: str, seen: TenantCounts, counted: TenantCounts) -> int:
+        if tenant in self.counters and self.counters[tenant] != seen:
+            return 1
+        self.counters[tenant] = copy.deepcopy(counted)
+        return 0
 
     async def fail_lost(
         self, tenant: str, image_id: str, reason: str, *, unchanged_since: datetime
@@ -369,6 +396,7 @@ class FakeAlbums:
     def __init__(self, catalog: FakeCatalog) -> None:
         self.catalog = catalog
         self.albums: dict[str, AlbumRecord] = {}
+        self.deleting: list[tuple[str, str]] = []  # deleted, still on images: taken off later
 
     async def insert_album(self, record: AlbumRecord) -> None:
         self._refuse_twin(record.tenant, record.name, record.id)
@@ -401,12 +429,27 @@ class FakeAlbums:
 
     async def delete_album(self, tenant: str, album_id: str) -> AlbumRecord | None:
         record = await self.get_album(tenant, album_id)
-        if record is not None:
+        if record is not None:  # as the catalog: gone now, off its images by the sweeper
             del self.albums[album_id]
-            for image in list(self.catalog.images.values()):
-                if image.tenant == tenant:
-                    self._set_albums(image, [a for a in image.albums if a != album_id])
+            self.deleting.append((tenant, album_id))
         return record
+
+    async def finish_deletes(self, *, batch: int, most: int) -> int:
+        done = 0
+        for tenant, album_id in list(self.deleting):
+            done += await self.take_off(tenant, album_id, batch=batch, most=most - done)
+            if done >= most:
+                break
+        return done
+
+    async def take_off(self, tenant: str, album_id: str, *, batch: int, most: int) -> int:
+        held = [i for i in self.catalog.images.values() if album_id in i.albums]
+        taken = held[:most]
+        for image in taken:
+            self._set_albums(image, [a for a in image.albums if a != album_id])
+        if len(taken) == len(held) and (tenant, album_id) in self.deleting:
+            self.deleting.remove((tenant, album_id))
+        return len(taken)
 
     def _set_albums(self, image: ImageRecord, albums: list[str]) -> None:
         self.catalog.images[image.id] = image.model_copy(update={"albums": albums})
@@ -609,7 +652,7 @@ class FakeUploadCatalog:
             del self.uploads[upload_id]
         return record
 
-    async def expired_uploads(self, now: datetime, limit: int = 500) -> list[UploadRecord]:
+    async def expired_uploads(self, now: datetime, limit: int) -> list[UploadRecord]:
         return [r for r in self.uploads.values() if r.expires_at < now][:limit]
 
     async def open_upload_keys(self) -> set[str]:

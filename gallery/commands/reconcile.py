@@ -3,7 +3,8 @@
 Finds objects without a document (deleted) and documents without their objects (original
 gone: the image fails with the reason; renditions gone: rendered again), leaves anything
 younger than ``GALLERY_RECONCILE_MIN_AGE_SECONDS`` alone, and prints the counts per kind.
-``--dry-run`` only counts. Exit code 0 when the pass completed (whatever it found), 3 when
+``--dry-run`` only counts; ``--after TENANT:SEQ`` goes on with a walk that stopped (it
+prints where). Exit code 0 when the pass completed (whatever it found), 3 when
 a backend did not answer.
 """
 
@@ -17,7 +18,10 @@ from typing import Any
 
 from gallery import exitcodes
 from gallery.options import add_data_dir, backend_settings
+from gallery.resume import add_after, resumable
+from pipeline.domain.models import WalkPosition
 from pipeline.runtime.settings import Settings
+from pipeline.services.walk import WalkState
 
 
 def add_parser(sub: Any) -> None:
@@ -27,12 +31,13 @@ def add_parser(sub: Any) -> None:
     )
     reconcile.add_argument("--dry-run", action="store_true", help="only count, change nothing")
     reconcile.add_argument("--json", action="store_true", help="print the counts as JSON")
+    add_after(reconcile)
     add_data_dir(reconcile)
 
 
 def run(args: argparse.Namespace) -> int:
     settings = backend_settings(args)
-    counts = asyncio.run(_reconcile(settings, dry_run=args.dry_run))
+    counts = asyncio.run(_reconcile(settings, dry_run=args.dry_run, after=args.after))
     if args.json:
         print(json.dumps({"dry_run": args.dry_run, "counts": counts}))
         return exitcodes.OK
@@ -49,12 +54,17 @@ def _show(walked: int, total: int) -> None:
     print(f"\rreconcile: {walked}/{total} image(s) checked", end="", file=sys.stderr, flush=True)
 
 
-async def _reconcile(settings: Settings, *, dry_run: bool) -> dict[str, int]:
+async def _reconcile(
+    settings: Settings, *, dry_run: bool, after: WalkPosition | None
+) -> dict[str, int]:
     # Imported here: the adapters load nats-py, pymongo and aioboto3, which `--help` and
     # the other commands do not need.
     from pipeline.bootstrap import open_backends, reconcile_service
 
+    state = WalkState()
     async with open_backends(settings, name="gallery-reconcile") as backends:
-        report = await reconcile_service(backends, settings, _show).run(dry_run=dry_run)
+        service = reconcile_service(backends, settings, _show)
+        with resumable("reconcile", state):
+            report = await service.run(dry_run=dry_run, after=after, state=state)
     print(file=sys.stderr)
     return report.as_dict()

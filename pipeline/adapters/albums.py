@@ -6,6 +6,13 @@ index serves an album's newest-first listing exactly like the plain one. The alb
 ``images`` counter moves with each add, remove and image deletion (counting an album's
 images would read all of them); its cover is the first of its newest-first listing. Names
 are unique per tenant (the ``tenant_name`` index): the command line names albums by name.
+
+Deleting an album is two steps, so no request writes every image of a large album: the
+deletion is recorded (``album_deletions``, one document per album being deleted) and the
+album document removed, so it is gone for every read; then its id is taken off its images
+in bounded batches (:meth:`AlbumCatalog.take_off`: the request does the first, the workers'
+sweeper the rest) and the record removed once no image holds it. The record is written
+first: a crash at any point leaves it, and the next sweep finishes the deletion.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from pipeline.adapters import windows
-from pipeline.adapters.guarded import read_then_delete, update_then_read
+from pipeline.adapters.guarded import update_then_read
 from pipeline.adapters.mongo_errors import translated
 from pipeline.adapters.tenants import TenantCounters
 from pipeline.domain.albums import AlbumRecord, same_name
@@ -38,10 +45,12 @@ class AlbumCatalog:
         images: AsyncCollection[Document],
         albums: AsyncCollection[Document],
         tenants: TenantCounters,
+        deletions: AsyncCollection[Document],
     ):
         self._images = images
         self._albums = albums
         self._tenants = tenants
+        self._deletions = deletions
 
     async def insert_album(self, record: AlbumRecord) -> None:
         """Raises AlbumExists when the tenant has an album of that name (unique index)."""
@@ -86,14 +95,60 @@ class AlbumCatalog:
         return _album(doc)
 
     async def delete_album(self, tenant: str, album_id: str) -> AlbumRecord | None:
-        """The album goes first (nobody can add to it then), then it comes off its images."""
+        """Record the deletion, then remove the album (gone for every read from now on;
+        nobody can add to it); :meth:`take_off` takes it off its images. None when the
+        tenant has no such album."""
         with translated("delete album"):
-            doc = await read_then_delete(self._albums, {"_id": album_id, "tenant": tenant})
-            if doc is not None:
-                await self._images.update_many(
-                    {"tenant": tenant, "albums": album_id}, {"$pull": {"albums": album_id}}
+            doc = await self._albums.find_one({"_id": album_id, "tenant": tenant})
+            if doc is None:
+                return None
+            deletion = {"_id": album_id, "tenant": tenant, "deleted_at": utcnow()}
+            await self._deletions.replace_one({"_id": album_id}, deletion, upsert=True)
+            if (await self._albums.delete_one({"_id": album_id, "tenant": tenant})).deleted_count:
+                return _album(doc)
+        return None  # another request deleted it first (and recorded the same deletion)
+
+    async def finish_deletes(self, *, batch: int, most: int) -> int:
+        """:meth:`take_off` for every recorded deletion, at most ``most`` images in all;
+        how many images were changed (0: nothing was left to do)."""
+        done = 0
+        with translated("finish album deletes"):
+            # One document per album being deleted, gone when it is done: a small collection.
+            pending = await self._deletions.find({}).to_list()
+        for deletion in pending:
+            tenant, album_id = deletion["tenant"], deletion["_id"]
+            done += await self.take_off(tenant, album_id, batch=batch, most=most - done)
+            if done >= most:
+                break
+        return done
+
+    async def take_off(self, tenant: str, album_id: str, *, batch: int, most: int) -> int:
+        """Take a deleted album off its images, ``batch`` per write and at most ``most``,
+        and drop the deletion's record once no image holds it; how many images changed."""
+        members = {"tenant": tenant, "albums": album_id}
+        done = 0
+        with translated("take a deleted album off its images"):
+            # A crash between recording the deletion and removing the album: finish that.
+            await self._albums.delete_one({"_id": album_id, "tenant": tenant})
+            while done < most:
+                # The newest holders by the listing index, ``batch`` at a time: one bounded
+                # read and one bounded write, however large the album was.
+                held = await windows.newest(
+                    self._images,
+                    members,
+                    below=await self._tenants.top_seq(tenant) + 1,
+                    limit=min(batch, most - done),
+                    projection={"_id": 1},
                 )
-        return _album(doc)
+                if not held:
+                    await self._deletions.delete_one({"_id": album_id, "tenant": tenant})
+                    break
+                await self._images.update_many(
+                    {"_id": {"$in": [doc["_id"] for doc in held]}, "tenant": tenant},
+                    {"$pull": {"albums": album_id}},
+                )
+                done += len(held)
+        return done
 
     async def add_to_album(self, tenant: str, album_id: str, image_id: str) -> bool | None:
         """True when added, False when it was in already, None when the tenant has no such image."""

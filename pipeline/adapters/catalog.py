@@ -51,7 +51,7 @@ class MongoCatalog:
         self.images: AsyncCollection[Document] = db["images"]
         self.api_keys: AsyncCollection[Document] = db["api_keys"]
         self.tenants = TenantCounters(db["tenants"])
-        self.albums = AlbumCatalog(self.images, db["albums"], self.tenants)
+        self.albums = AlbumCatalog(self.images, db["albums"], self.tenants, db["album_deletions"])
         self.keys = ApiKeyCatalog(self.api_keys)
         self.uploads = MongoUploadCatalog(db["uploads"])
         self.usage = MongoUsageCatalog(
@@ -61,7 +61,7 @@ class MongoCatalog:
             db["quota_reservations"],
             db["quota_locks"],
         )
-        self.scan = ImageScanCatalog(self.images, self.tenants)
+        self.scan = ImageScanCatalog(self.images, self.tenants, db["albums"])
         self.backlog = BacklogCatalog(self.images)
         self.shares = ShareCatalog(db["shares"])
         self.timeline = TimelineDays(db["timeline_days"])
@@ -429,7 +429,7 @@ class MongoCatalog:
             cursor = self.images.find(query).sort("trashed_at", 1).limit(limit)
             return [ImageRecord.model_validate(doc) async for doc in cursor]
 
-    async def stale_unfinished(self, older_than: timedelta, limit: int = 500) -> list[ImageRecord]:
+    async def stale_unfinished(self, older_than: timedelta, limit: int) -> list[ImageRecord]:
         """Images the sweeper must republish, across tenants: ``queued`` and untouched for
         ``older_than``, or ``processing`` under a lease expired for ``older_than``.
 

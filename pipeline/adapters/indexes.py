@@ -108,6 +108,7 @@ INDEXES: tuple[Index, ...] = (
     Index("quota_reservations", "expires_at", [("expires_at", ASCENDING)],
           "TTL: reservations of crashed uploads go", {"expireAfterSeconds": 0}),
     # quota_locks: one document per tenant (``_id`` = tenant) while an admission runs.
+    # album_deletions: one document per album being deleted (``_id`` = album), read whole.
 )  # fmt: skip
 
 #: Indexes earlier versions made that no query uses any more: dropped at start.

@@ -22,7 +22,7 @@ from pipeline.adapters.guarded import update_then_read
 from pipeline.adapters.mongo_errors import translated
 from pipeline.adapters.tenants import TenantCounters
 from pipeline.domain.messages import utcnow
-from pipeline.domain.models import ImageRecord, WalkPosition
+from pipeline.domain.models import ImageRecord, TenantCounts, WalkPosition
 
 Document = dict[str, Any]
 
@@ -30,9 +30,15 @@ Document = dict[str, Any]
 class ImageScanCatalog:
     """:class:`~pipeline.services.ports.ImageScan` over the ``images`` collection."""
 
-    def __init__(self, images: AsyncCollection[Document], tenants: TenantCounters) -> None:
+    def __init__(
+        self,
+        images: AsyncCollection[Document],
+        tenants: TenantCounters,
+        albums: AsyncCollection[Document],
+    ) -> None:
         self.images = images
         self._tenants = tenants
+        self._albums = albums
 
     async def scan_images(
         self, *, after: WalkPosition | None, limit: int
@@ -61,6 +67,32 @@ class ImageScanCatalog:
     async def count_images(self) -> int:
         """Images of every tenant (from the counters): a walk's total."""
         return await self._tenants.total_images()
+
+    async def tenant_counts(self, tenant: str) -> TenantCounts:
+        """The tenant's maintained counters: usage and sequence, and each album's count."""
+        images, stored, seq = await self._tenants.counts(tenant)
+        with translated("read album counters"):
+            cursor = self._albums.find({"tenant": tenant}, projection={"images": 1})
+            albums = {str(doc["_id"]): int(doc.get("images", 0)) async for doc in cursor}
+        return TenantCounts(images=images, bytes=stored, seq=seq, albums=albums)
+
+    async def repair_counts(self, tenant: str, seen: TenantCounts, counted: TenantCounts) -> int:
+        """Set every counter of ``tenant`` that differs from ``counted`` to it, each only if
+        it still holds its ``seen`` value; how many had moved on (left for a later pass)."""
+        busy = 0
+        usage_seen, usage_counted = (seen.images, seen.bytes), (counted.images, counted.bytes)
+        if not await self._tenants.repair(tenant, usage_seen, usage_counted, counted.seq):
+            busy += 1
+        for album, had in seen.albums.items():
+            has = counted.albums.get(album, 0)
+            if had == has:
+                continue
+            with translated("repair album counter"):
+                result = await self._albums.update_one(
+                    {"_id": album, "tenant": tenant, "images": had}, {"$set": {"images": has}}
+                )
+            busy += result.matched_count == 0
+        return busy
 
     async def fail_lost(
         self, tenant: str, image_id: str, reason: str, *, unchanged_since: datetime

@@ -72,6 +72,29 @@ class TenantCounters:
             return 0, 0
         return int(doc.get("images", 0)), int(doc.get("bytes", 0))
 
+    async def counts(self, tenant: str) -> tuple[int, int, int]:
+        """(images, bytes, seq) as the tenant's counters hold them (zeros for a new tenant)."""
+        with translated("read tenant counters"):
+            doc = await self.tenants.find_one({"_id": tenant})
+        doc = doc or {}
+        return int(doc.get("images", 0)), int(doc.get("bytes", 0)), int(doc.get("seq", 0))
+
+    async def repair(
+        self, tenant: str, seen: tuple[int, int], counted: tuple[int, int], seq: int
+    ) -> bool:
+        """Set the tenant's usage to ``counted`` (images, bytes) unless it moved away from
+        ``seen`` meanwhile (False then: an upload or a delete ran; a later pass repairs it),
+        and raise its sequence to at least ``seq`` (a number must never be given twice)."""
+        with translated("repair tenant counters"):
+            await self.tenants.update_one({"_id": tenant}, {"$max": {"seq": seq}})
+            if seen == counted:
+                return True
+            result = await self.tenants.update_one(
+                {"_id": tenant, "images": seen[0], "bytes": seen[1]},
+                {"$set": {"images": counted[0], "bytes": counted[1]}},
+            )
+        return bool(result.matched_count)
+
     async def tenant_after(self, tenant: str | None) -> tuple[str, int] | None:
         """(the next tenant after ``tenant`` by name, its top seq), or None past the last.
 

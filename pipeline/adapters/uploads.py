@@ -93,7 +93,7 @@ class MongoUploadCatalog:
             doc = await read_then_delete(self.uploads, {"_id": upload_id, "tenant": tenant})
         return _record(doc)
 
-    async def expired_uploads(self, now: datetime, limit: int = 500) -> list[UploadRecord]:
+    async def expired_uploads(self, now: datetime, limit: int) -> list[UploadRecord]:
         """Uploads of every tenant past their expiry (a system task: the expiry sweeper)."""
         with translated("find expired uploads"):
             # One range of the expires_at index; a PATCH still holding its lease is left

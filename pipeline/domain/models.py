@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, NamedTuple, Protocol
 
@@ -38,6 +39,28 @@ class WalkPosition(NamedTuple):
 
     tenant: str
     seq: int
+
+
+@dataclass
+class TenantCounts:
+    """A tenant's maintained counters (or the same counted from its images): ``images`` and
+    ``bytes`` of originals, ``seq`` the highest listing number, ``albums`` each album's
+    ``images`` (album id: count)."""
+
+    images: int = 0
+    bytes: int = 0
+    seq: int = 0
+    albums: dict[str, int] = field(default_factory=dict)
+
+    def add(self, record: ImageRecord) -> None:
+        """Count one image of the tenant."""
+        self.images += 1
+        self.bytes += record.bytes
+        self.seq = max(self.seq, record.seq)
+        if record.trashed_at is not None:
+            return  # still stored (usage counts it), out of its albums' counts
+        for album in record.albums:
+            self.albums[album] = self.albums.get(album, 0) + 1
 
 
 class Rendered(Protocol):

@@ -245,6 +245,14 @@ class TusSettings(_Section):
     sweep_interval_seconds: float = Field(
         300.0, gt=0, description="Seconds between sweeps that remove expired uploads"
     )
+    sweep_batch: int = Field(
+        500, ge=1, le=10_000, description="Expired uploads read per batch of a sweep"
+    )
+    sweep_max_per_pass: int = Field(
+        5_000,
+        ge=1,
+        description="Expired uploads removed per sweep at most (the rest go in the next one)",
+    )
 
 
 class QuotaSettings(_Section):
@@ -629,6 +637,19 @@ class SweeperSettings(_Section):
         60.0,
         gt=0,
         description="Age after which a queued image (or an expired lease) is republished",
+    )
+    batch_size: int = Field(
+        500,
+        ge=1,
+        le=10_000,
+        description="Images read per batch of a sweep (stale images; images of a deleted album, "
+        "taken off it in one write per batch)",
+    )
+    max_per_pass: int = Field(
+        5_000,
+        ge=1,
+        description="Images a sweep republishes (and takes off deleted albums) at most; the "
+        "rest in the next sweep",
     )
 
 

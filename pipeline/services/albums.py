@@ -10,21 +10,32 @@ repeat that changes nothing publishes nothing.
 
 from __future__ import annotations
 
+import logging
+
 from pipeline.domain.access import Principal
 from pipeline.domain.albums import AlbumRecord, AlbumView, album_name
 from pipeline.domain.messages import AlbumAction, AlbumEvent
 from pipeline.domain.models import new_image_id
+from pipeline.runtime.settings import SweeperSettings
 from pipeline.services.access import AccessPolicy, no_album, no_image
 from pipeline.services.ports import Albums, EventPublisher
+
+log = logging.getLogger(__name__)
 
 
 class AlbumService:
     def __init__(
-        self, albums: Albums, bus: EventPublisher, policy: AccessPolicy | None = None
+        self,
+        albums: Albums,
+        bus: EventPublisher,
+        policy: AccessPolicy | None = None,
+        *,
+        sweeper: SweeperSettings | None = None,
     ) -> None:
         self._albums = albums
         self._bus = bus
         self._policy = policy or AccessPolicy()
+        self._batch = (sweeper or SweeperSettings()).batch_size
 
     async def create(self, who: Principal, name: object) -> AlbumView:
         """A new empty album; raises InputError for a name that is not 1..200 characters."""
@@ -56,10 +67,14 @@ class AlbumService:
         return await self._view(record)
 
     async def delete(self, who: Principal, album_id: str) -> None:
-        """Delete the album; its images stay (and stay in their other albums)."""
-        record = await self._albums.delete_album(self._policy.tenant(who, "delete"), album_id)
+        """Delete the album; its images stay (and stay in their other albums). An album of
+        up to ``batch_size`` images comes off them now; a larger one's first ``batch_size``
+        do, the rest in the workers' sweeps (a bounded request however large the album)."""
+        tenant = self._policy.tenant(who, "delete")
+        record = await self._albums.delete_album(tenant, album_id)
         if record is None:
             raise no_album()
+        await self._albums.take_off(tenant, album_id, batch=self._batch, most=self._batch)
         await self._tell(record, "deleted")
 
     async def add_image(self, who: Principal, album_id: str, image_id: str) -> None:
@@ -103,3 +118,12 @@ class AlbumService:
         await self._bus.publish_event(
             AlbumEvent(album_id=record.id, tenant=record.tenant, action=action, image_id=image_id)
         )
+
+
+async def finish_album_deletes(albums: Albums, settings: SweeperSettings) -> int:
+    """The sweeper's share of album deletion: take deleted albums off their images,
+    ``batch_size`` images per write, at most ``max_per_pass`` per sweep; how many changed."""
+    done = await albums.finish_deletes(batch=settings.batch_size, most=settings.max_per_pass)
+    if done:
+        log.info("sweeper: took %d image(s) off deleted albums", done)
+    return done

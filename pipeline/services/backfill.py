@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 
-from pipeline.domain.models import MOTION, VIDEO_PREVIEW, ImageRecord
+from pipeline.domain.models import MOTION, VIDEO_PREVIEW, ImageRecord, WalkPosition
 from pipeline.imaging.spec import RenditionSpec, spec_hashes
 from pipeline.runtime.settings import ReconcileSettings
 from pipeline.services.live import linked_video
 from pipeline.services.ports import Bus, ImageScan
-from pipeline.services.walk import Progress, walk_images
+from pipeline.services.walk import Progress, WalkState, walk_images
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +58,13 @@ async def plan_backfill(
     dry_run: bool = False,
     progress: Progress = lambda walked, total: None,
     videos: Mapping[str, str] | None = None,
+    after: WalkPosition | None = None,
+    state: WalkState | None = None,
 ) -> int:
     """Publish one backfill job per outdated image; return how many were (or would be)
     queued. ``progress(walked, total)`` counts images checked; ``videos``: the video
-    renditions' spec hashes (None: not compared)."""
+    renditions' spec hashes (None: not compared); ``after`` resumes a walk that stopped
+    where its ``state`` said."""
     current = spec_hashes(spec)
     queued = 0
     walk = walk_images(
@@ -69,6 +72,8 @@ async def plan_backfill(
         batch=settings.batch_size,
         pause=settings.batch_pause_seconds,
         progress=progress,
+        after=after,
+        state=state,
     )
     async for record in walk:
         if not outdated(record, current, videos):

@@ -16,7 +16,7 @@ from pipeline.domain.access import DEFAULT_SCOPES, Scope
 from pipeline.domain.albums import AlbumRecord
 from pipeline.domain.keys import ApiKeyInfo, NewApiKey
 from pipeline.domain.messages import CleanupJob, Event, RenderJob, StoredDeadLetter, StreamedEvent
-from pipeline.domain.models import ImageRecord, ReadyImage, WalkPosition
+from pipeline.domain.models import ImageRecord, ReadyImage, TenantCounts, WalkPosition
 from pipeline.domain.search import ImageFilter, Order
 from pipeline.domain.shares import ShareRecord
 from pipeline.domain.uploads import UploadRecord
@@ -115,9 +115,7 @@ class Catalog(Protocol):
         """Every tenant's images trashed before ``cutoff``, oldest trash first."""
         ...
 
-    async def stale_unfinished(
-        self, older_than: timedelta, limit: int = 500
-    ) -> list[ImageRecord]: ...
+    async def stale_unfinished(self, older_than: timedelta, limit: int) -> list[ImageRecord]: ...
 
     async def queued_images(self, tenant: str, limit: int) -> list[ImageRecord]:
         """Up to ``limit`` of the tenant's ``queued`` images, oldest first."""
@@ -166,6 +164,15 @@ class ImageScan(Protocol):
         not updated after ``unchanged_since`` (None otherwise: it moved on meanwhile)."""
         ...
 
+    async def tenant_counts(self, tenant: str) -> TenantCounts:
+        """The counters the catalog maintains for ``tenant`` (usage, sequence, albums)."""
+        ...
+
+    async def repair_counts(self, tenant: str, seen: TenantCounts, counted: TenantCounts) -> int:
+        """Set each of ``tenant``'s counters that differs from ``counted`` to it, only where
+        it still holds its ``seen`` value; return how many had moved on (left alone)."""
+        ...
+
 
 class Backlog(Protocol):
     """Images of every tenant waiting for a render: ``queued`` in the catalog, whether their
@@ -199,7 +206,18 @@ class Albums(Protocol):
         """None for no such album; AlbumExists (409) when another album has the name."""
 
     async def delete_album(self, tenant: str, album_id: str) -> AlbumRecord | None:
-        """Delete the album and take it off every image (the images stay)."""
+        """Delete the album (gone for every read from now on); :meth:`finish_deletes` takes
+        it off its images later (the images stay)."""
+        ...
+
+    async def finish_deletes(self, *, batch: int, most: int) -> int:
+        """:meth:`take_off` for every deleted album, at most ``most`` images in all; how
+        many images were changed (0: nothing was left)."""
+        ...
+
+    async def take_off(self, tenant: str, album_id: str, *, batch: int, most: int) -> int:
+        """Take a deleted album off its images, ``batch`` per write and at most ``most``;
+        remove the album once no image holds it. How many images were changed."""
         ...
 
     async def add_to_album(self, tenant: str, album_id: str, image_id: str) -> bool | None:
@@ -301,7 +319,7 @@ class UploadCatalog(Protocol):
 
     async def delete_upload(self, tenant: str, upload_id: str) -> UploadRecord | None: ...
 
-    async def expired_uploads(self, now: datetime, limit: int = 500) -> list[UploadRecord]: ...
+    async def expired_uploads(self, now: datetime, limit: int) -> list[UploadRecord]: ...
 
     async def open_upload_keys(self) -> set[str]:
         """Object keys that open uploads will complete into (reconcile leaves them alone)."""

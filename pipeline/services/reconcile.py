@@ -8,6 +8,11 @@ Two kinds of mess, each fixed (or, with ``dry_run``, only counted):
 - **documents without their objects**: an image whose original is gone is marked
   ``failed`` with the reason; a ready image whose renditions are gone is rendered again
   (a ``reconcile`` job on the backfill lane).
+- **counters that drifted** from the images (a process killed between writing an image and
+  counting it): each tenant's usage, listing sequence and album counts are counted during
+  the walk and set right when they differ. A counter is only set if it did not move while
+  its tenant was walked (an upload or delete ran: ``skipped_busy_counters``, a later pass
+  repairs it), so a repair never undoes a concurrent count.
 
 Nothing younger than ``min_age`` is touched (by the object's last-modified time, the
 document's ``updated_at``): uploads and renders in flight are safe.
@@ -23,11 +28,11 @@ from datetime import datetime, timedelta
 
 from pipeline.domain import names
 from pipeline.domain.messages import utcnow
-from pipeline.domain.models import ImageRecord
+from pipeline.domain.models import ImageRecord, TenantCounts, WalkPosition
 from pipeline.domain.objects import ObjectStore, StoredObject
 from pipeline.runtime.settings import ReconcileSettings
 from pipeline.services.ports import Bus, ImageScan, UploadCatalog
-from pipeline.services.walk import Progress, walk_images
+from pipeline.services.walk import Progress, WalkState, walk_images
 
 log = logging.getLogger(__name__)
 MISSING_ORIGINAL = "original object is missing from the store (found by reconcile)"
@@ -38,7 +43,9 @@ KINDS = (
     "orphan_renditions",
     "missing_originals",
     "missing_renditions",
+    "drifted_counters",
     "skipped_young",
+    "skipped_busy_counters",
     "skipped_open_uploads",
 )
 
@@ -75,27 +82,58 @@ class ReconcileService:
         self._now = now
         self._progress = progress
 
-    async def run(self, *, dry_run: bool = False) -> ReconcileReport:
+    async def run(
+        self,
+        *,
+        dry_run: bool = False,
+        after: WalkPosition | None = None,
+        state: WalkState | None = None,
+    ) -> ReconcileReport:
         """One pass over store and catalog. Raises DependencyError when a backend fails
-        (what was fixed before stays fixed; a new run continues)."""
+        (what was fixed before stays fixed; ``state`` says where the walk stood).
+
+        ``after``: resume a walk that stopped there. Documents and counters are checked
+        from there on; orphan objects are not (only a whole walk knows every key in use).
+        """
         report = ReconcileReport(dry_run)
         cutoff = self._now() - self._min_age
         # Objects first: an object stored after this listing is younger than the cutoff.
         objects = await self._objects()
         referenced: set[str] = set()
+        tally = _Tally(self._catalog, report)
         walk = walk_images(
-            self._catalog, batch=self._batch, pause=self._pause, progress=self._progress
+            self._catalog,
+            batch=self._batch,
+            pause=self._pause,
+            progress=self._progress,
+            tenant_start=tally.start,
+            after=after,
+            state=state,
         )
         async for record in walk:
             referenced.add(record.original_key)
             referenced.update(r.key for r in record.renditions.values())
+            tally.counted.add(record)
             await self._check_document(record, objects, cutoff, report)
+        await tally.finish()
+        if after is None:
+            await self._check_orphans(objects, referenced, cutoff, report)
+        else:
+            log.info("reconcile: resumed after %s, orphan objects not checked", after)
+        log.info("reconcile%s: %s", " (dry run)" if dry_run else "", report.as_dict())
+        return report
+
+    async def _check_orphans(
+        self,
+        objects: dict[str, StoredObject],
+        referenced: set[str],
+        cutoff: datetime,
+        report: ReconcileReport,
+    ) -> None:
         open_keys = await self._uploads.open_upload_keys()
         for obj in objects.values():
             if obj.key not in referenced:
                 await self._check_orphan(obj, open_keys, cutoff, report)
-        log.info("reconcile%s: %s", " (dry run)" if dry_run else "", report.as_dict())
-        return report
 
     async def _objects(self) -> dict[str, StoredObject]:
         listed: dict[str, StoredObject] = {}
@@ -155,3 +193,50 @@ class ReconcileService:
             "orphan_originals" if obj.key.startswith(names.ORIGINALS_ROOT) else "orphan_renditions"
         )
         report.counts[kind] += 1
+
+
+class _Tally:
+    """Counts each tenant's images during the walk and repairs its counters at its end."""
+
+    def __init__(self, catalog: ImageScan, report: ReconcileReport) -> None:
+        self._catalog, self._report = catalog, report
+        self._tenant: str | None = None
+        self._seen = TenantCounts()
+        self.counted = TenantCounts()
+
+    async def start(self, tenant: str) -> None:
+        """Before ``tenant``'s first image: the previous tenant is done; read the counters
+        as they are now (a repair only applies where they still hold these values)."""
+        await self.finish()
+        self._tenant = tenant
+        self._seen = await self._catalog.tenant_counts(tenant)
+        self.counted = TenantCounts()
+
+    async def finish(self) -> None:
+        if self._tenant is None:
+            return
+        tenant, seen, counted = self._tenant, self._seen, self.counted
+        self._tenant = None
+        drifted = _drifted(seen, counted)
+        if not drifted:
+            return
+        log.warning("reconcile: counters of tenant %s drifted: %s", tenant, ", ".join(drifted))
+        busy = (
+            0 if self._report.dry_run else await self._catalog.repair_counts(tenant, seen, counted)
+        )
+        self._report.counts["drifted_counters"] += len(drifted) - busy
+        self._report.counts["skipped_busy_counters"] += busy
+
+
+def _drifted(seen: TenantCounts, counted: TenantCounts) -> list[str]:
+    """Names of the counters in ``seen`` that differ from ``counted`` (usage counts as one;
+    a sequence above every image's is right: deleted images leave their numbers unused)."""
+    drifted = []
+    if (seen.images, seen.bytes) != (counted.images, counted.bytes) or seen.seq < counted.seq:
+        drifted.append("usage")
+    drifted += [
+        f"album {album}"
+        for album, had in sorted(seen.albums.items())
+        if had != counted.albums.get(album, 0)
+    ]
+    return drifted

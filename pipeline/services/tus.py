@@ -181,14 +181,23 @@ class UploadService:
             raise NotFound("no such upload", public_message="no such upload")
         await self._remove_objects(record)
 
-    async def expire(self, limit: int = 500) -> int:
-        """Remove uploads past their expiry and what they stored; return how many."""
-        removed = 0
-        for record in await self._uploads.expired_uploads(self._clock(), limit):
-            if await self._uploads.delete_upload(record.tenant, record.id) is None:
-                continue  # another sweeper got there first
-            await self._remove_objects(record)
-            removed += 1
+    async def expire(self) -> int:
+        """Remove uploads past their expiry and what they stored, ``sweep_batch`` at a time
+        and at most ``sweep_max_per_pass`` (each removed one leaves the expired set, so the
+        next sweep goes on with the rest); return how many."""
+        batch, most = self._settings.sweep_batch, self._settings.sweep_max_per_pass
+        removed = seen = 0
+        while seen < most:
+            limit = min(batch, most - seen)
+            expired = await self._uploads.expired_uploads(self._clock(), limit)
+            for record in expired:
+                if await self._uploads.delete_upload(record.tenant, record.id) is None:
+                    continue  # another sweeper got there first
+                await self._remove_objects(record)
+                removed += 1
+            seen += len(expired)
+            if len(expired) < limit:
+                break
         if removed:
             log.info("tus: removed %d expired upload(s)", removed)
         return removed

@@ -209,7 +209,9 @@ async def test_reconcile_fixes_a_seeded_mess_after_a_dry_run(
         "orphan_renditions": 0,
         "missing_originals": 1,
         "missing_renditions": 1,
+        "drifted_counters": 0,
         "skipped_young": 1,
+        "skipped_busy_counters": 0,
         "skipped_open_uploads": 0,
     }
     assert json.loads(dry.stdout) == {"dry_run": True, "counts": expected}

@@ -12,6 +12,8 @@ from pipeline.adapters.catalog import MongoCatalog
 from pipeline.domain.albums import AlbumRecord
 from pipeline.domain.errors import AlbumExists
 from pipeline.domain.models import new_image_id
+from pipeline.runtime.settings import SweeperSettings
+from pipeline.services.albums import finish_album_deletes
 from tests.conftest import SettingsFactory
 from tests.images import png_bytes
 from tests.integration.test_gateway import auth, gateway_client
@@ -78,6 +80,42 @@ async def test_album_lifecycle_through_the_gateway(make_settings: SettingsFactor
         status, photo = await alice.call("GET", f"/v1/images/{photos[0]}")
         assert (status, photo["albums"]) == (200, [])
         assert len(await alice.all_pages("/v1/images")) == 3
+
+
+async def test_a_large_album_comes_off_its_images_in_bounded_batches(
+    make_settings: SettingsFactory,
+) -> None:
+    sweeper = SweeperSettings(batch_size=2, max_per_pass=3)
+    async with gateway_client(make_settings(sweeper=sweeper)) as (client, key):
+        alice = Tenant(client, key)
+        album = await alice.album("Ten years of holidays")
+        photos = [await alice.upload(seed) for seed in range(6)]
+        for photo in photos:
+            await alice.call("PUT", f"/v1/albums/{album}/images/{photo}")
+
+        async def holders() -> list[str]:
+            return [
+                photo
+                for photo in photos
+                if album in (await alice.call("GET", f"/v1/images/{photo}"))[1]["albums"]
+            ]
+
+        # The request takes one batch off (the newest two) and answers; the album is gone
+        # for every read from then on.
+        assert (await alice.call("DELETE", f"/v1/albums/{album}"))[0] == 204
+        assert (await alice.call("GET", f"/v1/albums/{album}"))[0] == 404
+        assert (await alice.call("GET", f"/v1/images?album={album}"))[0] == 404
+        assert await alice.all_pages("/v1/albums") == []
+        assert await holders() == photos[:4]
+        # The workers' sweeps take the rest, at most max_per_pass each, then the album.
+        albums = client.app[BACKENDS].catalog.albums
+        assert await finish_album_deletes(albums, sweeper) == 3
+        assert await holders() == photos[:1]
+        assert await finish_album_deletes(albums, sweeper) == 1
+        assert await holders() == []
+        assert await finish_album_deletes(albums, sweeper) == 0
+        raw = client.app[BACKENDS].catalog.images.database["albums"]
+        assert await raw.count_documents({"_id": album}) == 0, "the album document went too"
 
 
 async def test_an_image_in_several_albums_and_albums_paged(make_settings: SettingsFactory) -> None:

@@ -172,11 +172,11 @@ async def test_stale_queued_images_and_expired_leases_are_found_for_the_sweeper(
     await catalog.claim(claimed.tenant, claimed.id, owner="alive", lease=LEASE)
     await catalog.claim(abandoned.tenant, abandoned.id, owner="dead", lease=LEASE)
     await expire_lease(catalog, abandoned)
-    found = await catalog.stale_unfinished(timedelta(minutes=5))
+    found = await catalog.stale_unfinished(timedelta(minutes=5), 500)
     assert sorted(r.id for r in found) == sorted([stale.id, abandoned.id])
     await catalog.touch(stale.tenant, stale.id)
     await catalog.touch(abandoned.tenant, abandoned.id)
-    assert await catalog.stale_unfinished(timedelta(minutes=5)) == []
+    assert await catalog.stale_unfinished(timedelta(minutes=5), 500) == []
     still_dead = await catalog.get_image(abandoned.tenant, abandoned.id)
     assert still_dead is not None
     assert still_dead.lease_owner == "dead", "the next claim still counts the crash"

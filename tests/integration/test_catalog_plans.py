@@ -41,8 +41,9 @@ SMALL, LARGE = 1_500, 15_000
 BOUND = 1_000
 BATCH = 200
 REPS = 15
-#: Collections of one document per tenant, API key minute or migration: scans are fine.
-TINY = {"tenants", "rate_windows", "migrations"}
+#: Collections of one document per tenant, API key minute, migration or album being
+#: deleted: scans are fine.
+TINY = {"tenants", "rate_windows", "migrations", "album_deletions"}
 BIG = {"images", "uploads", "albums"}
 TENANT, ALBUM = "big", "A-big"
 Document = dict[str, Any]
@@ -176,10 +177,10 @@ async def exercise(catalog: MongoCatalog, images: int) -> None:
     await catalog.live_partners(TENANT, "no-such-identifier")
     await catalog.unlink_motion(TENANT, new.id, new_image_id())
     # Sweeps: stale queued images and expired leases, expired tus uploads.
-    await catalog.stale_unfinished(timedelta(seconds=60))
+    await catalog.stale_unfinished(timedelta(seconds=60), 500)
     await catalog.queued_images(TENANT, 8)  # the render refill
     await catalog.backlog.queued_by_media()  # the render backlog gauge
-    await catalog.uploads.expired_uploads(utcnow())
+    await catalog.uploads.expired_uploads(utcnow(), 500)
     await catalog.uploads.open_upload_keys()
     upload = UploadRecord.model_validate(
         {"_id": new_image_id(), "tenant": TENANT, "key": "uploads/x", "length": 10,
@@ -200,9 +201,22 @@ async def exercise(catalog: MongoCatalog, images: int) -> None:
     await catalog.albums.album_stats(TENANT, ALBUM)
     await catalog.albums.remove_from_album(TENANT, ALBUM, new.id)
     await catalog.albums.list_albums(TENANT, limit=10)
+    await delete_an_album_and_count(catalog, new)
     await catalog.mark_failed(TENANT, new.id, "r")
     await catalog.delete_image(TENANT, new.id)
     await catalog.uploads.delete_upload(TENANT, upload.id)
+
+
+async def delete_an_album_and_count(catalog: MongoCatalog, new: ImageRecord) -> None:
+    """An album deleted (recorded, then taken off its images batch by batch), and the
+    counters reconcile's repair compares with."""
+    doomed = AlbumRecord(id=new_image_id(), tenant=TENANT, name=f"doomed {new.id}")
+    await catalog.albums.insert_album(doomed)
+    await catalog.albums.add_to_album(TENANT, doomed.id, new.id)
+    assert await catalog.albums.delete_album(TENANT, doomed.id)
+    await catalog.albums.take_off(TENANT, doomed.id, batch=BATCH, most=BATCH)
+    await catalog.albums.finish_deletes(batch=BATCH, most=BATCH)
+    await catalog.scan.tenant_counts(TENANT)
 
 
 def filters(command: Document) -> list[tuple[str, Document, Document | None, bool]]:

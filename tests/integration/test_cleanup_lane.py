@@ -17,11 +17,14 @@ from pipeline.adapters.catalog import MongoCatalog
 from pipeline.adapters.consumer import LaneConsumer, SlotPool
 from pipeline.adapters.storage import open_object_store
 from pipeline.domain import names
+from pipeline.domain.albums import AlbumRecord
 from pipeline.domain.errors import StorageError
 from pipeline.domain.messages import CleanupJob, utcnow
+from pipeline.domain.models import TenantCounts, new_image_id
 from pipeline.domain.outcomes import Ack, Delivery, Outcome
 from pipeline.jobs.registry import BoundLane
 from pipeline.runtime.settings import MongoSettings, NatsSettings, Settings, StorageSettings
+from pipeline.services.reconcile import ReconcileService
 from tests.conftest import SettingsFactory, unique
 from tests.integration.test_catalog import record
 
@@ -112,6 +115,66 @@ async def test_fail_lost_only_when_the_document_did_not_move_on(catalog: MongoCa
     assert (failed.status, failed.failure) == ("failed", "gone")
     again = await catalog.scan.fail_lost("alice", image.id, "gone", unchanged_since=utcnow())
     assert again is None, "already failed"
+
+
+async def test_reconcile_repairs_counters_a_crash_left_behind(
+    catalog: MongoCatalog, bus: JetStreamBus, make_settings: SettingsFactory, tmp_path: Path
+) -> None:
+    album = AlbumRecord(id=new_image_id(), tenant="alice", name="Trip")
+    await catalog.albums.insert_album(album)
+    counted = record("alice")
+    await catalog.insert_image(counted)
+    await catalog.albums.add_to_album("alice", album.id, counted.id)
+    await catalog.insert_image(record("bob"))
+    # A gateway killed after writing its image and before counting it (insert_image's two
+    # steps): the document is there, alice's usage and her album's count miss it.
+    lost = record("alice").model_copy(update={"albums": [album.id], "bytes": 500})
+    seq = await catalog.tenants.take_seqs("alice")
+    await catalog.images.insert_one({**lost.to_document(), "seq": seq})
+    assert await catalog.tenants.usage("alice") == (1, 10)
+
+    settings = make_settings(storage=StorageSettings(backend="filesystem", root=tmp_path))
+    async with open_object_store(settings) as store:
+        service = ReconcileService(catalog.scan, catalog.uploads, store, bus, settings.reconcile)
+        dry = await service.run(dry_run=True)
+        assert dry.counts["drifted_counters"] == 2, "alice's usage and her album's count"
+        assert await catalog.tenants.usage("alice") == (1, 10), "a dry run changes nothing"
+
+        applied = await service.run()
+        assert applied.counts["drifted_counters"] == 2
+        assert await catalog.tenants.usage("alice") == (2, 510)
+        assert await catalog.tenants.usage("bob") == (1, 10), "bob's counters were right"
+        assert (await catalog.albums.album_stats("alice", album.id))[0] == 2
+        assert (await service.run()).counts["drifted_counters"] == 0, "repaired for good"
+
+
+async def test_reconcile_counts_a_trashed_photo_in_usage_but_not_in_its_album(
+    catalog: MongoCatalog, bus: JetStreamBus, make_settings: SettingsFactory, tmp_path: Path
+) -> None:
+    album = AlbumRecord(id=new_image_id(), tenant="alice", name="Trip")
+    await catalog.albums.insert_album(album)
+    photos = [record("alice"), record("alice")]
+    for photo in photos:
+        await catalog.insert_image(photo)
+        await catalog.albums.add_to_album("alice", album.id, photo.id)
+    await catalog.trash_image("alice", photos[0].id)
+    settings = make_settings(storage=StorageSettings(backend="filesystem", root=tmp_path))
+    async with open_object_store(settings) as store:
+        service = ReconcileService(catalog.scan, catalog.uploads, store, bus, settings.reconcile)
+        assert (await service.run()).counts["drifted_counters"] == 0, "nothing drifted"
+    assert await catalog.tenants.usage("alice") == (2, 20)
+    assert (await catalog.albums.album_stats("alice", album.id))[0] == 1
+
+
+async def test_a_counter_repair_leaves_a_counter_that_moved_meanwhile(
+    catalog: MongoCatalog,
+) -> None:
+    await catalog.insert_image(record("alice"))
+    seen = await catalog.scan.tenant_counts("alice")
+    counted = TenantCounts(images=7, bytes=70, seq=seen.seq)
+    await catalog.insert_image(record("alice"))  # an upload while the walk ran
+    assert await catalog.scan.repair_counts("alice", seen, counted) == 1
+    assert await catalog.tenants.usage("alice") == (2, 20), "the live count stands"
 
 
 @pytest.mark.parametrize("backend", ["s3", "filesystem"])

@@ -15,7 +15,7 @@ import pytest
 from pipeline.domain import names
 from pipeline.domain.errors import StorageError
 from pipeline.domain.messages import utcnow
-from pipeline.domain.models import ImageRecord
+from pipeline.domain.models import ImageRecord, TenantCounts, WalkPosition
 from pipeline.domain.outcomes import Ack, Delivery
 from pipeline.domain.uploads import UploadRecord
 from pipeline.imaging.spec import DEFAULT_SPEC
@@ -66,9 +66,10 @@ def reconciler(
     world: World,
     uploads: FakeUploadCatalog | None = None,
     settings: ReconcileSettings | None = None,
+    scan: FakeImageScan | None = None,
 ) -> ReconcileService:
     return ReconcileService(
-        FakeImageScan(world.catalog),
+        scan or FakeImageScan(world.catalog),
         uploads or FakeUploadCatalog(),
         world.store,
         world.bus,
@@ -163,11 +164,48 @@ async def test_reconcile_removes_old_orphans_and_leaves_young_ones(world: World)
         "orphan_renditions": 0,
         "missing_originals": 0,
         "missing_renditions": 0,
+        "drifted_counters": 0,
         "skipped_young": 1,
+        "skipped_busy_counters": 0,
         "skipped_open_uploads": 0,
     }
     assert old not in world.store.objects
     assert young in world.store.objects
+
+
+async def test_reconcile_repairs_counters_that_drifted_and_a_dry_run_only_counts_them(
+    world: World,
+) -> None:
+    record = await ready_image(world)
+    age_everything(world)
+    scan = FakeImageScan(world.catalog)
+    # A process killed after writing the image and before counting it: the tenant's usage
+    # misses the photo, and its album's count is one short.
+    scan.counters[TENANT] = TenantCounts(images=0, bytes=0, seq=record.seq, albums={"A1": 0})
+    world.catalog.images[record.id] = record.model_copy(update={"albums": ["A1"]})
+
+    dry = await reconciler(world, scan=scan).run(dry_run=True)
+    assert dry.counts["drifted_counters"] == 2, "usage and the album"
+    assert scan.counters[TENANT].images == 0, "a dry run changes nothing"
+
+    assert (await reconciler(world, scan=scan).run()).counts["drifted_counters"] == 2
+    repaired = scan.counters[TENANT]
+    assert (repaired.images, repaired.bytes, repaired.albums) == (1, record.bytes, {"A1": 1})
+    assert (await reconciler(world, scan=scan).run()).counts["drifted_counters"] == 0
+
+
+async def test_a_resumed_reconcile_checks_documents_but_leaves_objects_alone(
+    world: World,
+) -> None:
+    record = await ready_image(world)
+    await world.store.delete(record.original_key)
+    orphan = "originals/acme/01OLDORPHAN"
+    await world.store.put_bytes(orphan, b"old", content_type="image/jpeg")
+    age_everything(world)
+    report = await reconciler(world).run(after=WalkPosition(TENANT, 0))
+    assert report.counts["missing_originals"] == 1
+    assert report.counts["orphan_originals"] == 0, "only a whole walk knows every key in use"
+    assert orphan in world.store.objects
 
 
 async def test_reconcile_never_touches_uploads_or_open_upload_keys(world: World) -> None:

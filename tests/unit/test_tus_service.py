@@ -48,7 +48,9 @@ MiB = 1024 * 1024
 
 
 class World:
-    def __init__(self, limits: LimitsSettings | None = None) -> None:
+    def __init__(
+        self, limits: LimitsSettings | None = None, tus: TusSettings | None = None
+    ) -> None:
         self.catalog = FakeCatalog()
         self.uploads = FakeUploadCatalog()
         self.store = FakeObjectStore()
@@ -61,7 +63,7 @@ class World:
             self.store,
             ingest,
             limits,
-            TusSettings(part_bytes=MIN_PART_BYTES, expire_seconds=3600),
+            tus or TusSettings(part_bytes=MIN_PART_BYTES, expire_seconds=3600),
             clock=lambda: self.now,
         )
 
@@ -265,6 +267,17 @@ async def test_expired_uploads_are_refused_then_removed_with_their_objects(world
     assert world.store.objects == {}
     with pytest.raises(NotFound):
         await world.service.get(WHO, record.id)
+
+
+async def test_a_sweep_removes_expired_uploads_in_batches_up_to_its_most() -> None:
+    tus = TusSettings(expire_seconds=3600, sweep_batch=2, sweep_max_per_pass=5)
+    world = World(tus=tus)
+    for _ in range(7):
+        await world.service.create(WHO, MiB)
+    world.now += timedelta(hours=2)
+    assert await world.service.expire() == 5, "three batches (2, 2, 1), then the most"
+    assert await world.service.expire() == 2, "the next sweep takes the rest"
+    assert await world.service.expire() == 0
 
 
 async def test_termination_removes_the_upload_but_never_its_image(world: World) -> None:
