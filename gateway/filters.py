@@ -57,7 +57,8 @@ def _time(request: web.Request, name: str) -> datetime | None:
     if raw is None:
         return None
     try:
-        when = datetime.fromisoformat(raw).replace(tzinfo=UTC)
+        # One trailing newline is what a regex's `$` lets through (the OpenAPI pattern's).
+        when = datetime.fromisoformat(raw.removesuffix("\n")).replace(tzinfo=UTC)
     except ValueError:
         raise InputError(
             f"bad {name}", public_message=f"{name} must be a date (YYYY-MM-DD) or ISO 8601 time"

@@ -105,6 +105,14 @@ SEQ_PATTERN = "^[0-9]{1,18}$"
 IMAGE_PAGING = paging(SEQ_PATTERN)
 _TEXT: Schema = {"type": "string", "maxLength": 200}
 _WHEN = "a date (YYYY-MM-DD) or ISO 8601 time, 1900-2199, compared with the camera's clock"
+_WHEN_SCHEMA: Schema = {
+    "type": "string",
+    # The documented forms (the gateway also takes the rest of ISO 8601): a date of 1900-2199,
+    # days up to 28 so that every match is a real date, and an optional time of day; empty
+    # is the same as leaving the parameter out.
+    "pattern": r"^((19|20|21)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
+    r"(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?)?)?$",
+}
 #: The image listing's order and filters (gateway/filters.py).
 IMAGE_FILTERS = [
     query(
@@ -121,8 +129,8 @@ IMAGE_FILTERS = [
     query("camera", _TEXT, "words of the camera's make and model"),
     query("lens", _TEXT, "words of the lens name"),
     query("kind", {"enum": ["photo", "video"]}, "only photos or only videos"),
-    query("taken_after", {"type": "string"}, f"taken at or after: {_WHEN}"),
-    query("taken_before", {"type": "string"}, f"taken before: {_WHEN}"),
+    query("taken_after", _WHEN_SCHEMA, f"taken at or after: {_WHEN}"),
+    query("taken_before", _WHEN_SCHEMA, f"taken before: {_WHEN}"),
 ]
 IMAGE_ID = path_param("image_id")
 TILE_PARAMS = [path_param("version"), path_param("level"), path_param("tile")]

@@ -198,8 +198,9 @@ class JetStreamBus:
                 name=name,
                 connect_timeout=5,
                 reconnect_time_wait=0.5,
-                # nats-py counts the first connection's tries as reconnects: 1 means two tries.
-                max_reconnect_attempts=-1 if wait_at_start else 1,
+                # nats-py counts the first connection's tries as reconnects: 2 means three
+                # tries (a refused password can reach the client as a bare connection reset).
+                max_reconnect_attempts=-1 if wait_at_start else 2,
                 disconnected_cb=on_disconnect,
                 reconnected_cb=on_reconnect,
                 error_cb=on_error,
@@ -208,7 +209,7 @@ class JetStreamBus:
                 password=settings.password or None,
             )
         except (OSError, nats.errors.Error) as exc:
-            why = f" (last error: {errors[-1]})" if errors else ""
+            why = f" (last error: {_telling(errors)})" if errors else ""
             raise BusError(f"cannot connect to NATS at {settings.url}: {exc}{why}") from exc
         nc.options["max_reconnect_attempts"] = -1  # connected: never give up on it again
         try:
@@ -385,3 +386,9 @@ class JetStreamBus:
         except (TimeoutError, nats.errors.Error) as exc:
             raise BusError(f"cannot read JetStream state: {exc}") from exc
         return BusState(consumers, dlq.state.messages)
+
+
+def _telling(errors: list[str]) -> str:
+    """The error that says most of a failed first connection: nats-server writes
+    ``-ERR 'Authorization Violation'`` and closes, and a try may see only the reset."""
+    return next((e for e in errors if "authorization" in e.lower()), errors[-1])
