@@ -10,8 +10,10 @@ from typing import Any
 
 import aiohttp
 import pytest
+from playwright.async_api import Browser
 
 from pipeline.runtime.settings import Settings
+from tests.e2e.browser_page import launch
 from tests.e2e.stack import Stack
 
 
@@ -93,3 +95,10 @@ async def api_for() -> AsyncIterator[Callable[[Stack, str], Awaitable[Api]]]:
     yield make
     for session in sessions:
         await session.close()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """A headless Chromium (tests.e2e.browser_page.launch) for one test."""
+    async with launch() as launched:
+        yield launched

@@ -27,7 +27,6 @@ from tests.e2e.browser_page import (
     READY_MS,
     EventStreamCutter,
     expect_ready,
-    launch,
     open_page,
     overflow,
     screenshot,
@@ -43,12 +42,6 @@ from tests.images import jpeg_bytes, truncated_jpeg_bytes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 LIBRARY = 10  # photos in the phone/desktop library test
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with launch() as launched:
-        yield launched
 
 
 @pytest.fixture

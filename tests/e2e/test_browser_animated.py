@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -18,7 +17,6 @@ from tests.e2e.browser_page import (
     DESKTOP,
     PHONE,
     READY_MS,
-    launch,
     open_page,
     screenshot,
     showcase_jpeg,
@@ -42,12 +40,6 @@ def bouncing_gif(width: int = 320, height: int = 240) -> bytes:
     strip.set_type(pyvips.GValue.gint_type, "page-height", height)
     strip.set_type(pyvips.GValue.array_int_type, "delay", DELAYS)
     return bytes(strip.gifsave_buffer())
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with launch() as launched:
-        yield launched
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ reports no violation of the policy."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -13,7 +12,7 @@ import pytest
 from playwright.async_api import Browser, ConsoleMessage, expect
 
 from tests.conftest import SettingsFactory
-from tests.e2e.browser_page import READY_MS, expect_ready, launch, open_page, sign_in, tile
+from tests.e2e.browser_page import READY_MS, expect_ready, open_page, sign_in, tile
 from tests.e2e.conftest import StackFactory
 from tests.e2e.stack import Stack
 from tests.images import jpeg_bytes
@@ -28,12 +27,6 @@ document.addEventListener("securitypolicyviolation", (event) => {
   window.__cspViolations.push(`${event.violatedDirective} ${event.blockedURI}`);
 });
 """
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with launch() as launched:
-        yield launched
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ land in .artifacts/ui (copied to docs/img for the README)."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -18,7 +17,6 @@ from tests.e2e.browser_page import (
     DESKTOP,
     PHONE,
     READY_MS,
-    launch,
     open_page,
     screenshot,
     showcase_jpeg,
@@ -34,12 +32,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 WIDTH, HEIGHT = 6000, 1000
 MAX_LEVEL = 13  # ceil(log2(6000))
 TILES_AT_FULL_SIZE = 24 * 4  # ceil(6000 / 254) x ceil(1000 / 254)
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with launch() as launched:
-        yield launched
 
 
 @pytest.fixture

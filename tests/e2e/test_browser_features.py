@@ -19,7 +19,6 @@ from tests.e2e.browser_page import (
     READY_MS,
     EventStreamCutter,
     expect_ready,
-    launch,
     open_page,
     screenshot,
     showcase_jpeg,
@@ -32,12 +31,6 @@ from tests.e2e.stack import Stack
 from tests.images import jpeg_bytes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with launch() as launched:
-        yield launched
 
 
 @pytest.fixture

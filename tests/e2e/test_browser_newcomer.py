@@ -6,7 +6,6 @@ Screenshots land in .artifacts/ui (tests/e2e/browser_page.py)."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -16,7 +15,6 @@ from playwright.async_api import Browser, expect
 from tests.conftest import SettingsFactory
 from tests.e2e.browser_page import (
     READY_MS,
-    launch,
     open_page,
     overflow,
     screenshot,
@@ -30,12 +28,6 @@ from tests.e2e.stack import Stack
 from tests.images import gif_bytes, truncated_jpeg_bytes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with launch() as launched:
-        yield launched
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ years; the search box finds a photo by a keyword its XMP carries and by its came
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pyexiv2
@@ -12,18 +11,12 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from tests.conftest import SettingsFactory
-from tests.e2e.browser_page import READY_MS, launch, open_page, sign_in, tile, upload_named
+from tests.e2e.browser_page import READY_MS, open_page, sign_in, tile, upload_named
 from tests.e2e.conftest import StackFactory
 from tests.e2e.stack import Stack
 from tests.images import jpeg_bytes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with launch() as launched:
-        yield launched
 
 
 @pytest.fixture

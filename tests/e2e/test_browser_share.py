@@ -6,7 +6,6 @@ once revoked, the link opens nothing."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -15,7 +14,6 @@ from playwright.async_api import Browser, Page, expect
 from tests.conftest import SettingsFactory
 from tests.e2e.browser_page import (
     READY_MS,
-    launch,
     open_page,
     screenshot,
     showcase_jpeg,
@@ -26,12 +24,6 @@ from tests.e2e.conftest import StackFactory
 from tests.e2e.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with launch() as launched:
-        yield launched
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ line follows."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -13,7 +12,6 @@ from playwright.async_api import Browser, expect
 from tests.conftest import SettingsFactory
 from tests.e2e.browser_page import (
     READY_MS,
-    launch,
     open_page,
     screenshot,
     showcase_jpeg,
@@ -24,12 +22,6 @@ from tests.e2e.conftest import StackFactory
 from tests.e2e.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with launch() as launched:
-        yield launched
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ motion on hover and on press; the lightbox plays a video (poster first, native c
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -16,7 +15,6 @@ from tests import images, videos
 from tests.conftest import SettingsFactory
 from tests.e2e.browser_page import (
     expect_ready,
-    launch,
     open_page,
     screenshot,
     sign_in,
@@ -30,12 +28,6 @@ from tests.e2e.test_browser_csp import WATCH_VIOLATIONS
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 SECONDS = 3
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with launch() as launched:
-        yield launched
 
 
 @pytest.fixture
